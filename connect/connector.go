@@ -1,0 +1,176 @@
+package connect
+
+import (
+	"context"
+
+	"github.com/penstockhq/penstock/connect/config"
+)
+
+// Configurable is what every plugin has: the definition of the keys it accepts.
+type Configurable interface {
+	Config() *config.Def
+}
+
+// Connector is the part of a connector that runs once per connector, on one
+// worker: it receives the connector's configuration and splits the work into
+// task configurations.
+type Connector interface {
+	Configurable
+	// Start begins the connector with its validated properties. The context is
+	// the connector's lifetime: it is cancelled when the connector stops.
+	Start(ctx context.Context, cctx ConnectorContext, props map[string]string) error
+	// TaskConfigs returns the property maps of at most maxTasks tasks.
+	TaskConfigs(maxTasks int) ([]map[string]string, error)
+	// Stop releases what Start acquired.
+	Stop() error
+}
+
+// SourceConnector is a Connector whose tasks read from an outside system.
+type SourceConnector interface {
+	Connector
+	NewTask() SourceTask
+}
+
+// SinkConnector is a Connector whose tasks write to an outside system.
+type SinkConnector interface {
+	Connector
+	NewTask() SinkTask
+}
+
+// ConfigValidator is implemented by connectors whose keys depend on each
+// other: after each key passed its own checks, ValidateConfig adds
+// cross-key problems to the result.
+type ConfigValidator interface {
+	ValidateConfig(props map[string]string, infos *config.Infos)
+}
+
+// ConnectorContext is the runtime as seen by a Connector.
+type ConnectorContext interface {
+	// RequestTaskReconfiguration asks the runtime to call TaskConfigs again,
+	// e.g. because the set of tables to capture changed.
+	RequestTaskReconfiguration()
+	// RaiseError fails the connector with err, as if Start had returned it.
+	RaiseError(err error)
+	// Offsets reads source offsets (source connectors; sinks get a reader that
+	// finds nothing).
+	Offsets() OffsetReader
+}
+
+// OffsetReader reads the last flushed offset of source partitions.
+type OffsetReader interface {
+	// Offset returns the offset stored for partition, or nil when none is.
+	Offset(ctx context.Context, partition map[string]any) (map[string]any, error)
+}
+
+// SourceTask reads records from an outside system.
+type SourceTask interface {
+	// Start begins the task with its task properties. The context is the
+	// task's lifetime.
+	Start(ctx context.Context, tctx SourceTaskContext, props map[string]string) error
+	// Poll returns the next records, blocking until some are ready, ctx is
+	// done, or a short while passed (then it returns none). An error fails
+	// the task unless it is Retriable.
+	Poll(ctx context.Context) ([]*Record, error)
+	// Stop ends the task; Poll is not called again.
+	Stop() error
+}
+
+// SourceOffset is one source partition's offset.
+type SourceOffset struct {
+	Partition map[string]any
+	Offset    map[string]any
+}
+
+// SourceTaskCommitter is implemented by source tasks that must hear when
+// their offsets are safe: Commit is called after the broker acknowledged every
+// record up to these offsets and the offsets were flushed, with the latest
+// flushed offset of each source partition. A CDC task confirms its position
+// to the database here, never earlier.
+type SourceTaskCommitter interface {
+	Commit(ctx context.Context, flushed []SourceOffset) error
+}
+
+// SourceTaskContext is the runtime as seen by a SourceTask.
+type SourceTaskContext interface {
+	TaskContext
+	// Offsets reads the task's flushed offsets, to resume after a restart.
+	Offsets() OffsetReader
+}
+
+// TaskContext is what every task can ask of the runtime.
+type TaskContext interface {
+	// ConnectorName is the name of the task's connector.
+	ConnectorName() string
+	// TaskID is the task's number within its connector, from 0.
+	TaskID() int
+}
+
+// SinkTask writes records to an outside system.
+type SinkTask interface {
+	// Start begins the task with its task properties.
+	Start(ctx context.Context, tctx SinkTaskContext, props map[string]string) error
+	// Put hands the task records to write. It may buffer them: only Flush
+	// promises durability. An error fails the task unless it is Retriable, in
+	// which case the same records are put again after a backoff.
+	Put(ctx context.Context, records []*Record) error
+	// Flush makes durable every record Put received up to the given offsets
+	// (the next offset to read, per partition). After it returns nil the
+	// runtime commits those offsets.
+	Flush(ctx context.Context, offsets map[TopicPartition]int64) error
+	// Stop ends the task.
+	Stop() error
+}
+
+// SinkPreCommitter is implemented by sink tasks that write asynchronously:
+// PreCommit returns, per partition, the offsets that are safe to commit
+// (which may be behind those given). Without it, the runtime calls Flush and
+// commits the given offsets.
+type SinkPreCommitter interface {
+	PreCommit(ctx context.Context, offsets map[TopicPartition]int64) (map[TopicPartition]int64, error)
+}
+
+// SinkPartitionHandler is implemented by sink tasks that keep per-partition
+// state: Open is called when partitions are assigned to the task, Close when
+// they are taken away (after a final flush).
+type SinkPartitionHandler interface {
+	Open(ctx context.Context, partitions []TopicPartition) error
+	Close(ctx context.Context, partitions []TopicPartition) error
+}
+
+// SinkTaskContext is the runtime as seen by a SinkTask.
+type SinkTaskContext interface {
+	TaskContext
+	// Assignment returns the partitions the task currently reads.
+	Assignment() []TopicPartition
+	// Pause stops fetching from partitions until Resume; Put keeps receiving
+	// what was already fetched.
+	Pause(partitions ...TopicPartition)
+	// Resume restarts fetching from paused partitions.
+	Resume(partitions ...TopicPartition)
+	// Rewind makes the next fetch of each partition start at the given offset.
+	Rewind(offsets map[TopicPartition]int64)
+	// RequestCommit asks for a flush and commit as soon as possible.
+	RequestCommit()
+	// Report routes a record the task could not write, with the reason,
+	// according to the connector's errors.* settings: to the dead letter
+	// queue, the log, or nowhere. It returns an error when the task must fail
+	// instead (errors.tolerance=none), which the task returns from Put.
+	Report(ctx context.Context, rec *Record, err error) error
+}
+
+// RetriableError marks an error after which the runtime retries the same
+// call (Poll or Put) after a backoff instead of failing the task.
+type RetriableError struct{ Err error }
+
+func (e *RetriableError) Error() string { return "retriable: " + e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *RetriableError) Unwrap() error { return e.Err }
+
+// Retriable wraps err as a RetriableError; Retriable(nil) is nil.
+func Retriable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &RetriableError{Err: err}
+}
