@@ -1,0 +1,105 @@
+package testservice
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ElasticsearchServer is a private Elasticsearch-API server started by
+// Elasticsearch: ZincSearch, which implements part of the Elasticsearch API
+// under /es with basic auth. See /work/shared/scripts/install-zincsearch.sh
+// (shared/scripts/install-zincsearch.sh next to the repository) for how it
+// differs from Elasticsearch: call Info first with the v8 client, poll for
+// writes to become visible, and create indices with explicit mappings.
+type ElasticsearchServer struct {
+	// URL is the base URL of the Elasticsearch API, e.g. http://127.0.0.1:PORT/es;
+	// give it to the client as its address.
+	URL string
+	// ServerURL is the server's root URL (health check at /healthz).
+	ServerURL string
+	// Username is the basic-auth user: admin.
+	Username string
+	// Password is Username's password.
+	Password string
+	// DataDir holds the server's indices.
+	DataDir string
+	// LogFile receives the server's output.
+	LogFile string
+}
+
+// Elasticsearch starts a ZincSearch server for the test and stops it on
+// cleanup: data in t.TempDir(), listening on a free 127.0.0.1 port, with
+// writes made visible every 100ms. It skips the test when zincsearch has not
+// been built (fails with CI=true): run scripts/deps.sh.
+func Elasticsearch(t testing.TB) *ElasticsearchServer {
+	t.Helper()
+	bin := findBinary(t, "build it with scripts/deps.sh (or shared/scripts/install-zincsearch.sh)", "zincsearch")
+	base := t.TempDir()
+	s := &ElasticsearchServer{
+		Username: "admin",
+		Password: "Complexpass#123",
+		DataDir:  filepath.Join(base, "data"),
+		LogFile:  filepath.Join(base, "zincsearch.log"),
+	}
+	if err := mkdirs(nil, s.DataDir); err != nil {
+		t.Fatalf("testservice: zincsearch: %v", err)
+	}
+	port, _ := startOnFreePort(t, "zincsearch", s.LogFile, func(port int) (*process, func() error, error) {
+		p, err := startProcess(procSpec{
+			name: "zincsearch",
+			path: bin,
+			env: []string{
+				"ZINC_FIRST_ADMIN_USER=" + s.Username,
+				"ZINC_FIRST_ADMIN_PASSWORD=" + s.Password,
+				"ZINC_DATA_PATH=" + s.DataDir,
+				"ZINC_SERVER_ADDRESS=127.0.0.1",
+				"ZINC_SERVER_PORT=" + strconv.Itoa(port),
+				"ZINC_TELEMETRY=false",
+				"ZINC_SENTRY=false",
+				"ZINC_PROFILER=false",
+				"ZINC_PROMETHEUS_ENABLE=false",
+				"ZINC_WAL_SYNC_INTERVAL=100ms",
+				"GIN_MODE=release",
+			},
+			dropEnv:    []string{"ZINC_", "GIN_MODE="},
+			dir:        base,
+			logPath:    s.LogFile,
+			stopSignal: syscall.SIGTERM,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		healthz := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+		return p, func() error { return httpReady(healthz, func(code int) bool { return code == http.StatusOK }) }, nil
+	}, 90*time.Second)
+	s.ServerURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	s.URL = s.ServerURL + "/es"
+	return s
+}
+
+// httpReady GETs url and reports an error unless ok accepts the status code.
+func httpReady(url string, ok func(int) bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	if !ok(resp.StatusCode) {
+		return fmt.Errorf("GET %s: status %s", url, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian 12 machine (run as root, or with sudo available):
+#   - kcat (apt), and PostgreSQL 15 / MariaDB server if they are missing (apt);
+#   - zincsearch (Elasticsearch-API server) and versitygw (S3-API server), built from the Go module
+#     proxy by the shared scripts into $HOME/.cache/penstock/bin (idempotent; first build takes minutes).
+# apt-get update runs only when something has to be installed.
+#
+# The shared scripts are looked up in $PENSTOCK_SHARED_SCRIPTS, else <repo root>/../shared/scripts.
+set -euo pipefail
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'deps.sh: %s\n' "$*" >&2; exit 1; }
+
+REPO_ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/.." && pwd))
+SHARED_SCRIPTS=${PENSTOCK_SHARED_SCRIPTS:-"$REPO_ROOT/../shared/scripts"}
+BIN_DIR="$HOME/.cache/penstock/bin"
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot install system packages"
+	SUDO=(sudo)
+fi
+
+have_pg() {
+	command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1 && return 0
+	compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null
+}
+have_mariadb() {
+	command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || [ -x /usr/sbin/mysqld ]
+}
+
+# --- system packages -------------------------------------------------------------------------------
+missing=()
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+have_pg || missing+=(postgresql-15)
+have_mariadb || missing+=(mariadb-server)
+if [ ${#missing[@]} -gt 0 ]; then
+	log "apt-get install ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update -qq
+	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+	log "system packages present (kcat, postgres, mariadbd)"
+fi
+
+# --- servers built from Go sources -----------------------------------------------------------------
+build() { # name script args...
+	local name=$1 script=$2; shift 2
+	if [ -x "$BIN_DIR/$name" ]; then
+		log "$name present: $BIN_DIR/$name"
+		return
+	fi
+	[ -f "$SHARED_SCRIPTS/$script" ] ||
+		die "cannot build $name: $SHARED_SCRIPTS/$script not found (the shared scripts are expected in ../shared/scripts next to the repository; set PENSTOCK_SHARED_SCRIPTS to their directory)"
+	command -v go >/dev/null 2>&1 || die "cannot build $name: go not found in PATH"
+	log "building $name (first time takes a few minutes)"
+	local start=$SECONDS out
+	out=$(mktemp)
+	if ! bash "$SHARED_SCRIPTS/$script" "$@" >"$out" 2>&1; then
+		grep -v '^go: downloading' "$out" | tail -n 40 >&2
+		rm -f "$out"
+		die "$script failed"
+	fi
+	rm -f "$out"
+	[ -x "$BIN_DIR/$name" ] || die "$script did not produce $BIN_DIR/$name"
+	log "$name built in $((SECONDS - start))s: $BIN_DIR/$name"
+}
+build versitygw install-versitygw.sh "$BIN_DIR"
+build zincsearch install-zincsearch.sh "$BIN_DIR/zincsearch"
