@@ -1,0 +1,434 @@
+package elasticsearch
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/penstockhq/penstock/connect"
+)
+
+// Names of Debezium's semantic types the encoder renders specially.
+const (
+	dbzDate                 = "io.debezium.time.Date"
+	dbzTime                 = "io.debezium.time.Time"
+	dbzMicroTime            = "io.debezium.time.MicroTime"
+	dbzNanoTime             = "io.debezium.time.NanoTime"
+	dbzTimestamp            = "io.debezium.time.Timestamp"
+	dbzMicroTimestamp       = "io.debezium.time.MicroTimestamp"
+	dbzNanoTimestamp        = "io.debezium.time.NanoTimestamp"
+	dbzVariableScaleDecimal = "io.debezium.data.VariableScaleDecimal"
+)
+
+// appendValue appends the JSON form of v, whose schema is s (nil:
+// schemaless), to buf. Logical types render as Elasticsearch reads them
+// best: Decimal as a JSON number with its exact digits, Timestamp as epoch
+// milliseconds, Date as an ISO date, Time as an ISO time of day; bytes as
+// base64.
+func appendValue(buf []byte, s *connect.Schema, v any) ([]byte, error) {
+	if v == nil {
+		return append(buf, "null"...), nil
+	}
+	if s == nil {
+		return appendAny(buf, v)
+	}
+	switch s.Name {
+	case connect.DecimalName:
+		switch d := v.(type) {
+		case connect.Decimal:
+			return append(buf, d.String()...), nil
+		case []byte:
+			scale, err := s.Scale()
+			if err != nil {
+				return buf, err
+			}
+			return append(buf, connect.Decimal{Unscaled: connect.DecimalFromBytes(d), Scale: scale}.String()...), nil
+		}
+	case connect.DateName:
+		if t, ok := v.(time.Time); ok {
+			return appendString(buf, t.UTC().Format("2006-01-02")), nil
+		}
+		if n, ok := v.(int32); ok {
+			return appendString(buf, connect.DateFromDays(n).Format("2006-01-02")), nil
+		}
+	case connect.TimeName:
+		if t, ok := v.(time.Time); ok {
+			return appendString(buf, t.UTC().Format("15:04:05.000")), nil
+		}
+		if n, ok := v.(int32); ok {
+			return appendString(buf, connect.TimeFromMillis(n).Format("15:04:05.000")), nil
+		}
+	case connect.TimestampName:
+		if t, ok := v.(time.Time); ok {
+			return strconv.AppendInt(buf, t.UnixMilli(), 10), nil
+		}
+	case dbzDate:
+		if n, ok := v.(int32); ok {
+			return appendString(buf, connect.DateFromDays(n).Format("2006-01-02")), nil
+		}
+	case dbzTimestamp:
+		if n, ok := v.(int64); ok {
+			return strconv.AppendInt(buf, n, 10), nil
+		}
+	case dbzMicroTimestamp:
+		if n, ok := v.(int64); ok {
+			return appendString(buf, time.UnixMicro(n).UTC().Format("2006-01-02T15:04:05.000000Z")), nil
+		}
+	case dbzNanoTimestamp:
+		if n, ok := v.(int64); ok {
+			return appendString(buf, time.Unix(0, n).UTC().Format("2006-01-02T15:04:05.000000000Z")), nil
+		}
+	case dbzTime:
+		if n, ok := asInt64(v); ok {
+			return appendString(buf, time.UnixMilli(n).UTC().Format("15:04:05.000")), nil
+		}
+	case dbzMicroTime:
+		if n, ok := asInt64(v); ok {
+			return appendString(buf, time.UnixMicro(n).UTC().Format("15:04:05.000000")), nil
+		}
+	case dbzNanoTime:
+		if n, ok := asInt64(v); ok {
+			return appendString(buf, time.Unix(0, n).UTC().Format("15:04:05.000000000")), nil
+		}
+	case dbzVariableScaleDecimal:
+		if st, ok := v.(*connect.Struct); ok {
+			scale, _ := st.Get("scale").(int32)
+			raw, _ := st.Get("value").([]byte)
+			return append(buf, connect.Decimal{Unscaled: connect.DecimalFromBytes(raw), Scale: scale}.String()...), nil
+		}
+	}
+	switch s.Type {
+	case connect.TypeStruct:
+		st, ok := v.(*connect.Struct)
+		if !ok {
+			return appendAny(buf, v)
+		}
+		buf = append(buf, '{')
+		var err error
+		for i, f := range st.Schema().Fields {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, f.Name)
+			buf = append(buf, ':')
+			if buf, err = appendValue(buf, f.Schema, st.GetAt(i)); err != nil {
+				return buf, fmt.Errorf("field %q: %w", f.Name, err)
+			}
+		}
+		return append(buf, '}'), nil
+	case connect.TypeArray:
+		a, ok := v.([]any)
+		if !ok {
+			return appendAny(buf, v)
+		}
+		buf = append(buf, '[')
+		var err error
+		for i, e := range a {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, err = appendValue(buf, s.Value, e); err != nil {
+				return buf, fmt.Errorf("element %d: %w", i, err)
+			}
+		}
+		return append(buf, ']'), nil
+	case connect.TypeMap:
+		return appendMap(buf, v, s.Value)
+	}
+	return appendAny(buf, v)
+}
+
+func asInt64(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	}
+	return 0, false
+}
+
+// appendMap appends a map as a JSON object with sorted keys; non-string
+// keys are rendered with idString.
+func appendMap(buf []byte, v any, valueSchema *connect.Schema) ([]byte, error) {
+	type entry struct {
+		k string
+		v any
+	}
+	var entries []entry
+	switch m := v.(type) {
+	case map[string]any:
+		entries = make([]entry, 0, len(m))
+		for k, e := range m {
+			entries = append(entries, entry{k, e})
+		}
+	case map[any]any:
+		entries = make([]entry, 0, len(m))
+		for k, e := range m {
+			ks, err := idString(nil, k)
+			if err != nil {
+				return buf, fmt.Errorf("map key: %w", err)
+			}
+			entries = append(entries, entry{ks, e})
+		}
+	default:
+		return appendAny(buf, v)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].k < entries[j].k })
+	buf = append(buf, '{')
+	var err error
+	for i, e := range entries {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, e.k)
+		buf = append(buf, ':')
+		if buf, err = appendValue(buf, valueSchema, e.v); err != nil {
+			return buf, fmt.Errorf("map value %q: %w", e.k, err)
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+// appendAny appends a schemaless value: what encoding/json produces, the Go
+// types of the schema types, Struct, Decimal and time.Time.
+func appendAny(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(buf, "null"...), nil
+	case bool:
+		return strconv.AppendBool(buf, x), nil
+	case string:
+		return appendString(buf, x), nil
+	case int8:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(buf, x, 10), nil
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(buf, x, 10), nil
+	case float32:
+		return appendFloat(buf, float64(x), 32)
+	case float64:
+		return appendFloat(buf, x, 64)
+	case json.Number:
+		return append(buf, x...), nil
+	case []byte:
+		buf = append(buf, '"')
+		buf = base64.StdEncoding.AppendEncode(buf, x)
+		return append(buf, '"'), nil
+	case connect.Decimal:
+		return append(buf, x.String()...), nil
+	case *big.Int:
+		return append(buf, x.String()...), nil
+	case time.Time:
+		return appendString(buf, x.UTC().Format(time.RFC3339Nano)), nil
+	case *connect.Struct:
+		return appendValue(buf, x.Schema(), x)
+	case map[string]any, map[any]any:
+		return appendMap(buf, x, nil)
+	case []any:
+		buf = append(buf, '[')
+		var err error
+		for i, e := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, err = appendAny(buf, e); err != nil {
+				return buf, fmt.Errorf("element %d: %w", i, err)
+			}
+		}
+		return append(buf, ']'), nil
+	}
+	// Anything else (typed slices and maps from hand-written sources): let
+	// encoding/json decide, and say which type failed if it cannot.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return buf, fmt.Errorf("value of type %s: %w", reflect.TypeOf(v), err)
+	}
+	return append(buf, b...), nil
+}
+
+func appendFloat(buf []byte, f float64, bits int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return buf, fmt.Errorf("%v cannot be written as JSON", f)
+	}
+	return strconv.AppendFloat(buf, f, 'g', -1, bits), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
+
+// idString renders a record key as a document id: a primitive as its
+// string form; a struct or map with exactly one field as that field's value
+// rendered the same way; any other struct or map, or an array, as canonical
+// JSON (object keys sorted), so equal keys always give equal ids.
+func idString(s *connect.Schema, v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", fmt.Errorf("key is null")
+	case string:
+		return x, nil
+	case []byte:
+		if s != nil && s.Name == connect.DecimalName {
+			break
+		}
+		return base64.StdEncoding.EncodeToString(x), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case *connect.Struct:
+		fields := x.Schema().Fields
+		if len(fields) == 1 {
+			return idString(fields[0].Schema, x.GetAt(0))
+		}
+		m := make(map[string]any, len(fields))
+		schemas := make(map[string]*connect.Schema, len(fields))
+		for i, f := range fields {
+			m[f.Name] = x.GetAt(i)
+			schemas[f.Name] = f.Schema
+		}
+		return canonicalJSON(m, schemas)
+	case map[string]any:
+		if len(x) == 1 {
+			for _, e := range x {
+				var vs *connect.Schema
+				if s != nil {
+					vs = s.Value
+				}
+				return idString(vs, e)
+			}
+		}
+		var vs *connect.Schema
+		if s != nil {
+			vs = s.Value
+		}
+		b, err := appendMap(nil, x, vs)
+		return string(b), err
+	case map[any]any:
+		if len(x) == 1 {
+			for _, e := range x {
+				var vs *connect.Schema
+				if s != nil {
+					vs = s.Value
+				}
+				return idString(vs, e)
+			}
+		}
+		var vs *connect.Schema
+		if s != nil {
+			vs = s.Value
+		}
+		b, err := appendMap(nil, x, vs)
+		return string(b), err
+	}
+	b, err := appendValue(nil, s, v)
+	if err != nil {
+		return "", err
+	}
+	if len(b) > 1 && b[0] == '"' {
+		// A logical type rendered as a JSON string (Date, Time): unquote.
+		var str string
+		if json.Unmarshal(b, &str) == nil {
+			return str, nil
+		}
+	}
+	return string(b), nil
+}
+
+// canonicalJSON renders struct fields as a JSON object with sorted keys and
+// nested maps sorted too.
+func canonicalJSON(m map[string]any, schemas map[string]*connect.Schema) (string, error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	buf := []byte{'{'}
+	var err error
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, k)
+		buf = append(buf, ':')
+		v := m[k]
+		if st, ok := v.(*connect.Struct); ok {
+			sub := map[string]any{}
+			subSchemas := map[string]*connect.Schema{}
+			for j, f := range st.Schema().Fields {
+				sub[f.Name] = st.GetAt(j)
+				subSchemas[f.Name] = f.Schema
+			}
+			var s string
+			if s, err = canonicalJSON(sub, subSchemas); err != nil {
+				return "", err
+			}
+			buf = append(buf, s...)
+			continue
+		}
+		if buf, err = appendValue(buf, schemas[k], v); err != nil {
+			return "", fmt.Errorf("key field %q: %w", k, err)
+		}
+	}
+	return string(append(buf, '}')), nil
+}
