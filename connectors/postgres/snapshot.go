@@ -1,0 +1,523 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/penstockhq/penstock/connect"
+)
+
+// snapChunk is one COPY of a table, the whole table or a key range of it.
+type snapChunk struct {
+	tbl  *table
+	sql  string
+	prog *tableProgress
+	desc string
+}
+
+// snapshot reads every captured table at the exported snapshot snapName and
+// queues their rows as op=r events. With snapshot.max.threads > 1 several
+// connections import the same snapshot and read chunks in parallel; a table
+// with a single-column integer primary key is split into key ranges.
+func (t *Task) snapshot(ctx context.Context, meta *pgx.Conn, tm *typeMap, snapName string, lsn pglogrepl.LSN) error {
+	s := t.s
+	started := time.Now()
+	oids, _, err := s.capturedTables(ctx, meta)
+	if err != nil {
+		return err
+	}
+	var chunks []*snapChunk
+	for _, oid := range oids {
+		cat, err := describe(ctx, meta, oid)
+		if err != nil {
+			return err
+		}
+		tbl, err := s.buildTable(tm, oid, cat, cat.identity, cat.cols)
+		if err != nil {
+			return err
+		}
+		cs, err := t.planChunks(ctx, meta, tbl, cat)
+		if err != nil {
+			return err
+		}
+		chunks = append(chunks, cs...)
+	}
+	t.log.Info("snapshot started", "tables", len(oids), "chunks", len(chunks), "threads", s.snapshotThreads, "lsn", lsn)
+
+	workers := min(s.snapshotThreads, max(len(chunks), 1))
+	conns := make([]*pgx.Conn, 0, workers)
+	defer func() {
+		for _, c := range conns {
+			c.Close(context.Background())
+		}
+	}()
+	var xid int64
+	for i := 0; i < workers; i++ {
+		c, err := s.connectMeta(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+			return fmt.Errorf("snapshot worker %d: begin: %w", i, err)
+		}
+		if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+strings.ReplaceAll(snapName, "'", "")+"'"); err != nil {
+			return fmt.Errorf("snapshot worker %d: import snapshot %s: %w", i, snapName, err)
+		}
+		if i == 0 {
+			if err := c.QueryRow(ctx, "SELECT txid_snapshot_xmin(txid_current_snapshot())").Scan(&xid); err != nil {
+				return fmt.Errorf("snapshot: read snapshot xmin: %w", err)
+			}
+		}
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunkCh := make(chan *snapChunk)
+	out := make(chan []*connect.Record, workers*2)
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	shared := map[string]any{offLSN: int64(lsn), offTxID: xid, offTsUsec: started.UnixMicro(),
+		offSnapshot: true, offLastSnapshotRecord: false}
+	for i, c := range conns {
+		wg.Add(1)
+		go func(i int, c *pgx.Conn) {
+			defer wg.Done()
+			for ch := range chunkCh {
+				if err := t.copyChunk(sctx, c, ch, lsn, xid, shared, out); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}(i, c)
+	}
+	go func() {
+		defer close(chunkCh)
+		for _, ch := range chunks {
+			select {
+			case chunkCh <- ch:
+			case <-sctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(out) }()
+
+	// One record is held back so that the last one can be marked.
+	var held *connect.Record
+	first := true
+	var total int64
+	lastLog := time.Now()
+	for batch := range out {
+		if len(batch) == 0 {
+			continue
+		}
+		if first {
+			setSnapshotMarker(batch[0], "first")
+			first = false
+		}
+		total += int64(len(batch))
+		send := batch
+		if held != nil {
+			send = append([]*connect.Record{held}, batch[:len(batch)-1]...)
+		} else {
+			send = batch[:len(batch)-1]
+		}
+		held = batch[len(batch)-1]
+		if err := t.q.push(sctx, send, time.Second, nil); err != nil {
+			fail(err)
+			break
+		}
+		if time.Since(lastLog) > 10*time.Second {
+			lastLog = time.Now()
+			t.log.Info("snapshot progress", "rows", total, "elapsed", time.Since(started).Round(time.Second))
+		}
+	}
+	for range out { // drain after a failure so the workers end
+	}
+	if firstErr != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return firstErr
+	}
+	if held != nil {
+		setSnapshotMarker(held, "last")
+		off := make(map[string]any, len(shared))
+		for k, v := range shared {
+			off[k] = v
+		}
+		off[offLastSnapshotRecord] = true
+		held.SourceOffset = off
+		if err := t.q.push(ctx, []*connect.Record{held}, time.Second, nil); err != nil {
+			return nil
+		}
+	}
+	el := time.Since(started)
+	t.log.Info("snapshot completed", "rows", total, "elapsed", el.Round(time.Millisecond),
+		"rows_per_sec", int64(float64(total)/math.Max(el.Seconds(), 1e-3)))
+	return nil
+}
+
+// setSnapshotMarker sets the record's source.snapshot; the source block is
+// shared by the records of a batch, so the record gets its own copy.
+func setSnapshotMarker(r *connect.Record, m string) {
+	if env, ok := r.Value.(*connect.Struct); ok {
+		if src, ok := env.GetAt(envSource).(*connect.Struct); ok {
+			c := connect.NewStruct(sourceSchema)
+			for i := range sourceSchema.Fields {
+				c.SetAt(i, src.GetAt(i))
+			}
+			c.SetAt(srcSnapshot, m)
+			env.SetAt(envSource, c)
+		}
+	}
+}
+
+func getSnapshotMarker(r *connect.Record) string {
+	if env, ok := r.Value.(*connect.Struct); ok {
+		if src, ok := env.GetAt(envSource).(*connect.Struct); ok {
+			s, _ := src.GetAt(srcSnapshot).(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// planChunks splits a table into key ranges when it is large, has a
+// single-column integer primary key and several threads read the snapshot.
+func (t *Task) planChunks(ctx context.Context, meta *pgx.Conn, tbl *table, cat *catalogTable) ([]*snapChunk, error) {
+	s := t.s
+	name := cat.schema + "." + cat.name
+	prog := &tableProgress{name: name, est: int64(cat.estRows)}
+	t.progress.add(prog)
+	snapshotRowsEstimated.WithLabelValues(s.prefix, name).Set(cat.estRows)
+	snapshotRowsRead.WithLabelValues(s.prefix, name).Set(0)
+	cols := make([]string, len(tbl.cols))
+	for i, c := range tbl.cols {
+		cols[i] = pgx.Identifier{c.name}.Sanitize()
+	}
+	if len(cols) == 0 {
+		cols = []string{"NULL"}
+	}
+	from := pgx.Identifier{cat.schema, cat.name}.Sanitize()
+	base := "COPY (SELECT " + strings.Join(cols, ", ") + " FROM " + from
+	whole := []*snapChunk{{tbl: tbl, sql: base + ") TO STDOUT", prog: prog, desc: name}}
+	prog.chunksOut.Store(1)
+	if s.snapshotThreads <= 1 || len(cat.pk) != 1 {
+		return whole, nil
+	}
+	var pkType uint32
+	for _, c := range cat.cols {
+		if c.name == cat.pk[0] {
+			pkType = c.oid
+		}
+	}
+	if pkType != oidInt2 && pkType != oidInt4 && pkType != oidInt8 {
+		return whole, nil
+	}
+	pk := pgx.Identifier{cat.pk[0]}.Sanitize()
+	var lo, hi *int64
+	if err := meta.QueryRow(ctx, "SELECT min("+pk+")::int8, max("+pk+")::int8 FROM "+from).Scan(&lo, &hi); err != nil {
+		return nil, fmt.Errorf("snapshot: key range of %s: %w", name, err)
+	}
+	if lo == nil || hi == nil {
+		return whole, nil
+	}
+	span := float64(*hi) - float64(*lo) + 1
+	est := cat.estRows
+	if est <= 0 {
+		est = span
+	}
+	n := int(math.Ceil(est / float64(s.chunkRows)))
+	if n < 2 {
+		return whole, nil
+	}
+	n = min(n, 10000)
+	width := int64(math.Ceil(span / float64(n)))
+	if width < 1 {
+		width = 1
+	}
+	var out []*snapChunk
+	for b := *lo; ; b += width {
+		next := b + width
+		var where string
+		switch {
+		case b == *lo && next > *hi:
+			return whole, nil
+		case b == *lo:
+			where = pk + " < " + strconv.FormatInt(next, 10)
+		case next > *hi:
+			where = pk + " >= " + strconv.FormatInt(b, 10)
+		default:
+			where = pk + " >= " + strconv.FormatInt(b, 10) + " AND " + pk + " < " + strconv.FormatInt(next, 10)
+		}
+		out = append(out, &snapChunk{tbl: tbl, sql: base + " WHERE " + where + ") TO STDOUT", prog: prog,
+			desc: name + " [" + where + "]"})
+		if next > *hi {
+			break
+		}
+	}
+	prog.chunksOut.Store(int32(len(out)))
+	return out, nil
+}
+
+// copyChunk runs one chunk's COPY and sends its records in batches.
+func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn pglogrepl.LSN, xid int64,
+	shared map[string]any, out chan<- []*connect.Record) error {
+	s := t.s
+	tbl := ch.tbl
+	batch := make([]*connect.Record, 0, s.maxBatch)
+	now := time.Now()
+	var src *connect.Struct // shared by the records of one batch
+	times := boxTimes(now)
+	send := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		ch.prog.read.Add(int64(len(batch)))
+		snapshotRowsRead.WithLabelValues(s.prefix, ch.prog.name).Set(float64(ch.prog.read.Load()))
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		batch = make([]*connect.Record, 0, s.maxBatch)
+		now = time.Now()
+		times = boxTimes(now)
+		src = nil
+		return nil
+	}
+	p := &copyParser{row: func(kinds []byte, data [][]byte) error {
+		r, err := tbl.decodeRow(kinds, data, nil)
+		if err != nil {
+			return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
+		}
+		env := connect.NewStruct(tbl.envSchema)
+		env.SetAt(envAfter, r.val)
+		if src == nil {
+			src = t.snapshotSource(tbl, now, lsn, xid)
+		}
+		env.SetAt(envSource, src)
+		env.SetAt(envOp, "r")
+		times.set(env, envTsMs, envTsUs, envTsNs)
+		rec := &connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env,
+			SourcePartition: t.partition, SourceOffset: shared}
+		if tbl.keySchema != nil {
+			rec.KeySchema, rec.Key = tbl.keySchema, r.key
+		}
+		batch = append(batch, rec)
+		if len(batch) >= s.maxBatch {
+			return send()
+		}
+		return nil
+	}}
+	if _, err := conn.PgConn().CopyTo(ctx, p, ch.sql); err != nil {
+		if p.err != nil {
+			return p.err
+		}
+		return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
+	}
+	if p.err != nil {
+		return p.err
+	}
+	if err := p.finish(); err != nil {
+		return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	if ch.prog.chunksOut.Add(-1) == 0 {
+		ch.prog.done.Store(true)
+		t.log.Info("snapshot of table done", "table", ch.prog.name, "rows", ch.prog.read.Load())
+	}
+	return nil
+}
+
+func (t *Task) snapshotSource(tbl *table, now time.Time, lsn pglogrepl.LSN, xid int64) *connect.Struct {
+	src := connect.NewStruct(sourceSchema)
+	ns := now.UnixNano()
+	src.SetAt(srcVersion, Version)
+	src.SetAt(srcConnector, "postgresql")
+	src.SetAt(srcName, t.s.prefix)
+	src.SetAt(srcTsMs, ns/1e6)
+	src.SetAt(srcSnapshot, "true")
+	src.SetAt(srcDB, t.s.dbname)
+	src.SetAt(srcTsUs, ns/1e3)
+	src.SetAt(srcTsNs, ns)
+	src.SetAt(srcSchema, tbl.schema)
+	src.SetAt(srcTable, tbl.name)
+	src.SetAt(srcTxID, xid)
+	src.SetAt(srcLSN, int64(lsn))
+	return src
+}
+
+// copyParser splits COPY text output into rows and fields, undoing COPY's
+// backslash escapes; \N is NULL.
+type copyParser struct {
+	row     func(kinds []byte, data [][]byte) error
+	partial []byte
+	buf     []byte
+	ends    []int
+	nulls   []bool
+	kinds   []byte
+	data    [][]byte
+	err     error
+}
+
+var errCopyAborted = errors.New("copy aborted")
+
+// Write receives COPY data: usually one row per call, but any split works.
+func (p *copyParser) Write(b []byte) (int, error) {
+	n := len(b)
+	if len(p.partial) > 0 {
+		p.partial = append(p.partial, b...)
+		b = p.partial
+	}
+	for {
+		i := indexByte(b, '\n')
+		if i < 0 {
+			break
+		}
+		if err := p.line(b[:i]); err != nil {
+			p.err = err
+			return 0, errCopyAborted
+		}
+		b = b[i+1:]
+	}
+	if len(b) > 0 {
+		p.partial = append(p.partial[:0], b...)
+	} else {
+		p.partial = p.partial[:0]
+	}
+	return n, nil
+}
+
+func (p *copyParser) finish() error {
+	if len(p.partial) > 0 {
+		return fmt.Errorf("COPY output ended inside a row")
+	}
+	return nil
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p *copyParser) line(l []byte) error {
+	p.buf = p.buf[:0]
+	p.ends = p.ends[:0]
+	p.nulls = p.nulls[:0]
+	field := 0
+	start := 0
+	for i := 0; i <= len(l); i++ {
+		if i < len(l) && l[i] != '\t' {
+			continue
+		}
+		f := l[start:i]
+		start = i + 1
+		field++
+		if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
+			p.nulls = append(p.nulls, true)
+			p.ends = append(p.ends, len(p.buf))
+			continue
+		}
+		p.nulls = append(p.nulls, false)
+		p.buf = appendUnescaped(p.buf, f)
+		p.ends = append(p.ends, len(p.buf))
+	}
+	p.kinds = p.kinds[:0]
+	p.data = p.data[:0]
+	prev := 0
+	for i, e := range p.ends {
+		if p.nulls[i] {
+			p.kinds = append(p.kinds, kindNull)
+			p.data = append(p.data, nil)
+		} else {
+			p.kinds = append(p.kinds, kindText)
+			p.data = append(p.data, p.buf[prev:e])
+		}
+		prev = e
+	}
+	return p.row(p.kinds, p.data)
+}
+
+// appendUnescaped appends the COPY text field f with escapes resolved.
+func appendUnescaped(dst, f []byte) []byte {
+	if indexByte(f, '\\') < 0 {
+		return append(dst, f...)
+	}
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		if c != '\\' || i+1 >= len(f) {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch e := f[i]; e {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'v':
+			dst = append(dst, '\v')
+		case 'x':
+			v, k := 0, 0
+			for k < 2 && i+1 < len(f) && isHex(f[i+1]) {
+				i++
+				v = v*16 + hexVal(f[i])
+				k++
+			}
+			dst = append(dst, byte(v))
+		default:
+			if e >= '0' && e <= '7' {
+				v := int(e - '0')
+				for k := 0; k < 2 && i+1 < len(f) && f[i+1] >= '0' && f[i+1] <= '7'; k++ {
+					i++
+					v = v*8 + int(f[i]-'0')
+				}
+				dst = append(dst, byte(v))
+			} else {
+				dst = append(dst, e)
+			}
+		}
+	}
+	return dst
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return int(c-'A') + 10
+}

@@ -1,0 +1,285 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/penstockhq/penstock/connect"
+)
+
+// Offset keys. lsn, txId and ts_usec are Debezium's; lsn_proc and
+// lsn_commit have Debezium's names; tx_event is Penstock's. Snapshot records
+// carry snapshot=true, and the last one last_snapshot_record=true.
+//
+//   - lsn: the LSN of the event's WAL record
+//   - lsn_commit: the commit LSN of the event's transaction
+//   - lsn_proc: the end LSN of the last transaction processed completely
+//     before this event; streaming restarts there
+//   - tx_event: how many records of the transaction were emitted up to and
+//     including this one; a restart skips that many
+const (
+	offLSN                = "lsn"
+	offTxID               = "txId"
+	offTsUsec             = "ts_usec"
+	offLSNCommit          = "lsn_commit"
+	offLSNProc            = "lsn_proc"
+	offTxEvent            = "tx_event"
+	offSnapshot           = "snapshot"
+	offLastSnapshotRecord = "last_snapshot_record"
+)
+
+// Task is the PostgreSQL change data capture task: it snapshots the captured
+// tables if needed, then streams changes from a logical replication slot with
+// pgoutput. Debezium runs one task per connector; so does Penstock.
+//
+// A goroutine reads from the database into a bounded queue; Poll takes from
+// it. The slot's confirmed flush LSN advances only in Commit, with offsets
+// the worker flushed after the broker acknowledged their records, so the
+// server keeps all WAL the connector may still have to re-read.
+type Task struct {
+	s         *settings
+	tctx      connect.SourceTaskContext
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
+	q         *queue
+	partition map[string]any
+	done      chan struct{}
+
+	// committed is the LSN confirmed to the server; statusDirty asks the
+	// reader to report it now. conn is the replication connection's socket,
+	// whose read deadline Commit and Stop shorten to wake the reader.
+	committed   atomic.Uint64
+	statusDirty atomic.Bool
+	conn        atomic.Pointer[net.Conn]
+
+	// completed remembers recent transactions whose records were all
+	// emitted: when a committed offset is a transaction's last record, its
+	// end LSN can be confirmed.
+	txMu      sync.Mutex
+	completed []completedTx
+
+	progress snapshotProgress
+	stopOnce sync.Once
+}
+
+type completedTx struct {
+	commit uint64
+	events int64
+	end    uint64
+}
+
+// NewTask returns an unstarted task.
+func NewTask() *Task { return &Task{} }
+
+// Start validates the properties, then starts reading in the background:
+// connection problems (wal_level, replication rights, an active slot) surface
+// as the error of a later Poll, so that Start returns quickly.
+func (t *Task) Start(ctx context.Context, tctx connect.SourceTaskContext, props map[string]string) error {
+	s, err := parseSettings(props)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	t.s = s
+	t.tctx = tctx
+	name := ""
+	if tctx != nil {
+		name = tctx.ConnectorName()
+	}
+	t.log = slog.Default().With("connector", name, "server", s.prefix, "slot", s.slot)
+	t.ctx, t.cancel = context.WithCancel(ctx)
+	t.q = newQueue(s.maxQueue)
+	t.partition = map[string]any{"server": s.prefix}
+	t.done = make(chan struct{})
+	go t.run()
+	return nil
+}
+
+func (t *Task) run() {
+	defer close(t.done)
+	err := t.produce(t.ctx)
+	if err != nil && t.ctx.Err() == nil {
+		t.log.Error("postgres capture failed", "err", err)
+		t.q.fail(err)
+	}
+}
+
+// Poll returns the next records, waiting up to poll.interval.ms.
+func (t *Task) Poll(ctx context.Context) ([]*connect.Record, error) {
+	return t.q.take(ctx, t.s.maxBatch, t.s.pollInterval)
+}
+
+// Commit confirms to the server the position of the flushed offset: for an
+// event inside a transaction, the end of the transaction before it (or the
+// transaction's own end when the event is its last record); for a heartbeat,
+// the WAL position it carried. The reader reports it at once.
+func (t *Task) Commit(ctx context.Context, flushed []connect.SourceOffset) error {
+	for _, so := range flushed {
+		if fmt.Sprint(so.Partition["server"]) != t.s.prefix || so.Offset == nil {
+			continue
+		}
+		lsn := t.confirmable(so.Offset)
+		if lsn == 0 {
+			continue
+		}
+		for {
+			cur := t.committed.Load()
+			if lsn <= cur || t.committed.CompareAndSwap(cur, lsn) {
+				break
+			}
+		}
+		t.statusDirty.Store(true)
+		t.wake()
+	}
+	return nil
+}
+
+// confirmable returns the LSN that the offset allows to confirm, 0 for none.
+func (t *Task) confirmable(off map[string]any) uint64 {
+	if b, _ := off[offSnapshot].(bool); b {
+		return 0
+	}
+	proc, _ := offsetInt(off[offLSNProc])
+	commit, okC := offsetInt(off[offLSNCommit])
+	ev, okE := offsetInt(off[offTxEvent])
+	if okC && okE {
+		t.txMu.Lock()
+		for i := len(t.completed) - 1; i >= 0; i-- {
+			c := t.completed[i]
+			if c.commit == uint64(commit) {
+				if c.events == ev {
+					proc = int64(c.end)
+				}
+				break
+			}
+		}
+		t.txMu.Unlock()
+	}
+	if proc <= 0 {
+		return 0
+	}
+	return uint64(proc)
+}
+
+func (t *Task) noteCompleted(c completedTx) {
+	t.txMu.Lock()
+	if len(t.completed) >= 4096 {
+		n := copy(t.completed, t.completed[2048:])
+		t.completed = t.completed[:n]
+	}
+	t.completed = append(t.completed, c)
+	t.txMu.Unlock()
+}
+
+// wake interrupts the reader's wait on the replication connection.
+func (t *Task) wake() {
+	if c := t.conn.Load(); c != nil {
+		_ = (*c).SetReadDeadline(time.Now())
+	}
+}
+
+// Stop ends reading, closes the connections and, with slot.drop.on.stop,
+// drops the slot.
+func (t *Task) Stop() error {
+	if t.cancel == nil {
+		return nil
+	}
+	var err error
+	t.stopOnce.Do(func() {
+		t.cancel()
+		t.wake()
+		select {
+		case <-t.done:
+		case <-time.After(30 * time.Second):
+			err = errors.New("postgres: reader did not stop within 30s")
+		}
+		if t.s.dropSlot && t.s.snapshotMode != SnapshotInitialOnly {
+			if derr := t.dropSlot(); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
+	})
+	return err
+}
+
+// Progress returns the snapshot progress per table (rows read and the
+// planner's row estimate); empty when no snapshot ran.
+func (t *Task) Progress() []TableProgress { return t.progress.list() }
+
+// CommittedLSN returns the LSN last confirmed to the server.
+func (t *Task) CommittedLSN() uint64 { return t.committed.Load() }
+
+// offsetInt reads an integer offset value, whatever type the offset store
+// decoded it as.
+func offsetInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case uint64:
+		if x > math.MaxInt64 {
+			return 0, false
+		}
+		return int64(x), true
+	case float64:
+		return int64(x), true
+	case json.Number:
+		n, err := x.Int64()
+		return n, err == nil
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// resumePoint is where streaming picks up from a stored offset.
+type resumePoint struct {
+	start  pglogrepl.LSN // START_REPLICATION position
+	commit pglogrepl.LSN // transaction partially emitted (0: none)
+	skip   int64         // its records already emitted
+}
+
+// storedState interprets the stored offset.
+type storedState struct {
+	present          bool
+	snapshotComplete bool
+	resume           resumePoint
+}
+
+func interpretOffset(off map[string]any) storedState {
+	if off == nil {
+		return storedState{}
+	}
+	st := storedState{present: true, snapshotComplete: true}
+	if b, _ := off[offSnapshot].(bool); b {
+		last, _ := off[offLastSnapshotRecord].(bool)
+		st.snapshotComplete = last
+	}
+	lsn, _ := offsetInt(off[offLSN])
+	proc, hasProc := offsetInt(off[offLSNProc])
+	commit, hasCommit := offsetInt(off[offLSNCommit])
+	ev, hasEv := offsetInt(off[offTxEvent])
+	switch {
+	case hasProc && hasCommit && hasEv:
+		st.resume = resumePoint{start: pglogrepl.LSN(proc), commit: pglogrepl.LSN(commit), skip: ev}
+	case hasProc:
+		st.resume = resumePoint{start: pglogrepl.LSN(proc)}
+	default:
+		st.resume = resumePoint{start: pglogrepl.LSN(lsn)}
+	}
+	return st
+}

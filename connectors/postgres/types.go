@@ -1,0 +1,820 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/penstockhq/penstock/connect"
+)
+
+// Names of Debezium's semantic types, as Debezium puts them in schemas.
+const (
+	nameDate           = "io.debezium.time.Date"
+	nameTime           = "io.debezium.time.Time"
+	nameMicroTime      = "io.debezium.time.MicroTime"
+	nameTimestamp      = "io.debezium.time.Timestamp"
+	nameMicroTimestamp = "io.debezium.time.MicroTimestamp"
+	nameZonedTimestamp = "io.debezium.time.ZonedTimestamp"
+	nameZonedTime      = "io.debezium.time.ZonedTime"
+	nameMicroDuration  = "io.debezium.time.MicroDuration"
+	nameUUID           = "io.debezium.data.Uuid"
+	nameJSON           = "io.debezium.data.Json"
+	nameXML            = "io.debezium.data.Xml"
+	nameEnum           = "io.debezium.data.Enum"
+	nameVarDecimal     = "io.debezium.data.VariableScaleDecimal"
+)
+
+// Built-in type OIDs (stable across PostgreSQL versions).
+const (
+	oidBool        = 16
+	oidBytea       = 17
+	oidChar        = 18
+	oidName        = 19
+	oidInt8        = 20
+	oidInt2        = 21
+	oidInt4        = 23
+	oidText        = 25
+	oidOID         = 26
+	oidJSON        = 114
+	oidXML         = 142
+	oidFloat4      = 700
+	oidFloat8      = 701
+	oidMoney       = 790
+	oidBpchar      = 1042
+	oidVarchar     = 1043
+	oidDate        = 1082
+	oidTime        = 1083
+	oidTimestamp   = 1114
+	oidTimestamptz = 1184
+	oidInterval    = 1186
+	oidTimetz      = 1266
+	oidNumeric     = 1700
+	oidUUID        = 2950
+	oidJSONB       = 3802
+)
+
+// pgType is one row of pg_type, as much as the mapping needs.
+type pgType struct {
+	oid       uint32
+	name      string
+	namespace string
+	typtype   byte   // b base, e enum, d domain, c composite, r range, p pseudo
+	category  byte   // A array, ...
+	elem      uint32 // element type of an array
+	base      uint32 // base type of a domain
+	typmod    int32  // domain's typmod
+	labels    []string
+}
+
+// typeMap caches pg_type; load refreshes it (types created while the
+// connector runs are found on the next miss).
+type typeMap struct{ byOID map[uint32]*pgType }
+
+const typeQuery = `SELECT t.oid, t.typname, n.nspname, t.typtype, t.typcategory, t.typelem, t.typbasetype, t.typtypmod,
+  coalesce((SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '{}')
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace`
+
+func (tm *typeMap) load(ctx context.Context, conn *pgx.Conn) error {
+	rows, err := conn.Query(ctx, typeQuery)
+	if err != nil {
+		return fmt.Errorf("read pg_type: %w", err)
+	}
+	defer rows.Close()
+	m := map[uint32]*pgType{}
+	for rows.Next() {
+		var t pgType
+		var typtype, cat string
+		if err := rows.Scan(&t.oid, &t.name, &t.namespace, &typtype, &cat, &t.elem, &t.base, &t.typmod, &t.labels); err != nil {
+			return fmt.Errorf("read pg_type: %w", err)
+		}
+		if typtype != "" {
+			t.typtype = typtype[0]
+		}
+		if cat != "" {
+			t.category = cat[0]
+		}
+		m[t.oid] = &t
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read pg_type: %w", err)
+	}
+	tm.byOID = m
+	return nil
+}
+
+// codec turns one column's text representation (the pgoutput and COPY text
+// format) into the value of its Connect schema.
+type codec struct {
+	schema *connect.Schema // required variant; the column makes it optional
+	decode func(b []byte) (any, error)
+	// unavailable stands for an unchanged TOASTed value: the placeholder in
+	// the field's physical type, or nil when the type cannot hold it.
+	unavailable any
+}
+
+// bstr views b as a string without copying; only for parsing, never stored.
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// codecFor returns the codec of a column of type oid with the modifier typmod.
+func (s *settings) codecFor(tm *typeMap, oid uint32, typmod int32) codec {
+	c := s.baseCodec(tm, oid, typmod, 0)
+	if c.unavailable == nil {
+		switch c.schema.Type {
+		case connect.TypeString:
+			c.unavailable = s.placeholder
+		case connect.TypeBytes:
+			if c.schema.Name == "" {
+				c.unavailable = []byte(s.placeholder)
+			}
+		case connect.TypeArray:
+			if c.schema.Value.Type == connect.TypeString {
+				c.unavailable = []any{s.placeholder}
+			}
+		}
+	}
+	return c
+}
+
+func named(t connect.Type, name string) *connect.Schema {
+	return &connect.Schema{Type: t, Name: name, Version: 1}
+}
+
+func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) codec {
+	switch oid {
+	case oidBool:
+		return codec{schema: connect.BooleanSchema, decode: func(b []byte) (any, error) {
+			if len(b) == 1 && (b[0] == 't' || b[0] == 'f') {
+				return b[0] == 't', nil
+			}
+			return nil, fmt.Errorf("boolean %q", b)
+		}}
+	case oidInt2:
+		return codec{schema: connect.Int16Schema, decode: func(b []byte) (any, error) {
+			n, err := strconv.ParseInt(bstr(b), 10, 16)
+			return int16(n), err
+		}}
+	case oidInt4:
+		return codec{schema: connect.Int32Schema, decode: func(b []byte) (any, error) {
+			n, err := strconv.ParseInt(bstr(b), 10, 32)
+			return int32(n), err
+		}}
+	case oidInt8, oidOID:
+		return codec{schema: connect.Int64Schema, decode: func(b []byte) (any, error) {
+			return strconv.ParseInt(bstr(b), 10, 64)
+		}}
+	case oidFloat4:
+		return codec{schema: connect.Float32Schema, decode: func(b []byte) (any, error) {
+			f, err := strconv.ParseFloat(bstr(b), 32)
+			return float32(f), err
+		}}
+	case oidFloat8:
+		return codec{schema: connect.Float64Schema, decode: func(b []byte) (any, error) {
+			return strconv.ParseFloat(bstr(b), 64)
+		}}
+	case oidText, oidVarchar, oidBpchar, oidName, oidChar:
+		return codec{schema: connect.StringSchema, decode: decodeString}
+	case oidXML:
+		return codec{schema: named(connect.TypeString, nameXML), decode: decodeString}
+	case oidJSON, oidJSONB:
+		return codec{schema: named(connect.TypeString, nameJSON), decode: decodeString}
+	case oidUUID:
+		return codec{schema: named(connect.TypeString, nameUUID), decode: decodeString}
+	case oidBytea:
+		return s.byteaCodec()
+	case oidNumeric:
+		return s.numericCodec(typmod)
+	case oidMoney:
+		return s.moneyCodec()
+	case oidDate:
+		return s.dateCodec()
+	case oidTime:
+		return s.timeCodec(typmod)
+	case oidTimetz:
+		return codec{schema: named(connect.TypeString, nameZonedTime), decode: decodeTimetz}
+	case oidTimestamp:
+		return s.timestampCodec(typmod)
+	case oidTimestamptz:
+		return codec{schema: named(connect.TypeString, nameZonedTimestamp), decode: decodeTimestamptz}
+	case oidInterval:
+		return codec{schema: named(connect.TypeInt64, nameMicroDuration), decode: func(b []byte) (any, error) {
+			return parseIntervalMicros(bstr(b))
+		}}
+	}
+	t := tm.byOID[oid]
+	if t != nil && depth < 8 {
+		switch {
+		case t.typtype == 'e':
+			sc := named(connect.TypeString, nameEnum)
+			sc.Parameters = map[string]string{"allowed": strings.Join(t.labels, ",")}
+			return codec{schema: sc, decode: decodeString}
+		case t.typtype == 'd' && t.base != 0:
+			mod := typmod
+			if mod < 0 {
+				mod = t.typmod
+			}
+			return s.baseCodec(tm, t.base, mod, depth+1)
+		case t.category == 'A' && t.elem != 0:
+			elem := s.baseCodec(tm, t.elem, typmod, depth+1)
+			es := connect.OptionalOf(elem.schema)
+			delim := byte(',')
+			if t.name == "_box" {
+				delim = ';'
+			}
+			return codec{schema: connect.ArrayOf(es), decode: func(b []byte) (any, error) {
+				return parseArray(b, delim, elem.decode)
+			}}
+		}
+	}
+	// Unknown types: their text representation.
+	return codec{schema: connect.StringSchema, decode: decodeString}
+}
+
+func decodeString(b []byte) (any, error) { return string(b), nil }
+
+func (s *settings) byteaCodec() codec {
+	dec := func(b []byte) ([]byte, error) {
+		if len(b) >= 2 && b[0] == '\\' && b[1] == 'x' {
+			out := make([]byte, (len(b)-2)/2)
+			_, err := hex.Decode(out, b[2:])
+			return out, err
+		}
+		return nil, fmt.Errorf("bytea not in hex format")
+	}
+	switch s.binaryMode {
+	case "base64":
+		return codec{schema: connect.StringSchema, decode: func(b []byte) (any, error) {
+			v, err := dec(b)
+			return base64.StdEncoding.EncodeToString(v), err
+		}}
+	case "base64-url-safe":
+		return codec{schema: connect.StringSchema, decode: func(b []byte) (any, error) {
+			v, err := dec(b)
+			return base64.URLEncoding.EncodeToString(v), err
+		}}
+	case "hex":
+		return codec{schema: connect.StringSchema, decode: func(b []byte) (any, error) {
+			v, err := dec(b)
+			return hex.EncodeToString(v), err
+		}}
+	}
+	return codec{schema: connect.BytesSchema, decode: func(b []byte) (any, error) { return dec(b) }}
+}
+
+// numericTypmod returns a numeric column's precision and scale; ok is false
+// for an unconstrained NUMERIC.
+func numericTypmod(typmod int32) (precision, scale int32, ok bool) {
+	if typmod < 4 {
+		return 0, 0, false
+	}
+	m := typmod - 4
+	precision = (m >> 16) & 0xffff
+	scale = (((m & 0x7ff) ^ 1024) - 1024) // PostgreSQL 15 allows negative scales
+	return precision, scale, true
+}
+
+// VariableScaleDecimalSchema returns Debezium's schema of an unconstrained
+// NUMERIC: a struct of the scale and the unscaled value's two's complement bytes.
+func VariableScaleDecimalSchema() *connect.Schema {
+	s := connect.NewStructSchema(nameVarDecimal,
+		connect.F("scale", connect.Int32Schema), connect.F("value", connect.BytesSchema))
+	s.Version = 1
+	s.Doc = "Variable scaled decimal"
+	return s
+}
+
+var varDecimalSchema = VariableScaleDecimalSchema()
+
+func (s *settings) numericCodec(typmod int32) codec {
+	precision, scale, constrained := numericTypmod(typmod)
+	switch s.decimalMode {
+	case "double":
+		return codec{schema: connect.Float64Schema, decode: func(b []byte) (any, error) {
+			return strconv.ParseFloat(bstr(b), 64) // accepts NaN and Infinity too
+		}}
+	case "string":
+		return codec{schema: connect.StringSchema, decode: decodeString}
+	}
+	if !constrained {
+		return codec{schema: varDecimalSchema, decode: func(b []byte) (any, error) {
+			if isSpecialNumeric(b) {
+				return nil, nil // NaN and infinities have no decimal representation
+			}
+			d, err := connect.ParseDecimal(bstr(b))
+			if err != nil {
+				return nil, err
+			}
+			st := connect.NewStruct(varDecimalSchema)
+			st.SetAt(0, d.Scale)
+			st.SetAt(1, connect.DecimalBytes(d.Unscaled))
+			return st, nil
+		}}
+	}
+	sc := connect.DecimalSchema(scale)
+	sc.Parameters["connect.decimal.precision"] = strconv.Itoa(int(precision))
+	return codec{schema: sc, decode: func(b []byte) (any, error) {
+		if isSpecialNumeric(b) {
+			return nil, nil
+		}
+		if d, ok := fastDecimal(b, scale); ok {
+			return d, nil
+		}
+		d, err := connect.ParseDecimal(bstr(b))
+		if err != nil {
+			return nil, err
+		}
+		return d.Rescale(scale), nil
+	}}
+}
+
+// fastDecimal parses a plain decimal of at most 18 digits at the given
+// scale without big-number arithmetic; ok is false when it cannot.
+func fastDecimal(b []byte, scale int32) (connect.Decimal, bool) {
+	if len(b) == 0 || len(b) > 19 || scale < 0 || scale > 18 {
+		return connect.Decimal{}, false
+	}
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var u int64
+	digits, frac := 0, int32(-1)
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			u = u*10 + int64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return connect.Decimal{}, false
+		}
+	}
+	if frac < 0 {
+		frac = 0
+	}
+	if frac > scale || digits+int(scale-frac) > 18 {
+		return connect.Decimal{}, false
+	}
+	for ; frac < scale; frac++ {
+		u *= 10
+	}
+	if neg {
+		u = -u
+	}
+	return connect.Decimal{Unscaled: big.NewInt(u), Scale: scale}, true
+}
+
+func isSpecialNumeric(b []byte) bool {
+	return len(b) > 0 && (b[0] == 'N' || b[0] == 'I' || (b[0] == '-' && len(b) > 1 && b[1] == 'I'))
+}
+
+func (s *settings) moneyCodec() codec {
+	clean := func(b []byte) string {
+		var sb strings.Builder
+		neg := false
+		for _, c := range b {
+			switch {
+			case c >= '0' && c <= '9', c == '.':
+				sb.WriteByte(c)
+			case c == '-', c == '(':
+				neg = true
+			}
+		}
+		if neg {
+			return "-" + sb.String()
+		}
+		return sb.String()
+	}
+	switch s.decimalMode {
+	case "double":
+		return codec{schema: connect.Float64Schema, decode: func(b []byte) (any, error) { return strconv.ParseFloat(clean(b), 64) }}
+	case "string":
+		return codec{schema: connect.StringSchema, decode: func(b []byte) (any, error) { return clean(b), nil }}
+	}
+	sc := connect.DecimalSchema(2)
+	return codec{schema: sc, decode: func(b []byte) (any, error) {
+		d, err := connect.ParseDecimal(clean(b))
+		if err != nil {
+			return nil, err
+		}
+		return d.Rescale(2), nil
+	}}
+}
+
+// Dates and times arrive in ISO style (DateStyle=ISO, TimeZone=UTC set on
+// every connection).
+
+func (s *settings) dateCodec() codec {
+	if s.timeMode == "connect" {
+		return codec{schema: connect.DateSchema(), decode: func(b []byte) (any, error) {
+			d, err := parseDateDays(bstr(b))
+			return connect.DateFromDays(int32(d)), err
+		}}
+	}
+	return codec{schema: named(connect.TypeInt32, nameDate), decode: func(b []byte) (any, error) {
+		d, err := parseDateDays(bstr(b))
+		return int32(d), err
+	}}
+}
+
+func timePrecision(typmod int32) int32 {
+	if typmod < 0 {
+		return 6
+	}
+	return typmod
+}
+
+func (s *settings) timeCodec(typmod int32) codec {
+	switch {
+	case s.timeMode == "connect":
+		return codec{schema: connect.TimeSchema(), decode: func(b []byte) (any, error) {
+			us, err := parseTimeMicros(bstr(b))
+			return time.UnixMicro(us).UTC(), err
+		}}
+	case s.timeMode == "adaptive" && timePrecision(typmod) <= 3:
+		return codec{schema: named(connect.TypeInt32, nameTime), decode: func(b []byte) (any, error) {
+			us, err := parseTimeMicros(bstr(b))
+			return int32(us / 1000), err
+		}}
+	}
+	return codec{schema: named(connect.TypeInt64, nameMicroTime), decode: func(b []byte) (any, error) {
+		return parseTimeMicros(bstr(b))
+	}}
+}
+
+func (s *settings) timestampCodec(typmod int32) codec {
+	switch {
+	case s.timeMode == "connect":
+		return codec{schema: connect.TimestampSchema(), decode: func(b []byte) (any, error) {
+			us, err := parseTimestampMicros(bstr(b))
+			return time.UnixMicro(us).UTC(), err
+		}}
+	case timePrecision(typmod) <= 3:
+		return codec{schema: named(connect.TypeInt64, nameTimestamp), decode: func(b []byte) (any, error) {
+			us, err := parseTimestampMicros(bstr(b))
+			return floorDiv(us, 1000), err
+		}}
+	}
+	return codec{schema: named(connect.TypeInt64, nameMicroTimestamp), decode: func(b []byte) (any, error) {
+		return parseTimestampMicros(bstr(b))
+	}}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// parseDateDays parses "YYYY-MM-DD[ BC]" into days since 1970-01-01.
+// infinity maps to the largest and smallest int32.
+func parseDateDays(s string) (int64, error) {
+	switch s {
+	case "infinity":
+		return math.MaxInt32, nil
+	case "-infinity":
+		return math.MinInt32, nil
+	}
+	bc := strings.HasSuffix(s, " BC")
+	if bc {
+		s = s[:len(s)-3]
+	}
+	i := strings.IndexByte(s[1:], '-') + 1
+	if i <= 0 || len(s) < i+6 {
+		return 0, fmt.Errorf("date %q", s)
+	}
+	y, err1 := strconv.Atoi(s[:i])
+	m, err2 := strconv.Atoi(s[i+1 : i+3])
+	d, err3 := strconv.Atoi(s[i+4 : i+6])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, fmt.Errorf("date %q", s)
+	}
+	if bc {
+		y = 1 - y
+	}
+	return daysFromCivil(int64(y), int64(m), int64(d)), nil
+}
+
+// daysFromCivil is the proleptic Gregorian day number relative to 1970-01-01.
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := floorDiv(y, 400)
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+// parseTimeMicros parses "HH:MM:SS[.ffffff]" into microseconds since midnight.
+func parseTimeMicros(s string) (int64, error) {
+	if len(s) < 8 || s[2] != ':' || s[5] != ':' {
+		return 0, fmt.Errorf("time %q", s)
+	}
+	h, err1 := strconv.Atoi(s[0:2])
+	m, err2 := strconv.Atoi(s[3:5])
+	sec, err3 := strconv.Atoi(s[6:8])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, fmt.Errorf("time %q", s)
+	}
+	us := (int64(h)*3600+int64(m)*60+int64(sec))*1e6 + fracMicros(s[8:])
+	return us, nil
+}
+
+// fracMicros parses an optional ".ffffff" prefix of s.
+func fracMicros(s string) int64 {
+	if len(s) == 0 || s[0] != '.' {
+		return 0
+	}
+	var us int64
+	n := 0
+	for i := 1; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if n < 6 {
+			us = us*10 + int64(s[i]-'0')
+			n++
+		}
+	}
+	for ; n < 6; n++ {
+		us *= 10
+	}
+	return us
+}
+
+// parseTimestampMicros parses "YYYY-MM-DD HH:MM:SS[.ffffff][ BC]" into
+// microseconds since the epoch; infinity maps to the int64 extremes.
+func parseTimestampMicros(s string) (int64, error) {
+	switch s {
+	case "infinity":
+		return math.MaxInt64, nil
+	case "-infinity":
+		return math.MinInt64, nil
+	}
+	bc := strings.HasSuffix(s, " BC")
+	if bc {
+		s = s[:len(s)-3]
+	}
+	sp := strings.IndexByte(s, ' ')
+	if sp < 0 {
+		return 0, fmt.Errorf("timestamp %q", s)
+	}
+	datePart := s[:sp]
+	if bc {
+		datePart += " BC"
+	}
+	days, err := parseDateDays(datePart)
+	if err != nil {
+		return 0, fmt.Errorf("timestamp %q: %w", s, err)
+	}
+	tod, err := parseTimeMicros(s[sp+1:])
+	if err != nil {
+		return 0, fmt.Errorf("timestamp %q: %w", s, err)
+	}
+	return days*86400e6 + tod, nil
+}
+
+// parseOffsetSeconds parses a "+HH[:MM[:SS]]" or "-HH..." zone offset.
+func parseOffsetSeconds(s string) (int64, error) {
+	if len(s) < 3 || (s[0] != '+' && s[0] != '-') {
+		return 0, fmt.Errorf("zone offset %q", s)
+	}
+	sign := int64(1)
+	if s[0] == '-' {
+		sign = -1
+	}
+	parts := strings.Split(s[1:], ":")
+	var secs int64
+	mult := int64(3600)
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return 0, fmt.Errorf("zone offset %q", s)
+		}
+		secs += int64(n) * mult
+		mult /= 60
+	}
+	return sign * secs, nil
+}
+
+// splitZone splits "...+HH:MM" at the zone offset's sign (after position 8).
+func splitZone(s string) (string, string) {
+	for i := len(s) - 1; i >= 8; i-- {
+		if s[i] == '+' || s[i] == '-' {
+			return s[:i], s[i:]
+		}
+	}
+	return s, ""
+}
+
+// decodeTimestamptz renders a timestamptz as Debezium's ZonedTimestamp: ISO
+// 8601 in UTC with a Z and only the fraction digits needed.
+func decodeTimestamptz(b []byte) (any, error) {
+	// Fast path for the common output with TimeZone=UTC:
+	// "YYYY-MM-DD HH:MM:SS[.ffffff]+00" becomes "YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
+	// (PostgreSQL already drops trailing zeros of the fraction).
+	if n := len(b); n >= 22 && b[4] == '-' && b[10] == ' ' && b[n-3] == '+' && b[n-2] == '0' && b[n-1] == '0' {
+		out := make([]byte, n-2)
+		copy(out, b[:n-3])
+		out[10] = 'T'
+		out[n-3] = 'Z'
+		return unsafe.String(unsafe.SliceData(out), len(out)), nil
+	}
+	s := string(b)
+	switch s {
+	case "infinity", "-infinity":
+		return s, nil
+	}
+	bc := strings.HasSuffix(s, " BC")
+	if bc {
+		s = s[:len(s)-3]
+	}
+	local, zone := splitZone(s)
+	if bc {
+		local += " BC"
+	}
+	us, err := parseTimestampMicros(local)
+	if err != nil {
+		return nil, fmt.Errorf("timestamptz %q: %w", b, err)
+	}
+	off, err := parseOffsetSeconds(zone)
+	if err != nil {
+		return nil, fmt.Errorf("timestamptz %q: %w", b, err)
+	}
+	us -= off * 1e6
+	return formatZonedTimestamp(us), nil
+}
+
+func formatZonedTimestamp(us int64) string {
+	t := time.UnixMicro(us).UTC()
+	return t.Format("2006-01-02T15:04:05.999999999Z")
+}
+
+// decodeTimetz renders a timetz as Debezium's ZonedTime: the time in UTC
+// with a Z, e.g. 10:15:30.5Z.
+func decodeTimetz(b []byte) (any, error) {
+	local, zone := splitZone(string(b))
+	us, err := parseTimeMicros(local)
+	if err != nil {
+		return nil, fmt.Errorf("timetz %q: %w", b, err)
+	}
+	off, err := parseOffsetSeconds(zone)
+	if err != nil {
+		return nil, fmt.Errorf("timetz %q: %w", b, err)
+	}
+	us -= off * 1e6
+	const day = 86400e6
+	us = ((us % day) + day) % day
+	t := time.UnixMicro(us).UTC()
+	return t.Format("15:04:05.999999999Z"), nil
+}
+
+// daysPerMonthAvg is Debezium's approximation of a month in MicroDuration.
+const daysPerMonthAvg = 365.25 / 12.0
+
+// parseIntervalMicros parses an interval in IntervalStyle postgres, e.g.
+// "1 year 2 mons -3 days 04:05:06.5", into Debezium's MicroDuration.
+func parseIntervalMicros(s string) (int64, error) {
+	var months, days, micros int64
+	fields := strings.Fields(s)
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if strings.IndexByte(f, ':') >= 0 {
+			neg := false
+			if f[0] == '-' || f[0] == '+' {
+				neg = f[0] == '-'
+				f = f[1:]
+			}
+			parts := strings.SplitN(f, ":", 3)
+			if len(parts) < 2 {
+				return 0, fmt.Errorf("interval %q", s)
+			}
+			h, err1 := strconv.ParseInt(parts[0], 10, 64)
+			m, err2 := strconv.ParseInt(parts[1], 10, 64)
+			if err1 != nil || err2 != nil {
+				return 0, fmt.Errorf("interval %q", s)
+			}
+			t := (h*3600 + m*60) * 1e6
+			if len(parts) == 3 {
+				secPart := parts[2]
+				dot := strings.IndexByte(secPart, '.')
+				whole := secPart
+				if dot >= 0 {
+					whole = secPart[:dot]
+				}
+				sec, err := strconv.ParseInt(whole, 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("interval %q", s)
+				}
+				t += sec * 1e6
+				if dot >= 0 {
+					t += fracMicros(secPart[dot:])
+				}
+			}
+			if neg {
+				t = -t
+			}
+			micros += t
+			continue
+		}
+		if i+1 >= len(fields) {
+			return 0, fmt.Errorf("interval %q", s)
+		}
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("interval %q", s)
+		}
+		unit := fields[i+1]
+		i++
+		switch {
+		case strings.HasPrefix(unit, "year"):
+			months += n * 12
+		case strings.HasPrefix(unit, "mon"):
+			months += n
+		case strings.HasPrefix(unit, "day"):
+			days += n
+		default:
+			return 0, fmt.Errorf("interval %q: unit %q", s, unit)
+		}
+	}
+	total := float64(months)*daysPerMonthAvg*86400e6 + float64(days)*86400e6
+	return int64(total) + micros, nil
+}
+
+// parseArray parses a one-dimensional array literal such as {1,2,NULL} or
+// {"a b","c\"d"} with elem decoding each element. Multi-dimensional arrays are
+// flattened.
+func parseArray(b []byte, delim byte, elem func([]byte) (any, error)) (any, error) {
+	// Skip an optional dimension decoration "[1:3]=".
+	if len(b) > 0 && b[0] == '[' {
+		if i := strings.IndexByte(bstr(b), '='); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return nil, fmt.Errorf("array literal %q", b)
+	}
+	out := []any{}
+	var buf []byte
+	i := 1
+	for i < len(b)-1 {
+		switch c := b[i]; {
+		case c == '{' || c == '}':
+			i++ // nested dimension: flatten
+		case c == delim:
+			i++
+		case c == '"':
+			buf = buf[:0]
+			i++
+			for i < len(b) && b[i] != '"' {
+				if b[i] == '\\' && i+1 < len(b) {
+					i++
+				}
+				buf = append(buf, b[i])
+				i++
+			}
+			i++
+			v, err := elem(buf)
+			if err != nil {
+				return nil, fmt.Errorf("array element: %w", err)
+			}
+			out = append(out, v)
+		default:
+			j := i
+			for j < len(b)-1 && b[j] != delim && b[j] != '}' {
+				j++
+			}
+			tok := b[i:j]
+			i = j
+			if string(tok) == "NULL" {
+				out = append(out, nil)
+				continue
+			}
+			v, err := elem(tok)
+			if err != nil {
+				return nil, fmt.Errorf("array element: %w", err)
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// unscaledBig is a helper for tests: the unscaled value of a VariableScaleDecimal.
+func unscaledBig(st *connect.Struct) (*big.Int, int32) {
+	return connect.DecimalFromBytes(st.GetAt(1).([]byte)), st.GetAt(0).(int32)
+}
