@@ -1,0 +1,293 @@
+package broker
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/penstockhq/penstock/broker/storage"
+)
+
+// Config is the broker's settings. LoadConfig reads them from a Kafka-style
+// properties file; the zero value plus DataDir is usable (Kafka's defaults).
+type Config struct {
+	// DataDir holds meta.properties and one directory per topic
+	// (log.dirs / log.dir).
+	DataDir string
+	// Listen is the TCP address to listen on; default 127.0.0.1:9092.
+	Listen string
+	// Advertise is the host:port given to clients in Metadata; defaults
+	// to the listener's address.
+	Advertise string
+	// NodeID is this broker's id (node.id or broker.id, default 0).
+	NodeID int32
+	// AutoCreateTopics creates unknown topics on Metadata requests
+	// (auto.create.topics.enable, default true).
+	AutoCreateTopics bool
+	// NumPartitions is the partition count of auto-created topics and of
+	// CreateTopics requests that ask for the default (num.partitions).
+	NumPartitions int32
+	// Log holds the topic defaults (log.segment.bytes, log.roll.ms,
+	// log.retention.ms, log.retention.bytes, message.max.bytes, ...).
+	Log storage.Config
+	// CleanupPolicy is the default cleanup.policy (log.cleanup.policy).
+	CleanupPolicy string
+	// RetentionCheckInterval is how often retention runs
+	// (log.retention.check.interval.ms, default 5 minutes).
+	RetentionCheckInterval time.Duration
+	// MaxRequestBytes is the largest request frame accepted
+	// (socket.request.max.bytes, default 100 MiB); larger frames close
+	// the connection.
+	MaxRequestBytes int32
+	// Logger receives the broker's logs; default slog.Default().
+	Logger *slog.Logger
+	// Props holds every property from the file, for settings a later
+	// component reads itself (group coordinator, transactions).
+	Props map[string]string
+}
+
+// DefaultConfig returns a Config with Kafka's defaults and no DataDir.
+func DefaultConfig() Config {
+	return Config{
+		Listen:                 "127.0.0.1:9092",
+		AutoCreateTopics:       true,
+		NumPartitions:          1,
+		Log:                    storage.DefaultConfig(),
+		CleanupPolicy:          "delete",
+		RetentionCheckInterval: 5 * time.Minute,
+		MaxRequestBytes:        100 << 20,
+		Props:                  map[string]string{},
+	}
+}
+
+// LoadConfig reads a Kafka-style properties file over DefaultConfig. An
+// empty path returns the defaults.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return cfg, fmt.Errorf("broker config: %w", err)
+	}
+	defer f.Close()
+	props, err := ParseProperties(f)
+	if err != nil {
+		return cfg, fmt.Errorf("broker config %s: %w", path, err)
+	}
+	if err := cfg.Apply(props); err != nil {
+		return cfg, fmt.Errorf("broker config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseProperties parses Java properties syntax: key=value, key: value or
+// key value lines, # and ! comments, backslash line continuations and the
+// common escapes.
+func ParseProperties(r io.Reader) (map[string]string, error) {
+	props := map[string]string{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var pending strings.Builder
+	for sc.Scan() {
+		line := strings.TrimLeft(sc.Text(), " \t\f")
+		if pending.Len() == 0 && (line == "" || line[0] == '#' || line[0] == '!') {
+			continue
+		}
+		if n := countTrailingBackslashes(line); n%2 == 1 {
+			pending.WriteString(line[:len(line)-1])
+			continue
+		}
+		pending.WriteString(line)
+		full := pending.String()
+		pending.Reset()
+		key, val := splitProperty(full)
+		props[unescapeProperty(key)] = unescapeProperty(val)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if pending.Len() > 0 {
+		key, val := splitProperty(pending.String())
+		props[unescapeProperty(key)] = unescapeProperty(val)
+	}
+	return props, nil
+}
+
+func countTrailingBackslashes(s string) int {
+	n := 0
+	for i := len(s) - 1; i >= 0 && s[i] == '\\'; i-- {
+		n++
+	}
+	return n
+}
+
+func splitProperty(line string) (string, string) {
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '\\':
+			i++
+		case '=', ':', ' ', '\t', '\f':
+			key := line[:i]
+			rest := strings.TrimLeft(line[i:], " \t\f")
+			if line[i] == ' ' || line[i] == '\t' || line[i] == '\f' {
+				if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+					rest = rest[1:]
+				}
+			} else {
+				rest = rest[1:]
+			}
+			return key, strings.TrimLeft(rest, " \t\f")
+		}
+	}
+	return line, ""
+}
+
+func unescapeProperty(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i == len(s)-1 {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			if i+4 < len(s) {
+				if r, err := strconv.ParseUint(s[i+1:i+5], 16, 32); err == nil {
+					b.WriteRune(rune(r))
+					i += 4
+					continue
+				}
+			}
+			b.WriteByte('u')
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// Apply sets the fields named by Kafka broker property keys. Unknown keys
+// are kept in Props and logged by the server at start.
+func (c *Config) Apply(props map[string]string) error {
+	if c.Props == nil {
+		c.Props = map[string]string{}
+	}
+	// Units: Kafka lets .ms override .minutes override .hours.
+	for _, k := range []string{"log.retention.hours", "log.retention.minutes", "log.retention.ms", "log.roll.hours", "log.roll.ms"} {
+		v, ok := props[k]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		switch k {
+		case "log.retention.hours":
+			c.Log.RetentionMs = n * 3600_000
+		case "log.retention.minutes":
+			c.Log.RetentionMs = n * 60_000
+		case "log.retention.ms":
+			c.Log.RetentionMs = n
+		case "log.roll.hours":
+			c.Log.SegmentMs = n * 3600_000
+		case "log.roll.ms":
+			c.Log.SegmentMs = n
+		}
+	}
+	for k, v := range props {
+		c.Props[k] = v
+		v = strings.TrimSpace(v)
+		var err error
+		switch k {
+		case "log.dirs", "log.dir":
+			c.DataDir = strings.Split(v, ",")[0]
+		case "node.id", "broker.id":
+			var n int64
+			n, err = strconv.ParseInt(v, 10, 32)
+			c.NodeID = int32(n)
+		case "listeners":
+			c.Listen = stripListenerScheme(v)
+		case "advertised.listeners":
+			c.Advertise = stripListenerScheme(v)
+		case "auto.create.topics.enable":
+			c.AutoCreateTopics, err = strconv.ParseBool(v)
+		case "num.partitions":
+			var n int64
+			n, err = strconv.ParseInt(v, 10, 32)
+			if err == nil && n < 1 {
+				err = fmt.Errorf("must be at least 1")
+			}
+			c.NumPartitions = int32(n)
+		case "log.segment.bytes":
+			c.Log.SegmentBytes, err = strconv.ParseInt(v, 10, 64)
+		case "log.retention.bytes":
+			c.Log.RetentionBytes, err = strconv.ParseInt(v, 10, 64)
+		case "message.max.bytes":
+			var n int64
+			n, err = strconv.ParseInt(v, 10, 32)
+			c.Log.MaxMessageBytes = int32(n)
+		case "log.index.interval.bytes":
+			c.Log.IndexIntervalBytes, err = strconv.ParseInt(v, 10, 64)
+		case "log.message.timestamp.type":
+			c.Log.LogAppendTime, err = parseTimestampType(v)
+		case "log.cleanup.policy":
+			c.CleanupPolicy = v
+		case "log.retention.check.interval.ms":
+			var n int64
+			n, err = strconv.ParseInt(v, 10, 64)
+			c.RetentionCheckInterval = time.Duration(n) * time.Millisecond
+		case "file.delete.delay.ms", "log.segment.delete.delay.ms":
+			var n int64
+			n, err = strconv.ParseInt(v, 10, 64)
+			c.Log.FileDeleteDelay = time.Duration(n) * time.Millisecond
+		case "socket.request.max.bytes":
+			var n int64
+			n, err = strconv.ParseInt(v, 10, 32)
+			c.MaxRequestBytes = int32(n)
+		}
+		if err != nil {
+			return fmt.Errorf("%s=%q: %w", k, v, err)
+		}
+	}
+	return nil
+}
+
+func parseTimestampType(v string) (bool, error) {
+	switch v {
+	case "CreateTime":
+		return false, nil
+	case "LogAppendTime":
+		return true, nil
+	}
+	return false, fmt.Errorf("must be CreateTime or LogAppendTime")
+}
+
+// stripListenerScheme turns "PLAINTEXT://host:port[,...]" into "host:port".
+func stripListenerScheme(v string) string {
+	v = strings.Split(v, ",")[0]
+	if i := strings.Index(v, "://"); i >= 0 {
+		v = v[i+3:]
+	}
+	return v
+}

@@ -1,0 +1,178 @@
+package broker
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/penstockhq/penstock/broker/storage"
+)
+
+func init() {
+	// v3 is the first version carrying v2 record batches, the only
+	// format the log stores.
+	register(int16(kmsg.Produce), 3, 13, handleProduce)
+	register(int16(kmsg.InitProducerID), 0, 5, handleInitProducerID)
+}
+
+// handleProduce appends every partition's batches while the request is
+// read (so pipelined produce requests on a connection keep their order),
+// then for acks=all defers the response until the group-committed fsync
+// covering the writes completes.
+func handleProduce(rc *RequestContext, kreq kmsg.Request) Reply {
+	s := rc.Server
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return Respond(resp)
+	}
+	type waiting struct {
+		sp  *kmsg.ProduceResponseTopicPartition
+		gen *storage.SyncGen
+	}
+	var waits []waiting
+	for _, rt := range req.Topics {
+		var t *topic
+		if req.Version >= 13 {
+			t = s.lookupTopicID(rt.TopicID)
+		} else {
+			t = s.lookupTopic(rt.Topic)
+		}
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for i, rp := range rt.Partitions {
+			sp := &st.Partitions[i]
+			sp.Default()
+			sp.Partition = rp.Partition
+			sp.BaseOffset = -1
+			sp.LogAppendTime = -1
+			sp.LogStartOffset = -1
+			var l *storage.Log
+			if t != nil {
+				l = t.partition(rp.Partition)
+			}
+			if l == nil {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if req.Version >= 13 && t == nil {
+					sp.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				continue
+			}
+			res, err := l.Append(rp.Records)
+			if dup := (*storage.DuplicateBatchError)(nil); errors.As(err, &dup) {
+				// An idempotent producer's retry: answer with the
+				// offsets the batch got the first time.
+				sp.BaseOffset, sp.LogStartOffset = dup.BaseOffset, l.LogStartOffset()
+				continue
+			}
+			if err != nil {
+				sp.ErrorCode, sp.ErrorMessage = kafkaCode(err)
+				if sp.ErrorCode == kerr.KafkaStorageError.Code {
+					s.log.Error("append failed", "topic", t.name, "partition", rp.Partition, "err", err)
+				}
+				continue
+			}
+			sp.BaseOffset = res.BaseOffset
+			sp.LogAppendTime = res.LogAppendTime
+			sp.LogStartOffset = res.LogStartOffset
+			if req.Acks == -1 && res.Sync != nil {
+				waits = append(waits, waiting{sp, res.Sync})
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	switch req.Acks {
+	case 0:
+		return NoResponse()
+	case 1:
+		return Respond(resp)
+	}
+	if len(waits) == 0 {
+		return Respond(resp)
+	}
+	timeout := time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond
+	return RespondLater(func() kmsg.Response {
+		var timer <-chan time.Time
+		if timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			timer = t.C
+		}
+		for _, w := range waits {
+			select {
+			case <-w.gen.Done():
+				if err := w.gen.Err(); err != nil {
+					w.sp.ErrorCode, w.sp.ErrorMessage = kerr.KafkaStorageError.Code, kmsg.StringPtr(err.Error())
+				}
+			case <-timer:
+				w.sp.ErrorCode = kerr.RequestTimedOut.Code
+			case <-rc.Closing:
+				w.sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			}
+		}
+		return resp
+	})
+}
+
+func produceError(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16) *kmsg.ProduceResponse {
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+// producerIDs hands out producer ids for idempotent producers. Sequence
+// numbers are not yet checked (the storage append hook is where issue 4's
+// producer state will do it), so retries may duplicate, as with acks=1.
+type producerIDs struct {
+	next atomic.Int64
+}
+
+func handleInitProducerID(rc *RequestContext, kreq kmsg.Request) Reply {
+	s := rc.Server
+	req := kreq.(*kmsg.InitProducerIDRequest)
+	if s.coord != nil {
+		// Persistent ids, epochs and transactions (txns.go).
+		return initProducerID(rc, req)
+	}
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	if req.TransactionalID != nil {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		return Respond(resp)
+	}
+	if req.ProducerID >= 0 && req.ProducerEpoch >= 0 {
+		// Bumping the epoch of a known id (KIP-360).
+		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch+1
+		return Respond(resp)
+	}
+	// Start ids from the clock so that ids stay unique across restarts
+	// without persisted state.
+	s.producerIDs.next.CompareAndSwap(0, time.Now().UnixMilli()<<8)
+	resp.ProducerID = s.producerIDs.next.Add(1)
+	resp.ProducerEpoch = 0
+	return Respond(resp)
+}

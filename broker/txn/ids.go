@@ -1,0 +1,89 @@
+// Package txn holds the broker's producer state: the producer id
+// allocator, the per-partition idempotence and transaction state checked
+// on every append (an storage.AppendHook), and the transaction
+// coordinator.
+package txn
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// idBlock is how many producer ids are reserved per write of the id file.
+const idBlock = 1000
+
+// IDAllocator hands out producer ids that never repeat, across restarts:
+// ids are reserved in blocks, and the end of the reserved block is written
+// (and fsynced) to a file before any id of the block is handed out.
+type IDAllocator struct {
+	path string
+
+	mu   sync.Mutex
+	next int64
+	end  int64
+}
+
+// NewIDAllocator opens (or starts) the id file at path.
+func NewIDAllocator(path string) (*IDAllocator, error) {
+	a := &IDAllocator{path: path}
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("producer ids: bad %s: %q", path, b)
+		}
+		a.next, a.end = n, n
+	case os.IsNotExist(err):
+	default:
+		return nil, fmt.Errorf("producer ids: %w", err)
+	}
+	return a, nil
+}
+
+// Next returns a new producer id.
+func (a *IDAllocator) Next() (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.next >= a.end {
+		end := a.next + idBlock
+		if err := writeSync(a.path, []byte(strconv.FormatInt(end, 10)+"\n")); err != nil {
+			return -1, fmt.Errorf("producer ids: reserve block: %w", err)
+		}
+		a.end = end
+	}
+	id := a.next
+	a.next++
+	return id, nil
+}
+
+func writeSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
