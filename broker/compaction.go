@@ -56,6 +56,7 @@ func (s *Server) Compact(force bool) int {
 			}
 			if ps := co.part(t.name, int32(p)); ps != nil {
 				opts.Aborted = ps.IsAborted
+				opts.FirstUncleanable = ps.LSO(l.HighWatermark())
 			}
 			st, err := compaction.Compact(l, opts)
 			if err != nil {

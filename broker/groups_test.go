@@ -45,9 +45,10 @@ type groupMember struct {
 	name string
 	cl   *kgo.Client
 
-	mu    sync.Mutex
-	owned map[int32]bool
-	recs  []*kgo.Record
+	mu      sync.Mutex
+	owned   map[int32]bool
+	assigns int // OnPartitionsAssigned calls
+	recs    []*kgo.Record
 }
 
 func startMember(t *testing.T, addr, group, topic, name string, balancer kgo.GroupBalancer, extra ...kgo.Opt) *groupMember {
@@ -62,6 +63,7 @@ func startMember(t *testing.T, addr, group, topic, name string, balancer kgo.Gro
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
+			m.assigns++
 			for _, p := range a[topic] {
 				m.owned[p] = true
 			}
@@ -258,12 +260,22 @@ func TestGroupStaticMemberRestartNoRebalance(t *testing.T) {
 	}
 	// A static member's Close does not leave the group; it restarts.
 	owned := m2.partitions()
+	m1.mu.Lock()
+	assignsBefore := m1.assigns
+	m1.mu.Unlock()
 	m2.cl.Close()
 	m2b := startMember(t, b.Addr, group, topic, "s2", kgo.RangeBalancer(), inst("i2"))
 	defer m2b.cl.Close()
 	waitAssignment(t, 4, m1, m2b)
 	if got := m2b.partitions(); !slices.Equal(got, owned) {
 		t.Fatalf("restarted static member owns %v, before %v", got, owned)
+	}
+	time.Sleep(500 * time.Millisecond)
+	m1.mu.Lock()
+	assignsAfter := m1.assigns
+	m1.mu.Unlock()
+	if assignsAfter != assignsBefore {
+		t.Fatalf("the other member was reassigned %d times: the static restart caused a rebalance", assignsAfter-assignsBefore)
 	}
 	after, err := adm.DescribeGroups(ctx, group)
 	if err != nil {

@@ -732,7 +732,7 @@ func (c *Coordinator) JoinGroup(req *kmsg.JoinGroupRequest, clientID, host strin
 
 // replaceStatic gives a restarted static member (same group.instance.id,
 // no member id) a new member id in place of the old one, without a
-// rebalance when the group is stable and its metadata did not change.
+// rebalance when the group is stable and its protocol does not change.
 func (c *Coordinator) replaceStatic(g *group, old *member, newID string, req *kmsg.JoinGroupRequest, w *joinWait) {
 	c.failWaiters(old, kerr.FencedInstanceID.Code)
 	if old.timer != nil {
@@ -753,18 +753,21 @@ func (c *Coordinator) replaceStatic(g *group, old *member, newID string, req *km
 	c.log.Info("static group member rejoined", "group", g.id, "instance_id", *req.InstanceID, "old_member", old.id, "member", newID)
 	switch g.state {
 	case stateStable:
-		if sameProtocols(m.protocols, protocolsOf(req)) {
-			m.update(req, nil)
+		// As Kafka: no rebalance unless the group's protocol would
+		// change; the member keeps its assignment under its new id.
+		m.update(req, nil)
+		if g.selectProtocol() == g.protocol {
 			c.persistGroup(g)
-			resp := g.currentJoinResponse(m, req.Version, false)
-			if m.id == g.leader && req.Version >= 9 {
-				resp.SkipAssignment = true
-			}
+			// A leader gets the members (with SkipAssignment from v9)
+			// as Kafka answers; its SyncGroup in the stable group
+			// changes nothing.
+			resp := g.currentJoinResponse(m, req.Version, m.id == g.leader)
+			resp.SkipAssignment = m.id == g.leader
 			w.ch <- resp
 			return
 		}
-		m.update(req, w)
-		c.prepareRebalance(g, "static member "+newID+" changed its metadata")
+		m.join = w
+		c.prepareRebalance(g, "static member "+newID+" changed the group's protocol")
 	case stateCompletingRebalance:
 		m.update(req, w)
 		c.prepareRebalance(g, "static member "+newID+" rejoined during a rebalance")

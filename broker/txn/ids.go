@@ -1,7 +1,23 @@
 // Package txn holds the broker's producer state: the producer id
 // allocator, the per-partition idempotence and transaction state checked
-// on every append (an storage.AppendHook), and the transaction
-// coordinator.
+// on every append (a storage.AppendHook), and the transaction coordinator.
+//
+// Persistence:
+//   - producer ids: the file producer-ids in the data directory holds the
+//     end of the reserved id block (ids never repeat across restarts);
+//   - transactions: the internal compacted topic __transaction_state holds
+//     Kafka's TxnMetadataKey (v0, the transactional id) and
+//     TxnMetadataValue (v0: producer id, epoch, timeout, state, partitions,
+//     timestamps); the consumer groups a transaction commits offsets to are
+//     stored as extra topic entries named "group:<group id>" without
+//     partitions. The last value of a key wins; on start, Ongoing
+//     transactions are aborted (fencing their producer) and Prepare*
+//     transactions completed;
+//   - aborted transactions: each partition directory has an append-only
+//     aborted-txns file ("producerID firstOffset markerOffset" per line),
+//     Kafka's .txnindex, read by read_committed fetches;
+//   - idempotent producer state is rebuilt from the batch headers of the
+//     last segments of each partition.
 package txn
 
 import (

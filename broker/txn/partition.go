@@ -138,10 +138,13 @@ func (p *PartitionState) BatchAppended(h *storage.BatchHeader) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.noteLocked(h)
+	p.noteLocked(h, false)
 }
 
-func (p *PartitionState) noteLocked(h *storage.BatchHeader) {
+// noteLocked tracks a batch. A marker appended live leaves the open
+// transaction for EndTxn to close (it records aborts); while rebuilding
+// from the log the marker closes it.
+func (p *PartitionState) noteLocked(h *storage.BatchHeader, rebuild bool) {
 	e := p.producers[h.ProducerID]
 	if e == nil {
 		e = &producerEntry{epoch: h.ProducerEpoch}
@@ -152,7 +155,9 @@ func (p *PartitionState) noteLocked(h *storage.BatchHeader) {
 		e.batches = e.batches[:0]
 	}
 	if h.IsControl() {
-		delete(p.ongoing, h.ProducerID)
+		if rebuild {
+			delete(p.ongoing, h.ProducerID)
+		}
 		return
 	}
 	last := int32(int64(h.BaseSequence)+int64(h.LastOffsetDelta)) & math.MaxInt32
@@ -280,7 +285,7 @@ func (p *PartitionState) Rebuild(l *storage.Log, tailSegments int) error {
 	defer p.mu.Unlock()
 	err := l.ScanBatches(from, -1, func(_ []byte, h storage.BatchHeader) error {
 		if h.ProducerID >= 0 {
-			p.noteLocked(&h)
+			p.noteLocked(&h, true)
 		}
 		return nil
 	})

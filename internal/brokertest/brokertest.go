@@ -42,12 +42,16 @@ func WithProps(props map[string]string) Option {
 func WithDir(dir string) Option { return func(c *broker.Config) { c.DataDir = dir } }
 
 // Start starts a broker on 127.0.0.1:0 and stops it with t.Cleanup.
+// group.initial.rebalance.delay.ms is 0 unless an option sets it.
 func Start(t testing.TB, opts ...Option) *Broker {
 	t.Helper()
 	cfg := broker.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Groups form at once in tests (Kafka's 3 s default delays every
+	// new group's first rebalance); WithProps can set it back.
+	cfg.Props = map[string]string{"group.initial.rebalance.delay.ms": "0"}
 	for _, o := range opts {
 		o(&cfg)
 	}
