@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/penstockhq/penstock/broker"
+	"github.com/penstockhq/penstock/worker"
+)
+
+func init() {
+	var dataDir, brokerAddr, restAddr string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a broker and a worker in one process, for development",
+		Long: "Run Penstock's broker and one worker in this process with Kafka Connect's sample worker settings:\n" +
+			"JsonConverter with schemas, group connect-cluster, topics connect-configs, connect-offsets and\n" +
+			"connect-status with replication factor 1, and the env and file config providers.\n" +
+			"The worker reaches the broker over TCP like any Kafka client. Stops cleanly on SIGTERM or SIGINT.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			bcfg := broker.DefaultConfig()
+			bcfg.DataDir = dataDir
+			bcfg.Listen = brokerAddr
+			bcfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("logger", "penstock.broker")
+			srv, err := broker.New(bcfg)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", brokerAddr)
+			if err != nil {
+				srv.Close()
+				return fmt.Errorf("dev: broker listen: %w", err)
+			}
+			berr := make(chan error, 1)
+			go func() { berr <- srv.Serve(ln) }()
+			defer func() {
+				srv.Close()
+				<-berr
+			}()
+			props := worker.DevProps(ln.Addr().String())
+			props[worker.KeyListeners] = "http://" + restAddr
+			cfg, err := worker.ParseConfig(props)
+			if err != nil {
+				return err
+			}
+			return runWorker(ctx, cfg)
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", "./penstock-data", "the broker's data directory")
+	cmd.Flags().StringVar(&brokerAddr, "broker", "127.0.0.1:9092", "address the broker listens on")
+	cmd.Flags().StringVar(&restAddr, "rest", "127.0.0.1:8083", "address the worker's REST API listens on")
+	rootCmd.AddCommand(cmd)
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/penstockhq/penstock/worker"
+	"github.com/penstockhq/penstock/worker/rest"
+)
+
+func init() {
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a Connect worker: connectors, tasks and the REST API",
+		Long: "Run a Penstock worker. Settings come from a Kafka Connect-style worker properties file (--config):\n" +
+			"bootstrap.servers, group.id, config.storage.topic, offset.storage.topic, status.storage.topic,\n" +
+			"key.converter, value.converter, listeners, ... The REST API listens on the first of listeners\n" +
+			"(default http://:8083). Stops cleanly on SIGTERM or SIGINT.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configFile == "" {
+				return errors.New("worker: --config FILE is required")
+			}
+			cfg, err := worker.LoadConfig(configFile)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return runWorker(ctx, cfg)
+		},
+	}
+	cmd.Flags().StringVar(&configFile, "config", "", "worker properties file (Kafka Connect's connect-distributed.properties keys)")
+	rootCmd.AddCommand(cmd)
+}
+
+func commandContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// runWorker runs a worker and its REST API until ctx is done, then stops
+// both cleanly: the REST server first, then every task (flushing offsets).
+func runWorker(ctx context.Context, cfg *worker.Config) error {
+	levels := rest.NewLevels(slog.LevelInfo)
+	base := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
+	log := levels.Logger(base, "penstock.worker")
+	h, err := worker.New(ctx, cfg, worker.Options{Logger: log, Version: version, Commit: buildCommit()})
+	if err != nil {
+		return err
+	}
+	reg := h.Metrics()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := rest.New(h, rest.WithLogger(levels.Logger(base, "penstock.rest")), rest.WithGatherer(reg), rest.WithLogLevels(levels))
+	listener := "http://:8083"
+	if len(cfg.Listeners) > 0 {
+		listener = cfg.Listeners[0]
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(listener) }()
+	log.Info("REST API starting", "listener", listener)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("worker shutting down", "reason", context.Cause(ctx))
+	case serveErr = <-errc:
+		if serveErr != nil {
+			serveErr = fmt.Errorf("worker: REST API: %w", serveErr)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("REST API shutdown", "err", err)
+	}
+	if err := h.Close(); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	return serveErr
+}

@@ -1,0 +1,546 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/worker/rest"
+)
+
+// sinkTask runs a SinkTask: a consumer in the group connect-<name> reads
+// the topics, records go through converters and transforms to Put, and
+// every offset.flush.interval.ms the task flushes (or pre-commits) and
+// exactly the flushed offsets are committed.
+type sinkTask struct {
+	r         *taskRunner
+	class     string
+	task      connect.SinkTask
+	pl        *pipeline
+	errs      *errorHandler
+	connProps map[string]string
+	cl        *kgo.Client
+
+	mu          sync.Mutex
+	assigned    map[connect.TopicPartition]bool
+	current     map[connect.TopicPartition]int64 // next offset after the last record put
+	committed   map[connect.TopicPartition]int64
+	taskPaused  map[connect.TopicPartition]bool
+	fetchPaused map[connect.TopicPartition]bool // what the consumer has paused
+	rewinds     map[connect.TopicPartition]int64
+	batch       []*connect.Record // the batch being put and, beside it,
+	origins     []*kgo.Record     // the consumed records it came from, for Report
+	failed      atomic.Bool
+	commitReq   atomic.Bool
+	asyncErr    error
+}
+
+// ConnectorName implements connect.TaskContext.
+func (s *sinkTask) ConnectorName() string { return s.r.id.Connector }
+
+// TaskID implements connect.TaskContext.
+func (s *sinkTask) TaskID() int { return s.r.id.Task }
+
+// Assignment implements connect.SinkTaskContext.
+func (s *sinkTask) Assignment() []connect.TopicPartition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]connect.TopicPartition, 0, len(s.assigned))
+	for tp := range s.assigned {
+		out = append(out, tp)
+	}
+	return out
+}
+
+// Pause implements connect.SinkTaskContext.
+func (s *sinkTask) Pause(partitions ...connect.TopicPartition) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tp := range partitions {
+		s.taskPaused[tp] = true
+	}
+}
+
+// Resume implements connect.SinkTaskContext.
+func (s *sinkTask) Resume(partitions ...connect.TopicPartition) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tp := range partitions {
+		delete(s.taskPaused, tp)
+	}
+}
+
+// Rewind implements connect.SinkTaskContext.
+func (s *sinkTask) Rewind(offsets map[connect.TopicPartition]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tp, o := range offsets {
+		s.rewinds[tp] = o
+	}
+}
+
+// RequestCommit implements connect.SinkTaskContext.
+func (s *sinkTask) RequestCommit() { s.commitReq.Store(true) }
+
+// Report implements connect.SinkTaskContext.
+func (s *sinkTask) Report(ctx context.Context, rec *connect.Record, err error) error {
+	var orig *kgo.Record
+	s.mu.Lock()
+	for i, r := range s.batch {
+		if r == rec {
+			orig = s.origins[i]
+			break
+		}
+	}
+	s.mu.Unlock()
+	raw := &rawRecord{topic: rec.Topic, partition: rec.Partition, offset: rec.Offset}
+	if orig != nil {
+		raw = kafkaRaw(orig)
+	} else {
+		raw.key, raw.value = renderSourceRecord(rec)
+	}
+	return s.errs.handle(ctx, StageTaskPut, s.class, raw, err)
+}
+
+func kafkaRaw(r *kgo.Record) *rawRecord {
+	return &rawRecord{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: r.Key, value: r.Value, headers: r.Headers}
+}
+
+func (s *sinkTask) setAsyncErr(err error) {
+	s.mu.Lock()
+	if s.asyncErr == nil {
+		s.asyncErr = err
+	}
+	s.mu.Unlock()
+}
+
+func (s *sinkTask) run(ctx context.Context, props map[string]string) error {
+	h := s.r.h
+	id := s.r.id
+	s.assigned, s.current, s.committed = map[connect.TopicPartition]bool{}, map[connect.TopicPartition]int64{}, map[connect.TopicPartition]int64{}
+	s.taskPaused, s.fetchPaused, s.rewinds = map[connect.TopicPartition]bool{}, map[connect.TopicPartition]bool{}, map[connect.TopicPartition]int64{}
+	opts := append(append([]kgo.Opt(nil), h.clientOpts...),
+		kgo.ClientID(fmt.Sprintf("connector-consumer-%s-%d", id.Connector, id.Task)),
+		kgo.ConsumerGroup(sinkGroup(id.Connector, s.connProps)),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.OnPartitionsAssigned(s.onAssigned),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onLost),
+	)
+	// consumer.session.timeout.ms (worker) and its connector override
+	// consumer.override.session.timeout.ms, as in Kafka Connect.
+	if v := firstSet(s.connProps["consumer.override.session.timeout.ms"], h.cfg.Props["consumer.session.timeout.ms"]); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms <= 0 {
+			return fmt.Errorf("session.timeout.ms %q: not a positive number", v)
+		}
+		opts = append(opts, kgo.SessionTimeout(time.Duration(ms)*time.Millisecond))
+	}
+	if re := strings.TrimSpace(s.connProps[KeyTopicsRegex]); re != "" {
+		if _, err := regexp.Compile(re); err != nil {
+			return fmt.Errorf("topics.regex: %w", err)
+		}
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re))
+	} else {
+		opts = append(opts, kgo.ConsumeTopics(splitList(s.connProps[KeyTopics])...))
+	}
+	if err := s.task.Start(ctx, s, props); err != nil {
+		return fmt.Errorf("task %s-%d failed to start: %w", id.Connector, id.Task, err)
+	}
+	s.r.log.Info("sink task started", "class", s.class)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		s.task.Stop()
+		return fmt.Errorf("consumer: %w", err)
+	}
+	s.cl = cl
+	loopErr := s.loop(ctx)
+	if loopErr != nil {
+		s.failed.Store(true)
+	}
+	// Final flush and commit, then close every partition (Kafka Connect's
+	// closePartitions), stop the task, leave the group.
+	sctx, cancel := context.WithTimeout(context.Background(), h.cfg.TaskShutdownLimit+h.cfg.OffsetFlushLimit)
+	all := s.Assignment()
+	s.revoke(sctx, all, !s.failed.Load())
+	cancel()
+	if err := s.task.Stop(); err != nil {
+		s.r.log.Warn("sink task stop failed", "err", err)
+	}
+	cl.Close()
+	return loopErr
+}
+
+func firstSet(vs ...string) string {
+	for _, v := range vs {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func tpsOf(m map[string][]int32) []connect.TopicPartition {
+	var out []connect.TopicPartition
+	for t, ps := range m {
+		for _, p := range ps {
+			out = append(out, connect.TopicPartition{Topic: t, Partition: p})
+		}
+	}
+	return out
+}
+
+func (s *sinkTask) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	tps := tpsOf(assigned)
+	s.mu.Lock()
+	for _, tp := range tps {
+		s.assigned[tp] = true
+	}
+	s.mu.Unlock()
+	if ph, ok := s.task.(connect.SinkPartitionHandler); ok && len(tps) > 0 {
+		if err := ph.Open(ctx, tps); err != nil {
+			s.setAsyncErr(fmt.Errorf("open partitions: %w", err))
+		}
+	}
+	s.r.log.Info("partitions assigned", "partitions", len(tps))
+}
+
+func (s *sinkTask) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	s.revoke(ctx, tpsOf(revoked), !s.failed.Load())
+}
+
+func (s *sinkTask) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	s.revoke(ctx, tpsOf(lost), false)
+}
+
+// revoke flushes and commits the partitions (when commit), closes them in
+// the task and forgets them.
+func (s *sinkTask) revoke(ctx context.Context, tps []connect.TopicPartition, commit bool) {
+	s.mu.Lock()
+	var mine []connect.TopicPartition
+	for _, tp := range tps {
+		if s.assigned[tp] {
+			mine = append(mine, tp)
+		}
+	}
+	s.mu.Unlock()
+	if len(mine) == 0 {
+		return
+	}
+	if commit {
+		s.commit(ctx, mine)
+	}
+	if ph, ok := s.task.(connect.SinkPartitionHandler); ok {
+		if err := ph.Close(ctx, mine); err != nil {
+			s.r.log.Warn("closing partitions failed", "err", err)
+		}
+	}
+	s.mu.Lock()
+	for _, tp := range mine {
+		delete(s.assigned, tp)
+		delete(s.current, tp)
+		delete(s.committed, tp)
+		delete(s.taskPaused, tp)
+		delete(s.fetchPaused, tp)
+		delete(s.rewinds, tp)
+	}
+	s.mu.Unlock()
+}
+
+// control applies rewinds and the wanted paused set to the consumer.
+func (s *sinkTask) control(connPaused bool) {
+	s.mu.Lock()
+	rewinds := s.rewinds
+	s.rewinds = map[connect.TopicPartition]int64{}
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for tp, o := range rewinds {
+		if !s.assigned[tp] {
+			continue
+		}
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o}
+		s.current[tp] = o
+	}
+	pause, resume := map[string][]int32{}, map[string][]int32{}
+	for tp := range s.assigned {
+		want := connPaused || s.taskPaused[tp]
+		if want && !s.fetchPaused[tp] {
+			pause[tp.Topic] = append(pause[tp.Topic], tp.Partition)
+			s.fetchPaused[tp] = true
+		} else if !want && s.fetchPaused[tp] {
+			resume[tp.Topic] = append(resume[tp.Topic], tp.Partition)
+			delete(s.fetchPaused, tp)
+		}
+	}
+	s.mu.Unlock()
+	if len(set) > 0 {
+		s.cl.SetOffsets(set)
+	}
+	if len(pause) > 0 {
+		s.cl.PauseFetchPartitions(pause)
+	}
+	if len(resume) > 0 {
+		s.cl.ResumeFetchPartitions(resume)
+	}
+}
+
+func (s *sinkTask) loop(ctx context.Context) error {
+	h := s.r.h
+	lastCommit := time.Now()
+	consumed := h.metrics.consumed.WithLabelValues(s.r.id.Connector)
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.mu.Lock()
+		aerr := s.asyncErr
+		s.mu.Unlock()
+		if aerr != nil {
+			return aerr
+		}
+		paused, _ := s.r.pauseState()
+		if paused {
+			s.r.setState(rest.StatePaused)
+		} else {
+			s.r.setState(rest.StateRunning)
+		}
+		s.control(paused)
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := s.cl.PollRecords(pctx, 1000)
+		cancel()
+		if fs.IsClientClosed() {
+			return nil
+		}
+		var fatal error
+		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			if isRetriable(err) {
+				s.r.log.Warn("consumer fetch error; retrying", "topic", t, "partition", p, "err", err)
+				return
+			}
+			fatal = fmt.Errorf("consuming %s/%d: %w", t, p, err)
+		})
+		if fatal != nil {
+			s.cl.AllowRebalance()
+			return fatal
+		}
+		recs := fs.Records()
+		if len(recs) > 0 {
+			consumed.Add(float64(len(recs)))
+			if err := s.process(ctx, recs); err != nil {
+				s.cl.AllowRebalance()
+				return err
+			}
+		}
+		if time.Since(lastCommit) >= h.cfg.OffsetFlushEvery || s.commitReq.Swap(false) {
+			s.commit(ctx, s.Assignment())
+			lastCommit = time.Now()
+		}
+		s.cl.AllowRebalance()
+	}
+}
+
+// process converts and transforms a polled batch and puts it.
+func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
+	h := s.r.h
+	batch := make([]*connect.Record, 0, len(recs))
+	origins := make([]*kgo.Record, 0, len(recs))
+	next := map[connect.TopicPartition]int64{}
+	lastTopic := ""
+	for _, kr := range recs {
+		tp := connect.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
+		if kr.Topic != lastTopic { // records come grouped by partition: about one call per batch
+			lastTopic = kr.Topic
+			h.statuses.addTopic(s.r.id.Connector, s.r.id.Task, kr.Topic)
+		}
+		rec, err := s.toConnect(ctx, kr)
+		if err != nil {
+			return err
+		}
+		next[tp] = kr.Offset + 1
+		if rec != nil {
+			batch = append(batch, rec)
+			origins = append(origins, kr)
+		}
+	}
+	s.mu.Lock()
+	s.batch, s.origins = batch, origins
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.batch, s.origins = nil, nil
+		s.mu.Unlock()
+	}()
+	if len(batch) > 0 {
+		for attempt := 1; ; attempt++ {
+			err := s.task.Put(ctx, batch)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			if !isRetriable(err) {
+				return fmt.Errorf("put: %w", err)
+			}
+			d := backoff(attempt, s.errs.policy.retryDelayMax)
+			s.r.log.Warn("sink task put failed; retrying the same records", "err", err, "backoff", d)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(d):
+			}
+		}
+		h.metrics.put.WithLabelValues(s.r.id.Connector).Add(float64(len(batch)))
+	}
+	s.mu.Lock()
+	for tp, o := range next {
+		if _, rewinding := s.rewinds[tp]; rewinding || !s.assigned[tp] {
+			continue // the task asked to rewind: the position is the rewind's
+		}
+		s.current[tp] = o
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// toConnect deserializes and transforms one consumed record. It returns
+// nil when the record is dropped or skipped (errors.tolerance=all).
+func (s *sinkTask) toConnect(ctx context.Context, kr *kgo.Record) (*connect.Record, error) {
+	fail := func(stage, class string, err error) (*connect.Record, error) {
+		if herr := s.errs.handle(ctx, stage, class, kafkaRaw(kr), err); herr != nil {
+			return nil, herr
+		}
+		return nil, nil
+	}
+	rec := &connect.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
+	if err := s.errs.retry(ctx, func() (e error) { rec.KeySchema, rec.Key, e = s.pl.keyConv.ToConnect(kr.Topic, kr.Key); return }); err != nil {
+		return fail(StageKeyConverter, s.pl.keyClass, err)
+	}
+	if err := s.errs.retry(ctx, func() (e error) { rec.ValueSchema, rec.Value, e = s.pl.valueConv.ToConnect(kr.Topic, kr.Value); return }); err != nil {
+		return fail(StageValueConverter, s.pl.valueClass, err)
+	}
+	for _, hd := range kr.Headers {
+		var hs *connect.Schema
+		var hv any
+		if err := s.errs.retry(ctx, func() (e error) { hs, hv, e = s.pl.headerConv.ToConnectHeader(kr.Topic, hd.Key, hd.Value); return }); err != nil {
+			return fail(StageHeaderConverter, s.pl.headerClass, err)
+		}
+		rec.Headers.Add(hd.Key, hs, hv)
+	}
+	var out *connect.Record
+	if err := s.errs.retry(ctx, func() (e error) { out, e = s.pl.transforms.Apply(rec); return }); err != nil {
+		return fail(StageTransformation, transformClass(err), err)
+	}
+	return out, nil
+}
+
+// commit flushes the task up to the current offsets of partitions (or asks
+// PreCommit which are safe) and commits exactly those. On a flush failure
+// the consumer goes back to the last committed offsets, so nothing the task
+// may not have written is skipped.
+func (s *sinkTask) commit(ctx context.Context, partitions []connect.TopicPartition) {
+	h := s.r.h
+	s.mu.Lock()
+	offs := map[connect.TopicPartition]int64{}
+	for _, tp := range partitions {
+		if o, ok := s.current[tp]; ok && s.assigned[tp] {
+			offs[tp] = o
+		}
+	}
+	s.mu.Unlock()
+	if len(offs) == 0 {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, h.cfg.OffsetFlushLimit)
+	defer cancel()
+	toCommit := offs
+	var err error
+	if pc, ok := s.task.(connect.SinkPreCommitter); ok {
+		toCommit, err = pc.PreCommit(fctx, maps.Clone(offs))
+	} else {
+		err = s.task.Flush(fctx, maps.Clone(offs))
+	}
+	if err != nil {
+		h.metrics.offsetFailures.WithLabelValues(s.r.id.Connector).Inc()
+		s.r.log.Error("sink flush failed; rewinding to the last committed offsets", "err", err)
+		s.rewindToCommitted(offs)
+		return
+	}
+	req := map[string]map[int32]kgo.EpochOffset{}
+	s.mu.Lock()
+	for tp, o := range toCommit {
+		if c, ok := s.committed[tp]; !s.assigned[tp] || (ok && o <= c) {
+			continue
+		}
+		if req[tp.Topic] == nil {
+			req[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		req[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	s.mu.Unlock()
+	if len(req) == 0 {
+		return
+	}
+	var cerr error
+	s.cl.CommitOffsetsSync(fctx, req, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			cerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
+					cerr = fmt.Errorf("%s/%d: %w", t.Topic, p.Partition, e)
+				}
+			}
+		}
+	})
+	if cerr != nil {
+		h.metrics.offsetFailures.WithLabelValues(s.r.id.Connector).Inc()
+		s.r.log.Warn("sink offset commit failed; the next commit covers these offsets", "err", cerr)
+		return
+	}
+	s.mu.Lock()
+	for t, ps := range req {
+		for p, eo := range ps {
+			s.committed[connect.TopicPartition{Topic: t, Partition: p}] = eo.Offset
+		}
+	}
+	s.mu.Unlock()
+	h.metrics.offsetCommits.WithLabelValues(s.r.id.Connector).Inc()
+}
+
+func (s *sinkTask) rewindToCommitted(offs map[connect.TopicPartition]int64) {
+	committed := s.cl.CommittedOffsets()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tp := range offs {
+		if eo, ok := committed[tp.Topic][tp.Partition]; ok {
+			s.rewinds[tp] = eo.Offset
+		} else {
+			s.r.log.Warn("no committed offset to rewind to; records may be put again from the reset position", "topic", tp.Topic, "partition", tp.Partition)
+			s.rewinds[tp] = 0
+		}
+	}
+}
