@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/penstockhq/penstock/internal/restclient"
+	"github.com/penstockhq/penstock/worker/rest"
+)
+
+func init() { rootCmd.AddCommand(newConnectorsCmd()) }
+
+// urlEnv names the environment variable that sets the default of --url.
+const urlEnv = "PENSTOCK_URL"
+
+// apiFlags are the flags of the commands that call a worker's REST API.
+type apiFlags struct {
+	url    string
+	output string
+}
+
+// register adds --url and --output to cmd and its subcommands.
+func (f *apiFlags) register(cmd *cobra.Command) {
+	def := restclient.DefaultURL
+	if env := os.Getenv(urlEnv); env != "" {
+		def = env
+	}
+	cmd.PersistentFlags().StringVar(&f.url, "url", def, "REST API of a worker (default from $"+urlEnv+" when set)")
+	registerOutput(cmd, &f.output)
+}
+
+// client returns a REST client of --url, after checking --output.
+func (f *apiFlags) client() (*restclient.Client, error) {
+	if err := checkOutput(f.output); err != nil {
+		return nil, err
+	}
+	return restclient.New(f.url, nil)
+}
+
+// registerOutput adds --output (-o) to cmd and its subcommands.
+func registerOutput(cmd *cobra.Command, output *string) {
+	cmd.PersistentFlags().StringVarP(output, "output", "o", "table", "output format: table or json")
+}
+
+// checkOutput checks an --output value.
+func checkOutput(output string) error {
+	switch output {
+	case "table", "json":
+		return nil
+	}
+	return fmt.Errorf("--output %q: must be table or json", output)
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
+}
+
+// newTable returns a tabwriter for aligned columns; call Flush when done.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// firstLine returns the first line of s, for traces in tables.
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+// newConnectorsCmd returns `penstock connectors` and its subcommands.
+func newConnectorsCmd() *cobra.Command {
+	var flags apiFlags
+	cmd := &cobra.Command{
+		Use:     "connectors",
+		Aliases: []string{"connector", "conn"},
+		Short:   "Manage connectors through a worker's REST API",
+		Long: "List, create, inspect, pause, resume, restart, stop and delete connectors through a worker's\n" +
+			"REST API (Kafka Connect's API shape). Errors show the server's message.",
+		Args: cobra.NoArgs,
+	}
+	flags.register(cmd)
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List connectors with their type, state and tasks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := flags.client()
+			if err != nil {
+				return err
+			}
+			all, err := c.ConnectorsExpanded(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if flags.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), all)
+			}
+			names := make([]string, 0, len(all))
+			for n := range all {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			tw := newTable(cmd.OutOrStdout())
+			fmt.Fprintln(tw, "NAME\tTYPE\tSTATE\tTASKS\tCLASS")
+			for _, n := range names {
+				e := all[n]
+				typ, state, tasks, class := "", "", "", ""
+				if e.Status != nil {
+					typ, state = e.Status.Type, e.Status.Connector.State
+					tasks = taskSummary(e.Status.Tasks)
+				}
+				if e.Info != nil {
+					if typ == "" {
+						typ = e.Info.Type
+					}
+					class = e.Info.Config["connector.class"]
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, typ, state, tasks, class)
+			}
+			return tw.Flush()
+		},
+	})
+
+	var files []string
+	create := &cobra.Command{
+		Use:   "create -f FILE...",
+		Short: "Create connectors from JSON files (the body of POST /connectors, or a flat config with name)",
+		Long: "Create a connector from each file given with -f (- reads standard input). A file holds either the\n" +
+			"body of POST /connectors, {\"name\": ..., \"config\": {...}}, or a flat config with a \"name\" key.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(files) == 0 {
+				return errors.New("no file: give the connector JSON with -f FILE")
+			}
+			c, err := flags.client()
+			if err != nil {
+				return err
+			}
+			for _, f := range files {
+				req, err := readConnectorFile(f, cmd.InOrStdin())
+				if err != nil {
+					return err
+				}
+				info, err := c.Create(cmd.Context(), req)
+				if err != nil {
+					return fmt.Errorf("create connector %s from %s: %w", req.Name, f, err)
+				}
+				if flags.output == "json" {
+					if err := writeJSON(cmd.OutOrStdout(), info); err != nil {
+						return err
+					}
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "created %s connector %s\n", info.Type, info.Name)
+			}
+			return nil
+		},
+	}
+	create.Flags().StringArrayVarP(&files, "file", "f", nil, "connector JSON file (repeatable; - for standard input)")
+	cmd.AddCommand(create)
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "config NAME",
+		Short: "Print a connector's configuration (passwords masked)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := flags.client()
+			if err != nil {
+				return err
+			}
+			cfg, err := c.Config(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if flags.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), cfg)
+			}
+			keys := make([]string, 0, len(cfg))
+			for k := range cfg {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			tw := newTable(cmd.OutOrStdout())
+			fmt.Fprintln(tw, "KEY\tVALUE")
+			for _, k := range keys {
+				fmt.Fprintf(tw, "%s\t%s\n", k, cfg[k])
+			}
+			return tw.Flush()
+		},
+	})
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "status NAME",
+		Short: "Show the state of a connector and of its tasks",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := flags.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.Status(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if flags.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			return printStatus(cmd.OutOrStdout(), st)
+		},
+	})
+
+	// simple is a subcommand that calls one action and prints what it did.
+	simple := func(use, short, done string, call func(c *restclient.Client, cmd *cobra.Command, name string) error) {
+		cmd.AddCommand(&cobra.Command{
+			Use:   use + " NAME",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := flags.client()
+				if err != nil {
+					return err
+				}
+				if err := call(c, cmd, args[0]); err != nil {
+					return err
+				}
+				if flags.output == "table" {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", done, args[0])
+				}
+				return nil
+			},
+		})
+	}
+	simple("pause", "Pause a connector and its tasks", "paused", func(c *restclient.Client, cmd *cobra.Command, name string) error {
+		return c.Pause(cmd.Context(), name)
+	})
+	simple("resume", "Resume a paused or stopped connector", "resumed", func(c *restclient.Client, cmd *cobra.Command, name string) error {
+		return c.Resume(cmd.Context(), name)
+	})
+	simple("stop", "Stop a connector and its tasks (before changing its offsets)", "stopped", func(c *restclient.Client, cmd *cobra.Command, name string) error {
+		return c.Stop(cmd.Context(), name)
+	})
+	simple("delete", "Delete a connector", "deleted", func(c *restclient.Client, cmd *cobra.Command, name string) error {
+		return c.Delete(cmd.Context(), name)
+	})
+
+	var includeTasks, onlyFailed bool
+	restart := &cobra.Command{
+		Use:   "restart NAME",
+		Short: "Restart a connector and, with --include-tasks, its tasks",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := flags.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.Restart(cmd.Context(), args[0], includeTasks, onlyFailed)
+			if err != nil {
+				return err
+			}
+			if flags.output == "json" {
+				if st == nil {
+					return nil
+				}
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			if st == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "restarted %s\n", args[0])
+				return nil
+			}
+			return printStatus(cmd.OutOrStdout(), *st)
+		},
+	}
+	restart.Flags().BoolVar(&includeTasks, "include-tasks", false, "restart the tasks too")
+	restart.Flags().BoolVar(&onlyFailed, "only-failed", false, "restart only the instances that are FAILED")
+	cmd.AddCommand(restart)
+	return cmd
+}
+
+// taskSummary renders tasks as "running/total", with failed ones counted.
+func taskSummary(tasks []rest.TaskState) string {
+	running, failed := 0, 0
+	for _, t := range tasks {
+		switch t.State {
+		case rest.StateRunning:
+			running++
+		case rest.StateFailed:
+			failed++
+		}
+	}
+	s := fmt.Sprintf("%d/%d running", running, len(tasks))
+	if failed > 0 {
+		s += fmt.Sprintf(", %d failed", failed)
+	}
+	return s
+}
+
+// printStatus prints a connector's and its tasks' states as a table; the
+// first line of each trace follows its row.
+func printStatus(w io.Writer, st rest.ConnectorStateInfo) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "NAME\tTASK\tSTATE\tWORKER\tTRACE")
+	fmt.Fprintf(tw, "%s\t-\t%s\t%s\t%s\n", st.Name, st.Connector.State, st.Connector.WorkerID, firstLine(st.Connector.Trace))
+	for _, t := range st.Tasks {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", st.Name, t.ID, t.State, t.WorkerID, firstLine(t.Trace))
+	}
+	return tw.Flush()
+}
+
+// readConnectorFile reads a connector JSON file: the body of POST
+// /connectors, or a flat config holding "name". path "-" reads stdin.
+func readConnectorFile(path string, stdin io.Reader) (restclient.CreateRequest, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return restclient.CreateRequest{}, fmt.Errorf("read connector file: %w", err)
+	}
+	return parseConnectorJSON(data, path)
+}
+
+// parseConnectorJSON parses a connector definition: the body of POST
+// /connectors ({"name","config","initial_state"}) or a flat config map with
+// a "name" key. Config values must be strings, as the API requires. source
+// names the input in errors.
+func parseConnectorJSON(data []byte, source string) (restclient.CreateRequest, error) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil {
+		return restclient.CreateRequest{}, fmt.Errorf("%s: not a JSON object: %w", source, err)
+	}
+	var req restclient.CreateRequest
+	if cfg, ok := raw["config"]; ok {
+		if err := json.Unmarshal(cfg, &req.Config); err != nil {
+			return req, fmt.Errorf("%s: config: values must be strings: %w", source, err)
+		}
+		if n, ok := raw["name"]; ok {
+			if err := json.Unmarshal(n, &req.Name); err != nil {
+				return req, fmt.Errorf("%s: name: %w", source, err)
+			}
+		}
+		if s, ok := raw["initial_state"]; ok {
+			if err := json.Unmarshal(s, &req.InitialState); err != nil {
+				return req, fmt.Errorf("%s: initial_state: %w", source, err)
+			}
+		}
+		for k := range raw {
+			if k != "name" && k != "config" && k != "initial_state" {
+				return req, fmt.Errorf("%s: unknown field %q (expected name, config, initial_state)", source, k)
+			}
+		}
+		if req.Name == "" {
+			req.Name = req.Config["name"]
+		}
+	} else {
+		if err := json.Unmarshal(data, &req.Config); err != nil {
+			return req, fmt.Errorf("%s: config values must be strings: %w", source, err)
+		}
+		req.Name = req.Config["name"]
+	}
+	if req.Name == "" {
+		return req, fmt.Errorf("%s: no connector name (give \"name\")", source)
+	}
+	if req.Config == nil {
+		req.Config = map[string]string{}
+	}
+	return req, nil
+}
