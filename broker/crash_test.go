@@ -136,7 +136,9 @@ func TestCrashAcksAll(t *testing.T) {
 	stop := make(chan struct{})
 	killAt := make(chan struct{})
 	var once sync.Once
+	producing := make(chan struct{}) // closed when the producer loop returns: no wg.Add after it
 	go func() {
+		defer close(producing)
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
@@ -174,7 +176,7 @@ func TestCrashAcksAll(t *testing.T) {
 	// successes seen until then were acknowledged before the kill.
 	go cl.Close()
 	waited := make(chan struct{})
-	go func() { wg.Wait(); close(waited) }()
+	go func() { <-producing; wg.Wait(); close(waited) }()
 	select {
 	case <-waited:
 	case <-time.After(30 * time.Second):
