@@ -162,6 +162,7 @@ type SinkTaskContext interface {
 // call (Poll or Put) after a backoff instead of failing the task.
 type RetriableError struct{ Err error }
 
+// Error says the error is retriable and why.
 func (e *RetriableError) Error() string { return "retriable: " + e.Err.Error() }
 
 // Unwrap returns the wrapped error.

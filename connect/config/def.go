@@ -194,6 +194,7 @@ func (d *Def) Parse(props map[string]string) (*Values, error) {
 // Error lists every problem Parse found, one per key.
 type Error struct{ Problems []string }
 
+// Error joins the problems into one message.
 func (e *Error) Error() string {
 	if len(e.Problems) == 1 {
 		return e.Problems[0]

@@ -166,6 +166,7 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
+// Error returns the message the API answers with.
 func (e *Error) Error() string { return e.Message }
 
 // NotFound returns a 404 error.
