@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"runtime/debug"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/penstockhq/penstock/broker/storage"
 )
 
 // maxInflight bounds how many requests of one connection may be handled
@@ -186,13 +189,37 @@ func (c *conn) writeLoop() {
 			break
 		}
 		resp.SetVersion(p.version)
-		buf = append(buf[:0], 0, 0, 0, 0)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
-		if resp.IsFlexible() && p.key != int16(kmsg.ApiVersions) {
-			buf = append(buf, 0) // response header v1: no tagged fields
+		if fr, ok := resp.(*fetchResponse); ok {
+			var handled bool
+			var err error
+			var bufs [][]byte
+			if fr.ranges != nil {
+				buf, handled, err = writeFetch(c.nc, p.corr, fr, buf, &bufs)
+			}
+			if !handled {
+				// Encode it with kmsg, reading the records
+				// left in the files.
+				if err = fr.materialize(&bufs, math.MaxInt64); err == nil {
+					buf = c.appendResponse(buf[:0], p, fr.FetchResponse)
+					_, err = c.nc.Write(buf)
+				}
+			}
+			for _, b := range bufs {
+				storage.PutBuffer(b)
+			}
+			if p.reply.release != nil {
+				p.reply.release()
+			}
+			if err != nil {
+				c.s.log.Debug("closing connection: fetch response", "remote", c.nc.RemoteAddr().String(), "err", err)
+				break
+			}
+			if cap(buf) > 8<<20 {
+				buf = nil
+			}
+			continue
 		}
-		buf = resp.AppendTo(buf)
-		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+		buf = c.appendResponse(buf[:0], p, resp)
 		if p.reply.release != nil {
 			p.reply.release()
 		}
@@ -206,6 +233,19 @@ func (c *conn) writeLoop() {
 	c.nc.Close()
 	for range c.out { // let the read loop finish
 	}
+}
+
+// appendResponse encodes the frame of resp (size, response header, body)
+// into buf, overwriting it.
+func (c *conn) appendResponse(buf []byte, p pending, resp kmsg.Response) []byte {
+	buf = append(buf[:0], 0, 0, 0, 0)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
+	if resp.IsFlexible() && p.key != int16(kmsg.ApiVersions) {
+		buf = append(buf, 0) // response header v1: no tagged fields
+	}
+	buf = resp.AppendTo(buf)
+	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+	return buf
 }
 
 func (c *conn) finish(p pending) (resp kmsg.Response) {

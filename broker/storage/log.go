@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -481,41 +482,71 @@ type ReadResult struct {
 // progress past a batch larger than its limit). The returned Data may be
 // handed back with PutBuffer once it is no longer used.
 func (l *Log) Read(offset int64, maxBytes int) (ReadResult, error) {
+	res, fr, err := l.ReadRange(offset, maxBytes)
+	if err != nil || fr.Len == 0 {
+		return res, err
+	}
+	buf := GetBuffer(int(fr.Len))
+	n, err := readFull(fr.File, buf, fr.Pos)
+	if err != nil {
+		PutBuffer(buf)
+		return res, fmt.Errorf("read %s: %w", fr.File.Name(), err)
+	}
+	res.Data = buf[:n]
+	return res, nil
+}
+
+// FileRange is a byte range of a segment file: what a Read would return,
+// left in the file so that it can be sent without copying (sendfile). The
+// bytes in the range never change; the file stays open at least until
+// file.delete.delay.ms after its segment is deleted or replaced, or until
+// the log is closed, after which reading it fails.
+type FileRange struct {
+	File *os.File
+	Pos  int64
+	Len  int64
+}
+
+// ReadRange is Read without the read: it returns where in which segment
+// file the batches Read would return are. Len is 0 when there is nothing to
+// read; res.Data is always nil.
+func (l *Log) ReadRange(offset int64, maxBytes int) (ReadResult, FileRange, error) {
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		return ReadResult{}, ErrClosed
+		return ReadResult{}, FileRange{}, ErrClosed
 	}
 	res := ReadResult{HighWatermark: l.segs[len(l.segs)-1].nextOffset, LogStartOffset: l.startOffset}
 	if offset < l.startOffset || offset > res.HighWatermark {
 		l.mu.RUnlock()
-		return res, ErrOffsetOutOfRange
+		return res, FileRange{}, ErrOffsetOutOfRange
 	}
 	if offset == res.HighWatermark {
 		l.mu.RUnlock()
-		return res, nil
+		return res, FileRange{}, nil
 	}
 	seg, size, idx := l.segmentFor(offset)
 	l.mu.RUnlock()
 	if seg == nil {
-		return res, nil
+		return res, FileRange{}, nil
 	}
 	start, first, err := findBatch(seg, size, lookupIndex(idx, seg.base, offset), func(h *BatchHeader) bool {
 		return h.LastOffset() >= offset
 	})
 	if err != nil || start < 0 {
-		return res, err
+		return res, FileRange{}, err
 	}
 	end := min(size, start+int64(max(maxBytes, 0)))
 	end = max(end, start+int64(first.Size()))
-	buf := GetBuffer(int(end - start))
-	n, err := seg.readAt(buf, start)
-	if err != nil {
-		PutBuffer(buf)
-		return res, fmt.Errorf("read %s: %w", seg.path, err)
+	return res, FileRange{File: seg.f, Pos: start, Len: end - start}, nil
+}
+
+func readFull(f *os.File, p []byte, off int64) (int, error) {
+	n, err := f.ReadAt(p, off)
+	if err == io.EOF && n == len(p) {
+		err = nil
 	}
-	res.Data = buf[:n]
-	return res, nil
+	return n, err
 }
 
 // findBatch scans batch headers from pos (a batch boundary) up to size and
