@@ -17,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net/url"
@@ -25,7 +26,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +42,6 @@ var (
 	threadsFlag = flag.Int("threads", 2, "snapshot.max.threads of the parallel snapshot run")
 	recvFlag    = flag.String("pg_recvlogical", "pg_recvlogical", "pg_recvlogical binary")
 	profFlag    = flag.String("cpuprofile", "", "write a CPU profile of the connector runs to this file")
-	onlyFlag    = flag.String("only", "", "run only this part: snapshot or streaming")
 )
 
 type fakeCtx struct{}
@@ -135,47 +134,13 @@ func run(dsn string) error {
 		}
 	}()
 
-	fmt.Printf("PostgreSQL CDC benchmark (%d snapshot rows, %d streamed changes)\n\n", *rowsFlag, *changesFlag/2*2)
-	if *onlyFlag != "streaming" {
-		if err := benchSnapshot(ctx, conn, props); err != nil {
-			return err
-		}
-	}
-	if *onlyFlag != "snapshot" {
-		if err := benchStreaming(ctx, conn, dsn, props); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
-
-func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-
-func perRow(cpu time.Duration, n int) string {
-	return fmt.Sprintf("client CPU %4.0f ns/row", float64(cpu.Nanoseconds())/float64(n))
-}
-
-// benchSnapshot compares the task's snapshot with COPY.
-func benchSnapshot(ctx context.Context, conn *pgx.Conn, props map[string]string) error {
-	// The baseline reads the rows with the same client library into the
-	// program's memory (a buffer reused once full, as the task's records are
-	// dropped once polled), in a transaction like the task's.
+	// --- Snapshot ---
 	copySQL := "COPY (SELECT id, a, b, c, d FROM public.penstock_bench_snap) TO STDOUT"
-	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-		return err
-	}
-	cpu0 := cpuTime()
 	start := time.Now()
-	if _, err := conn.PgConn().CopyTo(ctx, &memSink{buf: make([]byte, 0, 1<<20)}, copySQL); err != nil {
+	if _, err := conn.PgConn().CopyTo(ctx, io.Discard, copySQL); err != nil {
 		return fmt.Errorf("COPY: %w", err)
 	}
 	copyDur := time.Since(start)
-	copyCPU := cpuTime() - cpu0
-	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
-		return err
-	}
 	snapProps := clone(props)
 	snapProps[postgres.KeySnapshotMode] = postgres.SnapshotInitialOnly
 	snapProps[postgres.KeyTableInclude] = `public\.penstock_bench_snap`
@@ -189,22 +154,8 @@ func benchSnapshot(ctx context.Context, conn *pgx.Conn, props map[string]string)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("snapshot   COPY (SELECT ...) TO STDOUT                %10.0f rows/s    (%v)                        %s\n",
-		rate(*rowsFlag, copyDur), ms(copyDur), perRow(copyCPU, *rowsFlag))
-	for _, r := range []struct {
-		name string
-		d    taskTime
-	}{{"1 thread             ", snap1}, {fmt.Sprintf("%d threads (chunked)  ", *threadsFlag), snapN}} {
-		fmt.Printf("snapshot   penstock task, %s %10.0f rows/s    (%v)  %5.0f%% of COPY        %s  (target 50%%)\n",
-			r.name, rate(*rowsFlag, r.d.total), ms(r.d.total), 100*copyDur.Seconds()/r.d.total.Seconds(), perRow(r.d.cpu, *rowsFlag))
-	}
-	fmt.Printf("           (task times include the task's start until its first record: %v, %v)\n\n", ms(snap1.setup), ms(snapN.setup))
-	return nil
-}
 
-// benchStreaming compares the task's streaming with pg_recvlogical on the
-// same WAL.
-func benchStreaming(ctx context.Context, conn *pgx.Conn, dsn string, props map[string]string) error {
+	// --- Streaming: two slots, then the WAL both decode ---
 	for _, s := range []string{"penstock_bench_recv", "penstock_bench_conn"} {
 		if _, err := conn.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", s); err != nil {
 			return fmt.Errorf("create slot %s: %w", s, err)
@@ -228,7 +179,7 @@ func benchStreaming(ctx context.Context, conn *pgx.Conn, dsn string, props map[s
 	}
 	changes := 2 * half
 
-	start := time.Now()
+	start = time.Now()
 	cmd := exec.Command(*recvFlag, "-d", dsn, "--slot", "penstock_bench_recv", "--start", "--endpos", endLSN,
 		"-o", "proto_version=1", "-o", "publication_names=penstock_bench_pub", "--no-loop", "-f", "/dev/null")
 	cmd.Stderr = os.Stderr
@@ -236,10 +187,6 @@ func benchStreaming(ctx context.Context, conn *pgx.Conn, dsn string, props map[s
 		return fmt.Errorf("pg_recvlogical: %w", err)
 	}
 	recvDur := time.Since(start)
-	var recvCPU time.Duration
-	if ps := cmd.ProcessState; ps != nil {
-		recvCPU = ps.UserTime() + ps.SystemTime()
-	}
 
 	streamProps := clone(props)
 	streamProps[postgres.KeySnapshotMode] = postgres.SnapshotNoData
@@ -248,37 +195,19 @@ func benchStreaming(ctx context.Context, conn *pgx.Conn, dsn string, props map[s
 	if err != nil {
 		return err
 	}
-	fmt.Printf("streaming  pg_recvlogical (pgoutput -> /dev/null)     %10.0f events/s  (%v)                        %s\n",
-		rate(changes, recvDur), ms(recvDur), perRow(recvCPU, changes))
-	fmt.Printf("streaming  penstock task (Debezium records)           %10.0f events/s  (%v)  %5.0f%% of pg_recvlogical  %s  (target 80%%)\n",
-		rate(changes, streamDur.total), ms(streamDur.total), 100*recvDur.Seconds()/streamDur.total.Seconds(), perRow(streamDur.cpu, changes))
-	fmt.Printf("           (task time includes the task's start until its first record: %v)\n", ms(streamDur.setup))
+
+	rate := func(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+	fmt.Printf("PostgreSQL CDC benchmark (%d snapshot rows, %d streamed changes)\n\n", *rowsFlag, changes)
+	fmt.Printf("streaming  pg_recvlogical (pgoutput -> /dev/null)  %10.0f events/s  (%v)\n", rate(changes, recvDur), recvDur.Round(time.Millisecond))
+	fmt.Printf("streaming  penstock task (Debezium records)        %10.0f events/s  (%v)  %5.0f%% of pg_recvlogical (target 80%%)\n",
+		rate(changes, streamDur), streamDur.Round(time.Millisecond), 100*recvDur.Seconds()/streamDur.Seconds())
+	fmt.Printf("snapshot   COPY (SELECT ...) TO STDOUT             %10.0f rows/s    (%v)\n", rate(*rowsFlag, copyDur), copyDur.Round(time.Millisecond))
+	fmt.Printf("snapshot   penstock task, 1 thread                 %10.0f rows/s    (%v)  %5.0f%% of COPY (target 50%%)\n",
+		rate(*rowsFlag, snap1), snap1.Round(time.Millisecond), 100*copyDur.Seconds()/snap1.Seconds())
+	fmt.Printf("snapshot   penstock task, %d threads (chunked)      %10.0f rows/s    (%v)  %5.0f%% of COPY\n",
+		*threadsFlag, rate(*rowsFlag, snapN), snapN.Round(time.Millisecond), 100*copyDur.Seconds()/snapN.Seconds())
 	return nil
 }
-
-// memSink keeps COPY data in memory, reusing its buffer once full.
-type memSink struct{ buf []byte }
-
-func (m *memSink) Write(b []byte) (int, error) {
-	if len(m.buf)+len(b) > cap(m.buf) {
-		m.buf = m.buf[:0]
-	}
-	m.buf = append(m.buf, b...)
-	return len(b), nil
-}
-
-// cpuTime returns the CPU time this process used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// taskTime is a timed task run: wall time from Start to the last record,
-// the part of it until the first record, and the process's CPU time.
-type taskTime struct{ total, setup, cpu time.Duration }
 
 func clone(m map[string]string) map[string]string {
 	c := make(map[string]string, len(m))
@@ -289,35 +218,28 @@ func clone(m map[string]string) map[string]string {
 }
 
 // timeTask starts a task and polls until want data records arrived.
-func timeTask(props map[string]string, want int) (taskTime, error) {
+func timeTask(props map[string]string, want int) (time.Duration, error) {
 	task := postgres.NewTask()
-	cpu0 := cpuTime()
 	start := time.Now()
 	if err := task.Start(context.Background(), fakeCtx{}, props); err != nil {
-		return taskTime{}, err
+		return 0, err
 	}
 	defer task.Stop()
-	var tt taskTime
 	got := 0
 	deadline := time.Now().Add(10 * time.Minute)
 	for got < want {
 		recs, err := task.Poll(context.Background())
 		if err != nil {
-			return taskTime{}, err
+			return 0, err
 		}
 		for _, r := range recs {
 			if r.Value != nil && r.Topic != "" && r.Topic[:len("bench.public")] == "bench.public" {
-				if got == 0 {
-					tt.setup = time.Since(start)
-				}
 				got++
 			}
 		}
 		if time.Now().After(deadline) {
-			return taskTime{}, fmt.Errorf("timed out with %d of %d records", got, want)
+			return 0, fmt.Errorf("timed out with %d of %d records", got, want)
 		}
 	}
-	tt.total = time.Since(start)
-	tt.cpu = cpuTime() - cpu0
-	return tt, nil
+	return time.Since(start), nil
 }

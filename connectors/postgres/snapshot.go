@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -279,9 +278,12 @@ func (t *Task) planChunks(ctx context.Context, meta *pgx.Conn, tbl *table, cat *
 func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn pglogrepl.LSN, xid int64,
 	shared map[string]any, out chan<- []*connect.Record) error {
 	s := t.s
-	b := newSnapBuilder(t, ch.tbl, ch.desc, lsn, xid, shared)
+	tbl := ch.tbl
+	batch := make([]*connect.Record, 0, s.maxBatch)
+	now := time.Now()
+	var src *connect.Struct // shared by the records of one batch
+	times := boxTimes(now)
 	send := func() error {
-		batch := b.take()
 		if len(batch) == 0 {
 			return nil
 		}
@@ -292,13 +294,32 @@ func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		batch = make([]*connect.Record, 0, s.maxBatch)
+		now = time.Now()
+		times = boxTimes(now)
+		src = nil
 		return nil
 	}
 	p := &copyParser{row: func(kinds []byte, data [][]byte) error {
-		if err := b.row(kinds, data); err != nil {
-			return err
+		r, err := tbl.decodeRow(kinds, data, nil)
+		if err != nil {
+			return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
 		}
-		if b.full() {
+		env := connect.NewStruct(tbl.envSchema)
+		env.SetAt(envAfter, r.val)
+		if src == nil {
+			src = t.snapshotSource(tbl, now, lsn, xid)
+		}
+		env.SetAt(envSource, src)
+		env.SetAt(envOp, "r")
+		times.set(env, envTsMs, envTsUs, envTsNs)
+		rec := &connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env,
+			SourcePartition: t.partition, SourceOffset: shared}
+		if tbl.keySchema != nil {
+			rec.KeySchema, rec.Key = tbl.keySchema, r.key
+		}
+		batch = append(batch, rec)
+		if len(batch) >= s.maxBatch {
 			return send()
 		}
 		return nil
@@ -322,89 +343,6 @@ func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn
 		ch.prog.done.Store(true)
 		t.log.Info("snapshot of table done", "table", ch.prog.name, "rows", ch.prog.read.Load())
 	}
-	return nil
-}
-
-// recordSlabSize is how many records are allocated together: fewer, larger
-// allocations, while a record kept long after the others keeps only a small
-// block alive.
-const recordSlabSize = 64
-
-// recordSlab hands out records allocated recordSlabSize at a time.
-type recordSlab []connect.Record
-
-func (s *recordSlab) next() *connect.Record {
-	if len(*s) == 0 {
-		*s = make([]connect.Record, recordSlabSize)
-	}
-	r := &(*s)[0]
-	*s = (*s)[1:]
-	return r
-}
-
-// snapBuilder turns the rows of one snapshot chunk into op=r records.
-type snapBuilder struct {
-	t      *Task
-	tbl    *table
-	desc   string
-	lsn    pglogrepl.LSN
-	xid    int64
-	shared map[string]any
-	batch  []*connect.Record
-	slab   recordSlab
-	arena  valueArena
-	src    *connect.Struct // shared by the records of one batch
-	now    time.Time
-	times  boxedTimes
-}
-
-func newSnapBuilder(t *Task, tbl *table, desc string, lsn pglogrepl.LSN, xid int64, shared map[string]any) *snapBuilder {
-	b := &snapBuilder{t: t, tbl: tbl, desc: desc, lsn: lsn, xid: xid, shared: shared}
-	b.reset()
-	return b
-}
-
-func (b *snapBuilder) reset() {
-	b.batch = make([]*connect.Record, 0, b.t.s.maxBatch)
-	b.now = time.Now()
-	b.times = boxTimes(b.now)
-	b.src = nil
-}
-
-// full reports whether the batch has max.batch.size records.
-func (b *snapBuilder) full() bool { return len(b.batch) >= b.t.s.maxBatch }
-
-// take returns the batch and starts a new one.
-func (b *snapBuilder) take() []*connect.Record {
-	batch := b.batch
-	if len(batch) > 0 {
-		b.reset()
-	}
-	return batch
-}
-
-// row adds the record of one row.
-func (b *snapBuilder) row(kinds []byte, data [][]byte) error {
-	tbl := b.tbl
-	r, err := tbl.decodeRow(kinds, data, nil, &b.arena)
-	if err != nil {
-		return fmt.Errorf("snapshot of %s: %w", b.desc, err)
-	}
-	env := connect.NewStruct(tbl.envSchema)
-	env.SetAt(envAfter, r.val)
-	if b.src == nil {
-		b.src = b.t.snapshotSource(tbl, b.now, b.lsn, b.xid)
-	}
-	env.SetAt(envSource, b.src)
-	env.SetAt(envOp, "r")
-	b.times.set(env, envTsMs, envTsUs, envTsNs)
-	rec := b.slab.next()
-	*rec = connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env,
-		SourcePartition: b.t.partition, SourceOffset: b.shared}
-	if tbl.keySchema != nil {
-		rec.KeySchema, rec.Key = tbl.keySchema, r.key
-	}
-	b.batch = append(b.batch, rec)
 	return nil
 }
 
@@ -432,6 +370,8 @@ type copyParser struct {
 	row     func(kinds []byte, data [][]byte) error
 	partial []byte
 	buf     []byte
+	ends    []int
+	nulls   []bool
 	kinds   []byte
 	data    [][]byte
 	err     error
@@ -443,24 +383,12 @@ var errCopyAborted = errors.New("copy aborted")
 func (p *copyParser) Write(b []byte) (int, error) {
 	n := len(b)
 	if len(p.partial) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			p.partial = append(p.partial, b...)
-			return n, nil
-		}
-		p.partial = append(p.partial, b[:i]...)
-		err := p.line(p.partial)
-		p.partial = p.partial[:0]
-		if err != nil {
-			p.err = err
-			return 0, errCopyAborted
-		}
-		b = b[i+1:]
+		p.partial = append(p.partial, b...)
+		b = p.partial
 	}
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
+	for {
+		i := indexByte(b, '\n')
 		if i < 0 {
-			p.partial = append(p.partial[:0], b...)
 			break
 		}
 		if err := p.line(b[:i]); err != nil {
@@ -468,6 +396,11 @@ func (p *copyParser) Write(b []byte) (int, error) {
 			return 0, errCopyAborted
 		}
 		b = b[i+1:]
+	}
+	if len(b) > 0 {
+		p.partial = append(p.partial[:0], b...)
+	} else {
+		p.partial = p.partial[:0]
 	}
 	return n, nil
 }
@@ -479,40 +412,49 @@ func (p *copyParser) finish() error {
 	return nil
 }
 
-func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
 
-// line splits one row into its fields. A field without escapes is passed
-// as it is, a slice of l; only fields with backslashes are unescaped, into
-// p.buf.
 func (p *copyParser) line(l []byte) error {
 	p.buf = p.buf[:0]
+	p.ends = p.ends[:0]
+	p.nulls = p.nulls[:0]
+	field := 0
+	start := 0
+	for i := 0; i <= len(l); i++ {
+		if i < len(l) && l[i] != '\t' {
+			continue
+		}
+		f := l[start:i]
+		start = i + 1
+		field++
+		if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
+			p.nulls = append(p.nulls, true)
+			p.ends = append(p.ends, len(p.buf))
+			continue
+		}
+		p.nulls = append(p.nulls, false)
+		p.buf = appendUnescaped(p.buf, f)
+		p.ends = append(p.ends, len(p.buf))
+	}
 	p.kinds = p.kinds[:0]
 	p.data = p.data[:0]
-	for {
-		i := bytes.IndexByte(l, '\t')
-		f := l
-		if i >= 0 {
-			f = l[:i]
-		}
-		switch {
-		case len(f) == 2 && f[0] == '\\' && f[1] == 'N':
+	prev := 0
+	for i, e := range p.ends {
+		if p.nulls[i] {
 			p.kinds = append(p.kinds, kindNull)
 			p.data = append(p.data, nil)
-		case bytes.IndexByte(f, '\\') < 0:
+		} else {
 			p.kinds = append(p.kinds, kindText)
-			p.data = append(p.data, f)
-		default:
-			start := len(p.buf)
-			p.buf = appendUnescaped(p.buf, f)
-			p.kinds = append(p.kinds, kindText)
-			// Full slice expression: a later append to p.buf cannot
-			// overwrite this field, even when it does not reallocate.
-			p.data = append(p.data, p.buf[start:len(p.buf):len(p.buf)])
+			p.data = append(p.data, p.buf[prev:e])
 		}
-		if i < 0 {
-			break
-		}
-		l = l[i+1:]
+		prev = e
 	}
 	return p.row(p.kinds, p.data)
 }

@@ -53,9 +53,6 @@ type streamer struct {
 	inStream bool
 	streamed map[uint32][]bufferedChange // in-progress transactions by top-level xid
 	streamX  uint32                      // xid of the open stream block
-	wc       walChange                   // the change being decoded, reused
-	arena    valueArena                  // the values of records
-	recs     recordSlab
 
 	err      error // a failed mid-transaction flush, returned by handle's caller
 	nowBoxed boxedTimes
@@ -311,44 +308,6 @@ func (st *streamer) flush() error {
 
 // handle decodes one XLogData message.
 func (st *streamer) handle(xld pglogrepl.XLogData) error {
-	data := xld.WALData
-	if len(data) == 0 {
-		return fmt.Errorf("decode pgoutput message at LSN %s: empty message", xld.WALStart)
-	}
-	// The hot messages outside streamed blocks are decoded by hand, without
-	// allocating (pgoutput.go); the rest by pglogrepl.
-	if !st.inStream {
-		switch data[0] {
-		case 'B':
-			m, err := decodeBegin(data)
-			if err != nil {
-				return fmt.Errorf("decode pgoutput message at LSN %s: %w", xld.WALStart, err)
-			}
-			st.begin(m.xid, pglogrepl.LSN(m.finalLSN), m.time)
-			return nil
-		case 'C':
-			m, err := decodeCommit(data)
-			if err != nil {
-				return fmt.Errorf("decode pgoutput message at LSN %s: %w", xld.WALStart, err)
-			}
-			return st.commit(pglogrepl.LSN(m.endLSN))
-		case 'I', 'U', 'D':
-			c := &st.wc
-			if err := c.decode(data); err != nil {
-				return fmt.Errorf("decode pgoutput message at LSN %s: %w", xld.WALStart, err)
-			}
-			var op byte
-			switch c.op {
-			case 'I':
-				op = 'c'
-			case 'U':
-				op = 'u'
-			default:
-				op = 'd'
-			}
-			return st.changeRow(nil, c.relID, op, &c.old, &c.new, xld.WALStart)
-		}
-	}
 	var msg pglogrepl.Message
 	var err error
 	if st.proto >= 2 {
@@ -533,22 +492,19 @@ func (st *streamer) relation(m *pglogrepl.RelationMessage) error {
 	return nil
 }
 
-// tupleOf views a pglogrepl tuple as a walTuple (in buf).
-func tupleOf(td *pglogrepl.TupleData, buf *walTuple) *walTuple {
-	buf.present = td != nil
-	buf.kinds, buf.data = buf.kinds[:0], buf.data[:0]
+func tupleParts(td *pglogrepl.TupleData, kinds []byte, data [][]byte) ([]byte, [][]byte) {
+	kinds, data = kinds[:0], data[:0]
 	if td == nil {
-		return buf
+		return kinds, data
 	}
 	for _, c := range td.Columns {
-		buf.kinds = append(buf.kinds, c.DataType)
-		buf.data = append(buf.data, c.Data)
+		kinds = append(kinds, c.DataType)
+		data = append(data, c.Data)
 	}
-	return buf
+	return kinds, data
 }
 
-// change turns an insert, update, delete or truncate decoded by pglogrepl
-// into records.
+// change turns an insert, update, delete or truncate into records.
 func (st *streamer) change(tbl *table, msg pglogrepl.Message, lsn pglogrepl.LSN) error {
 	var (
 		relID    uint32
@@ -596,13 +552,6 @@ func (st *streamer) change(tbl *table, msg pglogrepl.Message, lsn pglogrepl.LSN)
 		}
 		return nil
 	}
-	var o, n walTuple
-	return st.changeRow(tbl, relID, op, tupleOf(oldT, &o), tupleOf(newT, &n), lsn)
-}
-
-// changeRow turns an insert (op c), update (u) or delete (d) of relation
-// relID into records; oldT and newT are its tuples, present or not.
-func (st *streamer) changeRow(tbl *table, relID uint32, op byte, oldT, newT *walTuple, lsn pglogrepl.LSN) error {
 	if tbl == nil {
 		tbl = st.tables[relID]
 	}
@@ -612,42 +561,47 @@ func (st *streamer) changeRow(tbl *table, relID uint32, op byte, oldT, newT *wal
 	if !tbl.captured || st.s.skip[string(op)] {
 		return nil
 	}
+	var kinds [64]byte
+	var data [64][]byte
 	var before, after *rowValues
-	if oldT.present {
-		r, err := tbl.decodeRow(oldT.kinds, oldT.data, nil, &st.arena)
+	if oldT != nil {
+		k, d := tupleParts(oldT, kinds[:0], data[:0])
+		r, err := tbl.decodeRow(k, d, nil)
 		if err != nil {
 			return fmt.Errorf("old row at LSN %s: %w", lsn, err)
 		}
 		before = &r
 	}
-	if newT.present {
-		r, err := tbl.decodeRow(newT.kinds, newT.data, before, &st.arena)
+	if newT != nil {
+		k, d := tupleParts(newT, kinds[:0], data[:0])
+		r, err := tbl.decodeRow(k, d, before)
 		if err != nil {
 			return fmt.Errorf("new row at LSN %s: %w", lsn, err)
 		}
 		after = &r
 	}
+	now := time.Now()
 	switch op {
 	case 'c':
-		st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn), lsn)
+		st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn, now), lsn)
 	case 'u':
 		if before != nil && tbl.keySchema != nil && !keysEqual(before.key, after.key) {
 			// Key change: a delete of the old key, its tombstone, a create.
-			st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn), lsn)
+			st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn, now), lsn)
 			if st.s.tombstones {
 				st.emit(&connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: before.key}, lsn)
 			}
-			st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn), lsn)
+			st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn, now), lsn)
 			return nil
 		}
 		// Under REPLICA IDENTITY DEFAULT an update without key change carries
 		// no old tuple: before stays null, as in Debezium.
-		st.emit(st.changeRecord(tbl, "u", before, after, after.key, lsn), lsn)
+		st.emit(st.changeRecord(tbl, "u", before, after, after.key, lsn, now), lsn)
 	case 'd':
 		if before == nil {
 			return nil // REPLICA IDENTITY NOTHING: PostgreSQL refuses such deletes when published
 		}
-		st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn), lsn)
+		st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn, now), lsn)
 		if st.s.tombstones && tbl.keySchema != nil {
 			st.emit(&connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: before.key}, lsn)
 		}
@@ -660,34 +614,11 @@ func keysEqual(a, b *connect.Struct) bool {
 		return a == b
 	}
 	for i := range a.Schema().Fields {
-		if !valuesEqual(a.GetAt(i), b.GetAt(i)) {
+		if fmt.Sprint(a.GetAt(i)) != fmt.Sprint(b.GetAt(i)) {
 			return false
 		}
 	}
 	return true
-}
-
-// valuesEqual compares two key values as their printed forms would, without
-// printing the common types.
-func valuesEqual(x, y any) bool {
-	switch a := x.(type) {
-	case int64:
-		b, ok := y.(int64)
-		return ok && a == b
-	case int32:
-		b, ok := y.(int32)
-		return ok && a == b
-	case int16:
-		b, ok := y.(int16)
-		return ok && a == b
-	case string:
-		b, ok := y.(string)
-		return ok && a == b
-	case bool:
-		b, ok := y.(bool)
-		return ok && a == b
-	}
-	return fmt.Sprint(x) == fmt.Sprint(y)
 }
 
 func setEnvTimes(env *connect.Struct, now time.Time) {
@@ -722,7 +653,7 @@ func (st *streamer) now() boxedTimes {
 }
 
 // changeRecord builds one change event.
-func (st *streamer) changeRecord(tbl *table, op string, before, after *rowValues, key *connect.Struct, lsn pglogrepl.LSN) *connect.Record {
+func (st *streamer) changeRecord(tbl *table, op string, before, after *rowValues, key *connect.Struct, lsn pglogrepl.LSN, now time.Time) *connect.Record {
 	env := connect.NewStruct(tbl.envSchema)
 	if before != nil {
 		env.SetAt(envBefore, before.val)
@@ -767,20 +698,20 @@ func (st *streamer) source(tbl *table, lsn pglogrepl.LSN) *connect.Struct {
 	}
 	src.SetAt(srcVersion, Version)
 	src.SetAt(srcConnector, "postgresql")
-	src.SetAt(srcName, st.s.boxed.prefix)
+	src.SetAt(srcName, st.s.prefix)
 	times.set(src, srcTsMs, srcTsUs, srcTsNs)
 	src.SetAt(srcSnapshot, "false")
-	src.SetAt(srcDB, st.s.boxed.dbname)
-	var seq [48]byte
-	b := append(seq[:0], `["`...)
-	b = strconv.AppendUint(b, uint64(st.lastEnd), 10)
-	b = append(b, `","`...)
-	b = strconv.AppendUint(b, uint64(lsn), 10)
-	b = append(b, `"]`...)
-	src.SetAt(srcSequence, string(b))
+	src.SetAt(srcDB, st.s.dbname)
+	seq := make([]byte, 0, 48)
+	seq = append(seq, `["`...)
+	seq = strconv.AppendUint(seq, uint64(st.lastEnd), 10)
+	seq = append(seq, `","`...)
+	seq = strconv.AppendUint(seq, uint64(lsn), 10)
+	seq = append(seq, `"]`...)
+	src.SetAt(srcSequence, string(seq))
 	if tbl != nil {
-		src.SetAt(srcSchema, tbl.boxed.schema)
-		src.SetAt(srcTable, tbl.boxed.name)
+		src.SetAt(srcSchema, tbl.schema)
+		src.SetAt(srcTable, tbl.name)
 	} else {
 		src.SetAt(srcSchema, "")
 		src.SetAt(srcTable, "")

@@ -98,9 +98,6 @@ type column struct {
 	codec    codec
 	valuePos int // field position in the value struct; -1 when excluded
 	keyPos   int // field position in the key struct; -1 when not a key column
-	// adapt is set when the codec's values hold structs, which adaptStruct
-	// must give the exact schema of their field.
-	adapt bool
 }
 
 // table is what the connector knows of one captured table: its columns in
@@ -118,9 +115,6 @@ type table struct {
 	valSchema *connect.Schema
 	envSchema *connect.Schema
 	keyCount  int
-	// boxed holds schema and name as interface values, made once instead of
-	// for every record's source block.
-	boxed struct{ schema, name any }
 }
 
 // catalogColumn is a column as pg_attribute describes it.
@@ -187,7 +181,6 @@ func describe(ctx context.Context, conn *pgx.Conn, relID uint32) (*catalogTable,
 func (s *settings) buildTable(tm *typeMap, relID uint32, cat *catalogTable, identity byte, cols []catalogColumn) (*table, error) {
 	t := &table{relID: relID, schema: cat.schema, name: cat.name, identity: identity,
 		topic: s.prefix + "." + cat.schema + "." + cat.name}
-	t.boxed.schema, t.boxed.name = t.schema, t.name
 	t.captured = s.filter.table(cat.schema, cat.name)
 	if !t.captured {
 		return t, nil
@@ -211,7 +204,6 @@ func (s *settings) buildTable(tm *typeMap, relID uint32, cat *catalogTable, iden
 	for _, cc := range cols {
 		c := &column{name: cc.name, oid: cc.oid, typmod: cc.typmod, valuePos: -1, keyPos: -1}
 		c.codec = s.codecFor(tm, cc.oid, cc.typmod)
-		c.adapt = holdsStruct(c.codec.schema)
 		kp, key := isKey[cc.name]
 		sc := c.codec.schema
 		// Non-key columns are optional unless declared NOT NULL under REPLICA
@@ -274,8 +266,7 @@ const (
 // give each published column's kind and text; fallback (may be nil) supplies
 // values of unchanged TOASTed columns, e.g. from a REPLICA IDENTITY FULL old
 // tuple.
-// a, when not nil, holds the values of the common types (see fastKind).
-func (t *table) decodeRow(kinds []byte, data [][]byte, fallback *rowValues, a *valueArena) (rowValues, error) {
+func (t *table) decodeRow(kinds []byte, data [][]byte, fallback *rowValues) (rowValues, error) {
 	var r rowValues
 	r.val = connect.NewStruct(t.valSchema)
 	if t.keySchema != nil {
@@ -302,23 +293,10 @@ func (t *table) decodeRow(kinds []byte, data [][]byte, fallback *rowValues, a *v
 			}
 		default:
 			var err error
-			if a != nil && c.codec.fast != fastNone {
-				v, err = c.codec.decodeFast(data[i], a)
-			} else {
-				v, err = c.codec.decode(data[i])
-			}
+			v, err = c.codec.decode(data[i])
 			if err != nil {
 				return r, fmt.Errorf("table %s.%s column %s: %w", t.schema, t.name, c.name, err)
 			}
-		}
-		if !c.adapt {
-			if c.valuePos >= 0 {
-				r.val.SetAt(c.valuePos, v)
-			}
-			if c.keyPos >= 0 && r.key != nil {
-				r.key.SetAt(c.keyPos, v)
-			}
-			continue
 		}
 		if c.valuePos >= 0 {
 			r.val.SetAt(c.valuePos, adaptStruct(v, t.valSchema.Fields[c.valuePos].Schema))
@@ -334,21 +312,6 @@ func (r *rowValues) isUnavailable(name string) bool {
 	for _, n := range r.unavailable {
 		if n == name {
 			return true
-		}
-	}
-	return false
-}
-
-// holdsStruct reports whether values of schema s are or contain structs.
-func holdsStruct(s *connect.Schema) bool {
-	for s != nil {
-		switch s.Type {
-		case connect.TypeStruct:
-			return true
-		case connect.TypeArray:
-			s = s.Value
-		default:
-			return false
 		}
 	}
 	return false
