@@ -187,6 +187,7 @@ func TestValidateCatches(t *testing.T) {
 		"missing required":    {"name": "x", "connector.class": "FileStreamSink", "topics": "t"},
 		"typo in a key":       {"name": "x", "connector.class": "FileStreamSink", "topics": "t", "file": "/tmp/f", "tasks.mx": "1"},
 		"sink without topics": {"name": "x", "connector.class": "FileStreamSink", "file": "/tmp/f"},
+		"bad topics regex":    {"name": "x", "connector.class": "FileStreamSink", "file": "/tmp/f", "topics.regex": "("},
 		"bad value":           {"name": "x", "connector.class": "datagen", "topic": "t", "rate": "fast"},
 		"unknown transform":   {"name": "x", "connector.class": "datagen", "topic": "t", "transforms": "a", "transforms.a.type": "Nope"},
 		"bad transform key": {"name": "x", "connector.class": "datagen", "topic": "t", "transforms": "a",

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -197,6 +198,10 @@ func validateConnector(reg *plugins.Registry, props map[string]string) (config.I
 			infos.AddError(KeyTopics, "topics and topics.regex are mutually exclusive options, but both are set.")
 		case topics == "" && regex == "":
 			infos.AddError(KeyTopics, "Must configure one of topics or topics.regex")
+		case regex != "":
+			if _, err := regexp.Compile(regex); err != nil {
+				infos.AddError(KeyTopicsRegex, fmt.Sprintf("Invalid value %s for configuration %s: %v", regex, KeyTopicsRegex, err))
+			}
 		}
 		if dlq := strings.TrimSpace(props[KeyDLQTopic]); dlq != "" && topics != "" {
 			for _, t := range strings.Split(topics, ",") {

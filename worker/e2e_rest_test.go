@@ -565,3 +565,26 @@ func TestE2ERestAPI(t *testing.T) {
 		return nil
 	})
 }
+
+// TestE2ESinkRegexSeesNewTopics creates a sink with topics.regex before any
+// matching topic exists, then a source writing a matching topic, and expects
+// the records in the sink's file (as the postgres-to-elasticsearch example,
+// whose sink and source are created together, needs).
+// A regex sink refreshes its metadata every 10 s by default (Kafka's
+// consumer: 5 minutes).
+func TestE2ESinkRegexSeesNewTopics(t *testing.T) {
+	b := brokertest.Start(t)
+	w := e2e.StartWorker(t, b.Addr, nil)
+	out := filepath.Join(t.TempDir(), "sink.txt")
+	e2e.Expect(t, 201, "POST", w.URL+"/connectors", map[string]any{"name": "sink", "config": map[string]string{
+		"connector.class": "FileStreamSink", "topics.regex": `late\..*`, "file": out}})
+	e2e.WaitState(t, w.URL, "sink", "RUNNING", "RUNNING", 1)
+	e2e.Expect(t, 201, "POST", w.URL+"/connectors", map[string]any{"name": "gen", "config": map[string]string{
+		"connector.class": "datagen", "topic": "late.x", "count": "10"}})
+	e2e.Eventually(t, 30*time.Second, "the new topic's records in the file", func() error {
+		if got := len(seqs(t, out)); got != 10 {
+			return fmt.Errorf("%d of 10 records", got)
+		}
+		return nil
+	})
+}

@@ -48,6 +48,9 @@ type sinkTask struct {
 }
 
 // ConnectorName implements connect.TaskContext.
+// regexMetadataMaxAge is how often a topics.regex sink looks for new topics.
+const regexMetadataMaxAge = 10 * time.Second
+
 func (s *sinkTask) ConnectorName() string { return s.r.id.Connector }
 
 // TaskID implements connect.TaskContext.
@@ -143,20 +146,37 @@ func (s *sinkTask) run(ctx context.Context, props map[string]string) error {
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
 	)
-	// consumer.session.timeout.ms (worker) and its connector override
-	// consumer.override.session.timeout.ms, as in Kafka Connect.
-	if v := firstSet(s.connProps["consumer.override.session.timeout.ms"], h.cfg.Props["consumer.session.timeout.ms"]); v != "" {
+	// consumer.<key> (worker) and its connector override
+	// consumer.override.<key>, as in Kafka Connect.
+	consumerMillis := func(key string, def time.Duration) (time.Duration, error) {
+		v := firstSet(s.connProps["consumer.override."+key], h.cfg.Props["consumer."+key])
+		if v == "" {
+			return def, nil
+		}
 		ms, err := strconv.Atoi(v)
 		if err != nil || ms <= 0 {
-			return fmt.Errorf("session.timeout.ms %q: not a positive number", v)
+			return 0, fmt.Errorf("%s %q: not a positive number", key, v)
 		}
-		opts = append(opts, kgo.SessionTimeout(time.Duration(ms)*time.Millisecond))
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	if d, err := consumerMillis("session.timeout.ms", 0); err != nil {
+		return err
+	} else if d > 0 {
+		opts = append(opts, kgo.SessionTimeout(d))
 	}
 	if re := strings.TrimSpace(s.connProps[KeyTopicsRegex]); re != "" {
 		if _, err := regexp.Compile(re); err != nil {
 			return fmt.Errorf("topics.regex: %w", err)
 		}
-		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re))
+		// A regex subscription sees new topics on a metadata refresh.
+		// Kafka's consumer refreshes every 5 minutes; Penstock's regex sinks
+		// every 10 s by default, so a sink created with its source picks up
+		// the source's topics at once.
+		age, err := consumerMillis("metadata.max.age.ms", regexMetadataMaxAge)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re), kgo.MetadataMaxAge(age), kgo.MetadataMinAge(min(age, 5*time.Second)))
 	} else {
 		opts = append(opts, kgo.ConsumeTopics(splitList(s.connProps[KeyTopics])...))
 	}
