@@ -11,7 +11,11 @@ import "time"
 // tasks: the record's position in its Kafka partition.
 //
 // Records are values passed by pointer; code that changes one (a transform)
-// works on a copy (see Record.Clone) so the original stays as it was.
+// works on a copy (see Record.Clone) so the original stays as it was. A
+// source task must not modify a record, or its SourcePartition and
+// SourceOffset maps, after Poll returned it: the runtime holds on to them
+// until the record is acknowledged (and may recognise a reused partition map
+// by identity).
 type Record struct {
 	Topic     string
 	Partition int32 // -1: let the producer's partitioner choose

@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -295,21 +294,20 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record) error {
 	if err := s.noteTopic(ctx, out.Topic); err != nil {
 		return s.stageFailed(ctx, StageKafkaProduce, "producer", sub, out, key, value, err)
 	}
-	s.producer.Produce(s.produceCtx, &in.rec, s.onProduced)
+	s.producer.Produce(s.produceCtx, &in.rec, func(r *kgo.Record, err error) { s.onProduced(in, err) })
 	return nil
 }
 
-// inflight is a produced record with its offset ticket: one allocation per
-// record, and one callback (onProduced) for all of them.
+// inflight is a produced record with its offset ticket.
 type inflight struct {
-	rec    kgo.Record // first: onProduced converts the record pointer back
+	rec    kgo.Record
 	ticket offsets.Ticket
 }
 
 // onProduced is the producer's callback: it acknowledges the record's
 // offset, or routes the failure by the connector's errors.* settings.
-func (s *sourceTask) onProduced(r *kgo.Record, err error) {
-	in := (*inflight)(unsafe.Pointer(r))
+func (s *sourceTask) onProduced(in *inflight, err error) {
+	r := &in.rec
 	if err == nil {
 		s.produced.Inc()
 		s.writer.Ack(in.ticket)
