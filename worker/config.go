@@ -144,6 +144,12 @@ type Config struct {
 	TaskShutdownLimit time.Duration
 	TopicCreation     bool
 	ClientID          string
+
+	// Group membership (distributed workers).
+	SessionTimeout          time.Duration
+	HeartbeatInterval       time.Duration
+	RebalanceTimeout        time.Duration
+	ScheduledRebalanceDelay time.Duration
 }
 
 // ParseConfig checks props against ConfigDef and returns the worker config.
@@ -176,6 +182,23 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		TaskShutdownLimit: time.Duration(v.Long(KeyTaskShutdownTimeout)) * time.Millisecond,
 		TopicCreation:     v.Bool(KeyTopicCreationEnable),
 		ClientID:          v.String(KeyClientID),
+
+		SessionTimeout:          time.Duration(v.Int(KeySessionTimeout)) * time.Millisecond,
+		HeartbeatInterval:       time.Duration(v.Int(KeyHeartbeatInterval)) * time.Millisecond,
+		RebalanceTimeout:        time.Duration(v.Int(KeyRebalanceTimeout)) * time.Millisecond,
+		ScheduledRebalanceDelay: time.Duration(v.Int(KeyScheduledRebalanceDelay)) * time.Millisecond,
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 3 * time.Second
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+	if c.RebalanceTimeout <= 0 {
+		c.RebalanceTimeout = 60 * time.Second
+	}
+	if c.ScheduledRebalanceDelay < 0 {
+		c.ScheduledRebalanceDelay = 0
 	}
 	if len(c.BootstrapServers) == 0 {
 		return nil, fmt.Errorf("worker config: %s is empty", KeyBootstrapServers)

@@ -58,6 +58,14 @@ type configStore struct {
 	pending  map[string]map[int]map[string]string // task-* records waiting for their commit
 	restarts []restartRequest
 	notify   func()
+	key      *sessionKey // the session-key record, signing requests between workers
+}
+
+// sessionKey is the session-key record: Kafka Connect's format.
+type sessionKey struct {
+	Key       string `json:"key"` // base64
+	Algorithm string `json:"algorithm"`
+	Created   int64  `json:"creation-timestamp"`
 }
 
 func openConfigStore(ctx context.Context, cfg *Config, opts []kgo.Opt, lg *slog.Logger, notify func()) (*configStore, error) {
@@ -188,7 +196,16 @@ func (s *configStore) apply(r *kgo.Record) {
 		}
 		s.restarts = append(s.restarts, req)
 	case key == "session-key":
-		// Used by distributed workers to sign forwarded requests; not needed by a group of one.
+		if r.Value == nil {
+			s.key = nil
+			return
+		}
+		var k sessionKey
+		if err := json.Unmarshal(r.Value, &k); err != nil || k.Key == "" {
+			s.slog.Warn("config store: ignoring unreadable session key", "err", err)
+			return
+		}
+		s.key = &k
 	default:
 		s.slog.Debug("config store: ignoring unknown key", "key", key)
 	}
@@ -286,4 +303,16 @@ func (s *configStore) putTaskConfigs(ctx context.Context, name string, tasks []m
 func (s *configStore) putRestart(ctx context.Context, req restartRequest) error {
 	b, _ := json.Marshal(req)
 	return s.log.Send(ctx, []byte("restart-connector-"+req.Connector), b)
+}
+
+// sessionKey returns the current session key, nil when none was written.
+func (s *configStore) sessionKey() *sessionKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key
+}
+
+func (s *configStore) putSessionKey(ctx context.Context, k sessionKey) error {
+	b, _ := json.Marshal(k)
+	return s.log.Send(ctx, []byte("session-key"), b)
 }

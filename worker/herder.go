@@ -4,11 +4,12 @@
 // brokers, offset handling, error handling with dead letter queues, and the
 // worker configuration.
 //
-// A worker is a group of one for now: its assignment is every connector and
-// task in the config topic. The herder is shaped for distribution: all
-// state comes from the internal topics, the leader's duties (writing task
-// configs, acting on restart requests) happen in one reconcile loop, and
-// the assignment is computed in one place.
+// Workers sharing a group.id form a group (group.go: Kafka's group protocol
+// with protocol type "connect"); the leader computes an incremental
+// cooperative assignment (assignor.go) and does the leader's duties
+// (writing task configs and the session key); every other state comes from
+// the internal topics. A worker alone in its group is its leader and runs
+// everything.
 package worker
 
 import (
@@ -51,6 +52,9 @@ type Options struct {
 	ClientOpts []kgo.Opt
 	// Version and Commit are what GET / reports.
 	Version, Commit string
+	// NoGroup runs the worker outside any group: it runs every connector
+	// and task, as if alone in its group, without joining it.
+	NoGroup bool
 }
 
 // Herder runs connectors and tasks and implements the REST API's
@@ -86,6 +90,12 @@ type Herder struct {
 	dlqMu     sync.Mutex
 	dlqTopics map[string]bool
 	closed    atomic.Bool
+
+	grp       *groupMember // nil: no group (everything is assigned here)
+	asgMu     sync.Mutex
+	asg       *groupAssignment
+	firstAsg  chan struct{}
+	firstOnce sync.Once
 }
 
 var _ rest.Herder = (*Herder)(nil)
@@ -96,7 +106,8 @@ var _ rest.Herder = (*Herder)(nil)
 func New(ctx context.Context, cfg *Config, opts Options) (*Herder, error) {
 	h := &Herder{cfg: cfg, reg: opts.Registry, log: opts.Logger, version: opts.Version, commit: opts.Commit,
 		promReg: opts.Metrics, wake: make(chan struct{}, 1), done: make(chan struct{}),
-		conns: map[string]*connectorRuntime{}, tasks: map[rest.TaskID]*taskRunner{}, dlqTopics: map[string]bool{}}
+		conns: map[string]*connectorRuntime{}, tasks: map[rest.TaskID]*taskRunner{}, dlqTopics: map[string]bool{},
+		firstAsg: make(chan struct{})}
 	if h.reg == nil {
 		h.reg = plugins.Builtin()
 	}
@@ -134,13 +145,38 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Herder, error) {
 	if h.statuses, err = openStatusStore(ctx, cfg, h.storeOpts("statuses"), h.log); err != nil {
 		return fail(fmt.Errorf("worker: %w", err))
 	}
+	h.statuses.generation = func() int64 {
+		if a := h.currentAssignment(); a != nil {
+			return int64(a.Generation)
+		}
+		return 0
+	}
 	if h.configs, err = openConfigStore(ctx, cfg, h.storeOpts("configs"), h.log, h.kick); err != nil {
 		return fail(fmt.Errorf("worker: %w", err))
 	}
 	h.configs.takeRestarts() // requests of the past: everything starts afresh anyway
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	if !opts.NoGroup {
+		if h.grp, err = newGroupMember(h); err != nil {
+			h.cancel()
+			return fail(err)
+		}
+		h.grp.start()
+	}
 	go h.loop()
 	h.kick()
+	if h.grp != nil {
+		// Serve once the first round assigned work (or say why not).
+		wait := h.cfg.RebalanceTimeout + h.cfg.SessionTimeout
+		select {
+		case <-h.firstAsg:
+		case <-time.After(wait):
+			h.log.Warn("no assignment from the group yet; starting anyway", "group", cfg.GroupID, "waited", wait)
+		case <-ctx.Done():
+			h.Close()
+			return nil, ctx.Err()
+		}
+	}
 	h.log.Info("worker started", "worker_id", h.workerID, "group", cfg.GroupID, "cluster", h.clusterID,
 		"connectors", len(h.configs.connectorNames()))
 	return h, nil
@@ -178,6 +214,9 @@ func (h *Herder) Close() error {
 	}
 	h.cancel()
 	<-h.done
+	if h.grp != nil {
+		h.grp.stop() // heartbeats stop; the group learns of the leave below
+	}
 	h.mu.Lock()
 	var tasks []*taskRunner
 	for id, t := range h.tasks {
@@ -190,9 +229,15 @@ func (h *Herder) Close() error {
 		delete(h.conns, name)
 	}
 	for _, t := range tasks {
-		h.statuses.put(taskStatusKey(t.id.Connector, t.id.Task), status{State: rest.StateUnassigned, WorkerID: h.workerID})
+		h.statuses.putSafe(taskStatusKey(t.id.Connector, t.id.Task), status{State: rest.StateUnassigned, WorkerID: h.workerID})
 	}
 	h.mu.Unlock()
+	if h.grp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = h.statuses.log.Flush(ctx)
+		cancel()
+		h.grp.leave()
+	}
 	h.closeStores()
 	h.log.Info("worker stopped", "worker_id", h.workerID)
 	return nil
@@ -226,10 +271,28 @@ func (h *Herder) loop() {
 	}
 }
 
-// assignment returns the connectors and tasks this worker runs: all of them
-// in a group of one. The group protocol will compute it instead.
+// assignment returns the connectors and tasks this worker runs: the
+// group's last assignment (nothing before the first), limited to what the
+// config holds; everything without a group.
 func (h *Herder) assignment(snap configSnapshot) (conns map[string]bool, tasks map[rest.TaskID]bool) {
 	conns, tasks = map[string]bool{}, map[rest.TaskID]bool{}
+	if h.grp != nil {
+		a := h.currentAssignment()
+		if a == nil {
+			return conns, tasks
+		}
+		for _, name := range a.Assigned.Connectors {
+			if _, ok := snap.connectors[name]; ok {
+				conns[name] = true
+			}
+		}
+		for _, id := range a.Assigned.Tasks {
+			if id.Task < len(snap.taskConfigs[id.Connector]) {
+				tasks[id] = true
+			}
+		}
+		return conns, tasks
+	}
 	for name := range snap.connectors {
 		conns[name] = true
 		for i := range snap.taskConfigs[name] {
@@ -242,14 +305,16 @@ func (h *Herder) assignment(snap configSnapshot) (conns map[string]bool, tasks m
 // reconcile brings the running connectors and tasks in line with the
 // config state and this worker's assignment.
 func (h *Herder) reconcile() {
-	snap := h.configs.snapshot()
-	restarts := h.configs.takeRestarts()
-	conns, tasks := h.assignment(snap)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ctx.Err() != nil {
 		return
 	}
+	snap := h.configs.snapshot()
+	restarts := h.configs.takeRestarts()
+	conns, tasks := h.assignment(snap)
+	h.leaderDuties(snap)
+	h.groupDuties(snap)
 	// Work no longer assigned (deleted connectors, fewer tasks).
 	var stopping []*taskRunner
 	for id, t := range h.tasks {
@@ -261,7 +326,7 @@ func (h *Herder) reconcile() {
 	stopTasks(stopping)
 	for _, t := range stopping {
 		if _, exists := snap.connectors[t.id.Connector]; exists {
-			h.statuses.put(taskStatusKey(t.id.Connector, t.id.Task), status{State: rest.StateUnassigned, WorkerID: h.workerID})
+			h.statuses.putSafe(taskStatusKey(t.id.Connector, t.id.Task), status{State: rest.StateUnassigned, WorkerID: h.workerID})
 		} else {
 			h.statuses.remove(taskStatusKey(t.id.Connector, t.id.Task))
 		}
@@ -284,8 +349,37 @@ func (h *Herder) reconcile() {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		h.reconcileConnector(snap, name)
+		h.reconcileConnector(snap, name, tasks)
 	}
+	// Assigned tasks of connectors that run elsewhere.
+	for id := range tasks {
+		if !conns[id.Connector] {
+			h.reconcileTask(snap, id)
+		}
+	}
+}
+
+// reconcileTask starts, restarts (config changed) or pauses one assigned
+// task.
+func (h *Herder) reconcileTask(snap configSnapshot, id rest.TaskID) {
+	raw := snap.connectors[id.Connector]
+	target := snap.target(id.Connector)
+	committed := snap.taskConfigs[id.Connector]
+	if id.Task >= len(committed) || target == targetStopped {
+		return
+	}
+	tc := committed[id.Task]
+	t := h.tasks[id]
+	if t != nil && (!maps.Equal(t.rawConfig, tc) || !maps.Equal(t.connConfig, raw)) {
+		stopTasks([]*taskRunner{t})
+		delete(h.tasks, id)
+		t = nil
+	}
+	if t == nil {
+		h.tasks[id] = h.startTask(id, tc, raw, target == targetPaused)
+		return
+	}
+	t.setPaused(target == targetPaused)
 }
 
 func (h *Herder) setConnectorStatus(name, state, trace string) {
@@ -295,7 +389,7 @@ func (h *Herder) setConnectorStatus(name, state, trace string) {
 	h.statuses.put(connectorStatusKey(name), status{State: state, Trace: trace, WorkerID: h.workerID})
 }
 
-func (h *Herder) reconcileConnector(snap configSnapshot, name string) {
+func (h *Herder) reconcileConnector(snap configSnapshot, name string, assigned map[rest.TaskID]bool) {
 	raw := snap.connectors[name]
 	target := snap.target(name)
 	c := h.conns[name]
@@ -319,13 +413,7 @@ func (h *Herder) reconcileConnector(snap configSnapshot, name string) {
 		}
 		stopTasks(stopping)
 		h.setConnectorStatus(name, rest.StateStopped, "")
-		if len(committed) > 0 {
-			// Kafka Connect writes empty task configs for a stopped
-			// connector: its offsets can then be altered safely.
-			if err := h.configs.putTaskConfigs(h.ctx, name, nil); err != nil {
-				h.log.Error("writing empty task configs of a stopped connector failed", "connector", name, "err", err)
-			}
-		}
+		// The leader writes the empty task configs (leaderDuties).
 		return
 	}
 	if c == nil {
@@ -342,20 +430,10 @@ func (h *Herder) reconcileConnector(snap configSnapshot, name string) {
 	if c.failure() == nil && target == targetStarted && c.needTaskConfigs.Swap(false) {
 		h.writeTaskConfigs(c, committed)
 	}
-	for i, tc := range committed {
-		id := rest.TaskID{Connector: name, Task: i}
-		t := h.tasks[id]
-		if t != nil && (!maps.Equal(t.rawConfig, tc) || !maps.Equal(t.connConfig, raw)) {
-			stopTasks([]*taskRunner{t})
-			delete(h.tasks, id)
-			t = nil
+	for i := range committed {
+		if id := (rest.TaskID{Connector: name, Task: i}); assigned[id] {
+			h.reconcileTask(snap, id)
 		}
-		if t == nil {
-			t = h.startTask(id, tc, raw, target == targetPaused)
-			h.tasks[id] = t
-			continue
-		}
-		t.setPaused(target == targetPaused)
 	}
 }
 
@@ -385,6 +463,10 @@ func (h *Herder) writeTaskConfigs(c *connectorRuntime, committed []map[string]st
 		same = maps.Equal(out[i], committed[i])
 	}
 	if same {
+		return
+	}
+	if !h.isLeader() {
+		h.sendTaskConfigs(c, out) // the leader writes them
 		return
 	}
 	if err := h.configs.putTaskConfigs(h.ctx, c.name, out); err != nil {

@@ -16,6 +16,10 @@ type metrics struct {
 	offsetCommits  *prometheus.CounterVec
 	offsetFailures *prometheus.CounterVec
 	taskStates     *prometheus.GaugeVec
+	taskStarts     *prometheus.CounterVec
+	groupLeader    prometheus.Gauge
+	groupGen       prometheus.Gauge
+	rebalances     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -38,9 +42,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Failed offset flushes (source) and commits (sink)."}, []string{"connector"}),
 		taskStates: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "penstock_tasks",
 			Help: "Tasks running on this worker by connector and state."}, []string{"connector", "state"}),
+		taskStarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "penstock_task_starts_total",
+			Help: "Times each task was started on this worker (rebalances that move a task start it elsewhere)."}, []string{"connector", "task"}),
+		groupLeader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "penstock_group_leader",
+			Help: "1 when this worker leads its group (computes assignments, writes task configs), else 0."}),
+		groupGen: prometheus.NewGauge(prometheus.GaugeOpts{Name: "penstock_group_generation",
+			Help: "Generation of the worker group's last completed rebalance."}),
+		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "penstock_group_rebalances_total",
+			Help: "Rebalance rounds this worker completed."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.polled, m.produced, m.consumed, m.put, m.recordErrors, m.dlqRecords, m.offsetCommits, m.offsetFailures, m.taskStates)
+		reg.MustRegister(m.polled, m.produced, m.consumed, m.put, m.recordErrors, m.dlqRecords, m.offsetCommits, m.offsetFailures, m.taskStates, m.taskStarts,
+			m.groupLeader, m.groupGen, m.rebalances)
 	}
 	return m
 }

@@ -41,6 +41,10 @@ type statusStore struct {
 	log  *topiclog.Log
 	slog *slog.Logger
 
+	// generation returns the group generation statuses are written in
+	// (the "generation" field, as Kafka Connect writes it); nil: 0.
+	generation func() int64
+
 	mu     sync.RWMutex
 	states map[string]status          // status key -> status
 	topics map[string]map[string]bool // connector -> topics
@@ -114,6 +118,9 @@ func (s *statusStore) get(key string) (status, bool) {
 
 // put records a state locally and writes it to the topic in the background.
 func (s *statusStore) put(key string, st status) {
+	if st.Generation == 0 && s.generation != nil {
+		st.Generation = s.generation()
+	}
 	s.mu.Lock()
 	s.states[key] = st
 	s.mu.Unlock()
@@ -123,6 +130,22 @@ func (s *statusStore) put(key string, st status) {
 			s.slog.Warn("status store: write failed", "key", key, "err", err)
 		}
 	})
+}
+
+// putSafe is put unless another worker wrote the status in a later
+// generation (Kafka Connect's putSafe): a worker that stopped a task never
+// overwrites the RUNNING of the task's new owner.
+func (s *statusStore) putSafe(key string, st status) {
+	if st.Generation == 0 && s.generation != nil {
+		st.Generation = s.generation()
+	}
+	s.mu.RLock()
+	cur, ok := s.states[key]
+	s.mu.RUnlock()
+	if ok && cur.WorkerID != st.WorkerID && cur.Generation > st.Generation {
+		return
+	}
+	s.put(key, st)
 }
 
 // remove forgets a status and writes its tombstone.

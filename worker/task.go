@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ func (h *Herder) startTask(id rest.TaskID, taskConfig, connConfig map[string]str
 	t := &taskRunner{h: h, id: id, rawConfig: taskConfig, connConfig: connConfig, cancel: cancel,
 		done: make(chan struct{}), paused: paused, pauseCh: make(chan struct{}),
 		log: h.log.With("connector", id.Connector, "task", id.Task)}
+	h.metrics.taskStarts.WithLabelValues(id.Connector, strconv.Itoa(id.Task)).Inc()
 	go t.run(ctx)
 	return t
 }

@@ -63,7 +63,8 @@ func runWorker(ctx context.Context, cfg *worker.Config) error {
 	}
 	reg := h.Metrics()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := rest.New(h, rest.WithLogger(levels.Logger(base, "penstock.rest")), rest.WithGatherer(reg), rest.WithLogLevels(levels))
+	srv := rest.New(h, rest.WithLogger(levels.Logger(base, "penstock.rest")), rest.WithGatherer(reg), rest.WithLogLevels(levels),
+		rest.WithCluster(h))
 	listener := "http://:8083"
 	if len(cfg.Listeners) > 0 {
 		listener = cfg.Listeners[0]

@@ -43,9 +43,12 @@ type Server struct {
 	timeout time.Duration
 	levels  LogLevels
 
-	// forward is the hook of distributed forwarding (see forwardToLeader);
+	// forward is the hook of distributed forwarding (WithCluster sets it to
+	// forwardRequest, in cluster.go);
 	// nil on a single worker.
 	forward func(c echo.Context) (forwarded bool, err error)
+	// cluster is set by WithCluster on a distributed worker.
+	cluster Cluster
 
 	echo *echo.Echo
 	srv  *http.Server
@@ -209,6 +212,9 @@ func (s *Server) routes() {
 	e.PUT("/connectors/:c/resume", s.resumeConnector)
 	e.PUT("/connectors/:c/stop", lead(s.stopConnector))
 	e.GET("/connectors/:c/tasks", s.tasks)
+	if s.cluster != nil {
+		e.POST("/connectors/:c/tasks", s.putTaskConfigs) // internal: signed, from other workers
+	}
 	e.GET("/connectors/:c/tasks/:n/status", s.taskStatus)
 	e.POST("/connectors/:c/tasks/:n/restart", lead(s.restartTask))
 	e.GET("/connectors/:c/offsets", s.getOffsets)
