@@ -588,3 +588,21 @@ func TestE2ESinkRegexSeesNewTopics(t *testing.T) {
 		return nil
 	})
 }
+
+// TestE2ERestartIncludeTasksSettles restarts a running connector with its
+// tasks through POST /connectors/{c}/restart?includeTasks=true and expects
+// the status to come back to RUNNING/RUNNING.
+//
+// The RESTARTING states are written before the restart request, so the
+// RUNNING written when it is carried out comes after them.
+func TestE2ERestartIncludeTasksSettles(t *testing.T) {
+	b := brokertest.Start(t)
+	w := e2e.StartWorker(t, b.Addr, nil)
+	e2e.Expect(t, 201, "POST", w.URL+"/connectors", map[string]any{"name": "gen", "config": map[string]string{
+		"connector.class": "datagen", "topic": "events", "rate": "100"}})
+	e2e.WaitState(t, w.URL, "gen", "RUNNING", "RUNNING", 1)
+	for i := 0; i < 5; i++ {
+		e2e.Expect(t, 202, "POST", w.URL+"/connectors/gen/restart?includeTasks=true", nil)
+		e2e.WaitState(t, w.URL, "gen", "RUNNING", "RUNNING", 1)
+	}
+}

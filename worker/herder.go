@@ -808,12 +808,12 @@ func (h *Herder) RestartConnector(ctx context.Context, name string, includeTasks
 	if err != nil {
 		return nil, err
 	}
-	if err := h.configs.putRestart(ctx, restartRequest{Connector: name, IncludeTasks: includeTasks, OnlyFailed: onlyFailed}); err != nil {
-		return nil, err
-	}
 	if !includeTasks && !onlyFailed {
-		return nil, nil
+		return nil, h.configs.putRestart(ctx, restartRequest{Connector: name})
 	}
+	// The RESTARTING states are written, and acknowledged, before the
+	// restart request: whoever carries the request out writes RUNNING after
+	// them, never before.
 	if !onlyFailed || st.Connector.State == rest.StateFailed {
 		st.Connector.State = rest.StateRestarting
 		h.statuses.put(connectorStatusKey(name), status{State: rest.StateRestarting, WorkerID: h.workerID})
@@ -826,6 +826,12 @@ func (h *Herder) RestartConnector(ctx context.Context, name string, includeTasks
 				h.statuses.put(taskStatusKey(name, st.Tasks[i].ID), status{State: rest.StateRestarting, WorkerID: h.workerID})
 			}
 		}
+	}
+	if err := h.statuses.flush(ctx); err != nil {
+		return nil, fmt.Errorf("writing RESTARTING states of %s: %w", name, err)
+	}
+	if err := h.configs.putRestart(ctx, restartRequest{Connector: name, IncludeTasks: includeTasks, OnlyFailed: onlyFailed}); err != nil {
+		return nil, err
 	}
 	return &st, nil
 }

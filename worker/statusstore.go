@@ -132,6 +132,9 @@ func (s *statusStore) put(key string, st status) {
 	})
 }
 
+// flush waits until every status written so far is acknowledged.
+func (s *statusStore) flush(ctx context.Context) error { return s.log.Flush(ctx) }
+
 // putSafe is put unless another worker wrote the status in a later
 // generation (Kafka Connect's putSafe): a worker that stopped a task never
 // overwrites the RUNNING of the task's new owner.
