@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/broker/storage"
+	"github.com/penstockhq/penstock/internal/properties"
 )
 
 // Config is the broker's settings. LoadConfig reads them from a Kafka-style
@@ -77,7 +76,7 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, fmt.Errorf("broker config: %w", err)
 	}
 	defer f.Close()
-	props, err := ParseProperties(f)
+	props, err := properties.Parse(f)
 	if err != nil {
 		return cfg, fmt.Errorf("broker config %s: %w", path, err)
 	}
@@ -85,105 +84,6 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, fmt.Errorf("broker config %s: %w", path, err)
 	}
 	return cfg, nil
-}
-
-// ParseProperties parses Java properties syntax: key=value, key: value or
-// key value lines, # and ! comments, backslash line continuations and the
-// common escapes.
-func ParseProperties(r io.Reader) (map[string]string, error) {
-	props := map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var pending strings.Builder
-	for sc.Scan() {
-		line := strings.TrimLeft(sc.Text(), " \t\f")
-		if pending.Len() == 0 && (line == "" || line[0] == '#' || line[0] == '!') {
-			continue
-		}
-		if n := countTrailingBackslashes(line); n%2 == 1 {
-			pending.WriteString(line[:len(line)-1])
-			continue
-		}
-		pending.WriteString(line)
-		full := pending.String()
-		pending.Reset()
-		key, val := splitProperty(full)
-		props[unescapeProperty(key)] = unescapeProperty(val)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if pending.Len() > 0 {
-		key, val := splitProperty(pending.String())
-		props[unescapeProperty(key)] = unescapeProperty(val)
-	}
-	return props, nil
-}
-
-func countTrailingBackslashes(s string) int {
-	n := 0
-	for i := len(s) - 1; i >= 0 && s[i] == '\\'; i-- {
-		n++
-	}
-	return n
-}
-
-func splitProperty(line string) (string, string) {
-	for i := 0; i < len(line); i++ {
-		switch line[i] {
-		case '\\':
-			i++
-		case '=', ':', ' ', '\t', '\f':
-			key := line[:i]
-			rest := strings.TrimLeft(line[i:], " \t\f")
-			if line[i] == ' ' || line[i] == '\t' || line[i] == '\f' {
-				if rest != "" && (rest[0] == '=' || rest[0] == ':') {
-					rest = rest[1:]
-				}
-			} else {
-				rest = rest[1:]
-			}
-			return key, strings.TrimLeft(rest, " \t\f")
-		}
-	}
-	return line, ""
-}
-
-func unescapeProperty(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i == len(s)-1 {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 't':
-			b.WriteByte('\t')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 'f':
-			b.WriteByte('\f')
-		case 'u':
-			if i+4 < len(s) {
-				if r, err := strconv.ParseUint(s[i+1:i+5], 16, 32); err == nil {
-					b.WriteRune(rune(r))
-					i += 4
-					continue
-				}
-			}
-			b.WriteByte('u')
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
 }
 
 // Apply sets the fields named by Kafka broker property keys. Unknown keys

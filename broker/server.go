@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/penstockhq/penstock/broker/storage"
+	"github.com/penstockhq/penstock/internal/properties"
 )
 
 // RequestContext is what a handler knows about the request it serves.
@@ -240,7 +241,7 @@ func (s *Server) loadMeta() error {
 	p := filepath.Join(s.cfg.DataDir, "meta.properties")
 	f, err := os.Open(p)
 	if err == nil {
-		props, err := ParseProperties(f)
+		props, err := properties.Parse(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("broker: read %s: %w", p, err)

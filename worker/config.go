@@ -1,15 +1,14 @@
 package worker
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/penstockhq/penstock/connect/config"
+	"github.com/penstockhq/penstock/internal/properties"
 )
 
 // Worker config keys, Kafka Connect's names.
@@ -216,7 +215,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("worker config: %w", err)
 	}
 	defer f.Close()
-	props, err := ParseProperties(f)
+	props, err := properties.Parse(f)
 	if err != nil {
 		return nil, fmt.Errorf("worker config %s: %w", path, err)
 	}
@@ -290,89 +289,4 @@ func splitHostPort(addr string) (string, string) {
 		return addr, "8083"
 	}
 	return strings.Trim(addr[:i], "[]"), addr[i+1:]
-}
-
-// ParseProperties parses Java properties syntax: key=value, key: value or
-// key value lines, # and ! comments and backslash line continuations.
-func ParseProperties(r io.Reader) (map[string]string, error) {
-	props := map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var pending strings.Builder
-	flush := func() {
-		line := pending.String()
-		pending.Reset()
-		k, v := splitProperty(line)
-		props[unescape(k)] = unescape(v)
-	}
-	for sc.Scan() {
-		line := strings.TrimLeft(sc.Text(), " \t\f")
-		if pending.Len() == 0 && (line == "" || line[0] == '#' || line[0] == '!') {
-			continue
-		}
-		n := 0
-		for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
-			n++
-		}
-		if n%2 == 1 {
-			pending.WriteString(line[:len(line)-1])
-			continue
-		}
-		pending.WriteString(line)
-		flush()
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if pending.Len() > 0 {
-		flush()
-	}
-	return props, nil
-}
-
-func splitProperty(line string) (string, string) {
-	for i := 0; i < len(line); i++ {
-		switch line[i] {
-		case '\\':
-			i++
-		case '=', ':', ' ', '\t', '\f':
-			key := line[:i]
-			rest := strings.TrimLeft(line[i:], " \t\f")
-			if line[i] == '=' || line[i] == ':' {
-				rest = strings.TrimLeft(line[i+1:], " \t\f")
-			} else if rest != "" && (rest[0] == '=' || rest[0] == ':') {
-				rest = strings.TrimLeft(rest[1:], " \t\f")
-			}
-			return key, rest
-		}
-	}
-	return line, ""
-}
-
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i == len(s)-1 {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 't':
-			b.WriteByte('\t')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 'f':
-			b.WriteByte('\f')
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
 }

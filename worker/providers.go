@@ -5,6 +5,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/penstockhq/penstock/internal/properties"
 )
 
 // Config provider classes, Kafka's names; their simple names and the
@@ -50,7 +52,7 @@ func (fileProvider) get(path, key string) (string, error) {
 		return "", fmt.Errorf("file provider: %w", err)
 	}
 	defer f.Close()
-	props, err := ParseProperties(f)
+	props, err := properties.Parse(f)
 	if err != nil {
 		return "", fmt.Errorf("file provider %s: %w", path, err)
 	}

@@ -233,6 +233,9 @@ type settings struct {
 	maxBatch, maxQueue          int
 	pollInterval                time.Duration
 	streamInProgress            bool
+	// boxed holds prefix and dbname as interface values, made once instead
+	// of for every record's source block.
+	boxed struct{ prefix, dbname any }
 }
 
 // parseSettings validates props and returns the task settings.
@@ -286,6 +289,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if s.maxQueue < s.maxBatch {
 		s.maxQueue = s.maxBatch
 	}
+	s.boxed.prefix, s.boxed.dbname = s.prefix, s.dbname
 	return s, nil
 }
 

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -274,16 +276,16 @@ func (t *Task) planChunks(ctx context.Context, meta *pgx.Conn, tbl *table, cat *
 	return out, nil
 }
 
-// copyChunk runs one chunk's COPY and sends its records in batches.
+// copyChunk runs one chunk's COPY and sends its records in batches. Two
+// goroutines share the work: this one reads the COPY data into blocks, a
+// second one decodes the blocks into records, in order, so that reading from
+// the connection and decoding overlap.
 func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn pglogrepl.LSN, xid int64,
 	shared map[string]any, out chan<- []*connect.Record) error {
 	s := t.s
-	tbl := ch.tbl
-	batch := make([]*connect.Record, 0, s.maxBatch)
-	now := time.Now()
-	var src *connect.Struct // shared by the records of one batch
-	times := boxTimes(now)
+	b := newSnapBuilder(t, ch.tbl, ch.desc, lsn, xid, shared)
 	send := func() error {
+		batch := b.take()
 		if len(batch) == 0 {
 			return nil
 		}
@@ -294,44 +296,40 @@ func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		batch = make([]*connect.Record, 0, s.maxBatch)
-		now = time.Now()
-		times = boxTimes(now)
-		src = nil
 		return nil
 	}
 	p := &copyParser{row: func(kinds []byte, data [][]byte) error {
-		r, err := tbl.decodeRow(kinds, data, nil)
-		if err != nil {
-			return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
+		if err := b.row(kinds, data); err != nil {
+			return err
 		}
-		env := connect.NewStruct(tbl.envSchema)
-		env.SetAt(envAfter, r.val)
-		if src == nil {
-			src = t.snapshotSource(tbl, now, lsn, xid)
-		}
-		env.SetAt(envSource, src)
-		env.SetAt(envOp, "r")
-		times.set(env, envTsMs, envTsUs, envTsNs)
-		rec := &connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env,
-			SourcePartition: t.partition, SourceOffset: shared}
-		if tbl.keySchema != nil {
-			rec.KeySchema, rec.Key = tbl.keySchema, r.key
-		}
-		batch = append(batch, rec)
-		if len(batch) >= s.maxBatch {
+		if b.full() {
 			return send()
 		}
 		return nil
 	}}
-	if _, err := conn.PgConn().CopyTo(ctx, p, ch.sql); err != nil {
-		if p.err != nil {
-			return p.err
+	w := newBlockWriter()
+	decoded := make(chan error, 1)
+	go func() {
+		var err error
+		for blk := range w.full {
+			if err == nil {
+				if _, werr := p.Write(blk); werr != nil {
+					err = p.err
+					w.failed.Store(true)
+				}
+			}
+			w.free <- blk[:0]
 		}
-		return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
+		decoded <- err
+	}()
+	_, copyErr := conn.PgConn().CopyTo(ctx, w, ch.sql)
+	w.close()
+	// The decoder has ended: p and b are this goroutine's again.
+	if err := <-decoded; err != nil {
+		return err
 	}
-	if p.err != nil {
-		return p.err
+	if copyErr != nil {
+		return fmt.Errorf("snapshot of %s: %w", ch.desc, copyErr)
 	}
 	if err := p.finish(); err != nil {
 		return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
@@ -343,6 +341,142 @@ func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn
 		ch.prog.done.Store(true)
 		t.log.Info("snapshot of table done", "table", ch.prog.name, "rows", ch.prog.read.Load())
 	}
+	return nil
+}
+
+// Blocks of COPY data handed from the reading to the decoding goroutine.
+const (
+	copyBlockSize  = 64 << 10
+	copyBlockCount = 4
+)
+
+// blockWriter collects COPY data into blocks for the decoding goroutine:
+// full ones go out on full, and come back on free once decoded.
+type blockWriter struct {
+	cur    []byte
+	full   chan []byte
+	free   chan []byte
+	failed atomic.Bool // the decoder failed: abort the COPY
+}
+
+func newBlockWriter() *blockWriter {
+	w := &blockWriter{full: make(chan []byte, copyBlockCount), free: make(chan []byte, copyBlockCount+1)}
+	for i := 0; i < copyBlockCount; i++ {
+		w.free <- make([]byte, 0, copyBlockSize)
+	}
+	w.cur = make([]byte, 0, copyBlockSize)
+	return w
+}
+
+func (w *blockWriter) Write(b []byte) (int, error) {
+	if w.failed.Load() {
+		return 0, errCopyAborted
+	}
+	if len(w.cur) > 0 && len(w.cur)+len(b) > cap(w.cur) {
+		w.full <- w.cur
+		w.cur = <-w.free
+	}
+	w.cur = append(w.cur, b...)
+	return len(b), nil
+}
+
+// close sends the last block and ends the decoder's input.
+func (w *blockWriter) close() {
+	if len(w.cur) > 0 {
+		w.full <- w.cur
+		w.cur = nil
+	}
+	close(w.full)
+}
+
+// recordSlabSize is how many records are allocated together: fewer, larger
+// allocations, while a record kept long after the others keeps only a small
+// block alive.
+const recordSlabSize = 64
+
+// recordSlab hands out records allocated recordSlabSize at a time.
+type recordSlab []connect.Record
+
+func (s *recordSlab) next() *connect.Record {
+	if len(*s) == 0 {
+		*s = make([]connect.Record, recordSlabSize)
+	}
+	r := &(*s)[0]
+	*s = (*s)[1:]
+	return r
+}
+
+// snapBuilder turns the rows of one snapshot chunk into op=r records.
+type snapBuilder struct {
+	t      *Task
+	tbl    *table
+	desc   string
+	lsn    pglogrepl.LSN
+	xid    int64
+	shared map[string]any
+	batch  []*connect.Record
+	slab   recordSlab
+	arena  valueArena
+	src    *connect.Struct // shared by the records of one batch
+	now    time.Time
+	times  boxedTimes
+}
+
+func newSnapBuilder(t *Task, tbl *table, desc string, lsn pglogrepl.LSN, xid int64, shared map[string]any) *snapBuilder {
+	b := &snapBuilder{t: t, tbl: tbl, desc: desc, lsn: lsn, xid: xid, shared: shared}
+	b.reset()
+	return b
+}
+
+func (b *snapBuilder) reset() {
+	b.batch = make([]*connect.Record, 0, b.size())
+	b.now = time.Now()
+	b.times = boxTimes(b.now)
+	b.src = nil
+}
+
+// snapHandoff is how many records a snapshot reader hands on at a time (at
+// most max.batch.size): small handoffs keep few records between the readers
+// and the queue, so the garbage collector has less to scan in each cycle.
+// Poll still returns up to max.batch.size records from the queue.
+const snapHandoff = 256
+
+func (b *snapBuilder) size() int { return min(b.t.s.maxBatch, snapHandoff) }
+
+// full reports whether the batch is ready to hand on.
+func (b *snapBuilder) full() bool { return len(b.batch) >= b.size() }
+
+// take returns the batch and starts a new one.
+func (b *snapBuilder) take() []*connect.Record {
+	batch := b.batch
+	if len(batch) > 0 {
+		b.reset()
+	}
+	return batch
+}
+
+// row adds the record of one row.
+func (b *snapBuilder) row(kinds []byte, data [][]byte) error {
+	tbl := b.tbl
+	r, err := tbl.decodeRow(kinds, data, nil, &b.arena)
+	if err != nil {
+		return fmt.Errorf("snapshot of %s: %w", b.desc, err)
+	}
+	env := b.arena.newStruct(tbl.envSchema)
+	env.SetAt(envAfter, r.val)
+	if b.src == nil {
+		b.src = b.t.snapshotSource(tbl, b.now, b.lsn, b.xid)
+	}
+	env.SetAt(envSource, b.src)
+	env.SetAt(envOp, "r")
+	b.times.set(env, envTsMs, envTsUs, envTsNs)
+	rec := b.slab.next()
+	*rec = connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env,
+		SourcePartition: b.t.partition, SourceOffset: b.shared}
+	if tbl.keySchema != nil {
+		rec.KeySchema, rec.Key = tbl.keySchema, r.key
+	}
+	b.batch = append(b.batch, rec)
 	return nil
 }
 
@@ -370,8 +504,6 @@ type copyParser struct {
 	row     func(kinds []byte, data [][]byte) error
 	partial []byte
 	buf     []byte
-	ends    []int
-	nulls   []bool
 	kinds   []byte
 	data    [][]byte
 	err     error
@@ -383,12 +515,24 @@ var errCopyAborted = errors.New("copy aborted")
 func (p *copyParser) Write(b []byte) (int, error) {
 	n := len(b)
 	if len(p.partial) > 0 {
-		p.partial = append(p.partial, b...)
-		b = p.partial
-	}
-	for {
-		i := indexByte(b, '\n')
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
+			p.partial = append(p.partial, b...)
+			return n, nil
+		}
+		p.partial = append(p.partial, b[:i]...)
+		err := p.line(p.partial)
+		p.partial = p.partial[:0]
+		if err != nil {
+			p.err = err
+			return 0, errCopyAborted
+		}
+		b = b[i+1:]
+	}
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			p.partial = append(p.partial[:0], b...)
 			break
 		}
 		if err := p.line(b[:i]); err != nil {
@@ -396,11 +540,6 @@ func (p *copyParser) Write(b []byte) (int, error) {
 			return 0, errCopyAborted
 		}
 		b = b[i+1:]
-	}
-	if len(b) > 0 {
-		p.partial = append(p.partial[:0], b...)
-	} else {
-		p.partial = p.partial[:0]
 	}
 	return n, nil
 }
@@ -412,49 +551,40 @@ func (p *copyParser) finish() error {
 	return nil
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
+// line splits one row into its fields. A field without escapes is passed
+// as it is, a slice of l; only fields with backslashes are unescaped, into
+// p.buf.
 func (p *copyParser) line(l []byte) error {
 	p.buf = p.buf[:0]
-	p.ends = p.ends[:0]
-	p.nulls = p.nulls[:0]
-	field := 0
-	start := 0
-	for i := 0; i <= len(l); i++ {
-		if i < len(l) && l[i] != '\t' {
-			continue
-		}
-		f := l[start:i]
-		start = i + 1
-		field++
-		if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
-			p.nulls = append(p.nulls, true)
-			p.ends = append(p.ends, len(p.buf))
-			continue
-		}
-		p.nulls = append(p.nulls, false)
-		p.buf = appendUnescaped(p.buf, f)
-		p.ends = append(p.ends, len(p.buf))
-	}
 	p.kinds = p.kinds[:0]
 	p.data = p.data[:0]
-	prev := 0
-	for i, e := range p.ends {
-		if p.nulls[i] {
+	for {
+		i := bytes.IndexByte(l, '\t')
+		f := l
+		if i >= 0 {
+			f = l[:i]
+		}
+		switch {
+		case len(f) == 2 && f[0] == '\\' && f[1] == 'N':
 			p.kinds = append(p.kinds, kindNull)
 			p.data = append(p.data, nil)
-		} else {
+		case bytes.IndexByte(f, '\\') < 0:
 			p.kinds = append(p.kinds, kindText)
-			p.data = append(p.data, p.buf[prev:e])
+			p.data = append(p.data, f)
+		default:
+			start := len(p.buf)
+			p.buf = appendUnescaped(p.buf, f)
+			p.kinds = append(p.kinds, kindText)
+			// Full slice expression: a later append to p.buf cannot
+			// overwrite this field, even when it does not reallocate.
+			p.data = append(p.data, p.buf[start:len(p.buf):len(p.buf)])
 		}
-		prev = e
+		if i < 0 {
+			break
+		}
+		l = l[i+1:]
 	}
 	return p.row(p.kinds, p.data)
 }

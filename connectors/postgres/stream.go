@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"time"
@@ -53,6 +54,9 @@ type streamer struct {
 	inStream bool
 	streamed map[uint32][]bufferedChange // in-progress transactions by top-level xid
 	streamX  uint32                      // xid of the open stream block
+	wc       walChange                   // the change being decoded, reused
+	arena    valueArena                  // the values of records
+	recs     recordSlab
 
 	err      error // a failed mid-transaction flush, returned by handle's caller
 	nowBoxed boxedTimes
@@ -61,6 +65,7 @@ type streamer struct {
 	txBoxed struct {
 		times                     boxedTimes
 		xid, tsUsec, commit, proc any
+		offset                    map[string]any // the offset of its records, lsn and tx_event aside
 	}
 
 	nextStatus    time.Time
@@ -308,6 +313,44 @@ func (st *streamer) flush() error {
 
 // handle decodes one XLogData message.
 func (st *streamer) handle(xld pglogrepl.XLogData) error {
+	data := xld.WALData
+	if len(data) == 0 {
+		return fmt.Errorf("decode pgoutput message at LSN %s: empty message", xld.WALStart)
+	}
+	// The hot messages outside streamed blocks are decoded by hand, without
+	// allocating (pgoutput.go); the rest by pglogrepl.
+	if !st.inStream {
+		switch data[0] {
+		case 'B':
+			m, err := decodeBegin(data)
+			if err != nil {
+				return fmt.Errorf("decode pgoutput message at LSN %s: %w", xld.WALStart, err)
+			}
+			st.begin(m.xid, pglogrepl.LSN(m.finalLSN), m.time)
+			return nil
+		case 'C':
+			m, err := decodeCommit(data)
+			if err != nil {
+				return fmt.Errorf("decode pgoutput message at LSN %s: %w", xld.WALStart, err)
+			}
+			return st.commit(pglogrepl.LSN(m.endLSN))
+		case 'I', 'U', 'D':
+			c := &st.wc
+			if err := c.decode(data); err != nil {
+				return fmt.Errorf("decode pgoutput message at LSN %s: %w", xld.WALStart, err)
+			}
+			var op byte
+			switch c.op {
+			case 'I':
+				op = 'c'
+			case 'U':
+				op = 'u'
+			default:
+				op = 'd'
+			}
+			return st.changeRow(nil, c.relID, op, &c.old, &c.new, xld.WALStart)
+		}
+	}
 	var msg pglogrepl.Message
 	var err error
 	if st.proto >= 2 {
@@ -433,6 +476,8 @@ func (st *streamer) begin(xid uint32, commit pglogrepl.LSN, ts time.Time) {
 	st.txBoxed.tsUsec = ts.UnixMicro()
 	st.txBoxed.commit = int64(commit)
 	st.txBoxed.proc = int64(st.lastEnd)
+	st.txBoxed.offset = map[string]any{offLSN: nil, offTxID: st.txBoxed.xid, offTsUsec: st.txBoxed.tsUsec,
+		offLSNCommit: st.txBoxed.commit, offLSNProc: st.txBoxed.proc, offTxEvent: nil}
 	st.nowUses = 0
 	if st.resume.commit != 0 {
 		switch {
@@ -492,19 +537,22 @@ func (st *streamer) relation(m *pglogrepl.RelationMessage) error {
 	return nil
 }
 
-func tupleParts(td *pglogrepl.TupleData, kinds []byte, data [][]byte) ([]byte, [][]byte) {
-	kinds, data = kinds[:0], data[:0]
+// tupleOf views a pglogrepl tuple as a walTuple (in buf).
+func tupleOf(td *pglogrepl.TupleData, buf *walTuple) *walTuple {
+	buf.present = td != nil
+	buf.kinds, buf.data = buf.kinds[:0], buf.data[:0]
 	if td == nil {
-		return kinds, data
+		return buf
 	}
 	for _, c := range td.Columns {
-		kinds = append(kinds, c.DataType)
-		data = append(data, c.Data)
+		buf.kinds = append(buf.kinds, c.DataType)
+		buf.data = append(buf.data, c.Data)
 	}
-	return kinds, data
+	return buf
 }
 
-// change turns an insert, update, delete or truncate into records.
+// change turns an insert, update, delete or truncate decoded by pglogrepl
+// into records.
 func (st *streamer) change(tbl *table, msg pglogrepl.Message, lsn pglogrepl.LSN) error {
 	var (
 		relID    uint32
@@ -552,6 +600,13 @@ func (st *streamer) change(tbl *table, msg pglogrepl.Message, lsn pglogrepl.LSN)
 		}
 		return nil
 	}
+	var o, n walTuple
+	return st.changeRow(tbl, relID, op, tupleOf(oldT, &o), tupleOf(newT, &n), lsn)
+}
+
+// changeRow turns an insert (op c), update (u) or delete (d) of relation
+// relID into records; oldT and newT are its tuples, present or not.
+func (st *streamer) changeRow(tbl *table, relID uint32, op byte, oldT, newT *walTuple, lsn pglogrepl.LSN) error {
 	if tbl == nil {
 		tbl = st.tables[relID]
 	}
@@ -561,47 +616,42 @@ func (st *streamer) change(tbl *table, msg pglogrepl.Message, lsn pglogrepl.LSN)
 	if !tbl.captured || st.s.skip[string(op)] {
 		return nil
 	}
-	var kinds [64]byte
-	var data [64][]byte
 	var before, after *rowValues
-	if oldT != nil {
-		k, d := tupleParts(oldT, kinds[:0], data[:0])
-		r, err := tbl.decodeRow(k, d, nil)
+	if oldT.present {
+		r, err := tbl.decodeRow(oldT.kinds, oldT.data, nil, &st.arena)
 		if err != nil {
 			return fmt.Errorf("old row at LSN %s: %w", lsn, err)
 		}
 		before = &r
 	}
-	if newT != nil {
-		k, d := tupleParts(newT, kinds[:0], data[:0])
-		r, err := tbl.decodeRow(k, d, before)
+	if newT.present {
+		r, err := tbl.decodeRow(newT.kinds, newT.data, before, &st.arena)
 		if err != nil {
 			return fmt.Errorf("new row at LSN %s: %w", lsn, err)
 		}
 		after = &r
 	}
-	now := time.Now()
 	switch op {
 	case 'c':
-		st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn, now), lsn)
+		st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn), lsn)
 	case 'u':
 		if before != nil && tbl.keySchema != nil && !keysEqual(before.key, after.key) {
 			// Key change: a delete of the old key, its tombstone, a create.
-			st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn, now), lsn)
+			st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn), lsn)
 			if st.s.tombstones {
 				st.emit(&connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: before.key}, lsn)
 			}
-			st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn, now), lsn)
+			st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn), lsn)
 			return nil
 		}
 		// Under REPLICA IDENTITY DEFAULT an update without key change carries
 		// no old tuple: before stays null, as in Debezium.
-		st.emit(st.changeRecord(tbl, "u", before, after, after.key, lsn, now), lsn)
+		st.emit(st.changeRecord(tbl, "u", before, after, after.key, lsn), lsn)
 	case 'd':
 		if before == nil {
 			return nil // REPLICA IDENTITY NOTHING: PostgreSQL refuses such deletes when published
 		}
-		st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn, now), lsn)
+		st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn), lsn)
 		if st.s.tombstones && tbl.keySchema != nil {
 			st.emit(&connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: before.key}, lsn)
 		}
@@ -614,11 +664,39 @@ func keysEqual(a, b *connect.Struct) bool {
 		return a == b
 	}
 	for i := range a.Schema().Fields {
-		if fmt.Sprint(a.GetAt(i)) != fmt.Sprint(b.GetAt(i)) {
+		if !valuesEqual(a.GetAt(i), b.GetAt(i)) {
 			return false
 		}
 	}
 	return true
+}
+
+// valuesEqual compares two key values as their printed forms would, without
+// printing values of the common types when both have the same one.
+func valuesEqual(x, y any) bool {
+	switch a := x.(type) {
+	case int64:
+		if b, ok := y.(int64); ok {
+			return a == b
+		}
+	case int32:
+		if b, ok := y.(int32); ok {
+			return a == b
+		}
+	case int16:
+		if b, ok := y.(int16); ok {
+			return a == b
+		}
+	case string:
+		if b, ok := y.(string); ok {
+			return a == b
+		}
+	case bool:
+		if b, ok := y.(bool); ok {
+			return a == b
+		}
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
 }
 
 func setEnvTimes(env *connect.Struct, now time.Time) {
@@ -653,8 +731,8 @@ func (st *streamer) now() boxedTimes {
 }
 
 // changeRecord builds one change event.
-func (st *streamer) changeRecord(tbl *table, op string, before, after *rowValues, key *connect.Struct, lsn pglogrepl.LSN, now time.Time) *connect.Record {
-	env := connect.NewStruct(tbl.envSchema)
+func (st *streamer) changeRecord(tbl *table, op string, before, after *rowValues, key *connect.Struct, lsn pglogrepl.LSN) *connect.Record {
+	env := st.arena.newStruct(tbl.envSchema)
 	if before != nil {
 		env.SetAt(envBefore, before.val)
 	}
@@ -664,7 +742,8 @@ func (st *streamer) changeRecord(tbl *table, op string, before, after *rowValues
 	env.SetAt(envSource, st.source(tbl, lsn))
 	env.SetAt(envOp, op)
 	st.now().set(env, envTsMs, envTsUs, envTsNs)
-	rec := &connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env}
+	rec := st.recs.next()
+	*rec = connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env}
 	if tbl.keySchema != nil {
 		rec.KeySchema, rec.Key = tbl.keySchema, key
 	}
@@ -691,27 +770,27 @@ func joinNames(names []string) string {
 
 // source builds the source block of a streamed event.
 func (st *streamer) source(tbl *table, lsn pglogrepl.LSN) *connect.Struct {
-	src := connect.NewStruct(sourceSchema)
+	src := st.arena.newStruct(sourceSchema)
 	times := st.txBoxed.times
 	if !st.tx.active {
 		times = boxTimes(time.Now())
 	}
 	src.SetAt(srcVersion, Version)
 	src.SetAt(srcConnector, "postgresql")
-	src.SetAt(srcName, st.s.prefix)
+	src.SetAt(srcName, st.s.boxed.prefix)
 	times.set(src, srcTsMs, srcTsUs, srcTsNs)
 	src.SetAt(srcSnapshot, "false")
-	src.SetAt(srcDB, st.s.dbname)
-	seq := make([]byte, 0, 48)
-	seq = append(seq, `["`...)
-	seq = strconv.AppendUint(seq, uint64(st.lastEnd), 10)
-	seq = append(seq, `","`...)
-	seq = strconv.AppendUint(seq, uint64(lsn), 10)
-	seq = append(seq, `"]`...)
-	src.SetAt(srcSequence, string(seq))
+	src.SetAt(srcDB, st.s.boxed.dbname)
+	var seq [48]byte
+	b := append(seq[:0], `["`...)
+	b = strconv.AppendUint(b, uint64(st.lastEnd), 10)
+	b = append(b, `","`...)
+	b = strconv.AppendUint(b, uint64(lsn), 10)
+	b = append(b, `"]`...)
+	src.SetAt(srcSequence, st.arena.stringOf(b))
 	if tbl != nil {
-		src.SetAt(srcSchema, tbl.schema)
-		src.SetAt(srcTable, tbl.name)
+		src.SetAt(srcSchema, tbl.boxed.schema)
+		src.SetAt(srcTable, tbl.boxed.name)
 	} else {
 		src.SetAt(srcSchema, "")
 		src.SetAt(srcTable, "")
@@ -719,7 +798,7 @@ func (st *streamer) source(tbl *table, lsn pglogrepl.LSN) *connect.Struct {
 	if st.tx.active {
 		src.SetAt(srcTxID, st.txBoxed.xid)
 	}
-	src.SetAt(srcLSN, int64(lsn))
+	src.SetAt(srcLSN, st.arena.int64(int64(lsn)))
 	return src
 }
 
@@ -732,10 +811,12 @@ func (st *streamer) emit(rec *connect.Record, lsn pglogrepl.LSN) {
 		if st.tx.events <= st.tx.skip {
 			return
 		}
-		rec.SourceOffset = map[string]any{
-			offLSN: int64(lsn), offTxID: st.txBoxed.xid, offTsUsec: st.txBoxed.tsUsec,
-			offLSNCommit: st.txBoxed.commit, offLSNProc: st.txBoxed.proc, offTxEvent: st.tx.events,
-		}
+		// A copy of the transaction's offset, then the event's own fields:
+		// copying a small map is cheaper than filling a new one.
+		off := maps.Clone(st.txBoxed.offset)
+		off[offLSN] = st.arena.int64(int64(lsn))
+		off[offTxEvent] = st.arena.int64(st.tx.events)
+		rec.SourceOffset = off
 	} else {
 		rec.SourceOffset = map[string]any{offLSN: int64(lsn), offTxID: int64(st.lastXid),
 			offTsUsec: time.Now().UnixMicro(), offLSNProc: int64(st.lastEnd)}

@@ -98,6 +98,9 @@ type column struct {
 	codec    codec
 	valuePos int // field position in the value struct; -1 when excluded
 	keyPos   int // field position in the key struct; -1 when not a key column
+	// adapt is set when the codec's values hold structs, which adaptStruct
+	// must give the exact schema of their field.
+	adapt bool
 }
 
 // table is what the connector knows of one captured table: its columns in
@@ -115,6 +118,9 @@ type table struct {
 	valSchema *connect.Schema
 	envSchema *connect.Schema
 	keyCount  int
+	// boxed holds schema and name as interface values, made once instead of
+	// for every record's source block.
+	boxed struct{ schema, name any }
 }
 
 // catalogColumn is a column as pg_attribute describes it.
@@ -181,6 +187,7 @@ func describe(ctx context.Context, conn *pgx.Conn, relID uint32) (*catalogTable,
 func (s *settings) buildTable(tm *typeMap, relID uint32, cat *catalogTable, identity byte, cols []catalogColumn) (*table, error) {
 	t := &table{relID: relID, schema: cat.schema, name: cat.name, identity: identity,
 		topic: s.prefix + "." + cat.schema + "." + cat.name}
+	t.boxed.schema, t.boxed.name = t.schema, t.name
 	t.captured = s.filter.table(cat.schema, cat.name)
 	if !t.captured {
 		return t, nil
@@ -204,6 +211,7 @@ func (s *settings) buildTable(tm *typeMap, relID uint32, cat *catalogTable, iden
 	for _, cc := range cols {
 		c := &column{name: cc.name, oid: cc.oid, typmod: cc.typmod, valuePos: -1, keyPos: -1}
 		c.codec = s.codecFor(tm, cc.oid, cc.typmod)
+		c.adapt = holdsStruct(c.codec.schema)
 		kp, key := isKey[cc.name]
 		sc := c.codec.schema
 		// Non-key columns are optional unless declared NOT NULL under REPLICA
@@ -265,12 +273,20 @@ const (
 // decodeRow builds the value and key structs of one tuple. kinds and data
 // give each published column's kind and text; fallback (may be nil) supplies
 // values of unchanged TOASTed columns, e.g. from a REPLICA IDENTITY FULL old
-// tuple.
-func (t *table) decodeRow(kinds []byte, data [][]byte, fallback *rowValues) (rowValues, error) {
+// tuple. With an arena a, the structs and the values of the common types
+// (see fastKind) are made in it; with a nil a, on their own.
+func (t *table) decodeRow(kinds []byte, data [][]byte, fallback *rowValues, a *valueArena) (rowValues, error) {
 	var r rowValues
-	r.val = connect.NewStruct(t.valSchema)
-	if t.keySchema != nil {
-		r.key = connect.NewStruct(t.keySchema)
+	if a != nil {
+		r.val = a.newStruct(t.valSchema)
+		if t.keySchema != nil {
+			r.key = a.newStruct(t.keySchema)
+		}
+	} else {
+		r.val = connect.NewStruct(t.valSchema)
+		if t.keySchema != nil {
+			r.key = connect.NewStruct(t.keySchema)
+		}
 	}
 	n := len(kinds)
 	if n > len(t.cols) {
@@ -293,10 +309,23 @@ func (t *table) decodeRow(kinds []byte, data [][]byte, fallback *rowValues) (row
 			}
 		default:
 			var err error
-			v, err = c.codec.decode(data[i])
+			if a != nil && c.codec.fast != fastNone {
+				v, err = c.codec.decodeFast(data[i], a)
+			} else {
+				v, err = c.codec.decode(data[i])
+			}
 			if err != nil {
 				return r, fmt.Errorf("table %s.%s column %s: %w", t.schema, t.name, c.name, err)
 			}
+		}
+		if !c.adapt {
+			if c.valuePos >= 0 {
+				r.val.SetAt(c.valuePos, v)
+			}
+			if c.keyPos >= 0 && r.key != nil {
+				r.key.SetAt(c.keyPos, v)
+			}
+			continue
 		}
 		if c.valuePos >= 0 {
 			r.val.SetAt(c.valuePos, adaptStruct(v, t.valSchema.Fields[c.valuePos].Schema))
@@ -312,6 +341,21 @@ func (r *rowValues) isUnavailable(name string) bool {
 	for _, n := range r.unavailable {
 		if n == name {
 			return true
+		}
+	}
+	return false
+}
+
+// holdsStruct reports whether values of schema s are or contain structs.
+func holdsStruct(s *connect.Schema) bool {
+	for s != nil {
+		switch s.Type {
+		case connect.TypeStruct:
+			return true
+		case connect.TypeArray:
+			s = s.Value
+		default:
+			return false
 		}
 	}
 	return false

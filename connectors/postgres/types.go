@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
@@ -119,10 +118,71 @@ type codec struct {
 	// unavailable stands for an unchanged TOASTed value: the placeholder in
 	// the field's physical type, or nil when the type cannot hold it.
 	unavailable any
+	// fast names the common types that decodeRow decodes itself into a
+	// valueArena, with the same results as decode; 0 for the others.
+	fast  fastKind
+	scale int32 // fastDecimal's scale
 }
 
-// bstr views b as a string without copying; only for parsing, never stored.
-func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+// fastKind is a type decodeRow decodes without calling codec.decode.
+type fastKind uint8
+
+const (
+	fastNone        fastKind = iota
+	fastInt16                // strconv.ParseInt, 16 bits
+	fastInt32                // strconv.ParseInt, 32 bits
+	fastInt64                // strconv.ParseInt, 64 bits
+	fastString               // the text as it is
+	fastTimestamptz          // decodeTimestamptz
+	fastNumeric              // a constrained numeric as connect.Decimal
+)
+
+// decodeFast decodes b as decode would, for a codec with a fast kind.
+func (c *codec) decodeFast(b []byte, a *valueArena) (any, error) {
+	switch c.fast {
+	case fastInt64:
+		n, err := strconv.ParseInt(bstr(b), 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		return a.int64(n), nil
+	case fastInt32:
+		n, err := strconv.ParseInt(bstr(b), 10, 32)
+		if err != nil {
+			return nil, err
+		}
+		return a.int32(int32(n)), nil
+	case fastInt16:
+		n, err := strconv.ParseInt(bstr(b), 10, 16)
+		if err != nil {
+			return nil, err
+		}
+		return a.int16(int16(n)), nil
+	case fastString:
+		return a.stringOf(b), nil
+	case fastTimestamptz:
+		if n := len(b); n >= 22 && n <= 64 && b[4] == '-' && b[10] == ' ' && b[n-3] == '+' && b[n-2] == '0' && b[n-1] == '0' {
+			// As decodeTimestamptz's fast path.
+			var out [64]byte
+			copy(out[:], b[:n-3])
+			out[10] = 'T'
+			out[n-3] = 'Z'
+			return a.stringOf(out[:n-2]), nil
+		}
+	case fastNumeric:
+		if isSpecialNumeric(b) {
+			return nil, nil
+		}
+		if u, ok := fastDecimalUnscaled(b, c.scale); ok {
+			return a.decimal(u, c.scale), nil
+		}
+	}
+	return c.decode(b)
+}
+
+// bstr returns b as a string for parsing. It copies: a parse error (such as
+// strconv's NumError) keeps the string, and b's buffer is reused.
+func bstr(b []byte) string { return string(b) }
 
 // codecFor returns the codec of a column of type oid with the modifier typmod.
 func (s *settings) codecFor(tm *typeMap, oid uint32, typmod int32) codec {
@@ -158,17 +218,17 @@ func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) c
 			return nil, fmt.Errorf("boolean %q", b)
 		}}
 	case oidInt2:
-		return codec{schema: connect.Int16Schema, decode: func(b []byte) (any, error) {
+		return codec{schema: connect.Int16Schema, fast: fastInt16, decode: func(b []byte) (any, error) {
 			n, err := strconv.ParseInt(bstr(b), 10, 16)
 			return int16(n), err
 		}}
 	case oidInt4:
-		return codec{schema: connect.Int32Schema, decode: func(b []byte) (any, error) {
+		return codec{schema: connect.Int32Schema, fast: fastInt32, decode: func(b []byte) (any, error) {
 			n, err := strconv.ParseInt(bstr(b), 10, 32)
 			return int32(n), err
 		}}
 	case oidInt8, oidOID:
-		return codec{schema: connect.Int64Schema, decode: func(b []byte) (any, error) {
+		return codec{schema: connect.Int64Schema, fast: fastInt64, decode: func(b []byte) (any, error) {
 			return strconv.ParseInt(bstr(b), 10, 64)
 		}}
 	case oidFloat4:
@@ -181,13 +241,13 @@ func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) c
 			return strconv.ParseFloat(bstr(b), 64)
 		}}
 	case oidText, oidVarchar, oidBpchar, oidName, oidChar:
-		return codec{schema: connect.StringSchema, decode: decodeString}
+		return codec{schema: connect.StringSchema, decode: decodeString, fast: fastString}
 	case oidXML:
-		return codec{schema: named(connect.TypeString, nameXML), decode: decodeString}
+		return codec{schema: named(connect.TypeString, nameXML), decode: decodeString, fast: fastString}
 	case oidJSON, oidJSONB:
-		return codec{schema: named(connect.TypeString, nameJSON), decode: decodeString}
+		return codec{schema: named(connect.TypeString, nameJSON), decode: decodeString, fast: fastString}
 	case oidUUID:
-		return codec{schema: named(connect.TypeString, nameUUID), decode: decodeString}
+		return codec{schema: named(connect.TypeString, nameUUID), decode: decodeString, fast: fastString}
 	case oidBytea:
 		return s.byteaCodec()
 	case oidNumeric:
@@ -203,7 +263,7 @@ func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) c
 	case oidTimestamp:
 		return s.timestampCodec(typmod)
 	case oidTimestamptz:
-		return codec{schema: named(connect.TypeString, nameZonedTimestamp), decode: decodeTimestamptz}
+		return codec{schema: named(connect.TypeString, nameZonedTimestamp), decode: decodeTimestamptz, fast: fastTimestamptz}
 	case oidInterval:
 		return codec{schema: named(connect.TypeInt64, nameMicroDuration), decode: func(b []byte) (any, error) {
 			return parseIntervalMicros(bstr(b))
@@ -215,7 +275,7 @@ func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) c
 		case t.typtype == 'e':
 			sc := named(connect.TypeString, nameEnum)
 			sc.Parameters = map[string]string{"allowed": strings.Join(t.labels, ",")}
-			return codec{schema: sc, decode: decodeString}
+			return codec{schema: sc, decode: decodeString, fast: fastString}
 		case t.typtype == 'd' && t.base != 0:
 			mod := typmod
 			if mod < 0 {
@@ -235,7 +295,7 @@ func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) c
 		}
 	}
 	// Unknown types: their text representation.
-	return codec{schema: connect.StringSchema, decode: decodeString}
+	return codec{schema: connect.StringSchema, decode: decodeString, fast: fastString}
 }
 
 func decodeString(b []byte) (any, error) { return string(b), nil }
@@ -301,7 +361,7 @@ func (s *settings) numericCodec(typmod int32) codec {
 			return strconv.ParseFloat(bstr(b), 64) // accepts NaN and Infinity too
 		}}
 	case "string":
-		return codec{schema: connect.StringSchema, decode: decodeString}
+		return codec{schema: connect.StringSchema, decode: decodeString, fast: fastString}
 	}
 	if !constrained {
 		return codec{schema: varDecimalSchema, decode: func(b []byte) (any, error) {
@@ -320,7 +380,7 @@ func (s *settings) numericCodec(typmod int32) codec {
 	}
 	sc := connect.DecimalSchema(scale)
 	sc.Parameters["connect.decimal.precision"] = strconv.Itoa(int(precision))
-	return codec{schema: sc, decode: func(b []byte) (any, error) {
+	return codec{schema: sc, fast: fastNumeric, scale: scale, decode: func(b []byte) (any, error) {
 		if isSpecialNumeric(b) {
 			return nil, nil
 		}
@@ -338,8 +398,17 @@ func (s *settings) numericCodec(typmod int32) codec {
 // fastDecimal parses a plain decimal of at most 18 digits at the given
 // scale without big-number arithmetic; ok is false when it cannot.
 func fastDecimal(b []byte, scale int32) (connect.Decimal, bool) {
-	if len(b) == 0 || len(b) > 19 || scale < 0 || scale > 18 {
+	u, ok := fastDecimalUnscaled(b, scale)
+	if !ok {
 		return connect.Decimal{}, false
+	}
+	return connect.Decimal{Unscaled: big.NewInt(u), Scale: scale}, true
+}
+
+// fastDecimalUnscaled is fastDecimal's unscaled value.
+func fastDecimalUnscaled(b []byte, scale int32) (int64, bool) {
+	if len(b) == 0 || len(b) > 19 || scale < 0 || scale > 18 {
+		return 0, false
 	}
 	neg := b[0] == '-'
 	if neg {
@@ -358,14 +427,14 @@ func fastDecimal(b []byte, scale int32) (connect.Decimal, bool) {
 		case c == '.' && frac < 0:
 			frac = 0
 		default:
-			return connect.Decimal{}, false
+			return 0, false
 		}
 	}
 	if frac < 0 {
 		frac = 0
 	}
 	if frac > scale || digits+int(scale-frac) > 18 {
-		return connect.Decimal{}, false
+		return 0, false
 	}
 	for ; frac < scale; frac++ {
 		u *= 10
@@ -373,7 +442,7 @@ func fastDecimal(b []byte, scale int32) (connect.Decimal, bool) {
 	if neg {
 		u = -u
 	}
-	return connect.Decimal{Unscaled: big.NewInt(u), Scale: scale}, true
+	return u, true
 }
 
 func isSpecialNumeric(b []byte) bool {
@@ -632,7 +701,7 @@ func decodeTimestamptz(b []byte) (any, error) {
 		copy(out, b[:n-3])
 		out[10] = 'T'
 		out[n-3] = 'Z'
-		return unsafe.String(unsafe.SliceData(out), len(out)), nil
+		return string(out), nil
 	}
 	s := string(b)
 	switch s {

@@ -9,7 +9,7 @@ import (
 	"github.com/penstockhq/penstock/connect"
 )
 
-func testSettings(t *testing.T, extra map[string]string) *settings {
+func testSettings(t testing.TB, extra map[string]string) *settings {
 	t.Helper()
 	props := map[string]string{KeyHostname: "h", KeyUser: "u", KeyDBName: "d", KeyTopicPrefix: "srv"}
 	for k, v := range extra {
