@@ -177,3 +177,21 @@ func TestHeadersAndClone(t *testing.T) {
 		t.Fatalf("clone shares headers: clone %d, original %d", len(c.Headers), len(r.Headers))
 	}
 }
+
+func TestNewStructsAreIndependent(t *testing.T) {
+	s := NewStructSchema("", F("a", Int32Schema), F("b", OptionalStringSchema))
+	batch := NewStructs(s, 3)
+	for i := range batch {
+		if err := batch[i].Set("a", int32(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range batch {
+		if got := batch[i].Get("a"); got != int32(i) {
+			t.Fatalf("struct %d has a=%v", i, got)
+		}
+		if batch[i].Get("b") != nil || batch[i].Schema() != s {
+			t.Fatalf("struct %d: %v", i, batch[i].String())
+		}
+	}
+}

@@ -36,6 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/penstockhq/penstock/broker"
+	"github.com/penstockhq/penstock/internal/gctune"
 )
 
 var (
@@ -64,6 +65,7 @@ type consumeMode struct {
 const topic = "bench"
 
 func main() {
+	fmt.Printf("GOGC=%d, as the penstock binary runs\n", gctune.Apply())
 	flag.Parse()
 	loadBefore := loadavg()
 	dir := *dataDir

@@ -28,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/penstockhq/penstock/broker"
+	"github.com/penstockhq/penstock/internal/gctune"
 )
 
 var (
@@ -40,6 +41,7 @@ var (
 )
 
 func main() {
+	fmt.Printf("GOGC=%d, as the penstock binary runs\n", gctune.Apply())
 	flag.Parse()
 	dir := *dataDir
 	if dir == "" {

@@ -32,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/postgres"
+	"github.com/penstockhq/penstock/internal/gctune"
 	"github.com/penstockhq/penstock/internal/testservice"
 )
 
@@ -56,6 +57,7 @@ func (fakeCtx) Offset(context.Context, map[string]any) (map[string]any, error) {
 }
 
 func main() {
+	fmt.Printf("GOGC=%d, as the penstock binary runs\n", gctune.Apply())
 	testing.Init()
 	flag.Parse()
 	if *profFlag != "" {

@@ -30,6 +30,7 @@ import (
 	"github.com/penstockhq/penstock/broker"
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
+	"github.com/penstockhq/penstock/internal/gctune"
 	"github.com/penstockhq/penstock/plugins"
 	"github.com/penstockhq/penstock/worker"
 )
@@ -43,6 +44,7 @@ var (
 )
 
 func main() {
+	fmt.Printf("GOGC=%d, as the penstock binary runs\n", gctune.Apply())
 	flag.Parse()
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)

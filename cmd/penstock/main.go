@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/penstockhq/penstock/internal/gctune"
 )
 
 // rootCmd is the parent of every subcommand; subcommands register themselves
@@ -21,6 +23,7 @@ var rootCmd = &cobra.Command{
 }
 
 func main() {
+	gctune.Apply()
 	if err := rootCmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "penstock:", err)
 		os.Exit(1)

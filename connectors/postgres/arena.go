@@ -7,14 +7,28 @@ import (
 )
 
 // valueArena is the one place where decoded field values and structs are
-// made, so how they are allocated can change in one spot. Each value is
-// allocated as Go allocates any(x). (An unsafe version that carved values
-// from shared chunks cut allocations per row by an order of magnitude but
-// depended on Go's interface layout and on connect.Struct's private fields;
-// the snapshot's speed is bound by the garbage collector either way.)
-type valueArena struct{}
+// made, so how they are allocated can change in one spot. Structs come from
+// small per-schema batches (connect.NewStructs); values are allocated as Go
+// allocates any(x). An arena belongs to one goroutine.
+type valueArena struct {
+	structs map[*connect.Schema][]connect.Struct
+}
 
-func (a *valueArena) newStruct(s *connect.Schema) *connect.Struct { return connect.NewStruct(s) }
+// structBatch is how many Structs of one schema are made at once: small, so a
+// record kept long after the others keeps little memory alive.
+const structBatch = 32
+
+func (a *valueArena) newStruct(s *connect.Schema) *connect.Struct {
+	free := a.structs[s]
+	if len(free) == 0 {
+		if a.structs == nil {
+			a.structs = map[*connect.Schema][]connect.Struct{}
+		}
+		free = connect.NewStructs(s, structBatch)
+	}
+	a.structs[s] = free[1:]
+	return &free[0]
+}
 
 func (a *valueArena) int64(n int64) any { return n }
 
