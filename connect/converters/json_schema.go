@@ -137,7 +137,7 @@ func (c *JSON) appendSchema(buf []byte, s *connect.Schema, field string) ([]byte
 	buf = strconv.AppendBool(buf, s.Optional)
 	if s.Name != "" {
 		buf = append(buf, `,"name":`...)
-		buf = appendString(buf, s.Name)
+		buf = AppendJSONString(buf, s.Name)
 	}
 	if s.Version != 0 {
 		buf = append(buf, `,"version":`...)
@@ -145,7 +145,7 @@ func (c *JSON) appendSchema(buf []byte, s *connect.Schema, field string) ([]byte
 	}
 	if s.Doc != "" {
 		buf = append(buf, `,"doc":`...)
-		buf = appendString(buf, s.Doc)
+		buf = AppendJSONString(buf, s.Doc)
 	}
 	if s.Parameters != nil {
 		buf = append(buf, `,"parameters":{`...)
@@ -153,9 +153,9 @@ func (c *JSON) appendSchema(buf []byte, s *connect.Schema, field string) ([]byte
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendString(buf, k)
+			buf = AppendJSONString(buf, k)
 			buf = append(buf, ':')
-			buf = appendString(buf, s.Parameters[k])
+			buf = AppendJSONString(buf, s.Parameters[k])
 		}
 		buf = append(buf, '}')
 	}
@@ -167,7 +167,7 @@ func (c *JSON) appendSchema(buf []byte, s *connect.Schema, field string) ([]byte
 	}
 	if field != "" {
 		buf = append(buf, `,"field":`...)
-		buf = appendString(buf, field)
+		buf = AppendJSONString(buf, field)
 	}
 	return append(buf, '}'), nil
 }

@@ -131,7 +131,7 @@ func (c *JSON) appendValue(buf []byte, s *connect.Schema, v any) ([]byte, error)
 		}
 	case connect.TypeString:
 		if str, ok := v.(string); ok {
-			return appendString(buf, str), nil
+			return AppendJSONString(buf, str), nil
 		}
 	case connect.TypeBytes:
 		if b, ok := v.([]byte); ok {
@@ -183,7 +183,7 @@ func (c *JSON) appendStruct(buf []byte, st *connect.Struct) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendString(buf, f.Name)
+		buf = AppendJSONString(buf, f.Name)
 		buf = append(buf, ':')
 		if buf, err = c.appendValue(buf, f.Schema, st.RawAt(i)); err != nil {
 			return buf, atPath(err, f.Name)
@@ -211,7 +211,7 @@ func (c *JSON) appendMap(buf []byte, s *connect.Schema, v any) ([]byte, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendString(buf, k)
+			buf = AppendJSONString(buf, k)
 			buf = append(buf, ':')
 			if buf, err = c.appendValue(buf, s.Value, m[k]); err != nil {
 				return buf, atPath(err, "["+strconv.Quote(k)+"]")
@@ -276,7 +276,7 @@ func (c *JSON) appendAny(buf []byte, v any) ([]byte, error) {
 	case nil:
 		return append(buf, "null"...), nil
 	case string:
-		return appendString(buf, x), nil
+		return AppendJSONString(buf, x), nil
 	case bool:
 		return strconv.AppendBool(buf, x), nil
 	case int64:
@@ -335,7 +335,7 @@ func (c *JSON) appendAny(buf []byte, v any) ([]byte, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendString(buf, k)
+			buf = AppendJSONString(buf, k)
 			buf = append(buf, ':')
 			if buf, err = c.appendAny(buf, x[k]); err != nil {
 				return buf, atPath(err, "["+strconv.Quote(k)+"]")

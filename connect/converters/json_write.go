@@ -10,11 +10,12 @@ import (
 
 const hexDigits = "0123456789ABCDEF"
 
-// appendString appends s as a JSON string the way Kafka Connect's Jackson
-// serializer writes it: quotes and backslashes escaped, control characters
+// AppendJSONString appends s as a JSON string the way Kafka Connect's
+// Jackson serializer writes it, for connectors that write JSON of their own
+// (documents, ids) and should escape exactly as the JSON converter does: quotes and backslashes escaped, control characters
 // as \b \t \n \f \r or \u00XX (upper-case hex), everything else, including
 // non-ASCII, as UTF-8. Invalid UTF-8 becomes U+FFFD.
-func appendString(buf []byte, s string) []byte {
+func AppendJSONString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {

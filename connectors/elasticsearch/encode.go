@@ -10,9 +10,9 @@ import (
 	"sort"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/converters"
 )
 
 // Names of Debezium's semantic types the encoder renders specially.
@@ -53,17 +53,17 @@ func appendValue(buf []byte, s *connect.Schema, v any) ([]byte, error) {
 		}
 	case connect.DateName:
 		if t, ok := v.(time.Time); ok {
-			return appendString(buf, t.UTC().Format("2006-01-02")), nil
+			return converters.AppendJSONString(buf, t.UTC().Format("2006-01-02")), nil
 		}
 		if n, ok := v.(int32); ok {
-			return appendString(buf, connect.DateFromDays(n).Format("2006-01-02")), nil
+			return converters.AppendJSONString(buf, connect.DateFromDays(n).Format("2006-01-02")), nil
 		}
 	case connect.TimeName:
 		if t, ok := v.(time.Time); ok {
-			return appendString(buf, t.UTC().Format("15:04:05.000")), nil
+			return converters.AppendJSONString(buf, t.UTC().Format("15:04:05.000")), nil
 		}
 		if n, ok := v.(int32); ok {
-			return appendString(buf, connect.TimeFromMillis(n).Format("15:04:05.000")), nil
+			return converters.AppendJSONString(buf, connect.TimeFromMillis(n).Format("15:04:05.000")), nil
 		}
 	case connect.TimestampName:
 		if t, ok := v.(time.Time); ok {
@@ -71,7 +71,7 @@ func appendValue(buf []byte, s *connect.Schema, v any) ([]byte, error) {
 		}
 	case dbzDate:
 		if n, ok := v.(int32); ok {
-			return appendString(buf, connect.DateFromDays(n).Format("2006-01-02")), nil
+			return converters.AppendJSONString(buf, connect.DateFromDays(n).Format("2006-01-02")), nil
 		}
 	case dbzTimestamp:
 		if n, ok := v.(int64); ok {
@@ -79,23 +79,23 @@ func appendValue(buf []byte, s *connect.Schema, v any) ([]byte, error) {
 		}
 	case dbzMicroTimestamp:
 		if n, ok := v.(int64); ok {
-			return appendString(buf, time.UnixMicro(n).UTC().Format("2006-01-02T15:04:05.000000Z")), nil
+			return converters.AppendJSONString(buf, time.UnixMicro(n).UTC().Format("2006-01-02T15:04:05.000000Z")), nil
 		}
 	case dbzNanoTimestamp:
 		if n, ok := v.(int64); ok {
-			return appendString(buf, time.Unix(0, n).UTC().Format("2006-01-02T15:04:05.000000000Z")), nil
+			return converters.AppendJSONString(buf, time.Unix(0, n).UTC().Format("2006-01-02T15:04:05.000000000Z")), nil
 		}
 	case dbzTime:
 		if n, ok := asInt64(v); ok {
-			return appendString(buf, time.UnixMilli(n).UTC().Format("15:04:05.000")), nil
+			return converters.AppendJSONString(buf, time.UnixMilli(n).UTC().Format("15:04:05.000")), nil
 		}
 	case dbzMicroTime:
 		if n, ok := asInt64(v); ok {
-			return appendString(buf, time.UnixMicro(n).UTC().Format("15:04:05.000000")), nil
+			return converters.AppendJSONString(buf, time.UnixMicro(n).UTC().Format("15:04:05.000000")), nil
 		}
 	case dbzNanoTime:
 		if n, ok := asInt64(v); ok {
-			return appendString(buf, time.Unix(0, n).UTC().Format("15:04:05.000000000")), nil
+			return converters.AppendJSONString(buf, time.Unix(0, n).UTC().Format("15:04:05.000000000")), nil
 		}
 	case dbzVariableScaleDecimal:
 		if st, ok := v.(*connect.Struct); ok {
@@ -116,7 +116,7 @@ func appendValue(buf []byte, s *connect.Schema, v any) ([]byte, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendString(buf, f.Name)
+			buf = converters.AppendJSONString(buf, f.Name)
 			buf = append(buf, ':')
 			if buf, err = appendValue(buf, f.Schema, st.GetAt(i)); err != nil {
 				return buf, fmt.Errorf("field %q: %w", f.Name, err)
@@ -188,7 +188,7 @@ func appendMap(buf []byte, v any, valueSchema *connect.Schema) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendString(buf, e.k)
+		buf = converters.AppendJSONString(buf, e.k)
 		buf = append(buf, ':')
 		if buf, err = appendValue(buf, valueSchema, e.v); err != nil {
 			return buf, fmt.Errorf("map value %q: %w", e.k, err)
@@ -206,7 +206,7 @@ func appendAny(buf []byte, v any) ([]byte, error) {
 	case bool:
 		return strconv.AppendBool(buf, x), nil
 	case string:
-		return appendString(buf, x), nil
+		return converters.AppendJSONString(buf, x), nil
 	case int8:
 		return strconv.AppendInt(buf, int64(x), 10), nil
 	case int16:
@@ -240,7 +240,7 @@ func appendAny(buf []byte, v any) ([]byte, error) {
 	case *big.Int:
 		return append(buf, x.String()...), nil
 	case time.Time:
-		return appendString(buf, x.UTC().Format(time.RFC3339Nano)), nil
+		return converters.AppendJSONString(buf, x.UTC().Format(time.RFC3339Nano)), nil
 	case *connect.Struct:
 		return appendValue(buf, x.Schema(), x)
 	case map[string]any, map[any]any:
@@ -272,51 +272,6 @@ func appendFloat(buf []byte, f float64, bits int) ([]byte, error) {
 		return buf, fmt.Errorf("%v cannot be written as JSON", f)
 	}
 	return strconv.AppendFloat(buf, f, 'g', -1, bits), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD.
-func appendString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
 
 // idString renders a record key as a document id: a primitive as its
@@ -409,7 +364,7 @@ func canonicalJSON(m map[string]any, schemas map[string]*connect.Schema) (string
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendString(buf, k)
+		buf = converters.AppendJSONString(buf, k)
 		buf = append(buf, ':')
 		v := m[k]
 		if st, ok := v.(*connect.Struct); ok {

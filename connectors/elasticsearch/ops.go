@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/converters"
 )
 
 // UnavailableValuePlaceholder is the value Debezium gives a column whose
@@ -98,7 +99,7 @@ func appendFields(b []byte, fs []field) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, f.name)
+		b = converters.AppendJSONString(b, f.name)
 		b = append(b, ':')
 		b = append(b, f.raw...)
 	}
