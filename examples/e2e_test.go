@@ -2,11 +2,9 @@ package examples
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"os"
@@ -116,46 +114,6 @@ func TestE2EDatagenToFile(t *testing.T) {
 	}
 }
 
-// zinc is the harness's Elasticsearch-API server with helpers to read it.
-type zinc struct {
-	*testservice.ElasticsearchServer
-}
-
-// docs returns every document of index as id -> source (without Zinc's
-// @timestamp); a missing index is no documents.
-func (z zinc) docs(index string) (map[string]map[string]any, error) {
-	body := `{"query":{"match_all":{}},"size":10000}`
-	req, _ := http.NewRequest(http.MethodPost, z.URL+"/"+index+"/_search", bytes.NewBufferString(body))
-	req.SetBasicAuth(z.Username, z.Password)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("search %s: %s: %s", index, res.Status, raw)
-	}
-	var out struct {
-		Hits struct {
-			Hits []struct {
-				ID     string         `json:"_id"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, err
-	}
-	docs := map[string]map[string]any{}
-	for _, h := range out.Hits.Hits {
-		delete(h.Source, "@timestamp")
-		docs[h.ID] = h.Source
-	}
-	return docs, nil
-}
-
 // pgRows returns the rows of a table as id -> column -> value, with the
 // columns the test compares, through to_jsonb so the types are JSON's.
 func pgRows(t *testing.T, conn *pgx.Conn, table string) map[string]map[string]any {
@@ -244,7 +202,7 @@ func sameValue(want, got any) bool {
 // inserts, a multi-row update, a delete) and a later insert and delete.
 func TestE2EPostgresToElasticsearch(t *testing.T) {
 	pg := testservice.Postgres(t)
-	es := zinc{testservice.Elasticsearch(t)}
+	es := testservice.Elasticsearch(t)
 	ctx := context.Background()
 
 	admin, err := pgx.Connect(ctx, pg.DSN)
@@ -316,7 +274,7 @@ func TestE2EPostgresToElasticsearch(t *testing.T) {
 				if err == nil && strings.Contains(string(st.Body), `"FAILED"`) {
 					t.Fatalf("a connector failed: %s", st.Body)
 				}
-				got, err := es.docs(index)
+				got, err := es.Documents(index)
 				if err != nil {
 					return err
 				}
@@ -325,7 +283,7 @@ func TestE2EPostgresToElasticsearch(t *testing.T) {
 		}
 	}
 	follow("after the snapshot")
-	docs, _ := es.docs("shop.public.products")
+	docs, _ := es.Documents("shop.public.products")
 	if doc := docs["1"]; doc["__op"] != "r" {
 		t.Errorf("products/1 after the snapshot: __op %v, want r (%v)", doc["__op"], doc)
 	}
@@ -334,11 +292,11 @@ func TestE2EPostgresToElasticsearch(t *testing.T) {
 	// before its delete, so ZincSearch's lost-delete window does not apply.
 	execFile("postgres-to-elasticsearch/changes.sql")
 	follow("after changes.sql")
-	docs, _ = es.docs("shop.public.products")
+	docs, _ = es.Documents("shop.public.products")
 	if doc := docs["1"]; doc["__op"] != "u" || !sameValue(34.9, doc["price"]) || !sameValue(24.0, doc["in_stock"]) {
 		t.Errorf("products/1 after changes.sql: %v, want price 34.90, in_stock 24, __op u", doc)
 	}
-	if docs, _ := es.docs("shop.public.orders"); docs["7"] != nil {
+	if docs, _ := es.Documents("shop.public.orders"); docs["7"] != nil {
 		t.Errorf("orders/7 still indexed after its delete: %v", docs["7"])
 	}
 

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -62,39 +60,6 @@ func produceRound(t *testing.T, cl *kgo.Client, rows map[string]map[string]any, 
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// indexDocs returns the index as id -> source, without Zinc's @timestamp.
-func indexDocs(srv *testservice.ElasticsearchServer, index string) (map[string]map[string]any, error) {
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/"+index+"/_search", strings.NewReader(`{"query":{"match_all":{}},"size":10000}`))
-	req.SetBasicAuth(srv.Username, srv.Password)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("search %s: %s: %s", index, res.Status, raw)
-	}
-	var out struct {
-		Hits struct {
-			Hits []struct {
-				ID     string         `json:"_id"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, err
-	}
-	docs := map[string]map[string]any{}
-	for _, h := range out.Hits.Hits {
-		delete(h.Source, "@timestamp")
-		docs[h.ID] = h.Source
-	}
-	return docs, nil
 }
 
 // topicState folds the topic's records: the last value of each key, a
@@ -269,7 +234,7 @@ func TestE2ESinkWorkerKill9(t *testing.T) {
 	want, _ := topicState(t, b.Addr)
 	var got map[string]map[string]any
 	e2e.Eventually(t, 45*time.Second, "the index equal to the topic", func() error {
-		got, err = indexDocs(srv, e2eTopic)
+		got, err = srv.Documents(e2eTopic)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -37,41 +36,6 @@ import (
 //   - Zinc ignores external versions (every _version is 1): redelivery
 //     after a restart is correct here because it replays in order.
 
-// zincSearch returns every document of index as id -> source, without the
-// @timestamp field Zinc adds.
-func zincSearch(t *testing.T, srv *testservice.ElasticsearchServer, index string) (map[string]map[string]any, error) {
-	body := `{"query":{"match_all":{}},"size":10000}`
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/"+index+"/_search", bytes.NewBufferString(body))
-	req.SetBasicAuth(srv.Username, srv.Password)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
-		return nil, fmt.Errorf("search %s: %s: %s", index, res.Status, raw)
-	}
-	var out struct {
-		Hits struct {
-			Hits []struct {
-				ID     string         `json:"_id"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, err
-	}
-	docs := map[string]map[string]any{}
-	for _, h := range out.Hits.Hits {
-		delete(h.Source, "@timestamp")
-		docs[h.ID] = h.Source
-	}
-	return docs, nil
-}
-
 // waitForIndex polls until the index holds exactly want.
 func waitForIndex(t *testing.T, srv *testservice.ElasticsearchServer, index string, want map[string]map[string]any) {
 	t.Helper()
@@ -79,7 +43,7 @@ func waitForIndex(t *testing.T, srv *testservice.ElasticsearchServer, index stri
 	var got map[string]map[string]any
 	var err error
 	for time.Now().Before(deadline) {
-		got, err = zincSearch(t, srv, index)
+		got, err = srv.Documents(index)
 		if err == nil && reflect.DeepEqual(got, want) {
 			return
 		}

@@ -2,11 +2,13 @@ package testservice
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -102,4 +104,42 @@ func httpReady(url string, ok func(int) bool) error {
 		return fmt.Errorf("GET %s: status %s", url, resp.Status)
 	}
 	return nil
+}
+
+// Documents returns every document of index (up to 10,000) as id -> source,
+// without the @timestamp field ZincSearch adds. Writes become visible only
+// after ZincSearch's WAL sync, so callers poll.
+func (s *ElasticsearchServer) Documents(index string) (map[string]map[string]any, error) {
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/"+index+"/_search", strings.NewReader(`{"query":{"match_all":{}},"size":10000}`))
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(s.Username, s.Password)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("search %s: %s: %s", index, res.Status, raw)
+	}
+	var out struct {
+		Hits struct {
+			Hits []struct {
+				ID     string         `json:"_id"`
+				Source map[string]any `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("search %s: %w", index, err)
+	}
+	docs := make(map[string]map[string]any, len(out.Hits.Hits))
+	for _, h := range out.Hits.Hits {
+		delete(h.Source, "@timestamp")
+		docs[h.ID] = h.Source
+	}
+	return docs, nil
 }
