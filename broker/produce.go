@@ -2,7 +2,6 @@ package broker
 
 import (
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -129,50 +128,8 @@ func handleProduce(rc *RequestContext, kreq kmsg.Request) Reply {
 	})
 }
 
-func produceError(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16) *kmsg.ProduceResponse {
-	for _, rt := range req.Topics {
-		st := kmsg.NewProduceResponseTopic()
-		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewProduceResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.ErrorCode = code
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	return resp
-}
-
-// producerIDs hands out producer ids for idempotent producers. Sequence
-// numbers are not yet checked (the storage append hook is where issue 4's
-// producer state will do it), so retries may duplicate, as with acks=1.
-type producerIDs struct {
-	next atomic.Int64
-}
-
+// handleInitProducerID allocates producer ids and epochs: persistent ids,
+// epoch bumps and transactional ids (txns.go).
 func handleInitProducerID(rc *RequestContext, kreq kmsg.Request) Reply {
-	s := rc.Server
-	req := kreq.(*kmsg.InitProducerIDRequest)
-	if s.coord != nil {
-		// Persistent ids, epochs and transactions (txns.go).
-		return initProducerID(rc, req)
-	}
-	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
-	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		resp.ProducerID, resp.ProducerEpoch = -1, -1
-		return Respond(resp)
-	}
-	if req.ProducerID >= 0 && req.ProducerEpoch >= 0 {
-		// Bumping the epoch of a known id (KIP-360).
-		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch+1
-		return Respond(resp)
-	}
-	// Start ids from the clock so that ids stay unique across restarts
-	// without persisted state.
-	s.producerIDs.next.CompareAndSwap(0, time.Now().UnixMilli()<<8)
-	resp.ProducerID = s.producerIDs.next.Add(1)
-	resp.ProducerEpoch = 0
-	return Respond(resp)
+	return initProducerID(rc, kreq.(*kmsg.InitProducerIDRequest))
 }

@@ -106,8 +106,6 @@ type Server struct {
 	// storage.AppendHook per partition (producer id and sequence checks).
 	appendHooks func(topic string, partition int32) storage.AppendHook
 
-	producerIDs producerIDs
-
 	// coord holds the group and transaction coordinators, producer
 	// state and the log cleaner (coordinators.go).
 	coord *coordinators
