@@ -22,18 +22,24 @@ type TaskWriter struct {
 	mu       sync.Mutex
 	queue    []pending // queue[head:] in submission order; queue[head] is the oldest unacknowledged
 	head     int
-	base     Ticket // the ticket of queue[head]
-	staged   map[string]connect.SourceOffset
-	dirty    map[string]bool // staged since the last flush
+	base     Ticket                  // the ticket of queue[head]
+	staged   map[string]*stagedEntry // by canonical partition
 	inFlight int
 	drained  chan struct{} // closed when inFlight drops to 0 (nil when none wait)
 
 	flushMu sync.Mutex // one flush at a time
 
-	// The canonical key of the last partition map seen: tasks usually reuse
-	// one map per source partition, so this saves encoding it per record.
-	lastPart unsafe.Pointer
-	lastKey  string
+	// The entry of the last partition map seen: tasks usually reuse one map
+	// per source partition, so this saves encoding it (and two map
+	// operations) per record.
+	lastPart  unsafe.Pointer
+	lastEntry *stagedEntry
+}
+
+// stagedEntry is the latest safe offset of one source partition.
+type stagedEntry struct {
+	offset connect.SourceOffset
+	dirty  bool // staged since the last flush
 }
 
 // Ticket identifies one submitted record until it is acknowledged.
@@ -47,7 +53,7 @@ type pending struct {
 
 // NewTaskWriter returns a writer staging offsets for a task of connector.
 func (s *Store) NewTaskWriter(connector string) *TaskWriter {
-	return &TaskWriter{store: s, connector: connector, staged: map[string]connect.SourceOffset{}, dirty: map[string]bool{}}
+	return &TaskWriter{store: s, connector: connector, staged: map[string]*stagedEntry{}}
 }
 
 // Submit records that a record with this source partition and offset was
@@ -82,9 +88,9 @@ func (w *TaskWriter) Ack(t Ticket) {
 	for w.head < len(w.queue) && w.queue[w.head].acked {
 		e := &w.queue[w.head]
 		if e.partition != nil && e.offset != nil {
-			k := w.keyOf(e.partition)
-			w.staged[k] = connect.SourceOffset{Partition: e.partition, Offset: e.offset}
-			w.dirty[k] = true
+			st := w.entryOf(e.partition)
+			st.offset = connect.SourceOffset{Partition: e.partition, Offset: e.offset}
+			st.dirty = true
 		}
 		*e = pending{}
 		w.head++
@@ -104,16 +110,21 @@ func (w *TaskWriter) Ack(t Ticket) {
 	}
 }
 
-// keyOf returns canonical(partition), remembering the last map's key.
-// Called with w.mu held.
-func (w *TaskWriter) keyOf(partition map[string]any) string {
+// entryOf returns the staged entry of partition, remembering the last
+// map's. Called with w.mu held.
+func (w *TaskWriter) entryOf(partition map[string]any) *stagedEntry {
 	p := reflect.ValueOf(partition).UnsafePointer()
 	if p == w.lastPart && p != nil {
-		return w.lastKey
+		return w.lastEntry
 	}
 	k := canonical(partition)
-	w.lastPart, w.lastKey = p, k
-	return k
+	st := w.staged[k]
+	if st == nil {
+		st = &stagedEntry{}
+		w.staged[k] = st
+	}
+	w.lastPart, w.lastEntry = p, st
+	return st
 }
 
 // InFlight returns how many submitted records await acknowledgement.
@@ -152,20 +163,22 @@ func (w *TaskWriter) Flush(ctx context.Context, task any) ([]connect.SourceOffse
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
 	w.mu.Lock()
-	batch := make([]connect.SourceOffset, 0, len(w.dirty))
-	for k := range w.dirty {
-		batch = append(batch, w.staged[k])
+	var batch []connect.SourceOffset
+	var entries []*stagedEntry
+	for _, st := range w.staged {
+		if st.dirty {
+			batch, entries = append(batch, st.offset), append(entries, st)
+			st.dirty = false
+		}
 	}
-	w.dirty = map[string]bool{}
 	w.mu.Unlock()
 	if len(batch) == 0 {
 		return nil, nil
 	}
 	if err := w.store.Write(ctx, w.connector, batch); err != nil {
 		w.mu.Lock()
-		for _, o := range batch {
-			k := canonical(o.Partition)
-			w.dirty[k] = true // staged may hold a newer offset by now; it is the one flushed next
+		for _, st := range entries {
+			st.dirty = true // it may hold a newer offset by now; that is the one flushed next
 		}
 		w.mu.Unlock()
 		return nil, err

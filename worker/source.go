@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -34,6 +34,7 @@ type sourceTask struct {
 	lastTopic  string          // the topic of the previous record of this poll
 
 	produced prometheus.Counter
+	promise  func(*kgo.Record, error) // s.onProduced, bound once
 
 	mu       sync.Mutex
 	asyncErr error
@@ -107,6 +108,7 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 		return fmt.Errorf("producer: %w", err)
 	}
 	s.producer = cl
+	s.promise = s.onProduced
 	// Records still buffered when the task stops get the graceful shutdown
 	// time to be acknowledged; then they are abandoned (and their offsets
 	// never flushed, so they are produced again after a restart).
@@ -230,8 +232,13 @@ func (s *sourceTask) loop(ctx context.Context) error {
 		attempt = 0
 		s.lastTopic = ""
 		polled.Add(float64(len(recs)))
-		for _, rec := range recs {
-			if err := s.send(ctx, rec); err != nil {
+		// One clock read and one allocation for the poll's records: a record
+		// without a timestamp gets the time its poll returned (Kafka's
+		// producer would stamp it at send, microseconds later).
+		polledAt := time.Now()
+		slab := make([]inflight, len(recs))
+		for i, rec := range recs {
+			if err := s.send(ctx, rec, &slab[i], polledAt); err != nil {
 				return err
 			}
 		}
@@ -258,7 +265,8 @@ func (s *sourceTask) stageFailed(ctx context.Context, stage, class string, sub o
 	return nil
 }
 
-func (s *sourceTask) send(ctx context.Context, rec *connect.Record) error {
+// send transforms, converts and produces rec, tracked by in.
+func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight, polledAt time.Time) error {
 	sub := s.writer.Submit(rec.SourcePartition, rec.SourceOffset)
 	var out *connect.Record
 	if err := s.errs.retry(ctx, func() (e error) { out, e = s.pl.transforms.Apply(rec); return }); err != nil {
@@ -286,28 +294,33 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record) error {
 		}
 		headers = append(headers, kgo.RecordHeader{Key: hd.Key, Value: b})
 	}
-	in := &inflight{ticket: sub}
-	in.rec = kgo.Record{Topic: out.Topic, Partition: out.Partition, Key: key, Value: value, Headers: headers, Timestamp: out.Timestamp}
-	if out.Partition < 0 {
-		in.rec.Partition = -1
-	}
 	if err := s.noteTopic(ctx, out.Topic); err != nil {
 		return s.stageFailed(ctx, StageKafkaProduce, "producer", sub, out, key, value, err)
 	}
-	s.producer.Produce(s.produceCtx, &in.rec, func(r *kgo.Record, err error) { s.onProduced(in, err) })
+	in.Context, in.ticket = s.produceCtx, sub
+	in.rec = kgo.Record{Topic: out.Topic, Partition: max(out.Partition, -1), Key: key, Value: value, Headers: headers,
+		Timestamp: out.Timestamp, Context: in}
+	if in.rec.Timestamp.IsZero() {
+		in.rec.Timestamp = polledAt
+	}
+	s.producer.Produce(s.produceCtx, &in.rec, s.promise)
 	return nil
 }
 
-// inflight is a produced record with its offset ticket.
+// inflight is a produced record with its offset ticket. It is its record's
+// Context (franz-go's place for per-record enrichment), delegating to the
+// task's produce context, so one callback serves every record without a
+// closure per record.
 type inflight struct {
+	context.Context
 	rec    kgo.Record
 	ticket offsets.Ticket
 }
 
 // onProduced is the producer's callback: it acknowledges the record's
 // offset, or routes the failure by the connector's errors.* settings.
-func (s *sourceTask) onProduced(in *inflight, err error) {
-	r := &in.rec
+func (s *sourceTask) onProduced(r *kgo.Record, err error) {
+	in := r.Context.(*inflight)
 	if err == nil {
 		s.produced.Inc()
 		s.writer.Ack(in.ticket)
