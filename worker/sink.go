@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -32,6 +33,7 @@ type sinkTask struct {
 	errs      *errorHandler
 	connProps map[string]string
 	cl        *kgo.Client
+	maxPut    int // max.poll.records
 
 	mu          sync.Mutex
 	assigned    map[connect.TopicPartition]bool
@@ -134,36 +136,21 @@ func (s *sinkTask) run(ctx context.Context, props map[string]string) error {
 	id := s.r.id
 	s.assigned, s.current, s.committed = map[connect.TopicPartition]bool{}, map[connect.TopicPartition]int64{}, map[connect.TopicPartition]int64{}
 	s.taskPaused, s.fetchPaused, s.rewinds = map[connect.TopicPartition]bool{}, map[connect.TopicPartition]bool{}, map[connect.TopicPartition]int64{}
-	opts := append(append([]kgo.Opt(nil), h.clientOpts...),
+	opts, err := s.consumerOpts()
+	if err != nil {
+		return err
+	}
+	opts = append(append(append([]kgo.Opt(nil), h.clientOpts...), opts...),
 		kgo.ClientID(fmt.Sprintf("connector-consumer-%s-%d", id.Connector, id.Task)),
 		kgo.ConsumerGroup(sinkGroup(id.Connector, s.connProps)),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
 	)
-	// consumer.<key> (worker) and its connector override
-	// consumer.override.<key>, as in Kafka Connect.
-	consumerMillis := func(key string, def time.Duration) (time.Duration, error) {
-		v := firstSet(s.connProps["consumer.override."+key], h.cfg.Props["consumer."+key])
-		if v == "" {
-			return def, nil
-		}
-		ms, err := strconv.Atoi(v)
-		if err != nil || ms <= 0 {
-			return 0, fmt.Errorf("%s %q: not a positive number", key, v)
-		}
-		return time.Duration(ms) * time.Millisecond, nil
-	}
-	if d, err := consumerMillis("session.timeout.ms", 0); err != nil {
-		return err
-	} else if d > 0 {
-		opts = append(opts, kgo.SessionTimeout(d))
-	}
 	if re := strings.TrimSpace(s.connProps[KeyTopicsRegex]); re != "" {
 		if _, err := regexp.Compile(re); err != nil {
 			return fmt.Errorf("topics.regex: %w", err)
@@ -172,11 +159,11 @@ func (s *sinkTask) run(ctx context.Context, props map[string]string) error {
 		// Kafka's consumer refreshes every 5 minutes; Penstock's regex sinks
 		// every 10 s by default, so a sink created with its source picks up
 		// the source's topics at once.
-		age, err := consumerMillis("metadata.max.age.ms", regexMetadataMaxAge)
+		age, err := s.consumerInt("metadata.max.age.ms", int(regexMetadataMaxAge/time.Millisecond))
 		if err != nil {
 			return err
 		}
-		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re), kgo.MetadataMaxAge(age), kgo.MetadataMinAge(min(age, 5*time.Second)))
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re), kgo.MetadataMaxAge(millis(age)), kgo.MetadataMinAge(min(millis(age), 5*time.Second)))
 	} else {
 		opts = append(opts, kgo.ConsumeTopics(splitList(s.connProps[KeyTopics])...))
 	}
@@ -206,6 +193,60 @@ func (s *sinkTask) run(ctx context.Context, props map[string]string) error {
 	cl.Close()
 	return loopErr
 }
+
+// Consumer defaults of sink tasks where Penstock's differ from Kafka's.
+const (
+	// defaultPartitionFetchBytes is max.partition.fetch.bytes (Kafka: 1 MiB).
+	// A sink works through one fetch while franz-go brings the next, and a
+	// smaller fetch keeps those two cheap for the garbage collector.
+	defaultPartitionFetchBytes = 256 << 10
+	// defaultFetchMaxWaitMillis is fetch.max.wait.ms (Kafka: 500, franz-go: 5000).
+	defaultFetchMaxWaitMillis = 500
+	// defaultMaxPollRecords is max.poll.records: the most records of one Put.
+	defaultMaxPollRecords = 500
+)
+
+// consumerOpts reads the consumer keys a sink honours, from consumer.<key>
+// (worker) and its connector override consumer.override.<key>, as in Kafka
+// Connect, and sets s.maxPut.
+func (s *sinkTask) consumerOpts() ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	var err error
+	get := func(key string, def int) int {
+		v, e := s.consumerInt(key, def)
+		err = errors.Join(err, e)
+		return v
+	}
+	if v := get("session.timeout.ms", 0); v > 0 {
+		opts = append(opts, kgo.SessionTimeout(millis(v)))
+	}
+	if v := get("fetch.max.bytes", 0); v > 0 {
+		opts = append(opts, kgo.FetchMaxBytes(int32(v)))
+	}
+	if v := get("fetch.min.bytes", 0); v > 0 {
+		opts = append(opts, kgo.FetchMinBytes(int32(v)))
+	}
+	opts = append(opts,
+		kgo.FetchMaxPartitionBytes(int32(get("max.partition.fetch.bytes", defaultPartitionFetchBytes))),
+		kgo.FetchMaxWait(millis(get("fetch.max.wait.ms", defaultFetchMaxWaitMillis))))
+	s.maxPut = get("max.poll.records", defaultMaxPollRecords)
+	return opts, err
+}
+
+// consumerInt reads a positive integer consumer key (see consumerOpts).
+func (s *sinkTask) consumerInt(key string, def int) (int, error) {
+	v := firstSet(s.connProps["consumer.override."+key], s.r.h.cfg.Props["consumer."+key])
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("consumer %s %q: not a positive number", key, v)
+	}
+	return int(n), nil
+}
+
+func millis(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
 func firstSet(vs ...string) string {
 	for _, v := range vs {
@@ -343,8 +384,10 @@ func (s *sinkTask) loop(ctx context.Context) error {
 			s.r.setState(rest.StateRunning)
 		}
 		s.control(paused)
+		// Everything buffered: franz-go fetches the next batch only once
+		// this one is taken, so it arrives while these are put.
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fs := s.cl.PollRecords(pctx, 1000)
+		fs := s.cl.PollRecords(pctx, 0)
 		cancel()
 		if fs.IsClientClosed() {
 			return nil
@@ -364,13 +407,9 @@ func (s *sinkTask) loop(ctx context.Context) error {
 			s.cl.AllowRebalance()
 			return fatal
 		}
-		recs := fs.Records()
-		if len(recs) > 0 {
-			consumed.Add(float64(len(recs)))
-			if err := s.process(ctx, recs); err != nil {
-				s.cl.AllowRebalance()
-				return err
-			}
+		if err := s.putAll(ctx, fs.Records(), consumed); err != nil {
+			s.cl.AllowRebalance()
+			return err
 		}
 		if time.Since(lastCommit) >= h.cfg.OffsetFlushEvery || s.commitReq.Swap(false) {
 			s.commit(ctx, s.Assignment())
@@ -380,24 +419,79 @@ func (s *sinkTask) loop(ctx context.Context) error {
 	}
 }
 
+// putAll processes recs in Puts of at most max.poll.records. When the task
+// stops, fails, asks for a rewind or a pause, or the connector is paused,
+// the records not yet put go back to the consumer.
+func (s *sinkTask) putAll(ctx context.Context, recs []*kgo.Record, consumed prometheus.Counter) error {
+	for len(recs) > 0 {
+		n := min(len(recs), s.maxPut)
+		if err := s.process(ctx, recs[:n]); err != nil {
+			return err
+		}
+		consumed.Add(float64(n))
+		if recs = recs[n:]; len(recs) > 0 && s.interrupted(ctx) {
+			s.giveBack(recs)
+			return nil
+		}
+	}
+	return nil
+}
+
+// interrupted reports whether polled records must wait instead of being
+// put: the task is stopping or failed, the connector is paused, or the task
+// asked for a rewind or paused or resumed partitions.
+func (s *sinkTask) interrupted(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	if paused, _ := s.r.pauseState(); paused {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.asyncErr != nil || len(s.rewinds) > 0 {
+		return true
+	}
+	for tp := range s.assigned {
+		if s.taskPaused[tp] != s.fetchPaused[tp] {
+			return true
+		}
+	}
+	return false
+}
+
+// giveBack rewinds each partition of recs to its first record there (unless
+// the task asked for a rewind of its own), so they are fetched again.
+func (s *sinkTask) giveBack(recs []*kgo.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, kr := range recs {
+		tp := connect.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
+		if _, ok := s.rewinds[tp]; !ok && s.assigned[tp] {
+			s.rewinds[tp] = kr.Offset
+		}
+	}
+}
+
 // process converts and transforms a polled batch and puts it.
 func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
 	h := s.r.h
 	batch := make([]*connect.Record, 0, len(recs))
 	origins := make([]*kgo.Record, 0, len(recs))
-	next := map[connect.TopicPartition]int64{}
-	lastTopic := ""
-	for _, kr := range recs {
-		tp := connect.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
-		if kr.Topic != lastTopic { // records come grouped by partition: about one call per batch
-			lastTopic = kr.Topic
-			h.statuses.addTopic(s.r.id.Connector, s.r.id.Task, kr.Topic)
+	slab := make([]connect.Record, len(recs)) // one allocation for the batch's records
+	var next []partitionEnd                   // records come grouped by partition: a few runs per batch
+	for i, kr := range recs {
+		if n := len(next); n == 0 || next[n-1].tp.Topic != kr.Topic || next[n-1].tp.Partition != kr.Partition {
+			if n == 0 || next[n-1].tp.Topic != kr.Topic {
+				h.statuses.addTopic(s.r.id.Connector, s.r.id.Task, kr.Topic)
+			}
+			next = append(next, partitionEnd{tp: connect.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}})
 		}
-		rec, err := s.toConnect(ctx, kr)
+		rec, err := s.toConnect(ctx, kr, &slab[i])
 		if err != nil {
 			return err
 		}
-		next[tp] = kr.Offset + 1
+		next[len(next)-1].next = kr.Offset + 1
 		if rec != nil {
 			batch = append(batch, rec)
 			origins = append(origins, kr)
@@ -434,26 +528,32 @@ func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
 		h.metrics.put.WithLabelValues(s.r.id.Connector).Add(float64(len(batch)))
 	}
 	s.mu.Lock()
-	for tp, o := range next {
-		if _, rewinding := s.rewinds[tp]; rewinding || !s.assigned[tp] {
+	for _, e := range next {
+		if _, rewinding := s.rewinds[e.tp]; rewinding || !s.assigned[e.tp] {
 			continue // the task asked to rewind: the position is the rewind's
 		}
-		s.current[tp] = o
+		s.current[e.tp] = e.next
 	}
 	s.mu.Unlock()
 	return nil
 }
 
-// toConnect deserializes and transforms one consumed record. It returns
-// nil when the record is dropped or skipped (errors.tolerance=all).
-func (s *sinkTask) toConnect(ctx context.Context, kr *kgo.Record) (*connect.Record, error) {
+// partitionEnd is the offset after the last record of a partition in a batch.
+type partitionEnd struct {
+	tp   connect.TopicPartition
+	next int64
+}
+
+// toConnect deserializes kr into rec and transforms it. It returns nil when
+// the record is dropped or skipped (errors.tolerance=all).
+func (s *sinkTask) toConnect(ctx context.Context, kr *kgo.Record, rec *connect.Record) (*connect.Record, error) {
 	fail := func(stage, class string, err error) (*connect.Record, error) {
 		if herr := s.errs.handle(ctx, stage, class, kafkaRaw(kr), err); herr != nil {
 			return nil, herr
 		}
 		return nil, nil
 	}
-	rec := &connect.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
+	*rec = connect.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
 	if err := s.errs.retry(ctx, func() (e error) { rec.KeySchema, rec.Key, e = s.pl.keyConv.ToConnect(kr.Topic, kr.Key); return }); err != nil {
 		return fail(StageKeyConverter, s.pl.keyClass, err)
 	}

@@ -45,7 +45,12 @@ func docFiles() map[string][]byte {
 			Title: "Worker configuration",
 			Intro: "The keys of the properties file `penstock worker --config FILE` reads (Kafka Connect's " +
 				"distributed worker keys). Prefixed keys configure the worker's parts: `key.converter.*`, " +
-				"`value.converter.*`, `header.converter.*`, `config.providers.<alias>.*`.",
+				"`value.converter.*`, `header.converter.*`, `config.providers.<alias>.*`, and `consumer.*` the " +
+				"consumers of sink tasks, which honour `session.timeout.ms`, `max.poll.records` (default 500: the " +
+				"most records of one Put), `max.partition.fetch.bytes` (default 262144, where Kafka's is 1 MiB: a " +
+				"sink puts one fetch while the next is on its way), `fetch.max.bytes`, `fetch.min.bytes`, " +
+				"`fetch.max.wait.ms` (default 500) and `metadata.max.age.ms`; a connector overrides them with " +
+				"`consumer.override.*`.",
 			Sections: []docgen.Section{{Heading: "Keys", Def: worker.ConfigDef}},
 		},
 		docgen.Page{

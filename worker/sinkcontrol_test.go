@@ -1,0 +1,168 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/config"
+	"github.com/penstockhq/penstock/plugins"
+)
+
+// controlSink logs the offsets of every Put; on its first Put past
+// rewindAt it rewinds to rewindTo, and on its first Put past pauseAt it
+// pauses the partition until the test resumes it.
+type controlSink struct {
+	props map[string]string
+	task  *controlSinkTask
+}
+
+func (c *controlSink) Config() *config.Def { return config.NewDef() }
+func (c *controlSink) Start(_ context.Context, _ connect.ConnectorContext, p map[string]string) error {
+	c.props = p
+	return nil
+}
+func (c *controlSink) TaskConfigs(int) ([]map[string]string, error) {
+	return []map[string]string{c.props}, nil
+}
+func (c *controlSink) Stop() error               { return nil }
+func (c *controlSink) NewTask() connect.SinkTask { return c.task }
+
+const (
+	ctlRewindAt, ctlRewindTo, ctlPauseAt = 1000, 500, 3000
+)
+
+type controlSinkTask struct {
+	mu      sync.Mutex
+	sctx    connect.SinkTaskContext
+	puts    [][]int64 // the offsets of each Put
+	rewound bool
+	paused  chan struct{} // closed when the task paused its partition
+	nPaused int           // len(puts) then
+}
+
+func (t *controlSinkTask) Start(_ context.Context, sctx connect.SinkTaskContext, _ map[string]string) error {
+	t.mu.Lock()
+	t.sctx = sctx
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *controlSinkTask) Put(_ context.Context, recs []*connect.Record) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var offs []int64
+	for _, r := range recs {
+		offs = append(offs, r.Offset)
+	}
+	t.puts = append(t.puts, offs)
+	last := offs[len(offs)-1]
+	tp := connect.TopicPartition{Topic: recs[0].Topic, Partition: recs[0].Partition}
+	if !t.rewound && last >= ctlRewindAt {
+		t.rewound = true
+		t.sctx.Rewind(map[connect.TopicPartition]int64{tp: ctlRewindTo})
+	}
+	select {
+	case <-t.paused:
+	default:
+		if t.rewound && last >= ctlPauseAt {
+			t.sctx.Pause(tp)
+			t.nPaused = len(t.puts)
+			close(t.paused)
+		}
+	}
+	return nil
+}
+
+func (t *controlSinkTask) Flush(context.Context, map[connect.TopicPartition]int64) error { return nil }
+func (t *controlSinkTask) Stop() error                                                   { return nil }
+
+func (t *controlSinkTask) log() [][]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([][]int64(nil), t.puts...)
+}
+
+// TestSinkRewindAndPauseWithinAFetch checks that a sink task's Rewind and
+// Pause take effect at once although the worker takes a whole fetch from the
+// consumer and puts it in chunks of max.poll.records: the records of the
+// fetch not yet put go back to the consumer.
+func TestSinkRewindAndPauseWithinAFetch(t *testing.T) {
+	addr := startKafka(t)
+	controlTask := &controlSinkTask{paused: make(chan struct{})}
+	reg := registryWith(t, plugins.Plugin{Kind: plugins.Sink, Class: "test.ControlSink",
+		New: func() connect.Configurable { return &controlSink{task: controlTask} }})
+	h := startHerder(t, testConfig(t, addr, nil), Options{Registry: reg})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const n = 5000
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("ctl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "ctl"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		cl.Produce(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Records all in one fetch: puts of 100 records, so the rewind and the
+	// pause come while most of the fetch is still to be put.
+	if _, _, err := h.PutConnectorConfig(ctx, "ctl", map[string]string{"connector.class": "test.ControlSink", "topics": "ctl",
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "consumer.override.max.poll.records": "100"}, "", false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-controlTask.paused:
+	case <-ctx.Done():
+		t.Fatalf("the task never reached offset %d; puts %v", ctlPauseAt, controlTask.log())
+	}
+	time.Sleep(time.Second)
+	controlTask.mu.Lock()
+	extra := len(controlTask.puts) - controlTask.nPaused
+	controlTask.sctx.Resume(connect.TopicPartition{Topic: "ctl", Partition: 0})
+	controlTask.mu.Unlock()
+	if extra != 0 {
+		t.Fatalf("%d puts after the task paused its partition", extra)
+	}
+
+	eventually(t, 30*time.Second, "every record put", func() error {
+		puts := controlTask.log()
+		if last := puts[len(puts)-1]; last[len(last)-1] != n-1 {
+			return fmt.Errorf("last offset put %d", last[len(last)-1])
+		}
+		return nil
+	})
+	// The offsets put run on by one, but for one jump back to the rewind's
+	// offset right after the put that asked for it.
+	puts := controlTask.log()
+	var prev int64 = -1
+	rewound := false
+	for i, p := range puts {
+		for j, o := range p {
+			want := prev + 1
+			if j == 0 && i > 0 && !rewound && puts[i-1][len(puts[i-1])-1] >= ctlRewindAt {
+				want, rewound = ctlRewindTo, true
+			}
+			if o != want {
+				t.Fatalf("put %d record %d: offset %d, want %d (previous put ended at %d)", i, j, o, want, prev)
+			}
+			prev = o
+		}
+	}
+	if !rewound {
+		t.Fatal("the rewind was never seen")
+	}
+}
