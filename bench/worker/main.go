@@ -4,11 +4,15 @@
 // and consumer moving the same records in the same run. The ratio is the
 // runtime's overhead; the target is 70% of bare or more.
 //
-//	go run ./bench/worker [-records 1000000] [-size 100] [-runs 3] [-broker host:port]
+//	go run ./bench/worker [-records 2000000] [-size 100] [-runs 5] [-only source|sink] [-broker host:port]
 //
-// Without -broker it starts Penstock's broker in process (in a temp dir).
-// Sinks need consumer groups; while that broker has no group coordinator,
-// the sink half runs against franz-go's in-memory kfake cluster (printed).
+// Without -broker it starts Penstock's broker in process (in a temp dir), so
+// the figures include the broker's CPU on the same two cores. Each run
+// measures bare and worker back to back, so the ratio of one run compares
+// the two under the same machine load; the report gives the median of each
+// figure and of the per-run ratios. Beside records/s it prints the CPU the
+// whole process spent per record (user+system), which a busy machine
+// disturbs less than wall-clock rates.
 package main
 
 import (
@@ -19,13 +23,13 @@ import (
 	"net"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/penstockhq/penstock/broker"
 	"github.com/penstockhq/penstock/connect"
@@ -36,87 +40,138 @@ import (
 )
 
 var (
-	records = flag.Int("records", 1000000, "records per run")
+	records = flag.Int("records", 2000000, "records per run")
 	size    = flag.Int("size", 100, "value size in bytes")
 	addr    = flag.String("broker", "", "broker to use (default: Penstock's broker in process)")
-	runs    = flag.Int("runs", 3, "runs; the best of each measurement is reported")
-	cpuprof = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	runs    = flag.Int("runs", 5, "runs; medians are reported")
+	only    = flag.String("only", "", "measure only the source or only the sink half (for profiling)")
+	cpuprof = flag.String("cpuprofile", "", "write a CPU profile of the measured intervals to this file")
 )
 
 func main() {
 	fmt.Printf("GOGC=%d, as the penstock binary runs\n", gctune.Apply())
 	flag.Parse()
-	if *cpuprof != "" {
-		f, err := os.Create(*cpuprof)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
+// measure is one timed interval: records/s and process CPU per record.
+type measure struct{ rate, cpuPerRec float64 }
+
+func (m measure) String() string {
+	return fmt.Sprintf("%9.0f/s %5.0f ns CPU", m.rate, m.cpuPerRec)
+}
+
+// span is the start or end of a measured interval: wall clock and process CPU.
+type span struct {
+	wall time.Time
+	cpu  time.Duration
+}
+
+func now() span {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return span{time.Now(), time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+}
+
+func between(a, b span, n int) measure {
+	return measure{float64(n) / b.wall.Sub(a.wall).Seconds(), float64((b.cpu - a.cpu).Nanoseconds()) / float64(n)}
+}
+
 func run() error {
 	ctx := context.Background()
-	srcAddr := *addr
-	if srcAddr == "" {
+	brokerAddr := *addr
+	if brokerAddr == "" {
 		a, stop, err := startBroker()
 		if err != nil {
 			return err
 		}
 		defer stop()
-		srcAddr = a
+		brokerAddr = a
 	}
-	sinkAddr, note := srcAddr, ""
-	if !supportsGroups(srcAddr) {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	fmt.Printf("records=%d size=%dB broker=%s runs=%d\n", *records, *size, brokerAddr, *runs)
+	reg, err := registry()
+	if err != nil {
+		return err
+	}
+	srcHerder, err := newHerder(ctx, brokerAddr, reg, "bench-src")
+	if err != nil {
+		return err
+	}
+	defer srcHerder.Close()
+	sinkHerder, err := newHerder(ctx, brokerAddr, reg, "bench-sink")
+	if err != nil {
+		return err
+	}
+	defer sinkHerder.Close()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
 		if err != nil {
 			return err
 		}
-		defer c.Close()
-		sinkAddr, note = c.ListenAddrs()[0], " (kfake: the broker has no consumer groups yet)"
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
-	fmt.Printf("records=%d size=%dB source broker=%s sink broker=%s%s\n", *records, *size, srcAddr, sinkAddr, note)
 
-	var bareP, srcRate, bareC, sinkRate float64
+	var prod, src, cons, sink []measure
+	var srcRatio, sinkRatio []float64
 	for r := 0; r < *runs; r++ {
 		topic := fmt.Sprintf("bare-produce-%d", r)
-		p, err := bareProduce(ctx, srcAddr, topic)
+		p, err := bareProduce(ctx, brokerAddr, topic)
 		if err != nil {
 			return err
 		}
-		sr, err := workerSource(ctx, srcAddr, r)
-		if err != nil {
-			return err
-		}
-		if sinkAddr != srcAddr {
-			if _, err := bareProduce(ctx, sinkAddr, topic); err != nil {
+		line := fmt.Sprintf("run %d: producer %v", r+1, p)
+		if *only != "sink" {
+			s, err := workerSource(ctx, srcHerder, brokerAddr, r)
+			if err != nil {
 				return err
 			}
+			prod, src, srcRatio = append(prod, p), append(src, s), append(srcRatio, s.rate/p.rate)
+			line += fmt.Sprintf(" | source %v", s)
 		}
-		c, err := bareConsume(ctx, sinkAddr, topic, r)
-		if err != nil {
-			return err
+		if *only != "source" {
+			c, err := bareConsume(ctx, brokerAddr, topic, r)
+			if err != nil {
+				return err
+			}
+			k, err := workerSink(ctx, sinkHerder, topic, r)
+			if err != nil {
+				return err
+			}
+			cons, sink, sinkRatio = append(cons, c), append(sink, k), append(sinkRatio, k.rate/c.rate)
+			line += fmt.Sprintf(" | consumer %v | sink %v", c, k)
 		}
-		sk, err := workerSink(ctx, sinkAddr, topic, r)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("run %d: producer %.0f/s, source %.0f/s, consumer %.0f/s, sink %.0f/s\n", r+1, p, sr, c, sk)
-		bareP, srcRate, bareC, sinkRate = max(bareP, p), max(srcRate, sr), max(bareC, c), max(sinkRate, sk)
+		fmt.Println(line)
 	}
-	fmt.Printf("best of %d runs:\n", *runs)
-	fmt.Printf("%-32s %12.0f records/s\n", "bare franz-go producer", bareP)
-	fmt.Printf("%-32s %12.0f records/s  (%.0f%% of bare)\n", "worker: source task -> broker", srcRate, 100*srcRate/bareP)
-	fmt.Printf("%-32s %12.0f records/s\n", "bare franz-go consumer (group)", bareC)
-	fmt.Printf("%-32s %12.0f records/s  (%.0f%% of bare)\n", "worker: broker -> sink task", sinkRate, 100*sinkRate/bareC)
+	fmt.Printf("median of %d runs (records/s, process CPU per record incl. the broker):\n", *runs)
+	if len(src) > 0 {
+		fmt.Printf("%-34s %v\n", "bare franz-go producer", median(prod))
+		fmt.Printf("%-34s %v  (%.0f%% of bare; CPU %.0f%%)\n", "worker: source task -> broker", median(src),
+			100*medianOf(srcRatio), 100*median(src).cpuPerRec/median(prod).cpuPerRec)
+	}
+	if len(sink) > 0 {
+		fmt.Printf("%-34s %v\n", "bare franz-go consumer (group)", median(cons))
+		fmt.Printf("%-34s %v  (%.0f%% of bare; CPU %.0f%%)\n", "worker: broker -> sink task", median(sink),
+			100*medianOf(sinkRatio), 100*median(sink).cpuPerRec/median(cons).cpuPerRec)
+	}
 	return nil
+}
+
+func medianOf(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func median(ms []measure) measure {
+	var rates, cpus []float64
+	for _, m := range ms {
+		rates, cpus = append(rates, m.rate), append(cpus, m.cpuPerRec)
+	}
+	return measure{medianOf(rates), medianOf(cpus)}
 }
 
 func startBroker() (string, func(), error) {
@@ -141,25 +196,6 @@ func startBroker() (string, func(), error) {
 	return ln.Addr().String(), func() { srv.Close(); os.RemoveAll(dir) }, nil
 }
 
-func supportsGroups(addr string) bool {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		return false
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
-	if err != nil {
-		return false
-	}
-	have := map[int16]bool{}
-	for _, k := range resp.ApiKeys {
-		have[k.ApiKey] = true
-	}
-	return have[int16(kmsg.JoinGroup)] && have[int16(kmsg.SyncGroup)] && have[int16(kmsg.OffsetCommit)] && have[int16(kmsg.FindCoordinator)]
-}
-
 func createTopic(ctx context.Context, addr, topic string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
@@ -173,29 +209,24 @@ func createTopic(ctx context.Context, addr, topic string) error {
 	return err
 }
 
-func value() []byte {
-	v := make([]byte, *size)
-	for i := range v {
-		v[i] = byte('a' + i%26)
-	}
-	return v
-}
-
 // bareProduce produces the records with the producer settings the worker
-// uses (idempotent, acks=all, 5ms linger) and returns records/s.
-func bareProduce(ctx context.Context, addr, topic string) (float64, error) {
+// uses (idempotent, acks=all, 5ms linger).
+func bareProduce(ctx context.Context, addr, topic string) (measure, error) {
 	if err := createTopic(ctx, addr, topic); err != nil {
-		return 0, fmt.Errorf("create %s: %w", topic, err)
+		return measure{}, fmt.Errorf("create %s: %w", topic, err)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	if err != nil {
-		return 0, err
+		return measure{}, err
 	}
 	defer cl.Close()
-	v := value()
+	if err := cl.Ping(ctx); err != nil {
+		return measure{}, err
+	}
+	v := make([]byte, *size)
 	var failed atomic.Value
-	start := time.Now()
+	start := now()
 	for i := 0; i < *records; i++ {
 		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: v}, func(_ *kgo.Record, err error) {
 			if err != nil {
@@ -204,37 +235,37 @@ func bareProduce(ctx context.Context, addr, topic string) (float64, error) {
 		})
 	}
 	if err := cl.Flush(ctx); err != nil {
-		return 0, err
+		return measure{}, err
 	}
+	end := now()
 	if err, _ := failed.Load().(error); err != nil {
-		return 0, err
+		return measure{}, err
 	}
-	return float64(*records) / time.Since(start).Seconds(), nil
+	return between(start, end, *records), nil
 }
 
-// bareConsume reads the topic in a consumer group, timed from the
-// assignment to the last record (so group joins do not count), and returns
-// records/s.
-func bareConsume(ctx context.Context, addr, topic string, run int) (float64, error) {
-	var assigned atomic.Int64
+// bareConsume reads the topic in a consumer group, timed from the first
+// record to the last (so group joins and the first fetch do not count).
+func bareConsume(ctx context.Context, addr, topic string, run int) (measure, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(fmt.Sprintf("bare-consumer-%d", run)), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
-			assigned.CompareAndSwap(0, time.Now().UnixNano())
-		}))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
 	if err != nil {
-		return 0, err
+		return measure{}, err
 	}
 	defer cl.Close()
+	var start span
 	var n int
 	for n < *records {
 		fs := cl.PollRecords(ctx, 1000)
 		if err := fs.Err0(); err != nil {
-			return 0, err
+			return measure{}, err
+		}
+		if n == 0 && fs.NumRecords() > 0 {
+			start = now()
 		}
 		n += fs.NumRecords()
 	}
-	return float64(n) / time.Since(time.Unix(0, assigned.Load())).Seconds(), nil
+	return between(start, now(), n), nil
 }
 
 func newHerder(ctx context.Context, addr string, reg *plugins.Registry, group string) (*worker.Herder, error) {
@@ -269,76 +300,64 @@ func registry() (*plugins.Registry, error) {
 	return reg, nil
 }
 
-// workerSource runs the no-op source until the broker holds every record,
-// timed from its first Poll (so connector and task start do not count).
-func workerSource(ctx context.Context, addr string, run int) (float64, error) {
-	reg, err := registry()
-	if err != nil {
-		return 0, err
-	}
-	h, err := newHerder(ctx, addr, reg, fmt.Sprintf("bench-src-%d", run))
-	if err != nil {
-		return 0, err
-	}
-	defer h.Close()
+// workerSource runs a no-op source until the broker holds every record,
+// timed from its first Poll (so connector and task start do not count),
+// then deletes it.
+func workerSource(ctx context.Context, h *worker.Herder, addr string, run int) (measure, error) {
 	topic := fmt.Sprintf("worker-source-%d", run)
 	if err := createTopic(ctx, addr, topic); err != nil {
-		return 0, err
+		return measure{}, err
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
-		return 0, err
+		return measure{}, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	start := time.Now()
-	sourceFirst.Store(0)
-	if _, _, err := h.PutConnectorConfig(ctx, "noop-source", map[string]string{"connector.class": "bench.NoopSource",
+	name := fmt.Sprintf("noop-source-%d", run)
+	sourceFirst.Store(nil)
+	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{"connector.class": "bench.NoopSource",
 		"topic": topic, "records": fmt.Sprint(*records), "size": fmt.Sprint(*size)}, "", false); err != nil {
-		return 0, err
+		return measure{}, err
 	}
+	defer h.DeleteConnector(ctx, name)
+	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		ends, err := adm.ListEndOffsets(ctx, topic)
 		if err != nil {
-			return 0, err
+			return measure{}, err
 		}
 		var total int64
 		ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
 		if total >= int64(*records) {
-			return float64(*records) / time.Since(time.Unix(0, sourceFirst.Load())).Seconds(), nil
+			return between(*sourceFirst.Load(), now(), *records), nil
 		}
-		if time.Since(start) > 10*time.Minute {
-			return 0, fmt.Errorf("source: %d of %d records after 10 minutes", total, *records)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// workerSink runs the no-op sink over the topic, timed from its partitions'
-// assignment (Open) to the last record.
-func workerSink(ctx context.Context, addr, topic string, run int) (float64, error) {
-	reg, err := registry()
-	if err != nil {
-		return 0, err
-	}
-	h, err := newHerder(ctx, addr, reg, fmt.Sprintf("bench-sink-%d", run))
-	if err != nil {
-		return 0, err
-	}
-	defer h.Close()
-	sinkCount.Store(0)
-	sinkFirst.Store(0)
-	if _, _, err := h.PutConnectorConfig(ctx, "noop-sink", map[string]string{"connector.class": "bench.NoopSink", "topics": topic}, "", false); err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	for sinkCount.Load() < int64(*records) {
-		if time.Since(start) > 10*time.Minute {
-			return 0, fmt.Errorf("sink: %d of %d records after 10 minutes", sinkCount.Load(), *records)
+		if time.Now().After(deadline) {
+			return measure{}, fmt.Errorf("source: %d of %d records after 10 minutes", total, *records)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return float64(*records) / time.Since(time.Unix(0, sinkFirst.Load())).Seconds(), nil
+}
+
+// workerSink runs a no-op sink over the topic, timed from its first Put to
+// its last, then deletes it.
+func workerSink(ctx context.Context, h *worker.Herder, topic string, run int) (measure, error) {
+	sinkCount.Store(0)
+	sinkFirst.Store(nil)
+	sinkLast.Store(nil)
+	name := fmt.Sprintf("noop-sink-%d", run)
+	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{"connector.class": "bench.NoopSink", "topics": topic, "records": fmt.Sprint(*records)}, "", false); err != nil {
+		return measure{}, err
+	}
+	defer h.DeleteConnector(ctx, name)
+	deadline := time.Now().Add(10 * time.Minute)
+	for sinkLast.Load() == nil {
+		if time.Now().After(deadline) {
+			return measure{}, fmt.Errorf("sink: %d of %d records after 10 minutes", sinkCount.Load(), *records)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return between(*sinkFirst.Load(), *sinkLast.Load(), *records), nil
 }
 
 // ---- no-op connectors ----
@@ -390,10 +409,13 @@ func (t *noopSourceTask) Start(_ context.Context, _ connect.SourceTaskContext, p
 	return nil
 }
 
-var sourceFirst atomic.Int64
+var sourceFirst atomic.Pointer[span]
 
 func (t *noopSourceTask) Poll(ctx context.Context) ([]*connect.Record, error) {
-	sourceFirst.CompareAndSwap(0, time.Now().UnixNano())
+	if sourceFirst.Load() == nil {
+		s := now()
+		sourceFirst.CompareAndSwap(nil, &s)
+	}
 	if t.left <= 0 {
 		select {
 		case <-ctx.Done():
@@ -412,7 +434,10 @@ func (t *noopSourceTask) Poll(ctx context.Context) ([]*connect.Record, error) {
 
 func (t *noopSourceTask) Stop() error { return nil }
 
-var sinkCount, sinkFirst atomic.Int64
+var (
+	sinkCount           atomic.Int64
+	sinkFirst, sinkLast atomic.Pointer[span]
+)
 
 type noopSink struct{ props map[string]string }
 
@@ -427,19 +452,27 @@ func (c *noopSink) TaskConfigs(int) ([]map[string]string, error) {
 func (c *noopSink) Stop() error               { return nil }
 func (c *noopSink) NewTask() connect.SinkTask { return &noopSinkTask{} }
 
-type noopSinkTask struct{}
+// noopSinkTask counts what it is given and notes when the count reaches
+// the run's records.
+type noopSinkTask struct{ want int64 }
 
-func (noopSinkTask) Start(context.Context, connect.SinkTaskContext, map[string]string) error {
+func (t *noopSinkTask) Start(_ context.Context, _ connect.SinkTaskContext, p map[string]string) error {
+	v, err := noopDef.Parse(p)
+	t.want = v.Long("records")
+	return err
+}
+func (*noopSinkTask) Open(context.Context, []connect.TopicPartition) error  { return nil }
+func (*noopSinkTask) Close(context.Context, []connect.TopicPartition) error { return nil }
+func (t *noopSinkTask) Put(_ context.Context, recs []*connect.Record) error {
+	if sinkFirst.Load() == nil {
+		s := now()
+		sinkFirst.Store(&s)
+	}
+	if n := sinkCount.Add(int64(len(recs))); n >= t.want && n-int64(len(recs)) < t.want {
+		s := now()
+		sinkLast.Store(&s)
+	}
 	return nil
 }
-func (noopSinkTask) Open(context.Context, []connect.TopicPartition) error {
-	sinkFirst.CompareAndSwap(0, time.Now().UnixNano())
-	return nil
-}
-func (noopSinkTask) Close(context.Context, []connect.TopicPartition) error { return nil }
-func (noopSinkTask) Put(_ context.Context, recs []*connect.Record) error {
-	sinkCount.Add(int64(len(recs)))
-	return nil
-}
-func (noopSinkTask) Flush(context.Context, map[connect.TopicPartition]int64) error { return nil }
-func (noopSinkTask) Stop() error                                                   { return nil }
+func (*noopSinkTask) Flush(context.Context, map[connect.TopicPartition]int64) error { return nil }
+func (*noopSinkTask) Stop() error                                                   { return nil }
