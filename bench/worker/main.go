@@ -244,11 +244,14 @@ func bareProduce(ctx context.Context, addr, topic string) (measure, error) {
 	return between(start, end, *records), nil
 }
 
-// bareConsume reads the topic in a consumer group, timed from the first
-// record to the last (so group joins and the first fetch do not count).
+// bareConsume reads the topic in a consumer group with the fetch settings
+// the worker's sinks use (256 KiB per partition, everything buffered taken
+// at each poll, so the next fetch overlaps), timed from the first record to
+// the last (so group joins and the first fetch do not count).
 func bareConsume(ctx context.Context, addr, topic string, run int) (measure, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(fmt.Sprintf("bare-consumer-%d", run)), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
+		kgo.FetchMaxPartitionBytes(256<<10), kgo.FetchMaxWait(500*time.Millisecond))
 	if err != nil {
 		return measure{}, err
 	}
@@ -256,7 +259,7 @@ func bareConsume(ctx context.Context, addr, topic string, run int) (measure, err
 	var start span
 	var n int
 	for n < *records {
-		fs := cl.PollRecords(ctx, 1000)
+		fs := cl.PollRecords(ctx, 0)
 		if err := fs.Err0(); err != nil {
 			return measure{}, err
 		}
