@@ -49,10 +49,10 @@ type sinkTask struct {
 	asyncErr    error
 }
 
-// ConnectorName implements connect.TaskContext.
 // regexMetadataMaxAge is how often a topics.regex sink looks for new topics.
 const regexMetadataMaxAge = 10 * time.Second
 
+// ConnectorName implements connect.TaskContext.
 func (s *sinkTask) ConnectorName() string { return s.r.id.Connector }
 
 // TaskID implements connect.TaskContext.
@@ -481,11 +481,12 @@ func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
 	slab := make([]connect.Record, len(recs)) // one allocation for the batch's records
 	var next []partitionEnd                   // records come grouped by partition: a few runs per batch
 	for i, kr := range recs {
-		if n := len(next); n == 0 || next[n-1].tp.Topic != kr.Topic || next[n-1].tp.Partition != kr.Partition {
-			if n == 0 || next[n-1].tp.Topic != kr.Topic {
-				h.statuses.addTopic(s.r.id.Connector, s.r.id.Task, kr.Topic)
+		tp := connect.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
+		if n := len(next); n == 0 || next[n-1].tp != tp {
+			if n == 0 || next[n-1].tp.Topic != tp.Topic {
+				h.statuses.addTopic(s.r.id.Connector, s.r.id.Task, tp.Topic)
 			}
-			next = append(next, partitionEnd{tp: connect.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}})
+			next = append(next, partitionEnd{tp: tp})
 		}
 		rec, err := s.toConnect(ctx, kr, &slab[i])
 		if err != nil {

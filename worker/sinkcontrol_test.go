@@ -16,9 +16,9 @@ import (
 	"github.com/penstockhq/penstock/plugins"
 )
 
-// controlSink logs the offsets of every Put; on its first Put past
-// rewindAt it rewinds to rewindTo, and on its first Put past pauseAt it
-// pauses the partition until the test resumes it.
+// controlSink's task logs the offsets of every Put; on its first Put past
+// ctlRewindAt it rewinds to ctlRewindTo, and on its first Put past
+// ctlPauseAt after that it pauses the partition until the test resumes it.
 type controlSink struct {
 	props map[string]string
 	task  *controlSinkTask
@@ -35,9 +35,7 @@ func (c *controlSink) TaskConfigs(int) ([]map[string]string, error) {
 func (c *controlSink) Stop() error               { return nil }
 func (c *controlSink) NewTask() connect.SinkTask { return c.task }
 
-const (
-	ctlRewindAt, ctlRewindTo, ctlPauseAt = 1000, 500, 3000
-)
+const ctlRewindAt, ctlRewindTo, ctlPauseAt = 1000, 500, 3000
 
 type controlSinkTask struct {
 	mu      sync.Mutex
@@ -112,10 +110,11 @@ func TestSinkRewindAndPauseWithinAFetch(t *testing.T) {
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "ctl"); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < n; i++ {
-		cl.Produce(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}, nil)
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Value: []byte(strconv.Itoa(i))}
 	}
-	if err := cl.Flush(ctx); err != nil {
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	// Records all in one fetch: puts of 100 records, so the rewind and the
