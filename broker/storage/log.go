@@ -69,7 +69,8 @@ type AppendHook interface {
 	// CheckBatch may reject a batch (before it gets an offset) with an
 	// error the protocol layer maps to a Kafka error code.
 	CheckBatch(h *BatchHeader) error
-	// BatchAppended reports a batch written with its assigned offsets.
+	// BatchAppended reports a batch written with its assigned offsets,
+	// before readers can see them.
 	BatchAppended(h *BatchHeader)
 }
 
@@ -366,6 +367,15 @@ func (l *Log) append(records []byte, allowControl bool) (AppendResult, error) {
 		_ = active.f.Truncate(writePos)
 		return AppendResult{}, fmt.Errorf("append to %s: %w", active.path, err)
 	}
+	// The hook learns of the batches (open transactions above all)
+	// before their offsets are published: a fetch that sees the new end
+	// offset must also see the transaction that holds back the last
+	// stable offset.
+	if l.hook != nil {
+		for i := range headers {
+			l.hook.BatchAppended(&headers[i])
+		}
+	}
 	l.mu.Lock()
 	p := writePos
 	for i := range headers {
@@ -374,11 +384,6 @@ func (l *Log) append(records []byte, allowControl bool) (AppendResult, error) {
 	}
 	res.LogStartOffset = l.startOffset
 	l.mu.Unlock()
-	if l.hook != nil {
-		for i := range headers {
-			l.hook.BatchAppended(&headers[i])
-		}
-	}
 	res.LastOffset = off - 1
 	if l.syncer != nil {
 		res.Sync = l.syncer.Mark(active.f)
