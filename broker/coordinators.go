@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/penstockhq/penstock/broker/group"
@@ -41,6 +42,31 @@ type coordinators struct {
 	parts map[partKey]*txn.PartitionState
 
 	cleanerMu sync.Mutex // one cleaning at a time
+
+	// markerFault, when set, is called before every transaction marker
+	// write (see SetMarkerFault).
+	markerFault atomic.Pointer[func(topic string, partition int32) error]
+}
+
+// SetMarkerFault installs a fault-injection hook for tests: fault is
+// called before each transaction marker write (the consumer groups'
+// marker as OffsetsTopic partition 0), and an error it returns fails that
+// write as a storage error would. nil removes the hook.
+func (s *Server) SetMarkerFault(fault func(topic string, partition int32) error) {
+	if fault == nil {
+		s.coord.markerFault.Store(nil)
+		return
+	}
+	s.coord.markerFault.Store(&fault)
+}
+
+func (co *coordinators) injectedFault(topic string, partition int32) error {
+	if f := co.markerFault.Load(); f != nil {
+		if err := (*f)(topic, partition); err != nil {
+			return fmt.Errorf("injected marker fault on %s-%d: %w", topic, partition, err)
+		}
+	}
+	return nil
 }
 
 type partKey struct {
@@ -149,7 +175,10 @@ func (s *Server) startCoordinators() error {
 		<-s.closing
 		co.groups.Close()
 	})
-	s.wg.Go(func() { co.txns.Run(s.closing) })
+	s.wg.Go(func() {
+		co.txns.Run(s.closing)
+		co.txns.Close()
+	})
 	s.wg.Go(s.cleanerLoop)
 	return nil
 }
@@ -208,6 +237,9 @@ func (mw markerWriter) WriteMarker(topic string, partition int32, producerID int
 	if t == nil || t.partition(partition) == nil {
 		return nop, nil
 	}
+	if err := mw.s.coord.injectedFault(topic, partition); err != nil {
+		return nil, err
+	}
 	l := t.partition(partition)
 	res, err := l.AppendControl(records.ControlBatch(producerID, epoch, commit, time.Now().UnixMilli()))
 	if errors.Is(err, storage.ErrClosed) {
@@ -225,6 +257,9 @@ func (mw markerWriter) WriteMarker(topic string, partition int32, producerID int
 }
 
 func (mw markerWriter) CompleteGroups(groups []string, producerID int64, epoch int16, commit bool) (func() error, error) {
+	if err := mw.s.coord.injectedFault(OffsetsTopic, 0); err != nil {
+		return nil, err
+	}
 	l, err := internalStore{mw.s, OffsetsTopic}.log()
 	if err != nil {
 		return nil, err
