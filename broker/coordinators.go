@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,10 +28,6 @@ const (
 
 // producerIDFile reserves producer id blocks (see txn.IDAllocator).
 const producerIDFile = "producer-ids"
-
-// tailSegmentsScanned is how many segments at the end of each partition
-// are scanned at start to rebuild idempotent producer state.
-const tailSegmentsScanned = 2
 
 // coordinators are the broker's group and transaction coordinators, its
 // per-partition producer state and the log cleaner.
@@ -147,8 +144,11 @@ func (s *Server) startCoordinators() error {
 		}
 		for p, l := range t.partitions() {
 			if ps := co.part(t.name, int32(p)); ps != nil {
-				if err := ps.Rebuild(l, tailSegmentsScanned); err != nil {
+				if err := ps.Rebuild(l, s.log); err != nil {
 					return fmt.Errorf("broker: %w", err)
+				}
+				if err := ps.Snapshot(l); err != nil {
+					s.log.Warn("writing producer state snapshot failed", "topic", t.name, "partition", p, "err", err)
 				}
 			}
 		}
@@ -180,7 +180,34 @@ func (s *Server) startCoordinators() error {
 		co.txns.Close()
 	})
 	s.wg.Go(s.cleanerLoop)
+	s.wg.Go(s.snapshotLoop)
 	return nil
+}
+
+// snapshotLoop writes producer state snapshots of the partitions that
+// changed every log.flush.offset.checkpoint.interval.ms (60 s) and once
+// more at shutdown, so that a restart replays only the log after them.
+func (s *Server) snapshotLoop() {
+	tick := time.NewTicker(s.propDuration("log.flush.offset.checkpoint.interval.ms", time.Minute))
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-s.closing:
+			done = true
+		case <-tick.C:
+		}
+		for _, t := range s.topicList() {
+			for p, l := range t.partitions() {
+				ps := s.coord.part(t.name, int32(p))
+				if ps == nil {
+					continue
+				}
+				if err := ps.Snapshot(l); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					s.log.Warn("writing producer state snapshot failed", "topic", t.name, "partition", p, "err", err)
+				}
+			}
+		}
+	}
 }
 
 func (co *coordinators) part(topic string, partition int32) *txn.PartitionState {
@@ -247,11 +274,6 @@ func (mw markerWriter) WriteMarker(topic string, partition int32, producerID int
 	}
 	if err != nil {
 		return nil, err
-	}
-	if ps := mw.s.coord.part(topic, partition); ps != nil {
-		if err := ps.EndTxn(producerID, res.BaseOffset, commit); err != nil {
-			return nil, err
-		}
 	}
 	return syncWait(res), nil
 }

@@ -69,9 +69,9 @@ type AppendHook interface {
 	// CheckBatch may reject a batch (before it gets an offset) with an
 	// error the protocol layer maps to a Kafka error code.
 	CheckBatch(h *BatchHeader) error
-	// BatchAppended reports a batch written with its assigned offsets,
-	// before readers can see them.
-	BatchAppended(h *BatchHeader)
+	// BatchAppended reports a batch (header and bytes) written with its
+	// assigned offsets, before readers can see them.
+	BatchAppended(h *BatchHeader, batch []byte)
 }
 
 // Options configure Open.
@@ -372,8 +372,10 @@ func (l *Log) append(records []byte, allowControl bool) (AppendResult, error) {
 	// offset must also see the transaction that holds back the last
 	// stable offset.
 	if l.hook != nil {
+		p := 0
 		for i := range headers {
-			l.hook.BatchAppended(&headers[i])
+			l.hook.BatchAppended(&headers[i], records[p:p+headers[i].Size()])
+			p += headers[i].Size()
 		}
 	}
 	l.mu.Lock()

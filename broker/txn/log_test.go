@@ -32,11 +32,11 @@ type fetchAtAppend struct {
 	visible []int64 // base offsets of transactional batches readable before they were tracked
 }
 
-func (f *fetchAtAppend) BatchAppended(h *storage.BatchHeader) {
+func (f *fetchAtAppend) BatchAppended(h *storage.BatchHeader, batch []byte) {
 	if hw := f.log.HighWatermark(); h.IsTransactional() && !h.IsControl() && f.PartitionState.LSO(hw) > h.BaseOffset {
 		f.visible = append(f.visible, h.BaseOffset)
 	}
-	f.PartitionState.BatchAppended(h)
+	f.PartitionState.BatchAppended(h, batch)
 }
 
 // TestOpenTxnFirstBatchNeverStable checks that the log publishes a batch's
