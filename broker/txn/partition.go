@@ -256,4 +256,3 @@ func (p *PartitionState) Rebuild(l *storage.Log, log *slog.Logger) error {
 }
 
 func (p *PartitionState) name() string { return p.topic + "-" + strconv.Itoa(int(p.partition)) }
-
