@@ -161,7 +161,8 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) (*kmsg.OffsetC
 		setAll(code)
 		return resp, nop
 	}
-	now := c.now().UnixMilli()
+	c.writes++
+	now, written := c.now().UnixMilli(), c.writes
 	var kvs [][2][]byte
 	type upd struct {
 		k tp
@@ -182,7 +183,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) (*kmsg.OffsetC
 				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
 			} else {
 				k := tp{rt.Topic, rp.Partition}
-				o := offset{offset: rp.Offset, leaderEpoch: rp.LeaderEpoch, metadata: md, timestamp: now}
+				o := offset{offset: rp.Offset, leaderEpoch: rp.LeaderEpoch, metadata: md, timestamp: now, written: written}
 				if req.Version < 6 {
 					o.leaderEpoch = -1
 				}
@@ -199,18 +200,33 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) (*kmsg.OffsetC
 		setAll(kerr.UnknownServerError.Code)
 		return resp, nop
 	}
-	for _, u := range upds {
-		g.offsets[u.k] = u.o
-	}
+	// The offsets become visible once durable, and a commit never
+	// replaces one written after it.
 	return resp, func() {
 		if err := wait(); err != nil {
 			c.log.Error("offset commit fsync failed", "group", req.Group, "err", err)
-			for i := range resp.Topics {
-				for j := range resp.Topics[i].Partitions {
-					if resp.Topics[i].Partitions[j].ErrorCode == 0 {
-						resp.Topics[i].Partitions[j].ErrorCode = kerr.UnknownServerError.Code
-					}
-				}
+			failUnset(resp.Topics, func(t *kmsg.OffsetCommitResponseTopic) []kmsg.OffsetCommitResponseTopicPartition { return t.Partitions },
+				func(p *kmsg.OffsetCommitResponseTopicPartition) *int16 { return &p.ErrorCode })
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, u := range upds {
+			if cur, ok := g.offsets[u.k]; !ok || cur.written < u.o.written {
+				g.offsets[u.k] = u.o
+			}
+		}
+	}
+}
+
+// failUnset gives every partition of a response that has no error yet
+// UNKNOWN_SERVER_ERROR (a write that did not become durable).
+func failUnset[T, P any](topics []T, parts func(*T) []P, code func(*P) *int16) {
+	for i := range topics {
+		ps := parts(&topics[i])
+		for j := range ps {
+			if c := code(&ps[j]); *c == 0 {
+				*c = kerr.UnknownServerError.Code
 			}
 		}
 	}
@@ -456,7 +472,27 @@ func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) (*kmsg.T
 	for k, o := range staged {
 		p[k] = o
 	}
-	return resp, func() { wait() }
+	return resp, func() {
+		err := wait()
+		if err == nil {
+			return
+		}
+		c.log.Error("transactional offset commit fsync failed", "group", req.Group, "producer_id", req.ProducerID, "err", err)
+		failUnset(resp.Topics, func(t *kmsg.TxnOffsetCommitResponseTopic) []kmsg.TxnOffsetCommitResponseTopicPartition { return t.Partitions },
+			func(p *kmsg.TxnOffsetCommitResponseTopicPartition) *int16 { return &p.ErrorCode })
+		// Not durable: the transaction's commit must not apply them.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		p := g.pendingTxn[req.ProducerID]
+		for k, o := range staged {
+			if p[k] == o {
+				delete(p, k)
+			}
+		}
+		if len(p) == 0 {
+			delete(g.pendingTxn, req.ProducerID)
+		}
+	}
 }
 
 // CompleteTxn makes the offsets staged by producerID in the given groups
@@ -475,6 +511,8 @@ func (c *Coordinator) CompleteTxn(groups []string, producerID int64, commit bool
 		delete(g.pendingTxn, producerID)
 		for k, o := range staged {
 			if commit {
+				c.writes++
+				o.written = c.writes
 				g.offsets[k] = o
 				continue
 			}

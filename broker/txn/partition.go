@@ -233,7 +233,6 @@ func (p *PartitionState) Rebuild(l *storage.Log, log *slog.Logger) error {
 		}
 		if err := p.loadSnapshotLocked(path); err != nil {
 			log.Warn("ignoring unreadable producer state snapshot", "partition", p.name(), "snapshot", off, "err", err)
-			p.producers, p.ongoing, p.aborted, p.end = map[int64]*producerEntry{}, map[int64]int64{}, newAbortedIndex(), 0
 			continue
 		}
 		p.snapshot = off
