@@ -478,7 +478,9 @@ func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) (*kmsg.T
 			return
 		}
 		c.log.Error("transactional offset commit fsync failed", "group", req.Group, "producer_id", req.ProducerID, "err", err)
-		failUnset(resp.Topics, func(t *kmsg.TxnOffsetCommitResponseTopic) []kmsg.TxnOffsetCommitResponseTopicPartition { return t.Partitions },
+		failUnset(resp.Topics, func(t *kmsg.TxnOffsetCommitResponseTopic) []kmsg.TxnOffsetCommitResponseTopicPartition {
+			return t.Partitions
+		},
 			func(p *kmsg.TxnOffsetCommitResponseTopicPartition) *int16 { return &p.ErrorCode })
 		// Not durable: the transaction's commit must not apply them.
 		c.mu.Lock()
