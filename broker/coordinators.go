@@ -112,10 +112,17 @@ func (s *Server) initCoordinators() error {
 	gcfg.Logger = s.log.With("component", "group-coordinator")
 	co.groups = group.New(gcfg, internalStore{s, OffsetsTopic})
 	s.appendHooks = func(topic string, partition int32) storage.AppendHook {
-		if isInternalTopic(topic) {
+		verify := co.txns.Verify
+		switch topic {
+		case TransactionStateTopic:
 			return nil
+		case OffsetsTopic:
+			// Transactional offset commits: their transactions are
+			// checked by the coordinators; the state serves the
+			// cleaner (open and aborted transactions).
+			verify = nil
 		}
-		ps := txn.NewPartitionState(topic, partition, filepath.Join(s.topicsDir(), topic, strconv.Itoa(int(partition))), co.txns.Verify)
+		ps := txn.NewPartitionState(topic, partition, filepath.Join(s.topicsDir(), topic, strconv.Itoa(int(partition))), verify)
 		co.mu.Lock()
 		co.parts[partKey{topic, partition}] = ps
 		co.mu.Unlock()
@@ -139,9 +146,6 @@ func (s *Server) startCoordinators() error {
 		}
 	}
 	for _, t := range s.topicList() {
-		if isInternalTopic(t.name) {
-			continue
-		}
 		for p, l := range t.partitions() {
 			if ps := co.part(t.name, int32(p)); ps != nil {
 				if err := ps.Rebuild(l, s.log); err != nil {

@@ -499,11 +499,13 @@ func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) (*kmsg.T
 
 // CompleteTxn makes the offsets staged by producerID in the given groups
 // visible (commit) or drops them (abort). The transaction coordinator calls
-// it after writing the marker to the offsets topic (see WriteMarker).
+// it after writing the marker to the offsets topic (see WriteMarker). An
+// aborted transaction's records need no rewrite: loading skips them, and
+// the log cleaner, which knows the partition's aborted transactions,
+// drops them.
 func (c *Coordinator) CompleteTxn(groups []string, producerID int64, commit bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var restore [][2][]byte
 	for _, id := range groups {
 		g := c.groups[id]
 		if g == nil {
@@ -511,25 +513,14 @@ func (c *Coordinator) CompleteTxn(groups []string, producerID int64, commit bool
 		}
 		staged := g.pendingTxn[producerID]
 		delete(g.pendingTxn, producerID)
-		for k, o := range staged {
-			if commit {
-				c.writes++
-				o.written = c.writes
-				g.offsets[k] = o
-				continue
-			}
-			// The aborted records stay in the log as the newest of
-			// their keys until compaction drops them; rewrite the
-			// committed value so that compaction keeps it.
-			if cur, ok := g.offsets[k]; ok {
-				restore = append(restore, [2][]byte{offsetKey(g.id, k), offsetValue(cur)})
-			} else {
-				restore = append(restore, [2][]byte{offsetKey(g.id, k), nil})
-			}
+		if !commit {
+			continue
 		}
-	}
-	if _, err := c.write(restore); err != nil {
-		c.log.Error("rewriting offsets after an aborted transaction failed", "err", err)
+		for k, o := range staged {
+			c.writes++
+			o.written = c.writes
+			g.offsets[k] = o
+		}
 	}
 }
 
