@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -55,5 +56,40 @@ func TestTxnMarkersRetriedAfterFailure(t *testing.T) {
 			vs = append(vs, string(r.Value))
 		}
 		t.Fatalf("read_committed sees %q, want both rounds on both partitions", vs)
+	}
+}
+
+// TestTxnGroupMarkerRetried fails the first write of a transaction's
+// marker to __consumer_offsets: the commit still completes and the
+// group's offset becomes visible.
+func TestTxnGroupMarkerRetried(t *testing.T) {
+	b := startTxnBroker(t)
+	createTopic(t, b.Addr, "src", 1, nil)
+	var failures atomic.Int32
+	b.Server.SetMarkerFault(func(tp string, p int32) error {
+		if tp == "__consumer_offsets" && failures.Add(1) == 1 {
+			return errors.New("disk on fire")
+		}
+		return nil
+	})
+	cl := newClient(t, b.Addr)
+	x := newTxnOffsets(t, cl, "group-marker")
+	x.commit("g", "src", 42)
+	x.end(true)
+	adm := kadm.NewClient(cl)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		os, err := adm.FetchOffsets(context.Background(), "g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ok := os.Lookup("src", 0); ok && o.At == 42 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committed offset never became visible (%d marker writes)", failures.Load())
+		}
+	}
+	if failures.Load() < 2 {
+		t.Fatalf("%d marker writes, want the failed one and a retry", failures.Load())
 	}
 }
