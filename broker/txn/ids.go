@@ -79,6 +79,8 @@ func (a *IDAllocator) Next() (int64, error) {
 	return id, nil
 }
 
+// writeSync makes path hold data durably: written and fsynced under a
+// temporary name, renamed, and the directory fsynced.
 func writeSync(path string, data []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)

@@ -83,7 +83,7 @@ func (p *PartitionState) Snapshot(l *storage.Log) error {
 	p.mu.Unlock()
 
 	path := snapshotPath(p.dir, off)
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := writeSync(path, data); err != nil {
 		return fmt.Errorf("producer state snapshot of %s: %w", p.name(), err)
 	}
 	p.snapshot = off
@@ -184,34 +184,4 @@ func cutLastLine(data []byte) ([]byte, string, bool) {
 		return nil, "", false
 	}
 	return data[:i+1], string(data[i+1 : len(data)-1]), true
-}
-
-// writeFileAtomic makes path hold data durably: written and fsynced under
-// a temporary name, renamed, and the directory fsynced.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
