@@ -216,7 +216,7 @@ func (p *PartitionState) IsAborted(producerID, offset int64) bool {
 // unsynced data in a machine crash) are deleted. A new snapshot is
 // written when the replay was long.
 func (p *PartitionState) Rebuild(l *storage.Log, log *slog.Logger) error {
-	start, hw := l.Offsets()
+	start, end := l.LogStartOffset(), logEnd(l)
 	from := start
 	snaps, err := listSnapshots(p.dir)
 	if err != nil {
@@ -226,8 +226,8 @@ func (p *PartitionState) Rebuild(l *storage.Log, log *slog.Logger) error {
 	defer p.mu.Unlock()
 	for _, off := range slices.Backward(snaps) {
 		path := snapshotPath(p.dir, off)
-		if off > hw {
-			log.Warn("deleting producer state snapshot beyond the log end", "partition", p.name(), "snapshot", off, "log_end", hw)
+		if off > end {
+			log.Warn("deleting producer state snapshot beyond the log end", "partition", p.name(), "snapshot", off, "log_end", end)
 			os.Remove(path)
 			continue
 		}

@@ -68,12 +68,13 @@ func listSnapshots(dir string) ([]int64, error) {
 func (p *PartitionState) Snapshot(l *storage.Log) error {
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
-	// Every batch below hw has been through BatchAppended (the log
-	// publishes offsets after its hook has run), and none at or after
-	// p.end has: the state is exactly that of the log up to max(hw, end).
-	start, hw := l.Offsets()
+	// Every batch below the log end has been through BatchAppended (the
+	// log publishes offsets after its hook has run), and none at or after
+	// p.end has: the state is exactly that of the log up to max(end,
+	// p.end).
+	start, end := l.LogStartOffset(), logEnd(l)
 	p.mu.Lock()
-	off := max(hw, p.end)
+	off := max(end, p.end)
 	if off == p.snapshot {
 		p.mu.Unlock()
 		return nil
@@ -95,6 +96,13 @@ func (p *PartitionState) Snapshot(l *storage.Log) error {
 		os.Remove(snapshotPath(p.dir, old))
 	}
 	return nil
+}
+
+// logEnd is the offset after the last batch written to l (which the high
+// watermark may trail).
+func logEnd(l *storage.Log) int64 {
+	segs := l.Segments()
+	return segs[len(segs)-1].Next
 }
 
 func (p *PartitionState) encodeLocked() []byte {
