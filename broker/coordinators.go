@@ -290,10 +290,11 @@ func (mw markerWriter) CompleteGroups(groups []string, producerID int64, epoch i
 	if err != nil {
 		return nil, err
 	}
-	res, err := l.AppendControl(group.MarkerBatch(producerID, epoch, commit))
-	if err != nil {
-		return nil, fmt.Errorf("append marker to %s: %w", OffsetsTopic, err)
-	}
-	mw.s.coord.groups.CompleteTxn(groups, producerID, commit)
-	return syncWait(res), nil
+	return mw.s.coord.groups.CompleteTxn(groups, producerID, commit, func() (func() error, error) {
+		res, err := l.AppendControl(group.MarkerBatch(producerID, epoch, commit))
+		if err != nil {
+			return nil, fmt.Errorf("append marker to %s: %w", OffsetsTopic, err)
+		}
+		return syncWait(res), nil
+	})
 }

@@ -92,8 +92,54 @@ func TestTxnOffsetCommitReportsFsyncError(t *testing.T) {
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownServerError.Code {
 		t.Fatalf("transactional offset commit with a failed fsync answered %v", kerr.ErrorForCode(code))
 	}
-	c.CompleteTxn([]string{"g"}, 7, true)
+	completeTxn(t, c, st, 7, nil)
 	if got := fetchOffset(t, c); got != -1 {
 		t.Fatalf("offset %d of a failed transactional commit became visible", got)
+	}
+}
+
+// completeTxn commits producerID's transaction in group g with a marker
+// whose fsync ends with syncErr.
+func completeTxn(t *testing.T, c *Coordinator, st *syncStore, producerID int64, syncErr error) error {
+	t.Helper()
+	wait, err := c.CompleteTxn([]string{"g"}, producerID, true, func() (func() error, error) {
+		return st.Append(MarkerBatch(producerID, 0, true))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { st.syncs <- syncErr }()
+	return wait()
+}
+
+// TestTxnCommitVisibleOnlyWhenMarkerDurable: a transaction's offsets become
+// visible once its commit marker is fsynced; if that fsync fails they stay
+// staged, for the coordinator's retry to complete.
+func TestTxnCommitVisibleOnlyWhenMarkerDurable(t *testing.T) {
+	st := &syncStore{syncs: make(chan error)}
+	c := New(DefaultConfig(), st)
+	defer c.Close()
+	r := kmsg.NewPtrTxnOffsetCommitRequest()
+	r.Group, r.ProducerID, r.ProducerEpoch, r.Generation = "g", 7, 0, -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = "t"
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset = 0, 11
+	rt.Partitions = append(rt.Partitions, rp)
+	r.Topics = append(r.Topics, rt)
+	_, wait := c.TxnOffsetCommit(r)
+	go func() { st.syncs <- nil }()
+	wait()
+	if err := completeTxn(t, c, st, 7, errors.New("fsync failed")); err == nil {
+		t.Fatal("marker fsync failure not reported")
+	}
+	if got := fetchOffset(t, c); got != -1 {
+		t.Fatalf("offset %d visible although the commit marker is not durable", got)
+	}
+	if err := completeTxn(t, c, st, 7, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := fetchOffset(t, c); got != 11 {
+		t.Fatalf("offset %d after the retried marker, want 11", got)
 	}
 }

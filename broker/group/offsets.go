@@ -497,35 +497,49 @@ func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) (*kmsg.T
 	}
 }
 
-// CompleteTxn makes the offsets staged by producerID in the given groups
-// visible (commit) or drops them (abort). The transaction coordinator calls
-// it after writing the marker to the offsets topic (see WriteMarker). An
-// aborted transaction's records need no rewrite: loading skips them, and
-// the log cleaner, which knows the partition's aborted transactions,
-// drops them.
-func (c *Coordinator) CompleteTxn(groups []string, producerID int64, commit bool) {
+// CompleteTxn ends producerID's transaction in the given groups:
+// appendMarker writes its marker (MarkerBatch) to the offsets topic, under
+// the coordinator's lock so that it is ordered with offset commits, and
+// the returned function waits for the marker's fsync, after which the
+// staged offsets become visible (commit) or are dropped (abort). If the
+// marker is not durable they stay staged for a retry. An aborted
+// transaction's records need no rewrite: loading skips them, and the log
+// cleaner, which knows the partition's aborted transactions, drops them.
+func (c *Coordinator) CompleteTxn(groups []string, producerID int64, commit bool, appendMarker func() (wait func() error, err error)) (func() error, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, id := range groups {
-		g := c.groups[id]
-		if g == nil {
-			continue
-		}
-		staged := g.pendingTxn[producerID]
-		delete(g.pendingTxn, producerID)
-		if !commit {
-			continue
-		}
-		for k, o := range staged {
-			c.writes++
-			o.written = c.writes
-			g.offsets[k] = o
-		}
+	wait, err := appendMarker()
+	c.writes++
+	written := c.writes
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
+	return func() error {
+		if err := wait(); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, id := range groups {
+			g := c.groups[id]
+			if g == nil {
+				continue
+			}
+			staged := g.pendingTxn[producerID]
+			delete(g.pendingTxn, producerID)
+			for k, o := range staged {
+				if cur, ok := g.offsets[k]; commit && (!ok || cur.written < written) {
+					o.written = written
+					g.offsets[k] = o
+				}
+			}
+		}
+		return nil
+	}, nil
 }
 
-// MarkerBatch builds the transaction marker the transaction coordinator
-// writes to the offsets topic for producerID before calling CompleteTxn.
+// MarkerBatch builds the transaction marker for producerID that
+// CompleteTxn's appendMarker writes to the offsets topic.
 func MarkerBatch(producerID int64, epoch int16, commit bool) []byte {
 	return records.ControlBatch(producerID, epoch, commit, time.Now().UnixMilli())
 }

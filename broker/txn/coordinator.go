@@ -30,8 +30,9 @@ type Markers interface {
 	// returns a function waiting for its fsync. A partition that no
 	// longer exists is skipped without error.
 	WriteMarker(topic string, partition int32, producerID int64, epoch int16, commit bool) (wait func() error, err error)
-	// CompleteGroups writes the marker to the offsets topic and makes
-	// the groups' staged offsets visible (commit) or drops them.
+	// CompleteGroups writes the marker to the offsets topic; once it is
+	// durable (wait) the groups' staged offsets are visible (commit) or
+	// dropped.
 	CompleteGroups(groups []string, producerID int64, epoch int16, commit bool) (wait func() error, err error)
 	// TopicExists reports whether a partition exists.
 	TopicExists(topic string, partition int32) bool
@@ -45,11 +46,6 @@ type Config struct {
 	// for (transaction.abort.timed.out.transaction.cleanup.interval.ms,
 	// 10 s).
 	AbortCheckInterval time.Duration
-	// MarkerRetryBackoff is the first wait before writing markers again
-	// after a failure (100 ms); it doubles up to MaxMarkerRetryBackoff
-	// (10 s).
-	MarkerRetryBackoff    time.Duration
-	MaxMarkerRetryBackoff time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -115,12 +111,6 @@ func NewCoordinator(cfg Config, ids *IDAllocator, store Store, markers Markers) 
 	}
 	if cfg.AbortCheckInterval <= 0 {
 		cfg.AbortCheckInterval = 10 * time.Second
-	}
-	if cfg.MarkerRetryBackoff <= 0 {
-		cfg.MarkerRetryBackoff = 100 * time.Millisecond
-	}
-	if cfg.MaxMarkerRetryBackoff < cfg.MarkerRetryBackoff {
-		cfg.MaxMarkerRetryBackoff = max(cfg.MarkerRetryBackoff, 10*time.Second)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -580,6 +570,13 @@ func (c *Coordinator) EndTxn(req *kmsg.EndTxnRequest) *kmsg.EndTxnResponse {
 	return resp
 }
 
+// Marker writes that failed are retried after markerRetryBackoff, doubling
+// up to maxMarkerRetryBackoff.
+const (
+	markerRetryBackoff    = 100 * time.Millisecond
+	maxMarkerRetryBackoff = 10 * time.Second
+)
+
 // errMarkersPending means a transaction is prepared but some of its
 // markers are not written yet; a background loop retries them.
 var errMarkersPending = errors.New("transaction markers pending")
@@ -683,7 +680,7 @@ func (c *Coordinator) writeMarkers(j *markerJob) error {
 // closes (Recover finishes the job at the next start).
 func (c *Coordinator) retryMarkers(m *txnMeta, j *markerJob) {
 	defer c.retries.Done()
-	backoff := c.cfg.MarkerRetryBackoff
+	backoff := markerRetryBackoff
 	for attempt := 2; ; attempt++ {
 		t := time.NewTimer(backoff)
 		select {
@@ -709,7 +706,7 @@ func (c *Coordinator) retryMarkers(m *txnMeta, j *markerJob) {
 		m.op.Unlock()
 		c.log.Warn("writing transaction markers failed; retrying", "transactional_id", m.id,
 			"attempt", attempt, "backoff", backoff, "err", err)
-		backoff = min(2*backoff, c.cfg.MaxMarkerRetryBackoff)
+		backoff = min(2*backoff, maxMarkerRetryBackoff)
 	}
 }
 
