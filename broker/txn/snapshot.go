@@ -62,8 +62,8 @@ func listSnapshots(dir string) ([]int64, error) {
 }
 
 // Snapshot writes the state to a new snapshot file (fsynced, then renamed
-// into place and the directory fsynced) unless the log has not moved since
-// the last one, and deletes snapshots older than the two newest. Aborted
+// into place and the directory fsynced) unless the log is empty or has not
+// moved since the last one, and deletes snapshots older than the two newest. Aborted
 // transactions that ended before the log start are forgotten first.
 func (p *PartitionState) Snapshot(l *storage.Log) error {
 	p.snapMu.Lock()
@@ -75,7 +75,7 @@ func (p *PartitionState) Snapshot(l *storage.Log) error {
 	start, end := l.LogStartOffset(), logEnd(l)
 	p.mu.Lock()
 	off := max(end, p.end)
-	if off == p.snapshot {
+	if off == p.snapshot || off == 0 {
 		p.mu.Unlock()
 		return nil
 	}
