@@ -151,7 +151,7 @@ func (s *Server) startCoordinators() error {
 				if err := ps.Rebuild(l, s.log); err != nil {
 					return fmt.Errorf("broker: %w", err)
 				}
-				if err := ps.Snapshot(l); err != nil {
+				if err := ps.Snapshot(l, s.producerExpiry()); err != nil {
 					s.log.Warn("writing producer state snapshot failed", "topic", t.name, "partition", p, "err", err)
 				}
 			}
@@ -188,9 +188,16 @@ func (s *Server) startCoordinators() error {
 	return nil
 }
 
+// producerExpiry is the Unix ms time before which an idempotent producer's
+// last batch makes its state expire (producer.id.expiration.ms, 1 day).
+func (s *Server) producerExpiry() int64 {
+	return time.Now().Add(-s.propDuration("producer.id.expiration.ms", 24*time.Hour)).UnixMilli()
+}
+
 // snapshotLoop writes producer state snapshots of the partitions that
 // changed every log.flush.offset.checkpoint.interval.ms (60 s) and once
-// more at shutdown, so that a restart replays only the log after them.
+// more at shutdown, so that a restart replays only the log after them;
+// producers idle past producer.id.expiration.ms are dropped then.
 func (s *Server) snapshotLoop() {
 	tick := time.NewTicker(s.propDuration("log.flush.offset.checkpoint.interval.ms", time.Minute))
 	defer tick.Stop()
@@ -206,7 +213,7 @@ func (s *Server) snapshotLoop() {
 				if ps == nil {
 					continue
 				}
-				if err := ps.Snapshot(l); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				if err := ps.Snapshot(l, s.producerExpiry()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					s.log.Warn("writing producer state snapshot failed", "topic", t.name, "partition", p, "err", err)
 				}
 			}

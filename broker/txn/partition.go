@@ -27,6 +27,7 @@ type batchMeta struct {
 
 type producerEntry struct {
 	epoch   int16
+	lastTS  int64       // largest batch max timestamp, for expiration
 	batches []batchMeta // oldest first, at most retainedBatches
 }
 
@@ -158,6 +159,7 @@ func (p *PartitionState) noteLocked(h *storage.BatchHeader, batch []byte) {
 		e.epoch = h.ProducerEpoch
 		e.batches = e.batches[:0]
 	}
+	e.lastTS = max(e.lastTS, h.MaxTimestamp)
 	if h.IsControl() {
 		first, open := p.ongoing[h.ProducerID]
 		delete(p.ongoing, h.ProducerID)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/penstockhq/penstock/broker/records"
 	"github.com/penstockhq/penstock/broker/storage"
@@ -212,7 +213,7 @@ func TestRebuildFromSnapshot(t *testing.T) {
 	first := mustAppend(t, l, txnBatch(9, 0, 0, 3, false))
 	open := mustAppend(t, l, txnBatch(5, 0, 0, 2, true))
 	fill(t, l, 3)
-	if err := ps.Snapshot(l); err != nil {
+	if err := ps.Snapshot(l, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.DeleteRecordsBefore(l.HighWatermark()); err != nil {
@@ -259,5 +260,28 @@ func TestRebuildSkipsBadSnapshots(t *testing.T) {
 	}
 	if _, err := os.Stat(snapshotPath(dir, hw+100)); !os.IsNotExist(err) {
 		t.Fatalf("snapshot beyond the log end kept: %v", err)
+	}
+}
+
+// TestSnapshotExpiresIdleProducers: a snapshot forgets producers idle past
+// the expiration time unless their transaction is still open.
+func TestSnapshotExpiresIdleProducers(t *testing.T) {
+	dir := t.TempDir()
+	l, ps := openLog(t, dir)
+	defer l.Close()
+	mustAppend(t, l, txnBatch(9, 0, 0, 1, false))
+	open := mustAppend(t, l, txnBatch(5, 0, 0, 1, true))
+	if err := ps.Snapshot(l, time.Now().Add(time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	ps.mu.Lock()
+	_, idle := ps.producers[9]
+	_, txn := ps.producers[5]
+	ps.mu.Unlock()
+	if idle || !txn {
+		t.Fatalf("after expiry: idle producer kept %v, producer with an open transaction kept %v", idle, txn)
+	}
+	if lso := ps.LSO(l.HighWatermark()); lso != open.BaseOffset {
+		t.Fatalf("LSO %d, want %d", lso, open.BaseOffset)
 	}
 }

@@ -21,7 +21,7 @@ import (
 // <offset, 20 digits>.producer-state (Kafka's .snapshot files), text:
 //
 //	penstock-producer-state 1
-//	producer <id> <epoch> then <firstSeq> <lastSeq> <baseOffset> <lastOffset> per retained batch
+//	producer <id> <epoch> <lastTimestamp> then <firstSeq> <lastSeq> <baseOffset> <lastOffset> per retained batch
 //	open <id> <firstOffset>
 //	aborted <id> <firstOffset> <lastOffset>
 //	crc32c <checksum of the lines above>
@@ -63,9 +63,13 @@ func listSnapshots(dir string) ([]int64, error) {
 
 // Snapshot writes the state to a new snapshot file (fsynced, then renamed
 // into place and the directory fsynced) unless the log is empty or has not
-// moved since the last one, and deletes snapshots older than the two newest. Aborted
-// transactions that ended before the log start are forgotten first.
-func (p *PartitionState) Snapshot(l *storage.Log) error {
+// moved since the last one, and deletes snapshots older than the two
+// newest. First it forgets the aborted transactions that ended before the
+// log start and, as Kafka does after producer.id.expiration.ms, the
+// producers without an open transaction whose newest batch is older than
+// expireBefore (Unix ms; 0 keeps all): a batch of theirs is then taken as
+// from a new producer.
+func (p *PartitionState) Snapshot(l *storage.Log, expireBefore int64) error {
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
 	// Every batch below the log end has been through BatchAppended (the
@@ -80,6 +84,11 @@ func (p *PartitionState) Snapshot(l *storage.Log) error {
 		return nil
 	}
 	p.aborted.dropBefore(start)
+	for id, e := range p.producers {
+		if _, open := p.ongoing[id]; !open && e.lastTS < expireBefore {
+			delete(p.producers, id)
+		}
+	}
 	data := p.encodeLocked()
 	p.mu.Unlock()
 
@@ -110,7 +119,7 @@ func (p *PartitionState) encodeLocked() []byte {
 	b.WriteString(snapshotMagic + "\n")
 	for _, id := range slices.Sorted(maps.Keys(p.producers)) {
 		e := p.producers[id]
-		fmt.Fprintf(&b, "producer %d %d", id, e.epoch)
+		fmt.Fprintf(&b, "producer %d %d %d", id, e.epoch, e.lastTS)
 		for _, m := range e.batches {
 			fmt.Fprintf(&b, " %d %d %d %d", m.firstSeq, m.lastSeq, m.baseOffset, m.lastOffset)
 		}
@@ -157,9 +166,9 @@ func (p *PartitionState) loadSnapshotLocked(path string) error {
 			}
 		}
 		switch {
-		case fs[0] == "producer" && len(n) >= 2 && (len(n)-2)%4 == 0:
-			e := &producerEntry{epoch: int16(n[1])}
-			for i := 2; i < len(n); i += 4 {
+		case fs[0] == "producer" && len(n) >= 3 && (len(n)-3)%4 == 0:
+			e := &producerEntry{epoch: int16(n[1]), lastTS: n[2]}
+			for i := 3; i < len(n); i += 4 {
 				e.batches = append(e.batches, batchMeta{int32(n[i]), int32(n[i+1]), n[i+2], n[i+3]})
 				end = max(end, n[i+3]+1)
 			}
