@@ -48,9 +48,9 @@ type Verifier func(producerID int64, epoch int16, topic string, partition int32)
 // first offset of each open transaction (the last stable offset) and the
 // index of aborted transactions (read_committed fetches, the log
 // cleaner). It is the partition's storage.AppendHook, and a function of the
-// log alone: every batch goes through BatchAppended in offset order, so
-// the state can always be rebuilt from the log (Rebuild), starting from
-// a snapshot written by Snapshot.
+// log alone (but for producers expired by Snapshot): every batch goes
+// through BatchAppended in offset order, so the state can always be
+// rebuilt from the log (Rebuild), starting from a snapshot.
 type PartitionState struct {
 	topic     string
 	partition int32
@@ -215,8 +215,7 @@ func (p *PartitionState) IsAborted(producerID, offset int64) bool {
 // newest snapshot the log still covers (or from the start of the log if
 // there is none) it replays the batch headers of the rest of the log, and
 // markers from their records. Snapshots beyond the log's end (the log lost
-// unsynced data in a machine crash) are deleted. A new snapshot is
-// written when the replay was long.
+// unsynced data in a machine crash) are deleted, unreadable ones skipped.
 func (p *PartitionState) Rebuild(l *storage.Log, log *slog.Logger) error {
 	start, end := l.LogStartOffset(), logEnd(l)
 	from := start
