@@ -507,21 +507,32 @@ func (c *Coordinator) AddOffsetsToTxn(req *kmsg.AddOffsetsToTxnRequest) *kmsg.Ad
 // transaction and adds the group to it if needed; it returns an error code.
 func (c *Coordinator) CheckTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) int16 {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	m, code := c.check(req.TransactionalID, req.ProducerID, req.ProducerEpoch, kerr.InvalidProducerEpoch.Code)
-	if code != 0 {
-		return code
-	}
-	if m.state != stOngoing {
-		return kerr.InvalidTxnState.Code
-	}
-	if _, ok := m.groups[req.Group]; !ok {
+	switch {
+	case code != 0:
+	case m.state != stOngoing:
+		code = kerr.InvalidTxnState.Code
+	default:
+		if _, ok := m.groups[req.Group]; ok {
+			break
+		}
+		// The group must be durably in the transaction before its
+		// offsets are staged: a restart ends the transaction only in
+		// the groups it knows.
 		m.groups[req.Group] = struct{}{}
-		if _, err := c.persist(m); err != nil {
+		wait, err := c.persist(m)
+		c.mu.Unlock()
+		if err == nil {
+			err = wait()
+		}
+		if err != nil {
+			c.log.Error("persisting transaction state failed", "transactional_id", m.id, "err", err)
 			return kerr.CoordinatorNotAvailable.Code
 		}
+		return 0
 	}
-	return 0
+	c.mu.Unlock()
+	return code
 }
 
 // EndTxn handles EndTxn: the transaction is prepared (persisted), its
