@@ -30,6 +30,18 @@ func commitReq(offset int64) *kmsg.OffsetCommitRequest {
 	return r
 }
 
+func txnCommitReq(producerID, offset int64) *kmsg.TxnOffsetCommitRequest {
+	r := kmsg.NewPtrTxnOffsetCommitRequest()
+	r.Group, r.ProducerID, r.ProducerEpoch, r.Generation = "g", producerID, 0, -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = "t"
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset = 0, offset
+	rt.Partitions = append(rt.Partitions, rp)
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
 func fetchOffset(t *testing.T, c *Coordinator) int64 {
 	t.Helper()
 	r := kmsg.NewPtrOffsetFetchRequest()
@@ -78,15 +90,7 @@ func TestTxnOffsetCommitReportsFsyncError(t *testing.T) {
 	st := &syncStore{syncs: make(chan error, 1)}
 	c := New(DefaultConfig(), st)
 	defer c.Close()
-	r := kmsg.NewPtrTxnOffsetCommitRequest()
-	r.Group, r.ProducerID, r.ProducerEpoch, r.Generation = "g", 7, 0, -1
-	rt := kmsg.NewTxnOffsetCommitRequestTopic()
-	rt.Topic = "t"
-	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-	rp.Partition, rp.Offset = 0, 11
-	rt.Partitions = append(rt.Partitions, rp)
-	r.Topics = append(r.Topics, rt)
-	resp, wait := c.TxnOffsetCommit(r)
+	resp, wait := c.TxnOffsetCommit(txnCommitReq(7, 11))
 	st.syncs <- errors.New("fsync failed")
 	wait()
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownServerError.Code {
@@ -119,15 +123,7 @@ func TestTxnCommitVisibleOnlyWhenMarkerDurable(t *testing.T) {
 	st := &syncStore{syncs: make(chan error)}
 	c := New(DefaultConfig(), st)
 	defer c.Close()
-	r := kmsg.NewPtrTxnOffsetCommitRequest()
-	r.Group, r.ProducerID, r.ProducerEpoch, r.Generation = "g", 7, 0, -1
-	rt := kmsg.NewTxnOffsetCommitRequestTopic()
-	rt.Topic = "t"
-	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-	rp.Partition, rp.Offset = 0, 11
-	rt.Partitions = append(rt.Partitions, rp)
-	r.Topics = append(r.Topics, rt)
-	_, wait := c.TxnOffsetCommit(r)
+	_, wait := c.TxnOffsetCommit(txnCommitReq(7, 11))
 	go func() { st.syncs <- nil }()
 	wait()
 	if err := completeTxn(t, c, st, 7, errors.New("fsync failed")); err == nil {
