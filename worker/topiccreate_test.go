@@ -1,0 +1,145 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/config"
+	"github.com/penstockhq/penstock/plugins"
+	"github.com/penstockhq/penstock/worker/rest"
+)
+
+// countSource emits records 0..count-1 to one topic in a single poll.
+type countSource struct{ props map[string]string }
+
+func (c *countSource) Config() *config.Def {
+	return config.NewDef(config.Key{Name: "topic", Type: config.String, Required: true},
+		config.Key{Name: "count", Type: config.Int, Default: 10})
+}
+func (c *countSource) Start(_ context.Context, _ connect.ConnectorContext, p map[string]string) error {
+	c.props = p
+	return nil
+}
+func (c *countSource) TaskConfigs(int) ([]map[string]string, error) {
+	return []map[string]string{c.props}, nil
+}
+func (c *countSource) Stop() error                 { return nil }
+func (c *countSource) NewTask() connect.SourceTask { return &countSourceTask{} }
+
+type countSourceTask struct {
+	topic string
+	count int
+	done  bool
+}
+
+func (t *countSourceTask) Start(_ context.Context, _ connect.SourceTaskContext, p map[string]string) error {
+	t.topic = p["topic"]
+	t.count = 10
+	fmt.Sscan(p["count"], &t.count)
+	return nil
+}
+
+func (t *countSourceTask) Poll(ctx context.Context) ([]*connect.Record, error) {
+	if t.done {
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+		return nil, nil
+	}
+	t.done = true
+	out := make([]*connect.Record, t.count)
+	for i := range out {
+		out[i] = &connect.Record{Topic: t.topic, Partition: -1, ValueSchema: connect.Int32Schema, Value: int32(i),
+			SourcePartition: map[string]any{"p": "x"}, SourceOffset: map[string]any{"i": i}}
+	}
+	return out, nil
+}
+
+func (t *countSourceTask) Stop() error { return nil }
+
+// TestTopicCreationFailureIsRetriedNotTolerated is issue 14 item 11: with
+// errors.tolerance=all, a failed creation of the topic a source record goes
+// to dropped that record as a tolerated record error. The creation is now
+// retried with backoff, so every record reaches the topic.
+//
+// It runs on franz-go's kfake cluster, not Penstock's broker: a transient
+// CreateTopics failure is injected with kfake's request control, which the
+// real broker offers no way to cause.
+func TestTopicCreationFailureIsRetriedNotTolerated(t *testing.T) {
+	addr, cluster := startKfakeCluster(t)
+	const topic = "auto-created"
+	var mu sync.Mutex
+	refused := 0
+	cluster.ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		r := req.(*kmsg.CreateTopicsRequest)
+		if len(r.Topics) != 1 || r.Topics[0].Topic != topic {
+			return nil, nil, false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if refused >= 2 {
+			return nil, nil, false
+		}
+		refused++
+		resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic = topic
+		rt.ErrorCode = kerr.RequestTimedOut.Code
+		msg := "injected transient failure"
+		rt.ErrorMessage = &msg
+		resp.Topics = append(resp.Topics, rt)
+		return resp, nil, true
+	})
+
+	reg := registryWith(t, plugins.Plugin{Kind: plugins.Source, Class: "test.CountSource", New: func() connect.Configurable { return &countSource{} }})
+	h := startHerder(t, testConfig(t, addr, nil), Options{Registry: reg})
+	ctx := context.Background()
+	src := map[string]string{"connector.class": "test.CountSource", "topic": topic, "count": "10",
+		"errors.tolerance": "all", "errors.retry.delay.max.ms": "200",
+		"topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "1"}
+	if _, _, err := h.PutConnectorConfig(ctx, "src", src, "", false); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, addr, topic, 10)
+	seen := map[string]bool{}
+	for _, r := range got {
+		seen[string(r.Value)] = true
+	}
+	if len(seen) != 10 {
+		var vals []string
+		for v := range seen {
+			vals = append(vals, v)
+		}
+		t.Fatalf("%d distinct records in %s, want 10: %s", len(seen), topic, strings.Join(vals, " "))
+	}
+	mu.Lock()
+	n := refused
+	mu.Unlock()
+	if n != 2 {
+		t.Fatalf("creation refused %d times, want 2", n)
+	}
+	waitState(t, h, "src", rest.StateRunning, rest.StateRunning, 1)
+}
+
+// startKfakeCluster starts a kfake cluster as startKfake does and returns
+// it too, for tests that inject failures.
+func startKfakeCluster(t *testing.T) (string, *kfake.Cluster) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0], c
+}
