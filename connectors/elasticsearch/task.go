@@ -75,7 +75,7 @@ func (t *Task) Start(ctx context.Context, tctx connect.SinkTaskContext, props ma
 	if err != nil {
 		return fmt.Errorf("elasticsearch sink: bulk indexer: %w", err)
 	}
-	t.w = newWriter(s, bi, t.log)
+	t.w = newWriter(s, bi, t.client, t.log)
 	t.log.Info("elasticsearch sink task started", "urls", s.urls)
 	return nil
 }

@@ -3,16 +3,20 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"
 	"time"
 
+	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/converters"
 )
 
 // malformedTypes are the Elasticsearch error types that mean "this document
@@ -37,9 +41,10 @@ var malformedTypes = map[string]bool{
 // workers), and operations on one document reach Elasticsearch in record
 // order whatever the number of requests in flight.
 type writer struct {
-	s   *settings
-	log *slog.Logger
-	bi  esutil.BulkIndexer
+	s      *settings
+	log    *slog.Logger
+	bi     esutil.BulkIndexer
+	client *es.Client // reads stored documents for partial writes
 
 	ctx    context.Context // cancelled by close: stops resubmission
 	cancel context.CancelFunc
@@ -66,9 +71,9 @@ type failure struct {
 	malformed bool
 }
 
-func newWriter(s *settings, bi esutil.BulkIndexer, log *slog.Logger) *writer {
+func newWriter(s *settings, bi esutil.BulkIndexer, client *es.Client, log *slog.Logger) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &writer{s: s, log: log, bi: bi, ctx: ctx, cancel: cancel,
+	w := &writer{s: s, log: log, bi: bi, client: client, ctx: ctx, cancel: cancel,
 		docs: map[string]*op{}, parts: map[connect.TopicPartition]*tracker{},
 		changed: make(chan struct{}, 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.resubmitter()
@@ -108,6 +113,11 @@ func (w *writer) submit(o *op) error {
 		return nil
 	}
 	w.docs[k] = nil
+	if o.partial {
+		w.queueLocked(o) // the resubmitter reads the stored document first
+		w.mu.Unlock()
+		return nil
+	}
 	w.mu.Unlock()
 	return w.send(o)
 }
@@ -172,8 +182,10 @@ func (w *writer) queueLocked(o *op) {
 }
 
 // onFailure classifies a failed op: a version conflict on an externally
-// versioned write is success, 429 and 5xx are retried with backoff, a
-// failed request is fatal, and any other refusal is routed by the task.
+// versioned write is success (every write of a keyed document carries its
+// record's offset as version, so the stored document provably reflects this
+// record or a later one), 429 and 5xx are retried with backoff, a failed
+// request is fatal, and any other refusal is routed by the task.
 func (w *writer) onFailure(o *op, res esutil.BulkIndexerResponseItem, err error) {
 	if err != nil {
 		// The whole request failed after the client's own retries (no
@@ -197,7 +209,7 @@ func (w *writer) onFailure(o *op, res esutil.BulkIndexerResponseItem, err error)
 		// Deleting a document that is not there: the wanted state.
 		w.complete(o)
 		return
-	case res.Status == 429 || res.Status >= 500 || (res.Status == 409 && o.act == actUpdate):
+	case res.Status == 429 || res.Status >= 500:
 		w.mu.Lock()
 		o.attempt++
 		if o.attempt > w.s.maxRetries {
@@ -238,9 +250,11 @@ func (w *writer) setFatal(err error) {
 	signal(w.changed)
 }
 
-// resubmitter sends held and retried ops. It runs on its own goroutine
-// because they become ready inside the bulk indexer's callbacks, where
-// adding to the indexer could wait on the very worker that is calling back.
+// resubmitter sends held, retried and partial ops, reading the stored
+// documents of partial ones first. It runs on its own goroutine because
+// held and retried ops become ready inside the bulk indexer's callbacks,
+// where adding to the indexer could wait on the very worker that is calling
+// back.
 func (w *writer) resubmitter() {
 	defer close(w.done)
 	for {
@@ -253,6 +267,13 @@ func (w *writer) resubmitter() {
 		q := w.queue
 		w.queue = nil
 		w.mu.Unlock()
+		q, err := w.resolve(q)
+		if err != nil {
+			if w.ctx.Err() == nil {
+				w.setFatal(err)
+			}
+			return
+		}
 		for _, o := range q {
 			if err := w.send(o); err != nil {
 				if w.ctx.Err() == nil {
@@ -262,6 +283,118 @@ func (w *writer) resubmitter() {
 			}
 		}
 	}
+}
+
+// resolve turns the partial ops of q into full ones: it reads their stored
+// documents with _mget (in real time, as Elasticsearch's gets are) and
+// merges the op's fields into each, or completes the op without a write
+// when the stored _version shows this record or a later one is there. It
+// returns the ops to send.
+func (w *writer) resolve(q []*op) ([]*op, error) {
+	var partial []*op
+	ready := q[:0:0]
+	for _, o := range q {
+		if o.partial {
+			partial = append(partial, o)
+		} else {
+			ready = append(ready, o)
+		}
+	}
+	for len(partial) > 0 {
+		chunk := partial[:min(len(partial), w.s.batchSize)]
+		partial = partial[len(chunk):]
+		docs, err := w.mget(chunk)
+		if err != nil {
+			return nil, err
+		}
+		for i, o := range chunk {
+			d := docs[i]
+			switch {
+			case d.Error != nil && d.Error.Type != "index_not_found_exception":
+				return nil, fmt.Errorf("%s: reading the stored document to merge into: %s: %s", o.describe(), d.Error.Type, d.Error.Reason)
+			case d.Found && d.Version >= o.version:
+				w.log.Debug("elasticsearch: newer or equal version already indexed", "record", o.describe(), "version", d.Version)
+				w.complete(o)
+				continue
+			case d.Found:
+				stored, err := sourceFields(d.Source)
+				if err != nil {
+					return nil, fmt.Errorf("%s: the stored document: %w", o.describe(), err)
+				}
+				o.fields = mergeFields(stored, o.fields)
+			}
+			o.partial = false
+			ready = append(ready, o)
+		}
+	}
+	return ready, nil
+}
+
+// storedDoc is one document of an _mget answer.
+type storedDoc struct {
+	Found   bool            `json:"found"`
+	Version int64           `json:"_version"`
+	Source  json.RawMessage `json:"_source"`
+	Error   *struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	} `json:"error"`
+}
+
+// mget reads the stored documents of ops, in order.
+func (w *writer) mget(ops []*op) ([]storedDoc, error) {
+	b := []byte(`{"docs":[`)
+	for i, o := range ops {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"_index":`...)
+		b = converters.AppendJSONString(b, o.index)
+		b = append(b, `,"_id":`...)
+		b = converters.AppendJSONString(b, o.id)
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	res, err := w.client.Mget(bytes.NewReader(b), w.client.Mget.WithContext(w.ctx))
+	if err != nil {
+		return nil, fmt.Errorf("reading %d stored documents to merge partial writes into: %w", len(ops), err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return nil, fmt.Errorf("reading %d stored documents to merge partial writes into: %s: %s", len(ops), res.Status(), msg)
+	}
+	var out struct {
+		Docs []storedDoc `json:"docs"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("reading %d stored documents to merge partial writes into: decoding the answer: %w", len(ops), err)
+	}
+	if len(out.Docs) != len(ops) {
+		return nil, fmt.Errorf("reading %d stored documents to merge partial writes into: %d in the answer", len(ops), len(out.Docs))
+	}
+	return out.Docs, nil
+}
+
+// sourceFields splits a stored _source into its top-level fields, in order.
+func sourceFields(src json.RawMessage) ([]field, error) {
+	dec := json.NewDecoder(bytes.NewReader(src))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("_source is not a JSON object: %.100s", src)
+	}
+	var out []field
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("_source: %w", err)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("_source field %q: %w", tok, err)
+		}
+		out = append(out, field{name: tok.(string), raw: raw})
+	}
+	return out, nil
 }
 
 // drain routes the records of failed ops, on the task's goroutine: with
