@@ -60,7 +60,8 @@ type op struct {
 	fields    []field
 	partial   bool // fields merge into the stored document, read before sending
 	recs      []*connect.Record
-	attempt   int // failed attempts so far
+	trks      []*tracker // the tracker of each record, set when submitted
+	attempt   int        // failed attempts so far
 }
 
 func (o *op) key() string { return o.index + "\x00" + o.id }
@@ -110,15 +111,16 @@ func appendFields(b []byte, fs []field) []byte {
 // else replaces what it follows.
 func collapse(held, next *op) *op {
 	recs := append(held.recs, next.recs...)
+	trks := append(held.trks, next.trks...)
 	if next.partial && held.act != actDelete {
 		merged := *held
 		merged.fields = mergeFields(held.fields, next.fields)
 		merged.version = next.version
-		merged.recs = recs
+		merged.recs, merged.trks = recs, trks
 		return &merged
 	}
 	out := *next
-	out.recs = recs
+	out.recs, out.trks = recs, trks
 	out.partial = next.partial && held.act != actDelete
 	return &out
 }

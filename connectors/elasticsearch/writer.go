@@ -40,6 +40,13 @@ var malformedTypes = map[string]bool{
 // mishandles and which would otherwise race across the indexer's parallel
 // workers), and operations on one document reach Elasticsearch in record
 // order whatever the number of requests in flight.
+//
+// Each record is accounted in the tracker of its partition. When the task
+// loses a partition its tracker is marked revoked and forgotten: records
+// of it are dropped from every op before the op is sent (an op left with
+// none is dropped whole), so once the requests already in flight end,
+// nothing of the partition reaches Elasticsearch and nothing of it is
+// committed or reported; its new owner redelivers it.
 type writer struct {
 	s      *settings
 	log    *slog.Logger
@@ -100,7 +107,7 @@ func (w *writer) submit(o *op) error {
 		return err
 	}
 	for _, r := range o.recs {
-		w.trackLocked(r)
+		o.trks = append(o.trks, w.trackLocked(r))
 	}
 	k := o.key()
 	if held, inFlight := w.docs[k]; inFlight {
@@ -148,10 +155,36 @@ func (w *writer) send(o *op) error {
 	return nil
 }
 
+// liveLocked drops from o the records of revoked partitions. It returns
+// nil, after releasing o's document, when none is left.
+func (w *writer) liveLocked(o *op) *op {
+	n := 0
+	for _, t := range o.trks {
+		if !t.revoked {
+			n++
+		}
+	}
+	if n == len(o.recs) {
+		return o
+	}
+	if n == 0 {
+		w.releaseLocked(o)
+		return nil
+	}
+	recs, trks := make([]*connect.Record, 0, n), make([]*tracker, 0, n)
+	for i, t := range o.trks {
+		if !t.revoked {
+			recs, trks = append(recs, o.recs[i]), append(trks, t)
+		}
+	}
+	o.recs, o.trks = recs, trks
+	return o
+}
+
 // complete marks the op's records done and releases its document.
 func (w *writer) complete(o *op) {
 	w.mu.Lock()
-	w.doneLocked(o.recs)
+	w.doneLocked(o)
 	w.releaseLocked(o)
 	w.mu.Unlock()
 	signal(w.changed)
@@ -175,6 +208,9 @@ func (w *writer) releaseLocked(o *op) {
 
 func (w *writer) queueLocked(o *op) {
 	if w.closed {
+		return
+	}
+	if o = w.liveLocked(o); o == nil {
 		return
 	}
 	w.queue = append(w.queue, o)
@@ -266,8 +302,14 @@ func (w *writer) resubmitter() {
 		w.mu.Lock()
 		q := w.queue
 		w.queue = nil
+		live := q[:0]
+		for _, o := range q { // the partitions of queued ops may have been revoked since
+			if o = w.liveLocked(o); o != nil {
+				live = append(live, o)
+			}
+		}
 		w.mu.Unlock()
-		q, err := w.resolve(q)
+		q, err := w.resolve(live)
 		if err != nil {
 			if w.ctx.Err() == nil {
 				w.setFatal(err)
@@ -275,6 +317,14 @@ func (w *writer) resubmitter() {
 			return
 		}
 		for _, o := range q {
+			// The last look before sending: the partition may have been
+			// revoked while the stored documents were read.
+			w.mu.Lock()
+			o = w.liveLocked(o)
+			w.mu.Unlock()
+			if o == nil {
+				continue
+			}
 			if err := w.send(o); err != nil {
 				if w.ctx.Err() == nil {
 					w.setFatal(err)
@@ -418,7 +468,7 @@ func (w *writer) drain(ctx context.Context, report func(context.Context, *connec
 		case f.malformed && w.s.malformed == BehaviorWarn:
 			w.log.Warn("elasticsearch: skipping malformed document", "error", f.err)
 		default:
-			for _, r := range f.op.recs {
+			for _, r := range w.liveRecords(f.op) {
 				if err = report(ctx, r, f.err); err != nil {
 					break
 				}
@@ -431,10 +481,23 @@ func (w *writer) drain(ctx context.Context, report func(context.Context, *connec
 			return err
 		}
 		w.mu.Lock()
-		w.doneLocked(f.op.recs)
+		w.doneLocked(f.op)
 		w.mu.Unlock()
 	}
 	return nil
+}
+
+// liveRecords returns the op's records of partitions the task still has.
+func (w *writer) liveRecords(o *op) []*connect.Record {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*connect.Record
+	for i, r := range o.recs {
+		if !o.trks[i].revoked {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // waitBelow waits until fewer than limit records are outstanding, routing
@@ -476,11 +539,14 @@ func (w *writer) safeOffsets(given map[connect.TopicPartition]int64) map[connect
 	return out
 }
 
-// forget drops the accounting of partitions taken away from the task.
+// forget drops the accounting of partitions taken away from the task and
+// marks their trackers revoked, so that none of their records is sent,
+// committed or reported any more (see writer).
 func (w *writer) forget(tps []connect.TopicPartition) {
 	w.mu.Lock()
 	for _, tp := range tps {
 		if t, ok := w.parts[tp]; ok {
+			t.revoked = true
 			w.buffered -= t.pending
 			delete(w.parts, tp)
 		}
@@ -505,7 +571,7 @@ func (w *writer) close(ctx context.Context) error {
 	return nil
 }
 
-func (w *writer) trackLocked(r *connect.Record) {
+func (w *writer) trackLocked(r *connect.Record) *tracker {
 	tp := connect.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 	t, ok := w.parts[tp]
 	if !ok {
@@ -514,20 +580,22 @@ func (w *writer) trackLocked(r *connect.Record) {
 	}
 	t.add(r.Offset)
 	w.buffered++
+	return t
 }
 
-func (w *writer) doneLocked(recs []*connect.Record) {
-	for _, r := range recs {
-		if t, ok := w.parts[connect.TopicPartition{Topic: r.Topic, Partition: r.Partition}]; ok {
-			if t.done(r.Offset) {
-				w.buffered--
-			}
+// doneLocked marks the op's records done in their trackers; those of
+// revoked partitions no longer count.
+func (w *writer) doneLocked(o *op) {
+	for i, r := range o.recs {
+		if t := o.trks[i]; !t.revoked && t.done(r.Offset) {
+			w.buffered--
 		}
 	}
 }
 
 // tracker keeps one partition's outstanding record offsets in order.
 type tracker struct {
+	revoked bool // the partition was taken from the task
 	offs    []int64
 	counts  []int32 // outstanding ops per offset (a redelivered record may be tracked twice)
 	head    int
