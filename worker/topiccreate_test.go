@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -13,38 +12,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/penstockhq/penstock/connect"
-	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/plugins"
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
-// countSource emits records 0..count-1 to one topic in a single poll.
-type countSource struct{ props map[string]string }
+// countSource is poisonSource (the connector) with a task that emits
+// records 0..9, all good, in a single poll.
+type countSource struct{ poisonSource }
 
-func (c *countSource) Config() *config.Def {
-	return config.NewDef(config.Key{Name: "topic", Type: config.String, Required: true},
-		config.Key{Name: "count", Type: config.Int, Default: 10})
-}
-func (c *countSource) Start(_ context.Context, _ connect.ConnectorContext, p map[string]string) error {
-	c.props = p
-	return nil
-}
-func (c *countSource) TaskConfigs(int) ([]map[string]string, error) {
-	return []map[string]string{c.props}, nil
-}
-func (c *countSource) Stop() error                 { return nil }
 func (c *countSource) NewTask() connect.SourceTask { return &countSourceTask{} }
 
 type countSourceTask struct {
 	topic string
-	count int
 	done  bool
 }
 
 func (t *countSourceTask) Start(_ context.Context, _ connect.SourceTaskContext, p map[string]string) error {
 	t.topic = p["topic"]
-	t.count = 10
-	fmt.Sscan(p["count"], &t.count)
 	return nil
 }
 
@@ -57,7 +41,7 @@ func (t *countSourceTask) Poll(ctx context.Context) ([]*connect.Record, error) {
 		return nil, nil
 	}
 	t.done = true
-	out := make([]*connect.Record, t.count)
+	out := make([]*connect.Record, 10)
 	for i := range out {
 		out[i] = &connect.Record{Topic: t.topic, Partition: -1, ValueSchema: connect.Int32Schema, Value: int32(i),
 			SourcePartition: map[string]any{"p": "x"}, SourceOffset: map[string]any{"i": i}}
@@ -105,7 +89,7 @@ func TestTopicCreationFailureIsRetriedNotTolerated(t *testing.T) {
 	reg := registryWith(t, plugins.Plugin{Kind: plugins.Source, Class: "test.CountSource", New: func() connect.Configurable { return &countSource{} }})
 	h := startHerder(t, testConfig(t, addr, nil), Options{Registry: reg})
 	ctx := context.Background()
-	src := map[string]string{"connector.class": "test.CountSource", "topic": topic, "count": "10",
+	src := map[string]string{"connector.class": "test.CountSource", "topic": topic,
 		"errors.tolerance": "all", "errors.retry.delay.max.ms": "200",
 		"topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "1"}
 	if _, _, err := h.PutConnectorConfig(ctx, "src", src, "", false); err != nil {
