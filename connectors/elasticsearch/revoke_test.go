@@ -73,3 +73,43 @@ func TestFakeRevokedPartitionStopsWriting(t *testing.T) {
 		t.Errorf("the revoked partition's document: %v, want the in-flight write's", doc)
 	}
 }
+
+// A retry of a revoked partition's operation is dropped too.
+func TestFakeRevokedPartitionRetryDropped(t *testing.T) {
+	f := newFakeES(t)
+	f.reply = func(_ int, it bulkItem, attempt int) itemReply {
+		if attempt == 1 {
+			return itemReply{429, errRejected}
+		}
+		return itemReply{}
+	}
+	// A backoff long enough for Close to come first: the first retry waits
+	// between 1 and 2 seconds.
+	task := startTask(t, f.srv.URL, &fakeTaskContext{}, map[string]string{RetryBackoffConfig: "2000"})
+	if err := task.Put(context.Background(), []*connect.Record{flatRecord("orders", 0, "k", map[string]any{"qty": 1.0})}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		f.mu.Lock()
+		n := f.attempts["orders/k"]
+		f.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no first attempt")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := task.Close(context.Background(), []connect.TopicPartition{tp0}); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, task) // the retry's timer fires, and finds nothing to send
+	f.mu.Lock()
+	n := f.attempts["orders/k"]
+	f.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("the revoked partition's operation was sent %d times, want once (the refused attempt)", n)
+	}
+}

@@ -93,3 +93,18 @@ func TestFakeFullWriteAfterRedeliveredPartialUpdates(t *testing.T) {
 		t.Fatalf("the full write at offset 13 was discarded: %v at _version %d, want %v", doc, v, want)
 	}
 }
+
+// A partial write older than a delete stays refused: the delete's version
+// lives on in its tombstone (as within index.gc_deletes), the 409 counts as
+// success, and the document stays deleted.
+func TestFakePartialWriteAfterNewerDelete(t *testing.T) {
+	f := newFakeES(t)
+	task := startTask(t, f.srv.URL, &fakeTaskContext{}, nil)
+	tp := connect.TopicPartition{Topic: "srv.public.t"}
+	putAndWait(t, task, tp, envelopeRecord(10, "c", 1, "a", "big"))
+	putAndWait(t, task, tp, envelopeRecord(20, "d", 1, "", ""))
+	putAndWait(t, task, tp, envelopeRecord(15, "u", 1, "b", UnavailableValuePlaceholder)) // redelivered
+	if doc, v := f.doc("srv.public.t", "1"); doc != nil {
+		t.Fatalf("the delete at offset 20 was undone by offset 15: %v at _version %d", doc, v)
+	}
+}
