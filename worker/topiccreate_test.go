@@ -127,3 +127,39 @@ func startKfakeCluster(t *testing.T) (string, *kfake.Cluster) {
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()[0], c
 }
+
+// A topic the broker refuses for good (an error Kafka marks not retriable)
+// fails the task, errors.tolerance=all notwithstanding: before, the record
+// was skipped as a tolerated record error and the task kept running.
+func TestTopicCreationRefusedFailsTask(t *testing.T) {
+	addr, cluster := startKfakeCluster(t)
+	const topic = "refused"
+	cluster.ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		r := req.(*kmsg.CreateTopicsRequest)
+		if len(r.Topics) != 1 || r.Topics[0].Topic != topic {
+			return nil, nil, false
+		}
+		resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic = topic
+		rt.ErrorCode = kerr.PolicyViolation.Code
+		resp.Topics = append(resp.Topics, rt)
+		return resp, nil, true
+	})
+	reg := registryWith(t, plugins.Plugin{Kind: plugins.Source, Class: "test.CountSource", New: func() connect.Configurable { return &countSource{} }})
+	h := startHerder(t, testConfig(t, addr, nil), Options{Registry: reg})
+	src := map[string]string{"connector.class": "test.CountSource", "topic": topic, "errors.tolerance": "all",
+		"topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "1"}
+	if _, _, err := h.PutConnectorConfig(context.Background(), "src", src, "", false); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, h, "src", rest.StateRunning, rest.StateFailed, 1)
+	st, err := h.TaskStatus(context.Background(), "src", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st.Trace, "creating topic refused") || !strings.Contains(st.Trace, "POLICY_VIOLATION") {
+		t.Fatalf("trace %q does not name the topic and the broker's error", st.Trace)
+	}
+}
