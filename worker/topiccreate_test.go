@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -16,40 +15,11 @@ import (
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
-// countSource is poisonSource (the connector) with a task that emits
-// records 0..9, all good, in a single poll.
+// countSource is poisonSource without the poison: it emits records 0..9,
+// all good, in a single poll.
 type countSource struct{ poisonSource }
 
-func (c *countSource) NewTask() connect.SourceTask { return &countSourceTask{} }
-
-type countSourceTask struct {
-	topic string
-	done  bool
-}
-
-func (t *countSourceTask) Start(_ context.Context, _ connect.SourceTaskContext, p map[string]string) error {
-	t.topic = p["topic"]
-	return nil
-}
-
-func (t *countSourceTask) Poll(ctx context.Context) ([]*connect.Record, error) {
-	if t.done {
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
-		return nil, nil
-	}
-	t.done = true
-	out := make([]*connect.Record, 10)
-	for i := range out {
-		out[i] = &connect.Record{Topic: t.topic, Partition: -1, ValueSchema: connect.Int32Schema, Value: int32(i),
-			SourcePartition: map[string]any{"p": "x"}, SourceOffset: map[string]any{"i": i}}
-	}
-	return out, nil
-}
-
-func (t *countSourceTask) Stop() error { return nil }
+func (c *countSource) NewTask() connect.SourceTask { return &poisonSourceTask{clean: true} }
 
 // TestTopicCreationFailureIsRetriedNotTolerated is issue 14 item 11: with
 // errors.tolerance=all, a failed creation of the topic a source record goes
