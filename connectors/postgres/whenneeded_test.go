@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,11 +80,20 @@ func TestWhenNeededSnapshotsOnlyWhenTheSlotIsAhead(t *testing.T) {
 	}
 
 	// Changes the connector never sees: the slot is moved past them.
+	// (The stopped task's walsender may hold the slot a moment longer.)
 	e.exec(t, "INSERT INTO wn VALUES (12)")
 	var advanced string
-	if err := e.conn.QueryRow(context.Background(),
-		"SELECT end_lsn::text FROM pg_replication_slot_advance('debezium', pg_current_wal_lsn())").Scan(&advanced); err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := e.conn.QueryRow(context.Background(),
+			"SELECT end_lsn::text FROM pg_replication_slot_advance('debezium', pg_current_wal_lsn())").Scan(&advanced)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "is active") || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	w3 := &fakeWorker{stored: w2.stored}
 	recs := snapshotThenInsert(t, e, w3, props, 13)
