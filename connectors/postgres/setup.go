@@ -306,7 +306,7 @@ func (t *Task) produce(ctx context.Context) error {
 	}
 	// The slot is ahead when it confirmed more than Commit ever confirms for
 	// the stored offset: someone else moved it, or the offset is older.
-	through := stored.resume.through()
+	through := stored.through
 	ahead := stored.present && si.exists && through != 0 && si.confirmed > through
 	need := false
 	switch s.snapshotMode {

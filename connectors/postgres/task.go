@@ -142,7 +142,7 @@ func confirmable(off map[string]any) uint64 {
 	if b, _ := off[offSnapshot].(bool); b {
 		return 0
 	}
-	return uint64(interpretOffset(off).resume.through())
+	return uint64(interpretOffset(off).through)
 }
 
 // wake interrupts the reader's wait on the replication connection.
@@ -217,15 +217,16 @@ type resumePoint struct {
 	skip   int64         // its records already emitted
 }
 
-// through returns the position up to which the connector has emitted every
-// change: the slot may have been confirmed up to there, and no further.
-func (rp resumePoint) through() pglogrepl.LSN { return max(rp.start, rp.commit) }
-
 // storedState interprets the stored offset.
 type storedState struct {
 	present          bool
 	snapshotComplete bool
 	resume           resumePoint
+	// through is the position up to which the offset's records cover the
+	// WAL: the commit LSN of its transaction (sent again from there), or
+	// the position streaming resumes at. The slot may have been confirmed
+	// up to there, and no further.
+	through pglogrepl.LSN
 }
 
 func interpretOffset(off map[string]any) storedState {
@@ -248,6 +249,10 @@ func interpretOffset(off map[string]any) storedState {
 		st.resume = resumePoint{start: pglogrepl.LSN(proc)}
 	default:
 		st.resume = resumePoint{start: pglogrepl.LSN(lsn)}
+	}
+	st.through = st.resume.start
+	if hasCommit {
+		st.through = max(st.through, pglogrepl.LSN(commit))
 	}
 	return st
 }

@@ -295,12 +295,16 @@ func TestConfirmable(t *testing.T) {
 		if got := confirmable(off); got != 600 {
 			t.Fatalf("record %d of the transaction: %d, want its commit 600", ev, got)
 		}
-		if got := interpretOffset(off).resume.through(); got != 600 {
+		if got := interpretOffset(off).through; got != 600 {
 			t.Fatalf("record %d: stored offset covers %d, want 600", ev, got)
 		}
 	}
 	if got := confirmable(map[string]any{"lsn": int64(900), "lsn_proc": int64(900), "txId": 7}); got != 900 {
 		t.Fatalf("heartbeat: %d", got)
+	}
+	// A Debezium offset inside a transaction: Debezium confirms lsn_commit.
+	if got := interpretOffset(map[string]any{"lsn": int64(950), "lsn_proc": int64(900), "lsn_commit": int64(1000)}).through; got != 1000 {
+		t.Fatalf("Debezium offset covers %d, want its lsn_commit 1000", got)
 	}
 	if got := confirmable(map[string]any{"lsn": int64(100), "snapshot": true}); got != 0 {
 		t.Fatalf("snapshot: %d", got)
