@@ -292,6 +292,7 @@ func newConnectorsCmd() *cobra.Command {
 	restart.Flags().BoolVar(&includeTasks, "include-tasks", false, "restart the tasks too")
 	restart.Flags().BoolVar(&onlyFailed, "only-failed", false, "restart only the instances that are FAILED")
 	cmd.AddCommand(restart)
+	cmd.AddCommand(newApplyCmd(&flags), newExportCmd(&flags))
 	return cmd
 }
 
