@@ -279,3 +279,68 @@ func (l *testLog) contains(s string) bool {
 	defer l.mu.Unlock()
 	return strings.Contains(l.lines.String(), s)
 }
+
+// TestConnectorsWatchLeaderOnly runs two workers of one group, each
+// watching the same directory: each change is applied once, by the leader.
+func TestConnectorsWatchLeaderOnly(t *testing.T) {
+	b := brokertest.Start(t)
+	dir := t.TempDir()
+	put(t, dir, "gen.json", `{"name":"gen","config":{"connector.class":"datagen","topic":"led","rate":"1"}}`)
+	var logs []*testLog
+	var c *restclient.Client
+	for range 2 {
+		w := e2e.StartWorker(t, b.Addr, nil)
+		if c == nil {
+			var err error
+			if c, err = restclient.New(w.URL, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l := &testLog{t: t}
+		logs = append(logs, l)
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := watchConnectorFiles(ctx, w.Herder, []string{dir}, slog.New(slog.NewTextHandler(l, nil)))
+		t.Cleanup(func() {
+			cancel()
+			stop()
+		})
+	}
+	applied := func(what string) int {
+		n := 0
+		for _, l := range logs {
+			l.mu.Lock()
+			n += strings.Count(l.lines.String(), what)
+			l.mu.Unlock()
+		}
+		return n
+	}
+	e2e.Eventually(t, time.Minute, "gen created", func() error {
+		if cfg, err := c.Config(t.Context(), "gen"); err != nil || cfg["rate"] != "1" {
+			return fmt.Errorf("gen: %v %v", cfg, err)
+		}
+		return nil
+	})
+	put(t, dir, "gen.json", `{"name":"gen","config":{"connector.class":"datagen","topic":"led","rate":"2"}}`)
+	e2e.Eventually(t, time.Minute, "gen updated", func() error {
+		if cfg, err := c.Config(t.Context(), "gen"); err != nil || cfg["rate"] != "2" {
+			return fmt.Errorf("gen: %v %v", cfg, err)
+		}
+		return nil
+	})
+	// The other worker never applied, not even to find nothing to do.
+	active := 0
+	for _, l := range logs {
+		if l.contains("connector file applied") || l.contains("connector files match") {
+			active++
+		}
+	}
+	if active != 1 {
+		t.Errorf("%d workers applied the files, want only the leader", active)
+	}
+	if n := applied("action=create connector=gen"); n != 1 {
+		t.Errorf("gen created %d times by the watchers, want once", n)
+	}
+	if n := applied("action=update connector=gen"); n != 1 {
+		t.Errorf("gen updated %d times by the watchers, want once", n)
+	}
+}

@@ -110,10 +110,12 @@ func (w *Watcher) once(ctx context.Context, log *slog.Logger, managed map[string
 		for i, k := range c.Keys {
 			keys[i] = k.Key
 		}
-		log.Info("connector file applied", "action", string(c.Action), "connector", c.Name, "file", c.Want.File, "keys", strings.Join(keys, ","))
 		if c.Action == Delete {
+			log.Info("connector file applied", "action", string(c.Action), "connector", c.Name, "reason", "its file was removed")
 			delete(managed, c.Name)
+			continue
 		}
+		log.Info("connector file applied", "action", string(c.Action), "connector", c.Name, "file", c.Want.File, "keys", strings.Join(keys, ","))
 	}
 	if !plan.Pending() {
 		log.Info("connector files match the cluster", "connectors", plan.Counts()[Unchanged])
