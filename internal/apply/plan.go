@@ -307,9 +307,9 @@ func (p *Plan) Write(w io.Writer) error {
 		case Create, Update:
 			fmt.Fprintf(&b, " (%s, from %s)\n", c.Action, c.Want.File)
 		case Unchanged:
-			fmt.Fprintf(&b, " (unchanged)\n")
+			b.WriteString(" (unchanged)\n")
 		case Delete:
-			fmt.Fprintf(&b, " (delete: in no file)\n")
+			b.WriteString(" (delete: in no file)\n")
 		}
 		for _, k := range c.Keys {
 			switch {

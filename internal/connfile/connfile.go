@@ -200,7 +200,11 @@ func fromTree(tree any, where string) (Connector, error) {
 	}
 	var c Connector
 	var err error
-	if raw, ok := top["config"].(map[string]any); ok {
+	if cfg, ok := top["config"]; ok {
+		raw, ok := cfg.(map[string]any)
+		if !ok {
+			return c, fmt.Errorf("%s: config: must be an object of keys and values, not %s", where, kind(cfg))
+		}
 		for k := range top {
 			switch k {
 			case "name", "config", "initial_state", "offsets":
@@ -299,6 +303,8 @@ func kind(v any) string {
 		return "an object"
 	case []any:
 		return "a list"
+	case string:
+		return "a string"
 	}
 	return fmt.Sprintf("%T", v)
 }

@@ -58,6 +58,7 @@ func TestParseErrors(t *testing.T) {
 		{"a.yaml", "name: a\nname: b\n", "key name given twice"},
 		{"a.json", `{"name":"a","config":{},"offsets":[{"offset":{"x":1}}]}`, "offsets: entry 0 has no partition"},
 		{"a.properties", "", "no connector name"},
+		{"a.json", `{"name":"a","config":"connector.class=x"}`, "config: must be an object of keys and values, not a string"},
 	} {
 		_, err := Parse([]byte(tc.data), tc.file)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
