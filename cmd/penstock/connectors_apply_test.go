@@ -44,7 +44,8 @@ func startCluster(t *testing.T) (*e2e.Worker, *restclient.Client, string) {
 	return w, c, b.Addr
 }
 
-// configs returns every connector's config.
+// configs returns every connector's config (those deleted meanwhile left
+// out).
 func configs(t *testing.T, c *restclient.Client) map[string]map[string]string {
 	t.Helper()
 	names, err := c.Connectors(t.Context())
@@ -54,6 +55,9 @@ func configs(t *testing.T, c *restclient.Client) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, n := range names {
 		cfg, err := c.Config(t.Context(), n)
+		if restclient.IsNotFound(err) {
+			continue // deleted since the list
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
