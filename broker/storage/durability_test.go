@@ -288,3 +288,45 @@ func TestFaultFSPowerLoss(t *testing.T) {
 		t.Fatalf("after failed then good fsync: %q", b)
 	}
 }
+
+// TestReadPastCompactedTail: when compaction removed the last batches of a
+// segment, a consumer at one of their offsets reads on from the next
+// segment instead of getting nothing forever. Found by
+// TestCrashSimulation.
+func TestReadPastCompactedTail(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 600
+	l := openTest(t, t.TempDir(), cfg, nil)
+	for range 12 {
+		if _, err := l.Append(makeBatch(2, 1000, 40)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segs := l.Segments()
+	if len(segs) < 3 {
+		t.Fatalf("want 3 segments, have %d", len(segs))
+	}
+	first := segs[0]
+	// Keep only the first batch of the first segment; then empty the
+	// second one.
+	var keep []byte
+	l.ScanBatches(first.Base, first.Next, func(b []byte, h BatchHeader) error {
+		if h.BaseOffset == first.Base {
+			keep = append(keep, b...)
+		}
+		return nil
+	})
+	if err := l.ReplaceSegment(first.Base, keep); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ReplaceSegment(segs[1].Base, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.Read(first.Base+2, 1)
+	if err != nil || r.Data == nil {
+		t.Fatalf("read in the compacted tail: %v, %d bytes", err, len(r.Data))
+	}
+	if h, _ := ParseBatchHeader(r.Data); h.BaseOffset != segs[2].Base {
+		t.Fatalf("read in the compacted tail returned batch %d, want %d", h.BaseOffset, segs[2].Base)
+	}
+}

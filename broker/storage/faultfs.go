@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -139,6 +140,7 @@ func (f *FaultFS) OpenFile(name string, flag int, _ os.FileMode) (File, error) {
 		mf = n
 		if flag&os.O_TRUNC != 0 {
 			mf.data = mf.data[:0:0]
+			mf.lostFrom, mf.lostTo = 0, 0
 		}
 	case *memDir:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("is a directory")}
@@ -310,6 +312,19 @@ func (i memInfo) Mode() fs.FileMode {
 	return 0o644
 }
 
+// rewrote notes that bytes from..to were written again (or cut): they are
+// no longer among the bytes a failed fsync dropped.
+func (f *memFile) rewrote(from, to int64) {
+	switch {
+	case from <= f.lostFrom && to >= f.lostTo:
+		f.lostFrom, f.lostTo = 0, 0
+	case from <= f.lostFrom && to > f.lostFrom:
+		f.lostFrom = to
+	case from < f.lostTo && to >= f.lostTo:
+		f.lostTo = from
+	}
+}
+
 // memHandle is an open FaultFS file.
 type memHandle struct {
 	fs     *FaultFS
@@ -370,6 +385,7 @@ func (h *memHandle) WriteAt(p []byte, off int64) (int, error) {
 	}
 	copy(h.f.data[off:], p)
 	h.f.mtime = time.Now()
+	h.f.rewrote(off, off+int64(len(p)))
 	return len(p), nil
 }
 
@@ -381,6 +397,7 @@ func (h *memHandle) Truncate(size int64) error {
 	}
 	if size <= int64(len(h.f.data)) {
 		h.f.data = h.f.data[:size]
+		h.f.rewrote(size, math.MaxInt64)
 	} else {
 		h.f.data = append(h.f.data, make([]byte, size-int64(len(h.f.data)))...)
 	}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -508,8 +509,19 @@ func (l *Log) fail(err error) error {
 		l.failed = fmt.Errorf("%w: %w", ErrLogOffline, err)
 	}
 	failed := l.failed
+	active := l.segs[len(l.segs)-1]
+	keep := int64(0)
+	if active == l.durableSeg {
+		keep = l.durablePos
+	}
 	l.mu.Unlock()
 	if first {
+		// Cut what was not fsynced from the file, so that a restart
+		// does not recover bytes whose pages the kernel may have
+		// dropped from the disk while keeping them in the page cache.
+		if err := active.f.Truncate(keep); err != nil {
+			l.log.Warn("cut the unsynced tail of the offline log", "segment", active.path, "err", err)
+		}
 		l.log.Error("partition log offline after a storage error: it is neither read nor written until a restart recovers it", "err", err)
 		if l.onFailure != nil {
 			l.onFailure(err)
@@ -568,11 +580,11 @@ func (l *Log) roll() (*segment, error) {
 	}
 	l.advanceDurable(old, old.nextOffset, old.size)
 	if err := old.writeIndexes(l.fs, l.dir); err != nil {
-		return nil, err
+		return nil, l.fail(err)
 	}
 	seg, err := createSegment(l.fs, l.dir, old.nextOffset, l.now())
 	if err != nil {
-		return nil, err
+		return nil, l.fail(err)
 	}
 	l.mu.Lock()
 	l.segs = append(l.segs, seg)
@@ -630,31 +642,50 @@ func (l *Log) Size() int64 {
 	return n
 }
 
-// segmentFor returns a snapshot of the segment holding offset, or nil.
+// segmentFor returns a snapshot of the segment holding offset (or, when
+// compaction emptied that offset's segment, the first one after it), or
+// nil. size is how much of it readers may see. Called with mu held.
 func (l *Log) segmentFor(offset int64) (seg *segment, size int64, idx []indexEntry) {
 	i, _ := slices.BinarySearchFunc(l.segs, offset, func(s *segment, off int64) int {
-		switch {
-		case s.base < off:
-			return -1
-		case s.base > off:
-			return 1
-		}
-		return 0
+		return cmp.Compare(s.base, off)
 	})
 	// i is the first segment with base >= offset.
 	if i == len(l.segs) || l.segs[i].base > offset {
 		i--
 	}
-	if i < 0 {
-		i = 0
-	}
-	for ; i < len(l.segs); i++ {
-		s := l.segs[i]
-		if offset < s.nextOffset && s.size > 0 {
-			return s, s.size, s.idx
+	for i = max(i, 0); i < len(l.segs); i++ {
+		if s := l.segs[i]; offset < s.nextOffset {
+			return s, l.visibleSize(s), s.idx
 		}
 	}
 	return nil, 0, nil
+}
+
+// segmentAfter returns a snapshot of the first segment whose base offset is
+// above base, as segmentFor does, or nil. Called with mu held.
+func (l *Log) segmentAfter(base int64) (seg *segment, size int64, idx []indexEntry) {
+	i, _ := slices.BinarySearchFunc(l.segs, base+1, func(s *segment, off int64) int {
+		return cmp.Compare(s.base, off)
+	})
+	if i == len(l.segs) {
+		return nil, 0, nil
+	}
+	s := l.segs[i]
+	return s, l.visibleSize(s), s.idx
+}
+
+// visibleSize is how many bytes of s consumers may read: up to the fsynced
+// position unless ReadUnsynced. Called with mu held.
+func (l *Log) visibleSize(s *segment) int64 {
+	switch {
+	case l.cfg.ReadUnsynced:
+		return s.size
+	case s == l.durableSeg:
+		return min(s.size, l.durablePos)
+	case s.base >= l.durable:
+		return 0 // after the durable segment
+	}
+	return s.size
 }
 
 // ReadResult is the outcome of a Read.
@@ -717,22 +748,27 @@ func (l *Log) ReadRange(offset int64, maxBytes int) (ReadResult, FileRange, erro
 		return res, FileRange{}, nil
 	}
 	seg, size, idx := l.segmentFor(offset)
-	if seg != nil && seg == l.durableSeg && !l.cfg.ReadUnsynced {
-		size = min(size, l.durablePos)
-	}
 	l.mu.RUnlock()
-	if seg == nil {
-		return res, FileRange{}, nil
+	match := func(h *BatchHeader) bool { return h.LastOffset() >= offset }
+	for seg != nil {
+		// A segment may hold no batch at or after offset when
+		// compaction removed its tail; the next one then does.
+		if size > 0 {
+			start, first, err := findBatch(seg, size, lookupIndex(idx, seg.base, offset), match)
+			if err != nil {
+				return res, FileRange{}, err
+			}
+			if start >= 0 {
+				end := min(size, start+int64(max(maxBytes, 0)))
+				end = max(end, start+int64(first.Size()))
+				return res, FileRange{File: seg.f, Pos: start, Len: end - start}, nil
+			}
+		}
+		l.mu.RLock()
+		seg, size, idx = l.segmentAfter(seg.base)
+		l.mu.RUnlock()
 	}
-	start, first, err := findBatch(seg, size, lookupIndex(idx, seg.base, offset), func(h *BatchHeader) bool {
-		return h.LastOffset() >= offset
-	})
-	if err != nil || start < 0 {
-		return res, FileRange{}, err
-	}
-	end := min(size, start+int64(max(maxBytes, 0)))
-	end = max(end, start+int64(first.Size()))
-	return res, FileRange{File: seg.f, Pos: start, Len: end - start}, nil
+	return res, FileRange{}, nil
 }
 
 func readFull(f File, p []byte, off int64) (int, error) {

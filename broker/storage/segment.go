@@ -234,7 +234,7 @@ type scanResult struct {
 // (length, magic, CRC, increasing offsets) and adding it to the in-memory
 // indexes. It stops at the first invalid or partial batch.
 func (s *segment) scan(pos, fileSize, indexInterval int64) (scanResult, error) {
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, fileSize-pos), 1<<20)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, fileSize-pos), int(min(1<<20, max(fileSize-pos, 4096))))
 	hdr := make([]byte, BatchHeaderSize)
 	var body []byte
 	expect := s.nextOffset

@@ -102,7 +102,7 @@ func (l *Log) ScanBatches(from, to int64, fn func(batch []byte, h BatchHeader) e
 var errStopScan = errors.New("stop scan")
 
 func scanSegment(s *segment, pos, size int64, fn func(b []byte, h BatchHeader) error) error {
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, size-pos), 256<<10)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, size-pos), int(min(256<<10, max(size-pos, 4096))))
 	var buf []byte
 	for pos < size {
 		if size-pos < BatchHeaderSize {
@@ -160,6 +160,7 @@ func (l *Log) ReplaceSegment(base int64, data []byte) error {
 	logPath := segmentPath(l.dir, base, logSuffix)
 	tmp := logPath + ".tmp"
 	if err := WriteFileSync(l.fs, tmp, data); err != nil {
+		l.fs.Remove(tmp)
 		return fmt.Errorf("replace segment %d: %w", base, err)
 	}
 	f, err := l.fs.OpenFile(tmp, os.O_RDWR, 0)
