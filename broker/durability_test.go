@@ -86,7 +86,10 @@ func TestRetriedBatchAckWaitsForFsync(t *testing.T) {
 	b := startTxnBroker(t, onFaultFS(&fsys))
 	const topic = "retried"
 	createTopic(t, b.Addr, topic, 1, nil)
+	// Two clients: the retry goes on another connection, as after a
+	// producer's request timeout.
 	cl := newClient(t, b.Addr, kgo.MaxVersions(kversion.V3_6_0()))
+	cl2 := newClient(t, b.Addr, kgo.MaxVersions(kversion.V3_6_0()))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	init, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl)
@@ -95,23 +98,30 @@ func TestRetriedBatchAckWaitsForFsync(t *testing.T) {
 	}
 	batch := idempotentBatch(init.ProducerID, init.ProducerEpoch, 0, 3)
 	entered, release := holdSyncs(t, fsys, "/"+topic+"/", errors.New("input/output error (injected)"))
-	answers := make(chan []kmsg.ProduceResponseTopicPartition, 2)
-	send := func() {
+	first := make(chan []kmsg.ProduceResponseTopicPartition, 1)
+	go func() {
 		ps, err := produceTo(ctx, cl, topic, -1, 20000, batch)
 		if err != nil {
 			t.Errorf("produce: %v", err)
 		}
-		answers <- ps
+		first <- ps
+	}()
+	<-entered // the first attempt's fsync is under way, and does not end
+	ps, err := produceTo(ctx, cl2, topic, -1, 300, batch)
+	if err != nil {
+		t.Fatal(err)
 	}
-	go send()
-	<-entered // the first attempt's fsync is under way
-	go send() // the producer retries (e.g. after a request timeout)
-	release()
-	for range 2 {
-		ps := <-answers
-		if len(ps) != 1 || ps[0].ErrorCode != kerr.KafkaStorageError.Code {
-			t.Fatalf("answer to a batch whose fsync failed: %+v", ps)
-		}
+	if ps[0].ErrorCode != kerr.RequestTimedOut.Code {
+		t.Fatalf("retry while the first attempt's fsync is pending answered %v, want REQUEST_TIMED_OUT",
+			kerr.ErrorForCode(ps[0].ErrorCode))
+	}
+	release() // the fsync fails
+	if ps := <-first; len(ps) != 1 || ps[0].ErrorCode != kerr.KafkaStorageError.Code {
+		t.Fatalf("first attempt, whose fsync failed: %+v", ps)
+	}
+	ps, err = produceTo(ctx, cl2, topic, -1, 10000, batch)
+	if err != nil || ps[0].ErrorCode != kerr.KafkaStorageError.Code {
+		t.Fatalf("retry after the failed fsync: %v %+v", err, ps)
 	}
 }
 
