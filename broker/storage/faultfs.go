@@ -188,6 +188,20 @@ func (f *FaultFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return out, nil
 }
 
+// Stat implements FS.
+func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, base, node, err := f.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if node == nil {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
+	return memEntry{base, node}.Info()
+}
+
 // MkdirAll implements FS.
 func (f *FaultFS) MkdirAll(name string, _ os.FileMode) error {
 	f.mu.Lock()

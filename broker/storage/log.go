@@ -83,7 +83,7 @@ type AppendHook interface {
 // Options configure Open.
 type Options struct {
 	Config Config
-	Syncer *Syncer      // group-commit fsyncs; required for AppendResult.Sync
+	Syncer *Syncer      // group-commit fsyncs; without one every Append fsyncs before returning
 	Logger *slog.Logger // defaults to slog.Default()
 	Hook   AppendHook   // optional batch checks (producer ids, sequences)
 	Epoch  int32        // partition leader epoch stamped into batches
