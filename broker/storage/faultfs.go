@@ -183,7 +183,7 @@ func (f *FaultFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	}
 	var out []fs.DirEntry
 	for _, n := range slices.Sorted(maps.Keys(d.cur)) {
-		out = append(out, memEntry{n, d.cur[n]})
+		out = append(out, memEntry{infoOf(n, d.cur[n])})
 	}
 	return out, nil
 }
@@ -199,7 +199,7 @@ func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
 	if node == nil {
 		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
 	}
-	return memEntry{base, node}.Info()
+	return infoOf(base, node), nil
 }
 
 // MkdirAll implements FS.
@@ -287,25 +287,21 @@ func (f *FaultFS) SyncDir(name string) error {
 	return nil
 }
 
-type memEntry struct {
-	name string
-	node any
+// infoOf describes a node; called with f.mu held.
+func infoOf(name string, node any) memInfo {
+	if mf, ok := node.(*memFile); ok {
+		return memInfo{name, int64(len(mf.data)), mf.mtime, false}
+	}
+	return memInfo{name, 0, time.Time{}, true}
 }
 
-func (e memEntry) Name() string { return e.name }
-func (e memEntry) IsDir() bool  { _, ok := e.node.(*memDir); return ok }
-func (e memEntry) Type() fs.FileMode {
-	if e.IsDir() {
-		return fs.ModeDir
-	}
-	return 0
-}
-func (e memEntry) Info() (fs.FileInfo, error) {
-	if mf, ok := e.node.(*memFile); ok {
-		return memInfo{e.name, int64(len(mf.data)), mf.mtime, false}, nil
-	}
-	return memInfo{e.name, 0, time.Time{}, true}, nil
-}
+// memEntry is a directory entry, described when the directory was read.
+type memEntry struct{ info memInfo }
+
+func (e memEntry) Name() string               { return e.info.name }
+func (e memEntry) IsDir() bool                { return e.info.dir }
+func (e memEntry) Type() fs.FileMode          { return e.info.Mode().Type() }
+func (e memEntry) Info() (fs.FileInfo, error) { return e.info, nil }
 
 type memInfo struct {
 	name  string
