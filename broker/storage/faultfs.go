@@ -202,6 +202,22 @@ func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
 	return infoOf(base, node), nil
 }
 
+// Chtimes implements FS (the modification time only).
+func (f *FaultFS) Chtimes(name string, _, mtime time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, _, node, err := f.lookup(name)
+	if err != nil {
+		return err
+	}
+	mf, ok := node.(*memFile)
+	if !ok {
+		return &fs.PathError{Op: "chtimes", Path: name, Err: fs.ErrNotExist}
+	}
+	mf.mtime = mtime
+	return nil
+}
+
 // MkdirAll implements FS.
 func (f *FaultFS) MkdirAll(name string, _ os.FileMode) error {
 	f.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // File is what a log needs of one of its files. The production
@@ -34,6 +35,8 @@ type FS interface {
 	Remove(name string) error
 	RemoveAll(name string) error
 	Rename(oldpath, newpath string) error
+	// Chtimes sets a file's access and modification times.
+	Chtimes(name string, atime, mtime time.Time) error
 	// SyncDir fsyncs a directory, making the creation, renaming and
 	// removal of its entries durable.
 	SyncDir(name string) error
@@ -61,7 +64,10 @@ func (osFS) MkdirAll(name string, perm os.FileMode) error { return os.MkdirAll(n
 func (osFS) Remove(name string) error                     { return os.Remove(name) }
 func (osFS) RemoveAll(name string) error                  { return os.RemoveAll(name) }
 func (osFS) Rename(oldpath, newpath string) error         { return os.Rename(oldpath, newpath) }
-func (osFS) SyncDir(name string) error                    { return syncOSDir(name) }
+func (osFS) Chtimes(name string, atime, mtime time.Time) error {
+	return os.Chtimes(name, atime, mtime)
+}
+func (osFS) SyncDir(name string) error { return syncOSDir(name) }
 
 func syncOSDir(dir string) error {
 	d, err := os.Open(dir)

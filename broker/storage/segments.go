@@ -163,6 +163,11 @@ func (l *Log) ReplaceSegment(base int64, data []byte) error {
 		l.fs.Remove(tmp)
 		return fmt.Errorf("replace segment %d: %w", base, err)
 	}
+	// Keep the modification time, which time retention goes by when
+	// the batches carry no timestamps (as Kafka's cleaner does).
+	if st, err := old.f.Stat(); err == nil {
+		l.fs.Chtimes(tmp, st.ModTime(), st.ModTime())
+	}
 	f, err := l.fs.OpenFile(tmp, os.O_RDWR, 0)
 	if err != nil {
 		l.fs.Remove(tmp)
