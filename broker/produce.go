@@ -88,7 +88,8 @@ func handleProduce(rc *RequestContext, kreq kmsg.Request) Reply {
 			}
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = kafkaCode(err)
-				if sp.ErrorCode == kerr.KafkaStorageError.Code {
+				if sp.ErrorCode == kerr.KafkaStorageError.Code && !errors.Is(err, storage.ErrLogOffline) {
+					// (An offline log said so once, when it went offline.)
 					s.log.Error("append failed", "topic", t.name, "partition", rp.Partition, "err", err)
 				}
 				continue
