@@ -289,18 +289,10 @@ func startSource(t *testing.T, s Source, store *offsetStore) (connect.SourceTask
 	ctx, cancel := context.WithCancel(t.Context())
 	c := s.New()
 	cctx := &connectorContext{offsets: store}
-	if err := c.Start(ctx, cctx, maps.Clone(s.Config)); err != nil {
-		cancel()
-		t.Fatalf("connector Start: %v", err)
-	}
-	cfgs, err := c.TaskConfigs(1)
-	if err != nil || len(cfgs) == 0 {
-		cancel()
-		t.Fatalf("TaskConfigs(1) = %d configs, %v; want at least one", len(cfgs), err)
-	}
+	cfg := startConnector(t, ctx, cancel, c, cctx, s.Config)
 	task := c.NewTask()
 	tctx := &taskContext{offsets: store}
-	if err := task.Start(ctx, tctx, cfgs[0]); err != nil {
+	if err := task.Start(ctx, tctx, cfg); err != nil {
 		cancel()
 		_ = c.Stop()
 		t.Fatalf("task Start: %v", err)
@@ -320,6 +312,22 @@ func startSource(t *testing.T, s Source, store *offsetStore) (connect.SourceTask
 			}
 		})
 	}
+}
+
+// startConnector starts c with props and returns its first task
+// configuration; it cancels ctx and fails t when either step fails.
+func startConnector(t *testing.T, ctx context.Context, cancel context.CancelFunc, c connect.Connector, cctx connect.ConnectorContext, props map[string]string) map[string]string {
+	t.Helper()
+	if err := c.Start(ctx, cctx, maps.Clone(props)); err != nil {
+		cancel()
+		t.Fatalf("connector Start: %v", err)
+	}
+	cfgs, err := c.TaskConfigs(1)
+	if err != nil || len(cfgs) == 0 {
+		cancel()
+		t.Fatalf("TaskConfigs(1) = %d configs, %v; want at least one", len(cfgs), err)
+	}
+	return cfgs[0]
 }
 
 func poll(t *testing.T, task connect.SourceTask) []*connect.Record {
@@ -460,22 +468,13 @@ func startSink(t *testing.T, s Sink) (connect.SinkTask, *sinkContext, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	c := s.New()
-	cctx := &connectorContext{offsets: &offsetStore{m: map[string]map[string]any{}}}
-	if err := c.Start(ctx, cctx, maps.Clone(s.Config)); err != nil {
-		cancel()
-		t.Fatalf("connector Start: %v", err)
-	}
-	cfgs, err := c.TaskConfigs(1)
-	if err != nil || len(cfgs) == 0 {
-		cancel()
-		t.Fatalf("TaskConfigs(1) = %d configs, %v; want at least one", len(cfgs), err)
-	}
+	cfg := startConnector(t, ctx, cancel, c, &connectorContext{offsets: &offsetStore{m: map[string]map[string]any{}}}, s.Config)
 	task := c.NewTask()
 	tctx := &sinkContext{}
 	for _, r := range s.Records(0, 1) {
 		tctx.parts = append(tctx.parts, connect.TopicPartition{Topic: r.Topic, Partition: r.Partition})
 	}
-	if err := task.Start(ctx, tctx, cfgs[0]); err != nil {
+	if err := task.Start(ctx, tctx, cfg); err != nil {
 		cancel()
 		_ = c.Stop()
 		t.Fatalf("task Start: %v", err)

@@ -131,7 +131,7 @@ func docValue(w *converters.ValueWriter, buf []byte, s *connect.Schema, v any) (
 			out, err := w.Append(buf, nil, v)
 			return out, true, err
 		}
-		if !fits(s, v) {
+		if !s.Holds(v) {
 			out, err := w.Append(buf, nil, v)
 			return out, true, err
 		}
@@ -173,43 +173,6 @@ func docValue(w *converters.ValueWriter, buf []byte, s *connect.Schema, v any) (
 		return buf, true, fmt.Errorf("value of type %s: %w", reflect.TypeOf(v), err)
 	}
 	return append(buf, b...), true, nil
-}
-
-// fits reports whether v has the Go type of values of schema s.
-func fits(s *connect.Schema, v any) bool {
-	var ok bool
-	switch s.Type {
-	case connect.TypeBoolean:
-		_, ok = v.(bool)
-	case connect.TypeInt8:
-		_, ok = v.(int8)
-	case connect.TypeInt16:
-		_, ok = v.(int16)
-	case connect.TypeInt32:
-		_, ok = v.(int32)
-	case connect.TypeInt64:
-		_, ok = v.(int64)
-	case connect.TypeFloat32:
-		_, ok = v.(float32)
-	case connect.TypeFloat64:
-		_, ok = v.(float64)
-	case connect.TypeString:
-		_, ok = v.(string)
-	case connect.TypeBytes:
-		_, ok = v.([]byte)
-	case connect.TypeArray:
-		_, ok = v.([]any)
-	case connect.TypeMap:
-		switch v.(type) {
-		case map[string]any, map[any]any:
-			ok = true
-		}
-	case connect.TypeStruct:
-		var st *connect.Struct
-		st, ok = v.(*connect.Struct)
-		ok = ok && (st.Schema() == s || connect.Equal(st.Schema(), s))
-	}
-	return ok
 }
 
 func asInt64(v any) (int64, bool) {
