@@ -157,7 +157,8 @@ func planOf(s *connect.Schema) (*pnode, parquet.Node, error) {
 			prec = p
 		}
 		prec = max(prec, int(scale))
-		node = parquet.Decimal(int(scale), prec, parquet.ByteArrayType)
+		// Plain: DuckDB reads decimals in no other byte array encoding.
+		node = parquet.Encoded(parquet.Decimal(int(scale), prec, parquet.ByteArrayType), &parquet.Plain)
 		n.conv = func(v any) (parquet.Value, error) {
 			d, ok := decimalOf(v)
 			if !ok {
