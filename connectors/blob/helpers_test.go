@@ -2,18 +2,14 @@ package blob
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/internal/testservice"
 )
 
 // fakeTaskContext is the runtime as a sink task sees it: it records
@@ -127,35 +123,4 @@ func richRecords(topic string, partition int32, first int64, n int) []*connect.R
 	return out
 }
 
-// duckdb runs a query in DuckDB through Node.js (@duckdb/node-api, installed
-// by scripts/deps.sh) and returns its rows as JSON objects. It skips (fails
-// with CI=true) when Node.js or the module is missing.
-func duckdb(t testing.TB, query string) []map[string]any {
-	t.Helper()
-	home, _ := os.UserHomeDir()
-	mods := filepath.Join(home, ".cache", "penstock", "duckdb", "node_modules")
-	node, err := exec.LookPath("node")
-	if _, serr := os.Stat(filepath.Join(mods, "@duckdb", "node-api")); err != nil || serr != nil {
-		msg := fmt.Sprintf("DuckDB for Node.js not found (node: %v, %s: %v): run scripts/deps.sh", err, mods, serr)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command(node, filepath.Join(filepath.Dir(file), "testdata", "duckdb.cjs"), query)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("duckdb %q: %v\n%s", query, err, stderr)
-	}
-	var rows []map[string]any
-	if err := json.Unmarshal(out, &rows); err != nil {
-		t.Fatalf("duckdb output: %v\n%s", err, out)
-	}
-	return rows
-}
+func duckdb(t testing.TB, query string) []map[string]any { return testservice.DuckDB(t, query) }

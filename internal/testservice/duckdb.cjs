@@ -1,6 +1,6 @@
 // Runs one SQL query in DuckDB (npm @duckdb/node-api, installed by
 // scripts/deps.sh) and prints the rows as a JSON array of objects: the
-// outside reader the blob sink's tests check objects with.
+// outside reader tests check exported objects with (testservice.DuckDB).
 // Usage: NODE_PATH=$HOME/.cache/penstock/duckdb/node_modules node duckdb.cjs 'SELECT ...'
 const { DuckDBInstance } = require('@duckdb/node-api');
 
