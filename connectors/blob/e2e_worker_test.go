@@ -101,7 +101,7 @@ func TestE2EWorkerKill9ExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the penstock binary")
 	}
-	const partitions, perPartition = 2, 3000
+	const partitions, perPartition = 2, 4000
 	b := brokertest.Start(t, brokertest.WithProps(map[string]string{"num.partitions": fmt.Sprint(partitions)}))
 	bin := e2e.BuildPenstock(t)
 	dir := t.TempDir()
@@ -138,16 +138,16 @@ func TestE2EWorkerKill9ExactlyOnce(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for from := 100; from < perPartition; from += 50 {
+		for from := 100; from < perPartition; from += 20 {
 			for p := int32(0); p < partitions; p++ {
-				produceSeq(t, cl, p, from, from+50)
+				produceSeq(t, cl, p, from, from+20)
 			}
-			time.Sleep(60 * time.Millisecond)
+			time.Sleep(120 * time.Millisecond)
 		}
 	}()
 	rng := rand.New(rand.NewPCG(17, 5))
 	for kill := 0; kill < 5; kill++ {
-		time.Sleep(time.Duration(300+rng.IntN(2500)) * time.Millisecond)
+		time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)
 		n, _ := committedTotal(url, "export")
 		t.Logf("kill %d with %d records committed", kill+1, n)
 		w.Kill()

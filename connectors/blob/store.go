@@ -37,7 +37,11 @@ func openBucket(ctx context.Context, s *settings) (*blob.Bucket, error) {
 		q := u.Query()
 		return openS3(ctx, s, u.Host, q.Get("endpoint"), q.Get("use_path_style") == "true" || q.Get("s3ForcePathStyle") == "true")
 	case s.url != "":
-		b, err := blob.OpenBucket(ctx, s.url)
+		raw := s.url
+		if strings.HasPrefix(raw, "file://") && !strings.Contains(raw, "create_dir=") {
+			raw += map[bool]string{true: "&", false: "?"}[strings.Contains(raw, "?")] + "create_dir=true" // export directories need not exist
+		}
+		b, err := blob.OpenBucket(ctx, raw)
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", redactURL(s.url), err)
 		}
