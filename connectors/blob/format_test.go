@@ -57,16 +57,38 @@ func canonical(t *testing.T, i int64) map[string]any {
 	return out
 }
 
+// compareRows reads the canonical columns cols from DuckDB source src and
+// compares them row by row with the records of seq 0..n-1.
+func compareRows(t *testing.T, cols, src string, n int) {
+	t.Helper()
+	rows := duckdb(t, fmt.Sprintf("SELECT %s FROM %s ORDER BY seq::BIGINT", cols, src))
+	if len(rows) != n {
+		t.Fatalf("%d rows, want %d", len(rows), n)
+	}
+	for i, row := range rows {
+		want := canonical(t, int64(i))
+		for k, w := range want {
+			if g := row[k]; fmt.Sprint(g) != fmt.Sprint(w) {
+				t.Errorf("row %d column %s: DuckDB read %v (%T), the record has %v", i, k, g, g, w)
+			}
+		}
+	}
+}
+
+// Canonical columns of the formats, for compareRows.
+var (
+	canonicalCols = `seq, b, i8, i16, i32, f32, f64, s, opt, kind, %s AS raw, %s AS dec, %s AS day, %s AS tod_ms, %s AS ts_ms,
+		to_json(tags)::VARCHAR AS tags, to_json(attrs)::VARCHAR AS attrs, to_json(nested)::VARCHAR AS nested`
+	parquetCols = fmt.Sprintf(canonicalCols, "base64(raw)", "dec::VARCHAR", "day::VARCHAR",
+		"(extract(epoch FROM tod::TIME) * 1000)::BIGINT", "epoch_ms(ts)")
+	jsonCols = fmt.Sprintf(canonicalCols, "raw", "printf('%.2f', dec::DOUBLE)", "(DATE '1970-01-01' + day::INTEGER)::VARCHAR", "tod", "ts")
+)
+
 // TestFormatsReadBackByDuckDB writes records with a field of every Connect
 // type in each format and codec and reads them back with DuckDB, row by
 // row.
 func TestFormatsReadBackByDuckDB(t *testing.T) {
 	const n = 60
-	common := `seq, b, i8, i16, i32, f32, f64, s, opt, kind, %s AS raw, %s AS dec, %s AS day, %s AS tod_ms, %s AS ts_ms,
-		to_json(tags)::VARCHAR AS tags, to_json(attrs)::VARCHAR AS attrs, to_json(nested)::VARCHAR AS nested`
-	parquetCols := fmt.Sprintf(common, "base64(raw)", "dec::VARCHAR", "day::VARCHAR",
-		"(extract(epoch FROM tod::TIME) * 1000)::BIGINT", "epoch_ms(ts)")
-	jsonCols := fmt.Sprintf(common, "raw", "printf('%.2f', dec::DOUBLE)", "(DATE '1970-01-01' + day::INTEGER)::VARCHAR", "tod", "ts")
 	csvCols := fmt.Sprintf(`seq::BIGINT AS seq, b::BOOLEAN AS b, i8::BIGINT AS i8, i16::BIGINT AS i16, i32::BIGINT AS i32,
 		f32::DOUBLE AS f32, f64::DOUBLE AS f64, s, opt, kind, raw, printf('%%.2f', dec::DOUBLE) AS dec, day,
 		(extract(epoch FROM tod::TIME) * 1000)::BIGINT AS tod_ms, epoch_ms(ts::TIMESTAMPTZ) AS ts_ms,
@@ -99,18 +121,7 @@ func TestFormatsReadBackByDuckDB(t *testing.T) {
 			case "read_json_auto":
 				src = fmt.Sprintf("read_json_auto('%s', format='newline_delimited')", path)
 			}
-			rows := duckdb(t, fmt.Sprintf("SELECT %s FROM %s ORDER BY seq::BIGINT", tc.cols, src))
-			if len(rows) != n {
-				t.Fatalf("%d rows, want %d", len(rows), n)
-			}
-			for i, row := range rows {
-				want := canonical(t, int64(i))
-				for k, w := range want {
-					if g := row[k]; fmt.Sprint(g) != fmt.Sprint(w) {
-						t.Errorf("row %d column %s: DuckDB read %v (%T), the record has %v", i, k, g, g, w)
-					}
-				}
-			}
+			compareRows(t, tc.cols, src, n)
 		})
 	}
 }
