@@ -13,7 +13,7 @@ var blobPlugins = []Plugin{{
 	Class:   blob.S3SinkClass,
 	Aliases: []string{blob.GCSSinkClass, blob.AzureSinkClass, "blob"},
 	Version: blob.Version,
-	Doc: "Writes records to object storage (S3, GCS, Azure Blob, files) as JSON lines, Parquet, CSV or raw bytes, " +
+	Doc: "Writes records to object storage (S3, GCS, Azure Blob, files) as JSON lines, Parquet, Avro, CSV or raw bytes, " +
 		"in Confluent's object layout, each record in exactly one object across crashes.",
 	New: func() connect.Configurable { return &blob.Connector{} },
 }}

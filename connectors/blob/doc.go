@@ -19,9 +19,10 @@
 // gzip or zstd), ParquetFormat (columns from the value's Connect schema with
 // DECIMAL, DATE, TIME and TIMESTAMP logical types; parquet.codec snappy,
 // gzip, zstd or none; row groups written out every parquet.row.group.bytes),
-// CsvFormat (Penstock: struct fields with a header row), and ByteArrayFormat.
+// AvroFormat (object container files, avro.codec null, deflate, snappy or
+// zstandard), CsvFormat (Penstock: struct fields with a header row), and ByteArrayFormat.
 // Schemaless values (JsonConverter with schemas.enable=false) go to JSON
-// lines; ParquetFormat and CsvFormat report them as records the format cannot
+// lines; ParquetFormat, AvroFormat and CsvFormat report them as records the format cannot
 // hold (dead letter queue, or a task failure naming topic, partition and
 // offset): a columnar file needs its schema before its first row, and
 // Penstock does not guess one.
@@ -39,7 +40,8 @@
 // set. Open objects are never uploaded early, not on Flush or Stop. After a
 // crash the task reads again from the committed offset, the first record of
 // the set that was open, and cuts the same objects with the same names and
-// the same bytes, overwriting any it had uploaded: every record lands in
+// the same bytes (map entries are written in key order, Avro's sync marker
+// is derived from the schema), overwriting any it had uploaded: every record lands in
 // exactly one object.
 //
 // This holds when the cuts depend on the records only: flush.size,

@@ -46,6 +46,8 @@ func newFormat(s *settings) (format, error) {
 		return compressed{inner: csvFormat{numeric: s.decimalNumeric}, codec: s.compression}, nil
 	case "parquet":
 		return newParquetFormat(s.parquetCodec, s.rowGroupBytes)
+	case "avro":
+		return newAvroFormat(s.avroCodec)
 	}
 	return nil, fmt.Errorf("unknown format %q", s.format)
 }

@@ -172,7 +172,7 @@ func (t *Task) add(ctx context.Context, pw *partWriter, rec *connect.Record, now
 			return err
 		}
 	}
-	if rec.ValueSchema == nil && rec.Value != nil && (s.format == "parquet" || s.format == "csv") {
+	if rec.ValueSchema == nil && rec.Value != nil && (s.format == "parquet" || s.format == "csv" || s.format == "avro") {
 		// Checked before the schema comparison: a record no object can
 		// hold must not close the open set.
 		return recordErr("%s: %s needs values with a schema (a schemaless value has none to give the file its columns): use JsonFormat, or a converter with schemas", where(rec), s.format)
