@@ -7,7 +7,8 @@ import (
 
 // blobPlugins lists the object storage sink under Confluent's S3 sink class
 // name, with its GCS and Azure Blob Storage sinks' class names and
-// Penstock's short name "blob" as aliases.
+// Penstock's short name "blob" as aliases, and the restoring source under
+// Confluent's S3 Source class name ("blob-source").
 var blobPlugins = []Plugin{{
 	Kind:    Sink,
 	Class:   blob.S3SinkClass,
@@ -16,6 +17,14 @@ var blobPlugins = []Plugin{{
 	Doc: "Writes records to object storage (S3, GCS, Azure Blob, files) as JSON lines, Parquet, Avro, CSV or raw bytes, " +
 		"in Confluent's object layout, each record in exactly one object across crashes.",
 	New: func() connect.Configurable { return &blob.Connector{} },
+}, {
+	Kind:    Source,
+	Class:   blob.S3SourceClass,
+	Aliases: []string{"blob-source"},
+	Version: blob.Version,
+	Doc: "Restores objects the object storage sink wrote (JSON lines or bytes, with the keys, headers and timestamps " +
+		"of store.kafka.keys/headers) into topics, in order, resuming by object name and record.",
+	New: func() connect.Configurable { return &blob.SourceConnector{} },
 }}
 
 func init() { catalogue = append(catalogue, blobPlugins) }

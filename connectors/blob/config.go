@@ -46,6 +46,8 @@ const (
 	BytesExtensionConfig = "format.bytearray.extension"
 	JSONDecimalConfig    = "json.decimal.format"
 	ChangeLogConfig      = "cdc.change.log" // Penstock: Debezium envelopes as change-log rows
+	StoreKeysConfig      = "store.kafka.keys"
+	StoreHeadersConfig   = "store.kafka.headers"
 
 	PartitionerConfig       = "partitioner.class"
 	PartitionFieldConfig    = "partition.field.name"
@@ -166,6 +168,10 @@ func ConfigDef() *config.Def {
 			Doc: "ByteArrayFormat: the objects' file extension."}),
 		key(config.Key{Name: JSONDecimalConfig, Type: config.String, Default: "BASE64", Validator: config.OneOf("BASE64", "NUMERIC"), Importance: config.Low, Group: groupFormat,
 			Doc: "JsonFormat and CSV: decimals as base64 of their unscaled bytes (BASE64, Kafka Connect's default) or as JSON numbers (NUMERIC, what warehouses load)."}),
+		key(config.Key{Name: StoreKeysConfig, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupFormat,
+			Doc: "Keep each record's key (and, always with it, its Kafka offset and timestamp) beside the objects, for the source to restore. Penstock writes them, with the headers, in one side object <object name without extension>.kafka.json (a JSON line per record: o offset, t timestamp, k the key and h the headers as JsonConverter envelopes with schemas), uploaded before its data object; Confluent writes .keys and .headers objects."}),
+		key(config.Key{Name: StoreHeadersConfig, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupFormat,
+			Doc: "Keep each record's headers beside the objects (see store.kafka.keys)."}),
 		key(config.Key{Name: ChangeLogConfig, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupFormat,
 			Doc: "Penstock extension. Debezium change events (envelope values with op, before, after, source) are written as change-log rows: the row (after, or before for a delete) with __op, __source_ts_ms, __source_pos and __ts_ms columns beside it, which a warehouse can MERGE. Other records are written as they are."}),
 	)
@@ -204,6 +210,7 @@ type settings struct {
 	bytesExt                       string
 	decimalNumeric                 bool
 	changeLog                      bool
+	storeKeys, storeHeaders        bool
 
 	partitioner partitioner
 }
@@ -247,23 +254,15 @@ func problem(key string, value any, why string) string {
 // fromValues builds settings, returning every problem that involves more
 // than one key (each naming a key).
 func fromValues(v *config.Values) (*settings, []string) {
-	var out []string
-	s := &settings{
-		s3Bucket: v.String(S3BucketConfig), s3Region: v.String(S3RegionConfig), s3PathStyle: v.Bool(S3PathStyleConfig),
-		awsKey: v.String(AWSAccessKeyConfig), awsSecret: v.Password(AWSSecretKeyConfig).Value(),
-		gcsBucket: v.String(GCSBucketConfig), gcsCreds: v.String(GCSCredentialsConfig),
-		azAccount: v.String(AzAccountConfig), azKey: v.Password(AzKeyConfig).Value(),
-		azContainer: v.String(AzContainerConfig), azEndpoint: v.String(AzEndpointConfig),
-		partSize: v.Int(S3PartSizeConfig), compression: strings.ToLower(v.String(CompressionConfig)),
-		retryBackoff: v.Duration(RetryBackoffConfig),
-		topicsDir:    strings.Trim(v.String(TopicsDirConfig), "/"), dirDelim: v.String(DirDelimConfig), fileDelim: v.String(FileDelimConfig),
-		zeroPad: v.Int(ZeroPadConfig), flushSize: v.Int(FlushSizeConfig),
-		rotateInterval: v.Long(RotateIntervalConfig), rotateSchedule: v.Duration(RotateScheduleConfig),
-		compat: strings.ToUpper(v.String(SchemaCompatConfig)), nullValues: strings.ToLower(v.String(NullValuesConfig)),
-		parquetCodec: strings.ToLower(v.String(ParquetCodecConfig)), rowGroupBytes: v.Int(ParquetRowGroupBytes),
-		avroCodec: strings.ToLower(v.String(AvroCodecConfig)), bytesExt: v.String(BytesExtensionConfig),
-		decimalNumeric: strings.EqualFold(v.String(JSONDecimalConfig), "NUMERIC"), changeLog: v.Bool(ChangeLogConfig),
-	}
+	s, out := storeSettings(v)
+	s.topicsDir, s.dirDelim, s.fileDelim = strings.Trim(v.String(TopicsDirConfig), "/"), v.String(DirDelimConfig), v.String(FileDelimConfig)
+	s.zeroPad, s.flushSize = v.Int(ZeroPadConfig), v.Int(FlushSizeConfig)
+	s.rotateInterval, s.rotateSchedule = v.Long(RotateIntervalConfig), v.Duration(RotateScheduleConfig)
+	s.compat, s.nullValues = strings.ToUpper(v.String(SchemaCompatConfig)), strings.ToLower(v.String(NullValuesConfig))
+	s.parquetCodec, s.rowGroupBytes = strings.ToLower(v.String(ParquetCodecConfig)), v.Int(ParquetRowGroupBytes)
+	s.avroCodec, s.bytesExt = strings.ToLower(v.String(AvroCodecConfig)), v.String(BytesExtensionConfig)
+	s.decimalNumeric, s.changeLog = strings.EqualFold(v.String(JSONDecimalConfig), "NUMERIC"), v.Bool(ChangeLogConfig)
+	s.storeKeys, s.storeHeaders = v.Bool(StoreKeysConfig), v.Bool(StoreHeadersConfig)
 	if s.dirDelim == "" {
 		out = append(out, problem(DirDelimConfig, `""`, "must not be empty"))
 	}
@@ -274,7 +273,6 @@ func fromValues(v *config.Values) (*settings, []string) {
 	if s.format, ok = formats[simpleName(v.String(FormatConfig))]; !ok {
 		out = append(out, problem(FormatConfig, v.String(FormatConfig), "not a known format: JsonFormat, AvroFormat, ParquetFormat, ByteArrayFormat or CsvFormat"))
 	}
-	out = append(out, s.where(v)...)
 	var err error
 	if s.partitioner, err = newPartitioner(v); err != nil {
 		out = append(out, err.Error())
@@ -286,6 +284,21 @@ func fromValues(v *config.Values) (*settings, []string) {
 		out = append(out, problem(RotateScheduleConfig, v.Long(RotateScheduleConfig), "must be positive, or -1 (off)"))
 	}
 	return s, out
+}
+
+// storeSettings reads the keys that say where objects are and how they are
+// laid out, shared by the sink and the source.
+func storeSettings(v *config.Values) (*settings, []string) {
+	s := &settings{
+		s3Bucket: v.String(S3BucketConfig), s3Region: v.String(S3RegionConfig), s3PathStyle: v.Bool(S3PathStyleConfig),
+		awsKey: v.String(AWSAccessKeyConfig), awsSecret: v.Password(AWSSecretKeyConfig).Value(),
+		gcsBucket: v.String(GCSBucketConfig), gcsCreds: v.String(GCSCredentialsConfig),
+		azAccount: v.String(AzAccountConfig), azKey: v.Password(AzKeyConfig).Value(),
+		azContainer: v.String(AzContainerConfig), azEndpoint: v.String(AzEndpointConfig),
+		partSize: v.Int(S3PartSizeConfig), compression: strings.ToLower(v.String(CompressionConfig)),
+		retryBackoff: v.Duration(RetryBackoffConfig),
+	}
+	return s, s.where(v)
 }
 
 // where resolves the store keys into a bucket URL or the S3, GCS or Azure

@@ -59,6 +59,20 @@
 // (retry.backoff.ms, doubling to a minute) the objects are written again
 // from Kafka, whole, until the store takes them.
 //
+// # Restore
+//
+// SourceConnector (Confluent's S3 Source class name, in its
+// backup-and-restore mode) reads the objects back, per Kafka partition in
+// the order of their start offsets, into the topic and partition their
+// names say (RegexRouter renames the topic). JsonFormat values come back
+// schemaless, ByteArrayFormat values as bytes. Keys, headers and timestamps
+// come from the side objects store.kafka.keys and store.kafka.headers make:
+// Penstock keeps them in one <object>.kafka.json per data object (offset,
+// timestamp, key and headers as JsonConverter envelopes with schemas, a line
+// per record), uploaded before the data object, where Confluent writes
+// separate .keys and .headers objects. The source's offset is the object's
+// name and the number of its records produced, so it resumes mid-object.
+//
 // Memory: an open object holds one upload part (s3.part.size, 5 MiB) and,
 // for Parquet, its buffered row group; tasks with many open objects (a
 // FieldPartitioner over many values) need that much per object.

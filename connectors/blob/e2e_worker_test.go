@@ -211,3 +211,99 @@ func TestE2EWorkerS3(t *testing.T) {
 	})
 	checkExactlyOnce(t, filepath.Join(s3.Root, bucket), 2, 500)
 }
+
+// TestE2ERestore exports a topic as JSON lines with store.kafka.keys and
+// store.kafka.headers, then restores the export with the source (under
+// Confluent's S3 Source class name) into a new topic through RegexRouter:
+// the new topic's records equal the original's (partition, order, key,
+// value, headers, timestamp).
+func TestE2ERestore(t *testing.T) {
+	b := brokertest.Start(t, brokertest.WithProps(map[string]string{"num.partitions": "2"}))
+	w := e2e.StartWorker(t, b.Addr, nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	const n = 300
+	var recs []*kgo.Record
+	for i := 0; i < n; i++ {
+		v, _ := json.Marshal(map[string]any{"id": i, "name": fmt.Sprintf("item %d", i), "tags": []string{"a", fmt.Sprint(i % 7)}})
+		r := &kgo.Record{Topic: "items", Partition: int32(i % 2), Key: []byte(fmt.Sprintf("k%d", i)), Value: v,
+			Timestamp: time.UnixMilli(1700000000000 + int64(i)*1000)}
+		if i%3 == 0 {
+			r.Headers = []kgo.RecordHeader{{Key: "source", Value: []byte("test")}, {Key: "n", Value: []byte(fmt.Sprint(i))}}
+		}
+		recs = append(recs, r)
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	store := "file://" + t.TempDir()
+	conv := map[string]string{
+		"key.converter":                  "org.apache.kafka.connect.storage.StringConverter",
+		"value.converter":                "org.apache.kafka.connect.json.JsonConverter",
+		"value.converter.schemas.enable": "false",
+	}
+	sink := map[string]string{"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "items", "store.url": store,
+		"format.class": "io.confluent.connect.s3.format.json.JsonFormat", "flush.size": "50",
+		"store.kafka.keys": "true", "store.kafka.headers": "true"}
+	source := map[string]string{"connector.class": "io.confluent.connect.s3.source.S3SourceConnector", "store.url": store,
+		"format.class": "io.confluent.connect.s3.format.json.JsonFormat", "poll.interval.ms": "500",
+		"transforms": "rename", "transforms.rename.type": "org.apache.kafka.connect.transforms.RegexRouter",
+		"transforms.rename.regex": "items", "transforms.rename.replacement": "items-restored"}
+	for k, v := range conv {
+		sink[k], source[k] = v, v
+	}
+	e2e.Expect(t, 201, "POST", w.URL+"/connectors", map[string]any{"name": "backup", "config": sink})
+	e2e.Eventually(t, 60*time.Second, "the export committed", func() error {
+		c, err := committedTotal(w.URL, "backup")
+		if err != nil || c < n {
+			return fmt.Errorf("%d committed (%v)", c, err)
+		}
+		return nil
+	})
+	e2e.Expect(t, 201, "POST", w.URL+"/connectors", map[string]any{"name": "restore", "config": source})
+	var got []*kgo.Record
+	e2e.Eventually(t, 60*time.Second, "the restored topic complete", func() error {
+		if err := e2e.TopicsExist(b.Addr, "items-restored"); err != nil {
+			return err
+		}
+		got = e2e.ReadTopic(t, b.Addr, "items-restored")
+		if len(got) < n {
+			return fmt.Errorf("%d of %d records restored", len(got), n)
+		}
+		return nil
+	})
+	want := e2e.ReadTopic(t, b.Addr, "items")
+	if len(got) != len(want) {
+		t.Fatalf("%d records restored, %d in the original", len(got), len(want))
+	}
+	byPos := func(rs []*kgo.Record) map[string]*kgo.Record {
+		m := map[string]*kgo.Record{}
+		for _, r := range rs {
+			m[fmt.Sprintf("%d/%d", r.Partition, r.Offset)] = r
+		}
+		return m
+	}
+	g := byPos(got)
+	for pos, o := range byPos(want) {
+		r := g[pos]
+		if r == nil {
+			t.Fatalf("no restored record at partition/offset %s", pos)
+		}
+		if string(r.Key) != string(o.Key) || string(r.Value) != string(o.Value) || !r.Timestamp.Equal(o.Timestamp) ||
+			fmt.Sprint(headerPairs(r)) != fmt.Sprint(headerPairs(o)) {
+			t.Fatalf("at %s restored %s=%s %v %v, original %s=%s %v %v", pos, r.Key, r.Value, r.Timestamp, headerPairs(r),
+				o.Key, o.Value, o.Timestamp, headerPairs(o))
+		}
+	}
+}
+
+func headerPairs(r *kgo.Record) []string {
+	var out []string
+	for _, h := range r.Headers {
+		out = append(out, h.Key+"="+string(h.Value))
+	}
+	return out
+}

@@ -69,7 +69,8 @@ type objectFile struct {
 	cancel context.CancelFunc
 	w      *blob.Writer
 	fw     fileWriter
-	n      int // records written
+	n      int         // records written
+	meta   *metaWriter // store.kafka.keys/headers: the side object
 }
 
 // Start opens the bucket.
@@ -214,6 +215,11 @@ func (t *Task) add(ctx context.Context, pw *partWriter, rec *connect.Record, now
 		}
 		return err
 	}
+	if f.meta != nil {
+		if err := f.meta.write(rec); err != nil {
+			return err
+		}
+	}
 	f.n++
 	if pw.count == 0 {
 		pw.start, pw.base, pw.schema = rec.Offset, ts, rec.ValueSchema
@@ -343,6 +349,16 @@ func (t *Task) openFile(pw *partWriter, encoded string, rec *connect.Record) (*o
 		return nil, fmt.Errorf("starting object %s: %w", key, err)
 	}
 	f := &objectFile{key: key, cancel: cancel, w: w, fw: fw}
+	if t.s.storeKeys || t.s.storeHeaders {
+		mkey := strings.TrimSuffix(key, t.format.extension()) + metaExtension
+		mw, err := t.bucket.NewWriter(ctx, mkey, &blob.WriterOptions{BufferSize: t.s.partSize, MaxConcurrency: 1})
+		if err != nil {
+			cancel()
+			_ = w.Close()
+			return nil, fmt.Errorf("starting object %s: %w", mkey, err)
+		}
+		f.meta = newMetaWriter(mw, t.s.storeKeys, t.s.storeHeaders)
+	}
 	pw.files[encoded] = f
 	pw.order = append(pw.order, encoded)
 	return f, nil
@@ -355,6 +371,11 @@ func (t *Task) commit(pw *partWriter) error {
 		f := pw.files[enc]
 		if f == nil || f.w == nil {
 			continue
+		}
+		if f.meta != nil { // first, so a visible data object always has its side object
+			if err := f.meta.close(); err != nil {
+				return fmt.Errorf("uploading the side object of %s: %w", f.key, err)
+			}
 		}
 		if err := f.fw.close(); err != nil {
 			return fmt.Errorf("finishing object %s: %w", f.key, err)
@@ -430,8 +451,11 @@ func (pw *partWriter) drop(encoded string) {
 }
 
 func (f *objectFile) abort() {
+	f.cancel() // a cancelled writer never creates its object
+	if f.meta != nil {
+		f.meta.abort()
+	}
 	if f.w != nil {
-		f.cancel() // a cancelled writer never creates its object
 		_ = f.w.Close()
 		f.w = nil
 	}
