@@ -61,7 +61,7 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	plan.assign(schema, 0, 0, new(int))
 	cw := &countingWriter{w: w}
 	pw := parquet.NewWriter(cw, schema, parquet.Compression(f.codec))
-	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes, row: make(parquet.Row, 0, 64)}, nil
+	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes}, nil
 }
 
 func nameOr(name, def string) string {
@@ -90,9 +90,14 @@ type parquetWriter struct {
 	wrapped       bool
 	rowGroupBytes int64
 	rows          int
-	row           parquet.Row
-	rows1         [1]parquet.Row
+	values        []parquet.Value // the values of the pending rows, back to back
+	ends          []int           // where each pending row ends in values
+	pending       []parquet.Row
 }
+
+// parquetBatch is how many rows are handed to parquet-go at a time: it is
+// much faster with many rows per call.
+const parquetBatch = 256
 
 func (w *parquetWriter) write(rec *connect.Record) error {
 	v := rec.Value
@@ -104,20 +109,52 @@ func (w *parquetWriter) write(rec *connect.Record) error {
 		st.SetAt(0, v)
 		v = st
 	}
-	row, err := w.plan.emit(w.row[:0], v, 0)
+	start := len(w.values)
+	values, err := w.plan.emit(w.values, v, 0)
 	if err != nil {
+		w.values = values[:start] // nothing of the record stays
 		return recordErr("%s: %v", where(rec), err)
 	}
-	if !sort.SliceIsSorted(row, func(i, j int) bool { return row[i].Column() < row[j].Column() }) {
+	row := values[start:]
+	if !columnsSorted(row) { // a list of structs interleaves its columns
 		sort.SliceStable(row, func(i, j int) bool { return row[i].Column() < row[j].Column() })
 	}
-	w.row = row
-	w.rows1[0] = row
-	if _, err := w.w.WriteRows(w.rows1[:]); err != nil {
+	w.values = values
+	w.ends = append(w.ends, len(values))
+	if len(w.ends) >= parquetBatch {
+		return w.writePending()
+	}
+	return nil
+}
+
+func columnsSorted(row parquet.Row) bool {
+	for i := 1; i < len(row); i++ {
+		if row[i].Column() < row[i-1].Column() {
+			return false
+		}
+	}
+	return true
+}
+
+// writePending hands the pending rows to parquet-go, and ends the row group
+// when its buffered values reach parquet.row.group.bytes.
+func (w *parquetWriter) writePending() error {
+	if len(w.ends) == 0 {
+		return nil
+	}
+	w.pending = w.pending[:0]
+	start := 0
+	for _, end := range w.ends {
+		w.pending = append(w.pending, w.values[start:end:end])
+		start = end
+	}
+	if _, err := w.w.WriteRows(w.pending); err != nil {
 		return fmt.Errorf("parquet: %w", err)
 	}
-	w.rows++
-	if w.rows%128 == 0 && w.w.Size()-w.out.n >= w.rowGroupBytes {
+	w.rows += len(w.ends)
+	clear(w.values) // drop references to the records' strings and bytes
+	w.values, w.ends = w.values[:0], w.ends[:0]
+	if w.w.Size()-w.out.n >= w.rowGroupBytes {
 		if err := w.w.Flush(); err != nil {
 			return fmt.Errorf("parquet: flushing a row group: %w", err)
 		}
@@ -125,7 +162,12 @@ func (w *parquetWriter) write(rec *connect.Record) error {
 	return nil
 }
 
-func (w *parquetWriter) close() error { return w.w.Close() }
+func (w *parquetWriter) close() error {
+	if err := w.writePending(); err != nil {
+		return err
+	}
+	return w.w.Close()
+}
 
 // pnode maps a Connect schema onto Parquet columns: for a leaf, its column
 // and value conversion; for a group, its children.
@@ -135,6 +177,7 @@ type pnode struct {
 	conv     func(v any) (parquet.Value, error) // leaf
 	col      int                                // leaf: column index
 	fields   map[string]*pnode                  // struct: by field name
+	order    []int                              // struct: field indexes in column order
 	elem     *pnode                             // array element
 	key, val *pnode                             // map
 	def      int                                // definition level of a present value
@@ -301,6 +344,8 @@ func (n *pnode) assign(node parquet.Node, def, rep int, next *int) {
 			c := n.fields[f.Name()]
 			c.assign(f, def, rep, next)
 			n.leaves = append(n.leaves, c.leaves...)
+			cf, _ := n.schema.Field(f.Name())
+			n.order = append(n.order, cf.Index)
 		}
 	case n.elem != nil: // group LIST { repeated group list { element } }
 		n.rep = rep + 1
@@ -353,7 +398,8 @@ func (n *pnode) emit(row parquet.Row, v any, rep int) (parquet.Row, error) {
 			return row, fmt.Errorf("a struct is not a %T", v)
 		}
 		var err error
-		for i, f := range n.schema.Fields {
+		for _, i := range n.order { // in column order, so rows need no sorting
+			f := n.schema.Fields[i]
 			if row, err = n.fields[f.Name].emit(row, st.GetAt(i), rep); err != nil {
 				return row, fmt.Errorf("field %q: %w", f.Name, err)
 			}

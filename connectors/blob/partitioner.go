@@ -59,7 +59,20 @@ func newPartitioner(v *config.Values) (partitioner, error) {
 // defaultPartitioner is Confluent's DefaultPartitioner: partition=N.
 type defaultPartitioner struct{}
 
+// partitionNames are the encoded partitions of the first Kafka partitions,
+// made once.
+var partitionNames = func() []string {
+	out := make([]string, 256)
+	for i := range out {
+		out[i] = "partition=" + strconv.Itoa(i)
+	}
+	return out
+}()
+
 func (defaultPartitioner) encode(rec *connect.Record, _ time.Time) (string, error) {
+	if p := int(rec.Partition); p >= 0 && p < len(partitionNames) {
+		return partitionNames[p], nil
+	}
 	return "partition=" + strconv.Itoa(int(rec.Partition)), nil
 }
 func (defaultPartitioner) recordTime(rec *connect.Record, _ time.Time) (int64, error) {
