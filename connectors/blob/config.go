@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -241,19 +242,44 @@ func parseSettings(props map[string]string) (*settings, error) {
 	}
 	s, problems := fromValues(v)
 	if len(problems) > 0 {
-		return nil, &config.Error{Problems: problems}
+		return nil, configError(problems)
 	}
 	return s, nil
 }
 
-// problem formats a problem with a key's value as Kafka Connect does.
-func problem(key string, value any, why string) string {
-	return fmt.Sprintf("Invalid value %v for configuration %s: %s", value, key, why)
+// keyError is a problem with a key's value, worded as Kafka Connect words it.
+type keyError struct{ key, msg string }
+
+func (e *keyError) Error() string { return e.msg }
+
+func problem(key string, value any, why string) error {
+	return &keyError{key: key, msg: fmt.Sprintf("Invalid value %v for configuration %s: %s", value, key, why)}
+}
+
+// configError joins problems into the error Parse would give.
+func configError(problems []error) error {
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.Error()
+	}
+	return &config.Error{Problems: msgs}
+}
+
+// addProblems adds problems to infos under the key each names.
+func addProblems(infos *config.Infos, problems []error) {
+	for _, p := range problems {
+		key := StoreURLConfig
+		var ke *keyError
+		if errors.As(p, &ke) {
+			key = ke.key
+		}
+		infos.AddError(key, p.Error())
+	}
 }
 
 // fromValues builds settings, returning every problem that involves more
 // than one key (each naming a key).
-func fromValues(v *config.Values) (*settings, []string) {
+func fromValues(v *config.Values) (*settings, []error) {
 	s, out := storeSettings(v)
 	s.topicsDir, s.dirDelim, s.fileDelim = strings.Trim(v.String(TopicsDirConfig), "/"), v.String(DirDelimConfig), v.String(FileDelimConfig)
 	s.zeroPad, s.flushSize = v.Int(ZeroPadConfig), v.Int(FlushSizeConfig)
@@ -275,7 +301,7 @@ func fromValues(v *config.Values) (*settings, []string) {
 	}
 	var err error
 	if s.partitioner, err = newPartitioner(v); err != nil {
-		out = append(out, err.Error())
+		out = append(out, err)
 	}
 	if s.rotateInterval == 0 || s.rotateInterval < -1 {
 		out = append(out, problem(RotateIntervalConfig, s.rotateInterval, "must be positive, or -1 (off)"))
@@ -288,7 +314,7 @@ func fromValues(v *config.Values) (*settings, []string) {
 
 // storeSettings reads the keys that say where objects are and how they are
 // laid out, shared by the sink and the source.
-func storeSettings(v *config.Values) (*settings, []string) {
+func storeSettings(v *config.Values) (*settings, []error) {
 	s := &settings{
 		s3Bucket: v.String(S3BucketConfig), s3Region: v.String(S3RegionConfig), s3PathStyle: v.Bool(S3PathStyleConfig),
 		awsKey: v.String(AWSAccessKeyConfig), awsSecret: v.Password(AWSSecretKeyConfig).Value(),
@@ -303,7 +329,7 @@ func storeSettings(v *config.Values) (*settings, []string) {
 
 // where resolves the store keys into a bucket URL or the S3, GCS or Azure
 // fields, and returns the problems.
-func (s *settings) where(v *config.Values) []string {
+func (s *settings) where(v *config.Values) []error {
 	raw := strings.TrimSpace(v.String(BlobURLConfig))
 	key := BlobURLConfig
 	if raw == "" {
@@ -316,23 +342,23 @@ func (s *settings) where(v *config.Values) []string {
 		}
 	}
 	if named > 1 {
-		return []string{problem(S3BucketConfig, s.s3Bucket, "set only one of s3.bucket.name, gcs.bucket.name and azblob.container.name")}
+		return []error{problem(S3BucketConfig, s.s3Bucket, "set only one of s3.bucket.name, gcs.bucket.name and azblob.container.name")}
 	}
 	if raw != "" {
 		u, err := url.Parse(raw)
 		if err != nil || u.Scheme == "" {
-			return []string{problem(key, raw, "not a URL")}
+			return []error{problem(key, raw, "not a URL")}
 		}
 		switch u.Scheme {
 		case "http", "https": // Confluent's store.url: an S3-compatible endpoint
 			if s.s3Bucket == "" {
-				return []string{problem(key, raw, "an http(s) store.url is an S3 endpoint: set s3.bucket.name too (or give a bucket URL such as s3://BUCKET?endpoint=...)")}
+				return []error{problem(key, raw, "an http(s) store.url is an S3 endpoint: set s3.bucket.name too (or give a bucket URL such as s3://BUCKET?endpoint=...)")}
 			}
 			s.s3Endpoint = raw
 			return nil
 		case "s3", "gs", "azblob", "file", "mem":
 			if named > 0 {
-				return []string{problem(key, raw, "a bucket URL names the bucket: do not set s3.bucket.name, gcs.bucket.name or azblob.container.name with it")}
+				return []error{problem(key, raw, "a bucket URL names the bucket: do not set s3.bucket.name, gcs.bucket.name or azblob.container.name with it")}
 			}
 			s.url = raw
 			if u.Scheme == "s3" && u.Query().Get("region") != "" {
@@ -340,14 +366,14 @@ func (s *settings) where(v *config.Values) []string {
 			}
 			return nil
 		default:
-			return []string{problem(key, raw, "the scheme must be s3, gs, azblob, file or mem (or http(s) for an S3 endpoint)")}
+			return []error{problem(key, raw, "the scheme must be s3, gs, azblob, file or mem (or http(s) for an S3 endpoint)")}
 		}
 	}
 	if named == 0 {
-		return []string{problem(StoreURLConfig, "null", "say where objects go: store.url (a bucket URL), s3.bucket.name, gcs.bucket.name or azblob.container.name")}
+		return []error{problem(StoreURLConfig, "null", "say where objects go: store.url (a bucket URL), s3.bucket.name, gcs.bucket.name or azblob.container.name")}
 	}
 	if s.azContainer != "" && s.azAccount == "" && s.azEndpoint == "" {
-		return []string{problem(AzAccountConfig, "null", "azblob.container.name needs azblob.account.name")}
+		return []error{problem(AzAccountConfig, "null", "azblob.container.name needs azblob.account.name")}
 	}
 	return nil
 }

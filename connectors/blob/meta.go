@@ -87,4 +87,3 @@ func (m *metaWriter) abort() {
 		m.w = nil
 	}
 }
-

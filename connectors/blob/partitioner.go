@@ -43,7 +43,7 @@ func newPartitioner(v *config.Values) (partitioner, error) {
 	case "fieldpartitioner", "field":
 		fields := v.List(PartitionFieldConfig)
 		if len(fields) == 0 {
-			return nil, errors.New(problem(PartitionFieldConfig, "[]", "FieldPartitioner needs at least one field"))
+			return nil, (problem(PartitionFieldConfig, "[]", "FieldPartitioner needs at least one field"))
 		}
 		return fieldPartitioner{fields: fields, delim: delim}, nil
 	case "timebasedpartitioner", "timebased":
@@ -53,7 +53,7 @@ func newPartitioner(v *config.Values) (partitioner, error) {
 	case "hourlypartitioner", "hourly":
 		return newTimePartitioner(v, "'year'=YYYY"+delim+"'month'=MM"+delim+"'day'=dd"+delim+"'hour'=HH", int64(time.Hour/time.Millisecond))
 	}
-	return nil, errors.New(problem(PartitionerConfig, class, "not a known partitioner: DefaultPartitioner, FieldPartitioner, TimeBasedPartitioner, DailyPartitioner or HourlyPartitioner"))
+	return nil, (problem(PartitionerConfig, class, "not a known partitioner: DefaultPartitioner, FieldPartitioner, TimeBasedPartitioner, DailyPartitioner or HourlyPartitioner"))
 }
 
 // defaultPartitioner is Confluent's DefaultPartitioner: partition=N.
@@ -166,22 +166,22 @@ type timePartitioner struct {
 
 func newTimePartitioner(v *config.Values, pathFormat string, duration int64) (partitioner, error) {
 	if strings.TrimSpace(pathFormat) == "" {
-		return nil, errors.New(problem(PathFormatConfig, `""`, "a time-based partitioner needs path.format"))
+		return nil, (problem(PathFormatConfig, `""`, "a time-based partitioner needs path.format"))
 	}
 	if duration <= 0 {
-		return nil, errors.New(problem(PartitionDurationConfig, duration, "a time-based partitioner needs a positive partition.duration.ms"))
+		return nil, (problem(PartitionDurationConfig, duration, "a time-based partitioner needs a positive partition.duration.ms"))
 	}
 	f, err := parseJoda(pathFormat)
 	if err != nil {
-		return nil, errors.New(problem(PathFormatConfig, pathFormat, err.Error()))
+		return nil, (problem(PathFormatConfig, pathFormat, err.Error()))
 	}
 	tz := v.String(TimezoneConfig)
 	if tz == "" {
-		return nil, errors.New(problem(TimezoneConfig, `""`, "a time-based partitioner needs a time zone, e.g. UTC"))
+		return nil, (problem(TimezoneConfig, `""`, "a time-based partitioner needs a time zone, e.g. UTC"))
 	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
-		return nil, errors.New(problem(TimezoneConfig, tz, err.Error()))
+		return nil, (problem(TimezoneConfig, tz, err.Error()))
 	}
 	p := &timePartitioner{format: f, duration: duration, loc: loc, field: v.String(TimestampFieldConfig)}
 	for _, e := range []string{ExtractRecord, ExtractRecordField, ExtractWallclock} {

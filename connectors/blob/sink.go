@@ -565,23 +565,7 @@ func (c *Connector) ValidateConfig(props map[string]string, infos *config.Infos)
 		return // each key's own errors are already in infos
 	}
 	_, problems := fromValues(v)
-	for _, p := range problems {
-		infos.AddError(keyOf(p), p)
-	}
-}
-
-// keyOf returns the configuration key a problem names.
-func keyOf(problem string) string {
-	const marker = " for configuration "
-	i := strings.Index(problem, marker)
-	if i < 0 {
-		return StoreURLConfig
-	}
-	rest := problem[i+len(marker):]
-	if j := strings.IndexByte(rest, ':'); j >= 0 {
-		rest = rest[:j]
-	}
-	return rest
+	addProblems(infos, problems)
 }
 
 // Start checks the configuration.

@@ -64,7 +64,7 @@ func sourceSettings(props map[string]string) (*settings, *config.Values, error) 
 		problems = append(problems, problem(FormatConfig, v.String(FormatConfig), "the source restores JsonFormat and ByteArrayFormat objects"))
 	}
 	if len(problems) > 0 {
-		return nil, nil, &config.Error{Problems: problems}
+		return nil, nil, configError(problems)
 	}
 	return s, v, nil
 }

@@ -42,4 +42,3 @@ func DuckDB(t testing.TB, query string) []map[string]any {
 	}
 	return rows
 }
-
