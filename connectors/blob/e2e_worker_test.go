@@ -39,28 +39,6 @@ func produceSeq(t *testing.T, cl *kgo.Client, p int32, from, to int) {
 	}
 }
 
-// committedTotal sums the sink's committed kafka_offset values.
-func committedTotal(url, name string) (int64, error) {
-	r, err := e2e.Do("GET", url+"/connectors/"+name+"/offsets", nil)
-	if err != nil {
-		return 0, err
-	}
-	var o struct {
-		Offsets []struct {
-			Offset map[string]any `json:"offset"`
-		} `json:"offsets"`
-	}
-	if err := json.Unmarshal(r.Body, &o); err != nil || r.Status != 200 {
-		return 0, fmt.Errorf("%s (%v)", r, err)
-	}
-	var total int64
-	for _, p := range o.Offsets {
-		v, _ := p.Offset["kafka_offset"].(float64)
-		total += int64(v)
-	}
-	return total, nil
-}
-
 // checkExactlyOnce reads the Parquet objects under root with DuckDB and
 // fails unless partition p's objects hold seq 0..perPartition-1, each once.
 func checkExactlyOnce(t *testing.T, root string, partitions int32, perPartition int) {
@@ -148,7 +126,7 @@ func TestE2EWorkerKill9ExactlyOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 5))
 	for kill := 0; kill < 5; kill++ {
 		time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)
-		n, _ := committedTotal(url, "export")
+		n, _ := e2e.SinkCommitted(url, "export")
 		t.Logf("kill %d with %d records committed", kill+1, n)
 		w.Kill()
 		w = e2e.StartProc(t, bin, cfgFile, url, logFile)
@@ -156,7 +134,7 @@ func TestE2EWorkerKill9ExactlyOnce(t *testing.T) {
 	<-done
 	e2e.WaitState(t, url, "export", "RUNNING", "RUNNING", 1)
 	e2e.Eventually(t, 90*time.Second, "every record exported and committed", func() error {
-		n, err := committedTotal(url, "export")
+		n, err := e2e.SinkCommitted(url, "export")
 		if err != nil {
 			return err
 		}
@@ -200,7 +178,7 @@ func TestE2EWorkerS3(t *testing.T) {
 		t.Fatalf("the secret key is not masked: %s", r.Body)
 	}
 	e2e.Eventually(t, 60*time.Second, "every record exported", func() error {
-		n, err := committedTotal(w.URL, "s3-export")
+		n, err := e2e.SinkCommitted(w.URL, "s3-export")
 		if err != nil {
 			return err
 		}
@@ -257,7 +235,7 @@ func TestE2ERestore(t *testing.T) {
 	}
 	e2e.Expect(t, 201, "POST", w.URL+"/connectors", map[string]any{"name": "backup", "config": sink})
 	e2e.Eventually(t, 60*time.Second, "the export committed", func() error {
-		c, err := committedTotal(w.URL, "backup")
+		c, err := e2e.SinkCommitted(w.URL, "backup")
 		if err != nil || c < n {
 			return fmt.Errorf("%d committed (%v)", c, err)
 		}
