@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -178,6 +179,7 @@ type pnode struct {
 	col      int                                // leaf: column index
 	fields   map[string]*pnode                  // struct: by field name
 	order    []int                              // struct: field indexes in column order
+	children []*pnode                           // struct: by field index
 	elem     *pnode                             // array element
 	key, val *pnode                             // map
 	def      int                                // definition level of a present value
@@ -275,7 +277,9 @@ func planOf(s *connect.Schema) (*pnode, parquet.Node, error) {
 				if !ok {
 					return parquet.Value{}, fmt.Errorf("a string is not a %T", v)
 				}
-				return parquet.ByteArrayValue([]byte(str)), nil
+				// parquet-go copies the bytes when the row is written; the
+				// string outlives that (the record is held until then).
+				return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(str), len(str))), nil
 			}
 		case connect.TypeBytes:
 			node = parquet.Leaf(parquet.ByteArrayType)
@@ -347,6 +351,10 @@ func (n *pnode) assign(node parquet.Node, def, rep int, next *int) {
 			cf, _ := n.schema.Field(f.Name())
 			n.order = append(n.order, cf.Index)
 		}
+		n.children = make([]*pnode, len(n.schema.Fields))
+		for i, f := range n.schema.Fields {
+			n.children[i] = n.fields[f.Name]
+		}
 	case n.elem != nil: // group LIST { repeated group list { element } }
 		n.rep = rep + 1
 		n.elem.assign(node.Fields()[0].Fields()[0], def+1, n.rep, next)
@@ -399,9 +407,8 @@ func (n *pnode) emit(row parquet.Row, v any, rep int) (parquet.Row, error) {
 		}
 		var err error
 		for _, i := range n.order { // in column order, so rows need no sorting
-			f := n.schema.Fields[i]
-			if row, err = n.fields[f.Name].emit(row, st.GetAt(i), rep); err != nil {
-				return row, fmt.Errorf("field %q: %w", f.Name, err)
+			if row, err = n.children[i].emit(row, st.GetAt(i), rep); err != nil {
+				return row, fmt.Errorf("field %q: %w", n.schema.Fields[i].Name, err)
 			}
 		}
 		return row, nil
