@@ -57,7 +57,9 @@
 // A failed upload is never skipped: the partition's open set is discarded,
 // the partition is rewound to the set's first record, and after a backoff
 // (retry.backoff.ms, doubling to a minute) the objects are written again
-// from Kafka, whole, until the store takes them.
+// from Kafka, whole, until the store takes them. Each failure is logged as
+// a warning naming the partition, offset and attempt; the task stays
+// RUNNING meanwhile (a sink task has no way to report a degraded state).
 //
 // # Restore
 //
