@@ -9,7 +9,9 @@
 // The sink task gets records in Puts of 500 (max.poll.records), as the
 // runtime hands them; both sides generate their records on the fly, so RSS
 // is the writer's. The target is 70% of bare or more, and a peak RSS within
-// a 64 MiB budget per task.
+// a 64 MiB budget per task. Children run with Penstock's GOGC (400, see
+// internal/gctune) unless GOGC is set: GOGC=100 shows the live memory more
+// closely.
 package main
 
 import (
