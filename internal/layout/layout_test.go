@@ -58,8 +58,9 @@ func TestImportDirections(t *testing.T) {
 }
 
 // sharedLibraries are outside modules both the runtime and connectors use:
-// metrics and the Kafka client.
-var sharedLibraries = []string{"github.com/prometheus/", "github.com/twmb/franz-go/"}
+// metrics, the Kafka client and the compression codecs it uses.
+var sharedLibraries = []string{"github.com/prometheus/", "github.com/twmb/franz-go/", "github.com/klauspost/compress/",
+	"github.com/pierrec/lz4/", "golang.org/x/"}
 
 // TestRuntimeImportsNoConnector checks that the runtime (worker, broker) and
 // its dependencies include no connector package and none of the outside

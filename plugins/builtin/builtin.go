@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/penstockhq/penstock/connectors/blob"
 	"github.com/penstockhq/penstock/connectors/datagen"
 	"github.com/penstockhq/penstock/connectors/elasticsearch"
 	"github.com/penstockhq/penstock/connectors/file"
@@ -27,6 +28,7 @@ func Plugins() []plugins.Plugin {
 		plugins.Converters,
 		elasticsearch.Plugins,
 		postgres.Plugins,
+		blob.Plugins,
 		transformPlugins(),
 		plugins.Catalogued(), // deprecated catalog_<name>.go files, until moved here
 	)
