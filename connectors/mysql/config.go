@@ -1,0 +1,446 @@
+package mysql
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/penstockhq/penstock/connect/config"
+)
+
+// Configuration keys, named as Debezium's MySQL connector names them so that
+// a Debezium configuration runs unchanged.
+const (
+	KeyHostname        = "database.hostname"
+	KeyPort            = "database.port"
+	KeyUser            = "database.user"
+	KeyPassword        = "database.password"
+	KeyServerID        = "database.server.id"
+	KeySSLMode         = "database.ssl.mode"
+	KeyTopicPrefix     = "topic.prefix"
+	KeyDBInclude       = "database.include.list"
+	KeyDBExclude       = "database.exclude.list"
+	KeyTableInclude    = "table.include.list"
+	KeyTableExclude    = "table.exclude.list"
+	KeyColumnInclude   = "column.include.list"
+	KeyColumnExclude   = "column.exclude.list"
+	KeyMessageKeyCols  = "message.key.columns"
+	KeySnapshotMode    = "snapshot.mode"
+	KeySnapshotLocking = "snapshot.locking.mode"
+	KeySnapshotThreads = "snapshot.max.threads"
+	KeySnapshotChunk   = "snapshot.chunk.size"
+	KeyTombstones      = "tombstones.on.delete"
+	KeySkippedOps      = "skipped.operations"
+	KeyDecimalMode     = "decimal.handling.mode"
+	KeyTimePrecision   = "time.precision.mode"
+	KeyBigintMode      = "bigint.unsigned.handling.mode"
+	KeyBinaryMode      = "binary.handling.mode"
+	KeySchemaChanges   = "include.schema.changes"
+	KeyIncludeQuery    = "include.query"
+	KeyHeartbeatMs     = "heartbeat.interval.ms"
+	KeyHeartbeatQuery  = "heartbeat.action.query"
+	KeyHeartbeatPrefix = "heartbeat.topics.prefix"
+	KeyTxMetadata      = "provide.transaction.metadata"
+	KeyGTIDIncludes    = "gtid.source.includes"
+	KeyGTIDExcludes    = "gtid.source.excludes"
+	KeyMaxBatch        = "max.batch.size"
+	KeyMaxQueue        = "max.queue.size"
+	KeyPollInterval    = "poll.interval.ms"
+	KeyHistoryTopic    = "schema.history.internal.kafka.topic"
+	KeyHistoryServers  = "schema.history.internal.kafka.bootstrap.servers"
+)
+
+// Values of snapshot.mode.
+const (
+	SnapshotInitial     = "initial"
+	SnapshotInitialOnly = "initial_only"
+	SnapshotWhenNeeded  = "when_needed"
+	SnapshotNoData      = "no_data"
+	SnapshotNever       = "never"
+	SnapshotSchemaOnly  = "schema_only" // Debezium's older name of no_data
+	SnapshotRecovery    = "recovery"
+	SnapshotSchemaRecov = "schema_only_recovery" // older name of recovery
+	SnapshotAlways      = "always"
+)
+
+// Values of snapshot.locking.mode.
+const (
+	LockMinimal  = "minimal"
+	LockExtended = "extended"
+	LockNone     = "none"
+)
+
+// Debezium picks a random database.server.id in this range when none is set.
+const (
+	serverIDMin = 5400
+	serverIDMax = 6400
+)
+
+// ConfigDef returns the definition of every key the connector accepts.
+func ConfigDef() *config.Def {
+	const (
+		gConn   = "Connection"
+		gFilter = "Filters"
+		gRepl   = "Binlog"
+		gSnap   = "Snapshot"
+		gEvents = "Events"
+	)
+	return config.NewDef(
+		config.Key{Name: KeyHostname, Type: config.String, Required: true, Importance: config.High, Group: gConn,
+			Doc: "Resolvable hostname or IP address of the MySQL or MariaDB server."},
+		config.Key{Name: KeyPort, Type: config.Int, Default: 3306, Importance: config.High, Group: gConn,
+			Validator: config.Between(1, 65535), Doc: "Port of the server."},
+		config.Key{Name: KeyUser, Type: config.String, Required: true, Importance: config.High, Group: gConn,
+			Doc: "Name of the database user; it needs SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE and REPLICATION CLIENT."},
+		config.Key{Name: KeyPassword, Type: config.Password, Importance: config.High, Group: gConn,
+			Doc: "Password of the database user."},
+		config.Key{Name: KeyServerID, Type: config.Long, Importance: config.High, Group: gConn,
+			Validator: config.Between(1, 4294967295),
+			Doc:       "Replica server id the connector registers with; it must differ from every server and replica of the cluster. Default: a random number between 5400 and 6400, as Debezium's."},
+		config.Key{Name: KeySSLMode, Type: config.String, Default: "disabled", Importance: config.Medium, Group: gConn,
+			Validator: config.OneOf("disabled", "preferred", "required", "verify_ca", "verify_identity"),
+			Doc:       "TLS of the connections: disabled, preferred (TLS when the server offers it, unverified), required (TLS, unverified), verify_ca or verify_identity (TLS with the system's CAs; verify_identity also checks the host name)."},
+		config.Key{Name: KeyTopicPrefix, Type: config.String, Required: true, Importance: config.High, Group: gEvents,
+			Validator: topicPrefixValidator(),
+			Doc:       "Prefix of every topic name (<prefix>.<database>.<table>), the schema change topic's name, and the logical name of the server in source.name and the source partition."},
+		config.Key{Name: KeyDBInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+			Doc: "Regular expressions matched against whole database names: only matching databases are captured."},
+		config.Key{Name: KeyDBExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+			Doc: "Regular expressions matched against whole database names: matching databases are not captured."},
+		config.Key{Name: KeyTableInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+			Doc: "Regular expressions matched against whole database.table names: only matching tables are captured."},
+		config.Key{Name: KeyTableExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+			Doc: "Regular expressions matched against whole database.table names: matching tables are not captured."},
+		config.Key{Name: KeyColumnInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+			Doc: "Regular expressions matched against whole database.table.column names: only matching columns are emitted."},
+		config.Key{Name: KeyColumnExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+			Doc: "Regular expressions matched against whole database.table.column names: matching columns are not emitted."},
+		config.Key{Name: KeyMessageKeyCols, Type: config.String, Importance: config.Low, Group: gEvents,
+			Validator: config.ValidatorFunc{Description: "<db.table regex>:<col>[,<col>...][;...]", Check: func(v any) error {
+				_, err := parseMessageKeyColumns(v.(string))
+				return err
+			}},
+			Doc: "Record key columns for tables without a primary key or to override it: semicolon-separated entries <database.table regex>:<column>,<column>."},
+		config.Key{Name: KeySnapshotMode, Type: config.String, Default: SnapshotInitial, Importance: config.Medium, Group: gSnap,
+			Validator: config.OneOf(SnapshotInitial, SnapshotInitialOnly, SnapshotWhenNeeded, SnapshotNoData, SnapshotNever,
+				SnapshotSchemaOnly, SnapshotRecovery, SnapshotSchemaRecov, SnapshotAlways),
+			Doc: "initial: snapshot when no offset is stored, then stream; initial_only: snapshot then stop; when_needed: also snapshot when the binlog at the stored position was purged; no_data (never, schema_only): stream from the current position; always: snapshot at every start; recovery (schema_only_recovery): Penstock keeps no schema history that could need recovering, so this streams from the stored offset like initial."},
+		config.Key{Name: KeySnapshotLocking, Type: config.String, Default: LockMinimal, Importance: config.Medium, Group: gSnap,
+			Validator: config.OneOf(LockMinimal, "minimal_percona", LockExtended, LockNone),
+			Doc:       "minimal: a global lock (BACKUP STAGE BLOCK_COMMIT on MariaDB, else FLUSH TABLES WITH READ LOCK) held only while the binlog position is read and the snapshot transactions start; extended: the lock is held for the whole snapshot; none: no lock (one snapshot connection; exact on MariaDB, which reports the binlog position of a consistent snapshot)."},
+		config.Key{Name: KeySnapshotThreads, Type: config.Int, Default: 1, Importance: config.Medium, Group: gSnap, Validator: config.Between(1, 64),
+			Doc: "Connections reading the snapshot in parallel. All start their consistent-snapshot transactions while commits are blocked, so they see the same data; a large table is split into primary-key ranges read concurrently."},
+		config.Key{Name: KeySnapshotChunk, Type: config.Long, Default: int64(100000), Importance: config.Low, Group: gSnap, Validator: config.AtLeast(100),
+			Doc: "Penstock: approximate rows per key-range chunk of a snapshotted table (tables with a single-column integer primary key are chunked when snapshot.max.threads > 1)."},
+		config.Key{Name: KeyTombstones, Type: config.Boolean, Default: true, Importance: config.Medium, Group: gEvents,
+			Doc: "Emit a tombstone (null value) after each delete event, so compacted topics drop the key."},
+		config.Key{Name: KeySkippedOps, Type: config.List, Default: []string{"t"}, Importance: config.Low, Group: gEvents,
+			Validator: config.OneOf("c", "u", "d", "t", "none"),
+			Doc:       "Operations not emitted while streaming: c (inserts), u (updates), d (deletes), t (truncates), or none."},
+		config.Key{Name: KeyDecimalMode, Type: config.String, Default: "precise", Importance: config.Medium, Group: gEvents,
+			Validator: config.OneOf("precise", "double", "string"),
+			Doc:       "DECIMAL as precise (Kafka Connect Decimal), double or string."},
+		config.Key{Name: KeyTimePrecision, Type: config.String, Default: "adaptive_time_microseconds", Importance: config.Medium, Group: gEvents,
+			Validator: config.OneOf("adaptive", "adaptive_time_microseconds", "connect"),
+			Doc:       "Temporal types: adaptive_time_microseconds (TIME as MicroTime, DATETIME by precision as Timestamp or MicroTimestamp), adaptive (TIME(0-3) as Time in milliseconds) or connect (Kafka Connect's Date/Time/Timestamp)."},
+		config.Key{Name: KeyBigintMode, Type: config.String, Default: "long", Importance: config.Medium, Group: gEvents,
+			Validator: config.OneOf("long", "precise"),
+			Doc:       "BIGINT UNSIGNED as long (int64; values above 2^63-1 wrap) or precise (Decimal with scale 0)."},
+		config.Key{Name: KeyBinaryMode, Type: config.String, Default: "bytes", Importance: config.Low, Group: gEvents,
+			Validator: config.OneOf("bytes", "base64", "base64-url-safe", "hex"),
+			Doc:       "BINARY, VARBINARY and BLOB as bytes, or as a base64, url-safe base64 or hex string."},
+		config.Key{Name: KeySchemaChanges, Type: config.Boolean, Default: true, Importance: config.Medium, Group: gEvents,
+			Doc: "Publish DDL statements of captured databases to the topic <topic.prefix>, keyed by database name, as Debezium's SchemaChangeValue."},
+		config.Key{Name: KeyIncludeQuery, Type: config.Boolean, Default: false, Importance: config.Low, Group: gEvents,
+			Doc: "Put the statement that made a change in source.query (the server must write it: binlog_rows_query_log_events on MySQL, binlog_annotate_row_events on MariaDB)."},
+		config.Key{Name: KeyHeartbeatMs, Type: config.Int, Default: 0, Importance: config.Medium, Group: gRepl, Validator: config.AtLeast(0),
+			Doc: "Milliseconds between heartbeat records (0: none). Heartbeats carry the latest binlog position, so the stored offset moves while captured tables are idle."},
+		config.Key{Name: KeyHeartbeatQuery, Type: config.String, Importance: config.Low, Group: gRepl,
+			Doc: "SQL statement run on each heartbeat, e.g. an update of a heartbeat table."},
+		config.Key{Name: KeyHeartbeatPrefix, Type: config.String, Default: "__debezium-heartbeat", Importance: config.Low, Group: gRepl,
+			Doc: "Prefix of the heartbeat topic <prefix>.<topic.prefix>."},
+		config.Key{Name: KeyTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: gEvents,
+			Doc: "Add the transaction block (id, total_order, data_collection_order) to change events and publish BEGIN and END events to <topic.prefix>.transaction."},
+		config.Key{Name: KeyGTIDIncludes, Type: config.List, Importance: config.Low, Group: gRepl, Validator: regexListValidator(),
+			Doc: "Regular expressions matched against GTID sources (MySQL server UUIDs, MariaDB domain-server pairs such as 0-1): only matching sources are kept in the offset's GTID set."},
+		config.Key{Name: KeyGTIDExcludes, Type: config.List, Importance: config.Low, Group: gRepl, Validator: regexListValidator(),
+			Doc: "Regular expressions matched against GTID sources: matching sources are dropped from the offset's GTID set."},
+		config.Key{Name: KeyMaxBatch, Type: config.Int, Default: 2048, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
+			Doc: "Most records one poll returns."},
+		config.Key{Name: KeyMaxQueue, Type: config.Int, Default: 8192, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
+			Doc: "Most records buffered between the database and the worker; reading pauses when it is full."},
+		config.Key{Name: KeyPollInterval, Type: config.Long, Default: int64(500), Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
+			Doc: "Milliseconds a poll waits for records before returning none."},
+		config.Key{Name: KeyHistoryTopic, Type: config.String, Importance: config.Low, Group: gRepl,
+			Doc: "Accepted for Debezium compatibility. Penstock needs no schema history topic: it reads column names and types from the binlog's table-map metadata (binlog_row_metadata=FULL) or from information_schema, so there is no history to lose."},
+		config.Key{Name: KeyHistoryServers, Type: config.String, Importance: config.Low, Group: gRepl,
+			Doc: "Accepted for Debezium compatibility and unused (see schema.history.internal.kafka.topic)."},
+	)
+}
+
+func topicPrefixValidator() config.Validator {
+	re := regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+	return config.ValidatorFunc{Description: "[a-zA-Z0-9._-]+", Check: func(v any) error {
+		if !re.MatchString(v.(string)) {
+			return fmt.Errorf("topic prefix may contain only ASCII letters, digits, '.', '_' and '-'")
+		}
+		return nil
+	}}
+}
+
+func regexListValidator() config.Validator {
+	return config.ValidatorFunc{Description: "comma-separated regular expressions", Check: func(v any) error {
+		for _, s := range v.([]string) {
+			if _, err := regexp.Compile(s); err != nil {
+				return fmt.Errorf("invalid regular expression %q: %v", s, err)
+			}
+		}
+		return nil
+	}}
+}
+
+// settings are the parsed connector settings a task works with.
+type settings struct {
+	host, user, password string
+	port                 int
+	serverID             uint32
+	sslMode              string
+	prefix               string
+	filter               *filter
+	keyCols              []keyColumnsRule
+	snapshotMode         string
+	lockMode             string
+	snapshotThreads      int
+	chunkRows            int64
+	tombstones           bool
+	skip                 map[string]bool
+	decimalMode          string
+	timeMode             string
+	bigintMode           string
+	binaryMode           string
+	schemaChanges        bool
+	includeQuery         bool
+	heartbeat            time.Duration
+	heartbeatQuery       string
+	heartbeatTopic       string
+	txMetadata           bool
+	gtidIn, gtidEx       []*regexp.Regexp
+	maxBatch, maxQueue   int
+	pollInterval         time.Duration
+}
+
+// parseSettings validates props and returns the task settings.
+func parseSettings(props map[string]string) (*settings, error) {
+	v, err := ConfigDef().Parse(props)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range includeExcludePairs {
+		if len(v.List(p[0])) > 0 && len(v.List(p[1])) > 0 {
+			return nil, fmt.Errorf("%s and %s cannot both be set", p[0], p[1])
+		}
+	}
+	f, err := newFilter(v.List(KeyDBInclude), v.List(KeyDBExclude), v.List(KeyTableInclude),
+		v.List(KeyTableExclude), v.List(KeyColumnInclude), v.List(KeyColumnExclude))
+	if err != nil {
+		return nil, err
+	}
+	kc, err := parseMessageKeyColumns(v.String(KeyMessageKeyCols))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", KeyMessageKeyCols, err)
+	}
+	s := &settings{
+		host: v.String(KeyHostname), port: v.Int(KeyPort), user: v.String(KeyUser),
+		password: v.Password(KeyPassword).Value(), sslMode: strings.ToLower(v.String(KeySSLMode)),
+		prefix: v.String(KeyTopicPrefix), filter: f, keyCols: kc,
+		snapshotMode: strings.ToLower(v.String(KeySnapshotMode)), lockMode: strings.ToLower(v.String(KeySnapshotLocking)),
+		snapshotThreads: v.Int(KeySnapshotThreads), chunkRows: v.Long(KeySnapshotChunk),
+		tombstones: v.Bool(KeyTombstones), skip: map[string]bool{},
+		decimalMode: strings.ToLower(v.String(KeyDecimalMode)), timeMode: strings.ToLower(v.String(KeyTimePrecision)),
+		bigintMode: strings.ToLower(v.String(KeyBigintMode)), binaryMode: strings.ToLower(v.String(KeyBinaryMode)),
+		schemaChanges: v.Bool(KeySchemaChanges), includeQuery: v.Bool(KeyIncludeQuery),
+		heartbeat:      time.Duration(v.Int(KeyHeartbeatMs)) * time.Millisecond,
+		heartbeatQuery: v.String(KeyHeartbeatQuery),
+		heartbeatTopic: v.String(KeyHeartbeatPrefix) + "." + v.String(KeyTopicPrefix),
+		txMetadata:     v.Bool(KeyTxMetadata),
+		maxBatch:       v.Int(KeyMaxBatch), maxQueue: v.Int(KeyMaxQueue), pollInterval: v.Duration(KeyPollInterval),
+	}
+	if id, ok := v.Get(KeyServerID).(int64); ok {
+		s.serverID = uint32(id)
+	} else {
+		s.serverID = uint32(serverIDMin + rand.IntN(serverIDMax-serverIDMin+1))
+	}
+	switch s.snapshotMode {
+	case SnapshotNever, SnapshotSchemaOnly:
+		s.snapshotMode = SnapshotNoData
+	case SnapshotSchemaRecov:
+		s.snapshotMode = SnapshotRecovery
+	}
+	if s.lockMode == "minimal_percona" {
+		s.lockMode = LockMinimal
+	}
+	for _, op := range v.List(KeySkippedOps) {
+		if op != "none" {
+			s.skip[strings.ToLower(op)] = true
+		}
+	}
+	if s.maxQueue < s.maxBatch {
+		s.maxQueue = s.maxBatch
+	}
+	if s.gtidIn, err = compileAll(v.List(KeyGTIDIncludes)); err != nil {
+		return nil, fmt.Errorf("%s: %w", KeyGTIDIncludes, err)
+	}
+	if s.gtidEx, err = compileAll(v.List(KeyGTIDExcludes)); err != nil {
+		return nil, fmt.Errorf("%s: %w", KeyGTIDExcludes, err)
+	}
+	return s, nil
+}
+
+// includeExcludePairs are the include and exclude lists that exclude each
+// other.
+var includeExcludePairs = [][2]string{{KeyDBInclude, KeyDBExclude}, {KeyTableInclude, KeyTableExclude},
+	{KeyColumnInclude, KeyColumnExclude}, {KeyGTIDIncludes, KeyGTIDExcludes}}
+
+// addr is the server's host:port.
+func (s *settings) addr() string { return s.host + ":" + strconv.Itoa(s.port) }
+
+// gtidSource reports whether the GTID source (MySQL server UUID, MariaDB
+// domain-server) is kept in offsets.
+func (s *settings) gtidSource(src string) bool {
+	if len(s.gtidIn) > 0 && !anyMatch(s.gtidIn, src) {
+		return false
+	}
+	return !anyMatch(s.gtidEx, src)
+}
+
+// keyColumnsRule is one entry of message.key.columns.
+type keyColumnsRule struct {
+	table   *regexp.Regexp
+	columns []string
+}
+
+// parseMessageKeyColumns parses "<table regex>:<col>,<col>;<table regex>:<col>".
+func parseMessageKeyColumns(s string) ([]keyColumnsRule, error) {
+	var out []keyColumnsRule
+	for _, entry := range strings.Split(s, ";") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		i := strings.LastIndexByte(entry, ':')
+		if i <= 0 || i == len(entry)-1 {
+			return nil, fmt.Errorf("entry %q: want <database.table>:<column>[,<column>...]", entry)
+		}
+		re, err := regexp.Compile("^(?:" + strings.TrimSpace(entry[:i]) + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("entry %q: table pattern: %w", entry, err)
+		}
+		var cols []string
+		for _, c := range strings.Split(entry[i+1:], ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				cols = append(cols, c)
+			}
+		}
+		if len(cols) == 0 {
+			return nil, fmt.Errorf("entry %q: no columns", entry)
+		}
+		out = append(out, keyColumnsRule{table: re, columns: cols})
+	}
+	return out, nil
+}
+
+// keyColumnsFor returns the message.key.columns override for db.table.
+func (s *settings) keyColumnsFor(db, table string) []string {
+	name := db + "." + table
+	for _, r := range s.keyCols {
+		if r.table.MatchString(name) {
+			return r.columns
+		}
+	}
+	return nil
+}
+
+// filter decides which databases, tables and columns are captured, as
+// Debezium's include/exclude lists: each regex must match the whole name.
+type filter struct {
+	dbIn, dbEx, tableIn, tableEx, colIn, colEx []*regexp.Regexp
+}
+
+func compileAll(list []string) ([]*regexp.Regexp, error) {
+	var out []*regexp.Regexp
+	for _, s := range list {
+		re, err := regexp.Compile("^(?:" + s + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("regular expression %q: %w", s, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func newFilter(dbIn, dbEx, tableIn, tableEx, colIn, colEx []string) (*filter, error) {
+	f := &filter{}
+	var err error
+	for _, x := range []struct {
+		dst *[]*regexp.Regexp
+		src []string
+	}{{&f.dbIn, dbIn}, {&f.dbEx, dbEx}, {&f.tableIn, tableIn}, {&f.tableEx, tableEx}, {&f.colIn, colIn}, {&f.colEx, colEx}} {
+		if *x.dst, err = compileAll(x.src); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func anyMatch(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// systemDatabase reports databases never captured.
+func systemDatabase(db string) bool {
+	switch strings.ToLower(db) {
+	case "mysql", "information_schema", "performance_schema", "sys":
+		return true
+	}
+	return false
+}
+
+// database reports whether tables of db may be captured.
+func (f *filter) database(db string) bool {
+	if systemDatabase(db) {
+		return false
+	}
+	if len(f.dbIn) > 0 && !anyMatch(f.dbIn, db) {
+		return false
+	}
+	return !anyMatch(f.dbEx, db)
+}
+
+// table reports whether db.table is captured.
+func (f *filter) table(db, table string) bool {
+	if !f.database(db) {
+		return false
+	}
+	name := db + "." + table
+	if len(f.tableIn) > 0 && !anyMatch(f.tableIn, name) {
+		return false
+	}
+	return !anyMatch(f.tableEx, name)
+}
+
+// column reports whether db.table.column is emitted.
+func (f *filter) column(db, table, column string) bool {
+	name := db + "." + table + "." + column
+	if len(f.colIn) > 0 && !anyMatch(f.colIn, name) {
+		return false
+	}
+	return !anyMatch(f.colEx, name)
+}

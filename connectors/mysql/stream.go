@@ -1,0 +1,679 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/penstockhq/penstock/connect"
+)
+
+// txState is the transaction being read.
+type txState struct {
+	active     bool
+	hadBegin   bool   // a BEGIN query event opened it
+	file       string // where it starts: a restart reads it from there
+	pos        uint64
+	gtid       string // its GTID, "" without GTIDs
+	mariaGTID  gm.MariadbGTID
+	mysqlSID   []byte
+	mysqlGNO   int64
+	rowsEvents int64 // rows events seen so far
+	thread     any
+	query      any
+	id         string // transaction metadata id
+	began      bool   // the BEGIN metadata event was emitted
+	total      int64
+	perColl    map[string]int64
+	collOrder  []string
+}
+
+// streamer reads the binlog and turns row events into change records.
+type streamer struct {
+	t      *Task
+	s      *settings
+	info   serverInfo
+	ctx    context.Context
+	meta   *client.Conn // information_schema lookups and heartbeat.action.query
+	file   string
+	gtids  *gtidTracker // nil: offsets carry file and pos only
+	done   position     // where the last complete transaction ends
+	tx     txState
+	skipEv int64 // rows events to skip in the first transaction (restart)
+	skipRw int64 // rows to skip in its event number skipEv
+	skipOn bool
+
+	tables map[uint64]*mappedTable
+	byName map[string]*table // information_schema descriptions, dropped on DDL
+	batch  []*connect.Record
+	lastHB time.Time
+}
+
+// mappedTable is the table a table-map event describes, with the event's
+// signature to tell when the definition changed.
+type mappedTable struct {
+	sig string
+	tbl *table
+}
+
+// stream reads the binlog from rp until ctx ends.
+func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) error {
+	s := t.s
+	meta, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer meta.Close()
+	st := &streamer{t: t, s: s, info: info, ctx: ctx, meta: meta, file: rp.pos.file,
+		done:   rp.pos,
+		skipEv: rp.skipEvent, skipRw: rp.skipRow, skipOn: rp.skipEvent > 0 || rp.skipRow > 0,
+		tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now()}
+	if rp.pos.gtids != "" {
+		if st.gtids, err = newGTIDTracker(info.flavor, rp.pos.gtids); err != nil {
+			return err
+		}
+	}
+	cfg := replication.BinlogSyncerConfig{
+		ServerID: s.serverID, Flavor: info.flavor, Host: s.host, Port: uint16(s.port),
+		User: s.user, Password: s.password, TLSConfig: s.tlsConfig(),
+		TimestampStringLocation: time.UTC, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		DisableRetrySync: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if info.flavor == gm.MariaDBFlavor && s.includeQuery {
+		cfg.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
+	}
+	syncer := replication.NewBinlogSyncer(cfg)
+	defer syncer.Close()
+	var bs *replication.BinlogStreamer
+	if st.gtids != nil {
+		set, err := st.gtids.set()
+		if err != nil {
+			return err
+		}
+		bs, err = syncer.StartSyncGTID(set)
+		if err != nil {
+			return st.startError(err)
+		}
+	} else {
+		bs, err = syncer.StartSync(gm.Position{Name: rp.pos.file, Pos: uint32(rp.pos.pos)})
+		if err != nil {
+			return st.startError(err)
+		}
+	}
+	t.log.Info("streaming started", "file", rp.pos.file, "pos", rp.pos.pos, "gtids", rp.pos.gtids,
+		"skip_events", rp.skipEvent, "skip_rows", rp.skipRow)
+	for {
+		wait := 30 * time.Second
+		if s.heartbeat > 0 {
+			wait = max(time.Until(st.lastHB.Add(s.heartbeat)), time.Millisecond)
+		}
+		ectx, cancel := context.WithTimeout(ctx, wait)
+		ev, err := bs.GetEvent(ectx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				if err := st.idle(); err != nil {
+					return err
+				}
+				continue
+			}
+			return st.startError(err)
+		}
+		if err := st.handle(ev); err != nil {
+			return err
+		}
+		if s.heartbeat > 0 && time.Since(st.lastHB) >= s.heartbeat {
+			if err := st.idle(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// startError names the setting behind a refused binlog dump.
+func (st *streamer) startError(err error) error {
+	switch {
+	case isPurgedError(err):
+		return fmt.Errorf("%w (%v)", errBinlogPurged, err)
+	case isServerIDCollision(err):
+		return fmt.Errorf("%s=%d is used by another replica of the server: choose an id unique in the replication topology (%v)",
+			KeyServerID, st.s.serverID, err)
+	}
+	return fmt.Errorf("binlog stream: %w", err)
+}
+
+// idle runs when no event came for a while: a heartbeat when one is due.
+func (st *streamer) idle() error {
+	if st.s.heartbeat <= 0 || time.Since(st.lastHB) < st.s.heartbeat {
+		return nil
+	}
+	st.lastHB = time.Now()
+	if st.tx.active || st.skipOn {
+		return nil // a heartbeat's offset would forget the transaction in progress
+	}
+	if q := st.s.heartbeatQuery; q != "" {
+		if _, err := st.meta.Execute(q); err != nil {
+			st.t.log.Warn("heartbeat.action.query failed", "err", err)
+		}
+	}
+	key := connect.NewStruct(heartbeatKeySchema)
+	key.SetAt(0, st.s.prefix)
+	val := connect.NewStruct(heartbeatValueSchema)
+	val.SetAt(0, time.Now().UnixMilli())
+	st.batch = append(st.batch, &connect.Record{Topic: st.s.heartbeatTopic, Partition: -1,
+		KeySchema: heartbeatKeySchema, Key: key, ValueSchema: heartbeatValueSchema, Value: val,
+		SourcePartition: st.t.partition, SourceOffset: st.doneOffset(time.Now().Unix())})
+	return st.flush()
+}
+
+// doneOffset is the offset of the position after the last complete
+// transaction.
+func (st *streamer) doneOffset(tsSec int64) map[string]any {
+	off := map[string]any{offFile: st.done.file, offPos: int64(st.done.pos), offEvent: int64(0), offRow: int64(0),
+		offTsSec: tsSec, offServerID: int64(st.info.serverID)}
+	if st.gtids != nil {
+		off[offGTIDs] = st.s.filterGTIDs(st.gtids.str)
+	}
+	return off
+}
+
+// flush hands the batch to the queue.
+func (st *streamer) flush() error {
+	if len(st.batch) == 0 {
+		return nil
+	}
+	err := st.t.q.push(st.ctx, st.batch, time.Second, nil)
+	st.batch = nil
+	if err != nil && st.ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// eventStart is the position where an event begins.
+func eventStart(h *replication.EventHeader) uint64 {
+	if h.LogPos >= h.EventSize {
+		return uint64(h.LogPos - h.EventSize)
+	}
+	return uint64(h.LogPos)
+}
+
+// begin opens a transaction at the event h.
+func (st *streamer) begin(h *replication.EventHeader) {
+	st.tx = txState{active: true, file: st.file, pos: eventStart(h)}
+}
+
+// handle processes one binlog event.
+func (st *streamer) handle(ev *replication.BinlogEvent) error {
+	h := ev.Header
+	if h.Timestamp > 0 {
+		streamLagSeconds.WithLabelValues(st.s.prefix).Set(time.Since(time.Unix(int64(h.Timestamp), 0)).Seconds())
+	}
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		st.file = string(e.NextLogName)
+		if !st.tx.active {
+			st.done.file, st.done.pos = st.file, e.Position
+		}
+	case *replication.MariadbGTIDEvent:
+		st.begin(h)
+		st.tx.mariaGTID = e.GTID
+		st.tx.gtid = e.GTID.String()
+	case *replication.GTIDEvent:
+		st.begin(h)
+		st.tx.mysqlSID, st.tx.mysqlGNO = append([]byte(nil), e.SID...), e.GNO
+		if u, err := uuidString(e.SID); err == nil {
+			st.tx.gtid = u + ":" + fmt.Sprint(e.GNO)
+		}
+	case *replication.QueryEvent:
+		return st.query(h, e)
+	case *replication.XIDEvent:
+		return st.commit(h)
+	case *replication.MariadbAnnotateRowsEvent:
+		if st.s.includeQuery {
+			st.tx.query = string(e.Query)
+		}
+	case *replication.RowsQueryEvent:
+		if st.s.includeQuery {
+			q := e.Query
+			if len(q) > 0 && q[0] < 32 { // MySQL prefixes the statement with its length byte
+				q = q[1:]
+			}
+			st.tx.query = string(q)
+		}
+	case *replication.TableMapEvent:
+		return st.tableMap(e)
+	case *replication.RowsEvent:
+		return st.rows(h, e)
+	}
+	return nil
+}
+
+func uuidString(b []byte) (string, error) {
+	if len(b) != 16 {
+		return "", fmt.Errorf("GTID source id of %d bytes", len(b))
+	}
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
+
+// query handles BEGIN, COMMIT and DDL statements.
+func (st *streamer) query(h *replication.EventHeader, e *replication.QueryEvent) error {
+	q := strings.TrimSpace(string(e.Query))
+	switch {
+	case strings.EqualFold(q, "BEGIN"):
+		if !st.tx.active {
+			st.begin(h)
+		}
+		st.tx.hadBegin = true
+		st.tx.thread = int64(e.SlaveProxyID)
+		return nil
+	case strings.EqualFold(q, "COMMIT"), strings.EqualFold(q, "ROLLBACK") && st.tx.hadBegin:
+		return st.commit(h)
+	}
+	if st.tx.hadBegin {
+		return nil // SAVEPOINT and other statements inside a transaction
+	}
+	if !st.tx.active {
+		st.begin(h)
+	}
+	if err := st.ddl(h, string(e.Schema), q); err != nil {
+		return err
+	}
+	return st.commit(h)
+}
+
+var ddlTableRE = regexp.MustCompile("(?is)^\\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\\s+(?:OR\\s+REPLACE\\s+)?(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+(?:NOT\\s+)?EXISTS\\s+)?((?:`[^`]+`|[\\w$]+)(?:\\s*\\.\\s*(?:`[^`]+`|[\\w$]+))?)")
+
+// ddl forgets table definitions a DDL statement may have changed and
+// publishes it to the schema change topic.
+func (st *streamer) ddl(h *replication.EventHeader, schema, q string) error {
+	clear(st.byName)
+	db, name, kind := schema, "", ""
+	if m := ddlTableRE.FindStringSubmatch(q); m != nil {
+		kind = strings.ToUpper(m[1])
+		parts := strings.SplitN(m[2], ".", 2)
+		if len(parts) == 2 {
+			db, name = unquote(parts[0]), unquote(parts[1])
+		} else {
+			name = unquote(parts[0])
+		}
+	}
+	if !st.s.schemaChanges || db == "" || !st.s.filter.database(db) {
+		return nil
+	}
+	if name != "" && !st.s.filter.table(db, name) {
+		return nil
+	}
+	var changes []*connect.Struct
+	switch kind {
+	case "CREATE", "ALTER":
+		if defs, pk, err := describe(st.meta, db, name); err == nil {
+			if tbl, err := st.s.buildTable(db, name, defs, pk); err == nil {
+				changes = append(changes, tableChange(kind, tbl))
+			}
+		}
+	case "DROP":
+		changes = append(changes, tableChange("DROP", &table{db: db, name: name}))
+	}
+	src := st.source(h, &table{db: db, name: name}, 0)
+	if name == "" {
+		src.SetAt(srcTable, nil)
+	}
+	st.batch = append(st.batch, st.t.schemaChangeRecord(src, db, q, changes, st.txOffset(int64(h.Timestamp), 0, 0)))
+	return nil
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '`' && s[len(s)-1] == '`' {
+		return strings.ReplaceAll(s[1:len(s)-1], "``", "`")
+	}
+	return s
+}
+
+// commit ends the transaction at the event h.
+func (st *streamer) commit(h *replication.EventHeader) error {
+	if st.gtids != nil && st.tx.gtid != "" {
+		if st.info.flavor == gm.MariaDBFlavor {
+			st.gtids.addMaria(st.tx.mariaGTID)
+		} else if err := st.gtids.addMySQL(st.tx.mysqlSID, st.tx.mysqlGNO); err != nil {
+			return err
+		}
+	}
+	st.done = position{file: st.file, pos: uint64(h.LogPos)}
+	if st.tx.began {
+		st.batch = append(st.batch, st.txEnd(h))
+	}
+	st.tx = txState{}
+	st.skipOn = false
+	st.lastHB = time.Now()
+	return st.flush()
+}
+
+// txOffset is the offset of a record of the current transaction: restart
+// at its start, skip event rows events and row rows of the next one.
+func (st *streamer) txOffset(tsSec, event, row int64) map[string]any {
+	off := map[string]any{offFile: st.tx.file, offPos: int64(st.tx.pos), offEvent: event, offRow: row,
+		offTsSec: tsSec, offServerID: int64(st.info.serverID)}
+	if st.gtids != nil {
+		off[offGTIDs] = st.s.filterGTIDs(st.gtids.str)
+	}
+	return off
+}
+
+// tableMap learns the table a following rows event refers to.
+func (st *streamer) tableMap(e *replication.TableMapEvent) error {
+	db, name := string(e.Schema), string(e.Table)
+	if !st.s.filter.table(db, name) {
+		st.tables[e.TableID] = &mappedTable{tbl: &table{db: db, name: name}}
+		return nil
+	}
+	sig := tableMapSignature(e)
+	if m, ok := st.tables[e.TableID]; ok && m.sig == sig {
+		return nil
+	}
+	var tbl *table
+	if defs, pk, ok := defsFromTableMap(e); ok {
+		var err error
+		if tbl, err = st.s.buildTable(db, name, defs, pk); err != nil {
+			return err
+		}
+	} else {
+		tbl = st.byName[db+"."+name]
+		if tbl == nil {
+			defs, pk, err := describe(st.meta, db, name)
+			if err != nil {
+				return err
+			}
+			if len(defs) != int(e.ColumnCount) {
+				return fmt.Errorf("table %s.%s has %d columns in the binlog but %d in information_schema: set binlog_row_metadata=FULL on the server so the binlog names its columns",
+					db, name, e.ColumnCount, len(defs))
+			}
+			if tbl, err = st.s.buildTable(db, name, defs, pk); err != nil {
+				return err
+			}
+			st.byName[db+"."+name] = tbl
+		}
+		sig = "" // re-check information_schema's description after each DDL
+	}
+	st.tables[e.TableID] = &mappedTable{sig: sig, tbl: tbl}
+	return nil
+}
+
+// tableMapSignature identifies a table definition as a table-map event
+// states it.
+func tableMapSignature(e *replication.TableMapEvent) string {
+	var b bytes.Buffer
+	b.Write(e.Schema)
+	b.WriteByte(0)
+	b.Write(e.Table)
+	b.WriteByte(0)
+	b.Write(e.ColumnType)
+	for _, m := range e.ColumnMeta {
+		b.WriteByte(byte(m))
+		b.WriteByte(byte(m >> 8))
+	}
+	b.Write(e.NullBitmap)
+	b.Write(e.SignednessBitmap)
+	for _, n := range e.ColumnName {
+		b.Write(n)
+		b.WriteByte(0)
+	}
+	for _, k := range e.PrimaryKey {
+		b.WriteByte(byte(k))
+	}
+	for _, vs := range append(e.EnumStrValue, e.SetStrValue...) {
+		for _, v := range vs {
+			b.Write(v)
+			b.WriteByte(1)
+		}
+	}
+	return b.String()
+}
+
+// rows turns one rows event into change records.
+func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) error {
+	if !st.tx.active {
+		st.begin(h)
+	}
+	evIndex := st.tx.rowsEvents
+	st.tx.rowsEvents++
+	m := st.tables[e.TableID]
+	if m == nil || !m.tbl.captured {
+		return nil
+	}
+	skipRows := int64(0)
+	if st.skipOn {
+		if evIndex < st.skipEv {
+			return nil
+		}
+		if evIndex == st.skipEv {
+			skipRows = st.skipRw
+		}
+	}
+	tbl := m.tbl
+	var op string
+	step := 1
+	switch e.Type() {
+	case replication.EnumRowsEventTypeInsert:
+		op = "c"
+	case replication.EnumRowsEventTypeUpdate:
+		op, step = "u", 2
+	case replication.EnumRowsEventTypeDelete:
+		op = "d"
+	default:
+		return nil
+	}
+	if st.s.skip[op] {
+		return nil
+	}
+	ts := int64(h.Timestamp)
+	for i := 0; i+step <= len(e.Rows); i += step {
+		row := int64(i / step)
+		if row < skipRows {
+			continue
+		}
+		var before, after *rowValues
+		switch op {
+		case "c":
+			r, err := tbl.decodeRow(e.Rows[i], true)
+			if err != nil {
+				return err
+			}
+			after = &r
+		case "d":
+			r, err := tbl.decodeRow(e.Rows[i], true)
+			if err != nil {
+				return err
+			}
+			before = &r
+		case "u":
+			b, err := tbl.decodeRow(e.Rows[i], true)
+			if err != nil {
+				return err
+			}
+			a, err := tbl.decodeRow(e.Rows[i+1], true)
+			if err != nil {
+				return err
+			}
+			before, after = &b, &a
+		}
+		src := st.source(h, tbl, int32(row))
+		var recs []*connect.Record
+		switch {
+		case op == "u" && tbl.keySchema != nil && !keysEqual(before.key, after.key):
+			recs = append(recs, st.change(tbl, "d", before, nil, before.key, src))
+			if st.s.tombstones {
+				recs = append(recs, tombstone(tbl, before.key))
+			}
+			recs = append(recs, st.change(tbl, "c", nil, after, after.key, src))
+		case op == "d":
+			recs = append(recs, st.change(tbl, "d", before, nil, before.key, src))
+			if st.s.tombstones && tbl.keySchema != nil {
+				recs = append(recs, tombstone(tbl, before.key))
+			}
+		default:
+			recs = append(recs, st.change(tbl, op, before, after, after.key, src))
+		}
+		if st.s.txMetadata && !st.tx.began && !st.skipOn {
+			st.batch = append(st.batch, st.txBegin(h))
+		}
+		// Every record of the row but the last says the row is not done,
+		// so a restart emits the row again rather than lose its tail.
+		for j, r := range recs {
+			done := row
+			if j == len(recs)-1 {
+				done = row + 1
+			}
+			r.SourcePartition = st.t.partition
+			r.SourceOffset = st.txOffset(ts, evIndex, done)
+			st.batch = append(st.batch, r)
+		}
+	}
+	if len(st.batch) >= 256 {
+		return st.flush()
+	}
+	return nil
+}
+
+// source builds the source block of a streamed event.
+func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *connect.Struct {
+	src := connect.NewStruct(sourceSchema)
+	ms := int64(h.Timestamp) * 1000
+	src.SetAt(srcVersion, Version)
+	src.SetAt(srcConnector, "mysql")
+	src.SetAt(srcName, st.s.prefix)
+	src.SetAt(srcTsMs, ms)
+	src.SetAt(srcTsUs, ms*1000)
+	src.SetAt(srcTsNs, ms*1000_000)
+	src.SetAt(srcSnapshot, "false")
+	src.SetAt(srcDB, tbl.db)
+	src.SetAt(srcTable, tbl.name)
+	src.SetAt(srcServerID, int64(h.ServerID))
+	if st.tx.gtid != "" {
+		src.SetAt(srcGTID, st.tx.gtid)
+	}
+	src.SetAt(srcFile, st.file)
+	src.SetAt(srcPos, int64(eventStart(h)))
+	src.SetAt(srcRow, row)
+	src.SetAt(srcThread, st.tx.thread)
+	src.SetAt(srcQuery, st.tx.query)
+	return src
+}
+
+// change builds one change event.
+func (st *streamer) change(tbl *table, op string, before, after *rowValues, key *connect.Struct, src *connect.Struct) *connect.Record {
+	env := connect.NewStruct(tbl.envSchema)
+	if before != nil {
+		env.SetAt(envBefore, before.val)
+	}
+	if after != nil {
+		env.SetAt(envAfter, after.val)
+	}
+	env.SetAt(envSource, src)
+	env.SetAt(envOp, op)
+	setTimes(env, time.Now())
+	if st.s.txMetadata {
+		coll := tbl.db + "." + tbl.name
+		if st.tx.perColl == nil {
+			st.tx.perColl = map[string]int64{}
+		}
+		if _, ok := st.tx.perColl[coll]; !ok {
+			st.tx.collOrder = append(st.tx.collOrder, coll)
+		}
+		st.tx.perColl[coll]++
+		st.tx.total++
+		blk := connect.NewStruct(txBlockSchema)
+		blk.SetAt(0, st.txID())
+		blk.SetAt(1, st.tx.total)
+		blk.SetAt(2, st.tx.perColl[coll])
+		env.SetAt(envTransaction, blk)
+	}
+	rec := &connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env}
+	if tbl.keySchema != nil {
+		rec.KeySchema, rec.Key = tbl.keySchema, key
+	}
+	return rec
+}
+
+func tombstone(tbl *table, key *connect.Struct) *connect.Record {
+	return &connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: key}
+}
+
+func keysEqual(a, b *connect.Struct) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	for i := range a.Schema().Fields {
+		x, y := a.GetAt(i), b.GetAt(i)
+		if xb, ok := x.([]byte); ok {
+			yb, _ := y.([]byte)
+			if !bytes.Equal(xb, yb) {
+				return false
+			}
+			continue
+		}
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			return false
+		}
+	}
+	return true
+}
+
+// txID is the transaction metadata id: the GTID, or file:position of the
+// transaction's start without GTIDs.
+func (st *streamer) txID() string {
+	if st.tx.id == "" {
+		if st.tx.gtid != "" {
+			st.tx.id = st.tx.gtid
+		} else {
+			st.tx.id = fmt.Sprintf("%s:%d", st.tx.file, st.tx.pos)
+		}
+	}
+	return st.tx.id
+}
+
+func (st *streamer) txBegin(h *replication.EventHeader) *connect.Record {
+	st.tx.began = true
+	val := connect.NewStruct(txValueSchema)
+	val.SetAt(0, "BEGIN")
+	val.SetAt(1, st.txID())
+	val.SetAt(4, int64(h.Timestamp)*1000)
+	return st.txRecord(val, st.txOffset(int64(h.Timestamp), 0, 0))
+}
+
+func (st *streamer) txEnd(h *replication.EventHeader) *connect.Record {
+	val := connect.NewStruct(txValueSchema)
+	val.SetAt(0, "END")
+	val.SetAt(1, st.txID())
+	val.SetAt(2, st.tx.total)
+	colls := make([]any, 0, len(st.tx.collOrder))
+	for _, c := range st.tx.collOrder {
+		cs := connect.NewStruct(txCollSchema)
+		cs.SetAt(0, c)
+		cs.SetAt(1, st.tx.perColl[c])
+		colls = append(colls, cs)
+	}
+	val.SetAt(3, colls)
+	val.SetAt(4, int64(h.Timestamp)*1000)
+	return st.txRecord(val, st.doneOffset(int64(h.Timestamp)))
+}
+
+func (st *streamer) txRecord(val *connect.Struct, off map[string]any) *connect.Record {
+	key := connect.NewStruct(txKeySchema)
+	key.SetAt(0, st.txID())
+	return &connect.Record{Topic: st.s.prefix + ".transaction", Partition: -1, KeySchema: txKeySchema, Key: key,
+		ValueSchema: txValueSchema, Value: val, SourcePartition: st.t.partition, SourceOffset: off}
+}
