@@ -64,7 +64,7 @@ func queryString(conn *client.Conn, q string) (string, error) {
 	if r.RowNumber() == 0 {
 		return "", nil
 	}
-	return r.GetString(0, 0)
+	return getString(r, 0, 0), nil
 }
 
 // checkServer validates the server's binlog configuration and the user's
@@ -130,7 +130,7 @@ func checkGrants(conn *client.Conn) error {
 	defer r.Close()
 	var all strings.Builder
 	for i := 0; i < r.RowNumber(); i++ {
-		g, _ := r.GetString(i, 0)
+		g := getString(r, i, 0)
 		all.WriteString(strings.ToUpper(g))
 		all.WriteByte('\n')
 	}
@@ -162,7 +162,7 @@ func (s *settings) checkReplicaIDs(conn *client.Conn) error {
 	for i := 0; i < r.RowNumber(); i++ {
 		id, _ := r.GetUint(i, 0)
 		if uint32(id) == s.serverID {
-			host, _ := r.GetString(i, 1)
+			host := getString(r, i, 1)
 			return fmt.Errorf("%s=%d is already used by the replica %s: choose an id unique in the replication topology", KeyServerID, s.serverID, host)
 		}
 	}
@@ -181,7 +181,7 @@ func binlogPosition(conn *client.Conn, info serverInfo) (position, error) {
 	if r.RowNumber() == 0 {
 		return p, errors.New("SHOW MASTER STATUS returned nothing: is the binary log enabled (log_bin)?")
 	}
-	p.file, _ = r.GetString(0, 0)
+	p.file = getString(r, 0, 0)
 	pos, _ := r.GetUint(0, 1)
 	p.pos = pos
 	switch {
@@ -191,7 +191,7 @@ func binlogPosition(conn *client.Conn, info serverInfo) (position, error) {
 			return p, err
 		}
 	case info.gtidMode && r.ColumnNumber() >= 5:
-		p.gtids, _ = r.GetString(0, 4)
+		p.gtids = getString(r, 0, 4)
 		p.gtids = strings.ReplaceAll(p.gtids, "\n", "")
 	}
 	return p, nil
@@ -206,7 +206,7 @@ func binlogFiles(conn *client.Conn) (map[string]bool, error) {
 	defer r.Close()
 	out := map[string]bool{}
 	for i := 0; i < r.RowNumber(); i++ {
-		f, _ := r.GetString(i, 0)
+		f := getString(r, i, 0)
 		out[f] = true
 	}
 	return out, nil
@@ -228,8 +228,8 @@ WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 	defer r.Close()
 	var out []capturedTable
 	for i := 0; i < r.RowNumber(); i++ {
-		db, _ := r.GetString(i, 0)
-		name, _ := r.GetString(i, 1)
+		db := getString(r, i, 0)
+		name := getString(r, i, 1)
 		n, _ := r.GetInt(i, 2)
 		if s.filter.table(db, name) {
 			out = append(out, capturedTable{db: db, name: name, estRows: n})
@@ -249,7 +249,7 @@ FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER 
 	defer r.Close()
 	var defs []colDef
 	for i := 0; i < r.RowNumber(); i++ {
-		str := func(c int) string { v, _ := r.GetString(i, c); return v }
+		str := func(c int) string { return getString(r, i, c) }
 		optStr := func(c int) *string {
 			if null, _ := r.IsNull(i, c); null {
 				return nil
@@ -277,7 +277,7 @@ WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER 
 	defer kr.Close()
 	var pk []string
 	for i := 0; i < kr.RowNumber(); i++ {
-		c, _ := kr.GetString(i, 0)
+		c := getString(kr, i, 0)
 		pk = append(pk, c)
 	}
 	return defs, pk, nil
@@ -313,4 +313,11 @@ func isServerIDCollision(err error) bool {
 			strings.Contains(m, "same server id")
 	}
 	return false
+}
+
+// getString returns a result value as a string of its own: go-mysql's
+// strings share the result's buffers, which it reuses once closed.
+func getString(r *gm.Result, row, col int) string {
+	s, _ := r.GetString(row, col)
+	return strings.Clone(s)
 }

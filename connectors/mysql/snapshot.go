@@ -258,8 +258,8 @@ func snapshotPosition(snap, meta *client.Conn, info serverInfo) (position, error
 			defer r.Close()
 			var p position
 			for i := 0; i < r.RowNumber(); i++ {
-				k, _ := r.GetString(i, 0)
-				v, _ := r.GetString(i, 1)
+				k := getString(r, i, 0)
+				v := getString(r, i, 1)
 				switch k {
 				case "Binlog_snapshot_file":
 					p.file = v
@@ -480,7 +480,7 @@ func (t *Task) snapshotSchemaChanges(ctx context.Context, meta *client.Conn, tab
 		if err != nil {
 			return fmt.Errorf("snapshot: SHOW CREATE TABLE %s.%s: %w", tbl.db, tbl.name, err)
 		}
-		ddl, _ := r.GetString(0, 1)
+		ddl := getString(r, 0, 1)
 		r.Close()
 		src := t.snapshotSource(tbl, pos)
 		recs = append(recs, t.schemaChangeRecord(src, tbl.db, ddl, []*connect.Struct{tableChange("CREATE", tbl)},
