@@ -152,7 +152,7 @@ var (
 		connect.F("optional", connect.OptionalBooleanSchema),
 		connect.F("enumValues", connect.OptionalOf(connect.ArrayOf(connect.StringSchema)))))
 
-	txKeySchema = versioned(connect.NewStructSchema(txKeySchemaName, connect.F("id", connect.StringSchema)))
+	txKeySchema  = versioned(connect.NewStructSchema(txKeySchemaName, connect.F("id", connect.StringSchema)))
 	txCollSchema = connect.NewStructSchema("",
 		connect.F("data_collection", connect.StringSchema), connect.F("event_count", connect.Int64Schema))
 	txValueSchema = versioned(connect.NewStructSchema(txValueSchemaName,

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/google/uuid"
 )
 
 // gtidTracker holds the GTID set of the transactions completed so far, in
