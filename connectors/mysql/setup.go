@@ -241,7 +241,7 @@ WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 // describe reads a table's columns and primary key from information_schema.
 func describe(conn *client.Conn, db, name string) ([]colDef, []string, error) {
 	r, err := conn.Execute(`SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME,
-  CASE WHEN DATA_TYPE = 'bit' THEN NUMERIC_PRECISION ELSE NUMERIC_PRECISION END, NUMERIC_SCALE, DATETIME_PRECISION, COLUMN_KEY
+  NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_OCTET_LENGTH
 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("describe %s.%s: %w", db, name, err)
@@ -264,7 +264,7 @@ FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER 
 			v, _ := r.GetInt(i, c)
 			return &v
 		}
-		defs = append(defs, defFromInfoSchema(str(0), str(1), str(2), str(3), optStr(4), optInt(5), optInt(6), optInt(7)))
+		defs = append(defs, defFromInfoSchema(str(0), str(1), str(2), str(3), optStr(4), optInt(5), optInt(6), optInt(7), optInt(8)))
 	}
 	if len(defs) == 0 {
 		return nil, nil, fmt.Errorf("describe %s.%s: table not found", db, name)

@@ -202,7 +202,7 @@ func defsFromTableMap(tm *replication.TableMapEvent) (defs []colDef, pk []string
 		case gm.MYSQL_TYPE_VARCHAR, gm.MYSQL_TYPE_VAR_STRING:
 			d.dataType = "varchar"
 		case gm.MYSQL_TYPE_STRING:
-			d.dataType = "char"
+			d.dataType, d.length = "char", stringLength(meta)
 		case gm.MYSQL_TYPE_BLOB, gm.MYSQL_TYPE_TINY_BLOB, gm.MYSQL_TYPE_MEDIUM_BLOB, gm.MYSQL_TYPE_LONG_BLOB:
 			d.dataType = "text"
 		default:
@@ -227,9 +227,22 @@ func defsFromTableMap(tm *replication.TableMapEvent) (defs []colDef, pk []string
 	return defs, pk, true
 }
 
+// stringLength decodes the byte length of a CHAR or BINARY column from its
+// table-map metadata.
+func stringLength(meta uint16) int {
+	if meta < 256 {
+		return int(meta)
+	}
+	b0, b1 := byte(meta>>8), byte(meta)
+	if b0&0x30 != 0x30 {
+		return int(uint16(b1) | uint16((b0&0x30)^0x30)<<4)
+	}
+	return int(b1)
+}
+
 // defFromInfoSchema makes a column definition from information_schema.COLUMNS
 // values.
-func defFromInfoSchema(name, dataType, columnType, nullable string, charset *string, precision, scale, fsp *int64) colDef {
+func defFromInfoSchema(name, dataType, columnType, nullable string, charset *string, precision, scale, fsp, octets *int64) colDef {
 	d := colDef{name: name, dataType: strings.ToLower(dataType), nullable: strings.EqualFold(nullable, "YES")}
 	ct := strings.ToLower(columnType)
 	d.unsigned = strings.Contains(ct, "unsigned")
@@ -250,6 +263,9 @@ func defFromInfoSchema(name, dataType, columnType, nullable string, charset *str
 	}
 	if fsp != nil {
 		d.fsp = int(*fsp)
+	}
+	if octets != nil {
+		d.length = int(*octets)
 	}
 	switch d.dataType {
 	case "bit":

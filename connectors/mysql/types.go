@@ -42,6 +42,7 @@ type colDef struct {
 	precision int    // DECIMAL precision, BIT length
 	scale     int    // DECIMAL scale
 	fsp       int    // fractional seconds of TIME, DATETIME, TIMESTAMP
+	length    int    // byte length of CHAR and BINARY
 	values    []string
 }
 
@@ -89,6 +90,7 @@ type codec struct {
 	fsp      int
 	values   []string
 	latin1   bool // binlog bytes are latin1 (cp1252) text
+	padTo    int  // BINARY(n): the binlog drops trailing zero bytes, which are put back
 	s        *settings
 }
 
@@ -158,6 +160,9 @@ func (s *settings) codecFor(d *colDef) (codec, error) {
 		}
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 		c.kind, sch = kBytes, binarySchema(s)
+		if d.dataType == "binary" {
+			c.padTo = d.length
+		}
 	case "json":
 		c.kind, sch = kJSON, &connect.Schema{Type: connect.TypeString, Name: nameJSON, Version: 1}
 	case "date":
@@ -308,7 +313,11 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		}
 		return text(v), nil
 	case kBytes:
-		return c.encodeBinary(raw(v)), nil
+		b := raw(v)
+		if len(b) < c.padTo {
+			b = append(append(make([]byte, 0, c.padTo), b...), make([]byte, c.padTo-len(b))...)
+		}
+		return c.encodeBinary(b), nil
 	case kDate:
 		days, zero, err := parseDate(text(v))
 		if err != nil {
@@ -387,7 +396,7 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		if len(b) < 4 {
 			return nil, fmt.Errorf("geometry value of %d bytes", len(b))
 		}
-		st := connect.NewStruct(geometrySchema)
+		st := connect.NewStruct(c.schema)
 		st.SetAt(0, append([]byte(nil), b[4:]...))
 		st.SetAt(1, int32(binary.LittleEndian.Uint32(b[:4])))
 		return st, nil
