@@ -9,6 +9,7 @@ import (
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 // EventRouter is Debezium's outbox event router: it turns inserts into an
@@ -402,11 +403,11 @@ func (t *EventRouter) timestamp(rec *connect.Record, row outboxRow) (time.Time, 
 		name = s.Name
 	}
 	switch name {
-	case "io.debezium.time.MicroTimestamp":
+	case names.MicroTimestamp:
 		return time.UnixMicro(n).UTC(), nil
-	case "io.debezium.time.NanoTimestamp":
+	case names.NanoTimestamp:
 		return time.Unix(0, n).UTC(), nil
-	case connect.TimestampName, "io.debezium.time.Timestamp", "":
+	case connect.TimestampName, names.Timestamp, "":
 		return time.UnixMilli(n).UTC(), nil
 	}
 	return time.Time{}, recordErr("EventRouter", rec, t.tsField, "unsupported field type %s for the event timestamp", name)

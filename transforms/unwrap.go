@@ -6,14 +6,15 @@ import (
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 // Debezium envelope field names.
 const (
-	envBefore = "before"
-	envAfter  = "after"
-	envSource = "source"
-	envOp     = "op"
+	envBefore = names.FieldBefore
+	envAfter  = names.FieldAfter
+	envSource = names.FieldSource
+	envOp     = names.FieldOp
 )
 
 // envelope recognises a Debezium change event value: a struct whose schema
@@ -25,7 +26,7 @@ func isEnvelope(s *connect.Schema, v any) bool {
 		if s.Type != connect.TypeStruct {
 			return false
 		}
-		if strings.HasSuffix(s.Name, ".Envelope") {
+		if strings.HasSuffix(s.Name, names.EnvelopeSuffix) {
 			return true
 		}
 		_, op := s.Field(envOp)

@@ -14,6 +14,7 @@ import (
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/plugins"
+	"github.com/penstockhq/penstock/plugins/builtin"
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
@@ -21,7 +22,7 @@ import (
 func registryWith(t testing.TB, extra ...plugins.Plugin) *plugins.Registry {
 	t.Helper()
 	reg := &plugins.Registry{}
-	for _, p := range append(plugins.Builtin().List(), extra...) {
+	for _, p := range append(builtin.Registry().List(), extra...) {
 		if err := reg.Register(p); err != nil {
 			t.Fatal(err)
 		}

@@ -40,7 +40,8 @@ import (
 
 // Options are what a Herder needs beyond its Config.
 type Options struct {
-	// Registry resolves plugins; nil means plugins.Builtin().
+	// Registry resolves plugins (required): plugins/builtin.Registry() for
+	// the plugins Penstock ships. The worker itself knows no plugin.
 	Registry *plugins.Registry
 	// Logger receives the worker's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -109,7 +110,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Herder, error) {
 		conns: map[string]*connectorRuntime{}, tasks: map[rest.TaskID]*taskRunner{}, dlqTopics: map[string]bool{},
 		firstAsg: make(chan struct{})}
 	if h.reg == nil {
-		h.reg = plugins.Builtin()
+		return nil, fmt.Errorf("worker: Options.Registry is required")
 	}
 	if h.log == nil {
 		h.log = slog.Default()

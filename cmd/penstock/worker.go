@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/penstockhq/penstock/plugins/builtin"
 	"github.com/penstockhq/penstock/worker"
 	"github.com/penstockhq/penstock/worker/rest"
 )
@@ -57,7 +58,7 @@ func runWorker(ctx context.Context, cfg *worker.Config) error {
 	levels := rest.NewLevels(slog.LevelInfo)
 	base := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 	log := levels.Logger(base, "penstock.worker")
-	h, err := worker.New(ctx, cfg, worker.Options{Logger: log, Version: version, Commit: buildCommit()})
+	h, err := worker.New(ctx, cfg, worker.Options{Registry: builtin.Registry(), Logger: log, Version: version, Commit: buildCommit()})
 	if err != nil {
 		return err
 	}

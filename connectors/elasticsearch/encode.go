@@ -13,19 +13,17 @@ import (
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/converters"
+	"github.com/penstockhq/penstock/connectors/debezium"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
-// Names of Debezium's semantic types the encoder renders specially.
-const (
-	dbzDate                 = "io.debezium.time.Date"
-	dbzTime                 = "io.debezium.time.Time"
-	dbzMicroTime            = "io.debezium.time.MicroTime"
-	dbzNanoTime             = "io.debezium.time.NanoTime"
-	dbzTimestamp            = "io.debezium.time.Timestamp"
-	dbzMicroTimestamp       = "io.debezium.time.MicroTimestamp"
-	dbzNanoTimestamp        = "io.debezium.time.NanoTimestamp"
-	dbzVariableScaleDecimal = "io.debezium.data.VariableScaleDecimal"
-)
+// UnavailableValuePlaceholder is the value Debezium gives a column whose
+// value it does not have, such as an unchanged TOASTed column in Postgres.
+const UnavailableValuePlaceholder = debezium.UnavailableValuePlaceholder
+
+// UnavailableColumnsHeader is the record header in which Penstock's CDC
+// sources list, comma separated, the columns whose values are unavailable.
+const UnavailableColumnsHeader = debezium.UnavailableColumnsHeader
 
 // appendValue appends the JSON form of v, whose schema is s (nil:
 // schemaless), to buf. Logical types render as Elasticsearch reads them
@@ -69,35 +67,35 @@ func appendValue(buf []byte, s *connect.Schema, v any) ([]byte, error) {
 		if t, ok := v.(time.Time); ok {
 			return strconv.AppendInt(buf, t.UnixMilli(), 10), nil
 		}
-	case dbzDate:
+	case names.Date:
 		if n, ok := v.(int32); ok {
 			return converters.AppendJSONString(buf, connect.DateFromDays(n).Format("2006-01-02")), nil
 		}
-	case dbzTimestamp:
+	case names.Timestamp:
 		if n, ok := v.(int64); ok {
 			return strconv.AppendInt(buf, n, 10), nil
 		}
-	case dbzMicroTimestamp:
+	case names.MicroTimestamp:
 		if n, ok := v.(int64); ok {
 			return converters.AppendJSONString(buf, time.UnixMicro(n).UTC().Format("2006-01-02T15:04:05.000000Z")), nil
 		}
-	case dbzNanoTimestamp:
+	case names.NanoTimestamp:
 		if n, ok := v.(int64); ok {
 			return converters.AppendJSONString(buf, time.Unix(0, n).UTC().Format("2006-01-02T15:04:05.000000000Z")), nil
 		}
-	case dbzTime:
+	case names.Time:
 		if n, ok := asInt64(v); ok {
 			return converters.AppendJSONString(buf, time.UnixMilli(n).UTC().Format("15:04:05.000")), nil
 		}
-	case dbzMicroTime:
+	case names.MicroTime:
 		if n, ok := asInt64(v); ok {
 			return converters.AppendJSONString(buf, time.UnixMicro(n).UTC().Format("15:04:05.000000")), nil
 		}
-	case dbzNanoTime:
+	case names.NanoTime:
 		if n, ok := asInt64(v); ok {
 			return converters.AppendJSONString(buf, time.Unix(0, n).UTC().Format("15:04:05.000000000")), nil
 		}
-	case dbzVariableScaleDecimal:
+	case names.VariableScaleDecimal:
 		if st, ok := v.(*connect.Struct); ok {
 			scale, _ := st.Get("scale").(int32)
 			raw, _ := st.Get("value").([]byte)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 func testSettings(t *testing.T, extra map[string]string) *settings {
@@ -71,7 +72,7 @@ func TestValueEncoding(t *testing.T) {
 		connect.F("m", connect.MapOf(connect.StringSchema, connect.Float64Schema)),
 		connect.F("in", inner),
 		connect.F("opt", connect.OptionalStringSchema),
-		connect.F("dbzts", &connect.Schema{Type: connect.TypeInt64, Name: dbzMicroTimestamp}),
+		connect.F("dbzts", &connect.Schema{Type: connect.TypeInt64, Name: names.MicroTimestamp}),
 	)
 	in := connect.NewStruct(inner)
 	_ = in.Set("x", int32(1))

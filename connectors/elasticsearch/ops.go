@@ -12,14 +12,6 @@ import (
 	"github.com/penstockhq/penstock/connect/converters"
 )
 
-// UnavailableValuePlaceholder is the value Debezium gives a column whose
-// value it does not have, such as an unchanged TOASTed column in Postgres.
-const UnavailableValuePlaceholder = "__debezium_unavailable_value"
-
-// UnavailableColumnsHeader is the record header in which Penstock's Postgres
-// source lists, comma separated, the columns whose values are unavailable.
-const UnavailableColumnsHeader = "penstock.unavailable.columns"
-
 type action uint8
 
 const (

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect/config"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // Configuration keys, named as Debezium's PostgreSQL connector names them so
@@ -20,7 +21,7 @@ const (
 	KeyPassword        = "database.password"
 	KeyDBName          = "database.dbname"
 	KeySSLMode         = "database.sslmode"
-	KeyTopicPrefix     = "topic.prefix"
+	KeyTopicPrefix     = debezium.KeyTopicPrefix
 	KeyPluginName      = "plugin.name"
 	KeySlotName        = "slot.name"
 	KeySlotDropOnStop  = "slot.drop.on.stop"
@@ -28,28 +29,28 @@ const (
 	KeyPublicationMode = "publication.autocreate.mode"
 	KeySchemaInclude   = "schema.include.list"
 	KeySchemaExclude   = "schema.exclude.list"
-	KeyTableInclude    = "table.include.list"
-	KeyTableExclude    = "table.exclude.list"
-	KeyColumnInclude   = "column.include.list"
-	KeyColumnExclude   = "column.exclude.list"
-	KeyMessageKeyCols  = "message.key.columns"
-	KeySnapshotMode    = "snapshot.mode"
+	KeyTableInclude    = debezium.KeyTableInclude
+	KeyTableExclude    = debezium.KeyTableExclude
+	KeyColumnInclude   = debezium.KeyColumnInclude
+	KeyColumnExclude   = debezium.KeyColumnExclude
+	KeyMessageKeyCols  = debezium.KeyMessageKeyCols
+	KeySnapshotMode    = debezium.KeySnapshotMode
 	KeySnapshotThreads = "snapshot.max.threads"
 	KeySnapshotChunk   = "snapshot.chunk.size"
-	KeyTombstones      = "tombstones.on.delete"
-	KeySkippedOps      = "skipped.operations"
-	KeyDecimalMode     = "decimal.handling.mode"
-	KeyTimePrecision   = "time.precision.mode"
-	KeyBinaryMode      = "binary.handling.mode"
+	KeyTombstones      = debezium.KeyTombstones
+	KeySkippedOps      = debezium.KeySkippedOps
+	KeyDecimalMode     = debezium.KeyDecimalMode
+	KeyTimePrecision   = debezium.KeyTimePrecision
+	KeyBinaryMode      = debezium.KeyBinaryMode
 	KeyPlaceholder     = "unavailable.value.placeholder"
 	KeyStatusInterval  = "status.update.interval.ms"
-	KeyHeartbeatMs     = "heartbeat.interval.ms"
-	KeyHeartbeatQuery  = "heartbeat.action.query"
-	KeyHeartbeatPrefix = "heartbeat.topics.prefix"
-	KeyMaxBatch        = "max.batch.size"
-	KeyMaxQueue        = "max.queue.size"
-	KeyPollInterval    = "poll.interval.ms"
-	KeyTxMetadata      = "provide.transaction.metadata"
+	KeyHeartbeatMs     = debezium.KeyHeartbeatMs
+	KeyHeartbeatQuery  = debezium.KeyHeartbeatQuery
+	KeyHeartbeatPrefix = debezium.KeyHeartbeatPrefix
+	KeyMaxBatch        = debezium.KeyMaxBatch
+	KeyMaxQueue        = debezium.KeyMaxQueue
+	KeyPollInterval    = debezium.KeyPollInterval
+	KeyTxMetadata      = debezium.KeyTxMetadata
 	KeyStreamInProg    = "penstock.stream.in.progress.transactions"
 )
 
@@ -65,11 +66,9 @@ const (
 
 // UnavailableColumnsHeader is the header a change record carries when some
 // of its after-image columns had no value in the WAL (unchanged TOASTed
-// values under a replica identity other than FULL). Its value is the
-// comma-separated list of those column names; their fields in the record hold
-// the unavailable.value.placeholder (or null when the column's type cannot
-// hold the placeholder). A sink must not write those columns.
-const UnavailableColumnsHeader = "penstock.unavailable.columns"
+// values under a replica identity other than FULL); see
+// debezium.UnavailableColumnsHeader.
+const UnavailableColumnsHeader = debezium.UnavailableColumnsHeader
 
 // ConfigDef returns the definition of every key the connector accepts.
 func ConfigDef() *config.Def {
@@ -95,7 +94,7 @@ func ConfigDef() *config.Def {
 			Validator: config.OneOf("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
 			Doc:       "libpq sslmode of the connections: disable, allow, prefer, require, verify-ca or verify-full."},
 		config.Key{Name: KeyTopicPrefix, Type: config.String, Required: true, Importance: config.High, Group: gEvents,
-			Validator: topicPrefixValidator(),
+			Validator: debezium.TopicPrefixValidator(),
 			Doc:       "Prefix of every topic name (<prefix>.<schema>.<table>) and the logical name of the server in source.name and the source partition."},
 		config.Key{Name: KeyPluginName, Type: config.String, Default: "pgoutput", Importance: config.Medium, Group: gRepl,
 			Validator: config.OneOf("pgoutput"),
@@ -109,24 +108,21 @@ func ConfigDef() *config.Def {
 		config.Key{Name: KeyPublicationMode, Type: config.String, Default: "all_tables", Importance: config.Medium, Group: gRepl,
 			Validator: config.OneOf("all_tables", "filtered", "disabled", "no_tables"),
 			Doc:       "all_tables: create the publication FOR ALL TABLES when missing; filtered: create or alter it to hold exactly the captured tables; disabled: the publication must exist; no_tables: create it empty when missing."},
-		config.Key{Name: KeySchemaInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeySchemaInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema names: only matching schemas are captured."},
-		config.Key{Name: KeySchemaExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeySchemaExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema names: matching schemas are not captured."},
-		config.Key{Name: KeyTableInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyTableInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema.table names: only matching tables are captured."},
-		config.Key{Name: KeyTableExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyTableExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema.table names: matching tables are not captured."},
-		config.Key{Name: KeyColumnInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyColumnInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema.table.column names: only matching columns are emitted."},
-		config.Key{Name: KeyColumnExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyColumnExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema.table.column names: matching columns are not emitted."},
 		config.Key{Name: KeyMessageKeyCols, Type: config.String, Importance: config.Low, Group: gEvents,
-			Validator: config.ValidatorFunc{Description: "<schema.table regex>:<col>[,<col>...][;...]", Check: func(v any) error {
-				_, err := parseMessageKeyColumns(v.(string))
-				return err
-			}},
-			Doc: "Record key columns for tables without a primary key or to override it: semicolon-separated entries <fully-qualified table regex>:<column>,<column>."},
+			Validator: debezium.MessageKeyColumnsValidator(),
+			Doc:       "Record key columns for tables without a primary key or to override it: semicolon-separated entries <fully-qualified table regex>:<column>,<column>."},
 		config.Key{Name: KeySnapshotMode, Type: config.String, Default: SnapshotInitial, Importance: config.Medium, Group: gSnap,
 			Validator: config.OneOf(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotAlways, SnapshotWhenNeeded),
 			Doc:       "initial: snapshot when no offset is stored, then stream; initial_only: snapshot then stop; no_data (never): stream only; always: snapshot at every start; when_needed: snapshot when no offset is stored or the slot cannot serve the stored position."},
@@ -148,7 +144,7 @@ func ConfigDef() *config.Def {
 		config.Key{Name: KeyBinaryMode, Type: config.String, Default: "bytes", Importance: config.Low, Group: gEvents,
 			Validator: config.OneOf("bytes", "base64", "base64-url-safe", "hex"),
 			Doc:       "BYTEA as bytes, or as a base64, url-safe base64 or hex string."},
-		config.Key{Name: KeyPlaceholder, Type: config.String, Default: "__debezium_unavailable_value", Importance: config.Low, Group: gEvents,
+		config.Key{Name: KeyPlaceholder, Type: config.String, Default: debezium.UnavailableValuePlaceholder, Importance: config.Low, Group: gEvents,
 			Doc: "Value standing for an unchanged TOASTed column whose value the WAL does not carry; the record also lists such columns in the penstock.unavailable.columns header."},
 		config.Key{Name: KeyStatusInterval, Type: config.Int, Default: 10000, Importance: config.Low, Group: gRepl, Validator: config.Between(10, 3600000),
 			Doc: "Milliseconds between standby status updates to the server; each reports the last committed LSN."},
@@ -156,7 +152,7 @@ func ConfigDef() *config.Def {
 			Doc: "Milliseconds between heartbeat records (0: none). Heartbeats carry the server's latest WAL position, so committing them lets the slot advance while captured tables are idle."},
 		config.Key{Name: KeyHeartbeatQuery, Type: config.String, Importance: config.Low, Group: gRepl,
 			Doc: "SQL statement run on each heartbeat, e.g. an update of a heartbeat table, to create WAL in an otherwise idle database."},
-		config.Key{Name: KeyHeartbeatPrefix, Type: config.String, Default: "__debezium-heartbeat", Importance: config.Low, Group: gRepl,
+		config.Key{Name: KeyHeartbeatPrefix, Type: config.String, Default: debezium.DefaultHeartbeatTopicsPrefix, Importance: config.Low, Group: gRepl,
 			Doc: "Prefix of the heartbeat topic <prefix>.<topic.prefix>."},
 		config.Key{Name: KeyMaxBatch, Type: config.Int, Default: 2048, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Most records one poll returns."},
@@ -177,32 +173,11 @@ func ConfigDef() *config.Def {
 	)
 }
 
-func topicPrefixValidator() config.Validator {
-	re := regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
-	return config.ValidatorFunc{Description: "[a-zA-Z0-9._-]+", Check: func(v any) error {
-		if !re.MatchString(v.(string)) {
-			return fmt.Errorf("topic prefix may contain only ASCII letters, digits, '.', '_' and '-'")
-		}
-		return nil
-	}}
-}
-
 func identValidator() config.Validator {
 	re := regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 	return config.ValidatorFunc{Description: "[a-z0-9_]{1,63}", Check: func(v any) error {
 		if !re.MatchString(v.(string)) {
 			return fmt.Errorf("must be 1 to 63 lower-case letters, digits or underscores")
-		}
-		return nil
-	}}
-}
-
-func regexListValidator() config.Validator {
-	return config.ValidatorFunc{Description: "comma-separated regular expressions", Check: func(v any) error {
-		for _, s := range v.([]string) {
-			if _, err := regexp.Compile(s); err != nil {
-				return fmt.Errorf("invalid regular expression %q: %v", s, err)
-			}
 		}
 		return nil
 	}}
@@ -217,7 +192,7 @@ type settings struct {
 	slot, publication, pubMode  string
 	dropSlot                    bool
 	filter                      *filter
-	keyCols                     []keyColumnsRule
+	keyCols                     []debezium.KeyColumns
 	snapshotMode                string
 	snapshotThreads             int
 	chunkRows                   int64
@@ -233,9 +208,11 @@ type settings struct {
 	maxBatch, maxQueue          int
 	pollInterval                time.Duration
 	streamInProgress            bool
-	// boxed holds prefix and dbname as interface values, made once instead
-	// of for every record's source block.
-	boxed struct{ prefix, dbname any }
+	// boxed holds dbname as an interface value, made once instead of for
+	// every record's source block.
+	boxed struct{ dbname any }
+	// source fills the common fields of source blocks.
+	source *debezium.Source
 }
 
 // parseSettings validates props and returns the task settings.
@@ -254,7 +231,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 		(len(v.List(KeyColumnInclude)) > 0 && len(v.List(KeyColumnExclude)) > 0) {
 		return nil, fmt.Errorf("an include list and the matching exclude list cannot both be set (schema, table or column)")
 	}
-	kc, err := parseMessageKeyColumns(v.String(KeyMessageKeyCols))
+	kc, err := debezium.ParseMessageKeyColumns(v.String(KeyMessageKeyCols))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyMessageKeyCols, err)
 	}
@@ -277,7 +254,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 		pollInterval:     v.Duration(KeyPollInterval),
 		streamInProgress: v.Bool(KeyStreamInProg),
 	}
-	s.heartbeatTopic = v.String(KeyHeartbeatPrefix) + "." + s.prefix
+	s.heartbeatTopic = debezium.HeartbeatTopic(v.String(KeyHeartbeatPrefix), s.prefix)
 	if s.snapshotMode == SnapshotNever {
 		s.snapshotMode = SnapshotNoData
 	}
@@ -289,7 +266,8 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if s.maxQueue < s.maxBatch {
 		s.maxQueue = s.maxBatch
 	}
-	s.boxed.prefix, s.boxed.dbname = s.prefix, s.dbname
+	s.boxed.dbname = s.dbname
+	s.source = debezium.NewSource(sourceSchema, "postgresql", Version, s.prefix)
 	return s, nil
 }
 
@@ -318,69 +296,15 @@ func (s *settings) dsn(replication bool) string {
 	return u.String()
 }
 
-// keyColumnsRule is one entry of message.key.columns.
-type keyColumnsRule struct {
-	table   *regexp.Regexp
-	columns []string
-}
-
-// parseMessageKeyColumns parses "<table regex>:<col>,<col>;<table regex>:<col>".
-func parseMessageKeyColumns(s string) ([]keyColumnsRule, error) {
-	var out []keyColumnsRule
-	for _, entry := range strings.Split(s, ";") {
-		entry = strings.TrimSpace(entry)
-		if entry == "" {
-			continue
-		}
-		i := strings.LastIndexByte(entry, ':')
-		if i <= 0 || i == len(entry)-1 {
-			return nil, fmt.Errorf("entry %q: want <schema.table>:<column>[,<column>...]", entry)
-		}
-		re, err := regexp.Compile("^(?:" + strings.TrimSpace(entry[:i]) + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("entry %q: table pattern: %w", entry, err)
-		}
-		var cols []string
-		for _, c := range strings.Split(entry[i+1:], ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				cols = append(cols, c)
-			}
-		}
-		if len(cols) == 0 {
-			return nil, fmt.Errorf("entry %q: no columns", entry)
-		}
-		out = append(out, keyColumnsRule{table: re, columns: cols})
-	}
-	return out, nil
-}
-
 // keyColumnsFor returns the message.key.columns override for schema.table.
 func (s *settings) keyColumnsFor(schema, table string) []string {
-	name := schema + "." + table
-	for _, r := range s.keyCols {
-		if r.table.MatchString(name) {
-			return r.columns
-		}
-	}
-	return nil
+	return debezium.KeyColumnsFor(s.keyCols, schema+"."+table)
 }
 
 // filter decides which schemas, tables and columns are captured, as
 // Debezium's include/exclude lists: each regex must match the whole name.
 type filter struct {
 	schemaIn, schemaEx, tableIn, tableEx, colIn, colEx []*regexp.Regexp
-}
-
-func compileAll(list []string) ([]*regexp.Regexp, error) {
-	var out []*regexp.Regexp
-	for _, s := range list {
-		re, err := regexp.Compile("^(?:" + s + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("regular expression %q: %w", s, err)
-		}
-		out = append(out, re)
-	}
-	return out, nil
 }
 
 func newFilter(schemaIn, schemaEx, tableIn, tableEx, colIn, colEx []string) (*filter, error) {
@@ -390,20 +314,11 @@ func newFilter(schemaIn, schemaEx, tableIn, tableEx, colIn, colEx []string) (*fi
 		dst *[]*regexp.Regexp
 		src []string
 	}{{&f.schemaIn, schemaIn}, {&f.schemaEx, schemaEx}, {&f.tableIn, tableIn}, {&f.tableEx, tableEx}, {&f.colIn, colIn}, {&f.colEx, colEx}} {
-		if *x.dst, err = compileAll(x.src); err != nil {
+		if *x.dst, err = debezium.CompileAll(x.src); err != nil {
 			return nil, err
 		}
 	}
 	return f, nil
-}
-
-func anyMatch(res []*regexp.Regexp, s string) bool {
-	for _, re := range res {
-		if re.MatchString(s) {
-			return true
-		}
-	}
-	return false
 }
 
 // systemSchema reports schemas never captured.
@@ -417,24 +332,24 @@ func (f *filter) table(schema, table string) bool {
 	if systemSchema(schema) {
 		return false
 	}
-	if len(f.schemaIn) > 0 && !anyMatch(f.schemaIn, schema) {
+	if len(f.schemaIn) > 0 && !debezium.AnyMatch(f.schemaIn, schema) {
 		return false
 	}
-	if anyMatch(f.schemaEx, schema) {
+	if debezium.AnyMatch(f.schemaEx, schema) {
 		return false
 	}
 	name := schema + "." + table
-	if len(f.tableIn) > 0 && !anyMatch(f.tableIn, name) {
+	if len(f.tableIn) > 0 && !debezium.AnyMatch(f.tableIn, name) {
 		return false
 	}
-	return !anyMatch(f.tableEx, name)
+	return !debezium.AnyMatch(f.tableEx, name)
 }
 
 // column reports whether schema.table.column is emitted.
 func (f *filter) column(schema, table, column string) bool {
 	name := schema + "." + table + "." + column
-	if len(f.colIn) > 0 && !anyMatch(f.colIn, name) {
+	if len(f.colIn) > 0 && !debezium.AnyMatch(f.colIn, name) {
 		return false
 	}
-	return !anyMatch(f.colEx, name)
+	return !debezium.AnyMatch(f.colEx, name)
 }
