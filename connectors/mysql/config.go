@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect/config"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // Configuration keys, named as Debezium's MySQL connector names them so that
-// a Debezium configuration runs unchanged.
+// a Debezium configuration runs unchanged; those all Debezium CDC connectors
+// share are package debezium's.
 const (
 	KeyHostname        = "database.hostname"
 	KeyPort            = "database.port"
@@ -20,35 +22,35 @@ const (
 	KeyPassword        = "database.password"
 	KeyServerID        = "database.server.id"
 	KeySSLMode         = "database.ssl.mode"
-	KeyTopicPrefix     = "topic.prefix"
+	KeyTopicPrefix     = debezium.KeyTopicPrefix
 	KeyDBInclude       = "database.include.list"
 	KeyDBExclude       = "database.exclude.list"
-	KeyTableInclude    = "table.include.list"
-	KeyTableExclude    = "table.exclude.list"
-	KeyColumnInclude   = "column.include.list"
-	KeyColumnExclude   = "column.exclude.list"
-	KeyMessageKeyCols  = "message.key.columns"
-	KeySnapshotMode    = "snapshot.mode"
+	KeyTableInclude    = debezium.KeyTableInclude
+	KeyTableExclude    = debezium.KeyTableExclude
+	KeyColumnInclude   = debezium.KeyColumnInclude
+	KeyColumnExclude   = debezium.KeyColumnExclude
+	KeyMessageKeyCols  = debezium.KeyMessageKeyCols
+	KeySnapshotMode    = debezium.KeySnapshotMode
 	KeySnapshotLocking = "snapshot.locking.mode"
 	KeySnapshotThreads = "snapshot.max.threads"
 	KeySnapshotChunk   = "snapshot.chunk.size"
-	KeyTombstones      = "tombstones.on.delete"
-	KeySkippedOps      = "skipped.operations"
-	KeyDecimalMode     = "decimal.handling.mode"
-	KeyTimePrecision   = "time.precision.mode"
+	KeyTombstones      = debezium.KeyTombstones
+	KeySkippedOps      = debezium.KeySkippedOps
+	KeyDecimalMode     = debezium.KeyDecimalMode
+	KeyTimePrecision   = debezium.KeyTimePrecision
 	KeyBigintMode      = "bigint.unsigned.handling.mode"
-	KeyBinaryMode      = "binary.handling.mode"
+	KeyBinaryMode      = debezium.KeyBinaryMode
 	KeySchemaChanges   = "include.schema.changes"
 	KeyIncludeQuery    = "include.query"
-	KeyHeartbeatMs     = "heartbeat.interval.ms"
-	KeyHeartbeatQuery  = "heartbeat.action.query"
-	KeyHeartbeatPrefix = "heartbeat.topics.prefix"
-	KeyTxMetadata      = "provide.transaction.metadata"
+	KeyHeartbeatMs     = debezium.KeyHeartbeatMs
+	KeyHeartbeatQuery  = debezium.KeyHeartbeatQuery
+	KeyHeartbeatPrefix = debezium.KeyHeartbeatPrefix
+	KeyTxMetadata      = debezium.KeyTxMetadata
 	KeyGTIDIncludes    = "gtid.source.includes"
 	KeyGTIDExcludes    = "gtid.source.excludes"
-	KeyMaxBatch        = "max.batch.size"
-	KeyMaxQueue        = "max.queue.size"
-	KeyPollInterval    = "poll.interval.ms"
+	KeyMaxBatch        = debezium.KeyMaxBatch
+	KeyMaxQueue        = debezium.KeyMaxQueue
+	KeyPollInterval    = debezium.KeyPollInterval
 	KeyHistoryTopic    = "schema.history.internal.kafka.topic"
 	KeyHistoryServers  = "schema.history.internal.kafka.bootstrap.servers"
 )
@@ -104,26 +106,23 @@ func ConfigDef() *config.Def {
 			Validator: config.OneOf("disabled", "preferred", "required", "verify_ca", "verify_identity"),
 			Doc:       "TLS of the connections: disabled, preferred (TLS when the server offers it, unverified), required (TLS, unverified), verify_ca or verify_identity (TLS with the system's CAs; verify_identity also checks the host name)."},
 		config.Key{Name: KeyTopicPrefix, Type: config.String, Required: true, Importance: config.High, Group: gEvents,
-			Validator: topicPrefixValidator(),
+			Validator: debezium.TopicPrefixValidator(),
 			Doc:       "Prefix of every topic name (<prefix>.<database>.<table>), the schema change topic's name, and the logical name of the server in source.name and the source partition."},
-		config.Key{Name: KeyDBInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyDBInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole database names: only matching databases are captured."},
-		config.Key{Name: KeyDBExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyDBExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole database names: matching databases are not captured."},
-		config.Key{Name: KeyTableInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyTableInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole database.table names: only matching tables are captured."},
-		config.Key{Name: KeyTableExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyTableExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole database.table names: matching tables are not captured."},
-		config.Key{Name: KeyColumnInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyColumnInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole database.table.column names: only matching columns are emitted."},
-		config.Key{Name: KeyColumnExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: regexListValidator(),
+		config.Key{Name: KeyColumnExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole database.table.column names: matching columns are not emitted."},
 		config.Key{Name: KeyMessageKeyCols, Type: config.String, Importance: config.Low, Group: gEvents,
-			Validator: config.ValidatorFunc{Description: "<db.table regex>:<col>[,<col>...][;...]", Check: func(v any) error {
-				_, err := parseMessageKeyColumns(v.(string))
-				return err
-			}},
-			Doc: "Record key columns for tables without a primary key or to override it: semicolon-separated entries <database.table regex>:<column>,<column>."},
+			Validator: debezium.MessageKeyColumnsValidator(),
+			Doc:       "Record key columns for tables without a primary key or to override it: semicolon-separated entries <database.table regex>:<column>,<column>."},
 		config.Key{Name: KeySnapshotMode, Type: config.String, Default: SnapshotInitial, Importance: config.Medium, Group: gSnap,
 			Validator: config.OneOf(SnapshotInitial, SnapshotInitialOnly, SnapshotWhenNeeded, SnapshotNoData, SnapshotNever,
 				SnapshotSchemaOnly, SnapshotRecovery, SnapshotSchemaRecov, SnapshotAlways),
@@ -164,9 +163,9 @@ func ConfigDef() *config.Def {
 			Doc: "Prefix of the heartbeat topic <prefix>.<topic.prefix>."},
 		config.Key{Name: KeyTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: gEvents,
 			Doc: "Add the transaction block (id, total_order, data_collection_order) to change events and publish BEGIN and END events to <topic.prefix>.transaction."},
-		config.Key{Name: KeyGTIDIncludes, Type: config.List, Importance: config.Low, Group: gRepl, Validator: regexListValidator(),
+		config.Key{Name: KeyGTIDIncludes, Type: config.List, Importance: config.Low, Group: gRepl, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against GTID sources (MySQL server UUIDs, MariaDB domain-server pairs such as 0-1): only matching sources are kept in the offset's GTID set."},
-		config.Key{Name: KeyGTIDExcludes, Type: config.List, Importance: config.Low, Group: gRepl, Validator: regexListValidator(),
+		config.Key{Name: KeyGTIDExcludes, Type: config.List, Importance: config.Low, Group: gRepl, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against GTID sources: matching sources are dropped from the offset's GTID set."},
 		config.Key{Name: KeyMaxBatch, Type: config.Int, Default: 2048, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Most records one poll returns."},
@@ -181,27 +180,6 @@ func ConfigDef() *config.Def {
 	)
 }
 
-func topicPrefixValidator() config.Validator {
-	re := regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
-	return config.ValidatorFunc{Description: "[a-zA-Z0-9._-]+", Check: func(v any) error {
-		if !re.MatchString(v.(string)) {
-			return fmt.Errorf("topic prefix may contain only ASCII letters, digits, '.', '_' and '-'")
-		}
-		return nil
-	}}
-}
-
-func regexListValidator() config.Validator {
-	return config.ValidatorFunc{Description: "comma-separated regular expressions", Check: func(v any) error {
-		for _, s := range v.([]string) {
-			if _, err := regexp.Compile(s); err != nil {
-				return fmt.Errorf("invalid regular expression %q: %v", s, err)
-			}
-		}
-		return nil
-	}}
-}
-
 // settings are the parsed connector settings a task works with.
 type settings struct {
 	host, user, password string
@@ -210,7 +188,7 @@ type settings struct {
 	sslMode              string
 	prefix               string
 	filter               *filter
-	keyCols              []keyColumnsRule
+	keyCols              []debezium.KeyColumns
 	snapshotMode         string
 	lockMode             string
 	snapshotThreads      int
@@ -248,7 +226,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	kc, err := parseMessageKeyColumns(v.String(KeyMessageKeyCols))
+	kc, err := debezium.ParseMessageKeyColumns(v.String(KeyMessageKeyCols))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyMessageKeyCols, err)
 	}
@@ -290,10 +268,10 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if s.maxQueue < s.maxBatch {
 		s.maxQueue = s.maxBatch
 	}
-	if s.gtidIn, err = compileAll(v.List(KeyGTIDIncludes)); err != nil {
+	if s.gtidIn, err = debezium.CompileAll(v.List(KeyGTIDIncludes)); err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyGTIDIncludes, err)
 	}
-	if s.gtidEx, err = compileAll(v.List(KeyGTIDExcludes)); err != nil {
+	if s.gtidEx, err = debezium.CompileAll(v.List(KeyGTIDExcludes)); err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyGTIDExcludes, err)
 	}
 	return s, nil
@@ -310,75 +288,21 @@ func (s *settings) addr() string { return s.host + ":" + strconv.Itoa(s.port) }
 // gtidSource reports whether the GTID source (MySQL server UUID, MariaDB
 // domain-server) is kept in offsets.
 func (s *settings) gtidSource(src string) bool {
-	if len(s.gtidIn) > 0 && !anyMatch(s.gtidIn, src) {
+	if len(s.gtidIn) > 0 && !debezium.AnyMatch(s.gtidIn, src) {
 		return false
 	}
-	return !anyMatch(s.gtidEx, src)
-}
-
-// keyColumnsRule is one entry of message.key.columns.
-type keyColumnsRule struct {
-	table   *regexp.Regexp
-	columns []string
-}
-
-// parseMessageKeyColumns parses "<table regex>:<col>,<col>;<table regex>:<col>".
-func parseMessageKeyColumns(s string) ([]keyColumnsRule, error) {
-	var out []keyColumnsRule
-	for _, entry := range strings.Split(s, ";") {
-		entry = strings.TrimSpace(entry)
-		if entry == "" {
-			continue
-		}
-		i := strings.LastIndexByte(entry, ':')
-		if i <= 0 || i == len(entry)-1 {
-			return nil, fmt.Errorf("entry %q: want <database.table>:<column>[,<column>...]", entry)
-		}
-		re, err := regexp.Compile("^(?:" + strings.TrimSpace(entry[:i]) + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("entry %q: table pattern: %w", entry, err)
-		}
-		var cols []string
-		for _, c := range strings.Split(entry[i+1:], ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				cols = append(cols, c)
-			}
-		}
-		if len(cols) == 0 {
-			return nil, fmt.Errorf("entry %q: no columns", entry)
-		}
-		out = append(out, keyColumnsRule{table: re, columns: cols})
-	}
-	return out, nil
+	return !debezium.AnyMatch(s.gtidEx, src)
 }
 
 // keyColumnsFor returns the message.key.columns override for db.table.
 func (s *settings) keyColumnsFor(db, table string) []string {
-	name := db + "." + table
-	for _, r := range s.keyCols {
-		if r.table.MatchString(name) {
-			return r.columns
-		}
-	}
-	return nil
+	return debezium.KeyColumnsFor(s.keyCols, db+"."+table)
 }
 
 // filter decides which databases, tables and columns are captured, as
 // Debezium's include/exclude lists: each regex must match the whole name.
 type filter struct {
 	dbIn, dbEx, tableIn, tableEx, colIn, colEx []*regexp.Regexp
-}
-
-func compileAll(list []string) ([]*regexp.Regexp, error) {
-	var out []*regexp.Regexp
-	for _, s := range list {
-		re, err := regexp.Compile("^(?:" + s + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("regular expression %q: %w", s, err)
-		}
-		out = append(out, re)
-	}
-	return out, nil
 }
 
 func newFilter(dbIn, dbEx, tableIn, tableEx, colIn, colEx []string) (*filter, error) {
@@ -388,20 +312,11 @@ func newFilter(dbIn, dbEx, tableIn, tableEx, colIn, colEx []string) (*filter, er
 		dst *[]*regexp.Regexp
 		src []string
 	}{{&f.dbIn, dbIn}, {&f.dbEx, dbEx}, {&f.tableIn, tableIn}, {&f.tableEx, tableEx}, {&f.colIn, colIn}, {&f.colEx, colEx}} {
-		if *x.dst, err = compileAll(x.src); err != nil {
+		if *x.dst, err = debezium.CompileAll(x.src); err != nil {
 			return nil, err
 		}
 	}
 	return f, nil
-}
-
-func anyMatch(res []*regexp.Regexp, s string) bool {
-	for _, re := range res {
-		if re.MatchString(s) {
-			return true
-		}
-	}
-	return false
 }
 
 // systemDatabase reports databases never captured.
@@ -418,10 +333,10 @@ func (f *filter) database(db string) bool {
 	if systemDatabase(db) {
 		return false
 	}
-	if len(f.dbIn) > 0 && !anyMatch(f.dbIn, db) {
+	if len(f.dbIn) > 0 && !debezium.AnyMatch(f.dbIn, db) {
 		return false
 	}
-	return !anyMatch(f.dbEx, db)
+	return !debezium.AnyMatch(f.dbEx, db)
 }
 
 // table reports whether db.table is captured.
@@ -430,17 +345,17 @@ func (f *filter) table(db, table string) bool {
 		return false
 	}
 	name := db + "." + table
-	if len(f.tableIn) > 0 && !anyMatch(f.tableIn, name) {
+	if len(f.tableIn) > 0 && !debezium.AnyMatch(f.tableIn, name) {
 		return false
 	}
-	return !anyMatch(f.tableEx, name)
+	return !debezium.AnyMatch(f.tableEx, name)
 }
 
 // column reports whether db.table.column is emitted.
 func (f *filter) column(db, table, column string) bool {
 	name := db + "." + table + "." + column
-	if len(f.colIn) > 0 && !anyMatch(f.colIn, name) {
+	if len(f.colIn) > 0 && !debezium.AnyMatch(f.colIn, name) {
 		return false
 	}
-	return !anyMatch(f.colEx, name)
+	return !debezium.AnyMatch(f.colEx, name)
 }

@@ -2,18 +2,14 @@ package mysql
 
 import (
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // Schema names of Debezium's MySQL events.
 const (
-	sourceSchemaName       = "io.debezium.connector.mysql.Source"
-	schemaChangeKeyName    = "io.debezium.connector.mysql.SchemaChangeKey"
-	schemaChangeValueName  = "io.debezium.connector.mysql.SchemaChangeValue"
-	heartbeatKeySchemaName = "io.debezium.connector.common.ServerNameKey"
-	heartbeatValSchemaName = "io.debezium.connector.common.Heartbeat"
-	txKeySchemaName        = "io.debezium.connector.common.TransactionMetadataKey"
-	txValueSchemaName      = "io.debezium.connector.common.TransactionMetadataValue"
-	txBlockSchemaName      = "event.block"
+	sourceSchemaName      = "io.debezium.connector.mysql.Source"
+	schemaChangeKeyName   = "io.debezium.connector.mysql.SchemaChangeKey"
+	schemaChangeValueName = "io.debezium.connector.mysql.SchemaChangeValue"
 )
 
 // Version is the connector version reported in source.version and by the
@@ -21,20 +17,10 @@ const (
 const Version = "0.1.0"
 
 // SourceSchema returns the schema of the envelope's source block, as
-// Debezium's io.debezium.connector.mysql.Source.
+// Debezium's io.debezium.connector.mysql.Source: the common fields, then
+// MySQL's own.
 func SourceSchema() *connect.Schema {
-	snap := &connect.Schema{Type: connect.TypeString, Optional: true, Default: "false", Name: nameEnum, Version: 1,
-		Parameters: map[string]string{"allowed": "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"}}
-	return connect.NewStructSchema(sourceSchemaName,
-		connect.F("version", connect.StringSchema),
-		connect.F("connector", connect.StringSchema),
-		connect.F("name", connect.StringSchema),
-		connect.F("ts_ms", connect.Int64Schema),
-		connect.F("snapshot", snap),
-		connect.F("db", connect.StringSchema),
-		connect.F("sequence", connect.OptionalStringSchema),
-		connect.F("ts_us", connect.OptionalInt64Schema),
-		connect.F("ts_ns", connect.OptionalInt64Schema),
+	return debezium.SourceSchema(sourceSchemaName,
 		connect.F("table", connect.OptionalStringSchema),
 		connect.F("server_id", connect.Int64Schema),
 		connect.F("gtid", connect.OptionalStringSchema),
@@ -46,18 +32,9 @@ func SourceSchema() *connect.Schema {
 	)
 }
 
-// Positions of the source block's fields.
+// Positions of MySQL's own source block fields.
 const (
-	srcVersion = iota
-	srcConnector
-	srcName
-	srcTsMs
-	srcSnapshot
-	srcDB
-	srcSequence
-	srcTsUs
-	srcTsNs
-	srcTable
+	srcTable = debezium.SourceFields + iota
 	srcServerID
 	srcGTID
 	srcFile
@@ -67,58 +44,15 @@ const (
 	srcQuery
 )
 
-// Positions of the envelope's fields.
-const (
-	envBefore = iota
-	envAfter
-	envSource
-	envTransaction
-	envOp
-	envTsMs
-	envTsUs
-	envTsNs
-)
-
-var (
-	sourceSchema  = SourceSchema()
-	txBlockSchema = func() *connect.Schema {
-		s := connect.NewStructSchema(txBlockSchemaName,
-			connect.F("id", connect.StringSchema),
-			connect.F("total_order", connect.Int64Schema),
-			connect.F("data_collection_order", connect.Int64Schema))
-		s.Version = 1
-		s.Optional = true
-		return s
-	}()
-)
-
-// envelopeSchema returns the change event schema of a table with value
-// schema val, as Debezium's <prefix>.<db>.<table>.Envelope.
-func envelopeSchema(name string, val *connect.Schema) *connect.Schema {
-	s := connect.NewStructSchema(name,
-		connect.F("before", val),
-		connect.F("after", val),
-		connect.F("source", sourceSchema),
-		connect.F("transaction", txBlockSchema),
-		connect.F("op", connect.StringSchema),
-		connect.F("ts_ms", connect.OptionalInt64Schema),
-		connect.F("ts_us", connect.OptionalInt64Schema),
-		connect.F("ts_ns", connect.OptionalInt64Schema))
-	s.Version = 2
-	return s
-}
+var sourceSchema = SourceSchema()
 
 func versioned(s *connect.Schema) *connect.Schema {
 	s.Version = 1
 	return s
 }
 
+// Schemas of the schema change topic's events.
 var (
-	heartbeatKeySchema = versioned(connect.NewStructSchema(heartbeatKeySchemaName,
-		connect.F("serverName", connect.StringSchema)))
-	heartbeatValueSchema = versioned(connect.NewStructSchema(heartbeatValSchemaName,
-		connect.F("ts_ms", connect.Int64Schema)))
-
 	schemaChangeKeySchema = versioned(connect.NewStructSchema(schemaChangeKeyName,
 		connect.F("databaseName", connect.StringSchema)))
 	schemaChangeValueSchema = versioned(connect.NewStructSchema(schemaChangeValueName,
@@ -151,16 +85,6 @@ var (
 		connect.F("position", connect.Int32Schema),
 		connect.F("optional", connect.OptionalBooleanSchema),
 		connect.F("enumValues", connect.OptionalOf(connect.ArrayOf(connect.StringSchema)))))
-
-	txKeySchema  = versioned(connect.NewStructSchema(txKeySchemaName, connect.F("id", connect.StringSchema)))
-	txCollSchema = connect.NewStructSchema("",
-		connect.F("data_collection", connect.StringSchema), connect.F("event_count", connect.Int64Schema))
-	txValueSchema = versioned(connect.NewStructSchema(txValueSchemaName,
-		connect.F("status", connect.StringSchema),
-		connect.F("id", connect.StringSchema),
-		connect.F("event_count", connect.OptionalInt64Schema),
-		connect.F("data_collections", connect.OptionalOf(connect.ArrayOf(txCollSchema))),
-		connect.F("ts_ms", connect.Int64Schema)))
 )
 
 // tableChange describes a table's current definition for a schema change

@@ -13,6 +13,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // snapChunk is one SELECT of a table: the whole table or a key range of it.
@@ -200,7 +201,7 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 			continue
 		}
 		if first {
-			setSnapshotMarker(batch[0], "first")
+			debezium.SetSnapshot(batch[0], debezium.SnapshotFirst)
 			first = false
 		}
 		total += int64(len(batch))
@@ -229,7 +230,7 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 		return pos, firstErr
 	}
 	if held != nil {
-		setSnapshotMarker(held, "last")
+		debezium.SetSnapshot(held, debezium.SnapshotLast)
 		off := make(map[string]any, len(shared))
 		for k, v := range shared {
 			off[k] = v
@@ -273,21 +274,6 @@ func snapshotPosition(snap, meta *client.Conn, info serverInfo) (position, error
 		}
 	}
 	return binlogPosition(meta, info)
-}
-
-// setSnapshotMarker sets the record's source.snapshot; the source block may
-// be shared by the records of a batch, so the record gets its own copy.
-func setSnapshotMarker(r *connect.Record, m string) {
-	if env, ok := r.Value.(*connect.Struct); ok {
-		if src, ok := env.GetAt(envSource).(*connect.Struct); ok {
-			c := connect.NewStruct(sourceSchema)
-			for i := range sourceSchema.Fields {
-				c.SetAt(i, src.GetAt(i))
-			}
-			c.SetAt(srcSnapshot, m)
-			env.SetAt(envSource, c)
-		}
-	}
 }
 
 // planChunks splits a table into key ranges when it is large, has a
@@ -371,7 +357,7 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 	batch := make([]*connect.Record, 0, size)
 	src := t.snapshotSource(tbl, pos)
 	vals := make([]any, len(tbl.cols))
-	now := time.Now()
+	times := debezium.NewTimes(time.Now())
 	send := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -385,7 +371,7 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 		}
 		batch = make([]*connect.Record, 0, size)
 		src = t.snapshotSource(tbl, pos)
-		now = time.Now()
+		times = debezium.NewTimes(time.Now())
 		return nil
 	}
 	var result gm.Result
@@ -398,10 +384,7 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 			return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
 		}
 		env := connect.NewStruct(tbl.envSchema)
-		env.SetAt(envAfter, r.val)
-		env.SetAt(envSource, src)
-		env.SetAt(envOp, "r")
-		setTimes(env, now)
+		debezium.FillEnvelope(env, debezium.OpRead, nil, r.val, src, times)
 		rec := &connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env,
 			SourcePartition: t.partition, SourceOffset: shared}
 		if tbl.keySchema != nil {
@@ -444,25 +427,8 @@ func fieldValue(f *gm.FieldValue) any {
 	return f.AsString()
 }
 
-// setTimes sets an envelope's ts_ms, ts_us and ts_ns.
-func setTimes(env *connect.Struct, now time.Time) {
-	ns := now.UnixNano()
-	env.SetAt(envTsMs, ns/1e6)
-	env.SetAt(envTsUs, ns/1e3)
-	env.SetAt(envTsNs, ns)
-}
-
 func (t *Task) snapshotSource(tbl *table, pos position) *connect.Struct {
-	src := connect.NewStruct(sourceSchema)
-	ns := time.Now().UnixNano()
-	src.SetAt(srcVersion, Version)
-	src.SetAt(srcConnector, "mysql")
-	src.SetAt(srcName, t.s.prefix)
-	src.SetAt(srcTsMs, ns/1e6)
-	src.SetAt(srcTsUs, ns/1e3)
-	src.SetAt(srcTsNs, ns)
-	src.SetAt(srcSnapshot, "true")
-	src.SetAt(srcDB, tbl.db)
+	src := t.source.New(debezium.NewTimes(time.Now()), debezium.SnapshotTrue, tbl.db)
 	src.SetAt(srcTable, tbl.name)
 	src.SetAt(srcServerID, int64(0))
 	src.SetAt(srcFile, pos.file)

@@ -15,6 +15,7 @@ import (
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // txState is the transaction being read.
@@ -168,13 +169,9 @@ func (st *streamer) idle() error {
 			st.t.log.Warn("heartbeat.action.query failed", "err", err)
 		}
 	}
-	key := connect.NewStruct(heartbeatKeySchema)
-	key.SetAt(0, st.s.prefix)
-	val := connect.NewStruct(heartbeatValueSchema)
-	val.SetAt(0, time.Now().UnixMilli())
-	st.batch = append(st.batch, &connect.Record{Topic: st.s.heartbeatTopic, Partition: -1,
-		KeySchema: heartbeatKeySchema, Key: key, ValueSchema: heartbeatValueSchema, Value: val,
-		SourcePartition: st.t.partition, SourceOffset: st.doneOffset(time.Now().Unix())})
+	rec := debezium.Heartbeat(st.s.heartbeatTopic, st.s.prefix, time.Now())
+	rec.SourcePartition, rec.SourceOffset = st.t.partition, st.doneOffset(time.Now().Unix())
+	st.batch = append(st.batch, rec)
 	return st.flush()
 }
 
@@ -513,16 +510,16 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 		src := st.source(h, tbl, int32(row))
 		var recs []*connect.Record
 		switch {
-		case op == "u" && tbl.keySchema != nil && !keysEqual(before.key, after.key):
+		case op == "u" && tbl.keySchema != nil && !debezium.KeysEqual(before.key, after.key):
 			recs = append(recs, st.change(tbl, "d", before, nil, before.key, src))
 			if st.s.tombstones {
-				recs = append(recs, tombstone(tbl, before.key))
+				recs = append(recs, debezium.Tombstone(tbl.topic, tbl.keySchema, before.key))
 			}
 			recs = append(recs, st.change(tbl, "c", nil, after, after.key, src))
 		case op == "d":
 			recs = append(recs, st.change(tbl, "d", before, nil, before.key, src))
 			if st.s.tombstones && tbl.keySchema != nil {
-				recs = append(recs, tombstone(tbl, before.key))
+				recs = append(recs, debezium.Tombstone(tbl.topic, tbl.keySchema, before.key))
 			}
 		default:
 			recs = append(recs, st.change(tbl, op, before, after, after.key, src))
@@ -550,16 +547,7 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 
 // source builds the source block of a streamed event.
 func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *connect.Struct {
-	src := connect.NewStruct(sourceSchema)
-	ms := int64(h.Timestamp) * 1000
-	src.SetAt(srcVersion, Version)
-	src.SetAt(srcConnector, "mysql")
-	src.SetAt(srcName, st.s.prefix)
-	src.SetAt(srcTsMs, ms)
-	src.SetAt(srcTsUs, ms*1000)
-	src.SetAt(srcTsNs, ms*1000_000)
-	src.SetAt(srcSnapshot, "false")
-	src.SetAt(srcDB, tbl.db)
+	src := st.t.source.New(debezium.NewTimes(time.Unix(int64(h.Timestamp), 0)), debezium.SnapshotFalse, tbl.db)
 	src.SetAt(srcTable, tbl.name)
 	src.SetAt(srcServerID, int64(h.ServerID))
 	if st.tx.gtid != "" {
@@ -576,15 +564,14 @@ func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *c
 // change builds one change event.
 func (st *streamer) change(tbl *table, op string, before, after *rowValues, key *connect.Struct, src *connect.Struct) *connect.Record {
 	env := connect.NewStruct(tbl.envSchema)
+	var b, a *connect.Struct
 	if before != nil {
-		env.SetAt(envBefore, before.val)
+		b = before.val
 	}
 	if after != nil {
-		env.SetAt(envAfter, after.val)
+		a = after.val
 	}
-	env.SetAt(envSource, src)
-	env.SetAt(envOp, op)
-	setTimes(env, time.Now())
+	debezium.FillEnvelope(env, op, b, a, src, debezium.NewTimes(time.Now()))
 	if st.s.txMetadata {
 		coll := tbl.db + "." + tbl.name
 		if st.tx.perColl == nil {
@@ -595,41 +582,13 @@ func (st *streamer) change(tbl *table, op string, before, after *rowValues, key 
 		}
 		st.tx.perColl[coll]++
 		st.tx.total++
-		blk := connect.NewStruct(txBlockSchema)
-		blk.SetAt(0, st.txID())
-		blk.SetAt(1, st.tx.total)
-		blk.SetAt(2, st.tx.perColl[coll])
-		env.SetAt(envTransaction, blk)
+		env.SetAt(debezium.EnvTransaction, debezium.TransactionBlock(st.txID(), st.tx.total, st.tx.perColl[coll]))
 	}
 	rec := &connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env}
 	if tbl.keySchema != nil {
 		rec.KeySchema, rec.Key = tbl.keySchema, key
 	}
 	return rec
-}
-
-func tombstone(tbl *table, key *connect.Struct) *connect.Record {
-	return &connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: key}
-}
-
-func keysEqual(a, b *connect.Struct) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	for i := range a.Schema().Fields {
-		x, y := a.GetAt(i), b.GetAt(i)
-		if xb, ok := x.([]byte); ok {
-			yb, _ := y.([]byte)
-			if !bytes.Equal(xb, yb) {
-				return false
-			}
-			continue
-		}
-		if fmt.Sprint(x) != fmt.Sprint(y) {
-			return false
-		}
-	}
-	return true
 }
 
 // txID is the transaction metadata id: the GTID, or file:position of the
@@ -647,33 +606,17 @@ func (st *streamer) txID() string {
 
 func (st *streamer) txBegin(h *replication.EventHeader) *connect.Record {
 	st.tx.began = true
-	val := connect.NewStruct(txValueSchema)
-	val.SetAt(0, "BEGIN")
-	val.SetAt(1, st.txID())
-	val.SetAt(4, int64(h.Timestamp)*1000)
-	return st.txRecord(val, st.txOffset(int64(h.Timestamp), 0, 0))
+	rec := debezium.TransactionBegin(debezium.TransactionTopic(st.s.prefix), st.txID(), time.Unix(int64(h.Timestamp), 0))
+	rec.SourcePartition, rec.SourceOffset = st.t.partition, st.txOffset(int64(h.Timestamp), 0, 0)
+	return rec
 }
 
 func (st *streamer) txEnd(h *replication.EventHeader) *connect.Record {
-	val := connect.NewStruct(txValueSchema)
-	val.SetAt(0, "END")
-	val.SetAt(1, st.txID())
-	val.SetAt(2, st.tx.total)
-	colls := make([]any, 0, len(st.tx.collOrder))
-	for _, c := range st.tx.collOrder {
-		cs := connect.NewStruct(txCollSchema)
-		cs.SetAt(0, c)
-		cs.SetAt(1, st.tx.perColl[c])
-		colls = append(colls, cs)
+	counts := make([]debezium.CollectionCount, len(st.tx.collOrder))
+	for i, c := range st.tx.collOrder {
+		counts[i] = debezium.CollectionCount{Collection: c, Events: st.tx.perColl[c]}
 	}
-	val.SetAt(3, colls)
-	val.SetAt(4, int64(h.Timestamp)*1000)
-	return st.txRecord(val, st.doneOffset(int64(h.Timestamp)))
-}
-
-func (st *streamer) txRecord(val *connect.Struct, off map[string]any) *connect.Record {
-	key := connect.NewStruct(txKeySchema)
-	key.SetAt(0, st.txID())
-	return &connect.Record{Topic: st.s.prefix + ".transaction", Partition: -1, KeySchema: txKeySchema, Key: key,
-		ValueSchema: txValueSchema, Value: val, SourcePartition: st.t.partition, SourceOffset: off}
+	rec := debezium.TransactionEnd(debezium.TransactionTopic(st.s.prefix), st.txID(), time.Unix(int64(h.Timestamp), 0), counts)
+	rec.SourcePartition, rec.SourceOffset = st.t.partition, st.doneOffset(int64(h.Timestamp))
+	return rec
 }

@@ -8,6 +8,7 @@ import (
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // column is one column of a captured table, in the table's column order.
@@ -87,7 +88,7 @@ func (s *settings) buildTable(db, name string, defs []colDef, pk []string) (*tab
 	}
 	t.valSchema = connect.NewStructSchema(prefix+".Value", valFields...)
 	t.valSchema.Optional = true
-	t.envSchema = envelopeSchema(prefix+".Envelope", t.valSchema)
+	t.envSchema = debezium.EnvelopeSchema(prefix, t.valSchema, sourceSchema)
 	return t, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // Offset keys, Debezium's MySQL offset fields.
@@ -64,6 +65,7 @@ type Task struct {
 	q         *queue
 	partition map[string]any
 	done      chan struct{}
+	source    *debezium.Source // fills the common source block fields
 	progress  snapshotProgress
 	stopOnce  sync.Once
 	// finished is closed by initial_only when the snapshot is complete.
@@ -91,6 +93,7 @@ func (t *Task) Start(ctx context.Context, tctx connect.SourceTaskContext, props 
 	t.ctx, t.cancel = context.WithCancel(ctx)
 	t.q = newQueue(s.maxQueue)
 	t.partition = map[string]any{"server": s.prefix}
+	t.source = debezium.NewSource(sourceSchema, "mysql", Version, s.prefix)
 	t.done = make(chan struct{})
 	t.finished = make(chan struct{})
 	go t.run()

@@ -1,33 +1,23 @@
 package mysql
 
 import (
-	"encoding/base64"
+	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 	"golang.org/x/text/encoding/charmap"
 )
 
-// Names of Debezium's semantic types, as Debezium puts them in schemas.
+// Names of the semantic types only the MySQL connector uses.
 const (
-	nameDate           = "io.debezium.time.Date"
-	nameTime           = "io.debezium.time.Time"
-	nameMicroTime      = "io.debezium.time.MicroTime"
-	nameTimestamp      = "io.debezium.time.Timestamp"
-	nameMicroTimestamp = "io.debezium.time.MicroTimestamp"
-	nameZonedTimestamp = "io.debezium.time.ZonedTimestamp"
-	nameYear           = "io.debezium.time.Year"
-	nameJSON           = "io.debezium.data.Json"
-	nameEnum           = "io.debezium.data.Enum"
-	nameEnumSet        = "io.debezium.data.EnumSet"
-	nameBits           = "io.debezium.data.Bits"
-	nameGeometry       = "io.debezium.data.geometry.Geometry"
-	precisionParam     = "connect.decimal.precision"
+	nameGeometry   = "io.debezium.data.geometry.Geometry"
+	precisionParam = "connect.decimal.precision"
 )
 
 // colDef is a column's definition, from the binlog's table-map metadata or
@@ -89,8 +79,11 @@ type codec struct {
 	scale    int32
 	fsp      int
 	values   []string
-	latin1   bool // binlog bytes are latin1 (cp1252) text
-	padTo    int  // BINARY(n): the binlog drops trailing zero bytes, which are put back
+	latin1   bool                 // binlog bytes are latin1 (cp1252) text
+	encode   func([]byte) any     // binary.handling.mode
+	date     func(days int32) any // time.precision.mode's DATE value
+	micros   func(us int64) any   // time.precision.mode's TIME or DATETIME value
+	padTo    int                  // BINARY(n): the binlog drops trailing zero bytes, which are put back
 	s        *settings
 }
 
@@ -146,64 +139,46 @@ func (s *settings) codecFor(d *colDef) (codec, error) {
 			c.kind, sch = kBool, &connect.Schema{Type: connect.TypeBoolean}
 		} else {
 			c.kind = kBits
-			sch = &connect.Schema{Type: connect.TypeBytes, Name: nameBits, Version: 1,
-				Parameters: map[string]string{"length": strconv.Itoa(c.bits)}}
+			sch = debezium.Named(connect.TypeBytes, names.Bits)
+			sch.Parameters = map[string]string{"length": strconv.Itoa(c.bits)}
 		}
 	case "bool", "boolean":
 		c.kind, sch = kBool, &connect.Schema{Type: connect.TypeBoolean}
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
 		if d.binary {
-			c.kind, sch = kBytes, binarySchema(s)
+			c.kind = kBytes
+			sch, c.encode = debezium.BinarySchema(s.binaryMode)
 		} else {
 			c.kind, sch = kString, &connect.Schema{Type: connect.TypeString}
 			c.latin1 = d.charset == "latin1"
 		}
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-		c.kind, sch = kBytes, binarySchema(s)
+		c.kind = kBytes
+		sch, c.encode = debezium.BinarySchema(s.binaryMode)
 		if d.dataType == "binary" {
 			c.padTo = d.length
 		}
 	case "json":
-		c.kind, sch = kJSON, &connect.Schema{Type: connect.TypeString, Name: nameJSON, Version: 1}
+		c.kind, sch = kJSON, debezium.JSONSchema()
 	case "date":
 		c.kind = kDate
-		if s.timeMode == "connect" {
-			sch = connect.DateSchema()
-		} else {
-			sch = &connect.Schema{Type: connect.TypeInt32, Name: nameDate, Version: 1}
-		}
+		sch, c.date = debezium.DateSchema(s.timeMode)
 	case "time":
 		c.kind = kTime
-		switch {
-		case s.timeMode == "connect":
-			sch = connect.TimeSchema()
-		case s.timeMode == "adaptive" && d.fsp <= 3:
-			sch = &connect.Schema{Type: connect.TypeInt32, Name: nameTime, Version: 1}
-		default:
-			sch = &connect.Schema{Type: connect.TypeInt64, Name: nameMicroTime, Version: 1}
-		}
+		sch, c.micros = debezium.TimeSchema(s.timeMode, d.fsp)
 	case "datetime":
 		c.kind = kDatetime
-		switch {
-		case s.timeMode == "connect":
-			sch = connect.TimestampSchema()
-		case d.fsp <= 3:
-			sch = &connect.Schema{Type: connect.TypeInt64, Name: nameTimestamp, Version: 1}
-		default:
-			sch = &connect.Schema{Type: connect.TypeInt64, Name: nameMicroTimestamp, Version: 1}
-		}
+		sch, c.micros = debezium.TimestampSchema(s.timeMode, d.fsp)
 	case "timestamp":
-		c.kind, sch = kTimestamp, &connect.Schema{Type: connect.TypeString, Name: nameZonedTimestamp, Version: 1}
+		c.kind, sch = kTimestamp, debezium.ZonedTimestampSchema()
 	case "year":
-		c.kind, sch = kYear, &connect.Schema{Type: connect.TypeInt32, Name: nameYear, Version: 1}
+		c.kind, sch = kYear, debezium.Named(connect.TypeInt32, names.Year)
 	case "enum":
-		c.kind = kEnum
-		sch = &connect.Schema{Type: connect.TypeString, Name: nameEnum, Version: 1,
-			Parameters: map[string]string{"allowed": strings.Join(d.values, ",")}}
+		c.kind, sch = kEnum, debezium.EnumSchema(d.values)
 	case "set":
 		c.kind = kSet
-		sch = &connect.Schema{Type: connect.TypeString, Name: nameEnumSet, Version: 1,
-			Parameters: map[string]string{"allowed": strings.Join(d.values, ",")}}
+		sch = debezium.Named(connect.TypeString, names.EnumSet)
+		sch.Parameters = map[string]string{"allowed": strings.Join(d.values, ",")}
 	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
 		"geometrycollection", "geomcollection":
 		c.kind, sch = kGeometry, geometrySchema
@@ -229,13 +204,6 @@ func decimalSchema(s *settings, precision, scale int) *connect.Schema {
 		sch.Parameters[precisionParam] = strconv.Itoa(precision)
 	}
 	return sch
-}
-
-func binarySchema(s *settings) *connect.Schema {
-	if s.binaryMode == "bytes" {
-		return &connect.Schema{Type: connect.TypeBytes}
-	}
-	return &connect.Schema{Type: connect.TypeString}
 }
 
 // convert turns one value into the column's Connect value. v is nil, an
@@ -317,7 +285,7 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		if len(b) < c.padTo {
 			b = append(append(make([]byte, 0, c.padTo), b...), make([]byte, c.padTo-len(b))...)
 		}
-		return c.encodeBinary(b), nil
+		return c.encode(bytes.Clone(b)), nil
 	case kDate:
 		days, zero, err := parseDate(text(v))
 		if err != nil {
@@ -326,16 +294,13 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		if zero {
 			return c.zero(), nil
 		}
-		return int32(days), nil
+		return c.date(int32(days)), nil
 	case kTime:
 		us, err := parseTimeMicros(text(v))
 		if err != nil {
 			return nil, err
 		}
-		if c.schema.Type == connect.TypeInt32 {
-			return int32(us / 1000), nil
-		}
-		return us, nil
+		return c.micros(us), nil
 	case kDatetime:
 		us, zero, err := parseDatetimeMicros(text(v))
 		if err != nil {
@@ -344,10 +309,7 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		if zero {
 			return c.zero(), nil
 		}
-		if c.schema.Name == nameMicroTimestamp {
-			return us, nil
-		}
-		return floorDiv(us, 1000), nil
+		return c.micros(us), nil
 	case kTimestamp:
 		us, zero, err := parseDatetimeMicros(text(v))
 		if err != nil {
@@ -411,9 +373,9 @@ func (c *codec) zero() any {
 		return nil
 	}
 	if c.kind == kDate {
-		return int32(0)
+		return c.date(0)
 	}
-	return int64(0)
+	return c.micros(0)
 }
 
 // integer returns the magnitude and sign of an integer value.
@@ -503,18 +465,6 @@ func (c *codec) decimal(v any) (any, error) {
 	return d.Rescale(c.scale), nil
 }
 
-func (c *codec) encodeBinary(b []byte) any {
-	switch c.s.binaryMode {
-	case "base64":
-		return base64.StdEncoding.EncodeToString(b)
-	case "base64-url-safe":
-		return base64.URLEncoding.EncodeToString(b)
-	case "hex":
-		return hex.EncodeToString(b)
-	}
-	return append([]byte{}, b...)
-}
-
 // text returns a string or byte slice value as a string (copied).
 func text(v any) string {
 	switch x := v.(type) {
@@ -537,20 +487,12 @@ func raw(v any) []byte {
 	return []byte(fmt.Sprint(v))
 }
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
 // daysFromCivil returns days since 1970-01-01 of a proleptic Gregorian date.
 func daysFromCivil(y, m, d int64) int64 {
 	if m <= 2 {
 		y--
 	}
-	era := floorDiv(y, 400)
+	era := debezium.FloorDiv(y, 400)
 	yoe := y - era*400
 	mp := (m + 9) % 12
 	doy := (153*mp+2)/5 + d - 1
@@ -561,7 +503,7 @@ func daysFromCivil(y, m, d int64) int64 {
 // civilFromDays is the inverse of daysFromCivil.
 func civilFromDays(z int64) (y, m, d int64) {
 	z += 719468
-	era := floorDiv(z, 146097)
+	era := debezium.FloorDiv(z, 146097)
 	doe := z - era*146097
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
 	y = yoe + era*400
@@ -672,10 +614,12 @@ func parseDatetimeMicros(s string) (us int64, zero bool, err error) {
 	return days*86_400_000_000 + t, false, nil
 }
 
-// formatZoned formats microseconds since the epoch as Debezium's
-// ZonedTimestamp: ISO-8601 in UTC with the column's fractional digits.
+// formatZoned formats microseconds since the epoch as Debezium's MySQL
+// connector formats TIMESTAMP(fsp) values: ISO-8601 in UTC with exactly the
+// column's fractional digits (DBZ-5996), where debezium.FormatZonedTimestamp
+// drops trailing zeros.
 func formatZoned(us int64, fsp int) string {
-	days := floorDiv(us, 86_400_000_000)
+	days := debezium.FloorDiv(us, 86_400_000_000)
 	rem := us - days*86_400_000_000
 	y, m, d := civilFromDays(days)
 	sec := rem / 1_000_000

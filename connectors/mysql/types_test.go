@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 // Every mapped type arrives the same through the snapshot (text protocol)
@@ -78,8 +79,8 @@ func TestTypesRoundTrip(t *testing.T) {
 		}
 	}
 	sch := recs[0].ValueSchema.Fields[1].Schema
-	names := map[string]string{"dt": nameDate, "tm": nameMicroTime, "dtm": nameTimestamp, "dtm6": nameMicroTimestamp,
-		"ts": nameZonedTimestamp, "y": nameYear, "en": nameEnum, "st": nameEnumSet, "b10": nameBits, "g": nameGeometry,
+	names := map[string]string{"dt": names.Date, "tm": names.MicroTime, "dtm": names.Timestamp, "dtm6": names.MicroTimestamp,
+		"ts": names.ZonedTimestamp, "y": names.Year, "en": names.Enum, "st": names.EnumSet, "b10": names.Bits, "g": nameGeometry,
 		"dec1": connect.DecimalName}
 	for f, n := range names {
 		fs, _ := sch.Field(f)

@@ -14,6 +14,7 @@ import (
 	"github.com/penstockhq/penstock/connectors/datagen"
 	"github.com/penstockhq/penstock/connectors/elasticsearch"
 	"github.com/penstockhq/penstock/connectors/file"
+	"github.com/penstockhq/penstock/connectors/mysql"
 	"github.com/penstockhq/penstock/connectors/postgres"
 	"github.com/penstockhq/penstock/plugins"
 	"github.com/penstockhq/penstock/transforms"
@@ -27,6 +28,7 @@ func Plugins() []plugins.Plugin {
 		plugins.Converters,
 		elasticsearch.Plugins,
 		postgres.Plugins,
+		mysql.Plugins,
 		transformPlugins(),
 		plugins.Catalogued(), // deprecated catalog_<name>.go files, until moved here
 	)
