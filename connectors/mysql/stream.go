@@ -463,12 +463,15 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 	tbl := m.tbl
 	var op string
 	step := 1
-	switch e.Type() {
-	case replication.EnumRowsEventTypeInsert:
+	switch h.EventType {
+	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2,
+		replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
 		op = "c"
-	case replication.EnumRowsEventTypeUpdate:
+	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2,
+		replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1, replication.PARTIAL_UPDATE_ROWS_EVENT:
 		op, step = "u", 2
-	case replication.EnumRowsEventTypeDelete:
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2,
+		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
 		op = "d"
 	default:
 		return nil

@@ -93,7 +93,7 @@ func (t *Task) Start(ctx context.Context, tctx connect.SourceTaskContext, props 
 	t.ctx, t.cancel = context.WithCancel(ctx)
 	t.q = newQueue(s.maxQueue)
 	t.partition = map[string]any{"server": s.prefix}
-	t.source = debezium.NewSource(sourceSchema, "mysql", Version, s.prefix)
+	t.source = newSourceFor(s)
 	t.done = make(chan struct{})
 	t.finished = make(chan struct{})
 	go t.run()
@@ -134,6 +134,11 @@ func (t *Task) Stop() error {
 // Progress returns the snapshot progress per table (rows read and the
 // server's row estimate); empty when no snapshot ran.
 func (t *Task) Progress() []TableProgress { return t.progress.list() }
+
+// newSourceFor returns the filler of the source blocks' common fields.
+func newSourceFor(s *settings) *debezium.Source {
+	return debezium.NewSource(sourceSchema, "mysql", Version, s.prefix)
+}
 
 // produce runs the snapshot (when needed) and then streams.
 func (t *Task) produce(ctx context.Context) error {
