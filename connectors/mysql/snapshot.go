@@ -357,6 +357,7 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 	batch := make([]*connect.Record, 0, size)
 	src := t.snapshotSource(tbl, pos)
 	vals := make([]any, len(tbl.cols))
+	arena := structArena{}
 	times := debezium.NewTimes(time.Now())
 	send := func() error {
 		if len(batch) == 0 {
@@ -379,11 +380,11 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 		for i := range vals {
 			vals[i] = fieldValue(&row[i])
 		}
-		r, err := tbl.decodeRow(vals, false)
+		r, err := tbl.decodeRow(vals, false, arena)
 		if err != nil {
 			return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
 		}
-		env := connect.NewStruct(tbl.envSchema)
+		env := arena.new(tbl.envSchema)
 		debezium.FillEnvelope(env, debezium.OpRead, nil, r.val, src, times)
 		rec := &connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env,
 			SourcePartition: t.partition, SourceOffset: shared}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"regexp"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type txState struct {
 	total      int64
 	perColl    map[string]int64
 	collOrder  []string
+	base       map[string]any // the offset fields common to its records
 }
 
 // streamer reads the binlog and turns row events into change records.
@@ -53,6 +55,7 @@ type streamer struct {
 	skipRw int64 // rows to skip in its event number skipEv
 	skipOn bool
 
+	arena  structArena
 	tables map[uint64]*mappedTable
 	byName map[string]*table // information_schema descriptions, dropped on DDL
 	batch  []*connect.Record
@@ -77,7 +80,7 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	st := &streamer{t: t, s: s, info: info, ctx: ctx, meta: meta, file: rp.pos.file,
 		done:   rp.pos,
 		skipEv: rp.skipEvent, skipRw: rp.skipRow, skipOn: rp.skipEvent > 0 || rp.skipRow > 0,
-		tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now()}
+		arena: structArena{}, tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now()}
 	if rp.pos.gtids != "" {
 		if st.gtids, err = newGTIDTracker(info.flavor, rp.pos.gtids); err != nil {
 			return err
@@ -86,7 +89,7 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	cfg := replication.BinlogSyncerConfig{
 		ServerID: s.serverID, Flavor: info.flavor, Host: s.host, Port: uint16(s.port),
 		User: s.user, Password: s.password, TLSConfig: s.tlsConfig(),
-		TimestampStringLocation: time.UTC, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		ParseTime: true, TimestampStringLocation: time.UTC, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		DisableRetrySync: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if info.flavor == gm.MariaDBFlavor && s.includeQuery {
@@ -113,13 +116,7 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	t.log.Info("streaming started", "file", rp.pos.file, "pos", rp.pos.pos, "gtids", rp.pos.gtids,
 		"skip_events", rp.skipEvent, "skip_rows", rp.skipRow)
 	for {
-		wait := 30 * time.Second
-		if s.heartbeat > 0 {
-			wait = max(time.Until(st.lastHB.Add(s.heartbeat)), time.Millisecond)
-		}
-		ectx, cancel := context.WithTimeout(ctx, wait)
-		ev, err := bs.GetEvent(ectx)
-		cancel()
+		ev, err := st.next(bs)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -141,6 +138,17 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 			}
 		}
 	}
+}
+
+// next waits for the next event; with heartbeats it returns
+// context.DeadlineExceeded when one is due first.
+func (st *streamer) next(bs *replication.BinlogStreamer) (*replication.BinlogEvent, error) {
+	if st.s.heartbeat <= 0 {
+		return bs.GetEvent(st.ctx)
+	}
+	ectx, cancel := context.WithTimeout(st.ctx, max(time.Until(st.lastHB.Add(st.s.heartbeat)), time.Millisecond))
+	defer cancel()
+	return bs.GetEvent(ectx)
 }
 
 // startError names the setting behind a refused binlog dump.
@@ -362,11 +370,15 @@ func (st *streamer) commit(h *replication.EventHeader) error {
 // txOffset is the offset of a record of the current transaction: restart
 // at its start, skip event rows events and row rows of the next one.
 func (st *streamer) txOffset(tsSec, event, row int64) map[string]any {
-	off := map[string]any{offFile: st.tx.file, offPos: int64(st.tx.pos), offEvent: event, offRow: row,
-		offTsSec: tsSec, offServerID: int64(st.info.serverID)}
-	if st.gtids != nil {
-		off[offGTIDs] = st.s.filterGTIDs(st.gtids.str)
+	if st.tx.base == nil || st.tx.base[offTsSec] != tsSec {
+		st.tx.base = map[string]any{offFile: st.tx.file, offPos: int64(st.tx.pos), offEvent: int64(0), offRow: int64(0),
+			offTsSec: tsSec, offServerID: int64(st.info.serverID)}
+		if st.gtids != nil {
+			st.tx.base[offGTIDs] = st.s.filterGTIDs(st.gtids.str)
+		}
 	}
+	off := maps.Clone(st.tx.base) // a copy of a map of the final size: no growing
+	off[offEvent], off[offRow] = event, row
 	return off
 }
 
@@ -488,23 +500,23 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 		var before, after *rowValues
 		switch op {
 		case "c":
-			r, err := tbl.decodeRow(e.Rows[i], true)
+			r, err := tbl.decodeRow(e.Rows[i], true, st.arena)
 			if err != nil {
 				return err
 			}
 			after = &r
 		case "d":
-			r, err := tbl.decodeRow(e.Rows[i], true)
+			r, err := tbl.decodeRow(e.Rows[i], true, st.arena)
 			if err != nil {
 				return err
 			}
 			before = &r
 		case "u":
-			b, err := tbl.decodeRow(e.Rows[i], true)
+			b, err := tbl.decodeRow(e.Rows[i], true, st.arena)
 			if err != nil {
 				return err
 			}
-			a, err := tbl.decodeRow(e.Rows[i+1], true)
+			a, err := tbl.decodeRow(e.Rows[i+1], true, st.arena)
 			if err != nil {
 				return err
 			}
@@ -550,7 +562,8 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 
 // source builds the source block of a streamed event.
 func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *connect.Struct {
-	src := st.t.source.New(debezium.NewTimes(time.Unix(int64(h.Timestamp), 0)), debezium.SnapshotFalse, tbl.db)
+	src := st.arena.new(sourceSchema)
+	st.t.source.Fill(src, debezium.NewTimes(time.Unix(int64(h.Timestamp), 0)), debezium.SnapshotFalse, tbl.db)
 	src.SetAt(srcTable, tbl.name)
 	src.SetAt(srcServerID, int64(h.ServerID))
 	if st.tx.gtid != "" {
@@ -566,7 +579,7 @@ func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *c
 
 // change builds one change event.
 func (st *streamer) change(tbl *table, op string, before, after *rowValues, key *connect.Struct, src *connect.Struct) *connect.Record {
-	env := connect.NewStruct(tbl.envSchema)
+	env := st.arena.new(tbl.envSchema)
 	var b, a *connect.Struct
 	if before != nil {
 		b = before.val

@@ -98,13 +98,30 @@ type rowValues struct {
 	val *connect.Struct
 }
 
+// structArena makes structs a few dozen at a time (connect.NewStructs):
+// fewer, larger allocations. An arena belongs to one goroutine.
+type structArena map[*connect.Schema][]connect.Struct
+
+// structBatch is how many structs of one schema are made at once: small, so
+// a record kept long after the others keeps little memory alive.
+const structBatch = 32
+
+func (a structArena) new(s *connect.Schema) *connect.Struct {
+	free := a[s]
+	if len(free) == 0 {
+		free = connect.NewStructs(s, structBatch)
+	}
+	a[s] = free[1:]
+	return &free[0]
+}
+
 // decodeRow converts one row (values in column order) into key and value
 // structs.
-func (t *table) decodeRow(row []any, fromBinlog bool) (rowValues, error) {
+func (t *table) decodeRow(row []any, fromBinlog bool, a structArena) (rowValues, error) {
 	var r rowValues
-	r.val = connect.NewStruct(t.valSchema)
+	r.val = a.new(t.valSchema)
 	if t.keySchema != nil {
-		r.key = connect.NewStruct(t.keySchema)
+		r.key = a.new(t.keySchema)
 	}
 	for i, c := range t.cols {
 		if c.valuePos < 0 && c.keyPos < 0 {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/debezium"
@@ -207,9 +209,10 @@ func decimalSchema(s *settings, precision, scale int) *connect.Schema {
 }
 
 // convert turns one value into the column's Connect value. v is nil, an
-// integer, a float, a string or a byte slice: what go-mysql's binlog decoder
-// returns (integers with the signed interpretation of their width, temporal
-// values as strings, ENUM and SET as numbers), or what the text protocol
+// integer, a float, a string, a byte slice or a time.Time: what go-mysql's
+// binlog decoder returns (integers with the signed interpretation of their
+// width, DATETIME and TIMESTAMP as time.Time unless they are zero dates,
+// other temporal values as strings, ENUM and SET as numbers), or what the text protocol
 // returns (int64, uint64, float64 or the text as bytes). fromBinlog tells
 // which, for text in a character set other than UTF-8.
 func (c *codec) convert(v any, fromBinlog bool) (any, error) {
@@ -302,6 +305,9 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		}
 		return c.micros(us), nil
 	case kDatetime:
+		if t, ok := v.(time.Time); ok { // go-mysql's DATETIME, in UTC
+			return c.micros(t.UnixMicro()), nil
+		}
 		us, zero, err := parseDatetimeMicros(text(v))
 		if err != nil {
 			return nil, err
@@ -311,6 +317,9 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		}
 		return c.micros(us), nil
 	case kTimestamp:
+		if t, ok := v.(time.Time); ok { // go-mysql's TIMESTAMP, an instant
+			return formatZoned(t.UnixMicro(), c.fsp), nil
+		}
 		us, zero, err := parseDatetimeMicros(text(v))
 		if err != nil {
 			return nil, err
@@ -458,11 +467,54 @@ func (c *codec) decimal(v any) (any, error) {
 	if n, ok := v.(int64); ok {
 		return connect.Decimal{Unscaled: new(big.Int).SetUint64(uint64(n)), Scale: 0}, nil
 	}
+	if n, ok := smallDecimal(s, c.scale); ok {
+		return connect.Decimal{Unscaled: big.NewInt(n), Scale: c.scale}, nil
+	}
 	d, err := connect.ParseDecimal(s)
 	if err != nil {
 		return nil, err
 	}
 	return d.Rescale(c.scale), nil
+}
+
+// smallDecimal reads a plain decimal of at most 18 digits with at most
+// scale fraction digits as its unscaled value at scale, without big.Int
+// parsing.
+func smallDecimal(s string, scale int32) (int64, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var n int64
+	digits, frac, dot := 0, int32(0), false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.' && !dot:
+			dot = true
+		case c >= '0' && c <= '9':
+			n = n*10 + int64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 18 || frac > scale {
+		return 0, false
+	}
+	for ; frac < scale; frac++ {
+		if n > math.MaxInt64/10 {
+			return 0, false
+		}
+		n *= 10
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // text returns a string or byte slice value as a string (copied).
