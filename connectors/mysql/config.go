@@ -16,43 +16,45 @@ import (
 // a Debezium configuration runs unchanged; those all Debezium CDC connectors
 // share are package debezium's.
 const (
-	KeyHostname        = "database.hostname"
-	KeyPort            = "database.port"
-	KeyUser            = "database.user"
-	KeyPassword        = "database.password"
-	KeyServerID        = "database.server.id"
-	KeySSLMode         = "database.ssl.mode"
-	KeyTopicPrefix     = debezium.KeyTopicPrefix
-	KeyDBInclude       = "database.include.list"
-	KeyDBExclude       = "database.exclude.list"
-	KeyTableInclude    = debezium.KeyTableInclude
-	KeyTableExclude    = debezium.KeyTableExclude
-	KeyColumnInclude   = debezium.KeyColumnInclude
-	KeyColumnExclude   = debezium.KeyColumnExclude
-	KeyMessageKeyCols  = debezium.KeyMessageKeyCols
-	KeySnapshotMode    = debezium.KeySnapshotMode
-	KeySnapshotLocking = "snapshot.locking.mode"
-	KeySnapshotThreads = "snapshot.max.threads"
-	KeySnapshotChunk   = "snapshot.chunk.size"
-	KeyTombstones      = debezium.KeyTombstones
-	KeySkippedOps      = debezium.KeySkippedOps
-	KeyDecimalMode     = debezium.KeyDecimalMode
-	KeyTimePrecision   = debezium.KeyTimePrecision
-	KeyBigintMode      = "bigint.unsigned.handling.mode"
-	KeyBinaryMode      = debezium.KeyBinaryMode
-	KeySchemaChanges   = "include.schema.changes"
-	KeyIncludeQuery    = "include.query"
-	KeyHeartbeatMs     = debezium.KeyHeartbeatMs
-	KeyHeartbeatQuery  = debezium.KeyHeartbeatQuery
-	KeyHeartbeatPrefix = debezium.KeyHeartbeatPrefix
-	KeyTxMetadata      = debezium.KeyTxMetadata
-	KeyGTIDIncludes    = "gtid.source.includes"
-	KeyGTIDExcludes    = "gtid.source.excludes"
-	KeyMaxBatch        = debezium.KeyMaxBatch
-	KeyMaxQueue        = debezium.KeyMaxQueue
-	KeyPollInterval    = debezium.KeyPollInterval
-	KeyHistoryTopic    = "schema.history.internal.kafka.topic"
-	KeyHistoryServers  = "schema.history.internal.kafka.bootstrap.servers"
+	KeyHostname         = "database.hostname"
+	KeyPort             = "database.port"
+	KeyUser             = "database.user"
+	KeyPassword         = "database.password"
+	KeyServerID         = "database.server.id"
+	KeySSLMode          = "database.ssl.mode"
+	KeyTopicPrefix      = debezium.KeyTopicPrefix
+	KeyDBInclude        = "database.include.list"
+	KeyDBExclude        = "database.exclude.list"
+	KeyTableInclude     = debezium.KeyTableInclude
+	KeyTableExclude     = debezium.KeyTableExclude
+	KeyColumnInclude    = debezium.KeyColumnInclude
+	KeyColumnExclude    = debezium.KeyColumnExclude
+	KeyMessageKeyCols   = debezium.KeyMessageKeyCols
+	KeySnapshotMode     = debezium.KeySnapshotMode
+	KeySnapshotLocking  = "snapshot.locking.mode"
+	KeySnapshotThreads  = "snapshot.max.threads"
+	KeySnapshotChunk    = "snapshot.chunk.size"
+	KeyTombstones       = debezium.KeyTombstones
+	KeySkippedOps       = debezium.KeySkippedOps
+	KeyDecimalMode      = debezium.KeyDecimalMode
+	KeyTimePrecision    = debezium.KeyTimePrecision
+	KeyBigintMode       = "bigint.unsigned.handling.mode"
+	KeyBinaryMode       = debezium.KeyBinaryMode
+	KeySchemaChanges    = "include.schema.changes"
+	KeyIncludeQuery     = "include.query"
+	KeyHeartbeatMs      = debezium.KeyHeartbeatMs
+	KeyHeartbeatQuery   = debezium.KeyHeartbeatQuery
+	KeyHeartbeatPrefix  = debezium.KeyHeartbeatPrefix
+	KeyTxMetadata       = debezium.KeyTxMetadata
+	KeyGTIDIncludes     = "gtid.source.includes"
+	KeyGTIDExcludes     = "gtid.source.excludes"
+	KeyMaxBatch         = debezium.KeyMaxBatch
+	KeyMaxQueue         = debezium.KeyMaxQueue
+	KeyPollInterval     = debezium.KeyPollInterval
+	KeySignalCollection = "signal.data.collection"
+	KeyIncrementalChunk = "incremental.snapshot.chunk.size"
+	KeyHistoryTopic     = "schema.history.internal.kafka.topic"
+	KeyHistoryServers   = "schema.history.internal.kafka.bootstrap.servers"
 )
 
 // Values of snapshot.mode.
@@ -173,6 +175,10 @@ func ConfigDef() *config.Def {
 			Doc: "Most records buffered between the database and the worker; reading pauses when it is full."},
 		config.Key{Name: KeyPollInterval, Type: config.Long, Default: int64(500), Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Milliseconds a poll waits for records before returning none."},
+		config.Key{Name: KeySignalCollection, Type: config.String, Importance: config.Low, Group: gSnap,
+			Doc: "<database>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)). Inserting a row of type execute-snapshot with data {\"data-collections\": [\"db.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on; the connector writes its watermark rows there (it needs INSERT on the table). A restarted task does not resume an incremental snapshot."},
+		config.Key{Name: KeyIncrementalChunk, Type: config.Int, Default: 1024, Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1),
+			Doc: "Rows per chunk of an incremental snapshot."},
 		config.Key{Name: KeyHistoryTopic, Type: config.String, Importance: config.Low, Group: gRepl,
 			Doc: "Accepted for Debezium compatibility. Penstock needs no schema history topic: it reads column names and types from the binlog's table-map metadata (binlog_row_metadata=FULL) or from information_schema, so there is no history to lose."},
 		config.Key{Name: KeyHistoryServers, Type: config.String, Importance: config.Low, Group: gRepl,
@@ -206,6 +212,8 @@ type settings struct {
 	heartbeatTopic       string
 	txMetadata           bool
 	gtidIn, gtidEx       []*regexp.Regexp
+	signalTable          string
+	incrementalChunk     int
 	maxBatch, maxQueue   int
 	pollInterval         time.Duration
 }
@@ -244,7 +252,8 @@ func parseSettings(props map[string]string) (*settings, error) {
 		heartbeatQuery: v.String(KeyHeartbeatQuery),
 		heartbeatTopic: v.String(KeyHeartbeatPrefix) + "." + v.String(KeyTopicPrefix),
 		txMetadata:     v.Bool(KeyTxMetadata),
-		maxBatch:       v.Int(KeyMaxBatch), maxQueue: v.Int(KeyMaxQueue), pollInterval: v.Duration(KeyPollInterval),
+		signalTable:    v.String(KeySignalCollection), incrementalChunk: v.Int(KeyIncrementalChunk),
+		maxBatch: v.Int(KeyMaxBatch), maxQueue: v.Int(KeyMaxQueue), pollInterval: v.Duration(KeyPollInterval),
 	}
 	if id, ok := v.Get(KeyServerID).(int64); ok {
 		s.serverID = uint32(id)

@@ -56,6 +56,7 @@ type streamer struct {
 	skipOn bool
 
 	arena  structArena
+	inc    incremental
 	tables map[uint64]*mappedTable
 	byName map[string]*table // information_schema descriptions, dropped on DDL
 	batch  []*connect.Record
@@ -460,6 +461,11 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 	evIndex := st.tx.rowsEvents
 	st.tx.rowsEvents++
 	m := st.tables[e.TableID]
+	if m != nil && st.s.signalTable != "" && m.tbl.db+"."+m.tbl.name == st.s.signalTable {
+		if err := st.signal(h, e); err != nil {
+			return err
+		}
+	}
 	if m == nil || !m.tbl.captured {
 		return nil
 	}
@@ -521,6 +527,12 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 				return err
 			}
 			before, after = &b, &a
+		}
+		if before != nil {
+			st.supersede(tbl, before.key)
+		}
+		if after != nil {
+			st.supersede(tbl, after.key)
 		}
 		src := st.source(h, tbl, int32(row))
 		var recs []*connect.Record
