@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // MySQL 8 cannot run on this machine, so these tests feed the streamer
@@ -82,7 +83,7 @@ func TestMySQL8Formats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := &Task{s: s, q: newQueue(100), partition: map[string]any{"server": "srv"}}
+	task := &Task{s: s, q: debezium.NewQueue(100), partition: map[string]any{"server": "srv"}}
 	task.source = newSourceFor(s)
 	gt, err := newGTIDTracker("mysql", mysqlUUID+":1-6")
 	if err != nil {
@@ -116,7 +117,7 @@ func TestMySQL8Formats(t *testing.T) {
 			{int32(-1), `{"a": 2}`, "ann", int64(1), "2024-02-29 12:00:00.500", int64(5)}}})
 	feed(replication.XID_EVENT, 31, &replication.XIDEvent{XID: 2})
 
-	recs, _ := task.q.take(context.Background(), 100, 0)
+	recs, _ := task.q.Take(context.Background(), 100, 0)
 	if len(recs) != 2 {
 		t.Fatalf("%d records, want 2", len(recs))
 	}

@@ -20,7 +20,7 @@ import (
 type snapChunk struct {
 	tbl  *table
 	sql  string
-	prog *tableProgress
+	prog *debezium.TableCounter
 	desc string
 }
 
@@ -212,7 +212,7 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 			send = batch[:len(batch)-1]
 		}
 		held = batch[len(batch)-1]
-		if err := t.q.push(sctx, send, time.Second, nil); err != nil {
+		if err := t.q.Push(sctx, send, time.Second, nil); err != nil {
 			fail(err)
 			break
 		}
@@ -237,7 +237,7 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 		}
 		off[offSnapshotCompleted] = true
 		held.SourceOffset = off
-		if err := t.q.push(ctx, []*connect.Record{held}, time.Second, nil); err != nil {
+		if err := t.q.Push(ctx, []*connect.Record{held}, time.Second, nil); err != nil {
 			return pos, nil
 		}
 	}
@@ -281,8 +281,8 @@ func snapshotPosition(snap, meta *client.Conn, info serverInfo) (position, error
 func (t *Task) planChunks(conn *client.Conn, tbl *table, ct capturedTable) ([]*snapChunk, error) {
 	s := t.s
 	name := ct.db + "." + ct.name
-	prog := &tableProgress{name: name, est: ct.estRows}
-	t.progress.add(prog)
+	prog := &debezium.TableCounter{Name: name, Estimated: ct.estRows}
+	t.progress.Add(prog)
 	snapshotRowsEstimated.WithLabelValues(s.prefix, name).Set(float64(ct.estRows))
 	snapshotRowsRead.WithLabelValues(s.prefix, name).Set(0)
 	cols := make([]string, len(tbl.cols))
@@ -292,7 +292,7 @@ func (t *Task) planChunks(conn *client.Conn, tbl *table, ct capturedTable) ([]*s
 	from := quoteIdent(ct.db) + "." + quoteIdent(ct.name)
 	base := "SELECT " + strings.Join(cols, ", ") + " FROM " + from
 	whole := []*snapChunk{{tbl: tbl, sql: base, prog: prog, desc: name}}
-	prog.chunksOut.Store(1)
+	prog.ChunksOut.Store(1)
 	if s.snapshotThreads <= 1 || len(tbl.pk) != 1 || ct.estRows < s.chunkRows {
 		return whole, nil
 	}
@@ -341,7 +341,7 @@ func (t *Task) planChunks(conn *client.Conn, tbl *table, ct capturedTable) ([]*s
 			break
 		}
 	}
-	prog.chunksOut.Store(int32(len(out)))
+	prog.ChunksOut.Store(int32(len(out)))
 	return out, nil
 }
 
@@ -363,8 +363,8 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 		if len(batch) == 0 {
 			return nil
 		}
-		ch.prog.read.Add(int64(len(batch)))
-		snapshotRowsRead.WithLabelValues(t.s.prefix, ch.prog.name).Set(float64(ch.prog.read.Load()))
+		ch.prog.Read.Add(int64(len(batch)))
+		snapshotRowsRead.WithLabelValues(t.s.prefix, ch.prog.Name).Set(float64(ch.prog.Read.Load()))
 		select {
 		case out <- batch:
 		case <-ctx.Done():
@@ -406,9 +406,9 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 	if err := send(); err != nil {
 		return err
 	}
-	if ch.prog.chunksOut.Add(-1) == 0 {
-		ch.prog.done.Store(true)
-		t.log.Info("snapshot of table done", "table", ch.prog.name, "rows", ch.prog.read.Load())
+	if ch.prog.ChunksOut.Add(-1) == 0 {
+		ch.prog.Done.Store(true)
+		t.log.Info("snapshot of table done", "table", ch.prog.Name, "rows", ch.prog.Read.Load())
 	}
 	return nil
 }
@@ -453,7 +453,7 @@ func (t *Task) snapshotSchemaChanges(ctx context.Context, meta *client.Conn, tab
 		recs = append(recs, t.schemaChangeRecord(src, tbl.db, ddl, []*connect.Struct{tableChange("CREATE", tbl)},
 			map[string]any{offFile: pos.file, offPos: int64(pos.pos), offSnapshot: true, offSnapshotCompleted: false}))
 	}
-	if err := t.q.push(ctx, recs, time.Second, nil); err != nil && !errors.Is(err, context.Canceled) {
+	if err := t.q.Push(ctx, recs, time.Second, nil); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil

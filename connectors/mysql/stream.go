@@ -200,7 +200,7 @@ func (st *streamer) flush() error {
 	if len(st.batch) == 0 {
 		return nil
 	}
-	err := st.t.q.push(st.ctx, st.batch, time.Second, nil)
+	err := st.t.q.Push(st.ctx, st.batch, time.Second, nil)
 	st.batch = nil
 	if err != nil && st.ctx.Err() != nil {
 		return nil

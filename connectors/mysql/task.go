@@ -2,12 +2,9 @@ package mysql
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"strconv"
 	"sync"
 	"time"
 
@@ -62,11 +59,11 @@ type Task struct {
 	log       *slog.Logger
 	ctx       context.Context
 	cancel    context.CancelFunc
-	q         *queue
+	q         *debezium.Queue
 	partition map[string]any
 	done      chan struct{}
 	source    *debezium.Source // fills the common source block fields
-	progress  snapshotProgress
+	progress  debezium.SnapshotProgress
 	stopOnce  sync.Once
 	// finished is closed by initial_only when the snapshot is complete.
 	finished chan struct{}
@@ -91,7 +88,7 @@ func (t *Task) Start(ctx context.Context, tctx connect.SourceTaskContext, props 
 	}
 	t.log = slog.Default().With("connector", name, "server", s.prefix)
 	t.ctx, t.cancel = context.WithCancel(ctx)
-	t.q = newQueue(s.maxQueue)
+	t.q = debezium.NewQueue(s.maxQueue)
 	t.partition = map[string]any{"server": s.prefix}
 	t.source = newSourceFor(s)
 	t.done = make(chan struct{})
@@ -105,13 +102,13 @@ func (t *Task) run() {
 	err := t.produce(t.ctx)
 	if err != nil && t.ctx.Err() == nil {
 		t.log.Error("mysql capture failed", "err", err)
-		t.q.fail(fmt.Errorf("mysql: %w", err))
+		t.q.Fail(fmt.Errorf("mysql: %w", err))
 	}
 }
 
 // Poll returns the next records, waiting up to poll.interval.ms.
 func (t *Task) Poll(ctx context.Context) ([]*connect.Record, error) {
-	return t.q.take(ctx, t.s.maxBatch, t.s.pollInterval)
+	return t.q.Take(ctx, t.s.maxBatch, t.s.pollInterval)
 }
 
 // Stop ends reading and closes the connections.
@@ -133,7 +130,7 @@ func (t *Task) Stop() error {
 
 // Progress returns the snapshot progress per table (rows read and the
 // server's row estimate); empty when no snapshot ran.
-func (t *Task) Progress() []TableProgress { return t.progress.list() }
+func (t *Task) Progress() []TableProgress { return t.progress.List() }
 
 // newSourceFor returns the filler of the source blocks' common fields.
 func newSourceFor(s *settings) *debezium.Source {
@@ -262,37 +259,10 @@ func interpretOffset(off map[string]any) storedState {
 		st.snapshotComplete = done
 	}
 	file, _ := off[offFile].(string)
-	pos, _ := offsetInt(off[offPos])
+	pos, _ := debezium.OffsetInt(off[offPos])
 	gtids, _ := off[offGTIDs].(string)
-	ev, _ := offsetInt(off[offEvent])
-	row, _ := offsetInt(off[offRow])
+	ev, _ := debezium.OffsetInt(off[offEvent])
+	row, _ := debezium.OffsetInt(off[offRow])
 	st.resume = resumePoint{pos: position{file: file, pos: uint64(pos), gtids: gtids}, skipEvent: ev, skipRow: row}
 	return st
-}
-
-// offsetInt reads an integer offset value, whatever type the offset store
-// decoded it as.
-func offsetInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case uint64:
-		if x > math.MaxInt64 {
-			return 0, false
-		}
-		return int64(x), true
-	case float64:
-		return int64(x), true
-	case json.Number:
-		n, err := x.Int64()
-		return n, err == nil
-	case string:
-		n, err := strconv.ParseInt(x, 10, 64)
-		return n, err == nil
-	}
-	return 0, false
 }

@@ -1,4 +1,4 @@
-package mysql
+package debezium
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"github.com/penstockhq/penstock/connect"
 )
 
-// queue hands records from the reading goroutine to Poll. It holds at most
+// Queue hands records from a CDC task's reading goroutine to Poll. It holds at most
 // max records: a full queue pauses the reader, which is how a slow worker
 // slows reading the WAL instead of filling memory.
-type queue struct {
+type Queue struct {
 	mu       sync.Mutex
 	recs     []*connect.Record
 	max      int
@@ -20,8 +20,9 @@ type queue struct {
 	notFull  chan struct{}
 }
 
-func newQueue(max int) *queue {
-	return &queue{max: max, notEmpty: make(chan struct{}, 1), notFull: make(chan struct{}, 1)}
+// NewQueue returns a queue holding at most max records.
+func NewQueue(max int) *Queue {
+	return &Queue{max: max, notEmpty: make(chan struct{}, 1), notFull: make(chan struct{}, 1)}
 }
 
 func signal(c chan struct{}) {
@@ -31,10 +32,10 @@ func signal(c chan struct{}) {
 	}
 }
 
-// push appends recs, waiting while the queue is full. While it waits it
+// Push appends recs, waiting while the queue is full. While it waits it
 // calls idle every interval (the reader uses it to keep its replication
 // connection alive); an error from idle ends the wait.
-func (q *queue) push(ctx context.Context, recs []*connect.Record, interval time.Duration, idle func() error) error {
+func (q *Queue) Push(ctx context.Context, recs []*connect.Record, interval time.Duration, idle func() error) error {
 	for len(recs) > 0 {
 		q.mu.Lock()
 		room := q.max - len(q.recs)
@@ -64,8 +65,8 @@ func (q *queue) push(ctx context.Context, recs []*connect.Record, interval time.
 	return nil
 }
 
-// fail records the reader's error for take to return.
-func (q *queue) fail(err error) {
+// Fail records the reader's error for take to return.
+func (q *Queue) Fail(err error) {
 	q.mu.Lock()
 	if q.err == nil {
 		q.err = err
@@ -74,8 +75,8 @@ func (q *queue) fail(err error) {
 	signal(q.notEmpty)
 }
 
-// take returns up to n records, waiting at most wait for the first.
-func (q *queue) take(ctx context.Context, n int, wait time.Duration) ([]*connect.Record, error) {
+// Take returns up to n records, waiting at most wait for the first.
+func (q *Queue) Take(ctx context.Context, n int, wait time.Duration) ([]*connect.Record, error) {
 	var timer *time.Timer
 	for {
 		q.mu.Lock()
