@@ -17,11 +17,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -408,12 +406,10 @@ func (s *Server) ApplyRetention() {
 	}
 }
 
-// Run starts a broker from cfg, serves until ctx is done or SIGTERM/SIGINT
-// arrives, then shuts down cleanly. It is the body of `penstock broker` and
-// is exported for `penstock dev`.
+// Run starts a broker from cfg, serves until ctx is done, then shuts down
+// cleanly. It is the body of `penstock broker`, which cancels ctx on
+// SIGTERM or SIGINT.
 func Run(ctx context.Context, cfg Config) error {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	s, err := New(cfg)
 	if err != nil {
 		return err

@@ -6,6 +6,12 @@ import "sync"
 // Penstock ships that have no version of their own.
 const PenstockVersion = "0.1.0-dev"
 
+// penstockPluginVersion is PenstockVersion under the name the old catalog
+// files used.
+//
+// Deprecated: use PenstockVersion.
+const penstockPluginVersion = PenstockVersion
+
 // catalogue holds the plugin sets that plugins/catalog_<name>.go files add in
 // their init functions, the layout before plugins/builtin.
 //

@@ -3,6 +3,8 @@ package main
 import (
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +36,9 @@ func init() {
 				cfg.Advertise = advertise
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-			return broker.Run(cmd.Context(), cfg)
+			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return broker.Run(ctx, cfg)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "./data", "data directory (log.dirs)")

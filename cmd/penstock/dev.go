@@ -14,6 +14,10 @@ import (
 	"github.com/penstockhq/penstock/worker"
 )
 
+// devFlushIntervalMs is penstock dev's offset.flush.interval.ms: short, so
+// `tail -f` on a file sink shows records within a second.
+const devFlushIntervalMs = "1000"
+
 func init() {
 	var dataDir, brokerAddr, restAddr string
 	cmd := &cobra.Command{
@@ -21,7 +25,8 @@ func init() {
 		Short: "Run a broker and a worker in one process, for development",
 		Long: "Run Penstock's broker and one worker in this process with Kafka Connect's sample worker settings:\n" +
 			"JsonConverter with schemas, group connect-cluster, topics connect-configs, connect-offsets and\n" +
-			"connect-status with replication factor 1, and the env and file config providers.\n" +
+			"connect-status with replication factor 1, and the env and file config providers; offsets\n" +
+			"(and sinks) flush every second (offset.flush.interval.ms=" + devFlushIntervalMs + ").\n" +
 			"The worker reaches the broker over TCP like any Kafka client. Stops cleanly on SIGTERM or SIGINT.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,6 +53,9 @@ func init() {
 			}()
 			props := worker.DevProps(ln.Addr().String())
 			props[worker.KeyListeners] = "http://" + restAddr
+			// Flush offsets (and so sink files) every second, so a newcomer
+			// sees data at once; `penstock worker` keeps Kafka Connect's 60 s.
+			props[worker.KeyOffsetFlushInterval] = devFlushIntervalMs
 			cfg, err := worker.ParseConfig(props)
 			if err != nil {
 				return err

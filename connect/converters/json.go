@@ -84,6 +84,10 @@ type JSON struct {
 	numeric       bool // decimal.format=NUMERIC
 	replaceNull   bool // replace.null.with.default
 	cacheSize     int
+	// override, when set, renders a value before the rules below (see
+	// ValueWriter).
+	override Override
+	writer   *ValueWriter
 
 	fromCache ptrCache   // *connect.Schema -> rendered schema JSON
 	toCache   bytesCache // raw schema JSON -> *connect.Schema

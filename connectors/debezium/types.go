@@ -3,6 +3,7 @@ package debezium
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,25 @@ func XMLSchema() *connect.Schema            { return Named(connect.TypeString, n
 func ZonedTimestampSchema() *connect.Schema { return Named(connect.TypeString, names.ZonedTimestamp) }
 func ZonedTimeSchema() *connect.Schema      { return Named(connect.TypeString, names.ZonedTime) }
 func MicroDurationSchema() *connect.Schema  { return Named(connect.TypeInt64, names.MicroDuration) }
+
+// YearSchema returns the schema of a year (int32), as MySQL's YEAR maps.
+func YearSchema() *connect.Schema { return Named(connect.TypeInt32, names.Year) }
+
+// BitsSchema returns the schema of a bit string of length bits, as bytes
+// (little-endian, as Debezium writes BIT(n) for n > 1).
+func BitsSchema(length int) *connect.Schema {
+	s := Named(connect.TypeBytes, names.Bits)
+	s.Parameters = map[string]string{"length": strconv.Itoa(length)}
+	return s
+}
+
+// EnumSetSchema returns the schema of a set of labels (MySQL's SET): a
+// comma-separated string of the chosen labels.
+func EnumSetSchema(labels []string) *connect.Schema {
+	s := Named(connect.TypeString, names.EnumSet)
+	s.Parameters = map[string]string{"allowed": strings.Join(labels, ",")}
+	return s
+}
 
 // EnumSchema returns the schema of an enumeration with the given labels.
 func EnumSchema(labels []string) *connect.Schema {

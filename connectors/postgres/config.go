@@ -70,8 +70,9 @@ const (
 // debezium.UnavailableColumnsHeader.
 const UnavailableColumnsHeader = debezium.UnavailableColumnsHeader
 
-// ConfigDef returns the definition of every key the connector accepts.
-func ConfigDef() *config.Def {
+// binding declares every key the connector accepts and the settings field
+// it fills.
+var binding = func() *config.Binding[settings] {
 	const (
 		gConn   = "Connection"
 		gFilter = "Filters"
@@ -79,88 +80,123 @@ func ConfigDef() *config.Def {
 		gSnap   = "Snapshot"
 		gEvents = "Events"
 	)
-	return config.NewDef(
-		config.Key{Name: KeyHostname, Type: config.String, Required: true, Importance: config.High, Group: gConn,
+	return config.Bind(
+		config.StringField(config.Key{Name: KeyHostname, Required: true, Importance: config.High, Group: gConn,
 			Doc: "Resolvable hostname or IP address of the PostgreSQL server."},
-		config.Key{Name: KeyPort, Type: config.Int, Default: 5432, Importance: config.High, Group: gConn,
+			func(s *settings) *string { return &s.host }),
+		config.IntField(config.Key{Name: KeyPort, Default: 5432, Importance: config.High, Group: gConn,
 			Validator: config.Between(1, 65535), Doc: "Port of the PostgreSQL server."},
-		config.Key{Name: KeyUser, Type: config.String, Required: true, Importance: config.High, Group: gConn,
+			func(s *settings) *int { return &s.port }),
+		config.StringField(config.Key{Name: KeyUser, Required: true, Importance: config.High, Group: gConn,
 			Doc: "Name of the PostgreSQL user; it needs the REPLICATION attribute (or rds_replication) and SELECT on the captured tables."},
-		config.Key{Name: KeyPassword, Type: config.Password, Importance: config.High, Group: gConn,
+			func(s *settings) *string { return &s.user }),
+		config.PasswordField(config.Key{Name: KeyPassword, Importance: config.High, Group: gConn,
 			Doc: "Password of the PostgreSQL user."},
-		config.Key{Name: KeyDBName, Type: config.String, Required: true, Importance: config.High, Group: gConn,
+			func(s *settings) *config.Secret { return &s.password }),
+		config.StringField(config.Key{Name: KeyDBName, Required: true, Importance: config.High, Group: gConn,
 			Doc: "Name of the database to capture."},
-		config.Key{Name: KeySSLMode, Type: config.String, Default: "prefer", Importance: config.Medium, Group: gConn,
+			func(s *settings) *string { return &s.dbname }),
+		config.StringField(config.Key{Name: KeySSLMode, Default: "prefer", Importance: config.Medium, Group: gConn,
 			Validator: config.OneOf("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
 			Doc:       "libpq sslmode of the connections: disable, allow, prefer, require, verify-ca or verify-full."},
-		config.Key{Name: KeyTopicPrefix, Type: config.String, Required: true, Importance: config.High, Group: gEvents,
+			func(s *settings) *string { return &s.sslmode }),
+		config.StringField(config.Key{Name: KeyTopicPrefix, Required: true, Importance: config.High, Group: gEvents,
 			Validator: debezium.TopicPrefixValidator(),
 			Doc:       "Prefix of every topic name (<prefix>.<schema>.<table>) and the logical name of the server in source.name and the source partition."},
-		config.Key{Name: KeyPluginName, Type: config.String, Default: "pgoutput", Importance: config.Medium, Group: gRepl,
+			func(s *settings) *string { return &s.prefix }),
+		config.StringField(config.Key{Name: KeyPluginName, Default: "pgoutput", Importance: config.Medium, Group: gRepl,
 			Validator: config.OneOf("pgoutput"),
 			Doc:       "Logical decoding plugin. Penstock uses PostgreSQL's built-in pgoutput only (decoderbufs and wal2json are not supported)."},
-		config.Key{Name: KeySlotName, Type: config.String, Default: "debezium", Importance: config.Medium, Group: gRepl,
+			func(s *settings) *string { return &s.pluginName }),
+		config.StringField(config.Key{Name: KeySlotName, Default: "debezium", Importance: config.Medium, Group: gRepl,
 			Validator: identValidator(), Doc: "Name of the logical replication slot the connector streams from."},
-		config.Key{Name: KeySlotDropOnStop, Type: config.Boolean, Default: false, Importance: config.Low, Group: gRepl,
+			func(s *settings) *string { return &s.slot }),
+		config.BoolField(config.Key{Name: KeySlotDropOnStop, Default: false, Importance: config.Low, Group: gRepl,
 			Doc: "Drop the slot when the task stops gracefully. For tests and development only: WAL written while the connector is stopped is lost to it."},
-		config.Key{Name: KeyPublicationName, Type: config.String, Default: "dbz_publication", Importance: config.Medium, Group: gRepl,
+			func(s *settings) *bool { return &s.dropSlot }),
+		config.StringField(config.Key{Name: KeyPublicationName, Default: "dbz_publication", Importance: config.Medium, Group: gRepl,
 			Validator: identValidator(), Doc: "Name of the publication pgoutput streams."},
-		config.Key{Name: KeyPublicationMode, Type: config.String, Default: "all_tables", Importance: config.Medium, Group: gRepl,
+			func(s *settings) *string { return &s.publication }),
+		config.StringField(config.Key{Name: KeyPublicationMode, Default: "all_tables", Importance: config.Medium, Group: gRepl,
 			Validator: config.OneOf("all_tables", "filtered", "disabled", "no_tables"),
 			Doc:       "all_tables: create the publication FOR ALL TABLES when missing; filtered: create or alter it to hold exactly the captured tables; disabled: the publication must exist; no_tables: create it empty when missing."},
-		config.Key{Name: KeySchemaInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+			func(s *settings) *string { return &s.pubMode }),
+		config.ListField(config.Key{Name: KeySchemaInclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema names: only matching schemas are captured."},
-		config.Key{Name: KeySchemaExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+			func(s *settings) *[]string { return &s.lists.schemaIn }),
+		config.ListField(config.Key{Name: KeySchemaExclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema names: matching schemas are not captured."},
-		config.Key{Name: KeyTableInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+			func(s *settings) *[]string { return &s.lists.schemaEx }),
+		config.ListField(config.Key{Name: KeyTableInclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema.table names: only matching tables are captured."},
-		config.Key{Name: KeyTableExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+			func(s *settings) *[]string { return &s.lists.tableIn }),
+		config.ListField(config.Key{Name: KeyTableExclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema.table names: matching tables are not captured."},
-		config.Key{Name: KeyColumnInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+			func(s *settings) *[]string { return &s.lists.tableEx }),
+		config.ListField(config.Key{Name: KeyColumnInclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema.table.column names: only matching columns are emitted."},
-		config.Key{Name: KeyColumnExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+			func(s *settings) *[]string { return &s.lists.colIn }),
+		config.ListField(config.Key{Name: KeyColumnExclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
 			Doc: "Regular expressions matched against whole schema.table.column names: matching columns are not emitted."},
-		config.Key{Name: KeyMessageKeyCols, Type: config.String, Importance: config.Low, Group: gEvents,
+			func(s *settings) *[]string { return &s.lists.colEx }),
+		config.StringField(config.Key{Name: KeyMessageKeyCols, Importance: config.Low, Group: gEvents,
 			Validator: debezium.MessageKeyColumnsValidator(),
 			Doc:       "Record key columns for tables without a primary key or to override it: semicolon-separated entries <fully-qualified table regex>:<column>,<column>."},
-		config.Key{Name: KeySnapshotMode, Type: config.String, Default: SnapshotInitial, Importance: config.Medium, Group: gSnap,
+			func(s *settings) *string { return &s.keyColumns }),
+		config.StringField(config.Key{Name: KeySnapshotMode, Default: SnapshotInitial, Importance: config.Medium, Group: gSnap,
 			Validator: config.OneOf(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotAlways, SnapshotWhenNeeded),
 			Doc:       "initial: snapshot when no offset is stored, then stream; initial_only: snapshot then stop; no_data (never): stream only; always: snapshot at every start; when_needed: snapshot when no offset is stored or the slot cannot serve the stored position."},
-		config.Key{Name: KeySnapshotThreads, Type: config.Int, Default: 1, Importance: config.Medium, Group: gSnap, Validator: config.Between(1, 64),
+			func(s *settings) *string { return &s.snapshotMode }),
+		config.IntField(config.Key{Name: KeySnapshotThreads, Default: 1, Importance: config.Medium, Group: gSnap, Validator: config.Between(1, 64),
 			Doc: "Connections reading the snapshot in parallel. They share one exported snapshot; a large table is split into primary-key ranges read concurrently."},
-		config.Key{Name: KeySnapshotChunk, Type: config.Long, Default: int64(200000), Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1000),
+			func(s *settings) *int { return &s.snapshotThreads }),
+		config.LongField(config.Key{Name: KeySnapshotChunk, Default: int64(200000), Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1000),
 			Doc: "Penstock: approximate rows per key-range chunk of a snapshotted table (tables with a single-column integer primary key are chunked)."},
-		config.Key{Name: KeyTombstones, Type: config.Boolean, Default: true, Importance: config.Medium, Group: gEvents,
+			func(s *settings) *int64 { return &s.chunkRows }),
+		config.BoolField(config.Key{Name: KeyTombstones, Default: true, Importance: config.Medium, Group: gEvents,
 			Doc: "Emit a tombstone (null value) after each delete event, so compacted topics drop the key."},
-		config.Key{Name: KeySkippedOps, Type: config.List, Default: []string{"t"}, Importance: config.Low, Group: gEvents,
+			func(s *settings) *bool { return &s.tombstones }),
+		config.ListField(config.Key{Name: KeySkippedOps, Default: []string{"t"}, Importance: config.Low, Group: gEvents,
 			Validator: config.OneOf("c", "u", "d", "t", "none"),
 			Doc:       "Operations not emitted while streaming: c (inserts), u (updates), d (deletes), t (truncates), or none."},
-		config.Key{Name: KeyDecimalMode, Type: config.String, Default: "precise", Importance: config.Medium, Group: gEvents,
+			func(s *settings) *[]string { return &s.skipped }),
+		config.StringField(config.Key{Name: KeyDecimalMode, Default: "precise", Importance: config.Medium, Group: gEvents,
 			Validator: config.OneOf("precise", "double", "string"),
 			Doc:       "NUMERIC/DECIMAL as precise (Decimal logical type, VariableScaleDecimal when unconstrained), double or string."},
-		config.Key{Name: KeyTimePrecision, Type: config.String, Default: "adaptive", Importance: config.Medium, Group: gEvents,
+			func(s *settings) *string { return &s.decimalMode }),
+		config.StringField(config.Key{Name: KeyTimePrecision, Default: "adaptive", Importance: config.Medium, Group: gEvents,
 			Validator: config.OneOf("adaptive", "adaptive_time_microseconds", "connect"),
 			Doc:       "Temporal types as Debezium's adaptive mode (precision-dependent io.debezium.time types), adaptive_time_microseconds (TIME always MicroTime) or connect (Kafka Connect's Date/Time/Timestamp)."},
-		config.Key{Name: KeyBinaryMode, Type: config.String, Default: "bytes", Importance: config.Low, Group: gEvents,
+			func(s *settings) *string { return &s.timeMode }),
+		config.StringField(config.Key{Name: KeyBinaryMode, Default: "bytes", Importance: config.Low, Group: gEvents,
 			Validator: config.OneOf("bytes", "base64", "base64-url-safe", "hex"),
 			Doc:       "BYTEA as bytes, or as a base64, url-safe base64 or hex string."},
-		config.Key{Name: KeyPlaceholder, Type: config.String, Default: debezium.UnavailableValuePlaceholder, Importance: config.Low, Group: gEvents,
+			func(s *settings) *string { return &s.binaryMode }),
+		config.StringField(config.Key{Name: KeyPlaceholder, Default: debezium.UnavailableValuePlaceholder, Importance: config.Low, Group: gEvents,
 			Doc: "Value standing for an unchanged TOASTed column whose value the WAL does not carry; the record also lists such columns in the penstock.unavailable.columns header."},
-		config.Key{Name: KeyStatusInterval, Type: config.Int, Default: 10000, Importance: config.Low, Group: gRepl, Validator: config.Between(10, 3600000),
+			func(s *settings) *string { return &s.placeholder }),
+		config.DurationField(config.Key{Name: KeyStatusInterval, Type: config.Int, Default: 10000, Importance: config.Low, Group: gRepl, Validator: config.Between(10, 3600000),
 			Doc: "Milliseconds between standby status updates to the server; each reports the last committed LSN."},
-		config.Key{Name: KeyHeartbeatMs, Type: config.Int, Default: 0, Importance: config.Medium, Group: gRepl, Validator: config.AtLeast(0),
+			func(s *settings) *time.Duration { return &s.statusInterval }),
+		config.DurationField(config.Key{Name: KeyHeartbeatMs, Type: config.Int, Default: 0, Importance: config.Medium, Group: gRepl, Validator: config.AtLeast(0),
 			Doc: "Milliseconds between heartbeat records (0: none). Heartbeats carry the server's latest WAL position, so committing them lets the slot advance while captured tables are idle."},
-		config.Key{Name: KeyHeartbeatQuery, Type: config.String, Importance: config.Low, Group: gRepl,
+			func(s *settings) *time.Duration { return &s.heartbeat }),
+		config.StringField(config.Key{Name: KeyHeartbeatQuery, Importance: config.Low, Group: gRepl,
 			Doc: "SQL statement run on each heartbeat, e.g. an update of a heartbeat table, to create WAL in an otherwise idle database."},
-		config.Key{Name: KeyHeartbeatPrefix, Type: config.String, Default: debezium.DefaultHeartbeatTopicsPrefix, Importance: config.Low, Group: gRepl,
+			func(s *settings) *string { return &s.heartbeatQuery }),
+		config.StringField(config.Key{Name: KeyHeartbeatPrefix, Default: debezium.DefaultHeartbeatTopicsPrefix, Importance: config.Low, Group: gRepl,
 			Doc: "Prefix of the heartbeat topic <prefix>.<topic.prefix>."},
-		config.Key{Name: KeyMaxBatch, Type: config.Int, Default: 2048, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
+			func(s *settings) *string { return &s.heartbeatPrefix }),
+		config.IntField(config.Key{Name: KeyMaxBatch, Default: 2048, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Most records one poll returns."},
-		config.Key{Name: KeyMaxQueue, Type: config.Int, Default: 8192, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
+			func(s *settings) *int { return &s.maxBatch }),
+		config.IntField(config.Key{Name: KeyMaxQueue, Default: 8192, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Most records buffered between the database and the worker; reading pauses when it is full."},
-		config.Key{Name: KeyPollInterval, Type: config.Long, Default: int64(500), Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
+			func(s *settings) *int { return &s.maxQueue }),
+		config.DurationField(config.Key{Name: KeyPollInterval, Type: config.Long, Default: int64(500), Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Milliseconds a poll waits for records before returning none."},
-		config.Key{Name: KeyTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: gEvents,
+			func(s *settings) *time.Duration { return &s.pollInterval }),
+		config.BoolField(config.Key{Name: KeyTxMetadata, Default: false, Importance: config.Low, Group: gEvents,
 			Validator: config.ValidatorFunc{Description: "false", Check: func(v any) error {
 				if v == true {
 					return fmt.Errorf("transaction metadata topics are not supported by Penstock's PostgreSQL connector yet")
@@ -168,10 +204,15 @@ func ConfigDef() *config.Def {
 				return nil
 			}},
 			Doc: "Transaction metadata events; not supported yet (must be false)."},
-		config.Key{Name: KeyStreamInProg, Type: config.Boolean, Default: false, Importance: config.Low, Group: gRepl,
+			func(s *settings) *bool { return &s.txMetadata }),
+		config.BoolField(config.Key{Name: KeyStreamInProg, Default: false, Importance: config.Low, Group: gRepl,
 			Doc: "Penstock: ask PostgreSQL 14+ to stream large in-progress transactions (pgoutput protocol 2). The connector buffers them in memory until they commit and discards them if they abort; useful to keep the server from spilling huge transactions to disk."},
+			func(s *settings) *bool { return &s.streamInProgress }),
 	)
-}
+}()
+
+// ConfigDef returns the definition of every key the connector accepts.
+func ConfigDef() *config.Def { return binding.Def() }
 
 func identValidator() config.Validator {
 	re := regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
@@ -183,31 +224,39 @@ func identValidator() config.Validator {
 	}}
 }
 
-// settings are the parsed connector settings a task works with.
+// settings are the parsed connector settings a task works with: the bound
+// keys, then what parseSettings derives from them.
 type settings struct {
 	host, user, dbname, sslmode string
 	port                        int
-	password                    string
+	password                    config.Secret
 	prefix                      string
+	pluginName                  string
 	slot, publication, pubMode  string
 	dropSlot                    bool
-	filter                      *filter
-	keyCols                     []debezium.KeyColumns
+	lists                       struct{ schemaIn, schemaEx, tableIn, tableEx, colIn, colEx []string }
+	keyColumns                  string
 	snapshotMode                string
 	snapshotThreads             int
 	chunkRows                   int64
 	tombstones                  bool
-	skip                        map[string]bool
+	skipped                     []string
 	decimalMode, timeMode       string
 	binaryMode                  string
 	placeholder                 string
 	statusInterval              time.Duration
 	heartbeat                   time.Duration
 	heartbeatQuery              string
-	heartbeatTopic              string
+	heartbeatPrefix             string
 	maxBatch, maxQueue          int
 	pollInterval                time.Duration
+	txMetadata                  bool
 	streamInProgress            bool
+
+	filter         *filter
+	keyCols        []debezium.KeyColumns
+	skip           map[string]bool
+	heartbeatTopic string
 	// boxed holds dbname as an interface value, made once instead of for
 	// every record's source block.
 	boxed struct{ dbname any }
@@ -217,50 +266,31 @@ type settings struct {
 
 // parseSettings validates props and returns the task settings.
 func parseSettings(props map[string]string) (*settings, error) {
-	v, err := ConfigDef().Parse(props)
+	s := &settings{}
+	if _, err := binding.Parse(props, s); err != nil {
+		return nil, err
+	}
+	l := &s.lists
+	f, err := newFilter(l.schemaIn, l.schemaEx, l.tableIn, l.tableEx, l.colIn, l.colEx)
 	if err != nil {
 		return nil, err
 	}
-	f, err := newFilter(v.List(KeySchemaInclude), v.List(KeySchemaExclude), v.List(KeyTableInclude),
-		v.List(KeyTableExclude), v.List(KeyColumnInclude), v.List(KeyColumnExclude))
-	if err != nil {
-		return nil, err
-	}
-	if (len(v.List(KeySchemaInclude)) > 0 && len(v.List(KeySchemaExclude)) > 0) ||
-		(len(v.List(KeyTableInclude)) > 0 && len(v.List(KeyTableExclude)) > 0) ||
-		(len(v.List(KeyColumnInclude)) > 0 && len(v.List(KeyColumnExclude)) > 0) {
+	if (len(l.schemaIn) > 0 && len(l.schemaEx) > 0) || (len(l.tableIn) > 0 && len(l.tableEx) > 0) ||
+		(len(l.colIn) > 0 && len(l.colEx) > 0) {
 		return nil, fmt.Errorf("an include list and the matching exclude list cannot both be set (schema, table or column)")
 	}
-	kc, err := debezium.ParseMessageKeyColumns(v.String(KeyMessageKeyCols))
-	if err != nil {
+	s.filter = f
+	if s.keyCols, err = debezium.ParseMessageKeyColumns(s.keyColumns); err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyMessageKeyCols, err)
 	}
-	s := &settings{
-		host: v.String(KeyHostname), port: v.Int(KeyPort), user: v.String(KeyUser),
-		password: v.Password(KeyPassword).Value(), dbname: v.String(KeyDBName),
-		sslmode: strings.ToLower(v.String(KeySSLMode)), prefix: v.String(KeyTopicPrefix),
-		slot: v.String(KeySlotName), publication: v.String(KeyPublicationName),
-		pubMode: strings.ToLower(v.String(KeyPublicationMode)), dropSlot: v.Bool(KeySlotDropOnStop),
-		filter: f, keyCols: kc,
-		snapshotMode: strings.ToLower(v.String(KeySnapshotMode)), snapshotThreads: v.Int(KeySnapshotThreads),
-		chunkRows:  v.Long(KeySnapshotChunk),
-		tombstones: v.Bool(KeyTombstones), skip: map[string]bool{},
-		decimalMode: strings.ToLower(v.String(KeyDecimalMode)), timeMode: strings.ToLower(v.String(KeyTimePrecision)),
-		binaryMode: strings.ToLower(v.String(KeyBinaryMode)), placeholder: v.String(KeyPlaceholder),
-		statusInterval: time.Duration(v.Int(KeyStatusInterval)) * time.Millisecond,
-		heartbeat:      time.Duration(v.Int(KeyHeartbeatMs)) * time.Millisecond,
-		heartbeatQuery: v.String(KeyHeartbeatQuery),
-		maxBatch:       v.Int(KeyMaxBatch), maxQueue: v.Int(KeyMaxQueue),
-		pollInterval:     v.Duration(KeyPollInterval),
-		streamInProgress: v.Bool(KeyStreamInProg),
-	}
-	s.heartbeatTopic = debezium.HeartbeatTopic(v.String(KeyHeartbeatPrefix), s.prefix)
+	s.heartbeatTopic = debezium.HeartbeatTopic(s.heartbeatPrefix, s.prefix)
 	if s.snapshotMode == SnapshotNever {
 		s.snapshotMode = SnapshotNoData
 	}
-	for _, op := range v.List(KeySkippedOps) {
+	s.skip = map[string]bool{}
+	for _, op := range s.skipped {
 		if op != "none" {
-			s.skip[strings.ToLower(op)] = true
+			s.skip[op] = true
 		}
 	}
 	if s.maxQueue < s.maxBatch {
@@ -276,7 +306,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 func (s *settings) dsn(replication bool) string {
 	u := url.URL{Scheme: "postgres", Host: s.host + ":" + strconv.Itoa(s.port), Path: "/" + s.dbname}
 	if s.password != "" {
-		u.User = url.UserPassword(s.user, s.password)
+		u.User = url.UserPassword(s.user, s.password.Value())
 	} else {
 		u.User = url.User(s.user)
 	}

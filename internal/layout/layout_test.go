@@ -110,3 +110,19 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalsOnlyInCmd checks that only the binary handles process signals:
+// libraries (the broker, the worker) stop when their context is done.
+func TestSignalsOnlyInCmd(t *testing.T) {
+	for _, row := range goList(t, "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "./...") {
+		pkg, _ := rel(row[0])
+		if Match("cmd/...", pkg) || Match("bench/...", pkg) {
+			continue
+		}
+		for _, imp := range row[1:] {
+			if imp == "os/signal" {
+				t.Errorf("%s imports os/signal; handle signals in cmd/ and pass a context", pkg)
+			}
+		}
+	}
+}
