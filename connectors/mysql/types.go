@@ -12,7 +12,6 @@ import (
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/debezium"
-	names "github.com/penstockhq/penstock/internal/debeziumnames"
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -141,8 +140,7 @@ func (s *settings) codecFor(d *colDef) (codec, error) {
 			c.kind, sch = kBool, &connect.Schema{Type: connect.TypeBoolean}
 		} else {
 			c.kind = kBits
-			sch = debezium.Named(connect.TypeBytes, names.Bits)
-			sch.Parameters = map[string]string{"length": strconv.Itoa(c.bits)}
+			sch = debezium.BitsSchema(c.bits)
 		}
 	case "bool", "boolean":
 		c.kind, sch = kBool, &connect.Schema{Type: connect.TypeBoolean}
@@ -174,13 +172,12 @@ func (s *settings) codecFor(d *colDef) (codec, error) {
 	case "timestamp":
 		c.kind, sch = kTimestamp, debezium.ZonedTimestampSchema()
 	case "year":
-		c.kind, sch = kYear, debezium.Named(connect.TypeInt32, names.Year)
+		c.kind, sch = kYear, debezium.YearSchema()
 	case "enum":
 		c.kind, sch = kEnum, debezium.EnumSchema(d.values)
 	case "set":
 		c.kind = kSet
-		sch = debezium.Named(connect.TypeString, names.EnumSet)
-		sch.Parameters = map[string]string{"allowed": strings.Join(d.values, ",")}
+		sch = debezium.EnumSetSchema(d.values)
 	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
 		"geometrycollection", "geomcollection":
 		c.kind, sch = kGeometry, geometrySchema
