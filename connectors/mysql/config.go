@@ -83,183 +83,216 @@ const (
 	serverIDMax = 6400
 )
 
+// Groups of the keys in the documentation.
+const (
+	gConn   = "Connection"
+	gFilter = "Filters"
+	gRepl   = "Binlog"
+	gSnap   = "Snapshot"
+	gEvents = "Events"
+)
+
+// binding declares every key the connector accepts and the settings field
+// it fills.
+var binding = config.Bind(
+	config.StringField(config.Key{Name: KeyHostname, Required: true, Importance: config.High, Group: gConn,
+		Doc: "Resolvable hostname or IP address of the MySQL or MariaDB server."},
+		func(s *settings) *string { return &s.host }),
+	config.IntField(config.Key{Name: KeyPort, Default: 3306, Importance: config.High, Group: gConn,
+		Validator: config.Between(1, 65535), Doc: "Port of the server."},
+		func(s *settings) *int { return &s.port }),
+	config.StringField(config.Key{Name: KeyUser, Required: true, Importance: config.High, Group: gConn,
+		Doc: "Name of the database user; it needs SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE and REPLICATION CLIENT."},
+		func(s *settings) *string { return &s.user }),
+	config.PasswordField(config.Key{Name: KeyPassword, Importance: config.High, Group: gConn,
+		Doc: "Password of the database user."},
+		func(s *settings) *config.Secret { return &s.secret }),
+	config.LongField(config.Key{Name: KeyServerID, Importance: config.High, Group: gConn,
+		Validator: config.Between(1, 4294967295),
+		Doc:       "Replica server id the connector registers with; it must differ from every server and replica of the cluster. Default: a random number between 5400 and 6400, as Debezium's."},
+		func(s *settings) *int64 { return &s.serverIDSet }),
+	config.StringField(config.Key{Name: KeySSLMode, Default: "disabled", Importance: config.Medium, Group: gConn,
+		Validator: config.OneOf("disabled", "preferred", "required", "verify_ca", "verify_identity"),
+		Doc:       "TLS of the connections: disabled, preferred (TLS when the server offers it, unverified), required (TLS, unverified), verify_ca or verify_identity (TLS with the system's CAs; verify_identity also checks the host name)."},
+		func(s *settings) *string { return &s.sslMode }),
+	config.StringField(config.Key{Name: KeyTopicPrefix, Required: true, Importance: config.High, Group: gEvents,
+		Validator: debezium.TopicPrefixValidator(),
+		Doc:       "Prefix of every topic name (<prefix>.<database>.<table>), the schema change topic's name, and the logical name of the server in source.name and the source partition."},
+		func(s *settings) *string { return &s.prefix }),
+	config.ListField(config.Key{Name: KeyDBInclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+		Doc: "Regular expressions matched against whole database names: only matching databases are captured."},
+		func(s *settings) *[]string { return &s.lists.dbIn }),
+	config.ListField(config.Key{Name: KeyDBExclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+		Doc: "Regular expressions matched against whole database names: matching databases are not captured."},
+		func(s *settings) *[]string { return &s.lists.dbEx }),
+	config.ListField(config.Key{Name: KeyTableInclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+		Doc: "Regular expressions matched against whole database.table names: only matching tables are captured."},
+		func(s *settings) *[]string { return &s.lists.tableIn }),
+	config.ListField(config.Key{Name: KeyTableExclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+		Doc: "Regular expressions matched against whole database.table names: matching tables are not captured."},
+		func(s *settings) *[]string { return &s.lists.tableEx }),
+	config.ListField(config.Key{Name: KeyColumnInclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+		Doc: "Regular expressions matched against whole database.table.column names: only matching columns are emitted."},
+		func(s *settings) *[]string { return &s.lists.colIn }),
+	config.ListField(config.Key{Name: KeyColumnExclude, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
+		Doc: "Regular expressions matched against whole database.table.column names: matching columns are not emitted."},
+		func(s *settings) *[]string { return &s.lists.colEx }),
+	config.StringField(config.Key{Name: KeyMessageKeyCols, Importance: config.Low, Group: gEvents,
+		Validator: debezium.MessageKeyColumnsValidator(),
+		Doc:       "Record key columns for tables without a primary key or to override it: semicolon-separated entries <database.table regex>:<column>,<column>."},
+		func(s *settings) *string { return &s.keyColumns }),
+	config.StringField(config.Key{Name: KeySnapshotMode, Default: SnapshotInitial, Importance: config.Medium, Group: gSnap,
+		Validator: config.OneOf(SnapshotInitial, SnapshotInitialOnly, SnapshotWhenNeeded, SnapshotNoData, SnapshotNever,
+			SnapshotSchemaOnly, SnapshotRecovery, SnapshotSchemaRecov, SnapshotAlways),
+		Doc: "initial: snapshot when no offset is stored, then stream; initial_only: snapshot then stop; when_needed: also snapshot when the binlog at the stored position was purged; no_data (never, schema_only): stream from the current position; always: snapshot at every start; recovery (schema_only_recovery): Penstock keeps no schema history that could need recovering, so this streams from the stored offset like initial."},
+		func(s *settings) *string { return &s.snapshotMode }),
+	config.StringField(config.Key{Name: KeySnapshotLocking, Default: LockMinimal, Importance: config.Medium, Group: gSnap,
+		Validator: config.OneOf(LockMinimal, "minimal_percona", LockExtended, LockNone),
+		Doc:       "minimal: a global lock (BACKUP STAGE BLOCK_COMMIT on MariaDB, else FLUSH TABLES WITH READ LOCK) held only while the binlog position is read and the snapshot transactions start; extended: the lock is held for the whole snapshot; none: no lock (one snapshot connection; exact on MariaDB, which reports the binlog position of a consistent snapshot)."},
+		func(s *settings) *string { return &s.lockMode }),
+	config.IntField(config.Key{Name: KeySnapshotThreads, Default: 1, Importance: config.Medium, Group: gSnap, Validator: config.Between(1, 64),
+		Doc: "Connections reading the snapshot in parallel. All start their consistent-snapshot transactions while commits are blocked, so they see the same data; a large table is split into primary-key ranges read concurrently."},
+		func(s *settings) *int { return &s.snapshotThreads }),
+	config.LongField(config.Key{Name: KeySnapshotChunk, Default: int64(100000), Importance: config.Low, Group: gSnap, Validator: config.AtLeast(100),
+		Doc: "Penstock: approximate rows per key-range chunk of a snapshotted table (tables with a single-column integer primary key are chunked when snapshot.max.threads > 1)."},
+		func(s *settings) *int64 { return &s.chunkRows }),
+	config.BoolField(config.Key{Name: KeyTombstones, Default: true, Importance: config.Medium, Group: gEvents,
+		Doc: "Emit a tombstone (null value) after each delete event, so compacted topics drop the key."},
+		func(s *settings) *bool { return &s.tombstones }),
+	config.ListField(config.Key{Name: KeySkippedOps, Default: []string{"t"}, Importance: config.Low, Group: gEvents,
+		Validator: config.OneOf("c", "u", "d", "t", "none"),
+		Doc:       "Operations not emitted while streaming: c (inserts), u (updates), d (deletes), t (truncates), or none."},
+		func(s *settings) *[]string { return &s.skipped }),
+	config.StringField(config.Key{Name: KeyDecimalMode, Default: "precise", Importance: config.Medium, Group: gEvents,
+		Validator: config.OneOf("precise", "double", "string"),
+		Doc:       "DECIMAL as precise (Kafka Connect Decimal), double or string."},
+		func(s *settings) *string { return &s.decimalMode }),
+	config.StringField(config.Key{Name: KeyTimePrecision, Default: "adaptive_time_microseconds", Importance: config.Medium, Group: gEvents,
+		Validator: config.OneOf("adaptive", "adaptive_time_microseconds", "connect"),
+		Doc:       "Temporal types: adaptive_time_microseconds (TIME as MicroTime, DATETIME by precision as Timestamp or MicroTimestamp), adaptive (TIME(0-3) as Time in milliseconds) or connect (Kafka Connect's Date/Time/Timestamp)."},
+		func(s *settings) *string { return &s.timeMode }),
+	config.StringField(config.Key{Name: KeyBigintMode, Default: "long", Importance: config.Medium, Group: gEvents,
+		Validator: config.OneOf("long", "precise"),
+		Doc:       "BIGINT UNSIGNED as long (int64; values above 2^63-1 wrap) or precise (Decimal with scale 0)."},
+		func(s *settings) *string { return &s.bigintMode }),
+	config.StringField(config.Key{Name: KeyBinaryMode, Default: "bytes", Importance: config.Low, Group: gEvents,
+		Validator: config.OneOf("bytes", "base64", "base64-url-safe", "hex"),
+		Doc:       "BINARY, VARBINARY and BLOB as bytes, or as a base64, url-safe base64 or hex string."},
+		func(s *settings) *string { return &s.binaryMode }),
+	config.BoolField(config.Key{Name: KeySchemaChanges, Default: true, Importance: config.Medium, Group: gEvents,
+		Doc: "Publish DDL statements of captured databases to the topic <topic.prefix>, keyed by database name, as Debezium's SchemaChangeValue."},
+		func(s *settings) *bool { return &s.schemaChanges }),
+	config.BoolField(config.Key{Name: KeyIncludeQuery, Default: false, Importance: config.Low, Group: gEvents,
+		Doc: "Put the statement that made a change in source.query (the server must write it: binlog_rows_query_log_events on MySQL, binlog_annotate_row_events on MariaDB)."},
+		func(s *settings) *bool { return &s.includeQuery }),
+	config.DurationField(config.Key{Name: KeyHeartbeatMs, Default: time.Duration(0), Importance: config.Medium, Group: gRepl, Validator: config.AtLeast(0),
+		Doc: "Milliseconds between heartbeat records (0: none). Heartbeats carry the latest binlog position, so the stored offset moves while captured tables are idle."},
+		func(s *settings) *time.Duration { return &s.heartbeat }),
+	config.StringField(config.Key{Name: KeyHeartbeatQuery, Importance: config.Low, Group: gRepl,
+		Doc: "SQL statement run on each heartbeat, e.g. an update of a heartbeat table."},
+		func(s *settings) *string { return &s.heartbeatQuery }),
+	config.StringField(config.Key{Name: KeyHeartbeatPrefix, Default: "__debezium-heartbeat", Importance: config.Low, Group: gRepl,
+		Doc: "Prefix of the heartbeat topic <prefix>.<topic.prefix>."},
+		func(s *settings) *string { return &s.heartbeatPrefix }),
+	config.BoolField(config.Key{Name: KeyTxMetadata, Default: false, Importance: config.Low, Group: gEvents,
+		Doc: "Add the transaction block (id, total_order, data_collection_order) to change events and publish BEGIN and END events to <topic.prefix>.transaction."},
+		func(s *settings) *bool { return &s.txMetadata }),
+	config.ListField(config.Key{Name: KeyGTIDIncludes, Importance: config.Low, Group: gRepl, Validator: debezium.RegexListValidator(),
+		Doc: "Regular expressions matched against GTID sources (MySQL server UUIDs, MariaDB domain-server pairs such as 0-1): only matching sources are kept in the offset's GTID set."},
+		func(s *settings) *[]string { return &s.lists.gtidIn }),
+	config.ListField(config.Key{Name: KeyGTIDExcludes, Importance: config.Low, Group: gRepl, Validator: debezium.RegexListValidator(),
+		Doc: "Regular expressions matched against GTID sources: matching sources are dropped from the offset's GTID set."},
+		func(s *settings) *[]string { return &s.lists.gtidEx }),
+	config.IntField(config.Key{Name: KeyMaxBatch, Default: 2048, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
+		Doc: "Most records one poll returns."},
+		func(s *settings) *int { return &s.maxBatch }),
+	config.IntField(config.Key{Name: KeyMaxQueue, Default: 8192, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
+		Doc: "Most records buffered between the database and the worker; reading pauses when it is full."},
+		func(s *settings) *int { return &s.maxQueue }),
+	config.DurationField(config.Key{Name: KeyPollInterval, Default: 500 * time.Millisecond, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
+		Doc: "Milliseconds a poll waits for records before returning none."},
+		func(s *settings) *time.Duration { return &s.pollInterval }),
+	config.StringField(config.Key{Name: KeySignalCollection, Importance: config.Low, Group: gSnap,
+		Doc: "<database>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)). Inserting a row of type execute-snapshot with data {\"data-collections\": [\"db.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on; the connector writes its watermark rows there (it needs INSERT on the table). A restarted task does not resume an incremental snapshot."},
+		func(s *settings) *string { return &s.signalTable }),
+	config.IntField(config.Key{Name: KeyIncrementalChunk, Default: 1024, Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1),
+		Doc: "Rows per chunk of an incremental snapshot."},
+		func(s *settings) *int { return &s.incrementalChunk }),
+	config.OnlyKey[settings](config.Key{Name: KeyHistoryTopic, Type: config.String, Importance: config.Low, Group: gRepl,
+		Doc: "Accepted for Debezium compatibility. Penstock needs no schema history topic: it reads column names and types from the binlog's table-map metadata (binlog_row_metadata=FULL) or from information_schema, so there is no history to lose."}),
+	config.OnlyKey[settings](config.Key{Name: KeyHistoryServers, Type: config.String, Importance: config.Low, Group: gRepl,
+		Doc: "Accepted for Debezium compatibility and unused (see schema.history.internal.kafka.topic)."}),
+)
+
 // ConfigDef returns the definition of every key the connector accepts.
-func ConfigDef() *config.Def {
-	const (
-		gConn   = "Connection"
-		gFilter = "Filters"
-		gRepl   = "Binlog"
-		gSnap   = "Snapshot"
-		gEvents = "Events"
-	)
-	return config.NewDef(
-		config.Key{Name: KeyHostname, Type: config.String, Required: true, Importance: config.High, Group: gConn,
-			Doc: "Resolvable hostname or IP address of the MySQL or MariaDB server."},
-		config.Key{Name: KeyPort, Type: config.Int, Default: 3306, Importance: config.High, Group: gConn,
-			Validator: config.Between(1, 65535), Doc: "Port of the server."},
-		config.Key{Name: KeyUser, Type: config.String, Required: true, Importance: config.High, Group: gConn,
-			Doc: "Name of the database user; it needs SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE and REPLICATION CLIENT."},
-		config.Key{Name: KeyPassword, Type: config.Password, Importance: config.High, Group: gConn,
-			Doc: "Password of the database user."},
-		config.Key{Name: KeyServerID, Type: config.Long, Importance: config.High, Group: gConn,
-			Validator: config.Between(1, 4294967295),
-			Doc:       "Replica server id the connector registers with; it must differ from every server and replica of the cluster. Default: a random number between 5400 and 6400, as Debezium's."},
-		config.Key{Name: KeySSLMode, Type: config.String, Default: "disabled", Importance: config.Medium, Group: gConn,
-			Validator: config.OneOf("disabled", "preferred", "required", "verify_ca", "verify_identity"),
-			Doc:       "TLS of the connections: disabled, preferred (TLS when the server offers it, unverified), required (TLS, unverified), verify_ca or verify_identity (TLS with the system's CAs; verify_identity also checks the host name)."},
-		config.Key{Name: KeyTopicPrefix, Type: config.String, Required: true, Importance: config.High, Group: gEvents,
-			Validator: debezium.TopicPrefixValidator(),
-			Doc:       "Prefix of every topic name (<prefix>.<database>.<table>), the schema change topic's name, and the logical name of the server in source.name and the source partition."},
-		config.Key{Name: KeyDBInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
-			Doc: "Regular expressions matched against whole database names: only matching databases are captured."},
-		config.Key{Name: KeyDBExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
-			Doc: "Regular expressions matched against whole database names: matching databases are not captured."},
-		config.Key{Name: KeyTableInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
-			Doc: "Regular expressions matched against whole database.table names: only matching tables are captured."},
-		config.Key{Name: KeyTableExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
-			Doc: "Regular expressions matched against whole database.table names: matching tables are not captured."},
-		config.Key{Name: KeyColumnInclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
-			Doc: "Regular expressions matched against whole database.table.column names: only matching columns are emitted."},
-		config.Key{Name: KeyColumnExclude, Type: config.List, Importance: config.Medium, Group: gFilter, Validator: debezium.RegexListValidator(),
-			Doc: "Regular expressions matched against whole database.table.column names: matching columns are not emitted."},
-		config.Key{Name: KeyMessageKeyCols, Type: config.String, Importance: config.Low, Group: gEvents,
-			Validator: debezium.MessageKeyColumnsValidator(),
-			Doc:       "Record key columns for tables without a primary key or to override it: semicolon-separated entries <database.table regex>:<column>,<column>."},
-		config.Key{Name: KeySnapshotMode, Type: config.String, Default: SnapshotInitial, Importance: config.Medium, Group: gSnap,
-			Validator: config.OneOf(SnapshotInitial, SnapshotInitialOnly, SnapshotWhenNeeded, SnapshotNoData, SnapshotNever,
-				SnapshotSchemaOnly, SnapshotRecovery, SnapshotSchemaRecov, SnapshotAlways),
-			Doc: "initial: snapshot when no offset is stored, then stream; initial_only: snapshot then stop; when_needed: also snapshot when the binlog at the stored position was purged; no_data (never, schema_only): stream from the current position; always: snapshot at every start; recovery (schema_only_recovery): Penstock keeps no schema history that could need recovering, so this streams from the stored offset like initial."},
-		config.Key{Name: KeySnapshotLocking, Type: config.String, Default: LockMinimal, Importance: config.Medium, Group: gSnap,
-			Validator: config.OneOf(LockMinimal, "minimal_percona", LockExtended, LockNone),
-			Doc:       "minimal: a global lock (BACKUP STAGE BLOCK_COMMIT on MariaDB, else FLUSH TABLES WITH READ LOCK) held only while the binlog position is read and the snapshot transactions start; extended: the lock is held for the whole snapshot; none: no lock (one snapshot connection; exact on MariaDB, which reports the binlog position of a consistent snapshot)."},
-		config.Key{Name: KeySnapshotThreads, Type: config.Int, Default: 1, Importance: config.Medium, Group: gSnap, Validator: config.Between(1, 64),
-			Doc: "Connections reading the snapshot in parallel. All start their consistent-snapshot transactions while commits are blocked, so they see the same data; a large table is split into primary-key ranges read concurrently."},
-		config.Key{Name: KeySnapshotChunk, Type: config.Long, Default: int64(100000), Importance: config.Low, Group: gSnap, Validator: config.AtLeast(100),
-			Doc: "Penstock: approximate rows per key-range chunk of a snapshotted table (tables with a single-column integer primary key are chunked when snapshot.max.threads > 1)."},
-		config.Key{Name: KeyTombstones, Type: config.Boolean, Default: true, Importance: config.Medium, Group: gEvents,
-			Doc: "Emit a tombstone (null value) after each delete event, so compacted topics drop the key."},
-		config.Key{Name: KeySkippedOps, Type: config.List, Default: []string{"t"}, Importance: config.Low, Group: gEvents,
-			Validator: config.OneOf("c", "u", "d", "t", "none"),
-			Doc:       "Operations not emitted while streaming: c (inserts), u (updates), d (deletes), t (truncates), or none."},
-		config.Key{Name: KeyDecimalMode, Type: config.String, Default: "precise", Importance: config.Medium, Group: gEvents,
-			Validator: config.OneOf("precise", "double", "string"),
-			Doc:       "DECIMAL as precise (Kafka Connect Decimal), double or string."},
-		config.Key{Name: KeyTimePrecision, Type: config.String, Default: "adaptive_time_microseconds", Importance: config.Medium, Group: gEvents,
-			Validator: config.OneOf("adaptive", "adaptive_time_microseconds", "connect"),
-			Doc:       "Temporal types: adaptive_time_microseconds (TIME as MicroTime, DATETIME by precision as Timestamp or MicroTimestamp), adaptive (TIME(0-3) as Time in milliseconds) or connect (Kafka Connect's Date/Time/Timestamp)."},
-		config.Key{Name: KeyBigintMode, Type: config.String, Default: "long", Importance: config.Medium, Group: gEvents,
-			Validator: config.OneOf("long", "precise"),
-			Doc:       "BIGINT UNSIGNED as long (int64; values above 2^63-1 wrap) or precise (Decimal with scale 0)."},
-		config.Key{Name: KeyBinaryMode, Type: config.String, Default: "bytes", Importance: config.Low, Group: gEvents,
-			Validator: config.OneOf("bytes", "base64", "base64-url-safe", "hex"),
-			Doc:       "BINARY, VARBINARY and BLOB as bytes, or as a base64, url-safe base64 or hex string."},
-		config.Key{Name: KeySchemaChanges, Type: config.Boolean, Default: true, Importance: config.Medium, Group: gEvents,
-			Doc: "Publish DDL statements of captured databases to the topic <topic.prefix>, keyed by database name, as Debezium's SchemaChangeValue."},
-		config.Key{Name: KeyIncludeQuery, Type: config.Boolean, Default: false, Importance: config.Low, Group: gEvents,
-			Doc: "Put the statement that made a change in source.query (the server must write it: binlog_rows_query_log_events on MySQL, binlog_annotate_row_events on MariaDB)."},
-		config.Key{Name: KeyHeartbeatMs, Type: config.Int, Default: 0, Importance: config.Medium, Group: gRepl, Validator: config.AtLeast(0),
-			Doc: "Milliseconds between heartbeat records (0: none). Heartbeats carry the latest binlog position, so the stored offset moves while captured tables are idle."},
-		config.Key{Name: KeyHeartbeatQuery, Type: config.String, Importance: config.Low, Group: gRepl,
-			Doc: "SQL statement run on each heartbeat, e.g. an update of a heartbeat table."},
-		config.Key{Name: KeyHeartbeatPrefix, Type: config.String, Default: "__debezium-heartbeat", Importance: config.Low, Group: gRepl,
-			Doc: "Prefix of the heartbeat topic <prefix>.<topic.prefix>."},
-		config.Key{Name: KeyTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: gEvents,
-			Doc: "Add the transaction block (id, total_order, data_collection_order) to change events and publish BEGIN and END events to <topic.prefix>.transaction."},
-		config.Key{Name: KeyGTIDIncludes, Type: config.List, Importance: config.Low, Group: gRepl, Validator: debezium.RegexListValidator(),
-			Doc: "Regular expressions matched against GTID sources (MySQL server UUIDs, MariaDB domain-server pairs such as 0-1): only matching sources are kept in the offset's GTID set."},
-		config.Key{Name: KeyGTIDExcludes, Type: config.List, Importance: config.Low, Group: gRepl, Validator: debezium.RegexListValidator(),
-			Doc: "Regular expressions matched against GTID sources: matching sources are dropped from the offset's GTID set."},
-		config.Key{Name: KeyMaxBatch, Type: config.Int, Default: 2048, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
-			Doc: "Most records one poll returns."},
-		config.Key{Name: KeyMaxQueue, Type: config.Int, Default: 8192, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
-			Doc: "Most records buffered between the database and the worker; reading pauses when it is full."},
-		config.Key{Name: KeyPollInterval, Type: config.Long, Default: int64(500), Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
-			Doc: "Milliseconds a poll waits for records before returning none."},
-		config.Key{Name: KeySignalCollection, Type: config.String, Importance: config.Low, Group: gSnap,
-			Doc: "<database>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)). Inserting a row of type execute-snapshot with data {\"data-collections\": [\"db.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on; the connector writes its watermark rows there (it needs INSERT on the table). A restarted task does not resume an incremental snapshot."},
-		config.Key{Name: KeyIncrementalChunk, Type: config.Int, Default: 1024, Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1),
-			Doc: "Rows per chunk of an incremental snapshot."},
-		config.Key{Name: KeyHistoryTopic, Type: config.String, Importance: config.Low, Group: gRepl,
-			Doc: "Accepted for Debezium compatibility. Penstock needs no schema history topic: it reads column names and types from the binlog's table-map metadata (binlog_row_metadata=FULL) or from information_schema, so there is no history to lose."},
-		config.Key{Name: KeyHistoryServers, Type: config.String, Importance: config.Low, Group: gRepl,
-			Doc: "Accepted for Debezium compatibility and unused (see schema.history.internal.kafka.topic)."},
-	)
-}
+func ConfigDef() *config.Def { return binding.Def() }
 
 // settings are the parsed connector settings a task works with.
 type settings struct {
-	host, user, password string
-	port                 int
-	serverID             uint32
-	sslMode              string
-	prefix               string
-	filter               *filter
-	keyCols              []debezium.KeyColumns
-	snapshotMode         string
-	lockMode             string
-	snapshotThreads      int
-	chunkRows            int64
-	tombstones           bool
-	skip                 map[string]bool
-	decimalMode          string
-	timeMode             string
-	bigintMode           string
-	binaryMode           string
-	schemaChanges        bool
-	includeQuery         bool
-	heartbeat            time.Duration
-	heartbeatQuery       string
-	heartbeatTopic       string
-	txMetadata           bool
-	gtidIn, gtidEx       []*regexp.Regexp
-	signalTable          string
-	incrementalChunk     int
-	maxBatch, maxQueue   int
-	pollInterval         time.Duration
+	host, user       string
+	secret           config.Secret
+	password         string
+	port             int
+	serverIDSet      int64 // database.server.id as configured, 0 when unset
+	serverID         uint32
+	sslMode          string
+	prefix           string
+	lists            struct{ dbIn, dbEx, tableIn, tableEx, colIn, colEx, gtidIn, gtidEx []string }
+	filter           *filter
+	keyColumns       string
+	keyCols          []debezium.KeyColumns
+	snapshotMode     string
+	lockMode         string
+	snapshotThreads  int
+	chunkRows        int64
+	tombstones       bool
+	skipped          []string
+	skip             map[string]bool
+	decimalMode      string
+	timeMode         string
+	bigintMode       string
+	binaryMode       string
+	schemaChanges    bool
+	includeQuery     bool
+	heartbeat        time.Duration
+	heartbeatQuery   string
+	heartbeatPrefix  string
+	heartbeatTopic   string
+	txMetadata       bool
+	gtidIn, gtidEx   []*regexp.Regexp
+	signalTable      string
+	incrementalChunk int
+	maxBatch         int
+	maxQueue         int
+	pollInterval     time.Duration
 }
 
 // parseSettings validates props and returns the task settings.
 func parseSettings(props map[string]string) (*settings, error) {
-	v, err := ConfigDef().Parse(props)
-	if err != nil {
+	s := &settings{}
+	if _, err := binding.Parse(props, s); err != nil {
 		return nil, err
 	}
-	for _, p := range includeExcludePairs {
-		if len(v.List(p[0])) > 0 && len(v.List(p[1])) > 0 {
-			return nil, fmt.Errorf("%s and %s cannot both be set", p[0], p[1])
+	l := &s.lists
+	for _, p := range [][2][]string{{l.dbIn, l.dbEx}, {l.tableIn, l.tableEx}, {l.colIn, l.colEx}, {l.gtidIn, l.gtidEx}} {
+		if len(p[0]) > 0 && len(p[1]) > 0 {
+			return nil, fmt.Errorf("an include list and the matching exclude list cannot both be set (database, table, column or GTID source)")
 		}
 	}
-	f, err := newFilter(v.List(KeyDBInclude), v.List(KeyDBExclude), v.List(KeyTableInclude),
-		v.List(KeyTableExclude), v.List(KeyColumnInclude), v.List(KeyColumnExclude))
-	if err != nil {
+	var err error
+	if s.filter, err = newFilter(l.dbIn, l.dbEx, l.tableIn, l.tableEx, l.colIn, l.colEx); err != nil {
 		return nil, err
 	}
-	kc, err := debezium.ParseMessageKeyColumns(v.String(KeyMessageKeyCols))
-	if err != nil {
+	if s.keyCols, err = debezium.ParseMessageKeyColumns(s.keyColumns); err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyMessageKeyCols, err)
 	}
-	s := &settings{
-		host: v.String(KeyHostname), port: v.Int(KeyPort), user: v.String(KeyUser),
-		password: v.Password(KeyPassword).Value(), sslMode: strings.ToLower(v.String(KeySSLMode)),
-		prefix: v.String(KeyTopicPrefix), filter: f, keyCols: kc,
-		snapshotMode: strings.ToLower(v.String(KeySnapshotMode)), lockMode: strings.ToLower(v.String(KeySnapshotLocking)),
-		snapshotThreads: v.Int(KeySnapshotThreads), chunkRows: v.Long(KeySnapshotChunk),
-		tombstones: v.Bool(KeyTombstones), skip: map[string]bool{},
-		decimalMode: strings.ToLower(v.String(KeyDecimalMode)), timeMode: strings.ToLower(v.String(KeyTimePrecision)),
-		bigintMode: strings.ToLower(v.String(KeyBigintMode)), binaryMode: strings.ToLower(v.String(KeyBinaryMode)),
-		schemaChanges: v.Bool(KeySchemaChanges), includeQuery: v.Bool(KeyIncludeQuery),
-		heartbeat:      time.Duration(v.Int(KeyHeartbeatMs)) * time.Millisecond,
-		heartbeatQuery: v.String(KeyHeartbeatQuery),
-		heartbeatTopic: v.String(KeyHeartbeatPrefix) + "." + v.String(KeyTopicPrefix),
-		txMetadata:     v.Bool(KeyTxMetadata),
-		signalTable:    v.String(KeySignalCollection), incrementalChunk: v.Int(KeyIncrementalChunk),
-		maxBatch: v.Int(KeyMaxBatch), maxQueue: v.Int(KeyMaxQueue), pollInterval: v.Duration(KeyPollInterval),
-	}
-	if id, ok := v.Get(KeyServerID).(int64); ok {
-		s.serverID = uint32(id)
+	s.password = s.secret.Value()
+	if s.serverIDSet > 0 {
+		s.serverID = uint32(s.serverIDSet)
 	} else {
 		s.serverID = uint32(serverIDMin + rand.IntN(serverIDMax-serverIDMin+1))
 	}
+	s.heartbeatTopic = debezium.HeartbeatTopic(s.heartbeatPrefix, s.prefix)
 	switch s.snapshotMode {
 	case SnapshotNever, SnapshotSchemaOnly:
 		s.snapshotMode = SnapshotNoData
@@ -269,18 +302,19 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if s.lockMode == "minimal_percona" {
 		s.lockMode = LockMinimal
 	}
-	for _, op := range v.List(KeySkippedOps) {
+	s.skip = map[string]bool{}
+	for _, op := range s.skipped {
 		if op != "none" {
-			s.skip[strings.ToLower(op)] = true
+			s.skip[op] = true
 		}
 	}
 	if s.maxQueue < s.maxBatch {
 		s.maxQueue = s.maxBatch
 	}
-	if s.gtidIn, err = debezium.CompileAll(v.List(KeyGTIDIncludes)); err != nil {
+	if s.gtidIn, err = debezium.CompileAll(l.gtidIn); err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyGTIDIncludes, err)
 	}
-	if s.gtidEx, err = debezium.CompileAll(v.List(KeyGTIDExcludes)); err != nil {
+	if s.gtidEx, err = debezium.CompileAll(l.gtidEx); err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyGTIDExcludes, err)
 	}
 	return s, nil
