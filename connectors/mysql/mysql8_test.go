@@ -117,9 +117,29 @@ func TestMySQL8Formats(t *testing.T) {
 			{int32(-1), `{"a": 2}`, "ann", int64(1), "2024-02-29 12:00:00.500", int64(5)}}})
 	feed(replication.XID_EVENT, 31, &replication.XIDEvent{XID: 2})
 
+	// A compressed transaction (binlog_transaction_compression): its events
+	// inside one payload event.
+	feed(replication.GTID_EVENT, 79, mysqlGTIDEvent(t, 9))
+	inner := func(typ replication.EventType, ev replication.Event) *replication.BinlogEvent {
+		return &replication.BinlogEvent{Header: &replication.EventHeader{Timestamp: 1709208000, EventType: typ, ServerID: 1}, Event: ev}
+	}
+	feed(replication.TRANSACTION_PAYLOAD_EVENT, 200, &replication.TransactionPayloadEvent{Events: []*replication.BinlogEvent{
+		inner(replication.QUERY_EVENT, &replication.QueryEvent{Query: []byte("BEGIN"), SlaveProxyID: 99}),
+		inner(replication.TABLE_MAP_EVENT, tm),
+		inner(replication.DELETE_ROWS_EVENTv2, &replication.RowsEvent{TableID: tm.TableID, Table: tm,
+			Rows: [][]any{{int32(-1), `{"a": 2}`, "ann", int64(1), "2024-02-29 12:00:00.500", int64(5)}}}),
+		inner(replication.XID_EVENT, &replication.XIDEvent{XID: 3}),
+	}})
+
 	recs, _ := task.q.Take(context.Background(), 100, 0)
-	if len(recs) != 2 {
-		t.Fatalf("%d records, want 2", len(recs))
+	if len(recs) != 4 {
+		t.Fatalf("%d records, want 4", len(recs))
+	}
+	if del := recs[2]; opOf(del) != "d" || del.SourceOffset[offGTIDs] != mysqlUUID+":1-8" || sourceField(del, "gtid") != mysqlUUID+":9" {
+		t.Errorf("compressed transaction's delete: %v %v", del.Value, del.SourceOffset)
+	}
+	if st.done.pos != uint64(pos) || st.gtids.str != mysqlUUID+":1-9" {
+		t.Errorf("after the compressed transaction: position %d, GTIDs %s", st.done.pos, st.gtids.str)
 	}
 	ins, upd := recs[0], recs[1]
 	if err := ins.Value.(*connect.Struct).Validate(); err != nil {

@@ -259,6 +259,17 @@ func (st *streamer) handle(ev *replication.BinlogEvent) error {
 			}
 			st.tx.query = string(q)
 		}
+	case *replication.TransactionPayloadEvent:
+		// MySQL 8's binlog_transaction_compression: the transaction's
+		// events inside one compressed event. They take its position, so a
+		// restart reads the whole payload again and skips as usual.
+		for _, in := range e.Events {
+			ih := *in.Header
+			ih.LogPos, ih.EventSize = h.LogPos, h.EventSize
+			if err := st.handle(&replication.BinlogEvent{Header: &ih, Event: in.Event}); err != nil {
+				return err
+			}
+		}
 	case *replication.TableMapEvent:
 		return st.tableMap(e)
 	case *replication.RowsEvent:
