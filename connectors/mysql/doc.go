@@ -24,6 +24,19 @@
 // With snapshot.locking.mode=none one connection reads without a lock; on
 // MariaDB its position is still exact (binlog_snapshot_file/position).
 //
+// # Incremental snapshots
+//
+// With signal.data.collection naming a signal table, inserting a row of
+// type execute-snapshot (data {"data-collections": ["db.table"], "type":
+// "incremental"}) reads those tables while streaming goes on: in
+// primary-key chunks of incremental.snapshot.chunk.size rows, each read
+// between two watermark rows the connector inserts into the signal table.
+// Rows a streamed change touches between the watermarks are dropped from the
+// chunk, so a read never overwrites a newer change (Debezium's DBLog
+// algorithm); the others are emitted as op=r with source.snapshot
+// "incremental". Progress is not kept in offsets: an incremental snapshot
+// interrupted by a restart must be signalled again.
+//
 // # Offsets
 //
 // The source partition is {"server": <topic.prefix>}; offsets hold
@@ -34,7 +47,18 @@
 // of the next one. A restarted task reads from the GTID set (or file and
 // pos) and skips what the offset says was emitted, so a restart in the
 // middle of a large transaction loses and repeats nothing. The worker
-// stores offsets only after the broker acknowledged their records.
+// stores offsets only after the broker acknowledged their records. MySQL 8's
+// compressed transactions (binlog_transaction_compression) are read like
+// others. source.thread comes from the BEGIN event, which MariaDB does not
+// write before a transaction with a GTID: there it is null.
+//
+// # Checks
+//
+// The task fails with an error naming the setting when the server has no
+// binlog, binlog_format is not ROW, binlog_row_image is not FULL, the user
+// lacks REPLICATION SLAVE or REPLICATION CLIENT, database.server.id is the
+// server's or another replica's, or the binlog at the stored offset was
+// purged (snapshot.mode=when_needed snapshots again instead).
 //
 // # Schemas without a history topic
 //
@@ -60,7 +84,9 @@
 // DATETIME Timestamp or MicroTimestamp by precision, TIMESTAMP
 // ZonedTimestamp in UTC, YEAR io.debezium.time.Year, ENUM
 // io.debezium.data.Enum, SET io.debezium.data.EnumSet, JSON
-// io.debezium.data.Json (MySQL's binary JSON decoded), spatial types
+// io.debezium.data.Json (MySQL's binary JSON decoded; MariaDB's JSON is
+// LONGTEXT and arrives as a string), every spatial type (POINT included) as
 // io.debezium.data.geometry.Geometry {wkb, srid}. Zero dates are null in
-// nullable columns and the epoch otherwise.
+// nullable columns and the epoch otherwise. BINARY(n) values get back the
+// trailing zero bytes the binlog drops.
 package mysql
