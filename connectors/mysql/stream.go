@@ -55,12 +55,14 @@ type streamer struct {
 	skipRw int64 // rows to skip in its event number skipEv
 	skipOn bool
 
-	arena  structArena
-	inc    incremental
-	tables map[uint64]*mappedTable
-	byName map[string]*table // information_schema descriptions, dropped on DDL
-	batch  []*connect.Record
-	lastHB time.Time
+	arena   structArena
+	recs    recordSlab
+	evTimes eventTimes
+	inc     incremental
+	tables  map[uint64]*mappedTable
+	byName  map[string]*table // information_schema descriptions, dropped on DDL
+	batch   []*connect.Record
+	lastHB  time.Time
 }
 
 // mappedTable is the table a table-map event describes, with the event's
@@ -586,7 +588,7 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 // source builds the source block of a streamed event.
 func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *connect.Struct {
 	src := st.arena.new(sourceSchema)
-	st.t.source.Fill(src, debezium.NewTimes(time.Unix(int64(h.Timestamp), 0)), debezium.SnapshotFalse, tbl.db)
+	st.t.source.Fill(src, st.times(h).event, debezium.SnapshotFalse, tbl.db)
 	src.SetAt(srcTable, tbl.name)
 	src.SetAt(srcServerID, int64(h.ServerID))
 	if st.tx.gtid != "" {
@@ -600,6 +602,35 @@ func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *c
 	return src
 }
 
+// eventTimes are an event's timestamp and the processing time, boxed once
+// for the records of a rows event.
+type eventTimes struct {
+	header *replication.EventHeader
+	event  debezium.Times
+	now    debezium.Times
+}
+
+// times returns the boxed times of the rows event h (nil: the current one).
+func (st *streamer) times(h *replication.EventHeader) eventTimes {
+	if h != nil && st.evTimes.header != h {
+		st.evTimes = eventTimes{header: h, event: debezium.NewTimes(time.Unix(int64(h.Timestamp), 0)),
+			now: debezium.NewTimes(time.Now())}
+	}
+	return st.evTimes
+}
+
+// recordSlab hands out records allocated a few dozen at a time.
+type recordSlab []connect.Record
+
+func (s *recordSlab) next() *connect.Record {
+	if len(*s) == 0 {
+		*s = make([]connect.Record, structBatch)
+	}
+	r := &(*s)[0]
+	*s = (*s)[1:]
+	return r
+}
+
 // change builds one change event.
 func (st *streamer) change(tbl *table, op string, before, after *rowValues, key *connect.Struct, src *connect.Struct) *connect.Record {
 	env := st.arena.new(tbl.envSchema)
@@ -610,7 +641,7 @@ func (st *streamer) change(tbl *table, op string, before, after *rowValues, key 
 	if after != nil {
 		a = after.val
 	}
-	debezium.FillEnvelope(env, op, b, a, src, debezium.NewTimes(time.Now()))
+	debezium.FillEnvelope(env, op, b, a, src, st.times(nil).now)
 	if st.s.txMetadata {
 		coll := tbl.db + "." + tbl.name
 		if st.tx.perColl == nil {
@@ -623,7 +654,8 @@ func (st *streamer) change(tbl *table, op string, before, after *rowValues, key 
 		st.tx.total++
 		env.SetAt(debezium.EnvTransaction, debezium.TransactionBlock(st.txID(), st.tx.total, st.tx.perColl[coll]))
 	}
-	rec := &connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env}
+	rec := st.recs.next()
+	*rec = connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env}
 	if tbl.keySchema != nil {
 		rec.KeySchema, rec.Key = tbl.keySchema, key
 	}

@@ -514,11 +514,14 @@ func smallDecimal(s string, scale int32) (int64, bool) {
 	return n, true
 }
 
-// text returns a string or byte slice value as a string (copied).
+// text returns a string or byte slice value as a string. A byte slice (the
+// text protocol's, whose buffer is reused) is copied; a string (go-mysql's
+// binlog values, which share their event's packet, read into a buffer of its
+// own) is not.
 func text(v any) string {
 	switch x := v.(type) {
 	case string:
-		return strings.Clone(x)
+		return x
 	case []byte:
 		return string(x)
 	}
