@@ -92,6 +92,8 @@ type Server struct {
 	log       *slog.Logger
 	clusterID string
 	syncer    *storage.Syncer
+	fs        storage.FS // where the topics are (storage.OSFS unless a test says)
+	metrics   *metrics
 
 	hmu      sync.RWMutex
 	handlers map[int16]handler
@@ -160,6 +162,11 @@ func New(cfg Config) (*Server, error) {
 	for k, h := range builtin {
 		s.handlers[k] = h
 	}
+	s.fs = cfg.FS
+	if s.fs == nil {
+		s.fs = storage.OSFS
+	}
+	s.metrics = newMetrics(s, cfg.Metrics)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker: create data dir: %w", err)
 	}
@@ -258,7 +265,7 @@ func (s *Server) loadMeta() error {
 	}
 	s.clusterID = base64.RawURLEncoding.EncodeToString(id[:])
 	body := fmt.Sprintf("#Written by penstock broker\nversion=1\ncluster.id=%s\nnode.id=%d\n", s.clusterID, s.cfg.NodeID)
-	if err := writeFileAtomic(p, []byte(body)); err != nil {
+	if err := storage.WriteFileAtomic(storage.OSFS, p, []byte(body)); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	return nil
