@@ -59,10 +59,12 @@ type streamer struct {
 	recs    recordSlab
 	evTimes eventTimes
 	inc     incremental
-	tables  map[uint64]*mappedTable
-	byName  map[string]*table // information_schema descriptions, dropped on DDL
-	batch   []*connect.Record
-	lastHB  time.Time
+	// warnedMeta: the fallback to information_schema was logged.
+	warnedMeta bool
+	tables     map[uint64]*mappedTable
+	byName     map[string]*table // information_schema descriptions, dropped on DDL
+	batch      []*connect.Record
+	lastHB     time.Time
 }
 
 // mappedTable is the table a table-map event describes, with the event's
@@ -416,6 +418,10 @@ func (st *streamer) tableMap(e *replication.TableMapEvent) error {
 	} else {
 		tbl = st.byName[db+"."+name]
 		if tbl == nil {
+			if !st.warnedMeta {
+				st.warnedMeta = true
+				st.t.log.Warn("the binlog does not name columns (binlog_row_metadata is not FULL): column definitions come from information_schema, which describes rows written before a later DDL wrongly when the connector is behind it; set binlog_row_metadata=FULL")
+			}
 			defs, pk, err := describe(st.meta, db, name)
 			if err != nil {
 				return err
