@@ -42,6 +42,7 @@ var (
 	clientFlag  = flag.String("mariadb", "mariadb", "mariadb client binary")
 	binlogFlag  = flag.String("mariadb-binlog", "mariadb-binlog", "mariadb-binlog binary")
 	profFlag    = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	verboseFlag = flag.Bool("v", false, "log the tasks' progress")
 )
 
 type fakeCtx struct{}
@@ -67,7 +68,11 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	level := slog.LevelWarn
+	if *verboseFlag {
+		level = slog.LevelInfo
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	// testing.Benchmark gives a testing.TB for the harness; run once.
 	var once sync.Once
 	var runErr error

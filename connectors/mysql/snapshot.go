@@ -81,15 +81,8 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 	if s.lockMode == LockNone {
 		workers = 1
 	}
-	var lock *globalLock
-	defer lock.unlock()
-	if s.lockMode != LockNone {
-		var err error
-		if lock, err = t.lockForSnapshot(ctx, info); err != nil {
-			return position{}, err
-		}
-	}
-	lockedAt := time.Now()
+	// The connections are opened before the lock, so that it is held only
+	// while the transactions start and the position and tables are read.
 	conns := make([]*client.Conn, 0, workers)
 	defer func() {
 		for _, c := range conns {
@@ -102,11 +95,22 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 			return position{}, err
 		}
 		conns = append(conns, c)
-		for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-			"START TRANSACTION WITH CONSISTENT SNAPSHOT"} {
-			if _, err := c.Execute(q); err != nil {
-				return position{}, fmt.Errorf("snapshot connection %d: %s: %w", i, q, err)
-			}
+		if _, err := c.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+			return position{}, fmt.Errorf("snapshot connection %d: %w", i, err)
+		}
+	}
+	var lock *globalLock
+	defer lock.unlock()
+	if s.lockMode != LockNone {
+		var err error
+		if lock, err = t.lockForSnapshot(ctx, info); err != nil {
+			return position{}, err
+		}
+	}
+	lockedAt := time.Now()
+	for i, c := range conns {
+		if _, err := c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+			return position{}, fmt.Errorf("snapshot connection %d: START TRANSACTION WITH CONSISTENT SNAPSHOT: %w", i, err)
 		}
 	}
 	var pos position
@@ -123,7 +127,6 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 	if err != nil {
 		return pos, err
 	}
-	var chunks []*snapChunk
 	var built []*table
 	for _, ct := range tables {
 		defs, pk, err := describe(meta, ct.db, ct.name)
@@ -135,17 +138,21 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 			return pos, err
 		}
 		built = append(built, tbl)
-		cs, err := t.planChunks(conns[0], tbl, ct)
+	}
+	lockHeld := time.Since(lockedAt)
+	if s.lockMode != LockExtended {
+		lock.unlock()
+	}
+	var chunks []*snapChunk
+	for i, ct := range tables {
+		cs, err := t.planChunks(conns[0], built[i], ct)
 		if err != nil {
 			return pos, err
 		}
 		chunks = append(chunks, cs...)
 	}
-	if s.lockMode != LockExtended {
-		lock.unlock()
-	}
 	t.log.Info("snapshot started", "tables", len(tables), "chunks", len(chunks), "threads", len(conns),
-		"file", pos.file, "pos", pos.pos, "gtids", pos.gtids, "lock_held", time.Since(lockedAt).Round(time.Millisecond))
+		"file", pos.file, "pos", pos.pos, "gtids", pos.gtids, "lock_held", lockHeld.Round(time.Millisecond))
 	if s.schemaChanges {
 		if err := t.snapshotSchemaChanges(ctx, meta, built, pos); err != nil {
 			return pos, err
