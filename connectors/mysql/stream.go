@@ -58,6 +58,7 @@ type streamer struct {
 	arena   structArena
 	recs    recordSlab
 	evTimes eventTimes
+	boxes   eventBoxes
 	inc     incremental
 	// warnedMeta: the fallback to information_schema was logged.
 	warnedMeta bool
@@ -593,19 +594,38 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 
 // source builds the source block of a streamed event.
 func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *connect.Struct {
+	b := st.boxed(h, tbl)
 	src := st.arena.new(sourceSchema)
-	st.t.source.Fill(src, st.times(h).event, debezium.SnapshotFalse, tbl.db)
-	src.SetAt(srcTable, tbl.name)
-	src.SetAt(srcServerID, int64(h.ServerID))
-	if st.tx.gtid != "" {
-		src.SetAt(srcGTID, st.tx.gtid)
-	}
-	src.SetAt(srcFile, st.file)
-	src.SetAt(srcPos, int64(eventStart(h)))
+	st.t.source.Fill(src, st.times(h).event, debezium.SnapshotFalse, b.db)
+	src.SetAt(srcTable, b.table)
+	src.SetAt(srcServerID, b.serverID)
+	src.SetAt(srcGTID, b.gtid)
+	src.SetAt(srcFile, b.file)
+	src.SetAt(srcPos, b.pos)
 	src.SetAt(srcRow, row)
 	src.SetAt(srcThread, st.tx.thread)
 	src.SetAt(srcQuery, st.tx.query)
 	return src
+}
+
+// eventBoxes are the source block values of one event, boxed once for all
+// its rows.
+type eventBoxes struct {
+	header                               *replication.EventHeader
+	tbl                                  *table
+	db, table, serverID, gtid, file, pos any
+}
+
+func (st *streamer) boxed(h *replication.EventHeader, tbl *table) *eventBoxes {
+	b := &st.boxes
+	if b.header != h || b.tbl != tbl {
+		*b = eventBoxes{header: h, tbl: tbl, db: tbl.db, table: tbl.name, serverID: int64(h.ServerID),
+			file: st.file, pos: int64(eventStart(h))}
+		if st.tx.gtid != "" {
+			b.gtid = st.tx.gtid
+		}
+	}
+	return b
 }
 
 // eventTimes are an event's timestamp and the processing time, boxed once
