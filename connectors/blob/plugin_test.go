@@ -7,11 +7,12 @@ import (
 	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/connectors/blob"
 	"github.com/penstockhq/penstock/plugins"
+	"github.com/penstockhq/penstock/plugins/builtin"
 )
 
 func TestRegisteredUnderConfluentNames(t *testing.T) {
 	for _, name := range []string{blob.S3SinkClass, blob.GCSSinkClass, blob.AzureSinkClass, "S3SinkConnector", "blob"} {
-		p, err := plugins.Builtin().LookupKind(name, plugins.Sink)
+		p, err := builtin.Registry().LookupKind(name, plugins.Sink)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -19,7 +20,7 @@ func TestRegisteredUnderConfluentNames(t *testing.T) {
 			t.Fatalf("%s: not a sink connector", name)
 		}
 	}
-	if _, err := plugins.Builtin().LookupKind(blob.S3SourceClass, plugins.Source); err != nil {
+	if _, err := builtin.Registry().LookupKind(blob.S3SourceClass, plugins.Source); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{blob.AWSSecretKeyConfig, blob.AzKeyConfig} {
