@@ -3,10 +3,11 @@ package plugins
 import (
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/http/sink"
+	"github.com/penstockhq/penstock/connectors/http/webhook"
 )
 
 // httpPlugins are the HTTP connectors: the sink under Confluent's class
-// name and http-sink.
+// name and http-sink, the webhook source as http-webhook.
 var httpPlugins = []Plugin{{
 	Kind:    Sink,
 	Class:   sink.Class,
@@ -15,6 +16,14 @@ var httpPlugins = []Plugin{{
 	Doc: "Sends records to an HTTP API: templated URL and headers, batches per partition in order, " +
 		"retries with backoff and Retry-After, refused records to the dead letter queue; basic, bearer, OAuth2 and mTLS.",
 	New: func() connect.Configurable { return &sink.Connector{} },
+}, {
+	Kind:    Source,
+	Class:   "io.penstock.connect.http.WebhookSourceConnector",
+	Aliases: []string{"http-webhook"},
+	Version: webhook.Version,
+	Doc: "Listens for HTTP requests (webhooks) and turns each, or each element of a JSON array or NDJSON body, into a record; " +
+		"answers 2xx only once the broker acknowledged them, 503 with Retry-After under backpressure; bearer, basic or HMAC signatures.",
+	New: func() connect.Configurable { return &webhook.Connector{} },
 }}
 
 func init() { catalogue = append(catalogue, httpPlugins) }
