@@ -2,12 +2,14 @@ package plugins
 
 import (
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/http/poll"
 	"github.com/penstockhq/penstock/connectors/http/sink"
 	"github.com/penstockhq/penstock/connectors/http/webhook"
 )
 
 // httpPlugins are the HTTP connectors: the sink under Confluent's class
-// name and http-sink, the webhook source as http-webhook.
+// name and http-sink, the webhook source as http-webhook, the polling
+// source under Confluent's HTTP source class name and http-poll.
 var httpPlugins = []Plugin{{
 	Kind:    Sink,
 	Class:   sink.Class,
@@ -24,6 +26,14 @@ var httpPlugins = []Plugin{{
 	Doc: "Listens for HTTP requests (webhooks) and turns each, or each element of a JSON array or NDJSON body, into a record; " +
 		"answers 2xx only once the broker acknowledged them, 503 with Retry-After under backpressure; bearer, basic or HMAC signatures.",
 	New: func() connect.Configurable { return &webhook.Connector{} },
+}, {
+	Kind:    Source,
+	Class:   poll.Class,
+	Aliases: []string{"http-poll"},
+	Version: poll.Version,
+	Doc: "Polls an HTTP API: records picked from each JSON answer by a JSON pointer, pages followed, the position " +
+		"(a number, the last record's field, or a cursor) kept as the source offset.",
+	New: func() connect.Configurable { return &poll.Connector{} },
 }}
 
 func init() { catalogue = append(catalogue, httpPlugins) }
