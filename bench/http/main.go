@@ -5,11 +5,12 @@
 //     batches of -batch records, one request in flight per partition) into
 //     a server that parses every body, beside a bare net/http client posting
 //     the same batches with the same concurrency to the same server;
+//
 //   - webhook: requests/s of -callers concurrent callers posting one event
 //     each, answered once the broker acknowledged it, beside the same webhook
 //     listener answering at once without producing.
 //
-//	go run ./bench/http [-records 200000] [-batch 100] [-callers 16] [-seconds 5]
+//     go run ./bench/http [-records 200000] [-batch 100] [-callers 16] [-seconds 5]
 //
 // Penstock's broker runs in process, so the figures include its CPU on the
 // same cores. Peak RSS is the process's, broker included.
@@ -151,10 +152,26 @@ func value(i int) []byte {
 
 // bareSink posts the records as JSON arrays of -batch, one goroutine per
 // partition, each request after the previous one, as the sink sends them.
+// The bodies are built before the clock starts.
 func bareSink(srv *server) (float64, error) {
 	srv.reset()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	per := *records / *partitions
+	bodies := make([][][]byte, *partitions)
+	for p := range bodies {
+		for i := 0; i < per; i += *batch {
+			var body bytes.Buffer
+			body.WriteByte('[')
+			for j := i; j < min(i+*batch, per); j++ {
+				if j > i {
+					body.WriteByte(',')
+				}
+				body.Write(value(p*per + j))
+			}
+			body.WriteByte(']')
+			bodies[p] = append(bodies[p], body.Bytes())
+		}
+	}
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	start := time.Now()
@@ -162,17 +179,8 @@ func bareSink(srv *server) (float64, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < per; i += *batch {
-				var body bytes.Buffer
-				body.WriteByte('[')
-				for j := i; j < min(i+*batch, per); j++ {
-					if j > i {
-						body.WriteByte(',')
-					}
-					body.Write(value(p*per + j))
-				}
-				body.WriteByte(']')
-				req, _ := http.NewRequest("POST", srv.url+"/in", &body)
+			for _, b := range bodies[p] {
+				req, _ := http.NewRequest("POST", srv.url+"/in", bytes.NewReader(b))
 				req.Header.Set("Content-Type", "application/json")
 				res, err := client.Do(req)
 				if err != nil {
