@@ -2,26 +2,17 @@ package httpclient
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/penstockhq/penstock/connect/config"
+	"github.com/penstockhq/penstock/internal/testcerts"
 )
 
 func newClient(t *testing.T, props map[string]string) *Client {
@@ -138,81 +129,13 @@ func TestOAuth2RefusedCredentialsFailAtOnce(t *testing.T) {
 	}
 }
 
-// pki is a CA with a server and a client certificate, as PEM files.
-type pki struct {
-	caFile, clientFile string
-	server             tls.Certificate
-	pool               *x509.CertPool
-}
-
-func newPKI(t *testing.T, serverIP bool) *pki {
-	t.Helper()
-	dir := t.TempDir()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey := key()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(cn string, usage x509.ExtKeyUsage, ip bool) ([]byte, *ecdsa.PrivateKey) {
-		k := key()
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
-		if ip {
-			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der, k
-	}
-	pemOf := func(der []byte, k *ecdsa.PrivateKey) []byte {
-		out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		if k != nil {
-			kb, err := x509.MarshalPKCS8PrivateKey(k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})...)
-		}
-		return out
-	}
-	p := &pki{caFile: filepath.Join(dir, "ca.pem"), clientFile: filepath.Join(dir, "client.pem"), pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	if err := os.WriteFile(p.caFile, pemOf(caDER, nil), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cder, ckey := issue("penstock-client", x509.ExtKeyUsageClientAuth, false)
-	if err := os.WriteFile(p.clientFile, pemOf(cder, ckey), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sder, skey := issue("api", x509.ExtKeyUsageServerAuth, serverIP)
-	sp := pemOf(sder, skey)
-	if p.server, err = tls.X509KeyPair(sp, sp); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // mtlsServer answers 200 to a client presenting a certificate signed by the
 // CA, naming the client's common name in the body.
-func mtlsServer(t *testing.T, p *pki) *httptest.Server {
+func mtlsServer(t *testing.T, p *testcerts.PKI) *httptest.Server {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, r.TLS.PeerCertificates[0].Subject.CommonName)
 	}))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.pool}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.Server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.Pool}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
@@ -221,15 +144,15 @@ func mtlsServer(t *testing.T, p *pki) *httptest.Server {
 // TestMutualTLS: the client trusts the server through the custom CA and
 // presents its certificate; without the certificate the server refuses.
 func TestMutualTLS(t *testing.T) {
-	p := newPKI(t, true)
+	p := testcerts.New(t, true)
 	srv := mtlsServer(t, p)
-	c := newClient(t, map[string]string{SSLEnabledConfig: "true", SSLTruststoreLocationConfig: p.caFile,
-		SSLKeystoreLocationConfig: p.clientFile, MaxRetriesConfig: "0"})
+	c := newClient(t, map[string]string{SSLEnabledConfig: "true", SSLTruststoreLocationConfig: p.CAFile,
+		SSLKeystoreLocationConfig: p.ClientFile, MaxRetriesConfig: "0"})
 	res, err := c.Do(context.Background(), Request{Method: "GET", URL: srv.URL})
 	if err != nil || res.Status != 200 || string(res.Body) != "penstock-client" {
 		t.Fatalf("%v %+v", err, res)
 	}
-	noCert := newClient(t, map[string]string{SSLEnabledConfig: "true", SSLTruststoreLocationConfig: p.caFile, MaxRetriesConfig: "0"})
+	noCert := newClient(t, map[string]string{SSLEnabledConfig: "true", SSLTruststoreLocationConfig: p.CAFile, MaxRetriesConfig: "0"})
 	if _, err := noCert.Do(context.Background(), Request{Method: "GET", URL: srv.URL}); err == nil {
 		t.Fatal("the server accepted a client without a certificate")
 	}
@@ -243,10 +166,10 @@ func TestMutualTLS(t *testing.T) {
 // refused unless https.host.verifier.enabled=false, which still checks the
 // chain.
 func TestHostVerifierDisabled(t *testing.T) {
-	p := newPKI(t, false)
+	p := testcerts.New(t, false)
 	srv := mtlsServer(t, p)
-	props := map[string]string{SSLEnabledConfig: "true", SSLTruststoreLocationConfig: p.caFile,
-		SSLKeystoreLocationConfig: p.clientFile, MaxRetriesConfig: "0"}
+	props := map[string]string{SSLEnabledConfig: "true", SSLTruststoreLocationConfig: p.CAFile,
+		SSLKeystoreLocationConfig: p.ClientFile, MaxRetriesConfig: "0"}
 	if _, err := newClient(t, props).Do(context.Background(), Request{Method: "GET", URL: srv.URL}); err == nil {
 		t.Fatal("a certificate without the host's IP was accepted")
 	}
@@ -254,8 +177,8 @@ func TestHostVerifierDisabled(t *testing.T) {
 	if res, err := newClient(t, props).Do(context.Background(), Request{Method: "GET", URL: srv.URL}); err != nil || res.Status != 200 {
 		t.Fatalf("%v %+v", err, res)
 	}
-	other := newPKI(t, false)
-	props[SSLTruststoreLocationConfig] = other.caFile
+	other := testcerts.New(t, false)
+	props[SSLTruststoreLocationConfig] = other.CAFile
 	if _, err := newClient(t, props).Do(context.Background(), Request{Method: "GET", URL: srv.URL}); err == nil {
 		t.Fatal("with the host verifier off, a chain to another CA was accepted")
 	}

@@ -344,3 +344,31 @@ func TestSinkFieldTemplatesAndBadRecords(t *testing.T) {
 		t.Fatalf("reports %+v", rep)
 	}
 }
+
+// TestSinkTimeoutRetried: the first attempt outlasts http.request.timeout.ms
+// and is abandoned; the retry is answered and the record committed.
+func TestSinkTimeoutRetried(t *testing.T) {
+	var n atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	defer srv.Close()
+	defer close(release) // before srv.Close, which waits for the handler
+	task := startTask(t, &fakeTaskContext{}, map[string]string{URLConfig: srv.URL, "http.request.timeout.ms": "200",
+		"max.retries": "3", "retry.backoff.ms": "10"})
+	tp := connect.TopicPartition{Topic: "t"}
+	if err := task.Put(context.Background(), []*connect.Record{rec("t", 0, 0, nil, map[string]any{"a": int64(1)})}); err != nil {
+		t.Fatal(err)
+	}
+	if got := flushed(t, task, map[connect.TopicPartition]int64{tp: 1}); got[tp] != 1 || n.Load() != 2 {
+		t.Fatalf("PreCommit %d after %d attempts", got[tp], n.Load())
+	}
+}

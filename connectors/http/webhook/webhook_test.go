@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/internal/testcerts"
 )
 
 type fakeContext struct{}
@@ -223,5 +225,28 @@ func TestWebhookConfig(t *testing.T) {
 		if _, err := parseSettings(props); err == nil {
 			t.Errorf("%v accepted", props)
 		}
+	}
+}
+
+// TestWebhookMutualTLS: with a keystore the listener speaks HTTPS; with a
+// truststore it takes only callers presenting a certificate the CA signed.
+func TestWebhookMutualTLS(t *testing.T) {
+	p := testcerts.New(t, true)
+	_, url := startHook(t, map[string]string{TLSKeystoreConfig: p.ServerFile, TLSTruststoreConfig: p.CAFile}, &runtime{})
+	url = strings.Replace(url, "http://", "https://", 1)
+	cert, err := tls.LoadX509KeyPair(p.ClientFile, p.ClientFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}}}}
+	res, err := withCert.Post(url, "application/json", strings.NewReader(`{"a":1}`))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("with a client certificate: %v %v", res, err)
+	}
+	res.Body.Close()
+	without := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.Pool}}}
+	if res, err := without.Post(url, "application/json", strings.NewReader(`{"a":1}`)); err == nil {
+		res.Body.Close()
+		t.Fatalf("without a client certificate: %d", res.StatusCode)
 	}
 }
