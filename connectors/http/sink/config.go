@@ -54,7 +54,7 @@ const (
 
 // ConfigDef returns the definition of every key the sink accepts.
 func ConfigDef() *config.Def {
-	return config.NewDef(httpclient.Keys()...).With(
+	return config.NewDef(append(httpclient.Keys(), reporterKeys()...)...).With(
 		config.Key{Name: URLConfig, Type: config.String, Required: true, Importance: config.High, Group: groupRequest, OrderInGroup: 1,
 			Validator: config.ValidatorFunc{Description: "a URL with ${topic}, ${partition}, ${offset}, ${key}, ${key.field}, ${value.field}", Check: func(v any) error {
 				_, err := parseTemplate(v.(string), true)
@@ -118,6 +118,7 @@ type settings struct {
 	onError    string
 	inFlight   int
 	buffered   int
+	reporting  reporting
 }
 
 // header is one header of the headers key, its value a template.
@@ -149,6 +150,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 		onError:    strings.ToLower(v.String(OnErrorConfig)),
 		inFlight:   v.Int(MaxInFlightConfig),
 		buffered:   v.Int(MaxBufferedConfig),
+		reporting:  parseReporting(v),
 	}
 	if s.url, err = parseTemplate(v.String(URLConfig), true); err != nil {
 		return nil, fmt.Errorf("Invalid value %s for configuration %s: %w", v.String(URLConfig), URLConfig, err)

@@ -20,6 +20,7 @@ type lanes struct {
 	s      *settings
 	client *httpclient.Client
 	log    *slog.Logger
+	rep    *reporter // nil: no reports
 	sem    chan struct{}
 
 	mu      sync.Mutex
@@ -48,8 +49,8 @@ type failure struct {
 	err error
 }
 
-func newLanes(s *settings, client *httpclient.Client, log *slog.Logger) *lanes {
-	return &lanes{s: s, client: client, log: log, sem: make(chan struct{}, s.inFlight),
+func newLanes(s *settings, client *httpclient.Client, rep *reporter, log *slog.Logger) *lanes {
+	return &lanes{s: s, client: client, rep: rep, log: log, sem: make(chan struct{}, s.inFlight),
 		byTP: map[connect.TopicPartition]*lane{}, changed: make(chan struct{}, 1)}
 }
 
@@ -107,6 +108,7 @@ func (ls *lanes) run(l *lane) {
 			return
 		}
 		if batch[0].err != nil {
+			ls.rep.report(batch, nil, batch[0].err)
 			ls.fail(l, batch, batch[0].err)
 			continue
 		}
@@ -209,9 +211,11 @@ func (ls *lanes) send(l *lane, batch []*item) error {
 	}
 	if resp.Status >= 400 && !(first.method == "DELETE" && resp.Status == 404) {
 		err := fmt.Errorf("%s %s answered %d: %s", first.method, first.url, resp.Status, httpclient.Snippet(resp.Body))
+		ls.rep.report(batch, resp, err)
 		ls.fail(l, batch, err)
 		return nil
 	}
+	ls.rep.report(batch, resp, nil)
 	ls.mu.Lock()
 	l.queued -= len(batch)
 	l.next = batch[len(batch)-1].rec.Offset + 1
@@ -332,8 +336,10 @@ func (ls *lanes) close(tps []connect.TopicPartition) {
 	signal(ls.changed)
 }
 
-// stop stops every lane and waits for their goroutines.
+// stop stops every lane, waits for their goroutines, and flushes the
+// reports.
 func (ls *lanes) stop() {
 	ls.close(nil)
 	ls.wg.Wait()
+	ls.rep.close()
 }

@@ -54,7 +54,11 @@ func (t *Task) Start(_ context.Context, tctx connect.SinkTaskContext, props map[
 	if t.client, err = httpclient.New(s.client, t.log); err != nil {
 		return fmt.Errorf("http sink: %w", err)
 	}
-	t.lanes = newLanes(s, t.client, t.log)
+	rep, err := newReporter(s.reporting, tctx.ConnectorName(), t.log)
+	if err != nil {
+		return fmt.Errorf("http sink: %w", err)
+	}
+	t.lanes = newLanes(s, t.client, rep, t.log)
 	return nil
 }
 
