@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -81,24 +80,16 @@ func (s *Settings) tlsConfig() (*tls.Config, error) {
 		return cfg, nil
 	}
 	if s.CAFile != "" {
-		pem, err := os.ReadFile(s.CAFile)
+		pool, err := LoadCertPool(SSLTruststoreLocationConfig, s.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", SSLTruststoreLocationConfig, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate in %s", SSLTruststoreLocationConfig, s.CAFile)
+			return nil, err
 		}
 		cfg.RootCAs = pool
 	}
 	if s.ClientCertFile != "" {
-		pem, err := os.ReadFile(s.ClientCertFile)
+		cert, err := LoadKeyPair(SSLKeystoreLocationConfig, s.ClientCertFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", SSLKeystoreLocationConfig, err)
-		}
-		cert, err := tls.X509KeyPair(pem, pem)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s must hold a PEM certificate and its unencrypted key: %w", SSLKeystoreLocationConfig, s.ClientCertFile, err)
+			return nil, err
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

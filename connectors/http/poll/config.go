@@ -131,15 +131,12 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if s.mode == ModeIncrementing && s.initial == "" {
 		s.initial = "0"
 	}
-	for _, part := range strings.Split(v.String(HeadersConfig), "|") {
-		if strings.TrimSpace(part) == "" {
-			continue
-		}
-		name, value, ok := strings.Cut(part, ":")
-		if !ok || strings.TrimSpace(name) == "" {
-			return nil, fmt.Errorf("Invalid value %s for configuration %s: header %q is not Name:value", v.String(HeadersConfig), HeadersConfig, part)
-		}
-		s.headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	hs, err := httpclient.ParseHeaders(v.String(HeadersConfig), "|")
+	if err != nil {
+		return nil, fmt.Errorf("Invalid value %s for configuration %s: %w", v.String(HeadersConfig), HeadersConfig, err)
+	}
+	for _, h := range hs {
+		s.headers.Add(h.Name, h.Value)
 	}
 	return s, nil
 }

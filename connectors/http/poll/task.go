@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -279,13 +280,7 @@ func (c *Connector) ValidateConfig(props map[string]string, infos *config.Infos)
 		return
 	}
 	if _, err := parseSettings(props); err != nil {
-		key := URLConfig
-		for _, k := range []string{OffsetPointer, NextPagePointer, TopicConfig, HeadersConfig} {
-			if strings.Contains(err.Error(), " "+k) {
-				key = k
-			}
-		}
-		infos.AddError(key, err.Error())
+		infos.AddError(httpclient.ProblemKey(err.Error(), URLConfig), err.Error())
 	}
 }
 
@@ -300,11 +295,7 @@ func (c *Connector) Start(_ context.Context, _ connect.ConnectorContext, props m
 
 // TaskConfigs returns one task: one position is followed by one reader.
 func (c *Connector) TaskConfigs(int) ([]map[string]string, error) {
-	m := make(map[string]string, len(c.props))
-	for k, v := range c.props {
-		m[k] = v
-	}
-	return []map[string]string{m}, nil
+	return []map[string]string{maps.Clone(c.props)}, nil
 }
 
 // Stop does nothing.

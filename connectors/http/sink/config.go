@@ -177,21 +177,17 @@ func unescape(s string) string {
 }
 
 func parseHeaders(raw, sep string) ([]header, error) {
-	var out []header
-	for _, part := range strings.Split(raw, sep) {
-		if strings.TrimSpace(part) == "" {
-			continue
-		}
-		name, value, ok := strings.Cut(part, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return nil, fmt.Errorf("header %q is not Name:value", part)
-		}
-		t, err := parseTemplate(strings.TrimSpace(value), false)
+	hs, err := httpclient.ParseHeaders(raw, sep)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]header, len(hs))
+	for i, h := range hs {
+		t, err := parseTemplate(h.Value, false)
 		if err != nil {
-			return nil, fmt.Errorf("header %s: %w", name, err)
+			return nil, fmt.Errorf("header %s: %w", h.Name, err)
 		}
-		out = append(out, header{name: http.CanonicalHeaderKey(name), value: t})
+		out[i] = header{name: http.CanonicalHeaderKey(h.Name), value: t}
 	}
 	return out, nil
 }

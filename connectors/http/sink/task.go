@@ -11,7 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"maps"
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
@@ -162,22 +162,8 @@ func (c *Connector) ValidateConfig(props map[string]string, infos *config.Infos)
 		return // each key's own errors are already in infos
 	}
 	if _, err := parseSettings(props); err != nil {
-		infos.AddError(problemKey(err.Error(), URLConfig), err.Error())
+		infos.AddError(httpclient.ProblemKey(err.Error(), URLConfig), err.Error())
 	}
-}
-
-// problemKey returns the key a problem message names, or fallback.
-func problemKey(msg, fallback string) string {
-	for _, marker := range []string{" for configuration ", "Missing configuration "} {
-		if i := strings.Index(msg, marker); i >= 0 {
-			rest := msg[i+len(marker):]
-			if j := strings.IndexAny(rest, ": ,"); j >= 0 {
-				rest = rest[:j]
-			}
-			return rest
-		}
-	}
-	return fallback
 }
 
 // Start checks the configuration.
@@ -194,11 +180,7 @@ func (c *Connector) Start(_ context.Context, _ connect.ConnectorContext, props m
 func (c *Connector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
 	out := make([]map[string]string, maxTasks)
 	for i := range out {
-		m := make(map[string]string, len(c.props))
-		for k, v := range c.props {
-			m[k] = v
-		}
-		out[i] = m
+		out[i] = maps.Clone(c.props)
 	}
 	return out, nil
 }

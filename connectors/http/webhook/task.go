@@ -11,15 +11,14 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
+	"github.com/penstockhq/penstock/connectors/http/httpclient"
 )
 
 // Version is the connector's version as /connector-plugins reports it.
@@ -109,25 +109,16 @@ func (t *Task) Start(_ context.Context, tctx connect.SourceTaskContext, props ma
 }
 
 func (s *settings) tlsConfig() (*tls.Config, error) {
-	pem, err := os.ReadFile(s.certFile)
+	cert, err := httpclient.LoadKeyPair(TLSKeystoreConfig, s.certFile)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", TLSKeystoreConfig, err)
-	}
-	cert, err := tls.X509KeyPair(pem, pem)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %s must hold a PEM certificate and its unencrypted key: %w", TLSKeystoreConfig, s.certFile, err)
+		return nil, err
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if s.caFile != "" {
-		ca, err := os.ReadFile(s.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", TLSTruststoreConfig, err)
+		if cfg.ClientCAs, err = httpclient.LoadCertPool(TLSTruststoreConfig, s.caFile); err != nil {
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(ca) {
-			return nil, fmt.Errorf("%s: no PEM certificate in %s", TLSTruststoreConfig, s.caFile)
-		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
 }
@@ -395,11 +386,7 @@ func (c *Connector) Start(_ context.Context, _ connect.ConnectorContext, props m
 // TaskConfigs returns one task whatever maxTasks: one listener takes the
 // connector's requests (two tasks would race for its address).
 func (c *Connector) TaskConfigs(int) ([]map[string]string, error) {
-	m := make(map[string]string, len(c.props))
-	for k, v := range c.props {
-		m[k] = v
-	}
-	return []map[string]string{m}, nil
+	return []map[string]string{maps.Clone(c.props)}, nil
 }
 
 // Stop does nothing.
