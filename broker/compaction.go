@@ -52,11 +52,12 @@ func (s *Server) Compact(force bool) int {
 				MinCompactionLag:  ms("min.compaction.lag.ms"),
 				MinCleanableRatio: ratio,
 				Force:             force,
+				FirstUncleanable:  l.HighWatermark(),
 				Logger:            s.log,
 			}
 			if ps := co.part(t.name, int32(p)); ps != nil {
 				opts.Aborted = ps.IsAborted
-				opts.FirstUncleanable = ps.LSO(l.HighWatermark())
+				opts.FirstUncleanable = ps.LSO(opts.FirstUncleanable)
 			}
 			st, err := compaction.Compact(l, opts)
 			if err != nil {

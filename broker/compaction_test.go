@@ -125,3 +125,41 @@ func TestCompactionDropsAbortedTransactions(t *testing.T) {
 		t.Fatalf("after compaction read_uncommitted sees %q, want [committed x]", vals)
 	}
 }
+
+// TestCompactionKeepsOpenTransactionAtOffsetZero: a transaction open at
+// the very first offset holds the cleaner back like any other (a last
+// stable offset of 0 once meant "no limit"), so its record is not
+// compacted away by a later value of its key before it commits.
+func TestCompactionKeepsOpenTransactionAtOffsetZero(t *testing.T) {
+	b := startTxnBroker(t)
+	topic := "compacted-open-txn"
+	str := func(s string) *string { return &s }
+	createTopic(t, b.Addr, topic, 1, map[string]*string{"cleanup.policy": str("compact"), "segment.ms": str("100")})
+	ctx := context.Background()
+	tx := newClient(t, b.Addr, kgo.TransactionalID("compact-open"), kgo.DefaultProduceTopic(topic))
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.ProduceSync(ctx, &kgo.Record{Key: []byte("k"), Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	plain := newClient(t, b.Addr, kgo.DefaultProduceTopic(topic))
+	for _, k := range []string{"k", "x"} {
+		time.Sleep(150 * time.Millisecond) // past segment.ms: each write rolls
+		if err := plain.ProduceSync(ctx, &kgo.Record{Key: []byte(k), Value: []byte("later")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Server.Compact(true)
+	if err := tx.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, b.Addr, topic, true, 3, time.Second)
+	if len(got) == 0 || string(got[0].Value) != "open" {
+		var vs []string
+		for _, r := range got {
+			vs = append(vs, string(r.Value))
+		}
+		t.Fatalf("read_committed after compaction and commit sees %q, want the committed transaction's record first", vs)
+	}
+}

@@ -3,11 +3,13 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/penstockhq/penstock/broker/group"
@@ -27,10 +29,6 @@ const (
 // producerIDFile reserves producer id blocks (see txn.IDAllocator).
 const producerIDFile = "producer-ids"
 
-// tailSegmentsScanned is how many segments at the end of each partition
-// are scanned at start to rebuild idempotent producer state.
-const tailSegmentsScanned = 2
-
 // coordinators are the broker's group and transaction coordinators, its
 // per-partition producer state and the log cleaner.
 type coordinators struct {
@@ -41,6 +39,31 @@ type coordinators struct {
 	parts map[partKey]*txn.PartitionState
 
 	cleanerMu sync.Mutex // one cleaning at a time
+
+	// markerFault, when set, is called before every transaction marker
+	// write (see SetMarkerFault).
+	markerFault atomic.Pointer[func(topic string, partition int32) error]
+}
+
+// SetMarkerFault installs a fault-injection hook for tests: fault is
+// called before each transaction marker write (the consumer groups'
+// marker as OffsetsTopic partition 0), and an error it returns fails that
+// write as a storage error would. nil removes the hook.
+func (s *Server) SetMarkerFault(fault func(topic string, partition int32) error) {
+	if fault == nil {
+		s.coord.markerFault.Store(nil)
+		return
+	}
+	s.coord.markerFault.Store(&fault)
+}
+
+func (co *coordinators) injectedFault(topic string, partition int32) error {
+	if f := co.markerFault.Load(); f != nil {
+		if err := (*f)(topic, partition); err != nil {
+			return fmt.Errorf("injected marker fault on %s-%d: %w", topic, partition, err)
+		}
+	}
+	return nil
 }
 
 type partKey struct {
@@ -89,10 +112,17 @@ func (s *Server) initCoordinators() error {
 	gcfg.Logger = s.log.With("component", "group-coordinator")
 	co.groups = group.New(gcfg, internalStore{s, OffsetsTopic})
 	s.appendHooks = func(topic string, partition int32) storage.AppendHook {
-		if isInternalTopic(topic) {
+		verify := co.txns.Verify
+		switch topic {
+		case TransactionStateTopic:
 			return nil
+		case OffsetsTopic:
+			// Transactional offset commits: their transactions are
+			// checked by the coordinators; the state serves the
+			// cleaner (open and aborted transactions).
+			verify = nil
 		}
-		ps := txn.NewPartitionState(topic, partition, filepath.Join(s.topicsDir(), topic, strconv.Itoa(int(partition))), co.txns.Verify)
+		ps := txn.NewPartitionState(topic, partition, filepath.Join(s.topicsDir(), topic, strconv.Itoa(int(partition))), verify)
 		co.mu.Lock()
 		co.parts[partKey{topic, partition}] = ps
 		co.mu.Unlock()
@@ -116,13 +146,13 @@ func (s *Server) startCoordinators() error {
 		}
 	}
 	for _, t := range s.topicList() {
-		if isInternalTopic(t.name) {
-			continue
-		}
 		for p, l := range t.partitions() {
 			if ps := co.part(t.name, int32(p)); ps != nil {
-				if err := ps.Rebuild(l, tailSegmentsScanned); err != nil {
+				if err := ps.Rebuild(l, s.log); err != nil {
 					return fmt.Errorf("broker: %w", err)
+				}
+				if err := ps.Snapshot(l, s.producerExpiry()); err != nil {
+					s.log.Warn("writing producer state snapshot failed", "topic", t.name, "partition", p, "err", err)
 				}
 			}
 		}
@@ -149,9 +179,46 @@ func (s *Server) startCoordinators() error {
 		<-s.closing
 		co.groups.Close()
 	})
-	s.wg.Go(func() { co.txns.Run(s.closing) })
+	s.wg.Go(func() {
+		co.txns.Run(s.closing)
+		co.txns.Close()
+	})
 	s.wg.Go(s.cleanerLoop)
+	s.wg.Go(s.snapshotLoop)
 	return nil
+}
+
+// producerExpiry is the Unix ms time before which an idempotent producer's
+// last batch makes its state expire (producer.id.expiration.ms, 1 day).
+func (s *Server) producerExpiry() int64 {
+	return time.Now().Add(-s.propDuration("producer.id.expiration.ms", 24*time.Hour)).UnixMilli()
+}
+
+// snapshotLoop writes producer state snapshots of the partitions that
+// changed every log.flush.offset.checkpoint.interval.ms (60 s) and once
+// more at shutdown, so that a restart replays only the log after them;
+// producers idle past producer.id.expiration.ms are dropped then.
+func (s *Server) snapshotLoop() {
+	tick := time.NewTicker(s.propDuration("log.flush.offset.checkpoint.interval.ms", time.Minute))
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-s.closing:
+			done = true
+		case <-tick.C:
+		}
+		for _, t := range s.topicList() {
+			for p, l := range t.partitions() {
+				ps := s.coord.part(t.name, int32(p))
+				if ps == nil {
+					continue
+				}
+				if err := ps.Snapshot(l, s.producerExpiry()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					s.log.Warn("writing producer state snapshot failed", "topic", t.name, "partition", p, "err", err)
+				}
+			}
+		}
+	}
 }
 
 func (co *coordinators) part(topic string, partition int32) *txn.PartitionState {
@@ -208,6 +275,9 @@ func (mw markerWriter) WriteMarker(topic string, partition int32, producerID int
 	if t == nil || t.partition(partition) == nil {
 		return nop, nil
 	}
+	if err := mw.s.coord.injectedFault(topic, partition); err != nil {
+		return nil, err
+	}
 	l := t.partition(partition)
 	res, err := l.AppendControl(records.ControlBatch(producerID, epoch, commit, time.Now().UnixMilli()))
 	if errors.Is(err, storage.ErrClosed) {
@@ -216,23 +286,22 @@ func (mw markerWriter) WriteMarker(topic string, partition int32, producerID int
 	if err != nil {
 		return nil, err
 	}
-	if ps := mw.s.coord.part(topic, partition); ps != nil {
-		if err := ps.EndTxn(producerID, res.BaseOffset, commit); err != nil {
-			return nil, err
-		}
-	}
 	return syncWait(res), nil
 }
 
 func (mw markerWriter) CompleteGroups(groups []string, producerID int64, epoch int16, commit bool) (func() error, error) {
+	if err := mw.s.coord.injectedFault(OffsetsTopic, 0); err != nil {
+		return nil, err
+	}
 	l, err := internalStore{mw.s, OffsetsTopic}.log()
 	if err != nil {
 		return nil, err
 	}
-	res, err := l.AppendControl(group.MarkerBatch(producerID, epoch, commit))
-	if err != nil {
-		return nil, fmt.Errorf("append marker to %s: %w", OffsetsTopic, err)
-	}
-	mw.s.coord.groups.CompleteTxn(groups, producerID, commit)
-	return syncWait(res), nil
+	return mw.s.coord.groups.CompleteTxn(groups, producerID, commit, func() (func() error, error) {
+		res, err := l.AppendControl(group.MarkerBatch(producerID, epoch, commit))
+		if err != nil {
+			return nil, fmt.Errorf("append marker to %s: %w", OffsetsTopic, err)
+		}
+		return syncWait(res), nil
+	})
 }

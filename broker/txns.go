@@ -53,22 +53,25 @@ func handleEndTxn(rc *RequestContext, kreq kmsg.Request) Reply {
 func handleTxnOffsetCommit(rc *RequestContext, kreq kmsg.Request) Reply {
 	co := rc.Server.coord
 	req := kreq.(*kmsg.TxnOffsetCommitRequest)
-	if code := co.txns.CheckTxnOffsetCommit(req); code != 0 {
-		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewTxnOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, code
-				st.Partitions = append(st.Partitions, sp)
+	return RespondLater(func() kmsg.Response {
+		if code := co.txns.CheckTxnOffsetCommit(req); code != 0 {
+			resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+			for _, rt := range req.Topics {
+				st := kmsg.NewTxnOffsetCommitResponseTopic()
+				st.Topic = rt.Topic
+				for _, rp := range rt.Partitions {
+					sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+					sp.Partition, sp.ErrorCode = rp.Partition, code
+					st.Partitions = append(st.Partitions, sp)
+				}
+				resp.Topics = append(resp.Topics, st)
 			}
-			resp.Topics = append(resp.Topics, st)
+			return resp
 		}
-		return Respond(resp)
-	}
-	resp, wait := co.groups.TxnOffsetCommit(req)
-	return RespondLater(func() kmsg.Response { wait(); return resp })
+		resp, wait := co.groups.TxnOffsetCommit(req)
+		wait()
+		return resp
+	})
 }
 
 func handleDescribeTransactions(rc *RequestContext, kreq kmsg.Request) Reply {

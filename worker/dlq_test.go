@@ -49,6 +49,7 @@ func (c *poisonSource) NewTask() connect.SourceTask { return &poisonSourceTask{}
 type poisonSourceTask struct {
 	topic string
 	done  bool
+	clean bool // no poison: every record is good
 }
 
 func (t *poisonSourceTask) Start(_ context.Context, _ connect.SourceTaskContext, p map[string]string) error {
@@ -68,7 +69,7 @@ func (t *poisonSourceTask) Poll(ctx context.Context) ([]*connect.Record, error) 
 	var out []*connect.Record
 	for i := 0; i < 10; i++ {
 		var v any = int32(i)
-		if i == 5 {
+		if i == 5 && !t.clean {
 			v = "poison"
 		}
 		out = append(out, &connect.Record{Topic: t.topic, Partition: -1, ValueSchema: connect.Int32Schema, Value: v,

@@ -307,7 +307,8 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight
 		headers = append(headers, kgo.RecordHeader{Key: hd.Key, Value: b})
 	}
 	if err := s.noteTopic(ctx, out.Topic); err != nil {
-		return s.stageFailed(ctx, StageKafkaProduce, "producer", sub, out, key, value, err)
+		// Not the record's fault: never tolerated as a record error.
+		return err
 	}
 	in.Context, in.ticket, in.src = s.produceCtx, sub, out
 	in.rec = kgo.Record{Topic: out.Topic, Partition: max(out.Partition, -1), Key: key, Value: value, Headers: headers,
@@ -373,14 +374,38 @@ func (s *sourceTask) noteTopic(ctx context.Context, topic string) error {
 		var r int16 = -1
 		fmt.Sscan(parts, &p)
 		fmt.Sscan(rf, &r)
-		resp, err := h.adm.CreateTopic(ctx, p, r, nil, topic)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", topic, err)
+		if err := s.createTopic(ctx, topic, p, r); err != nil {
+			return err
 		}
 	}
 	s.topics[topic] = true
 	return nil
+}
+
+// createTopic creates topic, retrying with backoff until it exists, the
+// broker refuses it for good (an error Kafka marks not retriable, such as a
+// policy violation or a missing authorization: the task fails), or the task
+// stops. A creation that failed must never cost the record its place in the
+// topic, so it is not a record error for errors.tolerance.
+func (s *sourceTask) createTopic(ctx context.Context, topic string, partitions int32, rf int16) error {
+	for attempt := 1; ; attempt++ {
+		resp, err := s.r.h.adm.CreateTopic(ctx, partitions, rf, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil
+		}
+		var ke *kerr.Error
+		if errors.As(err, &ke) && !ke.Retriable {
+			return fmt.Errorf("creating topic %s: %w", topic, err)
+		}
+		d := backoff(attempt, max(s.errs.policy.retryDelayMax, time.Second))
+		s.r.log.Warn("creating topic failed; retrying", "topic", topic, "attempt", attempt, "backoff", d, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("creating topic %s: stopped while retrying: %w", topic, err)
+		case <-time.After(d):
+		}
+	}
 }

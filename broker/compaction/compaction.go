@@ -39,9 +39,10 @@ type Options struct {
 	MinCleanableRatio float64
 	// Force cleans regardless of MinCleanableRatio.
 	Force bool
-	// FirstUncleanable, when positive, is the first offset that must not
-	// be cleaned: the last stable offset, so that records of transactions
-	// still open are never compared with committed ones.
+	// FirstUncleanable is the first offset that must not be cleaned: the
+	// last stable offset, so that records of transactions still open are
+	// never compared with committed ones (the log end offset when no
+	// transaction is open; 0 cleans nothing).
 	FirstUncleanable int64
 	// Aborted reports whether the transactional batch of producerID at
 	// offset belongs to an aborted transaction; nil means none did.
@@ -100,8 +101,7 @@ func Compact(l *storage.Log, opts Options) (Stats, error) {
 	nowMs := opts.Now.UnixMilli()
 	var cleanable []storage.SegmentInfo
 	for _, s := range l.Segments() {
-		if s.Active || s.MaxTimestamp > nowMs-opts.MinCompactionLag.Milliseconds() ||
-			opts.FirstUncleanable > 0 && s.Next > opts.FirstUncleanable {
+		if s.Active || s.MaxTimestamp > nowMs-opts.MinCompactionLag.Milliseconds() || s.Next > opts.FirstUncleanable {
 			break
 		}
 		cleanable = append(cleanable, s)

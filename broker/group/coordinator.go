@@ -117,6 +117,9 @@ type offset struct {
 	leaderEpoch int32
 	metadata    string
 	timestamp   int64
+	// written orders commits by their write to the offsets topic (see
+	// Coordinator.writes); 0 for offsets loaded at start.
+	written uint64
 }
 
 type group struct {
@@ -151,6 +154,7 @@ type Coordinator struct {
 	groups map[string]*group
 	closed bool
 	token  int64
+	writes uint64 // offset commits written, which happens under mu in log order
 }
 
 // New returns a coordinator persisting through store (nil: memory only).

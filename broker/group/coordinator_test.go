@@ -165,12 +165,21 @@ func TestOffsetsPersistAndReload(t *testing.T) {
 		_, wait := c.TxnOffsetCommit(r)
 		wait()
 	}
+	end := func(commit bool) {
+		wait, err := c.CompleteTxn([]string{"g2"}, 42, commit, func() (func() error, error) {
+			return st.Append(MarkerBatch(42, 0, commit))
+		})
+		if err == nil {
+			err = wait()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	txc(100)
-	st.Append(MarkerBatch(42, 0, false))
-	c.CompleteTxn([]string{"g2"}, 42, false)
+	end(false)
 	txc(11)
-	st.Append(MarkerBatch(42, 0, true))
-	c.CompleteTxn([]string{"g2"}, 42, true)
+	end(true)
 
 	fetch := func(c *Coordinator) map[string]int64 {
 		r := kmsg.NewPtrOffsetFetchRequest()

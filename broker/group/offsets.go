@@ -161,7 +161,8 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) (*kmsg.OffsetC
 		setAll(code)
 		return resp, nop
 	}
-	now := c.now().UnixMilli()
+	c.writes++
+	now, written := c.now().UnixMilli(), c.writes
 	var kvs [][2][]byte
 	type upd struct {
 		k tp
@@ -182,7 +183,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) (*kmsg.OffsetC
 				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
 			} else {
 				k := tp{rt.Topic, rp.Partition}
-				o := offset{offset: rp.Offset, leaderEpoch: rp.LeaderEpoch, metadata: md, timestamp: now}
+				o := offset{offset: rp.Offset, leaderEpoch: rp.LeaderEpoch, metadata: md, timestamp: now, written: written}
 				if req.Version < 6 {
 					o.leaderEpoch = -1
 				}
@@ -199,18 +200,33 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) (*kmsg.OffsetC
 		setAll(kerr.UnknownServerError.Code)
 		return resp, nop
 	}
-	for _, u := range upds {
-		g.offsets[u.k] = u.o
-	}
+	// The offsets become visible once durable, and a commit never
+	// replaces one written after it.
 	return resp, func() {
 		if err := wait(); err != nil {
 			c.log.Error("offset commit fsync failed", "group", req.Group, "err", err)
-			for i := range resp.Topics {
-				for j := range resp.Topics[i].Partitions {
-					if resp.Topics[i].Partitions[j].ErrorCode == 0 {
-						resp.Topics[i].Partitions[j].ErrorCode = kerr.UnknownServerError.Code
-					}
-				}
+			failUnset(resp.Topics, func(t *kmsg.OffsetCommitResponseTopic) []kmsg.OffsetCommitResponseTopicPartition { return t.Partitions },
+				func(p *kmsg.OffsetCommitResponseTopicPartition) *int16 { return &p.ErrorCode })
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, u := range upds {
+			if cur, ok := g.offsets[u.k]; !ok || cur.written < u.o.written {
+				g.offsets[u.k] = u.o
+			}
+		}
+	}
+}
+
+// failUnset gives every partition of a response that has no error yet
+// UNKNOWN_SERVER_ERROR (a write that did not become durable).
+func failUnset[T, P any](topics []T, parts func(*T) []P, code func(*P) *int16) {
+	for i := range topics {
+		ps := parts(&topics[i])
+		for j := range ps {
+			if c := code(&ps[j]); *c == 0 {
+				*c = kerr.UnknownServerError.Code
 			}
 		}
 	}
@@ -456,45 +472,74 @@ func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) (*kmsg.T
 	for k, o := range staged {
 		p[k] = o
 	}
-	return resp, func() { wait() }
+	return resp, func() {
+		err := wait()
+		if err == nil {
+			return
+		}
+		c.log.Error("transactional offset commit fsync failed", "group", req.Group, "producer_id", req.ProducerID, "err", err)
+		failUnset(resp.Topics, func(t *kmsg.TxnOffsetCommitResponseTopic) []kmsg.TxnOffsetCommitResponseTopicPartition {
+			return t.Partitions
+		},
+			func(p *kmsg.TxnOffsetCommitResponseTopicPartition) *int16 { return &p.ErrorCode })
+		// Not durable: the transaction's commit must not apply them.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		p := g.pendingTxn[req.ProducerID]
+		for k, o := range staged {
+			if p[k] == o {
+				delete(p, k)
+			}
+		}
+		if len(p) == 0 {
+			delete(g.pendingTxn, req.ProducerID)
+		}
+	}
 }
 
-// CompleteTxn makes the offsets staged by producerID in the given groups
-// visible (commit) or drops them (abort). The transaction coordinator calls
-// it after writing the marker to the offsets topic (see WriteMarker).
-func (c *Coordinator) CompleteTxn(groups []string, producerID int64, commit bool) {
+// CompleteTxn ends producerID's transaction in the given groups:
+// appendMarker writes its marker (MarkerBatch) to the offsets topic, under
+// the coordinator's lock so that it is ordered with offset commits, and
+// the returned function waits for the marker's fsync, after which the
+// staged offsets become visible (commit) or are dropped (abort). If the
+// marker is not durable they stay staged for a retry. An aborted
+// transaction's records need no rewrite: loading skips them, and the log
+// cleaner, which knows the partition's aborted transactions, drops them.
+func (c *Coordinator) CompleteTxn(groups []string, producerID int64, commit bool, appendMarker func() (wait func() error, err error)) (func() error, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var restore [][2][]byte
-	for _, id := range groups {
-		g := c.groups[id]
-		if g == nil {
-			continue
+	wait, err := appendMarker()
+	c.writes++
+	written := c.writes
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := wait(); err != nil {
+			return err
 		}
-		staged := g.pendingTxn[producerID]
-		delete(g.pendingTxn, producerID)
-		for k, o := range staged {
-			if commit {
-				g.offsets[k] = o
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, id := range groups {
+			g := c.groups[id]
+			if g == nil {
 				continue
 			}
-			// The aborted records stay in the log as the newest of
-			// their keys until compaction drops them; rewrite the
-			// committed value so that compaction keeps it.
-			if cur, ok := g.offsets[k]; ok {
-				restore = append(restore, [2][]byte{offsetKey(g.id, k), offsetValue(cur)})
-			} else {
-				restore = append(restore, [2][]byte{offsetKey(g.id, k), nil})
+			staged := g.pendingTxn[producerID]
+			delete(g.pendingTxn, producerID)
+			for k, o := range staged {
+				if cur, ok := g.offsets[k]; commit && (!ok || cur.written < written) {
+					o.written = written
+					g.offsets[k] = o
+				}
 			}
 		}
-	}
-	if _, err := c.write(restore); err != nil {
-		c.log.Error("rewriting offsets after an aborted transaction failed", "err", err)
-	}
+		return nil
+	}, nil
 }
 
-// MarkerBatch builds the transaction marker the transaction coordinator
-// writes to the offsets topic for producerID before calling CompleteTxn.
+// MarkerBatch builds the transaction marker for producerID that
+// CompleteTxn's appendMarker writes to the offsets topic.
 func MarkerBatch(producerID int64, epoch int16, commit bool) []byte {
 	return records.ControlBatch(producerID, epoch, commit, time.Now().UnixMilli())
 }

@@ -69,8 +69,9 @@ type AppendHook interface {
 	// CheckBatch may reject a batch (before it gets an offset) with an
 	// error the protocol layer maps to a Kafka error code.
 	CheckBatch(h *BatchHeader) error
-	// BatchAppended reports a batch written with its assigned offsets.
-	BatchAppended(h *BatchHeader)
+	// BatchAppended reports a batch (header and bytes) written with its
+	// assigned offsets, before readers can see them.
+	BatchAppended(h *BatchHeader, batch []byte)
 }
 
 // Options configure Open.
@@ -366,6 +367,17 @@ func (l *Log) append(records []byte, allowControl bool) (AppendResult, error) {
 		_ = active.f.Truncate(writePos)
 		return AppendResult{}, fmt.Errorf("append to %s: %w", active.path, err)
 	}
+	// The hook learns of the batches (open transactions above all)
+	// before their offsets are published: a fetch that sees the new end
+	// offset must also see the transaction that holds back the last
+	// stable offset.
+	if l.hook != nil {
+		p := 0
+		for i := range headers {
+			l.hook.BatchAppended(&headers[i], records[p:p+headers[i].Size()])
+			p += headers[i].Size()
+		}
+	}
 	l.mu.Lock()
 	p := writePos
 	for i := range headers {
@@ -374,11 +386,6 @@ func (l *Log) append(records []byte, allowControl bool) (AppendResult, error) {
 	}
 	res.LogStartOffset = l.startOffset
 	l.mu.Unlock()
-	if l.hook != nil {
-		for i := range headers {
-			l.hook.BatchAppended(&headers[i])
-		}
-	}
 	res.LastOffset = off - 1
 	if l.syncer != nil {
 		res.Sync = l.syncer.Mark(active.f)

@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -29,8 +30,9 @@ type Markers interface {
 	// returns a function waiting for its fsync. A partition that no
 	// longer exists is skipped without error.
 	WriteMarker(topic string, partition int32, producerID int64, epoch int16, commit bool) (wait func() error, err error)
-	// CompleteGroups writes the marker to the offsets topic and makes
-	// the groups' staged offsets visible (commit) or drops them.
+	// CompleteGroups writes the marker to the offsets topic; once it is
+	// durable (wait) the groups' staged offsets are visible (commit) or
+	// dropped.
 	CompleteGroups(groups []string, producerID int64, epoch int16, commit bool) (wait func() error, err error)
 	// TopicExists reports whether a partition exists.
 	TopicExists(topic string, partition int32) bool
@@ -75,6 +77,9 @@ type txnMeta struct {
 	groups     map[string]struct{}
 	start      time.Time
 	lastUpdate time.Time
+	// retrying is set while a background loop retries this prepared
+	// transaction's markers.
+	retrying bool
 
 	op sync.Mutex // serializes the operations that write markers
 }
@@ -93,6 +98,10 @@ type Coordinator struct {
 	mu    sync.Mutex
 	txns  map[string]*txnMeta
 	byPID map[int64]*txnMeta
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	retries   sync.WaitGroup
 }
 
 // NewCoordinator makes a coordinator.
@@ -107,7 +116,15 @@ func NewCoordinator(cfg Config, ids *IDAllocator, store Store, markers Markers) 
 		cfg.Logger = slog.Default()
 	}
 	return &Coordinator{cfg: cfg, log: cfg.Logger, ids: ids, store: store, markers: markers,
-		txns: map[string]*txnMeta{}, byPID: map[int64]*txnMeta{}}
+		txns: map[string]*txnMeta{}, byPID: map[int64]*txnMeta{}, closing: make(chan struct{})}
+}
+
+// Close stops the marker retries and waits for them; a transaction whose
+// markers are still missing stays prepared on disk and is completed by
+// Recover at the next start.
+func (c *Coordinator) Close() {
+	c.closeOnce.Do(func() { close(c.closing) })
+	c.retries.Wait()
 }
 
 // IDs is the producer id allocator.
@@ -227,7 +244,7 @@ func (c *Coordinator) Recover() {
 			err = c.complete(m, st == stPrepareCommit)
 		}
 		m.op.Unlock()
-		if err != nil {
+		if err != nil && !errors.Is(err, errMarkersPending) {
 			c.log.Error("transaction recovery failed", "transactional_id", m.id, "err", err)
 		}
 	}
@@ -315,20 +332,27 @@ func (c *Coordinator) InitProducerID(req *kmsg.InitProducerIDRequest) *kmsg.Init
 		resp.ErrorCode = fenced
 		return resp
 	}
-	st := m.state
+	st, retrying := m.state, m.retrying
 	c.mu.Unlock()
-	switch st {
-	case stOngoing:
-		if err := c.abortAndFence(m); err != nil {
-			c.log.Error("aborting the fenced producer's transaction failed", "transactional_id", tid, "err", err)
-			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
-			return resp
-		}
-	case stPrepareAbort, stPrepareCommit:
-		if err := c.complete(m, st == stPrepareCommit); err != nil {
-			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
-			return resp
-		}
+	var err error
+	switch {
+	case retrying:
+		err = errMarkersPending
+	case st == stOngoing:
+		err = c.abortAndFence(m)
+	case st == stPrepareAbort, st == stPrepareCommit:
+		err = c.complete(m, st == stPrepareCommit)
+	}
+	switch {
+	case errors.Is(err, errMarkersPending):
+		// Kafka's answer while the previous transaction's markers
+		// are being written; the producer retries.
+		resp.ErrorCode = kerr.ConcurrentTransactions.Code
+		return resp
+	case err != nil:
+		c.log.Error("ending the previous transaction failed", "transactional_id", tid, "err", err)
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp
 	}
 	c.mu.Lock()
 	if m.epoch >= math.MaxInt16-1 {
@@ -483,21 +507,32 @@ func (c *Coordinator) AddOffsetsToTxn(req *kmsg.AddOffsetsToTxnRequest) *kmsg.Ad
 // transaction and adds the group to it if needed; it returns an error code.
 func (c *Coordinator) CheckTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) int16 {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	m, code := c.check(req.TransactionalID, req.ProducerID, req.ProducerEpoch, kerr.InvalidProducerEpoch.Code)
-	if code != 0 {
-		return code
-	}
-	if m.state != stOngoing {
-		return kerr.InvalidTxnState.Code
-	}
-	if _, ok := m.groups[req.Group]; !ok {
+	switch {
+	case code != 0:
+	case m.state != stOngoing:
+		code = kerr.InvalidTxnState.Code
+	default:
+		if _, ok := m.groups[req.Group]; ok {
+			break
+		}
+		// The group must be durably in the transaction before its
+		// offsets are staged: a restart ends the transaction only in
+		// the groups it knows.
 		m.groups[req.Group] = struct{}{}
-		if _, err := c.persist(m); err != nil {
+		wait, err := c.persist(m)
+		c.mu.Unlock()
+		if err == nil {
+			err = wait()
+		}
+		if err != nil {
+			c.log.Error("persisting transaction state failed", "transactional_id", m.id, "err", err)
 			return kerr.CoordinatorNotAvailable.Code
 		}
+		return 0
 	}
-	return 0
+	c.mu.Unlock()
+	return code
 }
 
 // EndTxn handles EndTxn: the transaction is prepared (persisted), its
@@ -536,18 +571,44 @@ func (c *Coordinator) EndTxn(req *kmsg.EndTxnRequest) *kmsg.EndTxnResponse {
 		return resp
 	}
 	c.mu.Unlock()
-	if err := c.complete(m, req.Commit); err != nil {
+	// Once the outcome is prepared (durably) it is decided, as in Kafka:
+	// markers that could not be written yet are retried in the
+	// background and the producer is answered now.
+	if err := c.complete(m, req.Commit); err != nil && !errors.Is(err, errMarkersPending) {
 		c.log.Error("ending transaction failed", "transactional_id", m.id, "commit", req.Commit, "err", err)
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 	}
 	return resp
 }
 
+// Marker writes that failed are retried after markerRetryBackoff, doubling
+// up to maxMarkerRetryBackoff.
+const (
+	markerRetryBackoff    = 100 * time.Millisecond
+	maxMarkerRetryBackoff = 10 * time.Second
+)
+
+// errMarkersPending means a transaction is prepared but some of its
+// markers are not written yet; a background loop retries them.
+var errMarkersPending = errors.New("transaction markers pending")
+
+// markerJob is what is left of writing one prepared transaction's markers.
+type markerJob struct {
+	producerID int64
+	epoch      int16
+	commit     bool
+	parts      []tp     // partitions still without their marker
+	groups     []string // groups whose staged offsets are not completed yet
+}
+
 // complete moves m to PrepareCommit/PrepareAbort (durably), writes the
-// markers and moves it to CompleteCommit/CompleteAbort. Called with m.op
-// held.
+// markers and moves it to CompleteCommit/CompleteAbort. If markers fail
+// it starts retrying them in the background and returns errMarkersPending:
+// the transaction stays prepared until every marker is written. Called
+// with m.op held.
 func (c *Coordinator) complete(m *txnMeta, commit bool) error {
 	c.mu.Lock()
+	prev, prevUpdate := m.state, m.lastUpdate
 	if commit {
 		m.state = stPrepareCommit
 	} else {
@@ -555,43 +616,115 @@ func (c *Coordinator) complete(m *txnMeta, commit bool) error {
 	}
 	m.lastUpdate = time.Now()
 	wait, err := c.persist(m)
-	pid, epoch := m.producerID, m.epoch
-	parts := make([]tp, 0, len(m.partitions))
+	j := &markerJob{producerID: m.producerID, epoch: m.epoch, commit: commit}
 	for k := range m.partitions {
-		parts = append(parts, k)
+		j.parts = append(j.parts, k)
 	}
-	var groups []string
 	for g := range m.groups {
-		groups = append(groups, g)
+		j.groups = append(j.groups, g)
 	}
 	c.mu.Unlock()
 	if err == nil {
 		err = wait()
 	}
 	if err != nil {
+		// Not prepared: the transaction is still what it was.
+		c.mu.Lock()
+		m.state, m.lastUpdate = prev, prevUpdate
+		c.mu.Unlock()
 		return err
 	}
-	var waits []func() error
-	for _, k := range parts {
-		w, err := c.markers.WriteMarker(k.topic, k.partition, pid, epoch, commit)
+	if err := c.writeMarkers(j); err != nil {
+		c.log.Warn("writing transaction markers failed; retrying", "transactional_id", m.id, "commit", commit, "err", err)
+		c.mu.Lock()
+		m.retrying = true
+		c.mu.Unlock()
+		c.retries.Add(1)
+		go c.retryMarkers(m, j)
+		return errMarkersPending
+	}
+	return c.finish(m, commit)
+}
+
+// writeMarkers writes the markers j still lacks, every one even when some
+// fail, and leaves in j those that did not become durable.
+func (c *Coordinator) writeMarkers(j *markerJob) error {
+	var errs []error
+	waits := make([]func() error, len(j.parts))
+	for i, k := range j.parts {
+		w, err := c.markers.WriteMarker(k.topic, k.partition, j.producerID, j.epoch, j.commit)
 		if err != nil {
-			return fmt.Errorf("write marker to %s-%d: %w", k.topic, k.partition, err)
+			errs = append(errs, fmt.Errorf("write marker to %s-%d: %w", k.topic, k.partition, err))
 		}
-		waits = append(waits, w)
+		waits[i] = w
 	}
-	if len(groups) > 0 {
-		w, err := c.markers.CompleteGroups(groups, pid, epoch, commit)
+	var groupWait func() error
+	if len(j.groups) > 0 {
+		w, err := c.markers.CompleteGroups(j.groups, j.producerID, j.epoch, j.commit)
 		if err != nil {
-			return fmt.Errorf("complete group offsets: %w", err)
+			errs = append(errs, fmt.Errorf("complete group offsets: %w", err))
 		}
-		waits = append(waits, w)
+		groupWait = w
 	}
-	for _, w := range waits {
-		if err := w(); err != nil {
-			return err
+	left := j.parts[:0]
+	for i, k := range j.parts {
+		if waits[i] == nil {
+			left = append(left, k)
+		} else if err := waits[i](); err != nil {
+			errs = append(errs, fmt.Errorf("sync marker of %s-%d: %w", k.topic, k.partition, err))
+			left = append(left, k)
 		}
 	}
+	j.parts = left
+	if groupWait != nil {
+		if err := groupWait(); err != nil {
+			errs = append(errs, fmt.Errorf("sync group offsets marker: %w", err))
+		} else {
+			j.groups = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// retryMarkers writes j's missing markers with a growing backoff until
+// they are all durable, then completes m; it stops when the coordinator
+// closes (Recover finishes the job at the next start).
+func (c *Coordinator) retryMarkers(m *txnMeta, j *markerJob) {
+	defer c.retries.Done()
+	backoff := markerRetryBackoff
+	for attempt := 2; ; attempt++ {
+		t := time.NewTimer(backoff)
+		select {
+		case <-c.closing:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		m.op.Lock()
+		err := c.writeMarkers(j)
+		if err == nil {
+			c.mu.Lock()
+			m.retrying = false
+			c.mu.Unlock()
+			err = c.finish(m, j.commit)
+			m.op.Unlock()
+			if err != nil {
+				c.log.Error("persisting completed transaction failed", "transactional_id", m.id, "err", err)
+			}
+			c.log.Info("transaction markers written after retries", "transactional_id", m.id, "attempts", attempt)
+			return
+		}
+		m.op.Unlock()
+		c.log.Warn("writing transaction markers failed; retrying", "transactional_id", m.id,
+			"attempt", attempt, "backoff", backoff, "err", err)
+		backoff = min(2*backoff, maxMarkerRetryBackoff)
+	}
+}
+
+// finish records that m's markers are all written. Called with m.op held.
+func (c *Coordinator) finish(m *txnMeta, commit bool) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if commit {
 		m.state = stCompleteCommit
 	} else {
@@ -600,8 +733,7 @@ func (c *Coordinator) complete(m *txnMeta, commit bool) error {
 	clear(m.partitions)
 	clear(m.groups)
 	m.lastUpdate = time.Now()
-	_, err = c.persist(m)
-	c.mu.Unlock()
+	_, err := c.persist(m)
 	return err
 }
 
@@ -636,7 +768,7 @@ func (c *Coordinator) AbortTimedOut(now time.Time) int {
 		c.mu.Unlock()
 		if still {
 			c.log.Info("aborting timed-out transaction", "transactional_id", m.id, "timeout", m.timeout)
-			if err := c.abortAndFence(m); err != nil {
+			if err := c.abortAndFence(m); err != nil && !errors.Is(err, errMarkersPending) {
 				c.log.Error("aborting timed-out transaction failed", "transactional_id", m.id, "err", err)
 			} else {
 				n++

@@ -13,11 +13,13 @@
 //     partitions. The last value of a key wins; on start, Ongoing
 //     transactions are aborted (fencing their producer) and Prepare*
 //     transactions completed;
-//   - aborted transactions: each partition directory has an append-only
-//     aborted-txns file ("producerID firstOffset markerOffset" per line),
-//     Kafka's .txnindex, read by read_committed fetches;
-//   - idempotent producer state is rebuilt from the batch headers of the
-//     last segments of each partition.
+//   - partition producer state (idempotent producers' last batches, open
+//     transactions, aborted transactions for read_committed fetches and
+//     the log cleaner) is a function of the partition's log: on start it
+//     is rebuilt by replaying the log after the newest producer state
+//     snapshot (<offset>.producer-state in the partition directory,
+//     Kafka's .snapshot), or the whole log without one. Snapshots are
+//     written periodically, after the rebuild and at shutdown.
 package txn
 
 import (
@@ -77,6 +79,8 @@ func (a *IDAllocator) Next() (int64, error) {
 	return id, nil
 }
 
+// writeSync makes path hold data durably: written and fsynced under a
+// temporary name, renamed, and the directory fsynced.
 func writeSync(path string, data []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)

@@ -1,18 +1,18 @@
 package txn
 
 import (
-	"bufio"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/penstockhq/penstock/broker/records"
 	"github.com/penstockhq/penstock/broker/storage"
 )
 
@@ -27,6 +27,7 @@ type batchMeta struct {
 
 type producerEntry struct {
 	epoch   int16
+	lastTS  int64       // largest batch max timestamp, for expiration
 	batches []batchMeta // oldest first, at most retainedBatches
 }
 
@@ -45,9 +46,11 @@ type Verifier func(producerID int64, epoch int16, topic string, partition int32)
 // PartitionState is one partition's producer state: the last batches of
 // each idempotent producer (sequence checks, duplicate detection), the
 // first offset of each open transaction (the last stable offset) and the
-// index of aborted transactions (for read_committed fetches, persisted in
-// the partition directory as aborted-txns). It is the partition's
-// storage.AppendHook.
+// index of aborted transactions (read_committed fetches, the log
+// cleaner). It is the partition's storage.AppendHook, and a function of the
+// log alone (but for producers expired by Snapshot): every batch goes
+// through BatchAppended in offset order, so the state can always be
+// rebuilt from the log (Rebuild), starting from a snapshot.
 type PartitionState struct {
 	topic     string
 	partition int32
@@ -57,17 +60,17 @@ type PartitionState struct {
 	mu        sync.Mutex
 	producers map[int64]*producerEntry
 	ongoing   map[int64]int64 // producer id -> first offset of its open transaction
-	aborted   []AbortedTxn    // by LastOffset
-}
+	aborted   abortedIndex
+	end       int64 // offset after the last producer batch tracked
 
-// abortedFile is the aborted transaction index in the partition directory:
-// one line "producerID firstOffset lastOffset" per aborted transaction.
-const abortedFile = "aborted-txns"
+	snapMu   sync.Mutex // one Snapshot at a time
+	snapshot int64      // offset of the last snapshot written or loaded, -1 for none
+}
 
 // NewPartitionState makes the state of a partition whose log lives in dir.
 func NewPartitionState(topic string, partition int32, dir string, verify Verifier) *PartitionState {
 	return &PartitionState{topic: topic, partition: partition, dir: dir, verify: verify,
-		producers: map[int64]*producerEntry{}, ongoing: map[int64]int64{}}
+		producers: map[int64]*producerEntry{}, ongoing: map[int64]int64{}, aborted: newAbortedIndex(), snapshot: -1}
 }
 
 var _ storage.AppendHook = (*PartitionState)(nil)
@@ -131,20 +134,22 @@ func (p *PartitionState) CheckBatch(h *storage.BatchHeader) error {
 	return nil
 }
 
-// BatchAppended implements storage.AppendHook.
-func (p *PartitionState) BatchAppended(h *storage.BatchHeader) {
+// BatchAppended implements storage.AppendHook. It runs before the batch
+// is readable, so a fetch never sees an offset the state does not cover.
+func (p *PartitionState) BatchAppended(h *storage.BatchHeader, batch []byte) {
 	if h.ProducerID < 0 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.noteLocked(h, false)
+	p.noteLocked(h, batch)
 }
 
-// noteLocked tracks a batch. A marker appended live leaves the open
-// transaction for EndTxn to close (it records aborts); while rebuilding
-// from the log the marker closes it.
-func (p *PartitionState) noteLocked(h *storage.BatchHeader, rebuild bool) {
+// noteLocked tracks a batch of a producer: its sequences, the transaction
+// it opens, or for a marker the transaction it ends (an ABORT goes to the
+// aborted index).
+func (p *PartitionState) noteLocked(h *storage.BatchHeader, batch []byte) {
+	p.end = max(p.end, h.LastOffset()+1)
 	e := p.producers[h.ProducerID]
 	if e == nil {
 		e = &producerEntry{epoch: h.ProducerEpoch}
@@ -154,9 +159,14 @@ func (p *PartitionState) noteLocked(h *storage.BatchHeader, rebuild bool) {
 		e.epoch = h.ProducerEpoch
 		e.batches = e.batches[:0]
 	}
+	e.lastTS = max(e.lastTS, h.MaxTimestamp)
 	if h.IsControl() {
-		if rebuild {
-			delete(p.ongoing, h.ProducerID)
+		first, open := p.ongoing[h.ProducerID]
+		delete(p.ongoing, h.ProducerID)
+		// An unreadable marker counts as an abort: hiding records is
+		// the safe mistake for read_committed readers.
+		if open && records.ControlType(batch) != records.ControlCommit {
+			p.aborted.add(AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: h.BaseOffset})
 		}
 		return
 	}
@@ -174,33 +184,6 @@ func (p *PartitionState) noteLocked(h *storage.BatchHeader, rebuild bool) {
 	}
 }
 
-// EndTxn records that producerID's transaction ended with a marker at
-// markerOffset; an abort goes to the aborted index (fsynced).
-func (p *PartitionState) EndTxn(producerID int64, markerOffset int64, commit bool) error {
-	p.mu.Lock()
-	first, ok := p.ongoing[producerID]
-	delete(p.ongoing, producerID)
-	if commit || !ok {
-		p.mu.Unlock()
-		return nil
-	}
-	a := AbortedTxn{ProducerID: producerID, FirstOffset: first, LastOffset: markerOffset}
-	p.aborted = append(p.aborted, a)
-	p.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(p.dir, abortedFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("aborted index of %s-%d: %w", p.topic, p.partition, err)
-	}
-	defer f.Close()
-	if _, err := fmt.Fprintf(f, "%d %d %d\n", a.ProducerID, a.FirstOffset, a.LastOffset); err != nil {
-		return fmt.Errorf("aborted index of %s-%d: %w", p.topic, p.partition, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("aborted index of %s-%d: %w", p.topic, p.partition, err)
-	}
-	return nil
-}
-
 // LSO is the last stable offset given the high watermark: the first offset
 // of the oldest open transaction, or hw.
 func (p *PartitionState) LSO(hw int64) int64 {
@@ -213,34 +196,11 @@ func (p *PartitionState) LSO(hw int64) int64 {
 	return lso
 }
 
-// HasOpenTxn reports whether producerID has an open transaction here.
-func (p *PartitionState) HasOpenTxn(producerID int64) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, ok := p.ongoing[producerID]
-	return ok
-}
-
 // Aborted returns the aborted transactions overlapping [from, to].
 func (p *PartitionState) Aborted(from, to int64) []AbortedTxn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(p.aborted, from, func(a AbortedTxn, off int64) int {
-		switch {
-		case a.LastOffset < off:
-			return -1
-		case a.LastOffset > off:
-			return 1
-		}
-		return 0
-	})
-	var out []AbortedTxn
-	for ; i < len(p.aborted); i++ {
-		if a := p.aborted[i]; a.FirstOffset <= to && a.LastOffset >= from {
-			out = append(out, a)
-		}
-	}
-	return out
+	return p.aborted.overlapping(from, to)
 }
 
 // IsAborted reports whether the transactional batch of producerID at
@@ -248,60 +208,51 @@ func (p *PartitionState) Aborted(from, to int64) []AbortedTxn {
 func (p *PartitionState) IsAborted(producerID, offset int64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, a := range p.aborted {
-		if a.ProducerID == producerID && a.FirstOffset <= offset && offset <= a.LastOffset {
-			return true
-		}
-	}
-	return false
+	return p.aborted.contains(producerID, offset)
 }
 
-// Rebuild restores the state after a restart: the aborted index from its
-// file, and producers and open transactions from the batch headers of the
-// log's tail (the last tailSegments segments).
-func (p *PartitionState) Rebuild(l *storage.Log, tailSegments int) error {
-	if f, err := os.Open(filepath.Join(p.dir, abortedFile)); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fs := strings.Fields(sc.Text())
-			if len(fs) != 3 {
-				continue
-			}
-			var a AbortedTxn
-			var e1, e2, e3 error
-			a.ProducerID, e1 = strconv.ParseInt(fs[0], 10, 64)
-			a.FirstOffset, e2 = strconv.ParseInt(fs[1], 10, 64)
-			a.LastOffset, e3 = strconv.ParseInt(fs[2], 10, 64)
-			if e1 == nil && e2 == nil && e3 == nil {
-				p.aborted = append(p.aborted, a)
-			}
-		}
-		f.Close()
-		slices.SortFunc(p.aborted, func(a, b AbortedTxn) int { return int(a.LastOffset - b.LastOffset) })
+// Rebuild restores the state after a restart, as Kafka does: from the
+// newest snapshot the log still covers (or from the start of the log if
+// there is none) it replays the batch headers of the rest of the log, and
+// markers from their records. Snapshots beyond the log's end (the log lost
+// unsynced data in a machine crash) are deleted, unreadable ones skipped.
+func (p *PartitionState) Rebuild(l *storage.Log, log *slog.Logger) error {
+	start, end := l.LogStartOffset(), logEnd(l)
+	from := start
+	snaps, err := listSnapshots(p.dir)
+	if err != nil {
+		return fmt.Errorf("rebuild producer state of %s-%d: %w", p.topic, p.partition, err)
 	}
-	segs := l.Segments()
-	from := segs[max(0, len(segs)-tailSegments)].Base
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	err := l.ScanBatches(from, -1, func(_ []byte, h storage.BatchHeader) error {
+	for _, off := range slices.Backward(snaps) {
+		path := snapshotPath(p.dir, off)
+		if off > end {
+			log.Warn("deleting producer state snapshot beyond the log end", "partition", p.name(), "snapshot", off, "log_end", end)
+			os.Remove(path)
+			continue
+		}
+		if err := p.loadSnapshotLocked(path); err != nil {
+			log.Warn("ignoring unreadable producer state snapshot", "partition", p.name(), "snapshot", off, "err", err)
+			continue
+		}
+		p.snapshot = off
+		from = max(off, start)
+		break
+	}
+	err = l.ScanBatches(from, -1, func(b []byte, h storage.BatchHeader) error {
 		if h.ProducerID >= 0 {
-			p.noteLocked(&h, true)
+			p.noteLocked(&h, b)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild producer state of %s-%d: %w", p.topic, p.partition, err)
 	}
+	// The aborted index of older versions; the replay above finds
+	// every abort it held.
+	os.Remove(filepath.Join(p.dir, "aborted-txns"))
 	return nil
 }
 
-// OpenTxns returns the producers with open transactions here.
-func (p *PartitionState) OpenTxns() []int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []int64
-	for id := range p.ongoing {
-		out = append(out, id)
-	}
-	return out
-}
+func (p *PartitionState) name() string { return p.topic + "-" + strconv.Itoa(int(p.partition)) }

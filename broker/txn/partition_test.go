@@ -19,7 +19,7 @@ func TestSequenceChecksAndDuplicates(t *testing.T) {
 		}
 		h.BaseOffset = next
 		next += int64(n)
-		p.BatchAppended(&h)
+		p.BatchAppended(&h, nil)
 		return h.BaseOffset, nil
 	}
 	for i := range int32(7) {

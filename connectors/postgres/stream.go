@@ -493,9 +493,6 @@ func (st *streamer) begin(xid uint32, commit pglogrepl.LSN, ts time.Time) {
 }
 
 func (st *streamer) commit(end pglogrepl.LSN) error {
-	if st.tx.events > 0 && st.tx.skip < st.tx.events {
-		st.t.noteCompleted(completedTx{commit: uint64(st.tx.commit), events: st.tx.events, end: uint64(end)})
-	}
 	if end > st.lastEnd {
 		st.lastEnd = end
 	}

@@ -288,15 +288,25 @@ func TestInterpretOffset(t *testing.T) {
 }
 
 func TestConfirmable(t *testing.T) {
-	tk := &Task{}
-	tk.noteCompleted(completedTx{commit: 600, events: 3, end: 700})
-	if got := tk.confirmable(map[string]any{"lsn_proc": int64(400), "lsn_commit": int64(600), "tx_event": int64(2)}); got != 400 {
-		t.Fatalf("mid-transaction: %d", got)
+	// Inside a transaction, first or last record alike: its commit LSN,
+	// which the restart's comparison with the slot derives the same way.
+	for _, ev := range []int64{2, 3} {
+		off := map[string]any{"lsn_proc": int64(400), "lsn_commit": int64(600), "tx_event": ev}
+		if got := confirmable(off); got != 600 {
+			t.Fatalf("record %d of the transaction: %d, want its commit 600", ev, got)
+		}
+		if got := interpretOffset(off).through; got != 600 {
+			t.Fatalf("record %d: stored offset covers %d, want 600", ev, got)
+		}
 	}
-	if got := tk.confirmable(map[string]any{"lsn_proc": int64(400), "lsn_commit": int64(600), "tx_event": int64(3)}); got != 700 {
-		t.Fatalf("last record of transaction: %d", got)
+	if got := confirmable(map[string]any{"lsn": int64(900), "lsn_proc": int64(900), "txId": 7}); got != 900 {
+		t.Fatalf("heartbeat: %d", got)
 	}
-	if got := tk.confirmable(map[string]any{"lsn": int64(100), "snapshot": true}); got != 0 {
+	// A Debezium offset inside a transaction: Debezium confirms lsn_commit.
+	if got := interpretOffset(map[string]any{"lsn": int64(950), "lsn_proc": int64(900), "lsn_commit": int64(1000)}).through; got != 1000 {
+		t.Fatalf("Debezium offset covers %d, want its lsn_commit 1000", got)
+	}
+	if got := confirmable(map[string]any{"lsn": int64(100), "snapshot": true}); got != 0 {
 		t.Fatalf("snapshot: %d", got)
 	}
 }
