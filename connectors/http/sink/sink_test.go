@@ -284,7 +284,7 @@ func TestSinkServerDownForAWhile(t *testing.T) {
 	ln.Close()
 	task := startTask(t, &fakeTaskContext{}, map[string]string{
 		URLConfig: "http://" + addr + "/in", "max.retries": "100", "retry.backoff.ms": "20", "retry.backoff.max.ms": "200",
-		BatchMaxSizeConfig: "3",
+		BatchMaxSizeConfig: "3", BatchLingerConfig: "200",
 	})
 	tp := connect.TopicPartition{Topic: "t"}
 	var recs []*connect.Record
