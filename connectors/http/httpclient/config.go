@@ -31,6 +31,7 @@ const (
 	OAuthTokenPropertyConfig = "oauth2.token.property"
 
 	SSLEnabledConfig            = "https.ssl.enabled"
+	LegacySSLEnabledConfig      = "ssl.enabled" // Confluent's name before 1.0 of the HTTP sink
 	SSLTruststoreLocationConfig = "https.ssl.truststore.location"
 	SSLTruststoreTypeConfig     = "https.ssl.truststore.type"
 	SSLTruststorePasswordConfig = "https.ssl.truststore.password"
@@ -93,6 +94,8 @@ func Keys() []config.Key {
 
 		{Name: SSLEnabledConfig, Type: config.Boolean, Default: false, Importance: config.Medium, Group: groupSecurity, OrderInGroup: 1,
 			Doc: "Use the https.ssl.* files for https:// URLs. An https:// URL works without it, verified against the system's roots."},
+		{Name: LegacySSLEnabledConfig, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupSecurity, OrderInGroup: 1,
+			Doc: "The older name of https.ssl.enabled: true has the same effect."},
 		{Name: SSLTruststoreLocationConfig, Type: config.String, Importance: config.Medium, Group: groupSecurity, OrderInGroup: 2,
 			Doc: "Path of a PEM file of the CA certificates that sign the server's certificate (Penstock reads PEM only). Unset: the system's roots."},
 		{Name: SSLTruststoreTypeConfig, Type: config.String, Default: "PEM", Importance: config.Low, Group: groupSecurity, OrderInGroup: 3,
@@ -168,7 +171,7 @@ func Parse(v *config.Values) (*Settings, error) {
 		User:            v.String(UserConfig),
 		Password:        v.Password(PasswordConfig).Value(),
 		BearerToken:     v.Password(BearerTokenConfig).Value(),
-		SSL:             v.Bool(SSLEnabledConfig),
+		SSL:             v.Bool(SSLEnabledConfig) || v.Bool(LegacySSLEnabledConfig),
 		CAFile:          v.String(SSLTruststoreLocationConfig),
 		ClientCertFile:  v.String(SSLKeystoreLocationConfig),
 		MinTLS:          v.String(SSLProtocolConfig),
