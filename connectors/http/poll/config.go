@@ -60,7 +60,7 @@ func ConfigDef() *config.Def {
 			Doc: "The body of a POST (sent as application/json), with ${offset} replaced."},
 		config.Key{Name: OffsetModeConfig, Type: config.String, Default: ModeIncrementing, Importance: config.High, Group: g, OrderInGroup: 6,
 			Validator: config.OneOf(ModeIncrementing, ModeChaining, ModeCursor),
-			Doc:       "How the position moves. SIMPLE_INCREMENTING: ${offset} is a number, advanced by the number of records each answer held. CHAINING: ${offset} is http.offset.json.pointer's field of the last record taken (e.g. an id or a timestamp). CURSOR_PAGINATION: ${offset} is the cursor found at http.next.page.json.pointer in the last answer; when an answer has none, the same page is polled again and only records past those already taken are new."},
+			Doc:       "How the position moves. SIMPLE_INCREMENTING: ${offset} is a number, advanced by the number of records each answer held. CHAINING: ${offset} is http.offset.json.pointer's field of the last record taken (e.g. an id or a timestamp); leading records whose field equals it are taken to be those already taken, for APIs whose filter includes the offset (>=). CURSOR_PAGINATION: ${offset} is the cursor found at http.next.page.json.pointer in the last answer; when an answer has none, the same page is polled again and only records past those already taken are new."},
 		config.Key{Name: InitialOffset, Type: config.String, Default: "", Importance: config.Medium, Group: g, OrderInGroup: 7,
 			Doc: "The position before any record was taken (0 for SIMPLE_INCREMENTING when empty)."},
 		config.Key{Name: DataPointerConfig, Type: config.String, Default: "", Importance: config.High, Group: g, OrderInGroup: 8,

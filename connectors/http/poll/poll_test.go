@@ -24,7 +24,8 @@ func (f fakeContext) Offset(context.Context, map[string]any) (map[string]any, er
 
 // api serves items 1..n in three styles: /inc?from=N&limit=L (from an
 // index), /chain?after=ID (ids greater than ID, 4 at a time) and
-// /cursor?c=C (pages of 4 with meta.next). It checks the bearer token.
+// /cursor?c=C (pages of 4 with meta.next); /since?since=ID is /chain
+// including ID itself. It checks the bearer token.
 type api struct {
 	mu    sync.Mutex
 	n     int
@@ -55,6 +56,11 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/chain":
 		after, _ := strconv.Atoi(q.Get("after"))
 		for i := after + 1; i <= a.n && i <= after+4; i++ {
+			items = append(items, item(i))
+		}
+	case "/since": // inclusive: the record at the offset comes again
+		since, _ := strconv.Atoi(q.Get("since"))
+		for i := max(since, 1); i <= a.n && i < since+4; i++ {
 			items = append(items, item(i))
 		}
 	case "/cursor":
@@ -121,6 +127,7 @@ func TestPollModes(t *testing.T) {
 	}{
 		{ModeIncrementing, "/inc?from=${offset}", map[string]string{ParametersConfig: "limit=3"}},
 		{ModeChaining, "/chain?after=${offset}", map[string]string{OffsetPointer: "/id", InitialOffset: "0"}},
+		{ModeChaining, "/since?since=${offset}", map[string]string{OffsetPointer: "/id", InitialOffset: "0"}},
 		{ModeCursor, "/cursor?c=${offset}", map[string]string{NextPagePointer: "/meta/next", InitialOffset: "0"}},
 	} {
 		t.Run(c.mode, func(t *testing.T) {

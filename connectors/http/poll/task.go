@@ -215,7 +215,11 @@ func (t *Task) take(body []byte) ([]*connect.Record, position, error) {
 			if !ok || f == nil {
 				return nil, t.pos, fmt.Errorf("record %d has no %s=%s", skip+i, OffsetPointer, t.s.offsetField)
 			}
-			pos.offset = text(f)
+			o := text(f)
+			if o == t.pos.offset && len(recs) == 0 {
+				continue // taken already: the API's filter includes the offset itself (>=)
+			}
+			pos.offset = o
 		case ModeCursor:
 			pos.index++
 		}
