@@ -250,3 +250,18 @@ func TestWebhookMutualTLS(t *testing.T) {
 		t.Fatalf("without a client certificate: %d", res.StatusCode)
 	}
 }
+
+// TestWebhookRawBodyKeyedByHeader: a raw body is one record whatever it
+// holds, keyed by a request header.
+func TestWebhookRawBodyKeyedByHeader(t *testing.T) {
+	rt := &runtime{}
+	_, url := startHook(t, map[string]string{BodyFormatConfig: FormatRaw, KeyHeaderConfig: "X-Delivery"}, rt)
+	if code, msg, _ := post(t, url, "not json\nat all", map[string]string{"X-Delivery": "d-42"}); code != 200 {
+		t.Fatalf("%d %s", code, msg)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if len(rt.recs) != 1 || rt.recs[0].Key != "d-42" || string(rt.recs[0].Value.([]byte)) != "not json\nat all" {
+		t.Fatalf("records %+v", rt.recs)
+	}
+}
