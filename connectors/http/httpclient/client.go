@@ -51,8 +51,12 @@ func New(s *Settings, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxy := http.ProxyFromEnvironment
+	if s.Proxy != nil {
+		proxy = http.ProxyURL(s.Proxy)
+	}
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
+		Proxy:               proxy,
 		DialContext:         (&net.Dialer{Timeout: s.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout: s.ConnectTimeout,
 		TLSClientConfig:     tlsCfg,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -211,5 +212,26 @@ func TestStatusSetsAndRetryAfter(t *testing.T) {
 	}
 	if got := redact("https://user:pw@host/p?token=x"); got != "https://host/p?..." {
 		t.Errorf("redact: %s", got)
+	}
+}
+
+// TestProxy: with http.proxy.* the request goes to the proxy, in absolute
+// form, with the proxy's credentials.
+func TestProxy(t *testing.T) {
+	var got string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Method + " " + r.URL.String() + " " + r.Header.Get("Proxy-Authorization")
+		w.WriteHeader(204)
+	}))
+	defer proxy.Close()
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(proxy.URL, "http://"))
+	c := newClient(t, map[string]string{ProxyHostConfig: host, ProxyPortConfig: port, ProxyUserConfig: "p",
+		ProxyPasswordConfig: "pw", MaxRetriesConfig: "0"})
+	res, err := c.Do(context.Background(), Request{Method: "GET", URL: "http://api.example:8080/x?y=1"})
+	if err != nil || res.Status != 204 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if want := "GET http://api.example:8080/x?y=1 Basic cDpwdw=="; got != want {
+		t.Errorf("the proxy saw %q, want %q", got, want)
 	}
 }

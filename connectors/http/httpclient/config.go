@@ -9,6 +9,8 @@ package httpclient
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +43,11 @@ const (
 	SSLKeyPasswordConfig        = "https.ssl.key.password"
 	SSLProtocolConfig           = "https.ssl.protocol"
 	HostVerifierConfig          = "https.host.verifier.enabled"
+
+	ProxyHostConfig     = "http.proxy.host"
+	ProxyPortConfig     = "http.proxy.port"
+	ProxyUserConfig     = "http.proxy.user"
+	ProxyPasswordConfig = "http.proxy.password"
 
 	ConnectTimeoutConfig = "http.connect.timeout.ms"
 	RequestTimeoutConfig = "http.request.timeout.ms"
@@ -115,6 +122,15 @@ func Keys() []config.Key {
 		{Name: HostVerifierConfig, Type: config.Boolean, Default: true, Importance: config.Low, Group: groupSecurity, OrderInGroup: 10,
 			Doc: "Verify that the server's certificate names the host of the URL. false verifies the chain only."},
 
+		{Name: ProxyHostConfig, Type: config.String, Default: "", Importance: config.Low, Group: groupSecurity, OrderInGroup: 11,
+			Doc: "The host of an HTTP proxy requests go through; empty: the HTTP_PROXY, HTTPS_PROXY and NO_PROXY environment variables decide."},
+		{Name: ProxyPortConfig, Type: config.Int, Default: 0, Importance: config.Low, Group: groupSecurity, OrderInGroup: 12,
+			Validator: config.Between(0, 65535), Doc: "The proxy's port."},
+		{Name: ProxyUserConfig, Type: config.String, Default: "", Importance: config.Low, Group: groupSecurity, OrderInGroup: 13,
+			Doc: "The user the proxy authenticates (basic)."},
+		{Name: ProxyPasswordConfig, Type: config.Password, Importance: config.Low, Group: groupSecurity, OrderInGroup: 14,
+			Doc: "The proxy user's password."},
+
 		{Name: ConnectTimeoutConfig, Type: config.Long, Default: int64(30000), Importance: config.Low, Group: groupRetries, OrderInGroup: 1,
 			Validator: config.AtLeast(1), Doc: "How long to wait for a TCP (and TLS) connection, in milliseconds. A timeout is retried."},
 		{Name: RequestTimeoutConfig, Type: config.Long, Default: int64(30000), Importance: config.Low, Group: groupRetries, OrderInGroup: 2,
@@ -146,6 +162,8 @@ type Settings struct {
 	ClientCertFile string
 	MinTLS         string
 	VerifyHost     bool
+
+	Proxy *url.URL // nil: from the environment
 
 	ConnectTimeout time.Duration
 	RequestTimeout time.Duration
@@ -186,6 +204,15 @@ func Parse(v *config.Values) (*Settings, error) {
 			ClientSecret: v.Password(OAuthClientSecretConfig).Value(), Scope: v.String(OAuthScopeConfig),
 			SecretInForm: strings.EqualFold(v.String(OAuthAuthModeConfig), "url"), TokenProperty: v.String(OAuthTokenPropertyConfig),
 		},
+	}
+	if host := strings.TrimSpace(v.String(ProxyHostConfig)); host != "" {
+		if v.Int(ProxyPortConfig) == 0 {
+			return nil, fmt.Errorf("Missing configuration %s, required with %s", ProxyPortConfig, ProxyHostConfig)
+		}
+		s.Proxy = &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(v.Int(ProxyPortConfig)))}
+		if u := v.String(ProxyUserConfig); u != "" {
+			s.Proxy.User = url.UserPassword(u, v.Password(ProxyPasswordConfig).Value())
+		}
 	}
 	var err error
 	if s.RetryOn, err = parseStatusSet(v.List(RetryOnStatusConfig)); err != nil {

@@ -14,11 +14,12 @@ import (
 // Penstock extension. Authentication, TLS, timeouts and retries are
 // httpclient's keys.
 const (
-	URLConfig             = "http.api.url"
-	MethodConfig          = "request.method"
-	HeadersConfig         = "headers"
-	HeaderSeparatorConfig = "header.separator"
-	BodyFormatConfig      = "request.body.format"
+	URLConfig              = "http.api.url"
+	MethodConfig           = "request.method"
+	HeadersConfig          = "headers"
+	HeaderSeparatorConfig  = "header.separator"
+	SensitiveHeadersConfig = "sensitive.headers"
+	BodyFormatConfig       = "request.body.format"
 
 	BatchMaxSizeConfig     = "batch.max.size"
 	BatchMaxBytesConfig    = "batch.max.bytes" // Penstock extension
@@ -65,7 +66,9 @@ func ConfigDef() *config.Def {
 			Validator: config.OneOf(http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete),
 			Doc:       "POST, PUT, PATCH or DELETE."},
 		config.Key{Name: HeadersConfig, Type: config.String, Default: "", Importance: config.High, Group: groupRequest, OrderInGroup: 3,
-			Doc: "Headers sent with every request, Name:value pairs separated by header.separator, e.g. Content-Type:application/json|X-Source:${topic}. Values may hold the templates of http.api.url; records whose headers differ go in different requests. Keep credentials in auth.type or a ${env:...} provider: this key is not masked."},
+			Doc: "Headers sent with every request, Name:value pairs separated by header.separator, e.g. Content-Type:application/json|X-Source:${topic}. Values may hold the templates of http.api.url; records whose headers differ go in different requests. Keep credentials in sensitive.headers or auth.type: this key is not masked."},
+		config.Key{Name: SensitiveHeadersConfig, Type: config.Password, Importance: config.Medium, Group: groupRequest, OrderInGroup: 3,
+			Doc: "Headers like those of headers, masked in the REST API and logs: the place for credentials such as Authorization:Bearer ... or X-Api-Key:..."},
 		config.Key{Name: HeaderSeparatorConfig, Type: config.String, Default: "|", Importance: config.Low, Group: groupRequest, OrderInGroup: 4,
 			Validator: config.NonEmpty(), Doc: "The separator between the headers of the headers key."},
 		config.Key{Name: BodyFormatConfig, Type: config.String, Default: FormatString, Importance: config.High, Group: groupRequest, OrderInGroup: 5,
@@ -161,6 +164,11 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if s.headers, err = parseHeaders(v.String(HeadersConfig), v.String(HeaderSeparatorConfig)); err != nil {
 		return nil, fmt.Errorf("Invalid value %s for configuration %s: %w", v.String(HeadersConfig), HeadersConfig, err)
 	}
+	sensitive, err := parseHeaders(v.Password(SensitiveHeadersConfig).Value(), v.String(HeaderSeparatorConfig))
+	if err != nil {
+		return nil, fmt.Errorf("Invalid value %s for configuration %s: a header is not Name:value", config.HiddenValue, SensitiveHeadersConfig)
+	}
+	s.headers = append(s.headers, sensitive...)
 	if v.Bool(BatchJSONAsArrayConfig) {
 		if s.format != FormatJSON {
 			return nil, fmt.Errorf("Invalid value true for configuration %s: it needs %s=json", BatchJSONAsArrayConfig, BodyFormatConfig)

@@ -21,7 +21,8 @@ func TestRegisteredUnderConfluentNames(t *testing.T) {
 		}
 	}
 	def := sink.ConfigDef()
-	for _, k := range []string{httpclient.PasswordConfig, httpclient.OAuthClientSecretConfig, httpclient.BearerTokenConfig} {
+	for _, k := range []string{httpclient.PasswordConfig, httpclient.OAuthClientSecretConfig, httpclient.BearerTokenConfig,
+		sink.SensitiveHeadersConfig, httpclient.ProxyPasswordConfig} {
 		if key, _ := def.Key(k); key.Type != config.Password {
 			t.Errorf("%s is not a PASSWORD key", k)
 		}

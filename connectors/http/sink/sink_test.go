@@ -54,6 +54,7 @@ func TestSinkBatchesInPartitionOrder(t *testing.T) {
 		URLConfig:              srv.URL + "/api/${topic}/${partition}",
 		MethodConfig:           "PUT",
 		HeadersConfig:          "X-Source: ${topic}-${partition}|X-Static:yes",
+		SensitiveHeadersConfig: "X-Api-Key:k-123",
 		BodyFormatConfig:       "json",
 		BatchMaxSizeConfig:     "7",
 		BatchJSONAsArrayConfig: "true",
@@ -89,8 +90,8 @@ func TestSinkBatchesInPartitionOrder(t *testing.T) {
 	requests := 0
 	for _, s := range rc.all() {
 		requests++
-		if s.header.Get("X-Static") != "yes" {
-			t.Fatalf("X-Static header missing: %v", s.header)
+		if s.header.Get("X-Static") != "yes" || s.header.Get("X-Api-Key") != "k-123" {
+			t.Fatalf("X-Static or X-Api-Key header missing: %v", s.header)
 		}
 		var arr []map[string]int64
 		if err := json.Unmarshal(s.body, &arr); err != nil {
