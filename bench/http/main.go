@@ -86,8 +86,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	perRequest := float64(srv.count.Load()) / float64(srv.reqs.Load())
 	fmt.Printf("%-46s %9.0f records/s\n", "bare Go client posting the batches", bare)
-	fmt.Printf("%-46s %9.0f records/s  (%.0f%% of bare)\n", "worker: topic -> HTTP sink -> server", sink, 100*sink/bare)
+	fmt.Printf("%-46s %9.0f records/s  (%.0f%% of bare; %.0f records per request)\n", "worker: topic -> HTTP sink -> server", sink, 100*sink/bare, perRequest)
 
 	noProduce, err := webhookAlone()
 	if err != nil {
@@ -111,6 +112,7 @@ type server struct {
 	srv   *http.Server
 	url   string
 	count atomic.Int64
+	reqs  atomic.Int64
 	first atomic.Pointer[time.Time]
 	last  atomic.Pointer[time.Time]
 }
@@ -131,6 +133,7 @@ func startServer() (*server, error) {
 		now := time.Now()
 		s.first.CompareAndSwap(nil, &now)
 		s.count.Add(int64(len(recs)))
+		s.reqs.Add(1)
 		s.last.Store(&now)
 		w.WriteHeader(200)
 	})}
@@ -140,6 +143,7 @@ func startServer() (*server, error) {
 
 func (s *server) reset() {
 	s.count.Store(0)
+	s.reqs.Store(0)
 	s.first.Store(nil)
 	s.last.Store(nil)
 }
