@@ -110,6 +110,9 @@ type settings struct {
 	url        *template
 	method     string
 	headers    []header
+	templated  []header    // the headers whose values depend on the record
+	bareHeader http.Header // the static headers (shared by every request)
+	bodyHeader http.Header // bareHeader with the body's Content-Type
 	format     string
 	maxSize    int
 	maxBytes   int
@@ -169,6 +172,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 		return nil, fmt.Errorf("Invalid value %s for configuration %s: a header is not Name:value", config.HiddenValue, SensitiveHeadersConfig)
 	}
 	s.headers = append(s.headers, sensitive...)
+	s.prepareHeaders()
 	if v.Bool(BatchJSONAsArrayConfig) {
 		if s.format != FormatJSON {
 			return nil, fmt.Errorf("Invalid value true for configuration %s: it needs %s=json", BatchJSONAsArrayConfig, BodyFormatConfig)

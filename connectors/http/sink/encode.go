@@ -92,34 +92,54 @@ func (s *settings) makeItem(rec *connect.Record) (*item, error) {
 	} else if it.body, err = s.encode(rec.Value); err != nil {
 		return fail(fmt.Errorf("%s=%s: %w", BodyFormatConfig, s.format, err))
 	}
-	it.header = make(http.Header, len(s.headers)+1)
-	if it.body != nil {
-		switch s.format {
-		case FormatJSON:
-			it.header.Set("Content-Type", "application/json")
-			if string(s.separator) == "\n" && len(s.prefix) == 0 && s.maxSize > 1 {
-				it.header.Set("Content-Type", "application/x-ndjson")
-			}
-		case FormatString:
-			it.header.Set("Content-Type", "text/plain; charset=utf-8")
-		default:
-			it.header.Set("Content-Type", "application/octet-stream")
-		}
+	it.header = s.bodyHeader
+	if it.body == nil {
+		it.header = s.bareHeader
 	}
+	if len(s.templated) == 0 {
+		return it, nil // the header is shared: the client only reads it
+	}
+	it.header = it.header.Clone()
 	var hkey strings.Builder
-	for _, h := range s.headers {
+	for _, h := range s.templated {
 		v, err := h.value.render(rec)
 		if err != nil {
 			return fail(fmt.Errorf("header %s: %w", h.name, err))
 		}
 		it.header.Set(h.name, v)
-		if !h.value.static() {
-			hkey.WriteString(v)
-			hkey.WriteByte(0)
-		}
+		hkey.WriteString(v)
+		hkey.WriteByte(0)
 	}
 	it.hkey = hkey.String()
 	return it, nil
+}
+
+// prepareHeaders computes the headers every request shares: the static
+// ones of headers and sensitive.headers, and the Content-Type of the body
+// format unless they set one; templated headers are filled per record.
+func (s *settings) prepareHeaders() {
+	s.bareHeader = http.Header{}
+	for _, h := range s.headers {
+		if h.value.static() {
+			v, _ := h.value.render(nil)
+			s.bareHeader.Set(h.name, v)
+		} else {
+			s.templated = append(s.templated, h)
+		}
+	}
+	s.bodyHeader = s.bareHeader.Clone()
+	if s.bodyHeader.Get("Content-Type") == "" {
+		ctype := "application/octet-stream"
+		switch {
+		case s.format == FormatJSON && string(s.separator) == "\n" && len(s.prefix) == 0 && s.maxSize > 1:
+			ctype = "application/x-ndjson"
+		case s.format == FormatJSON:
+			ctype = "application/json"
+		case s.format == FormatString:
+			ctype = "text/plain; charset=utf-8"
+		}
+		s.bodyHeader.Set("Content-Type", ctype)
+	}
 }
 
 // encode renders a value as request.body.format says.
