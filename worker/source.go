@@ -34,7 +34,8 @@ type sourceTask struct {
 	lastTopic  string          // the topic of the previous record of this poll
 
 	produced prometheus.Counter
-	promise  func(*kgo.Record, error) // s.onProduced, bound once
+	promise  func(*kgo.Record, error)      // s.onProduced, bound once
+	recAcks  connect.SourceRecordCommitter // the task, when it hears of each record
 
 	mu       sync.Mutex
 	asyncErr error
@@ -109,6 +110,7 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 	}
 	s.producer = cl
 	s.promise = s.onProduced
+	s.recAcks, _ = s.task.(connect.SourceRecordCommitter)
 	// Records still buffered when the task stops get the graceful shutdown
 	// time to be acknowledged; then they are abandoned (and their offsets
 	// never flushed, so they are produced again after a restart).
@@ -258,11 +260,20 @@ func (s *sourceTask) stageFailed(ctx context.Context, stage, class string, sub o
 			raw.value = v
 		}
 	}
-	if herr := s.errs.handle(ctx, stage, class, raw, err); herr != nil {
+	herr := s.errs.handle(ctx, stage, class, raw, err)
+	s.commitRecord(rec, err)
+	if herr != nil {
 		return fmt.Errorf("%w: %w", errTolerance, herr)
 	}
 	s.writer.Ack(sub)
 	return nil
+}
+
+// commitRecord tells a task that hears of each record what became of rec.
+func (s *sourceTask) commitRecord(rec *connect.Record, err error) {
+	if s.recAcks != nil {
+		s.recAcks.CommitRecord(rec, err)
+	}
 }
 
 // send transforms, converts and produces rec, tracked by in.
@@ -274,6 +285,7 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight
 	}
 	if out == nil { // dropped by a transform: its offset counts as done
 		s.writer.Ack(sub)
+		s.commitRecord(rec, nil)
 		return nil
 	}
 	var key, value []byte
@@ -298,7 +310,7 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight
 		// Not the record's fault: never tolerated as a record error.
 		return err
 	}
-	in.Context, in.ticket = s.produceCtx, sub
+	in.Context, in.ticket, in.src = s.produceCtx, sub, out
 	in.rec = kgo.Record{Topic: out.Topic, Partition: max(out.Partition, -1), Key: key, Value: value, Headers: headers,
 		Timestamp: out.Timestamp, Context: in}
 	if in.rec.Timestamp.IsZero() {
@@ -316,6 +328,7 @@ type inflight struct {
 	context.Context
 	rec    kgo.Record
 	ticket offsets.Ticket
+	src    *connect.Record // for a task's CommitRecord
 }
 
 // onProduced is the producer's callback: it acknowledges the record's
@@ -325,6 +338,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	if err == nil {
 		s.produced.Inc()
 		s.writer.Ack(in.ticket)
+		s.commitRecord(in.src, nil)
 		return
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
@@ -332,6 +346,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	}
 	herr := s.errs.handle(context.Background(), StageKafkaProduce, "producer",
 		&rawRecord{topic: r.Topic, partition: -1, offset: -1, key: r.Key, value: r.Value, headers: r.Headers}, err)
+	s.commitRecord(in.src, err)
 	if herr != nil {
 		s.fail(fmt.Errorf("%w: %w", errTolerance, herr))
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/penstockhq/penstock/connectors/datagen"
 	"github.com/penstockhq/penstock/connectors/elasticsearch"
 	"github.com/penstockhq/penstock/connectors/file"
+	"github.com/penstockhq/penstock/connectors/http"
 	"github.com/penstockhq/penstock/connectors/mysql"
 	"github.com/penstockhq/penstock/connectors/postgres"
 	"github.com/penstockhq/penstock/plugins"
@@ -31,6 +32,7 @@ func Plugins() []plugins.Plugin {
 		postgres.Plugins,
 		blob.Plugins,
 		mysql.Plugins,
+		http.Plugins,
 		transformPlugins(),
 		plugins.Catalogued(), // deprecated catalog_<name>.go files, until moved here
 	)
