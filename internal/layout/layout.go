@@ -30,6 +30,8 @@ var Rules = []Rule{
 		Why: "transforms -> connect"},
 	{From: "connectors/debezium", Allow: []string{"connect/...", "internal/debeziumnames"},
 		Why: "what CDC connectors share, in a package of its own that imports no connector"},
+	{From: "connectors/http/...", Allow: []string{"connect/...", "plugins", "connectors/http/..."},
+		Why: "connectors -> connect; a family's packages may import each other, never another connector"},
 	{From: "connectors/*", Allow: []string{"connect/...", "plugins", "connectors/debezium", "internal/debeziumnames"},
 		Why: "connectors -> connect; each declares its own plugin entry; no connector imports another"},
 	{From: "offsets", Allow: []string{"connect/...", "internal/topiclog"},
