@@ -91,7 +91,7 @@ func (s *Server) propDuration(key string, def time.Duration) time.Duration {
 // initCoordinators installs the producer-state append hooks; it runs
 // before the topics are opened.
 func (s *Server) initCoordinators() error {
-	ids, err := txn.NewIDAllocator(filepath.Join(s.cfg.DataDir, producerIDFile))
+	ids, err := txn.NewIDAllocator(s.fs, filepath.Join(s.cfg.DataDir, producerIDFile))
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
