@@ -241,11 +241,13 @@ func (st internalStore) log() (*storage.Log, error) {
 	return t.partition(0), nil
 }
 
+// syncWait waits for the appended records themselves to be durable: the
+// sync round's own error is that of any log it synced.
 func syncWait(res storage.AppendResult) func() error {
 	if res.Sync == nil {
 		return func() error { return nil }
 	}
-	return res.Sync.Wait
+	return res.Wait
 }
 
 // Append implements group.Store and txn.Store.
