@@ -3,6 +3,8 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -431,5 +433,88 @@ func TestOffsetCommitUnaffectedByAnotherPartitionsFsyncError(t *testing.T) {
 		if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 			t.Fatalf("offset commit synced with a failing partition answered %v", kerr.ErrorForCode(code))
 		}
+	}
+}
+
+// TestTransactionOutcomesSurvivePowerLoss: after a power loss (with
+// producer state snapshots written meanwhile, on the same file system) a
+// committed transaction is still committed, an aborted one still hidden,
+// and the one left open is aborted by the restarted coordinator, so
+// read_committed readers see exactly the committed records and the last
+// stable offset reaches the high watermark.
+func TestTransactionOutcomesSurvivePowerLoss(t *testing.T) {
+	var fsys *storage.FaultFS
+	opts := []brokertest.Option{brokertest.WithDir(t.TempDir()), onFaultFS(&fsys),
+		brokertest.WithProps(map[string]string{"log.flush.offset.checkpoint.interval.ms": "20"})}
+	b := startTxnBroker(t, opts...)
+	const topic = "txn-power"
+	createTopic(t, b.Addr, topic, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := newClient(t, b.Addr, kgo.TransactionalID("power"), kgo.DefaultProduceTopic(topic))
+	// Committed, aborted, left open.
+	for i, end := range []string{"commit", "abort", ""} {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 3 {
+			if err := p.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "txn%d-%d", i, j)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if end != "" {
+			if err := p.EndTransaction(ctx, kgo.TransactionEndTry(end == "commit")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	p.Close()
+	// The restart starts from a snapshot taken after the transactions.
+	for snapshotted := false; !snapshotted; time.Sleep(5 * time.Millisecond) {
+		es, err := fsys.ReadDir(filepath.Join(b.Dir, "topics", topic, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			snapshotted = snapshotted || e.Name() > "00000000000000000009" && strings.HasSuffix(e.Name(), ".producer-state")
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no producer state snapshot written")
+		}
+	}
+	fsys.PowerLoss()
+	b.Stop()
+	b2 := startTxnBroker(t, opts...)
+	got := readAll(t, b2.Addr, topic, true, 3, time.Second)
+	if len(got) != 3 {
+		t.Fatalf("read_committed after the power loss saw %d records, want 3", len(got))
+	}
+	for _, r := range got {
+		if !strings.HasPrefix(string(r.Value), "txn0-") {
+			t.Fatalf("read_committed after the power loss saw %q", r.Value)
+		}
+	}
+	adm := kadm.NewClient(newClient(t, b2.Addr))
+	for {
+		hw, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lso, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := hw.Lookup(topic, 0)
+		l, _ := lso.Lookup(topic, 0)
+		if l.Offset > h.Offset {
+			t.Fatalf("last stable offset %d beyond the high watermark %d", l.Offset, h.Offset)
+		}
+		if h.Offset > 0 && l.Offset == h.Offset {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the open transaction was not aborted after the restart: last stable offset %d, high watermark %d", l.Offset, h.Offset)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
