@@ -53,7 +53,7 @@ type Config struct {
 	// Metrics, when set, receives the broker's Prometheus metrics
 	// (penstock_broker_*).
 	Metrics prometheus.Registerer
-	// FS is where the topics' files are; nil means the operating
+	// FS is where the data directory's files are; nil means the operating
 	// system's. Crash tests give a storage.FaultFS.
 	FS storage.FS
 }

@@ -91,7 +91,7 @@ func (s *Server) propDuration(key string, def time.Duration) time.Duration {
 // initCoordinators installs the producer-state append hooks; it runs
 // before the topics are opened.
 func (s *Server) initCoordinators() error {
-	ids, err := txn.NewIDAllocator(filepath.Join(s.cfg.DataDir, producerIDFile))
+	ids, err := txn.NewIDAllocator(s.fs, filepath.Join(s.cfg.DataDir, producerIDFile))
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
@@ -241,11 +241,13 @@ func (st internalStore) log() (*storage.Log, error) {
 	return t.partition(0), nil
 }
 
+// syncWait waits for the appended records themselves to be durable: the
+// sync round's own error is that of any log it synced.
 func syncWait(res storage.AppendResult) func() error {
 	if res.Sync == nil {
 		return func() error { return nil }
 	}
-	return res.Sync.Wait
+	return res.Wait
 }
 
 // Append implements group.Store and txn.Store.

@@ -3,6 +3,8 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -344,4 +346,175 @@ func hasConfig(cs []kadm.Config, key, value string) bool {
 		}
 	}
 	return false
+}
+
+// TestOffsetCommitUnaffectedByAnotherPartitionsFsyncError: an offset
+// commit fsynced in the same group commit as a partition whose fsync
+// failed is durable, and is answered so. The coordinators waited for the
+// round's error (of any log) rather than for their own records, and the
+// commit failed with the other partition's storage error.
+func TestOffsetCommitUnaffectedByAnotherPartitionsFsyncError(t *testing.T) {
+	var fsys *storage.FaultFS
+	// Written visibility: the end offsets show appends before their
+	// fsync, which is how the test knows what the next round holds.
+	b := brokertest.Start(t, onFaultFS(&fsys), brokertest.WithProps(map[string]string{"penstock.visibility": "written"}))
+	createTopic(t, b.Addr, "slow", 1, nil)
+	createTopic(t, b.Addr, "bad", 1, nil)
+	cl := newClient(t, b.Addr, kgo.MaxVersions(kversion.V3_6_0()))
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	injected := errors.New("input/output error (injected)")
+	entered, gate := make(chan struct{}, 10), make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	defer release()
+	fsys.SetSyncHook(func(name string) error {
+		switch {
+		case strings.Contains(name, "/slow/"):
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-gate
+		case strings.Contains(name, "/bad/"):
+			return injected
+		}
+		return nil
+	})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		if _, err := produceTo(ctx, cl, "slow", -1, 20000, idempotentBatch(-1, -1, -1, 1)); err != nil {
+			t.Errorf("produce: %v", err)
+		}
+	})
+	<-entered // a group commit is fsyncing "slow" and does not end
+	wg.Go(func() {
+		if _, err := produceTo(ctx, cl, "bad", -1, 20000, idempotentBatch(-1, -1, -1, 1)); err != nil {
+			t.Errorf("produce: %v", err)
+		}
+	})
+	commit := make(chan *kmsg.OffsetCommitResponse, 1)
+	wg.Go(func() {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Group, req.Generation = "g", -1
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "bad"
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Offset = 1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		// Straight to the broker: the client would retry a failed
+		// commit on its own.
+		kresp, err := cl.SeedBrokers()[0].Request(ctx, req)
+		if err != nil {
+			t.Errorf("offset commit: %v", err)
+			commit <- nil
+			return
+		}
+		commit <- kresp.(*kmsg.OffsetCommitResponse)
+	})
+	// Both are written (and so wait for the next round) before the
+	// held round ends.
+	for {
+		ends, err := adm.ListEndOffsets(ctx, "bad", broker.OffsetsTopic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o1, _ := ends.Lookup("bad", 0)
+		o2, _ := ends.Lookup(broker.OffsetsTopic, 0)
+		if o1.Offset > 0 && o2.Offset > 0 {
+			break
+		}
+	}
+	release()
+	if resp := <-commit; resp != nil {
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("offset commit synced with a failing partition answered %v", kerr.ErrorForCode(code))
+		}
+	}
+}
+
+// TestTransactionOutcomesSurvivePowerLoss: after a power loss (with
+// producer state snapshots written meanwhile, on the same file system) a
+// committed transaction is still committed, an aborted one still hidden,
+// and the one left open is aborted by the restarted coordinator, so
+// read_committed readers see exactly the committed records and the last
+// stable offset reaches the high watermark.
+func TestTransactionOutcomesSurvivePowerLoss(t *testing.T) {
+	var fsys *storage.FaultFS
+	opts := []brokertest.Option{brokertest.WithDir(t.TempDir()), onFaultFS(&fsys),
+		brokertest.WithProps(map[string]string{"log.flush.offset.checkpoint.interval.ms": "20"})}
+	b := startTxnBroker(t, opts...)
+	const topic = "txn-power"
+	createTopic(t, b.Addr, topic, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := newClient(t, b.Addr, kgo.TransactionalID("power"), kgo.DefaultProduceTopic(topic))
+	// Committed, aborted, left open.
+	for i, end := range []string{"commit", "abort", ""} {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 3 {
+			if err := p.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "txn%d-%d", i, j)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if end != "" {
+			if err := p.EndTransaction(ctx, kgo.TransactionEndTry(end == "commit")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	p.Close()
+	// The restart starts from a snapshot taken after the transactions.
+	for snapshotted := false; !snapshotted; time.Sleep(5 * time.Millisecond) {
+		es, err := fsys.ReadDir(filepath.Join(b.Dir, "topics", topic, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			snapshotted = snapshotted || e.Name() > "00000000000000000009" && strings.HasSuffix(e.Name(), ".producer-state")
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no producer state snapshot written")
+		}
+	}
+	fsys.PowerLoss()
+	b.Stop()
+	b2 := startTxnBroker(t, opts...)
+	got := readAll(t, b2.Addr, topic, true, 3, time.Second)
+	if len(got) != 3 {
+		t.Fatalf("read_committed after the power loss saw %d records, want 3", len(got))
+	}
+	for _, r := range got {
+		if !strings.HasPrefix(string(r.Value), "txn0-") {
+			t.Fatalf("read_committed after the power loss saw %q", r.Value)
+		}
+	}
+	adm := kadm.NewClient(newClient(t, b2.Addr))
+	for {
+		hw, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lso, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := hw.Lookup(topic, 0)
+		l, _ := lso.Lookup(topic, 0)
+		if l.Offset > h.Offset {
+			t.Fatalf("last stable offset %d beyond the high watermark %d", l.Offset, h.Offset)
+		}
+		if h.Offset > 0 && l.Offset == h.Offset {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the open transaction was not aborted after the restart: last stable offset %d, high watermark %d", l.Offset, h.Offset)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -190,6 +190,9 @@ func readFetch(parts []fetchPart, maxBytes int32, bufs *[][]byte) (total int, st
 		if total > 0 && limit <= 0 {
 			start, hw := p.log.Offsets()
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, start
+			if p.txn != nil {
+				sp.LastStableOffset = p.txn.LSO(hw)
+			}
 			continue
 		}
 		var res storage.ReadResult

@@ -9,6 +9,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -92,7 +93,7 @@ type Server struct {
 	log       *slog.Logger
 	clusterID string
 	syncer    *storage.Syncer
-	fs        storage.FS // where the topics are (storage.OSFS unless a test says)
+	fs        storage.FS // where the data directory is (storage.OSFS unless a test says)
 	metrics   *metrics
 
 	hmu      sync.RWMutex
@@ -167,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		s.fs = storage.OSFS
 	}
 	s.metrics = newMetrics(s, cfg.Metrics)
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := storage.MkdirDurable(s.fs, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("broker: create data dir: %w", err)
 	}
 	if err := s.loadMeta(); err != nil {
@@ -242,10 +243,9 @@ func (s *Server) Logger() *slog.Logger { return s.log }
 // Kafka log dir has.
 func (s *Server) loadMeta() error {
 	p := filepath.Join(s.cfg.DataDir, "meta.properties")
-	f, err := os.Open(p)
+	b, err := s.fs.ReadFile(p)
 	if err == nil {
-		props, err := properties.Parse(f)
-		f.Close()
+		props, err := properties.Parse(bytes.NewReader(b))
 		if err != nil {
 			return fmt.Errorf("broker: read %s: %w", p, err)
 		}
@@ -265,7 +265,7 @@ func (s *Server) loadMeta() error {
 	}
 	s.clusterID = base64.RawURLEncoding.EncodeToString(id[:])
 	body := fmt.Sprintf("#Written by penstock broker\nversion=1\ncluster.id=%s\nnode.id=%d\n", s.clusterID, s.cfg.NodeID)
-	if err := storage.WriteFileAtomic(storage.OSFS, p, []byte(body)); err != nil {
+	if err := storage.WriteFileAtomic(s.fs, p, []byte(body)); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/penstockhq/penstock/internal/brokertest"
 )
@@ -169,5 +171,51 @@ func TestTransactionTimeoutAborts(t *testing.T) {
 	got := readAll(t, b.Addr, topic, true, 1, time.Second)
 	if len(got) != 1 || string(got[0].Value) != "after" {
 		t.Fatalf("read_committed saw %d records (%v)", len(got), got)
+	}
+}
+
+// TestReadCommittedLSOOfSkippedPartition: a read_committed fetch whose
+// byte budget ran out before a partition still reports that partition's
+// last stable offset, held back by its open transaction, not its high
+// watermark (it did: a reader took the open transaction's records as
+// stable).
+func TestReadCommittedLSOOfSkippedPartition(t *testing.T) {
+	b := startTxnBroker(t)
+	const topic = "txn-skipped"
+	createTopic(t, b.Addr, topic, 2, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := newClient(t, b.Addr, kgo.TransactionalID("skipped"), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	// Fetch v12 names topics (v13 uses their ids).
+	plain := newClient(t, b.Addr, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxVersions(kversion.V3_0_0()))
+	if err := plain.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: make([]byte, 1000)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Partition: 1, Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxBytes, req.MinBytes, req.IsolationLevel = -1, 1, 1, 1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	for i := range int32(2) {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes = i, 1<<20
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	kresp, err := plain.SeedBrokers()[0].Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := kresp.(*kmsg.FetchResponse).Topics[0].Partitions
+	if len(parts[0].RecordBatches) == 0 || len(parts[1].RecordBatches) != 0 {
+		t.Fatalf("want partition 0's batch only (the budget is one byte): %d and %d bytes", len(parts[0].RecordBatches), len(parts[1].RecordBatches))
+	}
+	if p1 := parts[1]; p1.HighWatermark != 1 || p1.LastStableOffset != 0 {
+		t.Fatalf("skipped partition: high watermark %d, last stable offset %d; want 1 and 0 (the open transaction)", p1.HighWatermark, p1.LastStableOffset)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -65,8 +64,8 @@ type Stats struct {
 // (the start of its dirty section), in the partition directory.
 const checkpointFile = "cleaner-checkpoint"
 
-func readCheckpoint(dir string) int64 {
-	b, err := os.ReadFile(filepath.Join(dir, checkpointFile))
+func readCheckpoint(fsys storage.FS, dir string) int64 {
+	b, err := fsys.ReadFile(filepath.Join(dir, checkpointFile))
 	if err != nil {
 		return 0
 	}
@@ -77,12 +76,9 @@ func readCheckpoint(dir string) int64 {
 	return n
 }
 
-func writeCheckpoint(dir string, off int64) error {
+func writeCheckpoint(fsys storage.FS, dir string, off int64) error {
 	p := filepath.Join(dir, checkpointFile)
-	if err := os.WriteFile(p+".tmp", []byte(strconv.FormatInt(off, 10)+"\n"), 0o644); err != nil {
-		return fmt.Errorf("write cleaner checkpoint: %w", err)
-	}
-	if err := os.Rename(p+".tmp", p); err != nil {
+	if err := storage.WriteFileAtomic(fsys, p, []byte(strconv.FormatInt(off, 10)+"\n")); err != nil {
 		return fmt.Errorf("write cleaner checkpoint: %w", err)
 	}
 	return nil
@@ -111,7 +107,7 @@ func Compact(l *storage.Log, opts Options) (Stats, error) {
 	}
 	end := cleanable[len(cleanable)-1].Next
 	st.CleanableEnd = end
-	checkpoint := readCheckpoint(l.Dir())
+	checkpoint := readCheckpoint(l.FS(), l.Dir())
 	var total, dirty int64
 	for _, s := range cleanable {
 		total += s.Size
@@ -211,7 +207,7 @@ func Compact(l *storage.Log, opts Options) (Stats, error) {
 		st.BytesBefore += seg.Size
 		st.BytesAfter += int64(len(out))
 	}
-	if err := writeCheckpoint(l.Dir(), end); err != nil {
+	if err := writeCheckpoint(l.FS(), l.Dir(), end); err != nil {
 		return st, err
 	}
 	if st.Segments > 0 {

@@ -11,10 +11,7 @@ import (
 
 // manualSyncer is a Syncer whose rounds run only when the test calls
 // round, so a test decides exactly which writes are fsynced.
-func manualSyncer() *Syncer {
-	return &Syncer{log: slog.Default(), dirty: map[*Log]struct{}{}, cur: &SyncGen{done: make(chan struct{})},
-		wake: make(chan struct{}, 1), done: make(chan struct{}), workers: 1}
-}
+func manualSyncer() *Syncer { return NewManualSyncer(slog.Default()) }
 
 func openFS(t *testing.T, fsys FS, dir string, cfg Config, s *Syncer) *Log {
 	t.Helper()

@@ -335,6 +335,10 @@ func (l *Log) SetConfig(cfg Config) {
 // Dir is the log's directory.
 func (l *Log) Dir() string { return l.dir }
 
+// FS is the file system the log's files are on, where the files kept
+// beside them (producer state snapshots, cleaner checkpoints) go too.
+func (l *Log) FS() FS { return l.fs }
+
 // Append validates records (one or more v2 batches, as in a produce
 // request), gives them consecutive offsets by rewriting each header's base
 // offset in place, and writes them to the active segment. The bytes are

@@ -23,12 +23,14 @@
 package txn
 
 import (
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/penstockhq/penstock/broker/storage"
 )
 
 // idBlock is how many producer ids are reserved per write of the id file.
@@ -38,6 +40,7 @@ const idBlock = 1000
 // ids are reserved in blocks, and the end of the reserved block is written
 // (and fsynced) to a file before any id of the block is handed out.
 type IDAllocator struct {
+	fs   storage.FS
 	path string
 
 	mu   sync.Mutex
@@ -45,10 +48,10 @@ type IDAllocator struct {
 	end  int64
 }
 
-// NewIDAllocator opens (or starts) the id file at path.
-func NewIDAllocator(path string) (*IDAllocator, error) {
-	a := &IDAllocator{path: path}
-	b, err := os.ReadFile(path)
+// NewIDAllocator opens (or starts) the id file at path on fsys.
+func NewIDAllocator(fsys storage.FS, path string) (*IDAllocator, error) {
+	a := &IDAllocator{fs: fsys, path: path}
+	b, err := fsys.ReadFile(path)
 	switch {
 	case err == nil:
 		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
@@ -56,7 +59,7 @@ func NewIDAllocator(path string) (*IDAllocator, error) {
 			return nil, fmt.Errorf("producer ids: bad %s: %q", path, b)
 		}
 		a.next, a.end = n, n
-	case os.IsNotExist(err):
+	case errors.Is(err, fs.ErrNotExist):
 	default:
 		return nil, fmt.Errorf("producer ids: %w", err)
 	}
@@ -69,7 +72,7 @@ func (a *IDAllocator) Next() (int64, error) {
 	defer a.mu.Unlock()
 	if a.next >= a.end {
 		end := a.next + idBlock
-		if err := writeSync(a.path, []byte(strconv.FormatInt(end, 10)+"\n")); err != nil {
+		if err := storage.WriteFileAtomic(a.fs, a.path, []byte(strconv.FormatInt(end, 10)+"\n")); err != nil {
 			return -1, fmt.Errorf("producer ids: reserve block: %w", err)
 		}
 		a.end = end
@@ -77,33 +80,4 @@ func (a *IDAllocator) Next() (int64, error) {
 	id := a.next
 	a.next++
 	return id, nil
-}
-
-// writeSync makes path hold data durably: written and fsynced under a
-// temporary name, renamed, and the directory fsynced.
-func writeSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

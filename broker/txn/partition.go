@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -219,26 +218,39 @@ func (p *PartitionState) IsAborted(producerID, offset int64) bool {
 func (p *PartitionState) Rebuild(l *storage.Log, log *slog.Logger) error {
 	start, end := l.LogStartOffset(), logEnd(l)
 	from := start
-	snaps, err := listSnapshots(p.dir)
+	fsys := l.FS()
+	snaps, err := listSnapshots(fsys, p.dir)
 	if err != nil {
 		return fmt.Errorf("rebuild producer state of %s-%d: %w", p.topic, p.partition, err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	removed := false
 	for _, off := range slices.Backward(snaps) {
 		path := snapshotPath(p.dir, off)
 		if off > end {
 			log.Warn("deleting producer state snapshot beyond the log end", "partition", p.name(), "snapshot", off, "log_end", end)
-			os.Remove(path)
+			if err := fsys.Remove(path); err != nil {
+				return fmt.Errorf("rebuild producer state of %s: %w", p.name(), err)
+			}
+			removed = true
 			continue
 		}
-		if err := p.loadSnapshotLocked(path); err != nil {
+		if err := p.loadSnapshotLocked(fsys, path); err != nil {
 			log.Warn("ignoring unreadable producer state snapshot", "partition", p.name(), "snapshot", off, "err", err)
 			continue
 		}
 		p.snapshot = off
 		from = max(off, start)
 		break
+	}
+	// The removal must be durable before the log grows past the deleted
+	// snapshot's offset again: after another power loss the snapshot
+	// would come back and describe other batches than the log's.
+	if removed {
+		if err := fsys.SyncDir(p.dir); err != nil {
+			return fmt.Errorf("rebuild producer state of %s: %w", p.name(), err)
+		}
 	}
 	err = l.ScanBatches(from, -1, func(b []byte, h storage.BatchHeader) error {
 		if h.ProducerID >= 0 {
@@ -251,7 +263,7 @@ func (p *PartitionState) Rebuild(l *storage.Log, log *slog.Logger) error {
 	}
 	// The aborted index of older versions; the replay above finds
 	// every abort it held.
-	os.Remove(filepath.Join(p.dir, "aborted-txns"))
+	fsys.Remove(filepath.Join(p.dir, "aborted-txns"))
 	return nil
 }
 

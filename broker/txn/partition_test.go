@@ -58,7 +58,7 @@ func TestSequenceChecksAndDuplicates(t *testing.T) {
 
 func TestIDAllocatorNeverRepeats(t *testing.T) {
 	path := t.TempDir() + "/ids"
-	a, err := NewIDAllocator(path)
+	a, err := NewIDAllocator(storage.OSFS, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestIDAllocatorNeverRepeats(t *testing.T) {
 		id, _ := a.Next()
 		seen[id] = true
 	}
-	b, err := NewIDAllocator(path)
+	b, err := NewIDAllocator(storage.OSFS, path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -42,8 +41,8 @@ func snapshotPath(dir string, offset int64) string {
 }
 
 // listSnapshots returns the offsets of the snapshots in dir, ascending.
-func listSnapshots(dir string) ([]int64, error) {
-	entries, err := os.ReadDir(dir)
+func listSnapshots(fsys storage.FS, dir string) ([]int64, error) {
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list producer state snapshots: %w", err)
 	}
@@ -61,8 +60,9 @@ func listSnapshots(dir string) ([]int64, error) {
 	return out, nil
 }
 
-// Snapshot writes the state to a new snapshot file (fsynced, then renamed
-// into place and the directory fsynced) unless the log is empty or has not
+// Snapshot writes the state to a new snapshot file beside l's segments, on
+// l's file system (fsynced, then renamed into place and the directory
+// fsynced) unless the log is empty or has not
 // moved since the last one, and deletes snapshots older than the two
 // newest. First it forgets the aborted transactions that ended before the
 // log start and, as Kafka does after producer.id.expiration.ms, the
@@ -92,17 +92,18 @@ func (p *PartitionState) Snapshot(l *storage.Log, expireBefore int64) error {
 	data := p.encodeLocked()
 	p.mu.Unlock()
 
+	fsys := l.FS()
 	path := snapshotPath(p.dir, off)
-	if err := writeSync(path, data); err != nil {
+	if err := storage.WriteFileAtomic(fsys, path, data); err != nil {
 		return fmt.Errorf("producer state snapshot of %s: %w", p.name(), err)
 	}
 	p.snapshot = off
-	snaps, err := listSnapshots(p.dir)
+	snaps, err := listSnapshots(fsys, p.dir)
 	if err != nil {
 		return err
 	}
 	for _, old := range snaps[:max(0, len(snaps)-keptSnapshots)] {
-		os.Remove(snapshotPath(p.dir, old))
+		fsys.Remove(snapshotPath(p.dir, old))
 	}
 	return nil
 }
@@ -138,8 +139,8 @@ func (p *PartitionState) encodeLocked() []byte {
 var errBadSnapshot = errors.New("malformed producer state snapshot")
 
 // loadSnapshotLocked replaces the state with a snapshot's.
-func (p *PartitionState) loadSnapshotLocked(path string) error {
-	data, err := os.ReadFile(path)
+func (p *PartitionState) loadSnapshotLocked(fsys storage.FS, path string) error {
+	data, err := fsys.ReadFile(path)
 	if err != nil {
 		return err
 	}
