@@ -1,7 +1,12 @@
 package worker
 
 import (
+	"strconv"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/penstockhq/penstock/worker/rest"
 )
 
 // metrics are the worker's Prometheus metrics, registered on the registry
@@ -20,6 +25,7 @@ type metrics struct {
 	groupLeader    prometheus.Gauge
 	groupGen       prometheus.Gauge
 	rebalances     prometheus.Counter
+	buffered       *bufferedBytes
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -50,10 +56,54 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Generation of the worker group's last completed rebalance."}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "penstock_group_rebalances_total",
 			Help: "Rebalance rounds this worker completed."}),
+		buffered: &bufferedBytes{gauges: map[bufferedKey]func() int64{}},
 	}
 	if reg != nil {
 		reg.MustRegister(m.polled, m.produced, m.consumed, m.put, m.recordErrors, m.dlqRecords, m.offsetCommits, m.offsetFailures, m.taskStates, m.taskStarts,
-			m.groupLeader, m.groupGen, m.rebalances)
+			m.groupLeader, m.groupGen, m.rebalances, m.buffered)
 	}
 	return m
+}
+
+// bufferedBytes reports, at each scrape, the record bytes each running
+// task's Kafka client holds: a source task's records waiting for the
+// broker (bounded by producer.buffer.memory), a sink task's fetched records
+// not yet handed to Put (bounded by the fetch sizes).
+type bufferedBytes struct {
+	mu     sync.Mutex
+	gauges map[bufferedKey]func() int64
+}
+
+type bufferedKey struct {
+	task   rest.TaskID
+	client string // producer or consumer
+}
+
+var bufferedDesc = prometheus.NewDesc("penstock_task_buffered_bytes",
+	"Record bytes a task's Kafka client buffers: producer (source records not yet acknowledged) or consumer (fetched, not yet put).",
+	[]string{"connector", "task", "client"}, nil)
+
+func (b *bufferedBytes) add(id rest.TaskID, client string, f func() int64) {
+	b.mu.Lock()
+	b.gauges[bufferedKey{id, client}] = f
+	b.mu.Unlock()
+}
+
+func (b *bufferedBytes) remove(id rest.TaskID, client string) {
+	b.mu.Lock()
+	delete(b.gauges, bufferedKey{id, client})
+	b.mu.Unlock()
+}
+
+// Describe implements prometheus.Collector.
+func (b *bufferedBytes) Describe(ch chan<- *prometheus.Desc) { ch <- bufferedDesc }
+
+// Collect implements prometheus.Collector.
+func (b *bufferedBytes) Collect(ch chan<- prometheus.Metric) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, f := range b.gauges {
+		ch <- prometheus.MustNewConstMetric(bufferedDesc, prometheus.GaugeValue, float64(f()),
+			k.task.Connector, strconv.Itoa(k.task.Task), k.client)
+	}
 }
