@@ -48,6 +48,7 @@ const (
 	KeyHeartbeatPrefix = "heartbeat.topics.prefix"
 	KeyMaxBatch        = "max.batch.size"
 	KeyMaxQueue        = "max.queue.size"
+	KeyMaxQueueBytes   = "max.queue.size.in.bytes"
 	KeyPollInterval    = "poll.interval.ms"
 	KeyTxMetadata      = "provide.transaction.metadata"
 	KeyStreamInProg    = "penstock.stream.in.progress.transactions"
@@ -162,6 +163,8 @@ func ConfigDef() *config.Def {
 			Doc: "Most records one poll returns."},
 		config.Key{Name: KeyMaxQueue, Type: config.Int, Default: 8192, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Most records buffered between the database and the worker; reading pauses when it is full."},
+		config.Key{Name: KeyMaxQueueBytes, Type: config.Long, Default: int64(8 << 20), Importance: config.Low, Group: gEvents, Validator: config.AtLeast(0),
+			Doc: "Most bytes (estimated) of records buffered between the database and the worker, beside max.queue.size; reading pauses when it is reached. 0: no byte bound. Debezium's default is 0; Penstock's 8 MiB keeps wide rows from filling memory."},
 		config.Key{Name: KeyPollInterval, Type: config.Long, Default: int64(500), Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Milliseconds a poll waits for records before returning none."},
 		config.Key{Name: KeyTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: gEvents,
@@ -231,6 +234,7 @@ type settings struct {
 	heartbeatQuery              string
 	heartbeatTopic              string
 	maxBatch, maxQueue          int
+	maxQueueBytes               int
 	pollInterval                time.Duration
 	streamInProgress            bool
 	// boxed holds prefix and dbname as interface values, made once instead
@@ -273,7 +277,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 		statusInterval: time.Duration(v.Int(KeyStatusInterval)) * time.Millisecond,
 		heartbeat:      time.Duration(v.Int(KeyHeartbeatMs)) * time.Millisecond,
 		heartbeatQuery: v.String(KeyHeartbeatQuery),
-		maxBatch:       v.Int(KeyMaxBatch), maxQueue: v.Int(KeyMaxQueue),
+		maxBatch:       v.Int(KeyMaxBatch), maxQueue: v.Int(KeyMaxQueue), maxQueueBytes: int(v.Long(KeyMaxQueueBytes)),
 		pollInterval:     v.Duration(KeyPollInterval),
 		streamInProgress: v.Bool(KeyStreamInProg),
 	}
