@@ -17,6 +17,7 @@
 //
 //	go run ./bench/memory [-rows 200000,1000000] [-changes 200000] [-records 1000000] [-only snapshot|datagen|broker]
 //	go run ./bench/memory -rows 2000000 -changes 1000000 -records 5000000   # the figures of issue 19
+//	go run ./bench/memory -only snapshot -rows 100000 -width 10000          # wide rows
 package main
 
 import (
@@ -56,6 +57,7 @@ var (
 	changesFlag = flag.Int("changes", 200000, "rows inserted and streamed after each snapshot; 0 skips streaming")
 	recsFlag    = flag.Int("records", 1000000, "records of the datagen and broker cases")
 	sizeFlag    = flag.Int("size", 100, "value size of the datagen and broker records (bytes)")
+	widthFlag   = flag.Int("width", 0, "bytes of padding added to each snapshot row's text column (wide rows)")
 	onlyFlag    = flag.String("only", "", "run only this case: snapshot, datagen or broker")
 	extraFlag   = flag.String("args", "", "extra arguments for penstock dev, space separated")
 )
@@ -419,8 +421,8 @@ func snapshotCase(bin, dsn string, rows int) error {
 	}
 	for _, q := range append(cleanup,
 		`CREATE TABLE penstock_mem (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz, d numeric(12,2))`,
-		fmt.Sprintf(`INSERT INTO penstock_mem SELECT g, g %% 1000, 'row number ' || g, now() - g * interval '1 second', g / 100.0
-		   FROM generate_series(1, %d) g`, rows),
+		fmt.Sprintf(`INSERT INTO penstock_mem SELECT g, g %% 1000, 'row number ' || g || repeat('x', %d), now() - g * interval '1 second', g / 100.0
+		   FROM generate_series(1, %d) g`, *widthFlag, rows),
 		"VACUUM ANALYZE penstock_mem") {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
@@ -450,7 +452,11 @@ func snapshotCase(bin, dsn string, rows int) error {
 		cfg["database.password"] = p
 	}
 	const topic = "mem.public.penstock_mem"
-	if err := d.phase(fmt.Sprintf("postgres snapshot %d", rows), func() (int, error) {
+	name := fmt.Sprintf("postgres snapshot %d", rows)
+	if *widthFlag > 0 {
+		name += fmt.Sprintf(" (+%d B)", *widthFlag)
+	}
+	if err := d.phase(name, func() (int, error) {
 		if err := d.putConnector("pg", cfg); err != nil {
 			return 0, err
 		}
