@@ -341,6 +341,9 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	if err == nil {
 		s.produced.Inc()
 		s.writer.Ack(in.ticket)
+		// The record lives on in its poll's slab until every record of the
+		// poll is done: let its bytes go now.
+		r.Key, r.Value, r.Headers = nil, nil, nil
 		return
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {

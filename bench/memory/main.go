@@ -11,7 +11,9 @@
 //
 // Peak RSS is the kernel's high-water mark of the penstock process (VmHWM of
 // /proc/PID/status) for the whole case; "phase peak" is the largest VmRSS
-// sampled every 20 ms during that phase. Peak RSS must stay below 150 MB and
+// sampled every 20 ms during that phase. CPU/record is the penstock
+// process's user+system CPU per record, steadier than records/s on a busy
+// machine. Peak RSS must stay below 150 MB and
 // not grow with the number of rows. The process inherits this program's
 // environment, so GOGC=… or GOMEMLIMIT=… apply to it.
 //
@@ -81,7 +83,7 @@ func main() {
 	}
 	fmt.Printf("penstock dev memory benchmark (GOGC=%q GOMEMLIMIT=%q in the environment; target: peak RSS < 150 MB)\n",
 		os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"))
-	fmt.Printf("%-34s %12s %12s %12s\n", "case", "records/s", "phase peak", "peak RSS")
+	fmt.Printf("%-34s %12s %12s %12s %12s\n", "case", "records/s", "CPU/record", "phase peak", "peak RSS")
 	var failed bool
 	report := func(name string, err error) {
 		if err != nil {
@@ -219,15 +221,32 @@ func (d *dev) stop() {
 // and the process's peaks.
 func (d *dev) phase(name string, f func() (int, error)) error {
 	d.phasePeak.Store(d.status("VmRSS"))
-	start := time.Now()
+	start, cpu := time.Now(), d.cpu()
 	n, err := f()
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	el := time.Since(start)
-	fmt.Printf("%-34s %12.0f %9.1f MB %9.1f MB\n", name, float64(n)/el.Seconds(),
-		float64(d.phasePeak.Load())/1024, float64(d.status("VmHWM"))/1024)
+	fmt.Printf("%-34s %12.0f %9.0f ns %9.1f MB %9.1f MB\n", name, float64(n)/el.Seconds(),
+		float64((d.cpu()-cpu).Nanoseconds())/float64(n), float64(d.phasePeak.Load())/1024, float64(d.status("VmHWM"))/1024)
 	return nil
+}
+
+// cpu returns the CPU time (user+system) the process has used so far.
+func (d *dev) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces): state is
+	// field 3, utime and stime fields 14 and 15, in clock ticks (100/s).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func (d *dev) putConnector(name string, cfg map[string]string) error {

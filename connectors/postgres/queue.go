@@ -29,12 +29,13 @@ func newQueue(max, maxBytes int) *queue {
 	return &queue{max: max, maxBytes: maxBytes, notEmpty: make(chan struct{}, 1), notFull: make(chan struct{}, 1)}
 }
 
-// recordSize estimates the memory a record holds: a fixed share for the
-// record and its offset, 16 bytes per value, plus the bytes of strings and
-// byte slices. Values shared between records (a snapshot's source block)
-// count in each, so the estimate errs high.
+// recordSize estimates the memory a record holds, calibrated on heap
+// profiles of snapshots and streaming: the record, its offset map, and per
+// value its interface slot and boxed copy, plus the bytes of strings and
+// byte slices. Values shared between records (a snapshot's source block,
+// its offset) count in each, so the estimate errs high.
 func recordSize(r *connect.Record) int {
-	return 192 + valueSize(r.Key) + valueSize(r.Value)
+	return 256 + valueSize(r.Key) + valueSize(r.Value) + valueSize(r.SourceOffset)
 }
 
 func valueSize(v any) int {
@@ -42,9 +43,9 @@ func valueSize(v any) int {
 	case nil:
 		return 0
 	case *connect.Struct:
-		n := 48
+		n := 64
 		for i := range x.Schema().Fields {
-			n += valueSize(x.GetAt(i))
+			n += 16 + valueSize(x.GetAt(i))
 		}
 		return n
 	case string:
@@ -54,15 +55,20 @@ func valueSize(v any) int {
 	case []any:
 		n := 24
 		for _, e := range x {
-			n += valueSize(e)
+			n += 16 + valueSize(e)
 		}
 		return n
 	case map[string]any:
-		n := 48
+		if x == nil {
+			return 0
+		}
+		n := 128
 		for k, e := range x {
-			n += 16 + len(k) + valueSize(e)
+			n += 32 + len(k) + valueSize(e)
 		}
 		return n
+	case connect.Decimal:
+		return 64
 	default:
 		return 16
 	}

@@ -33,8 +33,8 @@ func TestQueueBoundedByBytes(t *testing.T) {
 	if q.bytes != 0 {
 		t.Fatalf("bytes after draining: %d", q.bytes)
 	}
-	small := recordSize(rec(100)) // about 300 bytes: three fit in 1000
-	if err := q.push(stopped, []*connect.Record{rec(100), rec(100), rec(100), rec(100)}, 0, nil); !errors.Is(err, context.Canceled) {
+	small := recordSize(rec(50)) // about 320 bytes: three fit in 1000
+	if err := q.push(stopped, []*connect.Record{rec(50), rec(50), rec(50), rec(50)}, 0, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("push of four small records: got %v, want the fourth to wait", err)
 	}
 	if len(q.recs) != 3 || q.bytes != 3*small {
