@@ -56,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Generation of the worker group's last completed rebalance."}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "penstock_group_rebalances_total",
 			Help: "Rebalance rounds this worker completed."}),
-		buffered: &bufferedBytes{gauges: map[bufferedKey]func() int64{}},
+		buffered: &bufferedBytes{gauges: map[bufferedKey]*func() int64{}},
 	}
 	if reg != nil {
 		reg.MustRegister(m.polled, m.produced, m.consumed, m.put, m.recordErrors, m.dlqRecords, m.offsetCommits, m.offsetFailures, m.taskStates, m.taskStarts,
@@ -71,7 +71,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // not yet handed to Put (bounded by the fetch sizes).
 type bufferedBytes struct {
 	mu     sync.Mutex
-	gauges map[bufferedKey]func() int64
+	gauges map[bufferedKey]*func() int64
 }
 
 type bufferedKey struct {
@@ -83,16 +83,21 @@ var bufferedDesc = prometheus.NewDesc("penstock_task_buffered_bytes",
 	"Record bytes a task's Kafka client buffers: producer (source records not yet acknowledged) or consumer (fetched, not yet put).",
 	[]string{"connector", "task", "client"}, nil)
 
-func (b *bufferedBytes) add(id rest.TaskID, client string, f func() int64) {
+// add reports f as the buffered bytes of the task's client until the
+// returned function is called (which leaves a later add of the same task,
+// restarted, in place).
+func (b *bufferedBytes) add(id rest.TaskID, client string, f func() int64) (remove func()) {
+	k, p := bufferedKey{id, client}, &f
 	b.mu.Lock()
-	b.gauges[bufferedKey{id, client}] = f
+	b.gauges[k] = p
 	b.mu.Unlock()
-}
-
-func (b *bufferedBytes) remove(id rest.TaskID, client string) {
-	b.mu.Lock()
-	delete(b.gauges, bufferedKey{id, client})
-	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		if b.gauges[k] == p {
+			delete(b.gauges, k)
+		}
+		b.mu.Unlock()
+	}
 }
 
 // Describe implements prometheus.Collector.
@@ -103,7 +108,7 @@ func (b *bufferedBytes) Collect(ch chan<- prometheus.Metric) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for k, f := range b.gauges {
-		ch <- prometheus.MustNewConstMetric(bufferedDesc, prometheus.GaugeValue, float64(f()),
+		ch <- prometheus.MustNewConstMetric(bufferedDesc, prometheus.GaugeValue, float64((*f)()),
 			k.task.Connector, strconv.Itoa(k.task.Task), k.client)
 	}
 }

@@ -177,8 +177,7 @@ func (s *sinkTask) run(ctx context.Context, props map[string]string) error {
 		return fmt.Errorf("consumer: %w", err)
 	}
 	s.cl = cl
-	s.r.h.metrics.buffered.add(id, "consumer", cl.BufferedFetchBytes)
-	defer s.r.h.metrics.buffered.remove(id, "consumer")
+	defer s.r.h.metrics.buffered.add(id, "consumer", cl.BufferedFetchBytes)()
 	loopErr := s.loop(ctx)
 	if loopErr != nil {
 		s.failed.Store(true)

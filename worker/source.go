@@ -113,8 +113,7 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 		return fmt.Errorf("producer: %w", err)
 	}
 	s.producer = cl
-	h.metrics.buffered.add(id, "producer", cl.BufferedProduceBytes)
-	defer h.metrics.buffered.remove(id, "producer")
+	defer h.metrics.buffered.add(id, "producer", cl.BufferedProduceBytes)()
 	s.promise = s.onProduced
 	// Records still buffered when the task stops get the graceful shutdown
 	// time to be acknowledged; then they are abandoned (and their offsets
