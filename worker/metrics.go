@@ -1,7 +1,11 @@
 package worker
 
 import (
+	"strconv"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
+
 )
 
 // metrics are the worker's Prometheus metrics, registered on the registry
@@ -20,6 +24,7 @@ type metrics struct {
 	groupLeader    prometheus.Gauge
 	groupGen       prometheus.Gauge
 	rebalances     prometheus.Counter
+	buffered       *bufferedBytes
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -50,10 +55,59 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Generation of the worker group's last completed rebalance."}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "penstock_group_rebalances_total",
 			Help: "Rebalance rounds this worker completed."}),
+		buffered: &bufferedBytes{gauges: map[bufferedKey]*func() int64{}},
 	}
 	if reg != nil {
 		reg.MustRegister(m.polled, m.produced, m.consumed, m.put, m.recordErrors, m.dlqRecords, m.offsetCommits, m.offsetFailures, m.taskStates, m.taskStarts,
-			m.groupLeader, m.groupGen, m.rebalances)
+			m.groupLeader, m.groupGen, m.rebalances, m.buffered)
 	}
 	return m
+}
+
+// bufferedBytes reports, at each scrape, the record bytes each running
+// task's Kafka client holds: a source task's records waiting for the
+// broker (bounded by producer.buffer.memory), a sink task's fetched records
+// not yet handed to Put (bounded by the fetch sizes).
+type bufferedBytes struct {
+	mu     sync.Mutex
+	gauges map[bufferedKey]*func() int64
+}
+
+type bufferedKey struct {
+	task   TaskID
+	client string // producer or consumer
+}
+
+var bufferedDesc = prometheus.NewDesc("penstock_task_buffered_bytes",
+	"Record bytes a task's Kafka client buffers: producer (source records not yet acknowledged) or consumer (fetched, not yet put).",
+	[]string{"connector", "task", "client"}, nil)
+
+// add reports f as the buffered bytes of the task's client until the
+// returned function is called (which leaves a later add of the same task,
+// restarted, in place).
+func (b *bufferedBytes) add(id TaskID, client string, f func() int64) (remove func()) {
+	k, p := bufferedKey{id, client}, &f
+	b.mu.Lock()
+	b.gauges[k] = p
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		if b.gauges[k] == p {
+			delete(b.gauges, k)
+		}
+		b.mu.Unlock()
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (b *bufferedBytes) Describe(ch chan<- *prometheus.Desc) { ch <- bufferedDesc }
+
+// Collect implements prometheus.Collector.
+func (b *bufferedBytes) Collect(ch chan<- prometheus.Metric) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, f := range b.gauges {
+		ch <- prometheus.MustNewConstMetric(bufferedDesc, prometheus.GaugeValue, float64((*f)()),
+			k.task.Connector, strconv.Itoa(k.task.Task), k.client)
+	}
 }

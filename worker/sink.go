@@ -198,6 +198,7 @@ func (s *sinkTask) run(ctx context.Context, props map[string]string) error {
 		return fmt.Errorf("consumer: %w", err)
 	}
 	s.cl = cl
+	defer s.r.h.metrics.buffered.add(id, "consumer", cl.BufferedFetchBytes)()
 	loopErr := s.loop(ctx)
 	if loopErr != nil {
 		s.failed.Store(true)
@@ -221,6 +222,10 @@ const (
 	// A sink works through one fetch while franz-go brings the next, and a
 	// smaller fetch keeps those two cheap for the garbage collector.
 	defaultPartitionFetchBytes = 256 << 10
+	// defaultFetchMaxBytes is fetch.max.bytes (Kafka and franz-go: 50 MiB),
+	// the most one fetch response brings over all partitions: a sink with
+	// many partitions keeps at most this much of each of its two fetches.
+	defaultFetchMaxBytes = 4 << 20
 	// defaultFetchMaxWaitMillis is fetch.max.wait.ms (Kafka: 500, franz-go: 5000).
 	defaultFetchMaxWaitMillis = 500
 	// defaultMaxPollRecords is max.poll.records: the most records of one Put.
@@ -241,9 +246,7 @@ func (s *sinkTask) consumerOpts() ([]kgo.Opt, error) {
 	if v := get("session.timeout.ms", 0); v > 0 {
 		opts = append(opts, kgo.SessionTimeout(millis(v)))
 	}
-	if v := get("fetch.max.bytes", 0); v > 0 {
-		opts = append(opts, kgo.FetchMaxBytes(int32(v)))
-	}
+	opts = append(opts, kgo.FetchMaxBytes(int32(get("fetch.max.bytes", defaultFetchMaxBytes))))
 	if v := get("fetch.min.bytes", 0); v > 0 {
 		opts = append(opts, kgo.FetchMinBytes(int32(v)))
 	}
@@ -256,13 +259,20 @@ func (s *sinkTask) consumerOpts() ([]kgo.Opt, error) {
 
 // consumerInt reads a positive integer consumer key (see consumerOpts).
 func (s *sinkTask) consumerInt(key string, def int) (int, error) {
-	v := firstSet(s.connProps["consumer.override."+key], s.r.h.cfg.Props["consumer."+key])
+	return clientInt(s.connProps, s.r.h.cfg.Props, "consumer", key, def)
+}
+
+// clientInt reads a positive integer client key, role "consumer" or
+// "producer": the connector's <role>.override.<key>, else the worker's
+// <role>.<key>, else def, as Kafka Connect resolves them.
+func clientInt(connProps, workerProps map[string]string, role, key string, def int) (int, error) {
+	v := firstSet(connProps[role+".override."+key], workerProps[role+"."+key])
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 32)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("consumer %s %q: not a positive number", key, v)
+		return 0, fmt.Errorf("%s %s %q: not a positive number", role, key, v)
 	}
 	return int(n), nil
 }

@@ -98,17 +98,23 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 	s.writer = h.offsets.NewTaskWriter(id.Connector)
 	s.produced = h.metrics.produced.WithLabelValues(id.Connector)
 	s.topics = map[string]bool{}
+	bufMem, err := clientInt(s.connProps, h.cfg.Props, "producer", "buffer.memory", defaultProducerBufferMemory)
+	if err != nil {
+		return err
+	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), h.clientOpts...),
 		kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", id.Connector, id.Task)),
 		kgo.RecordPartitioner(sourcePartitioner{kgo.StickyKeyPartitioner(nil)}),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.AllowAutoTopicCreation(),
 		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedBytes(bufMem),
 	)...)
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
 	s.producer = cl
+	defer h.metrics.buffered.add(id, "producer", cl.BufferedProduceBytes)()
 	s.promise = s.onProduced
 	s.recAcks, _ = s.task.(connect.SourceRecordCommitter)
 	// Records still buffered when the task stops get the graceful shutdown
@@ -161,6 +167,15 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 }
 
 var errTolerance = errors.New("tolerance exceeded")
+
+// defaultProducerBufferMemory is buffer.memory of source tasks' producers
+// (Kafka: 32 MiB; franz-go: unbounded bytes, 50,000 records): the bytes of
+// converted records waiting for the broker's acknowledgement. Poll waits
+// when it is full, so a fast source slows down instead of filling memory.
+// 8 MiB keeps several 1 MiB batches in flight, enough to keep a broker busy.
+// Set producer.buffer.memory (worker) or producer.override.buffer.memory
+// (connector) to change it; no record can be larger.
+const defaultProducerBufferMemory = 8 << 20
 
 // shutdown waits for in-flight records, flushes the offsets of every
 // acknowledged one (then the task's Commit), and stops the task.
@@ -339,6 +354,9 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 		s.produced.Inc()
 		s.writer.Ack(in.ticket)
 		s.commitRecord(in.src, nil)
+		// The record lives on in its poll's slab until every record of the
+		// poll is done: let its bytes go now.
+		r.Key, r.Value, r.Headers = nil, nil, nil
 		return
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {

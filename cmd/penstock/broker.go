@@ -45,5 +45,6 @@ func init() {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9092", "address to listen on")
 	cmd.Flags().StringVar(&advertise, "advertise", "", "host:port advertised to clients (default: the listen address)")
 	cmd.Flags().StringVar(&configFile, "config", "", "Kafka-style broker properties file")
+	memoryLimitFlag(cmd)
 	rootCmd.AddCommand(cmd)
 }

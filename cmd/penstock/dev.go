@@ -68,5 +68,6 @@ func init() {
 	cmd.Flags().StringVar(&brokerAddr, "broker", "127.0.0.1:9092", "address the broker listens on")
 	cmd.Flags().StringVar(&restAddr, "rest", "127.0.0.1:8083", "address the worker's REST API listens on")
 	cmd.Flags().StringVar(&connectorsDir, "connectors", "", connectorsFlagHelp)
+	memoryLimitFlag(cmd)
 	rootCmd.AddCommand(cmd)
 }

@@ -48,9 +48,12 @@ func docFiles() map[string][]byte {
 				"`value.converter.*`, `header.converter.*`, `config.providers.<alias>.*`, and `consumer.*` the " +
 				"consumers of sink tasks, which honour `session.timeout.ms`, `max.poll.records` (default 500: the " +
 				"most records of one Put), `max.partition.fetch.bytes` (default 262144, where Kafka's is 1 MiB: a " +
-				"sink puts one fetch while the next is on its way), `fetch.max.bytes`, `fetch.min.bytes`, " +
-				"`fetch.max.wait.ms` (default 500) and `metadata.max.age.ms`; a connector overrides them with " +
-				"`consumer.override.*`.",
+				"sink puts one fetch while the next is on its way), `fetch.max.bytes` (default 4194304, where " +
+				"Kafka's is 50 MiB), `fetch.min.bytes`, `fetch.max.wait.ms` (default 500) and " +
+				"`metadata.max.age.ms`; a connector overrides them with `consumer.override.*`. `producer.*` " +
+				"configures the producers of source tasks, which honour `buffer.memory` (default 8388608, where " +
+				"Kafka's is 32 MiB: the bytes of records waiting for the broker; poll waits when it is full); a " +
+				"connector overrides it with `producer.override.buffer.memory`.",
 			Sections: []docgen.Section{{Heading: "Keys", Def: worker.ConfigDef}},
 		},
 		docgen.Page{

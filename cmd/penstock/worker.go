@@ -43,6 +43,7 @@ func init() {
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "worker properties file (Kafka Connect's connect-distributed.properties keys)")
 	cmd.Flags().StringVar(&connectorsDir, "connectors", "", connectorsFlagHelp)
+	memoryLimitFlag(cmd)
 	rootCmd.AddCommand(cmd)
 }
 

@@ -154,7 +154,7 @@ func walDeleteMsg(rel uint32, tag byte, old []*string) []byte {
 // goroutine takes as the worker's Poll would.
 func benchStreamer(tb testing.TB, s *settings, tbl *table) (*streamer, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	tk := &Task{s: s, q: newQueue(s.maxQueue), partition: map[string]any{"server": s.prefix},
+	tk := &Task{s: s, q: newQueue(s.maxQueue, int(s.maxQueueBytes)), partition: map[string]any{"server": s.prefix},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	st := &streamer{t: tk, s: s, ctx: ctx, tables: map[uint32]*table{tbl.relID: tbl}, proto: 1,
 		streamed: map[uint32][]bufferedChange{}, batch: make([]*connect.Record, 0, s.maxBatch)}

@@ -49,6 +49,7 @@ const (
 	KeyHeartbeatPrefix = debezium.KeyHeartbeatPrefix
 	KeyMaxBatch        = debezium.KeyMaxBatch
 	KeyMaxQueue        = debezium.KeyMaxQueue
+	KeyMaxQueueBytes   = "max.queue.size.in.bytes"
 	KeyPollInterval    = debezium.KeyPollInterval
 	KeyTxMetadata      = debezium.KeyTxMetadata
 	KeyStreamInProg    = "penstock.stream.in.progress.transactions"
@@ -193,6 +194,9 @@ var binding = func() *config.Binding[settings] {
 		config.IntField(config.Key{Name: KeyMaxQueue, Default: 8192, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Most records buffered between the database and the worker; reading pauses when it is full."},
 			func(s *settings) *int { return &s.maxQueue }),
+		config.LongField(config.Key{Name: KeyMaxQueueBytes, Default: int64(8 << 20), Importance: config.Low, Group: gEvents, Validator: config.AtLeast(0),
+			Doc: "Most bytes (estimated) of records buffered between the database and the worker, beside max.queue.size; reading pauses when it is reached. 0: no byte bound. Debezium's default is 0; Penstock's 8 MiB keeps wide rows from filling memory."},
+			func(s *settings) *int64 { return &s.maxQueueBytes }),
 		config.DurationField(config.Key{Name: KeyPollInterval, Type: config.Long, Default: int64(500), Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 			Doc: "Milliseconds a poll waits for records before returning none."},
 			func(s *settings) *time.Duration { return &s.pollInterval }),
@@ -249,6 +253,7 @@ type settings struct {
 	heartbeatQuery              string
 	heartbeatPrefix             string
 	maxBatch, maxQueue          int
+	maxQueueBytes               int64
 	pollInterval                time.Duration
 	txMetadata                  bool
 	streamInProgress            bool

@@ -86,7 +86,7 @@ func (t *Task) Start(ctx context.Context, tctx connect.SourceTaskContext, props 
 	}
 	t.log = slog.Default().With("connector", name, "server", s.prefix, "slot", s.slot)
 	t.ctx, t.cancel = context.WithCancel(ctx)
-	t.q = newQueue(s.maxQueue)
+	t.q = newQueue(s.maxQueue, int(s.maxQueueBytes))
 	t.partition = map[string]any{"server": s.prefix}
 	t.done = make(chan struct{})
 	go t.run()

@@ -1,0 +1,63 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/penstockhq/penstock/connect"
+)
+
+// A push that finds no room waits, so with a context already cancelled it
+// returns the context's error exactly when the queue is full.
+func TestQueueBoundedByBytes(t *testing.T) {
+	rec := func(n int) *connect.Record {
+		return &connect.Record{Value: strings.Repeat("x", n)}
+	}
+	ctx := context.Background()
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	q := newQueue(100, 1000)
+
+	big := rec(5000) // larger than the byte bound: still passes an empty queue
+	if err := q.push(ctx, []*connect.Record{big}, 0, nil); err != nil {
+		t.Fatalf("push into an empty queue: %v", err)
+	}
+	if err := q.push(stopped, []*connect.Record{rec(10)}, 0, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("push past the byte bound: got %v, want it to wait", err)
+	}
+	if got, _ := q.take(ctx, 10, 0); len(got) != 1 || got[0] != big {
+		t.Fatalf("take: %v", got)
+	}
+	if q.bytes != 0 {
+		t.Fatalf("bytes after draining: %d", q.bytes)
+	}
+	small := recordSize(rec(50)) // about 320 bytes: three fit in 1000
+	if err := q.push(stopped, []*connect.Record{rec(50), rec(50), rec(50), rec(50)}, 0, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("push of four small records: got %v, want the fourth to wait", err)
+	}
+	if len(q.recs) != 3 || q.bytes != 3*small {
+		t.Fatalf("queue holds %d records of %d bytes, want 3 of %d", len(q.recs), q.bytes, 3*small)
+	}
+}
+
+func TestQueueBoundedByRecords(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	q := newQueue(2, 0)
+	recs := []*connect.Record{{}, {}, {}}
+	if err := q.push(ctx, recs, 0, nil); !errors.Is(err, context.Canceled) || len(q.recs) != 2 {
+		t.Fatalf("push of 3 into a queue of 2: err %v, %d queued", err, len(q.recs))
+	}
+}
+
+func TestRecordSizeCountsNestedValues(t *testing.T) {
+	s := connect.NewStructSchema("v", connect.F("a", connect.StringSchema), connect.F("b", connect.OptionalBytesSchema))
+	v := connect.NewStruct(s)
+	v.SetAt(0, strings.Repeat("x", 1000))
+	v.SetAt(1, make([]byte, 2000))
+	if n := recordSize(&connect.Record{Value: v}); n < 3000 {
+		t.Fatalf("recordSize of a struct holding 3000 bytes: %d", n)
+	}
+}
