@@ -172,6 +172,29 @@ type SinkTaskContext interface {
 	Report(ctx context.Context, rec *Record, err error) error
 }
 
+// RecordError is a record's failure with context of the connector's own
+// for the record's dead letter queue copy: a sink passes it (or an error
+// wrapping it) to SinkTaskContext.Report, and the runtime adds its Headers
+// to the dead letter record after Kafka Connect's __connect.errors.*
+// headers, when errors.deadletterqueue.context.headers.enable is true.
+// Kafka Connect has no counterpart: its dead letter records carry only the
+// error's class, message and stack trace.
+//
+// Header values are written as text: a string or []byte as is, anything
+// else as fmt.Sprint renders it; Schema is ignored. Name the keys after the
+// connector ("penstock.http.status") so they cannot be mistaken for the
+// record's own headers.
+type RecordError struct {
+	Err     error
+	Headers Headers
+}
+
+// Error returns the wrapped error's text: the headers are context, not message.
+func (e *RecordError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *RecordError) Unwrap() error { return e.Err }
+
 // RetriableError marks an error after which the runtime retries the same
 // call (Poll or Put) after a backoff instead of failing the task.
 type RetriableError struct{ Err error }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -217,4 +218,33 @@ func TestPoisonRecordsGoToDeadLetterQueue(t *testing.T) {
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
+}
+
+// TestRecordErrorHeadersInDeadLetterRecord: a connect.RecordError found
+// anywhere in a reported error's chain adds its headers to the dead letter
+// record after Kafka Connect's context headers, without changing the
+// message; without context headers it adds nothing.
+func TestRecordErrorHeadersInDeadLetterRecord(t *testing.T) {
+	e := &errorHandler{policy: errorPolicy{dlqTopic: "dlq", dlqHeaders: true}, connector: "c", task: 1}
+	cause := errors.New("answered 400")
+	err := fmt.Errorf("record t-0@7: %w", &connect.RecordError{Err: cause, Headers: connect.Headers{
+		{Key: "x.status", Value: 400}, {Key: "x.body", Value: []byte(`{"e":1}`)}, {Key: "x.text", Value: "no"},
+	}})
+	raw := &rawRecord{topic: "t", partition: 0, offset: 7, key: []byte("k"), value: []byte("v"),
+		headers: []kgo.RecordHeader{{Key: "own", Value: []byte("h")}}}
+	r := e.dlqRecord(StageTaskPut, "C", raw, err)
+	hm := headerMap(r)
+	for k, want := range map[string]string{"own": "h", "x.status": "400", "x.body": `{"e":1}`, "x.text": "no",
+		HeaderErrorExceptionMessage: "record t-0@7: answered 400", HeaderErrorExceptionClass: "*errors.errorString"} {
+		if hm[k] != want {
+			t.Errorf("header %s = %q, want %q", k, hm[k], want)
+		}
+	}
+	if last := r.Headers[len(r.Headers)-1].Key; last != "x.text" {
+		t.Errorf("last header %s, want the RecordError's headers after Kafka Connect's", last)
+	}
+	e.policy.dlqHeaders = false
+	if hs := e.dlqRecord(StageTaskPut, "C", raw, err).Headers; len(hs) != 1 {
+		t.Errorf("context headers disabled: %v, want only the record's own", hs)
+	}
 }

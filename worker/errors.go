@@ -185,8 +185,29 @@ func (e *errorHandler) dlqRecord(stage, class string, rec *rawRecord, err error)
 		add(HeaderErrorExceptionClass, fmt.Sprintf("%T", root))
 		add(HeaderErrorExceptionMessage, err.Error())
 		add(HeaderErrorStacktrace, errorChain(err))
+		var re *connect.RecordError
+		if errors.As(err, &re) {
+			for _, h := range re.Headers {
+				r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: headerText(h.Value)})
+			}
+		}
 	}
 	return r
+}
+
+// headerText renders a connect.RecordError header's value as
+// connect.RecordError documents: strings and bytes as is, nil as nil,
+// anything else as fmt.Sprint does.
+func headerText(v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return []byte(x)
+	case []byte:
+		return x
+	}
+	return []byte(fmt.Sprint(v))
 }
 
 // errorChain renders an error and its wrapped causes, one per line: Go's

@@ -3,7 +3,7 @@
 //
 //   - sink: records to any HTTP API (Confluent's HttpSinkConnector keys),
 //     batched, in partition order, retried, failed records to the dead
-//     letter queue;
+//     letter queue with the API's status and answer in headers;
 //   - webhook: an HTTP listener whose requests become records, answered 2xx
 //     only once the broker acknowledged them;
 //   - poll: an API polled on an interval, its position kept as the source

@@ -20,7 +20,8 @@ import (
 // TestE2ESinkDeadLetterQueue runs the HTTP sink in an in-process worker
 // against an API that refuses records whose value says "bad" with 400: they
 // land in the dead letter queue with the status and the API's answer in
-// the error headers, the others reach the API, and the committed offsets
+// the error headers (and in penstock.http.status and
+// penstock.http.response.body), the others reach the API, and the committed offsets
 // cover them all. The connector's secrets are masked in the REST API.
 func TestE2ESinkDeadLetterQueue(t *testing.T) {
 	b := brokertest.Start(t)
@@ -77,15 +78,18 @@ func TestE2ESinkDeadLetterQueue(t *testing.T) {
 		return nil
 	})
 	for _, r := range e2e.ReadTopic(t, b.Addr, "payments-dlq") {
-		var msg string
+		hs := map[string]string{}
 		for _, h := range r.Headers {
-			if h.Key == "__connect.errors.exception.message" {
-				msg = string(h.Value)
-			}
+			hs[h.Key] = string(h.Value)
 		}
+		msg := hs["__connect.errors.exception.message"]
 		if !strings.HasPrefix(string(r.Value), "bad-") || !strings.Contains(msg, "answered 400") ||
 			!strings.Contains(msg, "field amount must be positive") || !strings.Contains(msg, "/payments/"+string(r.Key)) {
 			t.Errorf("DLQ record %s=%s with message %q", r.Key, r.Value, msg)
+		}
+		// Beyond Kafka Connect: the answer itself, in headers of its own.
+		if hs["penstock.http.status"] != "400" || hs["penstock.http.response.body"] != `{"error":"field amount must be positive"}` {
+			t.Errorf("DLQ record %s: headers %v, want penstock.http.status 400 and the answer's body", r.Key, hs)
 		}
 	}
 	e2e.Eventually(t, 30*time.Second, "every offset committed", func() error {

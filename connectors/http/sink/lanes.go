@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -210,7 +211,7 @@ func (ls *lanes) send(l *lane, batch []*item) error {
 		return fmt.Errorf("%s (and %d more of its batch): %w", describe(first.rec), len(batch)-1, err)
 	}
 	if resp.Status >= 400 && !(first.method == "DELETE" && resp.Status == 404) {
-		err := fmt.Errorf("%s %s answered %d: %s", first.method, first.url, resp.Status, httpclient.Snippet(resp.Body))
+		err := refused(fmt.Errorf("%s %s answered %d: %s", first.method, first.url, resp.Status, httpclient.Snippet(resp.Body)), resp)
 		ls.rep.report(batch, resp, err)
 		ls.fail(l, batch, err)
 		return nil
@@ -222,6 +223,29 @@ func (ls *lanes) send(l *lane, batch []*item) error {
 	ls.mu.Unlock()
 	signal(ls.changed)
 	return nil
+}
+
+// Headers of a refused record's dead letter queue copy, beyond Kafka
+// Connect's __connect.errors.* (which hold the answer only inside the
+// exception message): the API's status, and its body's first
+// MaxDLQBodyBytes bytes.
+const (
+	HeaderStatus       = "penstock.http.status"
+	HeaderResponseBody = "penstock.http.response.body"
+	MaxDLQBodyBytes    = 8 << 10
+)
+
+// refused wraps err, an API's refusal, with the answer's status and body
+// as dead letter queue headers.
+func refused(err error, resp *httpclient.Response) error {
+	body := resp.Body
+	if len(body) > MaxDLQBodyBytes {
+		body = body[:MaxDLQBodyBytes]
+	}
+	return &connect.RecordError{Err: err, Headers: connect.Headers{
+		{Key: HeaderStatus, Value: strconv.Itoa(resp.Status)},
+		{Key: HeaderResponseBody, Value: body},
+	}}
 }
 
 // fail moves the batch's records to the lane's failures, for drain.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/http/httpclient"
 )
 
 // TestSinkBatchesInPartitionOrder sends 3 partitions of records as JSON
@@ -252,6 +254,11 @@ func TestSinkRefusedRecordsToDLQ(t *testing.T) {
 		if !strings.Contains(msg, "answered 400") || !strings.Contains(msg, `{"error":"bad record"}`) || !strings.Contains(msg, fmt.Sprintf("k%d", 3+7*i)) {
 			t.Errorf("error %q lacks the status, answer or key", msg)
 		}
+		var re *connect.RecordError
+		if !errors.As(r.err, &re) || fmt.Sprint(re.Headers) != fmt.Sprint(connect.Headers{
+			{Key: HeaderStatus, Value: "400"}, {Key: HeaderResponseBody, Value: []byte(`{"error":"bad record"}`)}}) {
+			t.Errorf("error %v: no dead letter queue headers with the status and answer", r.err)
+		}
 	}
 	if n := len(rc.all()); n != 20 {
 		t.Errorf("%d requests, want 20", n)
@@ -270,6 +277,22 @@ func TestSinkRefusedRecordsToDLQ(t *testing.T) {
 	}
 	if got, _ := task.PreCommit(ctx, map[connect.TopicPartition]int64{tp: 5}); got != nil && got[tp] > 3 {
 		t.Errorf("committed %d past the failed record 3", got[tp])
+	}
+}
+
+// TestRefusedBodyHeaderTruncated: a long answer's body is cut to
+// MaxDLQBodyBytes in its dead letter queue header; the status is kept.
+func TestRefusedBodyHeaderTruncated(t *testing.T) {
+	long := bytes.Repeat([]byte("x"), 3*MaxDLQBodyBytes)
+	var re *connect.RecordError
+	if !errors.As(refused(errors.New("refused"), &httpclient.Response{Status: 422, Body: long}), &re) {
+		t.Fatal("not a connect.RecordError")
+	}
+	if h, _ := re.Headers.Last(HeaderResponseBody); len(h.Value.([]byte)) != MaxDLQBodyBytes {
+		t.Errorf("body header of %d bytes, want %d", len(h.Value.([]byte)), MaxDLQBodyBytes)
+	}
+	if h, _ := re.Headers.Last(HeaderStatus); h.Value != "422" {
+		t.Errorf("status header %v", h.Value)
 	}
 }
 

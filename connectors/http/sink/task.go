@@ -4,6 +4,13 @@
 // of a partition in order and partitions in parallel. Refused records go to
 // the dead letter queue (or fail the task); PreCommit commits only offsets
 // whose records were sent or routed.
+//
+// Beyond Confluent's sink, a refused record's dead letter queue copy carries
+// the API's answer in headers of its own when
+// errors.deadletterqueue.context.headers.enable is true:
+// penstock.http.status (the status, as text) and penstock.http.response.body
+// (the body's first 8 KiB, as sent), besides Kafka Connect's
+// __connect.errors.* headers, whose exception message also names them.
 package sink
 
 import (
