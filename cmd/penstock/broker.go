@@ -3,6 +3,8 @@ package main
 import (
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +14,7 @@ import (
 func init() {
 	var (
 		dataDir, listen, advertise, configFile string
+		registryAddr                           string
 	)
 	cmd := &cobra.Command{
 		Use:   "broker",
@@ -34,12 +37,25 @@ func init() {
 				cfg.Advertise = advertise
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-			return broker.Run(cmd.Context(), cfg)
+			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			brokerAddr := cfg.Advertise
+			if brokerAddr == "" {
+				brokerAddr = cfg.Listen
+			}
+			waitRegistry, err := startSchemaRegistry(ctx, registryAddr, brokerAddr)
+			if err != nil {
+				return err
+			}
+			defer waitRegistry()
+			defer stop()
+			return broker.Run(ctx, cfg)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "./data", "data directory (log.dirs)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9092", "address to listen on")
 	cmd.Flags().StringVar(&advertise, "advertise", "", "host:port advertised to clients (default: the listen address)")
 	cmd.Flags().StringVar(&configFile, "config", "", "Kafka-style broker properties file")
+	registerSchemaRegistryFlag(cmd, &registryAddr)
 	rootCmd.AddCommand(cmd)
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	var dataDir, brokerAddr, restAddr string
+	var dataDir, brokerAddr, restAddr, registryAddr string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a broker and a worker in one process, for development",
@@ -46,6 +46,12 @@ func init() {
 				srv.Close()
 				<-berr
 			}()
+			waitRegistry, err := startSchemaRegistry(ctx, registryAddr, ln.Addr().String())
+			if err != nil {
+				return err
+			}
+			defer waitRegistry()
+			defer stop()
 			props := worker.DevProps(ln.Addr().String())
 			props[worker.KeyListeners] = "http://" + restAddr
 			cfg, err := worker.ParseConfig(props)
@@ -58,5 +64,6 @@ func init() {
 	cmd.Flags().StringVar(&dataDir, "data", "./penstock-data", "the broker's data directory")
 	cmd.Flags().StringVar(&brokerAddr, "broker", "127.0.0.1:9092", "address the broker listens on")
 	cmd.Flags().StringVar(&restAddr, "rest", "127.0.0.1:8083", "address the worker's REST API listens on")
+	registerSchemaRegistryFlag(cmd, &registryAddr)
 	rootCmd.AddCommand(cmd)
 }
