@@ -23,6 +23,9 @@ func jsonReadable(reader, writer any, at string) []string {
 	if rejects(reader) {
 		return []string{at + ": the new schema accepts nothing"}
 	}
+	if writer == true {
+		writer = map[string]any{} // writes anything
+	}
 	r, _ := reader.(map[string]any)
 	w, _ := writer.(map[string]any)
 	if r == nil || w == nil {

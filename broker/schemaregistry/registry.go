@@ -1,6 +1,7 @@
 package schemaregistry
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -275,7 +276,7 @@ func (s *Store) Register(ctx context.Context, subject string, sch Schema, normal
 		var winner *schemaValue
 		s.read(func(st *state) {
 			cur := st.subjects[subject][rec.Version]
-			won = cur != nil && cur.ID == rec.ID
+			won = cur != nil && cur.ID == rec.ID && st.ids[cur.ID].equal(schemaDef{Type: cmp.Or(rec.SchemaType, TypeAvro), Schema: rec.Schema, References: rec.References})
 			if !won && cur != nil {
 				c := *cur
 				winner = &c
@@ -557,7 +558,12 @@ func (s *Store) DeleteSubject(ctx context.Context, subject string, permanent boo
 			rerr = errorf(CodeSubjectSoftDeleted, "Subject '%s' was soft deleted.Set permanent=true to delete permanently", subject)
 			return
 		}
-		for _, v := range all {
+		// A soft delete returns the live versions it deleted, a hard one all.
+		del := live
+		if permanent {
+			del = all
+		}
+		for _, v := range del {
 			if refs := st.referencedBy(v); len(refs) > 0 {
 				rerr = errorf(CodeReferenceExists, "One or more references exist to the schema {subject=%s,version=%d}", subject, v.Version)
 				return

@@ -261,21 +261,37 @@ func (s *Store) waitFor(ctx context.Context, off int64) error {
 // sync waits until every record in the topic now was applied, so that a
 // write decides on the latest state, including other processes' writes.
 func (s *Store) sync(ctx context.Context) error {
+	for {
+		end, err := s.endOffset(ctx)
+		if err == nil {
+			if end == 0 {
+				return nil
+			}
+			return s.waitFor(ctx, end-1)
+		}
+		// A topic just created may not be in the metadata yet.
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// endOffset returns the end offset of the topic's partition.
+func (s *Store) endOffset(ctx context.Context) (int64, error) {
 	ends, err := s.adm.ListEndOffsets(ctx, s.topic)
 	if err != nil {
-		return fmt.Errorf("schema registry: end offset of %s: %w", s.topic, err)
+		return 0, fmt.Errorf("schema registry: end offset of %s: %w", s.topic, err)
 	}
 	o, ok := ends.Lookup(s.topic, 0)
 	if !ok {
-		return fmt.Errorf("schema registry: end offset of %s: partition 0 missing", s.topic)
+		return 0, fmt.Errorf("schema registry: end offset of %s: partition 0 missing", s.topic)
 	}
 	if o.Err != nil {
-		return fmt.Errorf("schema registry: end offset of %s: %w", s.topic, o.Err)
+		return 0, fmt.Errorf("schema registry: end offset of %s: %w", s.topic, o.Err)
 	}
-	if o.Offset == 0 {
-		return nil
-	}
-	return s.waitFor(ctx, o.Offset-1)
+	return o.Offset, nil
 }
 
 // produce writes one record (value nil: a tombstone), waits for the
