@@ -67,3 +67,14 @@ build() { # name script args...
 }
 build versitygw install-versitygw.sh "$BIN_DIR"
 build zincsearch install-zincsearch.sh "$BIN_DIR/zincsearch"
+
+# --- schema registry conformance: Debian's Python Schema Registry client and Avro reader ---------
+# The tests run /usr/bin/python3 (Debian's, not a pyenv or venv python) with these modules.
+if ! /usr/bin/python3 -c 'import confluent_kafka.schema_registry, avro' >/dev/null 2>&1; then
+	log "apt-get install python3-confluent-kafka python3-avro"
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update -qq
+	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends python3-confluent-kafka python3-avro python3-requests
+else
+	log "python3-confluent-kafka and python3-avro present"
+fi
