@@ -15,6 +15,7 @@ import (
 
 	"github.com/penstockhq/penstock/internal/brokertest"
 	"github.com/penstockhq/penstock/internal/e2e"
+	"github.com/penstockhq/penstock/internal/registrytest"
 )
 
 func avroRecord(name string, fields ...string) sr.Schema {
@@ -35,7 +36,7 @@ func TestTwoRegistriesNoDuplicateIDs(t *testing.T) {
 	b := brokertest.Start(t)
 	urls := make([]string, 2)
 	for i := range urls {
-		urls[i], _ = startRegistry(t, b.Addr)
+		urls[i] = registrytest.On(t, b.Addr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
