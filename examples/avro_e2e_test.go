@@ -87,7 +87,9 @@ func TestE2EDatagenAvro(t *testing.T) {
 	}
 	a, j := topics["orders-avro"], topics["orders-json"]
 	for _, l := range [][]map[string]any{a, j} {
-		sort.Slice(l, func(x, y int) bool { return l[x]["value"].(map[string]any)["seq"].(float64) < l[y]["value"].(map[string]any)["seq"].(float64) })
+		sort.Slice(l, func(x, y int) bool {
+			return l[x]["value"].(map[string]any)["seq"].(float64) < l[y]["value"].(map[string]any)["seq"].(float64)
+		})
 	}
 	if len(a) != count || len(j) != count {
 		t.Fatalf("%d Avro and %d JSON records, want %d", len(a), len(j), count)

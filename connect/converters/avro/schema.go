@@ -447,4 +447,3 @@ func number(v any) (float64, bool) {
 	}
 	return 0, false
 }
-

@@ -449,4 +449,3 @@ func fromAvro(s *connect.Schema, as havro.Schema, v any) (any, error) {
 	}
 	return nil, fmt.Errorf("schema type %q has no Connect form", s.Type)
 }
-

@@ -95,7 +95,7 @@ type Client struct {
 	timeout      time.Duration
 
 	mu   sync.RWMutex
-	ids  map[idKey]written  // (subject, schema text) -> id to write with
+	ids  map[idKey]written // (subject, schema text) -> id to write with
 	byID map[int]sr.Schema // id -> schema
 }
 
