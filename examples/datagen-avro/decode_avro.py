@@ -3,9 +3,11 @@
 
 Reads one record per line on stdin, hex-encoded (magic byte 0, 4-byte schema id,
 Avro datum), fetches each schema from the registry at REGISTRY_URL by id and
-prints each record as one JSON line (timestamps as epoch milliseconds, bytes
-as lists of ints). Usage: decode_avro.py REGISTRY_URL < records.hex
+prints each record as one JSON line as JsonConverter (schemas.enable=false,
+decimal.format=NUMERIC) would: timestamps as epoch milliseconds, bytes as base64,
+decimals as numbers. Usage: decode_avro.py REGISTRY_URL < records.hex
 """
+import base64
 import datetime
 import decimal
 import io
@@ -31,10 +33,14 @@ def schema(schema_id):
 def plain(v):
     if isinstance(v, datetime.datetime):
         return int(v.timestamp() * 1000)
+    if isinstance(v, datetime.date):
+        return (v - datetime.date(1970, 1, 1)).days
+    if isinstance(v, datetime.time):
+        return ((v.hour * 60 + v.minute) * 60 + v.second) * 1000 + v.microsecond // 1000
     if isinstance(v, decimal.Decimal):
-        return str(v)
+        return float(v)
     if isinstance(v, bytes):
-        return list(v)
+        return base64.b64encode(v).decode()
     raise TypeError(type(v))
 
 

@@ -66,14 +66,23 @@ var _ connect.Converter = (*Converter)(nil)
 type writeSchema struct {
 	text   string
 	avro   havro.Schema
+	codec  havro.API
 	record string // full record name, for the record name strategies
 }
 
 // readSchema is a registered schema, ready to decode.
 type readSchema struct {
 	avro    havro.Schema
+	codec   havro.API
 	connect *connect.Schema
 }
+
+// newCodec returns a codec for one schema. Every schema gets its own:
+// hamba/avro caches the encoder of a union holding a named reference by the
+// name alone, so with one shared cache a later schema redefining a record
+// (a table with a new column) would be written with an earlier schema's
+// encoder.
+func newCodec() havro.API { return havro.Config{}.Freeze() }
 
 // New returns an unconfigured AvroConverter.
 func New() *Converter { return &Converter{} }
@@ -137,19 +146,19 @@ func (c *Converter) fromConnect(topic string, s *connect.Schema, v any) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	as := ws.avro
+	as, codec := ws.avro, ws.codec
 	if registered.Schema != ws.text { // use.latest.version: encode with the subject's latest schema
 		rs, err := c.readSchema(id)
 		if err != nil {
 			return nil, err
 		}
-		as = rs.avro
+		as, codec = rs.avro, rs.codec
 	}
 	a, err := toAvro(s, as, v)
 	if err != nil {
 		return nil, err
 	}
-	datum, err := havro.Marshal(as, a)
+	datum, err := codec.Marshal(as, a)
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
@@ -171,7 +180,7 @@ func (c *Converter) writeSchema(s *connect.Schema) (*writeSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Avro schema of %s: %w", s, err)
 	}
-	ws = &writeSchema{text: text, avro: as}
+	ws = &writeSchema{text: text, avro: as, codec: newCodec()}
 	if u, ok := as.(*havro.UnionSchema); ok {
 		as = nonNull(u)
 	}
@@ -207,7 +216,7 @@ func (c *Converter) toConnect(data []byte) (*connect.Schema, any, error) {
 		return nil, nil, err
 	}
 	var a any
-	if err := havro.Unmarshal(rs.avro, datum, &a); err != nil {
+	if err := rs.codec.Unmarshal(rs.avro, datum, &a); err != nil {
 		return nil, nil, fmt.Errorf("decode with schema %d: %w", id, err)
 	}
 	v, err := fromAvro(rs.connect, rs.avro, a)
@@ -236,7 +245,7 @@ func (c *Converter) readSchema(id int) (*readSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema %d: %w", id, err)
 	}
-	rs = &readSchema{avro: as, connect: cs}
+	rs = &readSchema{avro: as, codec: newCodec(), connect: cs}
 	c.mu.Lock()
 	c.reads[id] = rs
 	c.mu.Unlock()
