@@ -18,8 +18,9 @@
 // differs: Debezium's Enum stays a string with its allowed values in
 // connect.parameters (enhanced.avro.schema.support is not implemented).
 //
-// Encoding and decoding use hamba/avro; schema ids are cached per schema and
-// subject, schemas per id.
+// Records are encoded straight from the Connect value (appendDatum), with
+// hamba/avro for what that does not cover; decoding uses hamba/avro. Schema
+// ids are cached per schema and subject, schemas per id.
 package avro
 
 import (
@@ -153,6 +154,10 @@ func (c *Converter) fromConnect(topic string, s *connect.Schema, v any) ([]byte,
 			return nil, err
 		}
 		as, codec = rs.avro, rs.codec
+	}
+	out, err := appendDatum(srclient.AppendHeader(make([]byte, 0, 128), id), s, as, v)
+	if err != errSlowPath {
+		return out, err
 	}
 	a, err := toAvro(s, as, v)
 	if err != nil {

@@ -2,8 +2,12 @@ package avro_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/converters"
@@ -179,5 +183,44 @@ func TestEvolvedRecordNameReused(t *testing.T) {
 		if want, got := jsonOf(t, s, v), jsonOf(t, gs, gv); !bytes.Equal(want, got) {
 			t.Fatalf("value changed:\n%s\n%s", want, got)
 		}
+	}
+}
+
+// TestUseLatestVersion writes with the subject's latest schema, which has a
+// field the record lacks (with a default): the record is encoded with that
+// schema and its id, and reads back with the default.
+func TestUseLatestVersion(t *testing.T) {
+	url, _ := registrytest.Start(t)
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := `{"type":"record","name":"R","namespace":"test","fields":[{"name":"a","type":"int"},{"name":"extra","type":"string","default":"d"}]}`
+	reg, err := cl.CreateSchema(context.Background(), "topic-value", sr.Schema{Schema: latest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := avro.New()
+	if err := c.Configure(map[string]string{"schema.registry.url": url, "auto.register.schemas": "false",
+		"use.latest.version": "true", "latest.compatibility.strict": "false"}, false); err != nil {
+		t.Fatal(err)
+	}
+	s := connect.NewStructSchema("test.R", connect.F("a", connect.Int32Schema))
+	v := connect.NewStruct(s)
+	v.SetAt(0, int32(4))
+	b, err := c.FromConnect("topic", s, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := int(binary.BigEndian.Uint32(b[1:5])); id != reg.ID {
+		t.Fatalf("written with id %d, want the latest version's %d", id, reg.ID)
+	}
+	_, gv, err := c.ToConnect("topic", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := gv.(*connect.Struct)
+	if st.Get("a") != int32(4) || st.Get("extra") != "d" {
+		t.Fatalf("read back %v", st)
 	}
 }
