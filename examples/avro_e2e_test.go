@@ -212,6 +212,30 @@ func TestE2EPostgresAvro(t *testing.T) {
 		t.Fatalf("value subject versions %v, want 2", versions)
 	}
 
+	// The Elasticsearch sink reads the Avro topic back.
+	es := testservice.Elasticsearch(t)
+	e2e.Expect(t, http.StatusCreated, "POST", w.URL+"/connectors", createRequest{Name: "es", Config: map[string]string{
+		"connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector", "tasks.max": "1",
+		"topics": "avro.public.items", "connection.url": es.URL, "connection.username": es.Username,
+		"connection.password": es.Password, "key.ignore": "false",
+		// ZincSearch has no binary mapping type (bytea column): no mappings.
+		"schema.ignore": "true",
+		"key.converter": "io.confluent.connect.avro.AvroConverter", "key.converter.schema.registry.url": url,
+		"value.converter": "io.confluent.connect.avro.AvroConverter", "value.converter.schema.registry.url": url,
+		"transforms": "unwrap", "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+	}})
+	e2e.Eventually(t, 60*time.Second, "the Avro rows indexed", func() error {
+		docs, err := es.Documents("avro.public.items")
+		if err != nil {
+			st, _ := e2e.Do("GET", w.URL+"/connectors/es/status", nil)
+			return fmt.Errorf("%v; sink status %s", err, st.Body)
+		}
+		if len(docs) != 3 || docs["3"]["note"] != "new" || !sameValue(12.5, docs["1"]["price"]) {
+			return fmt.Errorf("documents %v", docs)
+		}
+		return nil
+	})
+
 	// An incompatible change (int2 to text) is refused; the task fails saying why.
 	if _, err := conn.Exec(ctx, `ALTER TABLE items ALTER COLUMN qty TYPE text; INSERT INTO items (name, qty) VALUES ('d', 'many')`); err != nil {
 		t.Fatal(err)
