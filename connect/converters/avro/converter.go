@@ -25,7 +25,6 @@ package avro
 
 import (
 	"fmt"
-	"sync"
 
 	havro "github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -56,9 +55,8 @@ type Converter struct {
 	cl    *srclient.Client
 	isKey bool
 
-	mu     sync.RWMutex
-	writes map[*connect.Schema]*writeSchema
-	reads  map[int]*readSchema
+	writes srclient.Cache[*connect.Schema, *writeSchema]
+	reads  srclient.Cache[int, *readSchema]
 }
 
 var _ connect.Converter = (*Converter)(nil)
@@ -105,15 +103,8 @@ func (c *Converter) Configure(props map[string]string, isKey bool) error {
 		return fmt.Errorf("AvroConverter: %w", err)
 	}
 	c.cl, c.isKey = cl, isKey
-	c.writes, c.reads = map[*connect.Schema]*writeSchema{}, map[int]*readSchema{}
+	c.writes, c.reads = srclient.Cache[*connect.Schema, *writeSchema]{}, srclient.Cache[int, *readSchema]{}
 	return nil
-}
-
-func (c *Converter) what() string {
-	if c.isKey {
-		return "key"
-	}
-	return "value"
 }
 
 // FromConnect serializes v of schema s for topic: the wire format's header
@@ -126,7 +117,7 @@ func (c *Converter) FromConnect(topic string, s *connect.Schema, v any) ([]byte,
 	}
 	b, err := c.fromConnect(topic, s, v)
 	if err != nil {
-		return nil, fmt.Errorf("converting %s of topic %q to Avro: %w", c.what(), topic, err)
+		return nil, fmt.Errorf("converting %s of topic %q to Avro: %w", srclient.What(c.isKey), topic, err)
 	}
 	return b, nil
 }
@@ -135,7 +126,7 @@ func (c *Converter) fromConnect(topic string, s *connect.Schema, v any) ([]byte,
 	if s == nil {
 		return nil, fmt.Errorf("a schemaless %T has no Avro schema; AvroConverter needs records with schemas", v)
 	}
-	ws, err := c.writeSchema(s)
+	ws, err := c.writes.Get(s, func() (*writeSchema, error) { return newWriteSchema(s) })
 	if err != nil {
 		return nil, err
 	}
@@ -170,13 +161,7 @@ func (c *Converter) fromConnect(topic string, s *connect.Schema, v any) ([]byte,
 	return append(srclient.AppendHeader(make([]byte, 0, 5+len(datum)), id), datum...), nil
 }
 
-func (c *Converter) writeSchema(s *connect.Schema) (*writeSchema, error) {
-	c.mu.RLock()
-	ws, ok := c.writes[s]
-	c.mu.RUnlock()
-	if ok {
-		return ws, nil
-	}
+func newWriteSchema(s *connect.Schema) (*writeSchema, error) {
 	text, err := FromConnectSchema(s)
 	if err != nil {
 		return nil, err
@@ -185,16 +170,13 @@ func (c *Converter) writeSchema(s *connect.Schema) (*writeSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Avro schema of %s: %w", s, err)
 	}
-	ws = &writeSchema{text: text, avro: as, codec: newCodec()}
+	ws := &writeSchema{text: text, avro: as, codec: newCodec()}
 	if u, ok := as.(*havro.UnionSchema); ok {
 		as = nonNull(u)
 	}
 	if n, ok := as.(havro.NamedSchema); ok {
 		ws.record = n.FullName()
 	}
-	c.mu.Lock()
-	c.writes[s] = ws
-	c.mu.Unlock()
 	return ws, nil
 }
 
@@ -206,7 +188,7 @@ func (c *Converter) ToConnect(topic string, data []byte) (*connect.Schema, any, 
 	}
 	s, v, err := c.toConnect(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("converting %s of topic %q from Avro: %w", c.what(), topic, err)
+		return nil, nil, fmt.Errorf("converting %s of topic %q from Avro: %w", srclient.What(c.isKey), topic, err)
 	}
 	return s, v, nil
 }
@@ -232,29 +214,21 @@ func (c *Converter) toConnect(data []byte) (*connect.Schema, any, error) {
 }
 
 func (c *Converter) readSchema(id int) (*readSchema, error) {
-	c.mu.RLock()
-	rs, ok := c.reads[id]
-	c.mu.RUnlock()
-	if ok {
-		return rs, nil
-	}
-	s, err := c.cl.Schema(id)
-	if err != nil {
-		return nil, err
-	}
-	as, err := ParseRegistered(c.cl, s)
-	if err != nil {
-		return nil, fmt.Errorf("schema %d: %w", id, err)
-	}
-	cs, err := ToConnectSchema(as)
-	if err != nil {
-		return nil, fmt.Errorf("schema %d: %w", id, err)
-	}
-	rs = &readSchema{avro: as, codec: newCodec(), connect: cs}
-	c.mu.Lock()
-	c.reads[id] = rs
-	c.mu.Unlock()
-	return rs, nil
+	return c.reads.Get(id, func() (*readSchema, error) {
+		s, err := c.cl.Schema(id)
+		if err != nil {
+			return nil, err
+		}
+		as, err := ParseRegistered(c.cl, s)
+		if err != nil {
+			return nil, fmt.Errorf("schema %d: %w", id, err)
+		}
+		cs, err := ToConnectSchema(as)
+		if err != nil {
+			return nil, fmt.Errorf("schema %d: %w", id, err)
+		}
+		return &readSchema{avro: as, codec: newCodec(), connect: cs}, nil
+	})
 }
 
 // ParseRegistered parses a registered Avro schema with the schemas it

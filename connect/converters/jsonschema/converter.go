@@ -20,7 +20,6 @@ package jsonschema
 import (
 	"bytes"
 	"fmt"
-	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -38,9 +37,8 @@ type Converter struct {
 	writer *converters.JSON // plain payloads
 	reader *converters.JSON // enveloped payloads, to read by a schema
 
-	mu     sync.RWMutex
-	writes map[*connect.Schema]*writeSchema
-	reads  map[int]*readSchema
+	writes srclient.Cache[*connect.Schema, *writeSchema]
+	reads  srclient.Cache[int, *readSchema]
 }
 
 var _ connect.Converter = (*Converter)(nil)
@@ -80,15 +78,8 @@ func (c *Converter) Configure(props map[string]string, isKey bool) error {
 		return err
 	}
 	c.cl, c.isKey = cl, isKey
-	c.writes, c.reads = map[*connect.Schema]*writeSchema{}, map[int]*readSchema{}
+	c.writes, c.reads = srclient.Cache[*connect.Schema, *writeSchema]{}, srclient.Cache[int, *readSchema]{}
 	return nil
-}
-
-func (c *Converter) what() string {
-	if c.isKey {
-		return "key"
-	}
-	return "value"
 }
 
 // FromConnect serializes v of schema s: the wire format's header, then the
@@ -99,7 +90,7 @@ func (c *Converter) FromConnect(topic string, s *connect.Schema, v any) ([]byte,
 	}
 	b, err := c.fromConnect(topic, s, v)
 	if err != nil {
-		return nil, fmt.Errorf("converting %s of topic %q to JSON Schema: %w", c.what(), topic, err)
+		return nil, fmt.Errorf("converting %s of topic %q to JSON Schema: %w", srclient.What(c.isKey), topic, err)
 	}
 	return b, nil
 }
@@ -108,18 +99,12 @@ func (c *Converter) fromConnect(topic string, s *connect.Schema, v any) ([]byte,
 	if s == nil {
 		return nil, fmt.Errorf("a schemaless %T has no JSON Schema; JsonSchemaConverter needs records with schemas", v)
 	}
-	c.mu.RLock()
-	ws, ok := c.writes[s]
-	c.mu.RUnlock()
-	if !ok {
+	ws, err := c.writes.Get(s, func() (*writeSchema, error) {
 		text, err := FromConnectSchema(s)
-		if err != nil {
-			return nil, err
-		}
-		ws = &writeSchema{text: text, record: s.Name}
-		c.mu.Lock()
-		c.writes[s] = ws
-		c.mu.Unlock()
+		return &writeSchema{text: text, record: s.Name}, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	subject, err := c.cl.Subject(topic, ws.record)
 	if err != nil {
@@ -140,7 +125,7 @@ func (c *Converter) ToConnect(topic string, data []byte) (*connect.Schema, any, 
 	}
 	s, v, err := c.toConnect(topic, data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("converting %s of topic %q from JSON Schema: %w", c.what(), topic, err)
+		return nil, nil, fmt.Errorf("converting %s of topic %q from JSON Schema: %w", srclient.What(c.isKey), topic, err)
 	}
 	return s, v, nil
 }
@@ -164,35 +149,27 @@ func (c *Converter) toConnect(topic string, data []byte) (*connect.Schema, any, 
 }
 
 func (c *Converter) readSchema(id int) (*readSchema, error) {
-	c.mu.RLock()
-	rs, ok := c.reads[id]
-	c.mu.RUnlock()
-	if ok {
-		return rs, nil
-	}
-	s, err := c.cl.Schema(id)
-	if err != nil {
-		return nil, err
-	}
-	if s.Type != sr.TypeJSON {
-		return nil, fmt.Errorf("schema %d is %s, not JSON", id, s.Type)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(s.Schema)))
-	if err != nil {
-		return nil, fmt.Errorf("schema %d: %w", id, err)
-	}
-	cs, err := ToConnectSchema(doc)
-	if err != nil {
-		return nil, fmt.Errorf("schema %d: %w", id, err)
-	}
-	sj, err := c.reader.SchemaJSON(cs)
-	if err != nil {
-		return nil, fmt.Errorf("schema %d: %w", id, err)
-	}
-	prefix := append(append([]byte(`{"schema":`), sj...), `,"payload":`...)
-	rs = &readSchema{connect: cs, prefix: prefix}
-	c.mu.Lock()
-	c.reads[id] = rs
-	c.mu.Unlock()
-	return rs, nil
+	return c.reads.Get(id, func() (*readSchema, error) {
+		s, err := c.cl.Schema(id)
+		if err != nil {
+			return nil, err
+		}
+		if s.Type != sr.TypeJSON {
+			return nil, fmt.Errorf("schema %d is %s, not JSON", id, s.Type)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(s.Schema)))
+		if err != nil {
+			return nil, fmt.Errorf("schema %d: %w", id, err)
+		}
+		cs, err := ToConnectSchema(doc)
+		if err != nil {
+			return nil, fmt.Errorf("schema %d: %w", id, err)
+		}
+		sj, err := c.reader.SchemaJSON(cs)
+		if err != nil {
+			return nil, fmt.Errorf("schema %d: %w", id, err)
+		}
+		prefix := append(append([]byte(`{"schema":`), sj...), `,"payload":`...)
+		return &readSchema{connect: cs, prefix: prefix}, nil
+	})
 }

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -94,9 +93,8 @@ type Client struct {
 	latestStrict bool
 	timeout      time.Duration
 
-	mu   sync.RWMutex
-	ids  map[idKey]written // (subject, schema text) -> id to write with
-	byID map[int]sr.Schema // id -> schema
+	ids  Cache[idKey, written] // (subject, schema text) -> id to write with
+	byID Cache[int, sr.Schema] // id -> schema
 }
 
 type idKey struct{ subject, schema string }
@@ -154,8 +152,7 @@ func New(v *config.Values, isKey bool) (*Client, error) {
 		strategy = v.String(KeyKeySubjectStrategy)
 	}
 	return &Client{cl: cl, isKey: isKey, strategy: strategy, autoRegister: v.Bool(KeyAutoRegister),
-		useLatest: v.Bool(KeyUseLatestVersion), latestStrict: v.Bool(KeyLatestCompatStrict), timeout: timeout,
-		ids: map[idKey]written{}, byID: map[int]sr.Schema{}}, nil
+		useLatest: v.Bool(KeyUseLatestVersion), latestStrict: v.Bool(KeyLatestCompatStrict), timeout: timeout}, nil
 }
 
 func tlsConfig(v *config.Values) (*tls.Config, error) {
@@ -214,69 +211,54 @@ func (c *Client) Subject(topic, recordName string) (string, error) {
 // schema itself, or the latest version's with use.latest.version, which the
 // datum must then be encoded with. Answers are cached.
 func (c *Client) ID(subject string, schema sr.Schema) (int, sr.Schema, error) {
-	k := idKey{subject, schema.Schema}
-	c.mu.RLock()
-	w, ok := c.ids[k]
-	c.mu.RUnlock()
-	if ok {
-		return w.id, w.schema, nil
-	}
-	w.schema = schema
+	w, err := c.ids.Get(idKey{subject, schema.Schema}, func() (written, error) { return c.id(subject, schema) })
+	return w.id, w.schema, err
+}
+
+func (c *Client) id(subject string, schema sr.Schema) (written, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	switch {
 	case c.autoRegister:
 		s, err := c.cl.CreateSchema(ctx, subject, schema)
 		if err != nil {
-			return 0, w.schema, fmt.Errorf("register schema under subject %s: %w", subject, err)
+			return written{}, fmt.Errorf("register schema under subject %s: %w", subject, err)
 		}
-		w.id = s.ID
+		return written{s.ID, schema}, nil
 	case c.useLatest:
 		s, err := c.cl.SchemaByVersion(ctx, subject, -1)
 		if err != nil {
-			return 0, w.schema, fmt.Errorf("latest schema of subject %s: %w", subject, err)
+			return written{}, fmt.Errorf("latest schema of subject %s: %w", subject, err)
 		}
 		if c.latestStrict {
 			res, err := c.cl.CheckCompatibility(ctx, subject, s.Version, schema)
 			if err != nil {
-				return 0, w.schema, fmt.Errorf("check schema against subject %s version %d: %w", subject, s.Version, err)
+				return written{}, fmt.Errorf("check schema against subject %s version %d: %w", subject, s.Version, err)
 			}
 			if !res.Is {
-				return 0, w.schema, fmt.Errorf("latest version %d of subject %s is not compatible with the record's schema (latest.compatibility.strict)", s.Version, subject)
+				return written{}, fmt.Errorf("latest version %d of subject %s is not compatible with the record's schema (latest.compatibility.strict)", s.Version, subject)
 			}
 		}
-		w.id, w.schema = s.ID, s.Schema
-	default:
-		s, err := c.cl.LookupSchema(ctx, subject, schema)
-		if err != nil {
-			return 0, w.schema, fmt.Errorf("look up schema in subject %s (auto.register.schemas=false): %w", subject, err)
-		}
-		w.id = s.ID
+		return written{s.ID, s.Schema}, nil
 	}
-	c.mu.Lock()
-	c.ids[k] = w
-	c.mu.Unlock()
-	return w.id, w.schema, nil
+	s, err := c.cl.LookupSchema(ctx, subject, schema)
+	if err != nil {
+		return written{}, fmt.Errorf("look up schema in subject %s (auto.register.schemas=false): %w", subject, err)
+	}
+	return written{s.ID, schema}, nil
 }
 
 // Schema returns the schema with id.
 func (c *Client) Schema(id int) (sr.Schema, error) {
-	c.mu.RLock()
-	s, ok := c.byID[id]
-	c.mu.RUnlock()
-	if ok {
+	return c.byID.Get(id, func() (sr.Schema, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		defer cancel()
+		s, err := c.cl.SchemaByID(ctx, id)
+		if err != nil {
+			return s, fmt.Errorf("schema %d from the registry: %w", id, err)
+		}
 		return s, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	s, err := c.cl.SchemaByID(ctx, id)
-	if err != nil {
-		return s, fmt.Errorf("schema %d from the registry: %w", id, err)
-	}
-	c.mu.Lock()
-	c.byID[id] = s
-	c.mu.Unlock()
-	return s, nil
+	})
 }
 
 // References returns the schemas s references, resolved recursively,
