@@ -18,9 +18,10 @@
 // differs: Debezium's Enum stays a string with its allowed values in
 // connect.parameters (enhanced.avro.schema.support is not implemented).
 //
-// Records are encoded straight from the Connect value (appendDatum), with
-// hamba/avro for what that does not cover; decoding uses hamba/avro. Schema
-// ids are cached per schema and subject, schemas per id.
+// Records are encoded straight from the Connect value (appendDatum) and
+// decoded straight into it (readDatum), with hamba/avro for what those do
+// not cover (enums, fixed, other unions, writer schemas with extra fields).
+// Schema ids are cached per schema and subject, schemas per id.
 package avro
 
 import (
@@ -202,11 +203,18 @@ func (c *Converter) toConnect(data []byte) (*connect.Schema, any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	v, rest, err := readDatum(datum, rs.connect, rs.avro)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("%d bytes after the datum of schema %d", len(rest), id)
+	}
+	if err != errSlowPath {
+		return rs.connect, v, err
+	}
 	var a any
 	if err := rs.codec.Unmarshal(rs.avro, datum, &a); err != nil {
 		return nil, nil, fmt.Errorf("decode with schema %d: %w", id, err)
 	}
-	v, err := fromAvro(rs.connect, rs.avro, a)
+	v, err = fromAvro(rs.connect, rs.avro, a)
 	if err != nil {
 		return nil, nil, err
 	}
