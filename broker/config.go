@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/penstockhq/penstock/broker/storage"
 	"github.com/penstockhq/penstock/internal/properties"
 )
@@ -48,6 +50,12 @@ type Config struct {
 	// Props holds every property from the file, for settings a later
 	// component reads itself (group coordinator, transactions).
 	Props map[string]string
+	// Metrics, when set, receives the broker's Prometheus metrics
+	// (penstock_broker_*).
+	Metrics prometheus.Registerer
+	// FS is where the topics' files are; nil means the operating
+	// system's. Crash tests give a storage.FaultFS.
+	FS storage.FS
 }
 
 // DefaultConfig returns a Config with Kafka's defaults and no DataDir.
@@ -151,6 +159,8 @@ func (c *Config) Apply(props map[string]string) error {
 			c.Log.IndexIntervalBytes, err = strconv.ParseInt(v, 10, 64)
 		case "log.message.timestamp.type":
 			c.Log.LogAppendTime, err = parseTimestampType(v)
+		case visibilityKey:
+			c.Log.ReadUnsynced, err = parseVisibility(v)
 		case "log.cleanup.policy":
 			c.CleanupPolicy = v
 		case "log.retention.check.interval.ms":
@@ -181,6 +191,30 @@ func parseTimestampType(v string) (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("must be CreateTime or LogAppendTime")
+}
+
+// visibilityKey is the broker and topic setting choosing what consumers
+// see: "synced" (the default, as Redpanda) ends the high watermark at the
+// last fsynced record; "written" (Kafka's behaviour) at the last written
+// one, which saves consumers the wait for the fsync but lets them read
+// records a power loss can take away and whose offsets are then reused.
+const visibilityKey = "penstock.visibility"
+
+func parseVisibility(v string) (bool, error) {
+	switch v {
+	case "synced":
+		return false, nil
+	case "written":
+		return true, nil
+	}
+	return false, fmt.Errorf("must be synced or written")
+}
+
+func visibilityName(readUnsynced bool) string {
+	if readUnsynced {
+		return "written"
+	}
+	return "synced"
 }
 
 // stripListenerScheme turns "PLAINTEXT://host:port[,...]" into "host:port".

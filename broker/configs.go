@@ -54,6 +54,7 @@ func (s *Server) brokerConfigEntries() map[string]struct {
 		ts = "LogAppendTime"
 	}
 	add("log.message.timestamp.type", ts)
+	add(visibilityKey, visibilityName(c.Log.ReadUnsynced))
 	for k, v := range c.Props {
 		if _, ok := out[k]; !ok {
 			add(k, v)

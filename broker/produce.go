@@ -19,8 +19,10 @@ func init() {
 
 // handleProduce appends every partition's batches while the request is
 // read (so pipelined produce requests on a connection keep their order),
-// then for acks=all defers the response until the group-committed fsync
-// covering the writes completes.
+// then for acks=all defers the response until a group-committed fsync
+// covering the batches completes, and answers with its outcome for each
+// partition: also for an idempotent producer's retry, whose first attempt
+// may still be waiting for its fsync, or may have failed it.
 func handleProduce(rc *RequestContext, kreq kmsg.Request) Reply {
 	s := rc.Server
 	req := kreq.(*kmsg.ProduceRequest)
@@ -40,8 +42,10 @@ func handleProduce(rc *RequestContext, kreq kmsg.Request) Reply {
 		return Respond(resp)
 	}
 	type waiting struct {
-		sp  *kmsg.ProduceResponseTopicPartition
-		gen *storage.SyncGen
+		sp   *kmsg.ProduceResponseTopicPartition
+		log  *storage.Log
+		last int64            // the batch's last offset
+		gen  *storage.SyncGen // the sync round covering it; nil when it was durable already
 	}
 	var waits []waiting
 	for _, rt := range req.Topics {
@@ -77,11 +81,15 @@ func handleProduce(rc *RequestContext, kreq kmsg.Request) Reply {
 				// An idempotent producer's retry: answer with the
 				// offsets the batch got the first time.
 				sp.BaseOffset, sp.LogStartOffset = dup.BaseOffset, l.LogStartOffset()
+				if req.Acks == -1 {
+					waits = append(waits, waiting{sp, l, dup.LastOffset, l.SyncFor(dup.LastOffset)})
+				}
 				continue
 			}
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = kafkaCode(err)
-				if sp.ErrorCode == kerr.KafkaStorageError.Code {
+				if sp.ErrorCode == kerr.KafkaStorageError.Code && !errors.Is(err, storage.ErrLogOffline) {
+					// (An offline log said so once, when it went offline.)
 					s.log.Error("append failed", "topic", t.name, "partition", rp.Partition, "err", err)
 				}
 				continue
@@ -89,8 +97,8 @@ func handleProduce(rc *RequestContext, kreq kmsg.Request) Reply {
 			sp.BaseOffset = res.BaseOffset
 			sp.LogAppendTime = res.LogAppendTime
 			sp.LogStartOffset = res.LogStartOffset
-			if req.Acks == -1 && res.Sync != nil {
-				waits = append(waits, waiting{sp, res.Sync})
+			if req.Acks == -1 {
+				waits = append(waits, waiting{sp, l, res.LastOffset, res.Sync})
 			}
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -112,16 +120,29 @@ func handleProduce(rc *RequestContext, kreq kmsg.Request) Reply {
 			defer t.Stop()
 			timer = t.C
 		}
+		// Once the timeout fires (or the broker closes), every partition
+		// whose round has not completed gets that answer.
+		var gaveUp int16
 		for _, w := range waits {
-			select {
-			case <-w.gen.Done():
-				if err := w.gen.Err(); err != nil {
-					w.sp.ErrorCode, w.sp.ErrorMessage = kerr.KafkaStorageError.Code, kmsg.StringPtr(err.Error())
+			if w.gen != nil && gaveUp == 0 {
+				select {
+				case <-w.gen.Done():
+				case <-timer:
+					gaveUp = kerr.RequestTimedOut.Code
+				case <-rc.Closing:
+					gaveUp = kerr.NotLeaderForPartition.Code
 				}
-			case <-timer:
-				w.sp.ErrorCode = kerr.RequestTimedOut.Code
-			case <-rc.Closing:
-				w.sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			}
+			if w.gen != nil {
+				select {
+				case <-w.gen.Done():
+				default:
+					w.sp.ErrorCode = gaveUp
+					continue
+				}
+			}
+			if err := w.log.Durable(w.last); err != nil {
+				w.sp.ErrorCode, w.sp.ErrorMessage = kafkaCode(err)
 			}
 		}
 		return resp

@@ -17,11 +17,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -94,6 +92,8 @@ type Server struct {
 	log       *slog.Logger
 	clusterID string
 	syncer    *storage.Syncer
+	fs        storage.FS // where the topics are (storage.OSFS unless a test says)
+	metrics   *metrics
 
 	hmu      sync.RWMutex
 	handlers map[int16]handler
@@ -162,6 +162,11 @@ func New(cfg Config) (*Server, error) {
 	for k, h := range builtin {
 		s.handlers[k] = h
 	}
+	s.fs = cfg.FS
+	if s.fs == nil {
+		s.fs = storage.OSFS
+	}
+	s.metrics = newMetrics(s, cfg.Metrics)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker: create data dir: %w", err)
 	}
@@ -260,7 +265,7 @@ func (s *Server) loadMeta() error {
 	}
 	s.clusterID = base64.RawURLEncoding.EncodeToString(id[:])
 	body := fmt.Sprintf("#Written by penstock broker\nversion=1\ncluster.id=%s\nnode.id=%d\n", s.clusterID, s.cfg.NodeID)
-	if err := writeFileAtomic(p, []byte(body)); err != nil {
+	if err := storage.WriteFileAtomic(storage.OSFS, p, []byte(body)); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	return nil
@@ -408,12 +413,10 @@ func (s *Server) ApplyRetention() {
 	}
 }
 
-// Run starts a broker from cfg, serves until ctx is done or SIGTERM/SIGINT
-// arrives, then shuts down cleanly. It is the body of `penstock broker` and
-// is exported for `penstock dev`.
+// Run starts a broker from cfg, serves until ctx is done, then shuts down
+// cleanly. It is the body of `penstock broker`, which cancels ctx on
+// SIGTERM or SIGINT.
 func Run(ctx context.Context, cfg Config) error {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	s, err := New(cfg)
 	if err != nil {
 		return err

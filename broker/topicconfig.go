@@ -91,6 +91,8 @@ var topicConfigDefs = []topicConfigDef{
 	{"min.cleanable.dirty.ratio", kmsg.ConfigTypeDouble, "log.cleaner.min.cleanable.ratio", constant("0.5"), validRatio},
 	{"min.compaction.lag.ms", kmsg.ConfigTypeLong, "log.cleaner.min.compaction.lag.ms", constant("0"), validInt(0)},
 	{"min.insync.replicas", kmsg.ConfigTypeInt, "min.insync.replicas", constant("1"), validInt(1)},
+	{visibilityKey, kmsg.ConfigTypeString, visibilityKey, func(c *Config) string { return visibilityName(c.Log.ReadUnsynced) },
+		validOneOf("synced", "written")},
 	{"preallocate", kmsg.ConfigTypeBoolean, "log.preallocate", constant("false"), validOneOf("true", "false")},
 	{"retention.bytes", kmsg.ConfigTypeLong, "log.retention.bytes", i64(func(c *Config) int64 { return c.Log.RetentionBytes }), validInt(-1)},
 	{"retention.ms", kmsg.ConfigTypeLong, "log.retention.ms", i64(func(c *Config) int64 { return c.Log.RetentionMs }), validInt(-1)},
@@ -106,7 +108,7 @@ var topicConfigDefs = []topicConfigDef{
 var configBackedKeys = map[string]bool{
 	"log.cleanup.policy": true, "log.segment.delete.delay.ms": true, "log.index.interval.bytes": true,
 	"message.max.bytes": true, "log.message.timestamp.type": true, "log.retention.bytes": true,
-	"log.retention.ms": true, "log.segment.bytes": true, "log.roll.ms": true,
+	"log.retention.ms": true, "log.segment.bytes": true, "log.roll.ms": true, visibilityKey: true,
 }
 
 func topicConfigDefFor(name string) (*topicConfigDef, bool) {
@@ -182,6 +184,9 @@ func (c *Config) storageConfig(overrides map[string]string) storage.Config {
 	}
 	if v, ok := overrides["message.timestamp.type"]; ok {
 		sc.LogAppendTime = v == "LogAppendTime"
+	}
+	if v, ok := overrides[visibilityKey]; ok {
+		sc.ReadUnsynced = v == "written"
 	}
 	if v, _ := c.effectiveTopicConfig(overrides, "cleanup.policy"); !strings.Contains(v, "delete") {
 		// Compacted-only topics are not trimmed by retention.

@@ -22,6 +22,7 @@ type topic struct {
 	name string
 	id   [16]byte
 	dir  string
+	fs   storage.FS
 
 	mu      sync.RWMutex
 	parts   []*storage.Log
@@ -70,34 +71,7 @@ func (t *topic) save() error {
 	if err != nil {
 		return fmt.Errorf("encode topic %s: %w", t.name, err)
 	}
-	return writeFileAtomic(filepath.Join(t.dir, "topic.json"), b)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("sync dir of %s: %w", path, err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return storage.WriteFileAtomic(t.fs, filepath.Join(t.dir, "topic.json"), b)
 }
 
 // validTopicName applies Kafka's rules.
@@ -122,19 +96,23 @@ func (s *Server) openPartition(t *topic, p int) (*storage.Log, error) {
 	return storage.Open(filepath.Join(t.dir, strconv.Itoa(p)), storage.Options{
 		Config: s.cfg.storageConfig(t.configs),
 		Syncer: s.syncer,
-		Logger: s.log,
+		Logger: s.log.With("topic", t.name, "partition", p),
 		Hook:   s.appendHook(t.name, int32(p)),
+		FS:     s.fs,
+		OnFailure: func(error) {
+			s.metrics.storageErrors.Inc()
+		},
 	})
 }
 
 // loadTopics opens every topic in the data dir (recovering each partition).
 func (s *Server) loadTopics() error {
 	dir := s.topicsDir()
-	os.RemoveAll(filepath.Join(s.cfg.DataDir, "deleted"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	s.fs.RemoveAll(filepath.Join(s.cfg.DataDir, "deleted"))
+	if err := storage.MkdirDurable(s.fs, dir); err != nil {
 		return fmt.Errorf("create topics dir: %w", err)
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := s.fs.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("read topics dir: %w", err)
 	}
@@ -143,7 +121,7 @@ func (s *Server) loadTopics() error {
 			continue
 		}
 		tdir := filepath.Join(dir, e.Name())
-		b, err := os.ReadFile(filepath.Join(tdir, "topic.json"))
+		b, err := s.fs.ReadFile(filepath.Join(tdir, "topic.json"))
 		if errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("ignoring topic directory without topic.json", "dir", tdir)
 			continue
@@ -155,7 +133,7 @@ func (s *Server) loadTopics() error {
 		if err := json.Unmarshal(b, &tf); err != nil {
 			return fmt.Errorf("decode %s/topic.json: %w", tdir, err)
 		}
-		t := &topic{name: tf.Name, dir: tdir, configs: tf.Configs}
+		t := &topic{name: tf.Name, dir: tdir, fs: s.fs, configs: tf.Configs}
 		if t.configs == nil {
 			t.configs = map[string]string{}
 		}
@@ -239,6 +217,8 @@ func kafkaCode(err error) (int16, *string) {
 		return kerr.OffsetOutOfRange.Code, &msg
 	case errors.Is(err, storage.ErrClosed):
 		return kerr.UnknownTopicOrPartition.Code, &msg
+	case errors.Is(err, storage.ErrLogOffline):
+		return kerr.KafkaStorageError.Code, &msg
 	}
 	return kerr.KafkaStorageError.Code, &msg
 }
@@ -276,11 +256,13 @@ func (s *Server) createTopic(name string, partitions int32, configs map[string]s
 	if validateOnly {
 		return &topic{name: name, parts: make([]*storage.Log, partitions), configs: cfgs}, nil
 	}
-	t := &topic{name: name, dir: filepath.Join(s.topicsDir(), name), configs: cfgs}
+	t := &topic{name: name, dir: filepath.Join(s.topicsDir(), name), fs: s.fs, configs: cfgs}
 	if _, err := rand.Read(t.id[:]); err != nil {
 		return nil, fmt.Errorf("topic id: %w", err)
 	}
-	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+	// The topic directory's entry in topics/ is fsynced too: without it
+	// a power loss could take the whole topic away.
+	if err := storage.MkdirDurable(s.fs, t.dir); err != nil {
 		return nil, fmt.Errorf("create topic dir: %w", err)
 	}
 	for p := range int(partitions) {
@@ -289,7 +271,7 @@ func (s *Server) createTopic(name string, partitions int32, configs map[string]s
 			for _, l := range t.parts {
 				l.Close()
 			}
-			os.RemoveAll(t.dir)
+			s.fs.RemoveAll(t.dir)
 			return nil, fmt.Errorf("create %s-%d: %w", name, p, err)
 		}
 		t.parts = append(t.parts, l)
@@ -298,7 +280,7 @@ func (s *Server) createTopic(name string, partitions int32, configs map[string]s
 		for _, l := range t.parts {
 			l.Close()
 		}
-		os.RemoveAll(t.dir)
+		s.fs.RemoveAll(t.dir)
 		return nil, err
 	}
 	s.topics[name] = t
@@ -324,16 +306,23 @@ func (s *Server) deleteTopic(t *topic) error {
 		l.Close()
 	}
 	// Move the directory out of topics/ first so that a crash during the
-	// removal cannot leave a half-deleted topic behind.
+	// removal cannot leave a half-deleted topic behind; both directories
+	// are fsynced so that the deletion survives a power loss.
 	trash := filepath.Join(s.cfg.DataDir, "deleted")
-	if err := os.MkdirAll(trash, 0o755); err != nil {
+	if err := storage.MkdirDurable(s.fs, trash); err != nil {
 		return fmt.Errorf("delete topic: %w", err)
 	}
 	dst := filepath.Join(trash, t.name+"-"+hex.EncodeToString(t.id[:]))
-	if err := os.Rename(t.dir, dst); err != nil {
+	if err := s.fs.Rename(t.dir, dst); err != nil {
 		return fmt.Errorf("delete topic: %w", err)
 	}
-	if err := os.RemoveAll(dst); err != nil {
+	if err := s.fs.SyncDir(s.topicsDir()); err != nil {
+		return fmt.Errorf("delete topic: %w", err)
+	}
+	if err := s.fs.SyncDir(trash); err != nil {
+		return fmt.Errorf("delete topic: %w", err)
+	}
+	if err := s.fs.RemoveAll(dst); err != nil {
 		return fmt.Errorf("delete topic: %w", err)
 	}
 	s.log.Info("deleted topic", "topic", t.name)

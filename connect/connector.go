@@ -90,6 +90,20 @@ type SourceTaskCommitter interface {
 	Commit(ctx context.Context, flushed []SourceOffset) error
 }
 
+// SourceRecordCommitter is implemented by source tasks that must hear of
+// each record as soon as its fate is known (Kafka Connect's
+// SourceTask.commitRecord), e.g. to answer the caller that handed the record
+// over. CommitRecord is called once per record Poll returned, possibly from
+// the producer's goroutine, with rec being that record or a transformed copy
+// (its SourcePartition and SourceOffset are the maps Poll set): err is nil
+// once the broker acknowledged the record or a transform dropped it, and the
+// reason when the record did not reach its topic (routed by errors.tolerance,
+// or failing the task). It is not called for records abandoned when the task
+// stops. It must not block.
+type SourceRecordCommitter interface {
+	CommitRecord(rec *Record, err error)
+}
+
 // SourceTaskContext is the runtime as seen by a SourceTask.
 type SourceTaskContext interface {
 	TaskContext

@@ -30,26 +30,7 @@ func (s *Schema) Validate(v any) error {
 		}
 		return nil
 	}
-	ok := false
 	switch s.Type {
-	case TypeBoolean:
-		_, ok = v.(bool)
-	case TypeInt8:
-		_, ok = v.(int8)
-	case TypeInt16:
-		_, ok = v.(int16)
-	case TypeInt32:
-		_, ok = v.(int32)
-	case TypeInt64:
-		_, ok = v.(int64)
-	case TypeFloat32:
-		_, ok = v.(float32)
-	case TypeFloat64:
-		_, ok = v.(float64)
-	case TypeString:
-		_, ok = v.(string)
-	case TypeBytes:
-		_, ok = v.([]byte)
 	case TypeArray:
 		a, isArr := v.([]any)
 		if !isArr {
@@ -94,10 +75,49 @@ func (s *Schema) Validate(v any) error {
 		}
 		return st.Validate()
 	}
-	if !ok {
+	if !s.Holds(v) {
 		return typeError(s, v)
 	}
 	return nil
+}
+
+// Holds reports whether v has the Go type of the values of s's type (see
+// the package doc): []any for an Array, map[string]any or map[any]any for
+// a Map, a *Struct of s for a Struct. Unlike Validate it does not look
+// inside arrays, maps and structs, nor at logical types and nulls.
+func (s *Schema) Holds(v any) bool {
+	ok := false
+	switch s.Type {
+	case TypeBoolean:
+		_, ok = v.(bool)
+	case TypeInt8:
+		_, ok = v.(int8)
+	case TypeInt16:
+		_, ok = v.(int16)
+	case TypeInt32:
+		_, ok = v.(int32)
+	case TypeInt64:
+		_, ok = v.(int64)
+	case TypeFloat32:
+		_, ok = v.(float32)
+	case TypeFloat64:
+		_, ok = v.(float64)
+	case TypeString:
+		_, ok = v.(string)
+	case TypeBytes:
+		_, ok = v.([]byte)
+	case TypeArray:
+		_, ok = v.([]any)
+	case TypeMap:
+		switch v.(type) {
+		case map[string]any, map[any]any:
+			ok = true
+		}
+	case TypeStruct:
+		st, isStruct := v.(*Struct)
+		ok = isStruct && (st.schema == s || Equal(st.schema, s))
+	}
+	return ok
 }
 
 func typeError(s *Schema, v any) error {

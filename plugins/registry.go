@@ -1,8 +1,13 @@
-// Package plugins is the catalogue of every connector, converter,
-// transformation and predicate Penstock ships: their kinds, class names,
-// aliases, versions and factories. It is what GET /connector-plugins lists and
-// how the worker resolves `connector.class`, `key.converter` and
+// Package plugins is the plugin registry: the kinds, class names, aliases,
+// versions and factories of connectors, converters, transformations and
+// predicates. A Registry is what GET /connector-plugins lists and how the
+// worker resolves `connector.class`, `key.converter` and
 // `transforms.*.type`.
+//
+// The package imports no connector, so the runtime that resolves plugins
+// does not depend on any of them. Each connector package declares its own
+// Plugin entries beside its code; plugins/builtin, imported by the binary
+// and by tests only, lists every set Penstock ships.
 //
 // Names resolve by Kafka Connect's alias rules: a plugin's full class name
 // (for a plugin with a Kafka Connect, Debezium or Confluent counterpart, that

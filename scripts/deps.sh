@@ -68,6 +68,31 @@ build() { # name script args...
 build versitygw install-versitygw.sh "$BIN_DIR"
 build zincsearch install-zincsearch.sh "$BIN_DIR/zincsearch"
 
+# --- object storage sink tests (connectors/blob) ---------------------------------------------------
+# fake-gcs-server (GCS API, Go module proxy), Azurite (Azure Blob API, npm) and DuckDB for Node.js
+# (npm @duckdb/node-api, the outside reader the tests check Parquet and JSON objects with).
+build fake-gcs-server install-fake-gcs-server.sh "$BIN_DIR"
+AZURITE_DIR="$HOME/.cache/penstock/azurite"
+if [ -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ]; then
+	log "azurite present: $AZURITE_DIR"
+else
+	command -v npm >/dev/null 2>&1 || die "cannot install azurite: npm not found in PATH"
+	log "installing azurite"
+	bash "$SHARED_SCRIPTS/install-azurite.sh" "$AZURITE_DIR" >/dev/null || die "install-azurite.sh failed"
+fi
+DUCKDB_NODE_VERSION=1.5.6-r.1
+DUCKDB_DIR="$HOME/.cache/penstock/duckdb"
+if [ -f "$DUCKDB_DIR/node_modules/@duckdb/node-api/package.json" ] &&
+	grep -q "\"version\": \"$DUCKDB_NODE_VERSION\"" "$DUCKDB_DIR/node_modules/@duckdb/node-api/package.json"; then
+	log "duckdb node-api present: $DUCKDB_DIR"
+else
+	command -v npm >/dev/null 2>&1 || die "cannot install @duckdb/node-api: npm not found in PATH"
+	log "installing @duckdb/node-api@$DUCKDB_NODE_VERSION"
+	mkdir -p "$DUCKDB_DIR"
+	(cd "$DUCKDB_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+		npm install --no-audit --no-fund "@duckdb/node-api@$DUCKDB_NODE_VERSION" >/dev/null) || die "npm install @duckdb/node-api failed"
+fi
+
 # --- schema registry conformance: Debian's Python Schema Registry client and Avro reader ---------
 # The tests run /usr/bin/python3 (Debian's, not a pyenv or venv python) with these modules.
 if ! /usr/bin/python3 -c 'import confluent_kafka.schema_registry, avro' >/dev/null 2>&1; then

@@ -22,6 +22,7 @@ type Cast struct {
 	base
 	whole  connect.Type            // set when the spec is a single type
 	fields map[string]connect.Type // otherwise, per field
+	spec   []string
 	get    fieldGetter
 	cache  schemaCache[*castPlan]
 }
@@ -36,11 +37,12 @@ var castTypes = map[string]connect.Type{
 	"float32": connect.TypeFloat32, "float64": connect.TypeFloat64, "boolean": connect.TypeBoolean, "string": connect.TypeString,
 }
 
-var castDef = config.NewDef(
-	config.Key{Name: "spec", Type: config.List, Required: true, Validator: castSpecValidator(), Importance: config.High,
+var castBinding = config.Bind(
+	config.ListField(config.Key{Name: "spec", Required: true, Validator: castSpecValidator(), Importance: config.High,
 		Doc: "List of fields and the type to cast them to of the form field1:type,field2:type to cast fields of Maps or Structs. " +
 			"A single type to cast the entire value. Valid types are int8, int16, int32, int64, float32, float64, boolean, and string."},
-	replaceNullKey,
+		func(t *Cast) *[]string { return &t.spec }),
+	replaceNull(func(t *Cast) *fieldGetter { return &t.get }),
 )
 
 func castSpecValidator() config.Validator {
@@ -85,16 +87,15 @@ func parseCastSpec(spec []string) (connect.Type, map[string]connect.Type, error)
 func NewCast(op Operand) *Cast { return &Cast{base: base{name: "Cast" + op.suffix(), op: op}} }
 
 // Config returns the keys of Kafka Connect's Cast.
-func (*Cast) Config() *config.Def { return castDef }
+func (*Cast) Config() *config.Def { return castBinding.Def() }
 
 // Configure reads the spec.
 func (t *Cast) Configure(props map[string]string) error {
-	v, err := parse(t.name, castDef, props)
-	if err != nil {
+	if _, err := configure(t.name, castBinding, props, t); err != nil {
 		return err
 	}
-	t.whole, t.fields, _ = parseCastSpec(v.List("spec")) // checked by the validator
-	t.get, t.cache = fieldGetter(v.Bool("replace.null.with.default")), schemaCache[*castPlan]{}
+	t.whole, t.fields, _ = parseCastSpec(t.spec) // checked by the validator
+	t.cache = schemaCache[*castPlan]{}
 	return nil
 }
 

@@ -129,7 +129,7 @@ func NewChain(props map[string]string, newTransform TransformFactory, newPredica
 		prefix := predicatesKey + "." + p + "."
 		class := strings.TrimSpace(props[prefix+typeKey])
 		if class == "" {
-			add(prefix+typeKey, "Missing required configuration %q which has no default value.", prefix+typeKey)
+			add(prefix+typeKey, "%v", config.MissingError(prefix+typeKey))
 			continue
 		}
 		if newPredicate == nil {
@@ -153,7 +153,7 @@ func NewChain(props map[string]string, newTransform TransformFactory, newPredica
 		prefix := transformsKey + "." + a + "."
 		class := strings.TrimSpace(props[prefix+typeKey])
 		if class == "" {
-			add(prefix+typeKey, "Missing required configuration %q which has no default value.", prefix+typeKey)
+			add(prefix+typeKey, "%v", config.MissingError(prefix+typeKey))
 			continue
 		}
 		st := stage{alias: a, class: class}
@@ -168,7 +168,7 @@ func NewChain(props map[string]string, newTransform TransformFactory, newPredica
 		if raw, ok := props[prefix+negateKey]; ok {
 			v, err := config.ParseValue(config.Boolean, raw)
 			if err != nil {
-				add(prefix+negateKey, "Invalid value %s for configuration %s: %v", raw, prefix+negateKey, err)
+				add(prefix+negateKey, "%v", config.InvalidError(prefix+negateKey, raw, err.Error()))
 			} else {
 				st.negate = v.(bool)
 				if st.negate && strings.TrimSpace(props[prefix+predicateKey]) == "" {
@@ -300,14 +300,14 @@ func ValidateChain(props map[string]string, newTransform TransformFactory, newPr
 			infos.AddError(typeKey, fmt.Sprintf("Duplicate alias provided: %s is listed more than once in %s", a, transformsKey))
 		}
 		if pa := strings.TrimSpace(sub[predicateKey]); pa != "" && !declared[pa] {
-			infos.AddError(predicateKey, fmt.Sprintf("Invalid value %s for configuration %s%s: predicate is not listed in %s", pa, prefix, predicateKey, predicatesKey))
+			infos.AddError(predicateKey, config.InvalidError(prefix+predicateKey, pa, "predicate is not listed in "+predicatesKey).Error())
 		}
 		if neg, _ := config.ParseValue(config.Boolean, sub[negateKey]); neg == true && strings.TrimSpace(sub[predicateKey]) == "" {
 			infos.AddError(negateKey, "negate is set but "+prefix+predicateKey+" is not")
 		}
 		if class := strings.TrimSpace(sub[typeKey]); class != "" {
 			if t, err := newTransform(class); err != nil {
-				infos.AddError(typeKey, fmt.Sprintf("Invalid value %s for configuration %s%s: %v", class, prefix, typeKey, err))
+				infos.AddError(typeKey, config.InvalidError(prefix+typeKey, class, err.Error()).Error())
 			} else {
 				validatePlugin(t, subProps(props, prefix, predicateKey, negateKey), group, &infos)
 				_ = t.Close()
@@ -328,7 +328,7 @@ func ValidateChain(props map[string]string, newTransform TransformFactory, newPr
 		if class := strings.TrimSpace(sub[typeKey]); class != "" {
 			switch pr, err := newPredicateOrErr(newPredicate, class); {
 			case err != nil:
-				infos.AddError(typeKey, fmt.Sprintf("Invalid value %s for configuration %s%s: %v", class, prefix, typeKey, err))
+				infos.AddError(typeKey, config.InvalidError(prefix+typeKey, class, err.Error()).Error())
 			default:
 				validatePlugin(pr, sub, group, &infos)
 				_ = pr.Close()

@@ -15,16 +15,17 @@ import (
 // (0, false, "", empty array or map, the epoch) or with a replacement.
 type MaskField struct {
 	base
+	fieldList   []string
 	fields      map[string]bool
 	replacement *string
 	get         fieldGetter
 }
 
-var maskFieldDef = config.NewDef(
-	nonEmptyList("fields", "Names of fields to mask."),
-	config.Key{Name: "replacement", Type: config.String, Validator: config.NonEmpty(), Importance: config.Low,
-		Doc: "Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."},
-	replaceNullKey,
+var maskFieldBinding = config.Bind(
+	config.ListField(nonEmptyList("fields", "Names of fields to mask."), func(t *MaskField) *[]string { return &t.fieldList }),
+	config.OnlyKey[MaskField](config.Key{Name: "replacement", Type: config.String, Validator: config.NonEmpty(), Importance: config.Low,
+		Doc: "Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."}),
+	replaceNull(func(t *MaskField) *fieldGetter { return &t.get }),
 )
 
 // NewMaskField returns an unconfigured MaskField$Key or MaskField$Value.
@@ -33,20 +34,18 @@ func NewMaskField(op Operand) *MaskField {
 }
 
 // Config returns the keys of Kafka Connect's MaskField.
-func (*MaskField) Config() *config.Def { return maskFieldDef }
+func (*MaskField) Config() *config.Def { return maskFieldBinding.Def() }
 
 // Configure reads the fields and replacement.
 func (t *MaskField) Configure(props map[string]string) error {
-	v, err := parse(t.name, maskFieldDef, props)
-	if err != nil {
+	if _, err := configure(t.name, maskFieldBinding, props, t); err != nil {
 		return err
 	}
-	t.fields = setOf(v.List("fields"))
+	t.fields = setOf(t.fieldList)
 	t.replacement = nil
 	if r, ok := props["replacement"]; ok {
 		t.replacement = &r
 	}
-	t.get = fieldGetter(v.Bool("replace.null.with.default"))
 	return nil
 }
 
@@ -170,24 +169,24 @@ type ValueToKey struct {
 	cache  schemaCache[*replacePlan]
 }
 
-var valueToKeyDef = config.NewDef(
-	nonEmptyList("fields", "Field names on the record value to extract as the record key."),
-	replaceNullKey,
+var valueToKeyBinding = config.Bind(
+	config.ListField(nonEmptyList("fields", "Field names on the record value to extract as the record key."),
+		func(t *ValueToKey) *[]string { return &t.fields }),
+	replaceNull(func(t *ValueToKey) *fieldGetter { return &t.get }),
 )
 
 // NewValueToKey returns an unconfigured ValueToKey.
 func NewValueToKey() *ValueToKey { return &ValueToKey{} }
 
 // Config returns the keys of Kafka Connect's ValueToKey.
-func (*ValueToKey) Config() *config.Def { return valueToKeyDef }
+func (*ValueToKey) Config() *config.Def { return valueToKeyBinding.Def() }
 
 // Configure reads the fields.
 func (t *ValueToKey) Configure(props map[string]string) error {
-	v, err := parse("ValueToKey", valueToKeyDef, props)
-	if err != nil {
+	if _, err := configure("ValueToKey", valueToKeyBinding, props, t); err != nil {
 		return err
 	}
-	t.fields, t.get, t.cache = v.List("fields"), fieldGetter(v.Bool("replace.null.with.default")), schemaCache[*replacePlan]{}
+	t.cache = schemaCache[*replacePlan]{}
 	return nil
 }
 
@@ -250,10 +249,11 @@ func (*ValueToKey) Close() error { return nil }
 // ("`a.b`.c", a backslash escapes a backtick inside).
 type ExtractField struct {
 	base
-	field string
-	path  []string
-	get   fieldGetter
-	cache schemaCache[*extractPlan]
+	field  string
+	syntax string // field.syntax.version
+	path   []string
+	get    fieldGetter
+	cache  schemaCache[*extractPlan]
 }
 
 type extractPlan struct {
@@ -261,13 +261,15 @@ type extractPlan struct {
 	idx    []int
 }
 
-var extractFieldDef = config.NewDef(
-	config.Key{Name: "field", Type: config.String, Required: true, Validator: config.NonEmpty(), Importance: config.Medium,
+var extractFieldBinding = config.Bind(
+	config.StringField(config.Key{Name: "field", Required: true, Validator: config.NonEmpty(), Importance: config.Medium,
 		Doc: "Field name to extract. With field.syntax.version=V2, a dotted path to a nested field."},
-	config.Key{Name: "field.syntax.version", Type: config.String, Default: "V1", Validator: config.OneOf("V1", "V2"),
+		func(t *ExtractField) *string { return &t.field }),
+	config.StringField(config.Key{Name: "field.syntax.version", Default: "V1", Validator: config.OneOf("V1", "V2"),
 		Importance: config.High,
 		Doc:        "Defines the version of the syntax to access fields. V1: field names are taken as is. V2: dots separate nested field names; wrap a name containing dots in backticks."},
-	replaceNullKey,
+		func(t *ExtractField) *string { return &t.syntax }),
+	replaceNull(func(t *ExtractField) *fieldGetter { return &t.get }),
 )
 
 // NewExtractField returns an unconfigured ExtractField$Key or ExtractField$Value.
@@ -276,22 +278,21 @@ func NewExtractField(op Operand) *ExtractField {
 }
 
 // Config returns the keys of Kafka Connect's ExtractField.
-func (*ExtractField) Config() *config.Def { return extractFieldDef }
+func (*ExtractField) Config() *config.Def { return extractFieldBinding.Def() }
 
 // Configure reads the field (path).
 func (t *ExtractField) Configure(props map[string]string) error {
-	v, err := parse(t.name, extractFieldDef, props)
-	if err != nil {
+	if _, err := configure(t.name, extractFieldBinding, props, t); err != nil {
 		return err
 	}
-	t.field = v.String("field")
 	t.path = []string{t.field}
-	if strings.EqualFold(v.String("field.syntax.version"), "V2") {
+	if t.syntax == "V2" {
+		var err error
 		if t.path, err = parseFieldPath(t.field); err != nil {
 			return configError(t.name, "field", t.field, err.Error())
 		}
 	}
-	t.get, t.cache = fieldGetter(v.Bool("replace.null.with.default")), schemaCache[*extractPlan]{}
+	t.cache = schemaCache[*extractPlan]{}
 	return nil
 }
 
@@ -408,9 +409,10 @@ type HoistField struct {
 	cache schemaCache[*connect.Schema]
 }
 
-var hoistFieldDef = config.NewDef(
-	config.Key{Name: "field", Type: config.String, Required: true, Validator: config.NonEmpty(), Importance: config.Medium,
+var hoistFieldBinding = config.Bind(
+	config.StringField(config.Key{Name: "field", Required: true, Validator: config.NonEmpty(), Importance: config.Medium,
 		Doc: "Field name for the single field that will be created in the resulting Struct or Map."},
+		func(t *HoistField) *string { return &t.field }),
 )
 
 // NewHoistField returns an unconfigured HoistField$Key or HoistField$Value.
@@ -419,15 +421,14 @@ func NewHoistField(op Operand) *HoistField {
 }
 
 // Config returns the keys of Kafka Connect's HoistField.
-func (*HoistField) Config() *config.Def { return hoistFieldDef }
+func (*HoistField) Config() *config.Def { return hoistFieldBinding.Def() }
 
 // Configure reads the field name.
 func (t *HoistField) Configure(props map[string]string) error {
-	v, err := parse(t.name, hoistFieldDef, props)
-	if err != nil {
+	if _, err := configure(t.name, hoistFieldBinding, props, t); err != nil {
 		return err
 	}
-	t.field, t.cache = v.String("field"), schemaCache[*connect.Schema]{}
+	t.cache = schemaCache[*connect.Schema]{}
 	return nil
 }
 

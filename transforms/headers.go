@@ -1,8 +1,6 @@
 package transforms
 
 import (
-	"strings"
-
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
 )
@@ -11,32 +9,33 @@ import (
 // value's schema is inferred from the literal (boolean, integer, float,
 // string).
 type InsertHeader struct {
-	header string
-	schema *connect.Schema
-	value  any
+	header  string
+	literal string
+	schema  *connect.Schema
+	value   any
 }
 
-var insertHeaderDef = config.NewDef(
-	config.Key{Name: "header", Type: config.String, Required: true, Validator: config.NonEmpty(), Importance: config.High,
+var insertHeaderBinding = config.Bind(
+	config.StringField(config.Key{Name: "header", Required: true, Validator: config.NonEmpty(), Importance: config.High,
 		Doc: "The name of the header."},
-	config.Key{Name: "value.literal", Type: config.String, Required: true, Importance: config.High,
+		func(t *InsertHeader) *string { return &t.header }),
+	config.StringField(config.Key{Name: "value.literal", Required: true, Importance: config.High,
 		Doc: "The literal value that is to be set as the header value on all records."},
+		func(t *InsertHeader) *string { return &t.literal }),
 )
 
 // NewInsertHeader returns an unconfigured InsertHeader.
 func NewInsertHeader() *InsertHeader { return &InsertHeader{} }
 
 // Config returns the keys of Kafka Connect's InsertHeader.
-func (*InsertHeader) Config() *config.Def { return insertHeaderDef }
+func (*InsertHeader) Config() *config.Def { return insertHeaderBinding.Def() }
 
 // Configure reads the header and value.
 func (t *InsertHeader) Configure(props map[string]string) error {
-	v, err := parse("InsertHeader", insertHeaderDef, props)
-	if err != nil {
+	if _, err := configure("InsertHeader", insertHeaderBinding, props, t); err != nil {
 		return err
 	}
-	t.header = v.String("header")
-	t.schema, t.value = parseLiteral(v.String("value.literal"))
+	t.schema, t.value = parseLiteral(t.literal)
 	return nil
 }
 
@@ -51,25 +50,28 @@ func (t *InsertHeader) Apply(rec *connect.Record) (*connect.Record, error) {
 func (*InsertHeader) Close() error { return nil }
 
 // DropHeaders removes every header with one of the given names.
-type DropHeaders struct{ names map[string]bool }
+type DropHeaders struct {
+	list  []string
+	names map[string]bool
+}
 
-var dropHeadersDef = config.NewDef(
-	nonEmptyList("headers", "The name of the headers to be removed."),
+var dropHeadersBinding = config.Bind(
+	config.ListField(nonEmptyList("headers", "The name of the headers to be removed."),
+		func(t *DropHeaders) *[]string { return &t.list }),
 )
 
 // NewDropHeaders returns an unconfigured DropHeaders.
 func NewDropHeaders() *DropHeaders { return &DropHeaders{} }
 
 // Config returns the keys of Kafka Connect's DropHeaders.
-func (*DropHeaders) Config() *config.Def { return dropHeadersDef }
+func (*DropHeaders) Config() *config.Def { return dropHeadersBinding.Def() }
 
 // Configure reads the header names.
 func (t *DropHeaders) Configure(props map[string]string) error {
-	v, err := parse("DropHeaders", dropHeadersDef, props)
-	if err != nil {
+	if _, err := configure("DropHeaders", dropHeadersBinding, props, t); err != nil {
 		return err
 	}
-	t.names = setOf(v.List("headers"))
+	t.names = setOf(t.list)
 	return nil
 }
 
@@ -102,6 +104,7 @@ func (*DropHeaders) Close() error { return nil }
 type HeaderFrom struct {
 	base
 	fields, headers []string
+	operation       string
 	move            bool
 	get             fieldGetter
 	cache           schemaCache[*headerFromPlan]
@@ -113,12 +116,15 @@ type headerFromPlan struct {
 	keep   []int
 }
 
-var headerFromDef = config.NewDef(
-	nonEmptyList("fields", "Field names in the record whose values are to be copied or moved to headers."),
-	nonEmptyList("headers", "Header names, in the same order as the field names listed in the fields configuration property."),
-	config.Key{Name: "operation", Type: config.String, Required: true, Validator: config.OneOf("move", "copy"), Importance: config.High,
+var headerFromBinding = config.Bind(
+	config.ListField(nonEmptyList("fields", "Field names in the record whose values are to be copied or moved to headers."),
+		func(t *HeaderFrom) *[]string { return &t.fields }),
+	config.ListField(nonEmptyList("headers", "Header names, in the same order as the field names listed in the fields configuration property."),
+		func(t *HeaderFrom) *[]string { return &t.headers }),
+	config.StringField(config.Key{Name: "operation", Required: true, Validator: config.OneOf("move", "copy"), Importance: config.High,
 		Doc: "Either <code>move</code> if the fields are to be moved to the headers (removed from the key/value), or <code>copy</code> if the fields are to be copied to the headers (retained in the key/value)."},
-	replaceNullKey,
+		func(t *HeaderFrom) *string { return &t.operation }),
+	replaceNull(func(t *HeaderFrom) *fieldGetter { return &t.get }),
 )
 
 // NewHeaderFrom returns an unconfigured HeaderFrom$Key or HeaderFrom$Value.
@@ -127,20 +133,18 @@ func NewHeaderFrom(op Operand) *HeaderFrom {
 }
 
 // Config returns the keys of Kafka Connect's HeaderFrom.
-func (*HeaderFrom) Config() *config.Def { return headerFromDef }
+func (*HeaderFrom) Config() *config.Def { return headerFromBinding.Def() }
 
 // Configure reads fields, headers and operation.
 func (t *HeaderFrom) Configure(props map[string]string) error {
-	v, err := parse(t.name, headerFromDef, props)
-	if err != nil {
+	if _, err := configure(t.name, headerFromBinding, props, t); err != nil {
 		return err
 	}
-	t.fields, t.headers = v.List("fields"), v.List("headers")
 	if len(t.fields) != len(t.headers) {
 		return configError(t.name, "headers", props["headers"], "'fields' config must have the same number of elements as 'headers' config.")
 	}
-	t.move = strings.EqualFold(v.String("operation"), "move")
-	t.get, t.cache = fieldGetter(v.Bool("replace.null.with.default")), schemaCache[*headerFromPlan]{}
+	t.move = t.operation == "move"
+	t.cache = schemaCache[*headerFromPlan]{}
 	return nil
 }
 

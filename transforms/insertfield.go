@@ -14,9 +14,11 @@ type InsertField struct {
 	base
 	topic, partition, offset, timestamp, static insertSpec
 	staticValue                                 any // a string, boxed once
-	count                                       int // fields inserted
-	get                                         fieldGetter
-	cache                                       schemaCache[*connect.Schema]
+	// cfg holds the keys as given.
+	cfg   struct{ topic, partition, offset, timestamp, static, staticValue string }
+	count int // fields inserted
+	get   fieldGetter
+	cache schemaCache[*connect.Schema]
 }
 
 type insertSpec struct {
@@ -38,14 +40,20 @@ func parseInsertSpec(s string) insertSpec {
 
 const insertSuffixDoc = " Suffix with <code>!</code> to make this a required field, or <code>?</code> to keep it optional (the default)."
 
-var insertFieldDef = config.NewDef(
-	config.Key{Name: "topic.field", Type: config.String, Importance: config.Medium, Doc: "Field name for Kafka topic." + insertSuffixDoc},
-	config.Key{Name: "partition.field", Type: config.String, Importance: config.Medium, Doc: "Field name for Kafka partition." + insertSuffixDoc},
-	config.Key{Name: "offset.field", Type: config.String, Importance: config.Medium, Doc: "Field name for Kafka offset - only applicable to sink connectors." + insertSuffixDoc},
-	config.Key{Name: "timestamp.field", Type: config.String, Importance: config.Medium, Doc: "Field name for record timestamp." + insertSuffixDoc},
-	config.Key{Name: "static.field", Type: config.String, Importance: config.Medium, Doc: "Field name for static data field." + insertSuffixDoc},
-	config.Key{Name: "static.value", Type: config.String, Importance: config.Medium, Doc: "Static field value, if field name configured."},
-	replaceNullKey,
+var insertFieldBinding = config.Bind(
+	config.StringField(config.Key{Name: "topic.field", Importance: config.Medium, Doc: "Field name for Kafka topic." + insertSuffixDoc},
+		func(t *InsertField) *string { return &t.cfg.topic }),
+	config.StringField(config.Key{Name: "partition.field", Importance: config.Medium, Doc: "Field name for Kafka partition." + insertSuffixDoc},
+		func(t *InsertField) *string { return &t.cfg.partition }),
+	config.StringField(config.Key{Name: "offset.field", Importance: config.Medium, Doc: "Field name for Kafka offset - only applicable to sink connectors." + insertSuffixDoc},
+		func(t *InsertField) *string { return &t.cfg.offset }),
+	config.StringField(config.Key{Name: "timestamp.field", Importance: config.Medium, Doc: "Field name for record timestamp." + insertSuffixDoc},
+		func(t *InsertField) *string { return &t.cfg.timestamp }),
+	config.StringField(config.Key{Name: "static.field", Importance: config.Medium, Doc: "Field name for static data field." + insertSuffixDoc},
+		func(t *InsertField) *string { return &t.cfg.static }),
+	config.StringField(config.Key{Name: "static.value", Importance: config.Medium, Doc: "Static field value, if field name configured."},
+		func(t *InsertField) *string { return &t.cfg.staticValue }),
+	replaceNull(func(t *InsertField) *fieldGetter { return &t.get }),
 )
 
 // NewInsertField returns an unconfigured InsertField$Key or InsertField$Value.
@@ -54,27 +62,25 @@ func NewInsertField(op Operand) *InsertField {
 }
 
 // Config returns the keys of Kafka Connect's InsertField.
-func (*InsertField) Config() *config.Def { return insertFieldDef }
+func (*InsertField) Config() *config.Def { return insertFieldBinding.Def() }
 
 // Configure reads the field names.
 func (t *InsertField) Configure(props map[string]string) error {
-	v, err := parse(t.name, insertFieldDef, props)
-	if err != nil {
+	if _, err := configure(t.name, insertFieldBinding, props, t); err != nil {
 		return err
 	}
-	t.topic = parseInsertSpec(v.String("topic.field"))
-	t.partition = parseInsertSpec(v.String("partition.field"))
-	t.offset = parseInsertSpec(v.String("offset.field"))
-	t.timestamp = parseInsertSpec(v.String("timestamp.field"))
-	t.static = parseInsertSpec(v.String("static.field"))
-	t.staticValue = v.String("static.value") // boxed here, not per record
+	t.topic = parseInsertSpec(t.cfg.topic)
+	t.partition = parseInsertSpec(t.cfg.partition)
+	t.offset = parseInsertSpec(t.cfg.offset)
+	t.timestamp = parseInsertSpec(t.cfg.timestamp)
+	t.static = parseInsertSpec(t.cfg.static)
+	t.staticValue = t.cfg.staticValue // boxed here, not per record
 	t.count = 0
 	for _, s := range []insertSpec{t.topic, t.partition, t.offset, t.timestamp, t.static} {
 		if s.name != "" {
 			t.count++
 		}
 	}
-	t.get = fieldGetter(v.Bool("replace.null.with.default"))
 	t.cache = schemaCache[*connect.Schema]{}
 	return nil
 }

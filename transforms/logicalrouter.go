@@ -25,6 +25,8 @@ type ByLogicalTableRouter struct {
 	adjust     string
 	keySchemas map[schemaTopic]*connect.Schema
 	envelopes  map[schemaTopic]*envelopePlan
+	// cfg holds the keys as given.
+	cfg struct{ topicRegex, topicReplacement, keyRegex, keyReplacement string }
 }
 
 type schemaTopic struct {
@@ -38,33 +40,41 @@ type envelopePlan struct {
 	rowIdx map[int]bool    // the before/after field indexes
 }
 
-func logicalRouterDef(keyFieldDefault string) *config.Def {
-	return config.NewDef(
-		config.Key{Name: "topic.regex", Type: config.String, Required: true, Validator: regexValidator(), Importance: config.Low, Width: config.WidthLong,
+func logicalRouterBinding(keyFieldDefault string) *config.Binding[ByLogicalTableRouter] {
+	type r = ByLogicalTableRouter
+	return config.Bind(
+		config.StringField(config.Key{Name: "topic.regex", Required: true, Validator: regexValidator(), Importance: config.Low, Width: config.WidthLong,
 			Doc: "The regex used for extracting the name of the logical table from the original topic name."},
-		config.Key{Name: "topic.replacement", Type: config.String, Required: true, Importance: config.Low, Width: config.WidthLong,
+			func(t *r) *string { return &t.cfg.topicRegex }),
+		config.StringField(config.Key{Name: "topic.replacement", Required: true, Importance: config.Low, Width: config.WidthLong,
 			Doc: "The replacement string used in conjunction with topic.regex. This will be used to create the new topic name."},
-		config.Key{Name: "key.enforce.uniqueness", Type: config.Boolean, Default: true, Importance: config.Low, Width: config.WidthShort,
+			func(t *r) *string { return &t.cfg.topicReplacement }),
+		config.BoolField(config.Key{Name: "key.enforce.uniqueness", Default: true, Importance: config.Low, Width: config.WidthShort,
 			Doc: "Augment each record's key with a field denoting the source topic. This field distinguishes records coming from different physical tables which may otherwise have primary/unique key conflicts. If the source tables are guaranteed to have globally unique keys then this may be set to false to disable key rewriting."},
-		config.Key{Name: "key.field.regex", Type: config.String, Validator: regexValidator(), Importance: config.Low, Width: config.WidthLong,
+			func(t *r) *bool { return &t.enforce }),
+		config.StringField(config.Key{Name: "key.field.regex", Validator: regexValidator(), Importance: config.Low, Width: config.WidthLong,
 			Doc: "The regex used for extracting the physical table identifier from the original topic name."},
-		config.Key{Name: "key.field.name", Type: config.String, Default: keyFieldDefault, Importance: config.Low, Width: config.WidthLong,
+			func(t *r) *string { return &t.cfg.keyRegex }),
+		config.StringField(config.Key{Name: "key.field.name", Default: keyFieldDefault, Importance: config.Low, Width: config.WidthLong,
 			Doc: "Each record's key schema will be augmented with this field name. The purpose of this field is to distinguish the different physical tables that can now share a single topic."},
-		config.Key{Name: "key.field.replacement", Type: config.String, Importance: config.Low, Width: config.WidthLong,
+			func(t *r) *string { return &t.keyField }),
+		config.StringField(config.Key{Name: "key.field.replacement", Importance: config.Low, Width: config.WidthLong,
 			Doc: "The replacement string used in conjunction with key.field.regex. This will be used to create the physical table identifier in the record's key."},
-		config.Key{Name: "schema.name.adjustment.mode", Type: config.String, Default: "none", Validator: config.OneOf("none", "avro", "avro_unicode"),
+			func(t *r) *string { return &t.cfg.keyReplacement }),
+		config.StringField(config.Key{Name: "schema.name.adjustment.mode", Default: "none", Validator: config.OneOf("none", "avro", "avro_unicode"),
 			Importance: config.Low, Width: config.WidthMedium,
 			Doc: "How the schema names derived from the resulting topic name are adjusted for the converter: 'none' (default), 'avro' replaces characters Avro names cannot hold with underscores, 'avro_unicode' with _uxxxx escapes."},
-		config.Key{Name: "logical.table.cache.size", Type: config.Int, Default: 16, Validator: config.AtLeast(1), Importance: config.Low, Width: config.WidthLong,
-			Doc: "Accepted for compatibility; Penstock's caches are sized internally."},
-		config.Key{Name: "logical.destination.cache.size", Type: config.Int, Default: 16, Validator: config.AtLeast(1), Importance: config.Low, Width: config.WidthLong,
-			Doc: "Accepted for compatibility; Penstock's caches are sized internally."},
+			func(t *r) *string { return &t.adjust }),
+		config.OnlyKey[r](config.Key{Name: "logical.table.cache.size", Type: config.Int, Default: 16, Validator: config.AtLeast(1), Importance: config.Low, Width: config.WidthLong,
+			Doc: "Accepted for compatibility; Penstock's caches are sized internally."}),
+		config.OnlyKey[r](config.Key{Name: "logical.destination.cache.size", Type: config.Int, Default: 16, Validator: config.AtLeast(1), Importance: config.Low, Width: config.WidthLong,
+			Doc: "Accepted for compatibility; Penstock's caches are sized internally."}),
 	)
 }
 
 var (
-	byLogicalTableDef = logicalRouterDef("__dbz__physicalTableIdentifier")
-	toLogicalTopicDef = logicalRouterDef("__dbz__sourceIdentifier")
+	byLogicalTableBinding = logicalRouterBinding("__dbz__physicalTableIdentifier")
+	toLogicalTopicBinding = logicalRouterBinding("__dbz__sourceIdentifier")
 )
 
 // NewByLogicalTableRouter returns an unconfigured ByLogicalTableRouter.
@@ -79,27 +89,28 @@ func NewToLogicalTopicRouter() *ByLogicalTableRouter {
 }
 
 // Config returns Debezium's keys.
-func (t *ByLogicalTableRouter) Config() *config.Def {
+func (t *ByLogicalTableRouter) Config() *config.Def { return t.binding().Def() }
+
+func (t *ByLogicalTableRouter) binding() *config.Binding[ByLogicalTableRouter] {
 	if t.class == "ToLogicalTopicRouter" {
-		return toLogicalTopicDef
+		return toLogicalTopicBinding
 	}
-	return byLogicalTableDef
+	return byLogicalTableBinding
 }
 
 // Configure compiles the regexes.
 func (t *ByLogicalTableRouter) Configure(props map[string]string) error {
-	v, err := parse(t.class, t.Config(), props)
-	if err != nil {
+	if _, err := configure(t.class, t.binding(), props, t); err != nil {
 		return err
 	}
-	r, err := newReplacer(v.String("topic.regex"), v.String("topic.replacement"))
+	r, err := newReplacer(t.cfg.topicRegex, t.cfg.topicReplacement)
 	if err != nil {
-		return configError(t.class, "topic.replacement", v.String("topic.replacement"), err.Error())
+		return configError(t.class, "topic.replacement", t.cfg.topicReplacement, err.Error())
 	}
 	t.topics = &topicRouter{r: r}
 	t.keyRe = nil
-	if kr := strings.TrimSpace(v.String("key.field.regex")); kr != "" {
-		repl := strings.TrimSpace(v.String("key.field.replacement"))
+	if kr := strings.TrimSpace(t.cfg.keyRegex); kr != "" {
+		repl := strings.TrimSpace(t.cfg.keyReplacement)
 		if repl == "" {
 			return configError(t.class, "key.field.replacement", "", "key.field.replacement must be non-empty if key.field.regex is set.")
 		}
@@ -107,8 +118,6 @@ func (t *ByLogicalTableRouter) Configure(props map[string]string) error {
 			return configError(t.class, "key.field.replacement", repl, err.Error())
 		}
 	}
-	t.enforce, t.keyField = v.Bool("key.enforce.uniqueness"), v.String("key.field.name")
-	t.adjust = strings.ToLower(v.String("schema.name.adjustment.mode"))
 	t.keyIDs = stringCache[string]{}
 	t.keySchemas, t.envelopes = map[schemaTopic]*connect.Schema{}, map[schemaTopic]*envelopePlan{}
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 // EventRouter is Debezium's outbox event router: it turns inserts into an
@@ -28,39 +29,54 @@ type EventRouter struct {
 	expandJSON                                                      bool
 	envelopeFields                                                  bool
 	valueSchemas                                                    map[schemaTopic]*connect.Schema
+	// cfg holds the keys as given.
+	cfg struct{ placement, missing, topicRegex, topicReplacement string }
 }
 
 type outboxField struct {
 	field, placement, alias string
 }
 
-var eventRouterDef = config.NewDef(
-	config.Key{Name: "table.op.invalid.behavior", Type: config.String, Default: "warn", Validator: config.OneOf("warn", "error", "fatal"),
+var eventRouterBinding = config.Bind(
+	config.StringField(config.Key{Name: "table.op.invalid.behavior", Default: "warn", Validator: config.OneOf("warn", "error", "fatal"),
 		Importance: config.Medium, Doc: "While Debezium is capturing changes from the outbox table, it is expecting only to process 'create' or 'delete' row events; in case something else is processed this transform can log it as warning, error or stop the process."},
-	config.Key{Name: "table.field.event.id", Type: config.String, Default: "id", Importance: config.Low, Doc: "The column which contains the event ID within the outbox table"},
-	config.Key{Name: "table.field.event.key", Type: config.String, Default: "aggregateid", Importance: config.Low, Doc: "The column which contains the event key within the outbox table"},
-	config.Key{Name: "table.field.event.type", Type: config.String, Default: "type", Importance: config.Low, Doc: "The column which contains the event type within the outbox table"},
-	config.Key{Name: "table.field.event.timestamp", Type: config.String, Importance: config.Medium,
+		func(t *EventRouter) *string { return &t.invalidOp }),
+	config.StringField(config.Key{Name: "table.field.event.id", Default: "id", Importance: config.Low, Doc: "The column which contains the event ID within the outbox table"},
+		func(t *EventRouter) *string { return &t.idField }),
+	config.StringField(config.Key{Name: "table.field.event.key", Default: "aggregateid", Importance: config.Low, Doc: "The column which contains the event key within the outbox table"},
+		func(t *EventRouter) *string { return &t.keyField }),
+	config.OnlyKey[EventRouter](config.Key{Name: "table.field.event.type", Type: config.String, Default: "type", Importance: config.Low, Doc: "The column which contains the event type within the outbox table"}),
+	config.StringField(config.Key{Name: "table.field.event.timestamp", Importance: config.Medium,
 		Doc: "Optionally you can override the Kafka message timestamp with a value from a chosen column, otherwise it'll be the Debezium event processed timestamp."},
-	config.Key{Name: "table.field.event.payload", Type: config.String, Default: "payload", Importance: config.Low, Doc: "The column which contains the event payload within the outbox table"},
-	config.Key{Name: "table.fields.additional.placement", Type: config.String, Validator: outboxPlacementValidator(), Importance: config.High,
+		func(t *EventRouter) *string { return &t.tsField }),
+	config.StringField(config.Key{Name: "table.field.event.payload", Default: "payload", Importance: config.Low, Doc: "The column which contains the event payload within the outbox table"},
+		func(t *EventRouter) *string { return &t.payloadField }),
+	config.StringField(config.Key{Name: "table.fields.additional.placement", Validator: outboxPlacementValidator(), Importance: config.High,
 		Doc: "Extra fields can be added as part of the event envelope or a message header, format is a list of colon-delimited pairs or trios when you desire to have aliases, e.g. <code>id:header,field_name:envelope:alias,field_name:partition</code> "},
-	config.Key{Name: "table.field.additional.missing", Type: config.String, Default: "error", Validator: config.OneOf("error", "ignore"), Importance: config.Low,
+		func(t *EventRouter) *string { return &t.cfg.placement }),
+	config.StringField(config.Key{Name: "table.field.additional.missing", Default: "error", Validator: config.OneOf("error", "ignore"), Importance: config.Low,
 		Doc: "When transforming the 'table.fields.additional.placement' fields, defines the behavior when the field is missing in the change data: error or ignore."},
-	config.Key{Name: "table.field.event.schema.version", Type: config.String, Importance: config.Low,
+		func(t *EventRouter) *string { return &t.cfg.missing }),
+	config.StringField(config.Key{Name: "table.field.event.schema.version", Importance: config.Low,
 		Doc: "The column which contains the event schema version within the outbox table"},
-	config.Key{Name: "route.by.field", Type: config.String, Default: "aggregatetype", Importance: config.Medium,
+		func(t *EventRouter) *string { return &t.versionField }),
+	config.StringField(config.Key{Name: "route.by.field", Default: "aggregatetype", Importance: config.Medium,
 		Doc: "The column which determines how the events will be routed, the value will become part of the topic name"},
-	config.Key{Name: "route.topic.regex", Type: config.String, Default: "(?<routedByValue>.*)", Validator: regexValidator(), Importance: config.Low,
+		func(t *EventRouter) *string { return &t.routeBy }),
+	config.StringField(config.Key{Name: "route.topic.regex", Default: "(?<routedByValue>.*)", Validator: regexValidator(), Importance: config.Low,
 		Doc: "The default regex to use within the RegexRouter, the default capture will allow to replace the routed field into a new topic name defined in 'route.topic.replacement'"},
-	config.Key{Name: "route.topic.replacement", Type: config.String, Default: "outbox.event.${routedByValue}", Importance: config.High,
+		func(t *EventRouter) *string { return &t.cfg.topicRegex }),
+	config.StringField(config.Key{Name: "route.topic.replacement", Default: "outbox.event.${routedByValue}", Importance: config.High,
 		Doc: "The name of the topic in which the events will be routed, a replacement '${routedByValue}' is available which is the value of The column configured via 'route.by.field'"},
-	config.Key{Name: "route.tombstone.on.empty.payload", Type: config.Boolean, Default: false, Importance: config.Low,
+		func(t *EventRouter) *string { return &t.cfg.topicReplacement }),
+	config.BoolField(config.Key{Name: "route.tombstone.on.empty.payload", Default: false, Importance: config.Low,
 		Doc: "Whether or not an empty payload should cause a tombstone event."},
-	config.Key{Name: "table.expand.json.payload", Type: config.Boolean, Default: false, Importance: config.Medium,
+		func(t *EventRouter) *bool { return &t.tombstoneOnEmpty }),
+	config.BoolField(config.Key{Name: "table.expand.json.payload", Default: false, Importance: config.Medium,
 		Doc: "Whether or not to try unescaping a JSON string and make it real JSON. It will infer schema information from payload and update the record schema accordingly. If content is not JSON, it just produces a warning and emits the record unchanged"},
-	config.Key{Name: "table.json.payload.null.behavior", Type: config.String, Default: "ignore", Validator: config.OneOf("ignore", "optional_bytes"), Importance: config.Low,
-		Doc: "Behavior when json payload including null value, the default will ignore null, optional_bytes will keep the null value, and treat null as optional bytes of connect."},
+		func(t *EventRouter) *bool { return &t.expandJSON }),
+	config.OnlyKey[EventRouter](config.Key{Name: "table.json.payload.null.behavior", Type: config.String, Default: "ignore", Validator: config.OneOf("ignore", "optional_bytes"), Importance: config.Low,
+		Doc: "Behavior when json payload including null value, the default will ignore null, optional_bytes will keep the null value, and treat null as optional bytes of connect."}),
 )
 
 func outboxPlacementValidator() config.Validator {
@@ -100,27 +116,20 @@ func parseOutboxFields(s string) ([]outboxField, error) {
 func NewEventRouter() *EventRouter { return &EventRouter{} }
 
 // Config returns Debezium's outbox keys.
-func (*EventRouter) Config() *config.Def { return eventRouterDef }
+func (*EventRouter) Config() *config.Def { return eventRouterBinding.Def() }
 
 // Configure reads the outbox table layout and routing.
 func (t *EventRouter) Configure(props map[string]string) error {
-	v, err := parse("EventRouter", eventRouterDef, props)
-	if err != nil {
+	if _, err := configure("EventRouter", eventRouterBinding, props, t); err != nil {
 		return err
 	}
-	t.idField, t.keyField = v.String("table.field.event.id"), v.String("table.field.event.key")
-	t.tsField, t.payloadField = v.String("table.field.event.timestamp"), v.String("table.field.event.payload")
-	t.versionField, t.routeBy = v.String("table.field.event.schema.version"), v.String("route.by.field")
-	t.additional, _ = parseOutboxFields(v.String("table.fields.additional.placement"))
-	t.missingIgnore = strings.EqualFold(v.String("table.field.additional.missing"), "ignore")
-	r, err := newReplacer(v.String("route.topic.regex"), v.String("route.topic.replacement"))
+	t.additional, _ = parseOutboxFields(t.cfg.placement) // checked by the validator
+	t.missingIgnore = t.cfg.missing == "ignore"
+	r, err := newReplacer(t.cfg.topicRegex, t.cfg.topicReplacement)
 	if err != nil {
-		return configError("EventRouter", "route.topic.replacement", v.String("route.topic.replacement"), err.Error())
+		return configError("EventRouter", "route.topic.replacement", t.cfg.topicReplacement, err.Error())
 	}
 	t.router = &topicRouter{r: r}
-	t.tombstoneOnEmpty = v.Bool("route.tombstone.on.empty.payload")
-	t.invalidOp = strings.ToLower(v.String("table.op.invalid.behavior"))
-	t.expandJSON = v.Bool("table.expand.json.payload")
 	t.envelopeFields = false
 	for _, f := range t.additional {
 		if f.placement == "envelope" {
@@ -402,11 +411,11 @@ func (t *EventRouter) timestamp(rec *connect.Record, row outboxRow) (time.Time, 
 		name = s.Name
 	}
 	switch name {
-	case "io.debezium.time.MicroTimestamp":
+	case names.MicroTimestamp:
 		return time.UnixMicro(n).UTC(), nil
-	case "io.debezium.time.NanoTimestamp":
+	case names.NanoTimestamp:
 		return time.Unix(0, n).UTC(), nil
-	case connect.TimestampName, "io.debezium.time.Timestamp", "":
+	case connect.TimestampName, names.Timestamp, "":
 		return time.UnixMilli(n).UTC(), nil
 	}
 	return time.Time{}, recordErr("EventRouter", rec, t.tsField, "unsupported field type %s for the event timestamp", name)

@@ -10,28 +10,29 @@ import (
 // TopicNameMatches is true for records whose whole topic name matches a
 // regular expression.
 type TopicNameMatches struct {
-	re    *regexp.Regexp
-	cache stringCache[bool]
+	pattern string
+	re      *regexp.Regexp
+	cache   stringCache[bool]
 }
 
-var topicNameMatchesDef = config.NewDef(
-	config.Key{Name: "pattern", Type: config.String, Required: true, Validator: regexValidator(), Importance: config.Medium,
+var topicNameMatchesBinding = config.Bind(
+	config.StringField(config.Key{Name: "pattern", Required: true, Validator: regexValidator(), Importance: config.Medium,
 		Doc: "A Java regular expression for matching against the name of a record's topic."},
+		func(p *TopicNameMatches) *string { return &p.pattern }),
 )
 
 // NewTopicNameMatches returns an unconfigured TopicNameMatches.
 func NewTopicNameMatches() *TopicNameMatches { return &TopicNameMatches{} }
 
 // Config returns the key: pattern.
-func (*TopicNameMatches) Config() *config.Def { return topicNameMatchesDef }
+func (*TopicNameMatches) Config() *config.Def { return topicNameMatchesBinding.Def() }
 
 // Configure compiles the pattern.
 func (p *TopicNameMatches) Configure(props map[string]string) error {
-	v, err := parse("TopicNameMatches", topicNameMatchesDef, props)
-	if err != nil {
+	if _, err := configure("TopicNameMatches", topicNameMatchesBinding, props, p); err != nil {
 		return err
 	}
-	p.re, _ = compileFull(v.String("pattern")) // checked by the validator
+	p.re, _ = compileFull(p.pattern) // checked by the validator
 	p.cache = stringCache[bool]{}
 	return nil
 }
@@ -52,24 +53,23 @@ func (*TopicNameMatches) Close() error { return nil }
 // HasHeaderKey is true for records with at least one header of a given name.
 type HasHeaderKey struct{ name string }
 
-var hasHeaderKeyDef = config.NewDef(
-	config.Key{Name: "name", Type: config.String, Required: true, Validator: config.NonEmpty(), Importance: config.Medium,
+var hasHeaderKeyBinding = config.Bind(
+	config.StringField(config.Key{Name: "name", Required: true, Validator: config.NonEmpty(), Importance: config.Medium,
 		Doc: "The header name."},
+		func(p *HasHeaderKey) *string { return &p.name }),
 )
 
 // NewHasHeaderKey returns an unconfigured HasHeaderKey.
 func NewHasHeaderKey() *HasHeaderKey { return &HasHeaderKey{} }
 
 // Config returns the key: name.
-func (*HasHeaderKey) Config() *config.Def { return hasHeaderKeyDef }
+func (*HasHeaderKey) Config() *config.Def { return hasHeaderKeyBinding.Def() }
 
 // Configure reads the header name.
 func (p *HasHeaderKey) Configure(props map[string]string) error {
-	v, err := parse("HasHeaderKey", hasHeaderKeyDef, props)
-	if err != nil {
+	if _, err := configure("HasHeaderKey", hasHeaderKeyBinding, props, p); err != nil {
 		return err
 	}
-	p.name = v.String("name")
 	return nil
 }
 

@@ -18,7 +18,9 @@ type ReplaceField struct {
 	excludeList      []string
 	renames          map[string]string
 	get              fieldGetter
-	cache            schemaCache[*replacePlan]
+	// cfg holds the keys as given.
+	cfg   struct{ exclude, include, renames, blacklist, whitelist []string }
+	cache schemaCache[*replacePlan]
 }
 
 // replacePlan is the output schema for one input schema and, per output
@@ -28,14 +30,19 @@ type replacePlan struct {
 	src    []int
 }
 
-var replaceFieldDef = config.NewDef(
-	listKey("exclude", "Fields to exclude. This takes precedence over the fields to include.", config.Medium),
-	listKey("include", "Fields to include. If specified, only these fields will be used.", config.Medium),
-	config.Key{Name: "renames", Type: config.List, Default: []string{}, Validator: renamesValidator(), Importance: config.Medium,
+var replaceFieldBinding = config.Bind(
+	config.ListField(listKey("exclude", "Fields to exclude. This takes precedence over the fields to include.", config.Medium),
+		func(t *ReplaceField) *[]string { return &t.cfg.exclude }),
+	config.ListField(listKey("include", "Fields to include. If specified, only these fields will be used.", config.Medium),
+		func(t *ReplaceField) *[]string { return &t.cfg.include }),
+	config.ListField(config.Key{Name: "renames", Default: []string{}, Validator: renamesValidator(), Importance: config.Medium,
 		Doc: "Field rename mappings, as a list of old:new pairs."},
-	config.Key{Name: "blacklist", Type: config.List, Importance: config.Low, Doc: "Deprecated. Use exclude instead."},
-	config.Key{Name: "whitelist", Type: config.List, Importance: config.Low, Doc: "Deprecated. Use include instead."},
-	replaceNullKey,
+		func(t *ReplaceField) *[]string { return &t.cfg.renames }),
+	config.ListField(config.Key{Name: "blacklist", Importance: config.Low, Doc: "Deprecated. Use exclude instead."},
+		func(t *ReplaceField) *[]string { return &t.cfg.blacklist }),
+	config.ListField(config.Key{Name: "whitelist", Importance: config.Low, Doc: "Deprecated. Use include instead."},
+		func(t *ReplaceField) *[]string { return &t.cfg.whitelist }),
+	replaceNull(func(t *ReplaceField) *fieldGetter { return &t.get }),
 )
 
 func renamesValidator() config.Validator {
@@ -64,23 +71,23 @@ func NewReplaceField(op Operand) *ReplaceField {
 }
 
 // Config returns the keys of Kafka Connect's ReplaceField.
-func (*ReplaceField) Config() *config.Def { return replaceFieldDef }
+func (*ReplaceField) Config() *config.Def { return replaceFieldBinding.Def() }
 
 // Configure reads the field lists.
 func (t *ReplaceField) Configure(props map[string]string) error {
-	v, err := parse(t.name, replaceFieldDef, props)
+	v, err := configure(t.name, replaceFieldBinding, props, t)
 	if err != nil {
 		return err
 	}
-	exclude, include := v.List("exclude"), v.List("include")
+	exclude, include := t.cfg.exclude, t.cfg.include
 	if _, set := props["exclude"]; !set && v.Get("blacklist") != nil {
-		exclude = v.List("blacklist")
+		exclude = t.cfg.blacklist
 	}
 	if _, set := props["include"]; !set && v.Get("whitelist") != nil {
-		include = v.List("whitelist")
+		include = t.cfg.whitelist
 	}
-	renames, _ := parseRenames(v.List("renames")) // checked by the validator
-	t.setup(exclude, include, renames, fieldGetter(v.Bool("replace.null.with.default")))
+	renames, _ := parseRenames(t.cfg.renames) // checked by the validator
+	t.setup(exclude, include, renames, t.get)
 	return nil
 }
 

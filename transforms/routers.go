@@ -12,31 +12,33 @@ import (
 // topic, the topic becomes the replacement, in which $1 or ${name} refer to
 // the regex's groups (Java replacement syntax, as in Kafka Connect).
 type RegexRouter struct {
-	router topicRouter
+	regex, replacement string
+	router             topicRouter
 }
 
-var regexRouterDef = config.NewDef(
-	config.Key{Name: "regex", Type: config.String, Required: true, Validator: regexValidator(), Importance: config.High,
+var regexRouterBinding = config.Bind(
+	config.StringField(config.Key{Name: "regex", Required: true, Validator: regexValidator(), Importance: config.High,
 		Doc: "Regular expression to use for matching."},
-	config.Key{Name: "replacement", Type: config.String, Required: true, Importance: config.High,
+		func(t *RegexRouter) *string { return &t.regex }),
+	config.StringField(config.Key{Name: "replacement", Required: true, Importance: config.High,
 		Doc: "Replacement string."},
+		func(t *RegexRouter) *string { return &t.replacement }),
 )
 
 // NewRegexRouter returns an unconfigured RegexRouter.
 func NewRegexRouter() *RegexRouter { return &RegexRouter{} }
 
 // Config returns the keys: regex and replacement.
-func (*RegexRouter) Config() *config.Def { return regexRouterDef }
+func (*RegexRouter) Config() *config.Def { return regexRouterBinding.Def() }
 
 // Configure compiles the regex and checks the replacement's group references.
 func (t *RegexRouter) Configure(props map[string]string) error {
-	v, err := parse("RegexRouter", regexRouterDef, props)
-	if err != nil {
+	if _, err := configure("RegexRouter", regexRouterBinding, props, t); err != nil {
 		return err
 	}
-	r, err := newReplacer(v.String("regex"), v.String("replacement"))
+	r, err := newReplacer(t.regex, t.replacement)
 	if err != nil {
-		return configError("RegexRouter", "replacement", v.String("replacement"), err.Error())
+		return configError("RegexRouter", "replacement", t.replacement, err.Error())
 	}
 	t.router = topicRouter{r: r}
 	return nil
@@ -85,6 +87,7 @@ func (*RegexRouter) Close() error { return nil }
 // tables.
 type TimestampRouter struct {
 	format   string
+	tsSpec   string // timestamp.format
 	tsFormat *javaDateFormat
 	// The last day formatted: records of one period share a topic, so the
 	// formatted timestamp is reused while the record time stays inside it.
@@ -92,32 +95,33 @@ type TimestampRouter struct {
 	lastTS    string
 }
 
-var timestampRouterDef = config.NewDef(
-	config.Key{Name: "topic.format", Type: config.String, Default: "${topic}-${timestamp}", Validator: config.NonEmpty(),
+var timestampRouterBinding = config.Bind(
+	config.StringField(config.Key{Name: "topic.format", Default: "${topic}-${timestamp}", Validator: config.NonEmpty(),
 		Importance: config.High,
 		Doc:        "Format string which can contain ${topic} and ${timestamp} as placeholders for the topic and timestamp, respectively."},
-	config.Key{Name: "timestamp.format", Type: config.String, Default: "yyyyMMdd", Validator: dateFormatValidator(),
+		func(t *TimestampRouter) *string { return &t.format }),
+	config.StringField(config.Key{Name: "timestamp.format", Default: "yyyyMMdd", Validator: dateFormatValidator(),
 		Importance: config.High,
 		Doc:        "Format string for the timestamp that is compatible with java.text.SimpleDateFormat."},
+		func(t *TimestampRouter) *string { return &t.tsSpec }),
 )
 
 // NewTimestampRouter returns an unconfigured TimestampRouter.
 func NewTimestampRouter() *TimestampRouter { return &TimestampRouter{} }
 
 // Config returns the keys: topic.format and timestamp.format.
-func (*TimestampRouter) Config() *config.Def { return timestampRouterDef }
+func (*TimestampRouter) Config() *config.Def { return timestampRouterBinding.Def() }
 
 // Configure reads the formats.
 func (t *TimestampRouter) Configure(props map[string]string) error {
-	v, err := parse("TimestampRouter", timestampRouterDef, props)
-	if err != nil {
+	if _, err := configure("TimestampRouter", timestampRouterBinding, props, t); err != nil {
 		return err
 	}
-	f, err := parseJavaDateFormat(v.String("timestamp.format"))
+	f, err := parseJavaDateFormat(t.tsSpec)
 	if err != nil {
-		return configError("TimestampRouter", "timestamp.format", v.String("timestamp.format"), err.Error())
+		return configError("TimestampRouter", "timestamp.format", t.tsSpec, err.Error())
 	}
-	t.format, t.tsFormat, t.lastMilli = v.String("topic.format"), f, -1<<63
+	t.tsFormat, t.lastMilli = f, -1<<63
 	return nil
 }
 

@@ -22,10 +22,11 @@ type flattenPlan struct {
 	paths  [][]int // per output field, the field indexes from the top struct down
 }
 
-var flattenDef = config.NewDef(
-	config.Key{Name: "delimiter", Type: config.String, Default: ".", Importance: config.Medium,
+var flattenBinding = config.Bind(
+	config.StringField(config.Key{Name: "delimiter", Default: ".", Importance: config.Medium,
 		Doc: "Delimiter to insert between field names from the input record when generating field names for the output record."},
-	replaceNullKey,
+		func(t *Flatten) *string { return &t.delim }),
+	replaceNull(func(t *Flatten) *fieldGetter { return &t.get }),
 )
 
 // NewFlatten returns an unconfigured Flatten$Key or Flatten$Value.
@@ -34,15 +35,14 @@ func NewFlatten(op Operand) *Flatten {
 }
 
 // Config returns the keys of Kafka Connect's Flatten.
-func (*Flatten) Config() *config.Def { return flattenDef }
+func (*Flatten) Config() *config.Def { return flattenBinding.Def() }
 
 // Configure reads the delimiter.
 func (t *Flatten) Configure(props map[string]string) error {
-	v, err := parse(t.name, flattenDef, props)
-	if err != nil {
+	if _, err := configure(t.name, flattenBinding, props, t); err != nil {
 		return err
 	}
-	t.delim, t.get, t.cache = v.String("delimiter"), fieldGetter(v.Bool("replace.null.with.default")), schemaCache[*flattenPlan]{}
+	t.cache = schemaCache[*flattenPlan]{}
 	return nil
 }
 
@@ -138,10 +138,10 @@ type SetSchemaMetadata struct {
 	cache      schemaCache[*connect.Schema]
 }
 
-var setSchemaMetadataDef = config.NewDef(
-	config.Key{Name: "schema.name", Type: config.String, Importance: config.High, Doc: "Schema name to set."},
-	config.Key{Name: "schema.version", Type: config.Int, Importance: config.High, Doc: "Schema version to set."},
-	replaceNullKey,
+var setSchemaMetadataBinding = config.Bind(
+	config.OnlyKey[SetSchemaMetadata](config.Key{Name: "schema.name", Type: config.String, Importance: config.High, Doc: "Schema name to set."}),
+	config.OnlyKey[SetSchemaMetadata](config.Key{Name: "schema.version", Type: config.Int, Importance: config.High, Doc: "Schema version to set."}),
+	replaceNull(func(t *SetSchemaMetadata) *fieldGetter { return &t.get }),
 )
 
 // NewSetSchemaMetadata returns an unconfigured SetSchemaMetadata$Key or $Value.
@@ -150,11 +150,11 @@ func NewSetSchemaMetadata(op Operand) *SetSchemaMetadata {
 }
 
 // Config returns the keys of Kafka Connect's SetSchemaMetadata.
-func (*SetSchemaMetadata) Config() *config.Def { return setSchemaMetadataDef }
+func (*SetSchemaMetadata) Config() *config.Def { return setSchemaMetadataBinding.Def() }
 
 // Configure reads the name and version; at least one is required.
 func (t *SetSchemaMetadata) Configure(props map[string]string) error {
-	v, err := parse(t.name, setSchemaMetadataDef, props)
+	v, err := configure(t.name, setSchemaMetadataBinding, props, t)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (t *SetSchemaMetadata) Configure(props map[string]string) error {
 	if t.schemaName == nil && t.version == nil {
 		return configError(t.base.name, "schema.name", "", "Neither schema name nor version configured")
 	}
-	t.get, t.cache = fieldGetter(v.Bool("replace.null.with.default")), schemaCache[*connect.Schema]{}
+	t.cache = schemaCache[*connect.Schema]{}
 	return nil
 }
 

@@ -97,9 +97,9 @@ func (b *base) what() string {
 	return "value"
 }
 
-// parse parses props with def, naming the transform in the error.
-func parse(name string, def *config.Def, props map[string]string) (*config.Values, error) {
-	v, err := def.Parse(props)
+// configure parses props with b into t, naming the transform in the error.
+func configure[T any](name string, b *config.Binding[T], props map[string]string, t *T) (*config.Values, error) {
+	v, err := b.Parse(props, t)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -108,7 +108,7 @@ func parse(name string, def *config.Def, props map[string]string) (*config.Value
 
 // configError names the transform and key of a problem found after parsing.
 func configError(name, key, value, msg string) error {
-	return fmt.Errorf("%s: Invalid value %s for configuration %s: %s", name, value, key, msg)
+	return fmt.Errorf("%s: %w", name, config.InvalidError(key, value, msg))
 }
 
 // cacheSize bounds every per-instance cache.
@@ -229,6 +229,11 @@ func (g fieldGetter) at(st *connect.Struct, i int) any {
 var replaceNullKey = config.Key{Name: "replace.null.with.default", Type: config.Boolean, Default: true,
 	Importance: config.Medium,
 	Doc:        "Whether to replace fields that have a default value and that are null to the default value. When set to true, the default value is used, otherwise null is used."}
+
+// replaceNull binds replace.null.with.default to a transform's fieldGetter.
+func replaceNull[T any](get func(*T) *fieldGetter) config.Field[T] {
+	return config.BoolField(replaceNullKey, func(t *T) *bool { return (*bool)(get(t)) })
+}
 
 // requireMap returns v as a schemaless map.
 func requireMap(v any) (map[string]any, bool) {

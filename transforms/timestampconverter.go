@@ -22,6 +22,7 @@ type TimestampConverter struct {
 	target    string // string, unix, Date, Time, Timestamp
 	format    *javaDateFormat
 	precision string
+	formatStr string // format
 	get       fieldGetter
 	cache     schemaCache[*tsPlan]
 }
@@ -31,17 +32,21 @@ type tsPlan struct {
 	index  int
 }
 
-var timestampConverterDef = config.NewDef(
-	config.Key{Name: "field", Type: config.String, Default: "", Importance: config.High,
+var timestampConverterBinding = config.Bind(
+	config.StringField(config.Key{Name: "field", Default: "", Importance: config.High,
 		Doc: "The field containing the timestamp, or empty if the entire value is a timestamp."},
-	config.Key{Name: "target.type", Type: config.String, Required: true, Validator: config.OneOf("string", "unix", "Date", "Time", "Timestamp"),
+		func(t *TimestampConverter) *string { return &t.field }),
+	config.StringField(config.Key{Name: "target.type", Required: true, Validator: config.OneOf("string", "unix", "Date", "Time", "Timestamp"),
 		Importance: config.High, Doc: "The desired timestamp representation: string, unix, Date, Time, or Timestamp."},
-	config.Key{Name: "format", Type: config.String, Default: "", Validator: dateFormatValidator(), Importance: config.Medium,
+		func(t *TimestampConverter) *string { return &t.target }),
+	config.StringField(config.Key{Name: "format", Default: "", Validator: dateFormatValidator(), Importance: config.Medium,
 		Doc: "A SimpleDateFormat-compatible format for the timestamp. Used to generate the output when type=string or used to parse the input if the input is a string."},
-	config.Key{Name: "unix.precision", Type: config.String, Default: "milliseconds",
+		func(t *TimestampConverter) *string { return &t.formatStr }),
+	config.StringField(config.Key{Name: "unix.precision", Default: "milliseconds",
 		Validator: config.OneOf("nanoseconds", "microseconds", "milliseconds", "seconds"), Importance: config.Low,
 		Doc: "The desired Unix precision for the timestamp: seconds, milliseconds, microseconds, or nanoseconds. Used to generate the output when type=unix or used to parse the input if the input is a Long."},
-	replaceNullKey,
+		func(t *TimestampConverter) *string { return &t.precision }),
+	replaceNull(func(t *TimestampConverter) *fieldGetter { return &t.get }),
 )
 
 // NewTimestampConverter returns an unconfigured TimestampConverter$Key or $Value.
@@ -50,28 +55,20 @@ func NewTimestampConverter(op Operand) *TimestampConverter {
 }
 
 // Config returns the keys of Kafka Connect's TimestampConverter.
-func (*TimestampConverter) Config() *config.Def { return timestampConverterDef }
+func (*TimestampConverter) Config() *config.Def { return timestampConverterBinding.Def() }
 
 // Configure reads the target type and format.
 func (t *TimestampConverter) Configure(props map[string]string) error {
-	v, err := parse(t.name, timestampConverterDef, props)
-	if err != nil {
+	if _, err := configure(t.name, timestampConverterBinding, props, t); err != nil {
 		return err
 	}
-	t.field = v.String("field")
-	for _, tt := range []string{"string", "unix", "Date", "Time", "Timestamp"} {
-		if strings.EqualFold(tt, v.String("target.type")) {
-			t.target = tt
-		}
-	}
 	t.format = nil
-	if f := v.String("format"); f != "" {
+	if f := t.formatStr; f != "" {
 		t.format, _ = parseJavaDateFormat(f) // checked by the validator
 	} else if t.target == "string" {
 		return configError(t.name, "format", "", "TimestampConverter requires format option to be specified when using string timestamps")
 	}
-	t.precision = strings.ToLower(v.String("unix.precision"))
-	t.get, t.cache = fieldGetter(v.Bool("replace.null.with.default")), schemaCache[*tsPlan]{}
+	t.cache = schemaCache[*tsPlan]{}
 	return nil
 }
 

@@ -6,14 +6,15 @@ import (
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 // Debezium envelope field names.
 const (
-	envBefore = "before"
-	envAfter  = "after"
-	envSource = "source"
-	envOp     = "op"
+	envBefore = names.FieldBefore
+	envAfter  = names.FieldAfter
+	envSource = names.FieldSource
+	envOp     = names.FieldOp
 )
 
 // envelope recognises a Debezium change event value: a struct whose schema
@@ -25,7 +26,7 @@ func isEnvelope(s *connect.Schema, v any) bool {
 		if s.Type != connect.TypeStruct {
 			return false
 		}
-		if strings.HasSuffix(s.Name, ".Envelope") {
+		if strings.HasSuffix(s.Name, names.EnvelopeSuffix) {
 			return true
 		}
 		_, op := s.Field(envOp)
@@ -88,6 +89,13 @@ type ExtractNewRecordState struct {
 	get            fieldGetter
 	plans          map[[2]*connect.Schema]*unwrapPlan
 	drops          map[dropKey]*replacePlan
+	// cfg holds the keys as given.
+	cfg struct {
+		mode, legacyMode            string
+		legacyDrop                  bool
+		fieldsPrefix, headersPrefix string
+		fields, headers             []string
+	}
 }
 
 // fieldRef is one add.fields or add.headers entry: a field of the envelope
@@ -115,8 +123,8 @@ type dropKey struct {
 
 const deletedField = "__deleted"
 
-var unwrapDef = config.NewDef(
-	config.Key{Name: "delete.tombstone.handling.mode", Type: config.String, Default: "tombstone",
+var unwrapBinding = config.Bind(
+	config.StringField(config.Key{Name: "delete.tombstone.handling.mode", Default: "tombstone",
 		Validator:  config.OneOf("drop", "tombstone", "rewrite", "rewrite-with-tombstone", "delete-to-tombstone"),
 		Importance: config.Medium, Width: config.WidthMedium, DisplayName: "Handle delete and tombstone records",
 		Doc: "How to handle delete records. Options are: drop - Remove the delete event and tombstone from the stream. " +
@@ -124,31 +132,43 @@ var unwrapDef = config.NewDef(
 			"rewrite - Remove tombstone from the record, and add a `__deleted` field with the value `true`. " +
 			"rewrite-with-tombstone - Retain tombstone in record and add a `__deleted` field with the value `true`. " +
 			"delete-to-tombstone - Convert delete events to tombstone events and drop tombstone events."},
-	config.Key{Name: "route.by.field", Type: config.String, Default: "", Importance: config.Low, Width: config.WidthLong,
+		func(t *ExtractNewRecordState) *string { return &t.cfg.mode }),
+	config.StringField(config.Key{Name: "route.by.field", Default: "", Importance: config.Low, Width: config.WidthLong,
 		Doc: "The column which determines how the events will be routed, the value will replace the topic name."},
-	config.Key{Name: "add.fields.prefix", Type: config.String, Default: "__", Importance: config.Low, Width: config.WidthShort,
+		func(t *ExtractNewRecordState) *string { return &t.routeBy }),
+	config.StringField(config.Key{Name: "add.fields.prefix", Default: "__", Importance: config.Low, Width: config.WidthShort,
 		Doc: "Adds this prefix to each field listed."},
-	config.Key{Name: "add.fields", Type: config.List, Default: []string{}, Validator: fieldRefsValidator(), Importance: config.Low, Width: config.WidthLong,
+		func(t *ExtractNewRecordState) *string { return &t.cfg.fieldsPrefix }),
+	config.ListField(config.Key{Name: "add.fields", Default: []string{}, Validator: fieldRefsValidator(), Importance: config.Low, Width: config.WidthLong,
 		Doc: "Adds each field listed, prefixed with __ (or __<struct>_ if the struct is specified). " +
 			"Example: 'version,connector,source.ts_ms' would add __version, __connector and __source_ts_ms fields. " +
 			"Optionally one can also map new field name like version:VERSION,connector:CONNECTOR,source.ts_ms:EVENT_TIMESTAMP."},
-	config.Key{Name: "add.headers.prefix", Type: config.String, Default: "__", Importance: config.Low, Width: config.WidthShort,
+		func(t *ExtractNewRecordState) *[]string { return &t.cfg.fields }),
+	config.StringField(config.Key{Name: "add.headers.prefix", Default: "__", Importance: config.Low, Width: config.WidthShort,
 		Doc: "Adds this prefix listed to each header."},
-	config.Key{Name: "add.headers", Type: config.List, Default: []string{}, Validator: fieldRefsValidator(), Importance: config.Low, Width: config.WidthLong,
+		func(t *ExtractNewRecordState) *string { return &t.cfg.headersPrefix }),
+	config.ListField(config.Key{Name: "add.headers", Default: []string{}, Validator: fieldRefsValidator(), Importance: config.Low, Width: config.WidthLong,
 		Doc: "Adds each field listed to the header, __ (or __<struct>_ if the struct is specified). " +
 			"Example: 'version,connector,source.ts_ms' would add __version, __connector and __source_ts_ms headers."},
-	config.Key{Name: "drop.fields.header.name", Type: config.String, Importance: config.Low, Width: config.WidthShort,
+		func(t *ExtractNewRecordState) *[]string { return &t.cfg.headers }),
+	config.StringField(config.Key{Name: "drop.fields.header.name", Importance: config.Low, Width: config.WidthShort,
 		Doc: "Specifies the name of a header that contains a list of fields to be removed from the event value."},
-	config.Key{Name: "drop.fields.from.key", Type: config.Boolean, Default: false, Importance: config.Low, Width: config.WidthShort,
+		func(t *ExtractNewRecordState) *string { return &t.dropHeader }),
+	config.BoolField(config.Key{Name: "drop.fields.from.key", Default: false, Importance: config.Low, Width: config.WidthShort,
 		Doc: "Specifies whether to apply the drop fields behavior to the event key as well as the value."},
-	config.Key{Name: "drop.fields.keep.schema.compatible", Type: config.Boolean, Default: true, Importance: config.Low, Width: config.WidthShort,
+		func(t *ExtractNewRecordState) *bool { return &t.dropFromKey }),
+	config.BoolField(config.Key{Name: "drop.fields.keep.schema.compatible", Default: true, Importance: config.Low, Width: config.WidthShort,
 		Doc: "true: only optional fields are dropped, keeping schemas compatible; false: dropped fields are removed regardless of optionality."},
-	config.Key{Name: "replace.null.with.default", Type: config.Boolean, Default: true, Importance: config.Low, Width: config.WidthShort,
+		func(t *ExtractNewRecordState) *bool { return &t.dropCompatible }),
+	config.BoolField(config.Key{Name: "replace.null.with.default", Type: config.Boolean, Default: true, Importance: config.Low, Width: config.WidthShort,
 		Doc: "When this option is enabled, null field values are replaced by source-defined defaults when rewriting the record."},
-	config.Key{Name: "drop.tombstones", Type: config.Boolean, Importance: config.Low, Width: config.WidthShort,
+		func(t *ExtractNewRecordState) *bool { return (*bool)(&t.get) }),
+	config.BoolField(config.Key{Name: "drop.tombstones", Importance: config.Low, Width: config.WidthShort,
 		Doc: "Deprecated (Debezium < 2.5), use delete.tombstone.handling.mode. Whether to drop tombstone records; used only when delete.tombstone.handling.mode is not set."},
-	config.Key{Name: "delete.handling.mode", Type: config.String, Validator: config.OneOf("drop", "rewrite", "none"), Importance: config.Low,
+		func(t *ExtractNewRecordState) *bool { return &t.cfg.legacyDrop }),
+	config.StringField(config.Key{Name: "delete.handling.mode", Validator: config.OneOf("drop", "rewrite", "none"), Importance: config.Low,
 		Doc: "Deprecated (Debezium < 2.5), use delete.tombstone.handling.mode. drop, rewrite or none (a record with a null value); used only when delete.tombstone.handling.mode is not set."},
+		func(t *ExtractNewRecordState) *string { return &t.cfg.legacyMode }),
 )
 
 func fieldRefsValidator() config.Validator {
@@ -201,22 +221,21 @@ func NewExtractNewRecordState() *ExtractNewRecordState { return &ExtractNewRecor
 
 // Config returns Debezium's keys, plus the pre-2.5 drop.tombstones and
 // delete.handling.mode.
-func (*ExtractNewRecordState) Config() *config.Def { return unwrapDef }
+func (*ExtractNewRecordState) Config() *config.Def { return unwrapBinding.Def() }
 
 // Configure reads the keys. The legacy keys apply only when
 // delete.tombstone.handling.mode is not set.
 func (t *ExtractNewRecordState) Configure(props map[string]string) error {
 	const name = "ExtractNewRecordState"
-	v, err := parse(name, unwrapDef, props)
-	if err != nil {
+	if _, err := configure(name, unwrapBinding, props, t); err != nil {
 		return err
 	}
 	_, modeSet := props["delete.tombstone.handling.mode"]
 	_, legacyDrop := props["drop.tombstones"]
 	_, legacyMode := props["delete.handling.mode"]
 	if !modeSet && (legacyDrop || legacyMode) {
-		t.keepTombstones = legacyDrop && !v.Bool("drop.tombstones")
-		switch strings.ToLower(v.String("delete.handling.mode")) {
+		t.keepTombstones = legacyDrop && !t.cfg.legacyDrop
+		switch t.cfg.legacyMode {
 		case "rewrite":
 			t.deletes, t.rewrite = deleteRewrite, true
 		case "none":
@@ -226,7 +245,7 @@ func (t *ExtractNewRecordState) Configure(props map[string]string) error {
 		}
 	} else {
 		t.keepTombstones, t.rewrite = false, false
-		switch strings.ToLower(v.String("delete.tombstone.handling.mode")) {
+		switch t.cfg.mode {
 		case "drop":
 			t.deletes = deleteDrop
 		case "rewrite":
@@ -239,12 +258,9 @@ func (t *ExtractNewRecordState) Configure(props map[string]string) error {
 			t.deletes = deleteNullValue
 		}
 	}
-	t.routeBy = v.String("route.by.field")
-	t.addFields, _ = parseFieldRefs(v.String("add.fields.prefix"), v.List("add.fields"))
-	t.addHeaders, _ = parseFieldRefs(v.String("add.headers.prefix"), v.List("add.headers"))
-	t.dropHeader = strings.TrimSpace(v.String("drop.fields.header.name"))
-	t.dropFromKey, t.dropCompatible = v.Bool("drop.fields.from.key"), v.Bool("drop.fields.keep.schema.compatible")
-	t.get = fieldGetter(v.Bool("replace.null.with.default"))
+	t.addFields, _ = parseFieldRefs(t.cfg.fieldsPrefix, t.cfg.fields)    // checked by the validator
+	t.addHeaders, _ = parseFieldRefs(t.cfg.headersPrefix, t.cfg.headers) // checked by the validator
+	t.dropHeader = strings.TrimSpace(t.dropHeader)
 	t.plans, t.drops = map[[2]*connect.Schema]*unwrapPlan{}, map[dropKey]*replacePlan{}
 	return nil
 }

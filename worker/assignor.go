@@ -3,8 +3,6 @@ package worker
 import (
 	"sort"
 	"time"
-
-	"github.com/penstockhq/penstock/worker/rest"
 )
 
 // The incremental cooperative assignor: pure functions of the members'
@@ -21,8 +19,8 @@ import (
 
 // workSet is a set of connectors and tasks.
 type workSet struct {
-	Connectors []string      `json:"connectors"`
-	Tasks      []rest.TaskID `json:"tasks"`
+	Connectors []string `json:"connectors"`
+	Tasks      []TaskID `json:"tasks"`
 }
 
 func (w workSet) empty() bool { return len(w.Connectors) == 0 && len(w.Tasks) == 0 }
@@ -33,7 +31,7 @@ func (w workSet) sorted() workSet {
 	return w
 }
 
-func sortTasks(ts []rest.TaskID) {
+func sortTasks(ts []TaskID) {
 	sort.Slice(ts, func(i, j int) bool {
 		if ts[i].Connector != ts[j].Connector {
 			return ts[i].Connector < ts[j].Connector
@@ -49,7 +47,7 @@ type assignorInput struct {
 	Members map[string]workSet
 	// Connectors and Tasks are every connector and task in the config.
 	Connectors []string
-	Tasks      []rest.TaskID
+	Tasks      []TaskID
 	// Now is the time of the round.
 	Now time.Time
 	// MaxDelay is scheduled.rebalance.max.delay.ms.
@@ -121,7 +119,7 @@ func assign(in assignorInput, st assignorState) assignorOutput {
 	for _, c := range in.Connectors {
 		connExists[c] = true
 	}
-	taskExists := map[rest.TaskID]bool{}
+	taskExists := map[TaskID]bool{}
 	for _, t := range in.Tasks {
 		taskExists[t] = true
 	}
@@ -129,7 +127,7 @@ func assign(in assignorInput, st assignorState) assignorOutput {
 	// Current ownership: what members run, without deleted work and
 	// without duplicates (the first member in id order keeps it).
 	connOwner := map[string]string{}
-	taskOwner := map[rest.TaskID]string{}
+	taskOwner := map[TaskID]string{}
 	owned := map[string]*workSet{}
 	revoked := map[string]*workSet{}
 	for _, m := range members {
@@ -170,7 +168,7 @@ func assign(in assignorInput, st assignorState) assignorOutput {
 		}
 	}
 	lostConn := map[string]bool{}
-	lostTask := map[rest.TaskID]bool{}
+	lostTask := map[TaskID]bool{}
 	addLost := func(w workSet) {
 		for _, c := range w.Connectors {
 			if _, ok := connOwner[c]; !ok && connExists[c] {
@@ -226,7 +224,7 @@ func assign(in assignorInput, st assignorState) assignorOutput {
 		}
 		freeConns = append(freeConns, c)
 	}
-	var freeTasks []rest.TaskID
+	var freeTasks []TaskID
 	for _, t := range in.Tasks {
 		if _, ok := taskOwner[t]; ok || (holdLost && lostTask[t]) {
 			continue
@@ -330,8 +328,8 @@ func fairShares(members []string, counts map[string]int, total int) map[string]i
 // revokeTasks removes n tasks from ts into rev, taking them from the
 // connectors the member holds most tasks of, so each connector's tasks end
 // up spread over the members.
-func revokeTasks(ts []rest.TaskID, n int, rev *workSet) []rest.TaskID {
-	keep := append([]rest.TaskID(nil), ts...)
+func revokeTasks(ts []TaskID, n int, rev *workSet) []TaskID {
+	keep := append([]TaskID(nil), ts...)
 	sortTasks(keep)
 	for ; n > 0; n-- {
 		per := map[string]int{}
@@ -372,7 +370,7 @@ const departedPrefix = "departed:"
 // scheduled.rebalance.max.delay.ms like any departed worker's. When no
 // member runs anything (the whole group starts) it returns nil: nothing is
 // held back.
-func inferPrevious(members map[string]workSet, memberWorkers map[string]string, conns map[string]string, tasks map[rest.TaskID]string) map[string]workSet {
+func inferPrevious(members map[string]workSet, memberWorkers map[string]string, conns map[string]string, tasks map[TaskID]string) map[string]workSet {
 	running := false
 	for _, w := range members {
 		if !w.empty() {

@@ -5,17 +5,15 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/penstockhq/penstock/worker/rest"
 )
 
-func tasksOf(spec ...string) []rest.TaskID {
-	var out []rest.TaskID
+func tasksOf(spec ...string) []TaskID {
+	var out []TaskID
 	for _, s := range spec {
 		var c string
 		var n int
 		fmt.Sscanf(s, "%1s%d", &c, &n)
-		out = append(out, rest.TaskID{Connector: c, Task: n})
+		out = append(out, TaskID{Connector: c, Task: n})
 	}
 	return out
 }
@@ -147,7 +145,7 @@ func TestAssign(t *testing.T) {
 				}
 			}
 			// Nothing a member runs is assigned to another one.
-			seen := map[rest.TaskID]string{}
+			seen := map[TaskID]string{}
 			for m, a := range out.Members {
 				for _, tk := range a.Assigned.Tasks {
 					if o, dup := seen[tk]; dup {
@@ -178,7 +176,7 @@ func TestAssign(t *testing.T) {
 	}
 }
 
-func contains(ts []rest.TaskID, t rest.TaskID) bool {
+func contains(ts []TaskID, t TaskID) bool {
 	for _, x := range ts {
 		if x == t {
 			return true
@@ -191,12 +189,12 @@ func contains(ts []rest.TaskID, t rest.TaskID) bool {
 // members one by one ends balanced, and no task that stayed ever stopped.
 func TestAssignConverges(t *testing.T) {
 	var conns []string
-	var tasks []rest.TaskID
+	var tasks []TaskID
 	for c := 0; c < 4; c++ {
 		name := fmt.Sprintf("c%d", c)
 		conns = append(conns, name)
 		for i := 0; i < 3; i++ {
-			tasks = append(tasks, rest.TaskID{Connector: name, Task: i})
+			tasks = append(tasks, TaskID{Connector: name, Task: i})
 		}
 	}
 	now := time.Unix(0, 0)
@@ -240,7 +238,7 @@ func TestInferPrevious(t *testing.T) {
 	members := map[string]workSet{"m1": m1, "m2": {}}
 	urls := map[string]string{"m1": "h:1", "m2": "h:2"}
 	conns := map[string]string{"a": "h:1", "b": "h:3"}
-	tasks := map[rest.TaskID]string{{Connector: "a", Task: 0}: "h:1", {Connector: "b", Task: 0}: "h:1", {Connector: "b", Task: 1}: "h:3"}
+	tasks := map[TaskID]string{{Connector: "a", Task: 0}: "h:1", {Connector: "b", Task: 0}: "h:1", {Connector: "b", Task: 1}: "h:3"}
 	prev := inferPrevious(members, urls, conns, tasks)
 	want := map[string]workSet{"m1": m1, "m2": {}, "departed:h:3": ws([]string{"b"}, "b1")}
 	if !reflect.DeepEqual(prev, want) {

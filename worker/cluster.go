@@ -97,7 +97,7 @@ func (h *Herder) Leader() (string, bool) {
 // task's status shows, RUNNING or not, as long as the task is assigned.
 func (h *Herder) TaskOwner(connector string, task int) (string, bool) {
 	h.mu.Lock()
-	_, mine := h.tasks[rest.TaskID{Connector: connector, Task: task}]
+	_, mine := h.tasks[TaskID{Connector: connector, Task: task}]
 	h.mu.Unlock()
 	if mine || h.grp == nil {
 		return "", true

@@ -145,7 +145,7 @@ func withDefaults(props map[string]string) map[string]string {
 func connectorPlugin(reg *plugins.Registry, props map[string]string) (plugins.Plugin, error) {
 	class := strings.TrimSpace(props[KeyConnectorClass])
 	if class == "" {
-		return plugins.Plugin{}, fmt.Errorf("Missing required configuration %q which has no default value.", KeyConnectorClass)
+		return plugins.Plugin{}, config.MissingError(KeyConnectorClass)
 	}
 	return reg.LookupKind(class, plugins.Source, plugins.Sink)
 }
@@ -200,7 +200,7 @@ func validateConnector(reg *plugins.Registry, props map[string]string) (config.I
 			infos.AddError(KeyTopics, "Must configure one of topics or topics.regex")
 		case regex != "":
 			if _, err := regexp.Compile(regex); err != nil {
-				infos.AddError(KeyTopicsRegex, fmt.Sprintf("Invalid value %s for configuration %s: %v", regex, KeyTopicsRegex, err))
+				infos.AddError(KeyTopicsRegex, config.InvalidError(KeyTopicsRegex, regex, err.Error()).Error())
 			}
 		}
 		if dlq := strings.TrimSpace(props[KeyDLQTopic]); dlq != "" && topics != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/plugins"
+	"github.com/penstockhq/penstock/plugins/builtin"
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
@@ -21,7 +22,7 @@ import (
 func registryWith(t testing.TB, extra ...plugins.Plugin) *plugins.Registry {
 	t.Helper()
 	reg := &plugins.Registry{}
-	for _, p := range append(plugins.Builtin().List(), extra...) {
+	for _, p := range append(builtin.Registry().List(), extra...) {
 		if err := reg.Register(p); err != nil {
 			t.Fatal(err)
 		}
@@ -49,6 +50,7 @@ func (c *poisonSource) NewTask() connect.SourceTask { return &poisonSourceTask{}
 type poisonSourceTask struct {
 	topic string
 	done  bool
+	clean bool // no poison: every record is good
 }
 
 func (t *poisonSourceTask) Start(_ context.Context, _ connect.SourceTaskContext, p map[string]string) error {
@@ -68,7 +70,7 @@ func (t *poisonSourceTask) Poll(ctx context.Context) ([]*connect.Record, error) 
 	var out []*connect.Record
 	for i := 0; i < 10; i++ {
 		var v any = int32(i)
-		if i == 5 {
+		if i == 5 && !t.clean {
 			v = "poison"
 		}
 		out = append(out, &connect.Record{Topic: t.topic, Partition: -1, ValueSchema: connect.Int32Schema, Value: v,

@@ -400,7 +400,7 @@ func (m *groupMember) lead(ctx context.Context, join *kmsg.JoinGroupResponse) (m
 	for name := range snap.connectors {
 		in.Connectors = append(in.Connectors, name)
 		for i := range snap.taskConfigs[name] {
-			in.Tasks = append(in.Tasks, rest.TaskID{Connector: name, Task: i})
+			in.Tasks = append(in.Tasks, TaskID{Connector: name, Task: i})
 		}
 	}
 	sort.Strings(in.Connectors)
@@ -411,7 +411,7 @@ func (m *groupMember) lead(ctx context.Context, join *kmsg.JoinGroupResponse) (m
 		for id, u := range urls {
 			workers[id] = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://"), "/")
 		}
-		conns, tasks := map[string]string{}, map[rest.TaskID]string{}
+		conns, tasks := map[string]string{}, map[TaskID]string{}
 		live := func(st status, ok bool) string {
 			if !ok || st.State == rest.StateUnassigned || st.State == rest.StateStopped {
 				return ""

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/penstockhq/penstock/internal/brokertest"
+	"github.com/penstockhq/penstock/plugins/builtin"
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
@@ -112,6 +113,9 @@ func startHerder(t *testing.T, cfg *Config, opts Options) *Herder {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)
+	}
+	if opts.Registry == nil {
+		opts.Registry = builtin.Registry()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -114,9 +114,30 @@ func (s *sinkTask) Report(ctx context.Context, rec *connect.Record, err error) e
 	if orig != nil {
 		raw = kafkaRaw(orig)
 	} else {
-		raw.key, raw.value = renderSourceRecord(rec)
+		raw.key, raw.value, raw.headers = s.reconvert(rec)
 	}
 	return s.errs.handle(ctx, StageTaskPut, s.class, raw, err)
+}
+
+// reconvert renders a record reported after its batch was put (by a sink
+// that writes asynchronously) with the connector's own converters, so its
+// dead letter queue copy is in the topic's format rather than re-rendered as
+// JSON; what a converter cannot render falls back to JSON.
+func (s *sinkTask) reconvert(rec *connect.Record) (key, value []byte, headers []kgo.RecordHeader) {
+	jsonKey, jsonValue := renderSourceRecord(rec)
+	var err error
+	if key, err = s.pl.keyConv.FromConnect(rec.Topic, rec.KeySchema, rec.Key); err != nil {
+		key = jsonKey
+	}
+	if value, err = s.pl.valueConv.FromConnect(rec.Topic, rec.ValueSchema, rec.Value); err != nil {
+		value = jsonValue
+	}
+	for _, h := range rec.Headers {
+		if b, err := s.pl.headerConv.FromConnectHeader(rec.Topic, h.Key, h.Schema, h.Value); err == nil {
+			headers = append(headers, kgo.RecordHeader{Key: h.Key, Value: b})
+		}
+	}
+	return key, value, headers
 }
 
 func kafkaRaw(r *kgo.Record) *rawRecord {

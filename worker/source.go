@@ -34,7 +34,8 @@ type sourceTask struct {
 	lastTopic  string          // the topic of the previous record of this poll
 
 	produced prometheus.Counter
-	promise  func(*kgo.Record, error) // s.onProduced, bound once
+	promise  func(*kgo.Record, error)      // s.onProduced, bound once
+	recAcks  connect.SourceRecordCommitter // the task, when it hears of each record
 
 	mu       sync.Mutex
 	asyncErr error
@@ -109,6 +110,7 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 	}
 	s.producer = cl
 	s.promise = s.onProduced
+	s.recAcks, _ = s.task.(connect.SourceRecordCommitter)
 	// Records still buffered when the task stops get the graceful shutdown
 	// time to be acknowledged; then they are abandoned (and their offsets
 	// never flushed, so they are produced again after a restart).
@@ -258,11 +260,20 @@ func (s *sourceTask) stageFailed(ctx context.Context, stage, class string, sub o
 			raw.value = v
 		}
 	}
-	if herr := s.errs.handle(ctx, stage, class, raw, err); herr != nil {
+	herr := s.errs.handle(ctx, stage, class, raw, err)
+	s.commitRecord(rec, err)
+	if herr != nil {
 		return fmt.Errorf("%w: %w", errTolerance, herr)
 	}
 	s.writer.Ack(sub)
 	return nil
+}
+
+// commitRecord tells a task that hears of each record what became of rec.
+func (s *sourceTask) commitRecord(rec *connect.Record, err error) {
+	if s.recAcks != nil {
+		s.recAcks.CommitRecord(rec, err)
+	}
 }
 
 // send transforms, converts and produces rec, tracked by in.
@@ -274,6 +285,7 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight
 	}
 	if out == nil { // dropped by a transform: its offset counts as done
 		s.writer.Ack(sub)
+		s.commitRecord(rec, nil)
 		return nil
 	}
 	var key, value []byte
@@ -295,9 +307,10 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight
 		headers = append(headers, kgo.RecordHeader{Key: hd.Key, Value: b})
 	}
 	if err := s.noteTopic(ctx, out.Topic); err != nil {
-		return s.stageFailed(ctx, StageKafkaProduce, "producer", sub, out, key, value, err)
+		// Not the record's fault: never tolerated as a record error.
+		return err
 	}
-	in.Context, in.ticket = s.produceCtx, sub
+	in.Context, in.ticket, in.src = s.produceCtx, sub, out
 	in.rec = kgo.Record{Topic: out.Topic, Partition: max(out.Partition, -1), Key: key, Value: value, Headers: headers,
 		Timestamp: out.Timestamp, Context: in}
 	if in.rec.Timestamp.IsZero() {
@@ -315,6 +328,7 @@ type inflight struct {
 	context.Context
 	rec    kgo.Record
 	ticket offsets.Ticket
+	src    *connect.Record // for a task's CommitRecord
 }
 
 // onProduced is the producer's callback: it acknowledges the record's
@@ -324,6 +338,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	if err == nil {
 		s.produced.Inc()
 		s.writer.Ack(in.ticket)
+		s.commitRecord(in.src, nil)
 		return
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
@@ -331,6 +346,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	}
 	herr := s.errs.handle(context.Background(), StageKafkaProduce, "producer",
 		&rawRecord{topic: r.Topic, partition: -1, offset: -1, key: r.Key, value: r.Value, headers: r.Headers}, err)
+	s.commitRecord(in.src, err)
 	if herr != nil {
 		s.fail(fmt.Errorf("%w: %w", errTolerance, herr))
 		return
@@ -358,14 +374,38 @@ func (s *sourceTask) noteTopic(ctx context.Context, topic string) error {
 		var r int16 = -1
 		fmt.Sscan(parts, &p)
 		fmt.Sscan(rf, &r)
-		resp, err := h.adm.CreateTopic(ctx, p, r, nil, topic)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", topic, err)
+		if err := s.createTopic(ctx, topic, p, r); err != nil {
+			return err
 		}
 	}
 	s.topics[topic] = true
 	return nil
+}
+
+// createTopic creates topic, retrying with backoff until it exists, the
+// broker refuses it for good (an error Kafka marks not retriable, such as a
+// policy violation or a missing authorization: the task fails), or the task
+// stops. A creation that failed must never cost the record its place in the
+// topic, so it is not a record error for errors.tolerance.
+func (s *sourceTask) createTopic(ctx context.Context, topic string, partitions int32, rf int16) error {
+	for attempt := 1; ; attempt++ {
+		resp, err := s.r.h.adm.CreateTopic(ctx, partitions, rf, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil
+		}
+		var ke *kerr.Error
+		if errors.As(err, &ke) && !ke.Retriable {
+			return fmt.Errorf("creating topic %s: %w", topic, err)
+		}
+		d := backoff(attempt, max(s.errs.policy.retryDelayMax, time.Second))
+		s.r.log.Warn("creating topic failed; retrying", "topic", topic, "attempt", attempt, "backoff", d, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("creating topic %s: stopped while retrying: %w", topic, err)
+		case <-time.After(d):
+		}
+	}
 }

@@ -18,7 +18,7 @@ import (
 // sourceTask and sinkTask.
 type taskRunner struct {
 	h          *Herder
-	id         rest.TaskID
+	id         TaskID
 	rawConfig  map[string]string // task config as stored
 	connConfig map[string]string // connector config as stored
 	log        *slog.Logger
@@ -35,7 +35,7 @@ type taskRunner struct {
 
 // startTask starts a task's goroutine; its status goes RUNNING (or PAUSED)
 // once the task started, FAILED if anything fails it.
-func (h *Herder) startTask(id rest.TaskID, taskConfig, connConfig map[string]string, paused bool) *taskRunner {
+func (h *Herder) startTask(id TaskID, taskConfig, connConfig map[string]string, paused bool) *taskRunner {
 	ctx, cancel := context.WithCancel(h.ctx)
 	t := &taskRunner{h: h, id: id, rawConfig: taskConfig, connConfig: connConfig, cancel: cancel,
 		done: make(chan struct{}), paused: paused, pauseCh: make(chan struct{}),

@@ -5,8 +5,11 @@
 //
 // It prints acks=all produce MB/s (1 KiB records, franz-go), consume MB/s
 // (with the broker's zero-copy fetch path off and on, same data, same run),
-// produce p50/p99 latency at a fixed moderate rate, the same numbers for
-// kfake, and two disk baselines for the same bytes:
+// produce p50/p99 latency at a fixed moderate rate, end-to-end (produce to
+// consume) latency with the broker's default penstock.visibility=synced
+// (consumers see records once fsynced) beside Kafka's behaviour
+// (penstock.visibility=written), the same numbers for kfake, and two disk
+// baselines for the same bytes:
 //
 //   - pipelined: one goroutine writes sequentially while another fsyncs
 //     whatever was written so far, in a loop, as the broker's group commit
@@ -19,6 +22,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
@@ -107,6 +111,21 @@ func main() {
 		rounds, fsyncs, syncTime = st.Rounds-before.Rounds, st.Fsyncs-before.Fsyncs, st.SyncTime-before.SyncTime
 	}, penModes)
 	broker.SetZeroCopyFetch(true)
+	// What consumers waiting for the fsync cost, against Kafka's
+	// behaviour, same broker, same rate.
+	type e2e struct {
+		name     string
+		p50, p99 time.Duration
+	}
+	var e2es []e2e
+	for _, vis := range []string{"synced", "written"} {
+		name := "e2e-" + vis
+		if err := srv.CreateTopic(name, int32(*partitions), map[string]string{"penstock.visibility": vis}); err != nil {
+			fail(err)
+		}
+		p50, p99 := endToEnd(ln.Addr().String(), name)
+		e2es = append(e2es, e2e{"visibility=" + vis, p50, p99})
+	}
 	srv.Close()
 
 	// kfake, in memory.
@@ -132,6 +151,10 @@ func main() {
 	for i, m := range penModes {
 		fmt.Printf("%-36s %14s %14.1f\n", "  consume, "+m.name, "", pen.consumeMBs[i])
 	}
+	for _, e := range e2es {
+		fmt.Printf("%-36s %14s %14s %10s %10s\n", "  end-to-end, "+e.name, "", "",
+			e.p50.Round(10*time.Microsecond), e.p99.Round(10*time.Microsecond))
+	}
 	fmt.Printf("%-36s %14.1f %14.1f %10s %10s\n", "kfake (in memory)", kf.produceMBs, kf.consumeMBs[0],
 		kf.p50.Round(10*time.Microsecond), kf.p99.Round(10*time.Microsecond))
 	fmt.Printf("%-36s %14.1f   (%d files, %d fsync rounds overlapping %d KiB writes)\n", "disk write+fsync, pipelined", pipeMBs,
@@ -143,6 +166,8 @@ func main() {
 	fmt.Printf("group commit: %d rounds, %d file fsyncs, %s in fsync for the produce run (%.1f KiB per round)\n",
 		rounds, fsyncs, syncTime.Round(time.Millisecond), float64(size)/float64(max(rounds, 1))/1024)
 	fmt.Printf("consume zero-copy / buffered: %.0f%%\n", 100*pen.consumeMBs[1]/pen.consumeMBs[0])
+	fmt.Printf("end-to-end p50/p99 cost of reading only fsynced records: +%s / +%s over penstock.visibility=written\n",
+		(e2es[0].p50 - e2es[1].p50).Round(10*time.Microsecond), (e2es[0].p99 - e2es[1].p99).Round(10*time.Microsecond))
 	fmt.Printf("penstock produce / serial-rounds disk: %.0f%% (what group commit saves)\n", 100*pen.produceMBs/diskMBs)
 	fmt.Printf("penstock produce / disk (pipelined write+fsync): %.0f%%\n", 100*pen.produceMBs/pipeMBs)
 	fmt.Printf("load average: before %s, after %s\n", loadBefore, loadavg())
@@ -232,6 +257,88 @@ func run(addr string, n int, produced func(), modes []consumeMode) result {
 		r.consumeMBs = append(r.consumeMBs, consume(addr, total))
 	}
 	return r
+}
+
+// endToEnd produces at -rate for -latency to topic (acks=all) while a
+// consumer tails it, and returns the p50 and p99 of the time from Produce
+// to the consumer's poll returning the record.
+func endToEnd(addr, topic string) (p50, p99 time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(time.Second))
+	if err != nil {
+		fail(err)
+	}
+	defer cons.Close()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	if err != nil {
+		fail(err)
+	}
+	defer prod.Close()
+	value := make([]byte, *recordSize)
+	var (
+		mu   sync.Mutex
+		sent = map[int64]time.Time{}
+		lats []time.Duration
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			fs := cons.PollFetches(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			now := time.Now()
+			fs.EachError(func(_ string, _ int32, err error) { fail(err) })
+			mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				id := int64(binary.BigEndian.Uint64(r.Value))
+				lats = append(lats, now.Sub(sent[id]))
+			})
+			mu.Unlock()
+		}
+	}()
+	interval := time.Second / time.Duration(*rate)
+	deadline := time.Now().Add(*latencyDur)
+	next := time.Now()
+	var id int64
+	for time.Now().Before(deadline) {
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+		next = next.Add(interval)
+		v := slices.Clone(value)
+		binary.BigEndian.PutUint64(v, uint64(id))
+		mu.Lock()
+		sent[id] = time.Now()
+		mu.Unlock()
+		id++
+		prod.Produce(ctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				fail(err)
+			}
+		})
+	}
+	if err := prod.Flush(ctx); err != nil {
+		fail(err)
+	}
+	for wait := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(lats)
+		mu.Unlock()
+		if n >= int(id) {
+			break
+		}
+		if time.Since(wait) > 30*time.Second {
+			fail(fmt.Errorf("end-to-end run on %s: consumer saw %d of %d records", topic, n, id))
+		}
+	}
+	cancel()
+	<-done
+	slices.Sort(lats)
+	return lats[len(lats)/2], lats[len(lats)*99/100]
 }
 
 // consume reads total records of the topic from the start and returns MB/s.

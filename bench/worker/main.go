@@ -36,6 +36,7 @@ import (
 	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/internal/gctune"
 	"github.com/penstockhq/penstock/plugins"
+	"github.com/penstockhq/penstock/plugins/builtin"
 	"github.com/penstockhq/penstock/worker"
 )
 
@@ -289,7 +290,7 @@ func newHerder(ctx context.Context, addr string, reg *plugins.Registry, group st
 
 func registry() (*plugins.Registry, error) {
 	reg := &plugins.Registry{}
-	for _, p := range plugins.Builtin().List() {
+	for _, p := range builtin.Registry().List() {
 		if err := reg.Register(p); err != nil {
 			return nil, err
 		}

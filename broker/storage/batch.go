@@ -65,6 +65,11 @@ var (
 	ErrOffsetOutOfRange = errors.New("offset out of range")
 	// ErrClosed means the log was closed (or its topic deleted).
 	ErrClosed = errors.New("log closed")
+	// ErrLogOffline means a write or fsync of the log failed and the log
+	// was taken offline until a restart recovers it (KAFKA_STORAGE_ERROR).
+	ErrLogOffline = errors.New("log offline after a storage error")
+	// ErrNotSynced means records are not (yet) fsynced.
+	ErrNotSynced = errors.New("records not fsynced")
 )
 
 // BatchHeader is the decoded fixed-size header of a v2 record batch. It is

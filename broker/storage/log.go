@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,6 +28,12 @@ type Config struct {
 	LogAppendTime      bool          // message.timestamp.type=LogAppendTime
 	IndexIntervalBytes int64         // index.interval.bytes: bytes between sparse index entries
 	FileDeleteDelay    time.Duration // file.delete.delay.ms: how long deleted segments stay open for readers
+	// ReadUnsynced (penstock.visibility=written) lets consumers read
+	// records as soon as they are written, before they are fsynced, as
+	// Kafka does. By default the high watermark is the end of the fsynced
+	// log, so that no offset a consumer saw can be lost by a power loss
+	// and reused by other records.
+	ReadUnsynced bool
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -77,23 +84,29 @@ type AppendHook interface {
 // Options configure Open.
 type Options struct {
 	Config Config
-	Syncer *Syncer      // group-commit fsyncs; required for AppendResult.Sync
+	Syncer *Syncer      // group-commit fsyncs; without one every Append fsyncs before returning
 	Logger *slog.Logger // defaults to slog.Default()
 	Hook   AppendHook   // optional batch checks (producer ids, sequences)
 	Epoch  int32        // partition leader epoch stamped into batches
 	Now    func() time.Time
+	FS     FS // where the files are; defaults to OSFS
+	// OnFailure is called once when a write or fsync error takes the log
+	// offline (for metrics; the log itself logs the error).
+	OnFailure func(err error)
 }
 
 // Log is one partition: an ordered list of segments, the active one last.
 // Appends are serialized by appendMu; mu guards the in-memory view that
 // readers snapshot, so reads never wait for a write syscall.
 type Log struct {
-	dir    string
-	log    *slog.Logger
-	syncer *Syncer
-	hook   AppendHook
-	epoch  int32
-	now    func() time.Time
+	dir       string
+	fs        FS
+	log       *slog.Logger
+	syncer    *Syncer
+	hook      AppendHook
+	epoch     int32
+	now       func() time.Time
+	onFailure func(error)
 
 	appendMu sync.Mutex // serializes appends, rolls and deletions
 
@@ -102,6 +115,15 @@ type Log struct {
 	segs        []*segment
 	startOffset int64
 	closed      bool
+	// durable is the offset after the last fsynced record, at byte
+	// durablePos of durableSeg; every segment before durableSeg is
+	// fsynced whole.
+	durable    int64
+	durableSeg *segment
+	durablePos int64
+	// failed is set once a write or fsync failed: the log is offline
+	// (neither read nor written) until a restart recovers it.
+	failed error
 
 	waitMu  sync.Mutex
 	waiters map[*Waiter]struct{}
@@ -114,6 +136,17 @@ type AppendResult struct {
 	LogAppendTime  int64    // broker timestamp for LogAppendTime topics, else -1
 	LogStartOffset int64    // the log's start offset after the append
 	Sync           *SyncGen // completes when the write is fsynced (nil without a Syncer)
+	log            *Log
+}
+
+// Wait blocks until the appended records are durable and returns nil, or
+// returns why they are not: the error that took the log offline, or
+// ErrClosed.
+func (r AppendResult) Wait() error {
+	if r.Sync != nil {
+		<-r.Sync.Done()
+	}
+	return r.log.Durable(r.LastOffset)
 }
 
 const startOffsetFile = "log-start-offset"
@@ -129,18 +162,23 @@ func Open(dir string, opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if opts.FS == nil {
+		opts.FS = OSFS
+	}
+	if err := MkdirDurable(opts.FS, dir); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
 	l := &Log{
-		dir:     dir,
-		log:     opts.Logger.With("log", dir),
-		syncer:  opts.Syncer,
-		hook:    opts.Hook,
-		epoch:   opts.Epoch,
-		now:     opts.Now,
-		cfg:     opts.Config,
-		waiters: make(map[*Waiter]struct{}),
+		dir:       dir,
+		fs:        opts.FS,
+		onFailure: opts.OnFailure,
+		log:       opts.Logger.With("log", dir),
+		syncer:    opts.Syncer,
+		hook:      opts.Hook,
+		epoch:     opts.Epoch,
+		now:       opts.Now,
+		cfg:       opts.Config,
+		waiters:   make(map[*Waiter]struct{}),
 	}
 	if err := l.load(); err != nil {
 		l.closeFiles()
@@ -150,7 +188,31 @@ func Open(dir string, opts Options) (*Log, error) {
 }
 
 func (l *Log) load() error {
-	entries, err := os.ReadDir(l.dir)
+	if err := l.loadSegments(); err != nil {
+		return err
+	}
+	// What recovery kept may still be only in the page cache (after a
+	// process crash): make it durable before anyone can read it.
+	active := l.segs[len(l.segs)-1]
+	if err := active.f.Sync(); err != nil {
+		return fmt.Errorf("sync segment %s: %w", active.path, err)
+	}
+	l.durable, l.durableSeg, l.durablePos = active.nextOffset, active, active.size
+	if l.startOffset > active.nextOffset {
+		// The start offset was persisted beyond records a power loss
+		// took away: keep the offsets that will be written again.
+		l.log.Warn("log start offset beyond the recovered log end; clamping it",
+			"log_start_offset", l.startOffset, "log_end_offset", active.nextOffset)
+		l.startOffset = active.nextOffset
+		if err := l.writeStartOffset(l.startOffset); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Log) loadSegments() error {
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("read log dir: %w", err)
 	}
@@ -158,7 +220,7 @@ func (l *Log) load() error {
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasSuffix(name, ".deleted") || strings.HasSuffix(name, ".tmp") {
-			os.Remove(filepath.Join(l.dir, name))
+			l.fs.Remove(filepath.Join(l.dir, name))
 			continue
 		}
 		if b, ok := parseSegmentName(name); ok {
@@ -166,13 +228,13 @@ func (l *Log) load() error {
 		}
 	}
 	slices.Sort(bases)
-	if b, err := os.ReadFile(filepath.Join(l.dir, startOffsetFile)); err == nil {
+	if b, err := l.fs.ReadFile(filepath.Join(l.dir, startOffsetFile)); err == nil {
 		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
 			l.startOffset = n
 		}
 	}
 	if len(bases) == 0 {
-		seg, err := createSegment(l.dir, l.startOffset)
+		seg, err := createSegment(l.fs, l.dir, l.startOffset, l.now())
 		if err != nil {
 			return err
 		}
@@ -196,7 +258,7 @@ func (l *Log) load() error {
 // the part after their last index entry is scanned.
 func (l *Log) recoverSegment(base int64, last bool) (*segment, error) {
 	p := segmentPath(l.dir, base, logSuffix)
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	f, err := l.fs.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open segment: %w", err)
 	}
@@ -209,7 +271,7 @@ func (l *Log) recoverSegment(base int64, last bool) (*segment, error) {
 	seg := &segment{base: base, path: p, f: f, nextOffset: base, created: l.now(), maxTS: -1, maxTSOffset: -1}
 	from := int64(0)
 	rebuilt := true
-	if !last && seg.loadIndexes(l.dir, size) && len(seg.idx) > 0 {
+	if !last && seg.loadIndexes(l.fs, l.dir, size) && len(seg.idx) > 0 {
 		lastEntry := seg.idx[len(seg.idx)-1]
 		seg.idx = seg.idx[:len(seg.idx)-1]
 		for len(seg.tidx) > 0 && seg.tidx[len(seg.tidx)-1].rel >= lastEntry.rel {
@@ -253,7 +315,7 @@ func (l *Log) recoverSegment(base int64, last bool) (*segment, error) {
 			seg.tidx = append(seg.tidx, timeEntry{ts: seg.maxTS, rel: uint32(seg.maxTSOffset - base)})
 		}
 		if rebuilt {
-			if err := seg.writeIndexes(l.dir); err != nil {
+			if err := seg.writeIndexes(l.fs, l.dir); err != nil {
 				f.Close()
 				return nil, err
 			}
@@ -316,11 +378,14 @@ func (l *Log) append(records []byte, allowControl bool) (AppendResult, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.RLock()
-	closed := l.closed
+	closed, failed := l.closed, l.failed
 	active := l.segs[len(l.segs)-1]
 	l.mu.RUnlock()
 	if closed {
 		return AppendResult{}, ErrClosed
+	}
+	if failed != nil {
+		return AppendResult{}, failed
 	}
 	if l.hook != nil {
 		for i := range headers {
@@ -363,9 +428,9 @@ func (l *Log) append(records []byte, allowControl bool) (AppendResult, error) {
 	}
 	writePos := active.size
 	if _, err := active.f.WriteAt(records, writePos); err != nil {
-		// Leave no partial batch behind for readers or the next append.
-		_ = active.f.Truncate(writePos)
-		return AppendResult{}, fmt.Errorf("append to %s: %w", active.path, err)
+		// What reached the file is unknown: take the log offline, as
+		// Kafka does with a log dir after an I/O error.
+		return AppendResult{}, l.fail(fmt.Errorf("append to %s: %w", active.path, err))
 	}
 	// The hook learns of the batches (open transactions above all)
 	// before their offsets are published: a fetch that sees the new end
@@ -387,11 +452,128 @@ func (l *Log) append(records []byte, allowControl bool) (AppendResult, error) {
 	res.LogStartOffset = l.startOffset
 	l.mu.Unlock()
 	res.LastOffset = off - 1
+	res.log = l
 	if l.syncer != nil {
-		res.Sync = l.syncer.Mark(active.f)
+		res.Sync = l.syncer.mark(l)
+	} else if err := l.syncActive(); err != nil {
+		return AppendResult{}, err
 	}
-	l.notify()
+	if cfg.ReadUnsynced {
+		l.notify()
+	}
 	return res, nil
+}
+
+// syncActive fsyncs the active segment and advances the durable offset to
+// what the fsync covered. A failed fsync takes the log offline.
+func (l *Log) syncActive() error {
+	l.mu.RLock()
+	if l.closed || l.failed != nil {
+		err := l.failed
+		l.mu.RUnlock()
+		return err
+	}
+	seg := l.segs[len(l.segs)-1]
+	end, pos, durable := seg.nextOffset, seg.size, l.durable
+	l.mu.RUnlock()
+	if end <= durable {
+		return nil
+	}
+	if err := seg.f.Sync(); err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			return nil // closed with its log; nothing left to make durable
+		}
+		return l.fail(fmt.Errorf("fsync %s: %w", seg.path, err))
+	}
+	l.advanceDurable(seg, end, pos)
+	return nil
+}
+
+// advanceDurable records that seg is fsynced up to byte pos, offset end.
+func (l *Log) advanceDurable(seg *segment, end, pos int64) {
+	l.mu.Lock()
+	adv := end > l.durable
+	if adv {
+		l.durable, l.durableSeg, l.durablePos = end, seg, pos
+	}
+	wake := adv && !l.cfg.ReadUnsynced
+	l.mu.Unlock()
+	if wake {
+		l.notify()
+	}
+}
+
+// fail takes the log offline after a write or fsync error: after a failed
+// fsync the kernel may have dropped the dirty pages and a later fsync would
+// succeed without them, so nothing written since the last good fsync can be
+// trusted. The log then refuses reads and writes (KAFKA_STORAGE_ERROR)
+// until a restart recovers it from what is on disk. It returns the error
+// the log now answers with.
+func (l *Log) fail(err error) error {
+	l.mu.Lock()
+	first := l.failed == nil
+	if first {
+		l.failed = fmt.Errorf("%w: %w", ErrLogOffline, err)
+	}
+	failed := l.failed
+	active := l.segs[len(l.segs)-1]
+	keep := int64(0)
+	if active == l.durableSeg {
+		keep = l.durablePos
+	}
+	l.mu.Unlock()
+	if first {
+		// Cut what was not fsynced from the file, so that a restart
+		// does not recover bytes whose pages the kernel may have
+		// dropped from the disk while keeping them in the page cache.
+		if err := active.f.Truncate(keep); err != nil {
+			l.log.Warn("cut the unsynced tail of the offline log", "segment", active.path, "err", err)
+		}
+		l.log.Error("partition log offline after a storage error: it is neither read nor written until a restart recovers it", "err", err)
+		if l.onFailure != nil {
+			l.onFailure(err)
+		}
+		l.notify()
+	}
+	return failed
+}
+
+// Failed returns the error that took the log offline, or nil.
+func (l *Log) Failed() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.failed
+}
+
+// Durable returns nil when the record at offset last is fsynced, else why
+// not: the error that took the log offline, ErrClosed, or ErrNotSynced.
+func (l *Log) Durable(last int64) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	switch {
+	case l.durable > last:
+		return nil
+	case l.failed != nil:
+		return l.failed
+	case l.closed:
+		return ErrClosed
+	}
+	return ErrNotSynced
+}
+
+// SyncFor returns a sync generation whose completion makes the record at
+// offset last durable (or the log offline), or nil when it already is
+// durable. It is how an acks=all answer that appended nothing (an
+// idempotent producer's retry) waits for the fsync of the first attempt.
+func (l *Log) SyncFor(last int64) *SyncGen {
+	if l.Durable(last) == nil {
+		return nil
+	}
+	if l.syncer == nil {
+		l.syncActive()
+		return nil
+	}
+	return l.syncer.mark(l)
 }
 
 // roll makes a new active segment starting at the next offset; the old one
@@ -401,14 +583,15 @@ func (l *Log) roll() (*segment, error) {
 	old := l.segs[len(l.segs)-1]
 	l.mu.RUnlock()
 	if err := old.f.Sync(); err != nil {
-		return nil, fmt.Errorf("sync rolled segment: %w", err)
+		return nil, l.fail(fmt.Errorf("sync rolled segment %s: %w", old.path, err))
 	}
-	if err := old.writeIndexes(l.dir); err != nil {
-		return nil, err
+	l.advanceDurable(old, old.nextOffset, old.size)
+	if err := old.writeIndexes(l.fs, l.dir); err != nil {
+		return nil, l.fail(err)
 	}
-	seg, err := createSegment(l.dir, old.nextOffset)
+	seg, err := createSegment(l.fs, l.dir, old.nextOffset, l.now())
 	if err != nil {
-		return nil, err
+		return nil, l.fail(err)
 	}
 	l.mu.Lock()
 	l.segs = append(l.segs, seg)
@@ -417,9 +600,25 @@ func (l *Log) roll() (*segment, error) {
 	return seg, nil
 }
 
-// HighWatermark is the offset after the last appended record (one broker, no
-// replicas: the log end offset).
+// HighWatermark is the end of what consumers may read: the offset after the
+// last fsynced record, or with ReadUnsynced the log end offset (one broker,
+// no replicas).
 func (l *Log) HighWatermark() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.visibleEnd()
+}
+
+// visibleEnd is the high watermark; called with mu held.
+func (l *Log) visibleEnd() int64 {
+	if l.cfg.ReadUnsynced {
+		return l.segs[len(l.segs)-1].nextOffset
+	}
+	return l.durable
+}
+
+// LogEndOffset is the offset the next appended record will get.
+func (l *Log) LogEndOffset() int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.segs[len(l.segs)-1].nextOffset
@@ -436,7 +635,7 @@ func (l *Log) LogStartOffset() int64 {
 func (l *Log) Offsets() (start, hw int64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.startOffset, l.segs[len(l.segs)-1].nextOffset
+	return l.startOffset, l.visibleEnd()
 }
 
 // Size is the total bytes of all segments.
@@ -450,31 +649,50 @@ func (l *Log) Size() int64 {
 	return n
 }
 
-// segmentFor returns a snapshot of the segment holding offset, or nil.
+// segmentFor returns a snapshot of the segment holding offset (or, when
+// compaction emptied that offset's segment, the first one after it), or
+// nil. size is how much of it readers may see. Called with mu held.
 func (l *Log) segmentFor(offset int64) (seg *segment, size int64, idx []indexEntry) {
 	i, _ := slices.BinarySearchFunc(l.segs, offset, func(s *segment, off int64) int {
-		switch {
-		case s.base < off:
-			return -1
-		case s.base > off:
-			return 1
-		}
-		return 0
+		return cmp.Compare(s.base, off)
 	})
 	// i is the first segment with base >= offset.
 	if i == len(l.segs) || l.segs[i].base > offset {
 		i--
 	}
-	if i < 0 {
-		i = 0
-	}
-	for ; i < len(l.segs); i++ {
-		s := l.segs[i]
-		if offset < s.nextOffset && s.size > 0 {
-			return s, s.size, s.idx
+	for i = max(i, 0); i < len(l.segs); i++ {
+		if s := l.segs[i]; offset < s.nextOffset {
+			return s, l.visibleSize(s), s.idx
 		}
 	}
 	return nil, 0, nil
+}
+
+// segmentAfter returns a snapshot of the first segment whose base offset is
+// above base, as segmentFor does, or nil. Called with mu held.
+func (l *Log) segmentAfter(base int64) (seg *segment, size int64, idx []indexEntry) {
+	i, _ := slices.BinarySearchFunc(l.segs, base+1, func(s *segment, off int64) int {
+		return cmp.Compare(s.base, off)
+	})
+	if i == len(l.segs) {
+		return nil, 0, nil
+	}
+	s := l.segs[i]
+	return s, l.visibleSize(s), s.idx
+}
+
+// visibleSize is how many bytes of s consumers may read: up to the fsynced
+// position unless ReadUnsynced. Called with mu held.
+func (l *Log) visibleSize(s *segment) int64 {
+	switch {
+	case l.cfg.ReadUnsynced:
+		return s.size
+	case s == l.durableSeg:
+		return min(s.size, l.durablePos)
+	case s.base >= l.durable:
+		return 0 // after the durable segment
+	}
+	return s.size
 }
 
 // ReadResult is the outcome of a Read.
@@ -509,7 +727,7 @@ func (l *Log) Read(offset int64, maxBytes int) (ReadResult, error) {
 // file.delete.delay.ms after its segment is deleted or replaced, or until
 // the log is closed, after which reading it fails.
 type FileRange struct {
-	File *os.File
+	File File // an *os.File in production, which sendfile can use
 	Pos  int64
 	Len  int64
 }
@@ -519,11 +737,15 @@ type FileRange struct {
 // read; res.Data is always nil.
 func (l *Log) ReadRange(offset int64, maxBytes int) (ReadResult, FileRange, error) {
 	l.mu.RLock()
-	if l.closed {
+	if l.closed || l.failed != nil {
+		err := l.failed
 		l.mu.RUnlock()
-		return ReadResult{}, FileRange{}, ErrClosed
+		if err == nil {
+			err = ErrClosed
+		}
+		return ReadResult{}, FileRange{}, err
 	}
-	res := ReadResult{HighWatermark: l.segs[len(l.segs)-1].nextOffset, LogStartOffset: l.startOffset}
+	res := ReadResult{HighWatermark: l.visibleEnd(), LogStartOffset: l.startOffset}
 	if offset < l.startOffset || offset > res.HighWatermark {
 		l.mu.RUnlock()
 		return res, FileRange{}, ErrOffsetOutOfRange
@@ -534,21 +756,29 @@ func (l *Log) ReadRange(offset int64, maxBytes int) (ReadResult, FileRange, erro
 	}
 	seg, size, idx := l.segmentFor(offset)
 	l.mu.RUnlock()
-	if seg == nil {
-		return res, FileRange{}, nil
+	match := func(h *BatchHeader) bool { return h.LastOffset() >= offset }
+	for seg != nil {
+		// A segment may hold no batch at or after offset when
+		// compaction removed its tail; the next one then does.
+		if size > 0 {
+			start, first, err := findBatch(seg, size, lookupIndex(idx, seg.base, offset), match)
+			if err != nil {
+				return res, FileRange{}, err
+			}
+			if start >= 0 {
+				end := min(size, start+int64(max(maxBytes, 0)))
+				end = max(end, start+int64(first.Size()))
+				return res, FileRange{File: seg.f, Pos: start, Len: end - start}, nil
+			}
+		}
+		l.mu.RLock()
+		seg, size, idx = l.segmentAfter(seg.base)
+		l.mu.RUnlock()
 	}
-	start, first, err := findBatch(seg, size, lookupIndex(idx, seg.base, offset), func(h *BatchHeader) bool {
-		return h.LastOffset() >= offset
-	})
-	if err != nil || start < 0 {
-		return res, FileRange{}, err
-	}
-	end := min(size, start+int64(max(maxBytes, 0)))
-	end = max(end, start+int64(first.Size()))
-	return res, FileRange{File: seg.f, Pos: start, Len: end - start}, nil
+	return res, FileRange{}, nil
 }
 
-func readFull(f *os.File, p []byte, off int64) (int, error) {
+func readFull(f File, p []byte, off int64) (int, error) {
 	n, err := f.ReadAt(p, off)
 	if err == io.EOF && n == len(p) {
 		err = nil
@@ -607,8 +837,11 @@ func (l *Log) OffsetForTimestamp(ts int64) ([]byte, error) {
 	for i, s := range segs {
 		snaps[i] = snap{s.size, s.idx, s.tidx, s.maxTS}
 	}
-	start := l.startOffset
+	start, end, failed := l.startOffset, l.visibleEnd(), l.failed
 	l.mu.RUnlock()
+	if failed != nil {
+		return nil, failed
+	}
 	for i, s := range segs {
 		sn := snaps[i]
 		if sn.max < ts || sn.size == 0 {
@@ -625,6 +858,9 @@ func (l *Log) OffsetForTimestamp(ts int64) ([]byte, error) {
 		if pos < 0 {
 			continue
 		}
+		if h.BaseOffset >= end {
+			return nil, nil
+		}
 		buf := make([]byte, h.Size())
 		if _, err := s.readAt(buf, pos); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.path, err)
@@ -640,8 +876,9 @@ func (l *Log) MaxTimestamp() (ts, offset int64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	ts, offset = -1, -1
+	end := l.visibleEnd()
 	for _, s := range l.segs {
-		if s.maxTS > ts && s.maxTSOffset >= l.startOffset {
+		if s.maxTS > ts && s.maxTSOffset >= l.startOffset && s.maxTSOffset < end {
 			ts, offset = s.maxTS, s.maxTSOffset
 		}
 	}
@@ -654,12 +891,25 @@ func (l *Log) MaxTimestamp() (ts, offset int64) {
 func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
+	if err := l.Failed(); err != nil {
+		return 0, err
+	}
 	start, hw := l.Offsets()
 	if offset < 0 || offset > hw {
 		return start, ErrOffsetOutOfRange
 	}
 	if offset <= start {
 		return start, nil
+	}
+	// Never persist a start offset beyond fsynced records: after a power
+	// loss it would hide records written again at those offsets.
+	if l.Durable(offset-1) != nil {
+		if err := l.syncActive(); err != nil {
+			return start, err
+		}
+		if err := l.Durable(offset - 1); err != nil {
+			return start, err
+		}
 	}
 	if err := l.writeStartOffset(offset); err != nil {
 		return start, err
@@ -673,13 +923,10 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 
 func (l *Log) writeStartOffset(offset int64) error {
 	p := filepath.Join(l.dir, startOffsetFile)
-	if err := writeFileSync(p+".tmp", []byte(strconv.FormatInt(offset, 10)+"\n")); err != nil {
-		return err
-	}
-	if err := os.Rename(p+".tmp", p); err != nil {
+	if err := WriteFileAtomic(l.fs, p, []byte(strconv.FormatInt(offset, 10)+"\n")); err != nil {
 		return fmt.Errorf("persist log start offset: %w", err)
 	}
-	return syncDir(l.dir)
+	return nil
 }
 
 // ApplyRetention deletes the oldest segments that retention.ms or
@@ -691,19 +938,19 @@ func (l *Log) ApplyRetention() (int, error) {
 	l.mu.RLock()
 	cfg := l.cfg
 	active := l.segs[len(l.segs)-1]
-	closed := l.closed
+	closed := l.closed || l.failed != nil
 	l.mu.RUnlock()
 	if closed {
 		return 0, nil
 	}
 	now := l.now().UnixMilli()
-	if cfg.RetentionMs > 0 && active.size > 0 && active.maxTS >= 0 && active.maxTS < now-cfg.RetentionMs {
+	if cfg.RetentionMs > 0 && active.size > 0 && active.largestTimestamp() < now-cfg.RetentionMs {
 		if _, err := l.roll(); err != nil {
 			return 0, err
 		}
 	}
 	return l.deleteSegments(func(s *segment, total, _ int64) bool {
-		if cfg.RetentionMs > 0 && s.maxTS < now-cfg.RetentionMs {
+		if cfg.RetentionMs > 0 && s.largestTimestamp() < now-cfg.RetentionMs {
 			return true
 		}
 		return cfg.RetentionBytes > 0 && total-s.size >= cfg.RetentionBytes
@@ -732,7 +979,7 @@ func (l *Log) deleteSegments(del func(s *segment, total, start int64) bool) int 
 	for _, s := range gone {
 		l.log.Info("deleting segment", "base_offset", s.base, "bytes", s.size)
 		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-			os.Remove(segmentPath(l.dir, s.base, suf))
+			l.fs.Remove(segmentPath(l.dir, s.base, suf))
 		}
 		// Readers may still hold the file; close it later, as Kafka
 		// does with file.delete.delay.ms.
@@ -753,10 +1000,14 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	failed := l.failed
 	l.mu.Unlock()
 	l.notify()
 	var errs []error
 	for _, s := range l.segs {
+		if failed != nil {
+			break // an offline log is not flushed
+		}
 		if err := s.f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("sync %s: %w", s.path, err))
 		}
@@ -774,7 +1025,7 @@ func (l *Log) Delete() error {
 	l.appendMu.Unlock()
 	l.notify()
 	l.closeFiles()
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("delete log: %w", err)
 	}
 	return nil

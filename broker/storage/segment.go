@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,7 +44,7 @@ type timeEntry struct {
 type segment struct {
 	base int64
 	path string // .log path
-	f    *os.File
+	f    File
 
 	size       int64 // bytes of whole batches
 	nextOffset int64 // offset after the segment's last batch
@@ -75,29 +76,31 @@ func parseSegmentName(name string) (int64, bool) {
 
 // createSegment creates a new empty segment file and syncs the directory so
 // that the file's existence is durable.
-func createSegment(dir string, base int64) (*segment, error) {
+func createSegment(fsys FS, dir string, base int64, created time.Time) (*segment, error) {
 	p := segmentPath(dir, base, logSuffix)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
+	f, err := fsys.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsys.SyncDir(dir); err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &segment{base: base, path: p, f: f, nextOffset: base, created: time.Now(), maxTS: -1, maxTSOffset: -1}, nil
+	return &segment{base: base, path: p, f: f, nextOffset: base, created: created, maxTS: -1, maxTSOffset: -1}, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// largestTimestamp is what time retention compares: the segment's largest
+// record timestamp or, when no batch carries one (all -1), the file's
+// modification time, as Kafka does.
+func (s *segment) largestTimestamp() int64 {
+	if s.maxTS >= 0 {
+		return s.maxTS
+	}
+	st, err := s.f.Stat()
 	if err != nil {
-		return fmt.Errorf("open dir for sync: %w", err)
+		return math.MaxInt64 // unknown: keep the segment
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
+	return st.ModTime().UnixMilli()
 }
 
 // noteBatch updates the in-memory state after the batch with header h was
@@ -162,13 +165,13 @@ func lookupTime(tidx []timeEntry, ts int64) uint32 {
 // writeIndexes writes the in-memory indexes to the segment's index files and
 // syncs them. Called when a segment stops being active and on close; the
 // active segment's indexes are rebuilt from the log on recovery.
-func (s *segment) writeIndexes(dir string) error {
+func (s *segment) writeIndexes(fsys FS, dir string) error {
 	buf := make([]byte, 0, len(s.idx)*offsetEntrySize)
 	for _, e := range s.idx {
 		buf = binary.BigEndian.AppendUint32(buf, e.rel)
 		buf = binary.BigEndian.AppendUint32(buf, e.pos)
 	}
-	if err := writeFileSync(segmentPath(dir, s.base, indexSuffix), buf); err != nil {
+	if err := WriteFileSync(fsys, segmentPath(dir, s.base, indexSuffix), buf); err != nil {
 		return err
 	}
 	tidx := s.tidx
@@ -182,34 +185,18 @@ func (s *segment) writeIndexes(dir string) error {
 		buf = binary.BigEndian.AppendUint64(buf, uint64(e.ts))
 		buf = binary.BigEndian.AppendUint32(buf, e.rel)
 	}
-	return writeFileSync(segmentPath(dir, s.base, timeIndexSuffix), buf)
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return f.Close()
+	return WriteFileSync(fsys, segmentPath(dir, s.base, timeIndexSuffix), buf)
 }
 
 // loadIndexes reads the segment's index files. It reports false when they
 // are missing or inconsistent with the log, in which case the caller
 // rebuilds them with a scan.
-func (s *segment) loadIndexes(dir string, fileSize int64) bool {
-	ib, err := os.ReadFile(segmentPath(dir, s.base, indexSuffix))
+func (s *segment) loadIndexes(fsys FS, dir string, fileSize int64) bool {
+	ib, err := fsys.ReadFile(segmentPath(dir, s.base, indexSuffix))
 	if err != nil || len(ib)%offsetEntrySize != 0 || len(ib) == 0 && fileSize > 0 {
 		return false
 	}
-	tb, err := os.ReadFile(segmentPath(dir, s.base, timeIndexSuffix))
+	tb, err := fsys.ReadFile(segmentPath(dir, s.base, timeIndexSuffix))
 	if err != nil || len(tb)%timeEntrySize != 0 {
 		return false
 	}
@@ -247,7 +234,7 @@ type scanResult struct {
 // (length, magic, CRC, increasing offsets) and adding it to the in-memory
 // indexes. It stops at the first invalid or partial batch.
 func (s *segment) scan(pos, fileSize, indexInterval int64) (scanResult, error) {
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, fileSize-pos), 1<<20)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, fileSize-pos), int(min(1<<20, max(fileSize-pos, 4096))))
 	hdr := make([]byte, BatchHeaderSize)
 	var body []byte
 	expect := s.nextOffset

@@ -45,6 +45,9 @@ type segSnap struct {
 func (l *Log) snapshot(from, to int64) ([]segSnap, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	if l.failed != nil {
+		return nil, l.failed
+	}
 	if l.closed {
 		return nil, ErrClosed
 	}
@@ -99,7 +102,7 @@ func (l *Log) ScanBatches(from, to int64, fn func(batch []byte, h BatchHeader) e
 var errStopScan = errors.New("stop scan")
 
 func scanSegment(s *segment, pos, size int64, fn func(b []byte, h BatchHeader) error) error {
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, size-pos), 256<<10)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, size-pos), int(min(256<<10, max(size-pos, 4096))))
 	var buf []byte
 	for pos < size {
 		if size-pos < BatchHeaderSize {
@@ -146,19 +149,28 @@ func (l *Log) ReplaceSegment(base int64, data []byte) error {
 			old = s
 		}
 	}
-	cfg := l.cfg
+	cfg, failed := l.cfg, l.failed
 	l.mu.RUnlock()
+	if failed != nil {
+		return failed
+	}
 	if old == nil {
 		return fmt.Errorf("replace segment %d: %w", base, ErrSegmentGone)
 	}
 	logPath := segmentPath(l.dir, base, logSuffix)
 	tmp := logPath + ".tmp"
-	if err := writeFileSync(tmp, data); err != nil {
+	if err := WriteFileSync(l.fs, tmp, data); err != nil {
+		l.fs.Remove(tmp)
 		return fmt.Errorf("replace segment %d: %w", base, err)
 	}
-	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	// Keep the modification time, which time retention goes by when
+	// the batches carry no timestamps (as Kafka's cleaner does).
+	if st, err := old.f.Stat(); err == nil {
+		l.fs.Chtimes(tmp, st.ModTime(), st.ModTime())
+	}
+	f, err := l.fs.OpenFile(tmp, os.O_RDWR, 0)
 	if err != nil {
-		os.Remove(tmp)
+		l.fs.Remove(tmp)
 		return fmt.Errorf("replace segment %d: %w", base, err)
 	}
 	seg := &segment{base: base, path: logPath, f: f, nextOffset: base, created: old.created, maxTS: -1, maxTSOffset: -1}
@@ -171,7 +183,7 @@ func (l *Log) ReplaceSegment(base int64, data []byte) error {
 	}
 	if err != nil {
 		f.Close()
-		os.Remove(tmp)
+		l.fs.Remove(tmp)
 		return fmt.Errorf("replace segment %d: %w", base, err)
 	}
 	seg.nextOffset = old.nextOffset
@@ -189,22 +201,22 @@ func (l *Log) ReplaceSegment(base int64, data []byte) error {
 	l.mu.RUnlock()
 	if i < 0 || closed {
 		f.Close()
-		os.Remove(tmp)
+		l.fs.Remove(tmp)
 		return fmt.Errorf("replace segment %d: %w", base, ErrSegmentGone)
 	}
 	// Without index files recovery rebuilds them by scanning, so a
 	// crash anywhere below leaves a consistent segment (old or new).
-	os.Remove(segmentPath(l.dir, base, indexSuffix))
-	os.Remove(segmentPath(l.dir, base, timeIndexSuffix))
-	if err := os.Rename(tmp, logPath); err != nil {
+	l.fs.Remove(segmentPath(l.dir, base, indexSuffix))
+	l.fs.Remove(segmentPath(l.dir, base, timeIndexSuffix))
+	if err := l.fs.Rename(tmp, logPath); err != nil {
 		f.Close()
-		os.Remove(tmp)
+		l.fs.Remove(tmp)
 		return fmt.Errorf("replace segment %d: %w", base, err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		l.log.Warn("sync dir after segment swap", "err", err)
 	}
-	if err := seg.writeIndexes(l.dir); err != nil {
+	if err := seg.writeIndexes(l.fs, l.dir); err != nil {
 		l.log.Warn("write indexes of rewritten segment; recovery will rebuild them", "base_offset", base, "err", err)
 	}
 	l.mu.Lock()

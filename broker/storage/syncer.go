@@ -2,24 +2,24 @@ package storage
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Syncer group-commits fsyncs: appends mark their segment file dirty and get
-// the current sync generation; one goroutine repeatedly takes every dirty
-// file, fsyncs them together and completes the generation. Producers waiting
+// Syncer group-commits fsyncs: appends mark their log dirty and get the
+// current sync generation; one goroutine repeatedly takes every dirty log,
+// fsyncs their active segments together, advances each log's durable
+// offset (its high watermark) and completes the generation. Producers waiting
 // with acks=all therefore share fsyncs across partitions and connections, and
 // while one round of fsyncs runs the next round's writes accumulate.
 type Syncer struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	dirty   map[*os.File]struct{}
+	dirty   map[*Log]struct{}
+	batch   []*Log // the round's logs, reused
 	cur     *SyncGen
 	closed  bool
 	wake    chan struct{}
@@ -44,8 +44,10 @@ func (s *Syncer) Stats() SyncStats {
 	return SyncStats{Rounds: s.rounds.Load(), Fsyncs: s.fsyncs.Load(), SyncTime: time.Duration(s.syncNanos.Load())}
 }
 
-// SyncGen is one group commit. Done is closed once every file marked dirty
-// before the generation started syncing has been fsynced; Err is then set.
+// SyncGen is one group commit. Done is closed once every log marked dirty
+// before the generation started syncing has been fsynced or taken offline;
+// Err is then set to the round's errors, of any log (a log's own outcome
+// is Log.Durable).
 type SyncGen struct {
 	done chan struct{}
 	err  error
@@ -70,7 +72,7 @@ func NewSyncer(logger *slog.Logger) *Syncer {
 	}
 	s := &Syncer{
 		log:     logger,
-		dirty:   make(map[*os.File]struct{}),
+		dirty:   make(map[*Log]struct{}),
 		cur:     &SyncGen{done: make(chan struct{})},
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -80,9 +82,9 @@ func NewSyncer(logger *slog.Logger) *Syncer {
 	return s
 }
 
-// Mark records that f has unsynced writes and returns the generation whose
-// completion guarantees they are durable.
-func (s *Syncer) Mark(f *os.File) *SyncGen {
+// mark records that l has unsynced writes and returns the generation whose
+// completion makes them durable (or l offline).
+func (s *Syncer) mark(l *Log) *SyncGen {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -90,7 +92,7 @@ func (s *Syncer) Mark(f *os.File) *SyncGen {
 		close(g.done)
 		return g
 	}
-	s.dirty[f] = struct{}{}
+	s.dirty[l] = struct{}{}
 	g := s.cur
 	s.mu.Unlock()
 	select {
@@ -119,55 +121,71 @@ func (s *Syncer) Close() {
 
 func (s *Syncer) run() {
 	defer close(s.done)
-	var files []*os.File
 	for range s.wake {
 		for {
-			s.mu.Lock()
-			files = files[:0]
-			for f := range s.dirty {
-				files = append(files, f)
+			synced, closed := s.round()
+			if closed {
+				return
 			}
-			clear(s.dirty)
-			g := s.cur
-			closed := s.closed
-			if len(files) > 0 {
-				s.cur = &SyncGen{done: make(chan struct{})}
-			}
-			s.mu.Unlock()
-			if len(files) == 0 {
-				if closed {
-					close(g.done)
-					return
-				}
+			if !synced {
 				break
 			}
-			t0 := time.Now()
-			g.err = s.syncAll(files)
-			s.syncNanos.Add(int64(time.Since(t0)))
-			s.rounds.Add(1)
-			s.fsyncs.Add(int64(len(files)))
-			close(g.done)
 		}
 	}
 }
 
-// syncAll fsyncs files, a few at a time so that the filesystem can merge
+// round runs one group commit: it fsyncs every log marked dirty so far and
+// completes their generation. It reports whether anything was dirty, and
+// closed when the syncer was closed with nothing left to do (its last
+// generation is then completed). Only run (or a test driving the syncer by
+// hand) calls it.
+func (s *Syncer) round() (synced, closed bool) {
+	s.mu.Lock()
+	logs := s.batch[:0]
+	for l := range s.dirty {
+		logs = append(logs, l)
+	}
+	clear(s.dirty)
+	g := s.cur
+	closed = s.closed
+	if len(logs) > 0 {
+		s.cur = &SyncGen{done: make(chan struct{})}
+	}
+	s.mu.Unlock()
+	if len(logs) == 0 {
+		if closed {
+			close(g.done)
+		}
+		return false, closed
+	}
+	t0 := time.Now()
+	g.err = s.syncAll(logs)
+	s.syncNanos.Add(int64(time.Since(t0)))
+	s.rounds.Add(1)
+	s.fsyncs.Add(int64(len(logs)))
+	clear(logs)
+	s.batch = logs
+	close(g.done)
+	return true, false
+}
+
+// syncAll fsyncs the logs, a few at a time so that the filesystem can merge
 // their journal commits.
-func (s *Syncer) syncAll(files []*os.File) error {
+func (s *Syncer) syncAll(files []*Log) error {
 	if len(files) == 1 {
-		return syncFile(files[0])
+		return files[0].syncActive()
 	}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
-		next = make(chan *os.File)
+		next = make(chan *Log)
 	)
 	n := min(s.workers, len(files))
 	for range n {
 		wg.Go(func() {
 			for f := range next {
-				if err := syncFile(f); err != nil {
+				if err := f.syncActive(); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -180,21 +198,5 @@ func (s *Syncer) syncAll(files []*os.File) error {
 	}
 	close(next)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		s.log.Error("fsync failed", "err", err)
-		return err
-	}
-	return nil
-}
-
-func syncFile(f *os.File) error {
-	if err := f.Sync(); err != nil {
-		if errors.Is(err, os.ErrClosed) {
-			// The segment was deleted by retention or with its topic;
-			// there is nothing left to make durable.
-			return nil
-		}
-		return fmt.Errorf("fsync %s: %w", f.Name(), err)
-	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/penstockhq/penstock/internal/connfile"
 	"github.com/penstockhq/penstock/internal/restclient"
 	"github.com/penstockhq/penstock/worker/rest"
 )
@@ -143,9 +143,10 @@ func newConnectorsCmd() *cobra.Command {
 	var files []string
 	create := &cobra.Command{
 		Use:   "create -f FILE...",
-		Short: "Create connectors from JSON files (the body of POST /connectors, or a flat config with name)",
-		Long: "Create a connector from each file given with -f (- reads standard input). A file holds either the\n" +
-			"body of POST /connectors, {\"name\": ..., \"config\": {...}}, or a flat config with a \"name\" key.",
+		Short: "Create connectors from connector files (the body of POST /connectors, a flat config, YAML, properties)",
+		Long: "Create the connectors of each file given with -f (- reads JSON or YAML from standard input); all files\n" +
+			"are read before any connector is created. To make the cluster match files, use apply.\n\n" +
+			"Formats: " + fileFormats,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(files) == 0 {
@@ -155,14 +156,18 @@ func newConnectorsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var reqs []restclient.CreateRequest
 			for _, f := range files {
-				req, err := readConnectorFile(f, cmd.InOrStdin())
+				rs, err := readConnectorFile(f, cmd.InOrStdin())
 				if err != nil {
 					return err
 				}
+				reqs = append(reqs, rs...)
+			}
+			for _, req := range reqs {
 				info, err := c.Create(cmd.Context(), req)
 				if err != nil {
-					return fmt.Errorf("create connector %s from %s: %w", req.Name, f, err)
+					return fmt.Errorf("create connector %s: %w", req.Name, err)
 				}
 				if flags.output == "json" {
 					if err := writeJSON(cmd.OutOrStdout(), info); err != nil {
@@ -292,6 +297,7 @@ func newConnectorsCmd() *cobra.Command {
 	restart.Flags().BoolVar(&includeTasks, "include-tasks", false, "restart the tasks too")
 	restart.Flags().BoolVar(&onlyFailed, "only-failed", false, "restart only the instances that are FAILED")
 	cmd.AddCommand(restart)
+	cmd.AddCommand(newApplyCmd(&flags), newExportCmd(&flags))
 	return cmd
 }
 
@@ -325,66 +331,33 @@ func printStatus(w io.Writer, st rest.ConnectorStateInfo) error {
 	return tw.Flush()
 }
 
-// readConnectorFile reads a connector JSON file: the body of POST
-// /connectors, or a flat config holding "name". path "-" reads stdin.
-func readConnectorFile(path string, stdin io.Reader) (restclient.CreateRequest, error) {
+// readConnectorFile reads the connector definitions of a file in any format
+// package connfile reads (by extension; "-" reads JSON or YAML from stdin).
+// Offsets are refused: they need the connector STOPPED first, which apply
+// does.
+func readConnectorFile(path string, stdin io.Reader) ([]restclient.CreateRequest, error) {
 	var data []byte
 	var err error
+	name := path
 	if path == "-" {
 		data, err = io.ReadAll(stdin)
+		name = "stdin.yaml" // YAML reads JSON too
 	} else {
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return restclient.CreateRequest{}, fmt.Errorf("read connector file: %w", err)
+		return nil, fmt.Errorf("read connector file: %w", err)
 	}
-	return parseConnectorJSON(data, path)
-}
-
-// parseConnectorJSON parses a connector definition: the body of POST
-// /connectors ({"name","config","initial_state"}) or a flat config map with
-// a "name" key. Config values must be strings, as the API requires. source
-// names the input in errors.
-func parseConnectorJSON(data []byte, source string) (restclient.CreateRequest, error) {
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&raw); err != nil {
-		return restclient.CreateRequest{}, fmt.Errorf("%s: not a JSON object: %w", source, err)
+	cs, err := connfile.Parse(data, name)
+	if err != nil {
+		return nil, err
 	}
-	var req restclient.CreateRequest
-	if cfg, ok := raw["config"]; ok {
-		if err := json.Unmarshal(cfg, &req.Config); err != nil {
-			return req, fmt.Errorf("%s: config: values must be strings: %w", source, err)
+	out := make([]restclient.CreateRequest, len(cs))
+	for i, c := range cs {
+		if len(c.Offsets) > 0 {
+			return nil, fmt.Errorf("%s: connector %s: offsets: create does not write offsets; use `penstock connectors apply`", path, c.Name)
 		}
-		if n, ok := raw["name"]; ok {
-			if err := json.Unmarshal(n, &req.Name); err != nil {
-				return req, fmt.Errorf("%s: name: %w", source, err)
-			}
-		}
-		if s, ok := raw["initial_state"]; ok {
-			if err := json.Unmarshal(s, &req.InitialState); err != nil {
-				return req, fmt.Errorf("%s: initial_state: %w", source, err)
-			}
-		}
-		for k := range raw {
-			if k != "name" && k != "config" && k != "initial_state" {
-				return req, fmt.Errorf("%s: unknown field %q (expected name, config, initial_state)", source, k)
-			}
-		}
-		if req.Name == "" {
-			req.Name = req.Config["name"]
-		}
-	} else {
-		if err := json.Unmarshal(data, &req.Config); err != nil {
-			return req, fmt.Errorf("%s: config values must be strings: %w", source, err)
-		}
-		req.Name = req.Config["name"]
+		out[i] = restclient.CreateRequest{Name: c.Name, Config: c.Config, InitialState: c.InitialState}
 	}
-	if req.Name == "" {
-		return req, fmt.Errorf("%s: no connector name (give \"name\")", source)
-	}
-	if req.Config == nil {
-		req.Config = map[string]string{}
-	}
-	return req, nil
+	return out, nil
 }

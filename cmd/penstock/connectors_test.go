@@ -396,9 +396,12 @@ func TestConnectorsCommands(t *testing.T) {
 	}
 
 	// Bad input never reaches the server.
-	bad := writeFile(t, "bad.json", `{"name":"x","config":{"tasks.max":2}}`)
-	if _, err := run(t, newConnectorsCmd(), "connectors", "create", "--url", url, "-f", bad); err == nil || !strings.Contains(err.Error(), "strings") {
-		t.Errorf("non-string config value: err = %v", err)
+	bad := writeFile(t, "bad.json", `{"name":"x","config":{"tasks.max":{"n":2}}}`)
+	if _, err := run(t, newConnectorsCmd(), "connectors", "create", "--url", url, "-f", bad); err == nil || !strings.Contains(err.Error(), "key tasks.max: a value must be a string, number or boolean") {
+		t.Errorf("an object as a config value: err = %v", err)
+	}
+	if _, ok := h.conns["x"]; ok {
+		t.Error("a bad file reached the server")
 	}
 	if _, err := run(t, newConnectorsCmd(), "connectors", "list", "--url", url, "-o", "yaml"); err == nil {
 		t.Error("--output yaml accepted")

@@ -14,17 +14,23 @@ import (
 	"github.com/penstockhq/penstock/worker"
 )
 
+// devFlushIntervalMs is penstock dev's offset.flush.interval.ms: short, so
+// `tail -f` on a file sink shows records within a second.
+const devFlushIntervalMs = "1000"
+
 func init() {
-	var dataDir, brokerAddr, restAddr, registryAddr string
+	var dataDir, brokerAddr, restAddr, connectorsDir, registryAddr string
 	cmd := &cobra.Command{
-		Use:   "dev",
+		Use:   "dev [CONNECTOR-FILE...]",
 		Short: "Run a broker and a worker in one process, for development",
 		Long: "Run Penstock's broker and one worker in this process with Kafka Connect's sample worker settings:\n" +
 			"JsonConverter with schemas, group connect-cluster, topics connect-configs, connect-offsets and\n" +
-			"connect-status with replication factor 1, and the env and file config providers.\n" +
-			"The worker reaches the broker over TCP like any Kafka client. Stops cleanly on SIGTERM or SIGINT.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+			"connect-status with replication factor 1, and the env and file config providers; offsets\n" +
+			"(and sinks) flush every second (offset.flush.interval.ms=" + devFlushIntervalMs + ").\n" +
+			"The worker reaches the broker over TCP like any Kafka client. Stops cleanly on SIGTERM or SIGINT.\n" +
+			"Connector files given as arguments are applied at start, as connect-standalone does (and again when\n" +
+			"they change); --connectors DIR watches a directory of them.",
+		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			bcfg := broker.DefaultConfig()
@@ -54,16 +60,20 @@ func init() {
 			defer stop()
 			props := worker.DevProps(ln.Addr().String())
 			props[worker.KeyListeners] = "http://" + restAddr
+			// Flush offsets (and so sink files) every second, so a newcomer
+			// sees data at once; `penstock worker` keeps Kafka Connect's 60 s.
+			props[worker.KeyOffsetFlushInterval] = devFlushIntervalMs
 			cfg, err := worker.ParseConfig(props)
 			if err != nil {
 				return err
 			}
-			return runWorker(ctx, cfg)
+			return runWorker(ctx, cfg, append(nonEmpty(connectorsDir), args...))
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "./penstock-data", "the broker's data directory")
 	cmd.Flags().StringVar(&brokerAddr, "broker", "127.0.0.1:9092", "address the broker listens on")
 	cmd.Flags().StringVar(&restAddr, "rest", "127.0.0.1:8083", "address the worker's REST API listens on")
 	registerSchemaRegistryFlag(cmd, &registryAddr)
+	cmd.Flags().StringVar(&connectorsDir, "connectors", "", connectorsFlagHelp)
 	rootCmd.AddCommand(cmd)
 }

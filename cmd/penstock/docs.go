@@ -7,7 +7,7 @@ import (
 
 	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/internal/docgen"
-	"github.com/penstockhq/penstock/plugins"
+	"github.com/penstockhq/penstock/plugins/builtin"
 	"github.com/penstockhq/penstock/worker"
 )
 
@@ -39,7 +39,7 @@ func init() {
 func docFiles() map[string][]byte {
 	common, sourceOnly := splitDef(worker.SourceConnectorDef, worker.SinkConnectorDef)
 	_, sinkOnly := splitDef(worker.SinkConnectorDef, worker.SourceConnectorDef)
-	return docgen.Generate(plugins.Builtin(),
+	return docgen.Generate(builtin.Registry(),
 		docgen.Page{
 			Name:  "worker",
 			Title: "Worker configuration",

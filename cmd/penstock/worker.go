@@ -13,12 +13,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/penstockhq/penstock/plugins/builtin"
 	"github.com/penstockhq/penstock/worker"
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
 func init() {
-	var configFile string
+	var configFile, connectorsDir string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a Connect worker: connectors, tasks and the REST API",
@@ -37,10 +38,11 @@ func init() {
 			}
 			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			return runWorker(ctx, cfg)
+			return runWorker(ctx, cfg, nonEmpty(connectorsDir))
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "worker properties file (Kafka Connect's connect-distributed.properties keys)")
+	cmd.Flags().StringVar(&connectorsDir, "connectors", "", connectorsFlagHelp)
 	rootCmd.AddCommand(cmd)
 }
 
@@ -53,11 +55,13 @@ func commandContext(cmd *cobra.Command) context.Context {
 
 // runWorker runs a worker and its REST API until ctx is done, then stops
 // both cleanly: the REST server first, then every task (flushing offsets).
-func runWorker(ctx context.Context, cfg *worker.Config) error {
+// With connectorFiles (files and directories) it applies them whenever they
+// change, while this worker leads the group.
+func runWorker(ctx context.Context, cfg *worker.Config, connectorFiles []string) error {
 	levels := rest.NewLevels(slog.LevelInfo)
 	base := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 	log := levels.Logger(base, "penstock.worker")
-	h, err := worker.New(ctx, cfg, worker.Options{Logger: log, Version: version, Commit: buildCommit()})
+	h, err := worker.New(ctx, cfg, worker.Options{Registry: builtin.Registry(), Logger: log, Version: version, Commit: buildCommit()})
 	if err != nil {
 		return err
 	}
@@ -72,6 +76,7 @@ func runWorker(ctx context.Context, cfg *worker.Config) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe(listener) }()
 	log.Info("REST API starting", "listener", listener)
+	stopWatch := watchConnectorFiles(ctx, h, connectorFiles, levels.Logger(base, "penstock.apply"))
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -81,6 +86,7 @@ func runWorker(ctx context.Context, cfg *worker.Config) error {
 			serveErr = fmt.Errorf("worker: REST API: %w", serveErr)
 		}
 	}
+	stopWatch()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

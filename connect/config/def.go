@@ -207,20 +207,36 @@ func (k Key) parse(props map[string]string) (any, error) {
 	raw, present := props[k.Name]
 	if !present {
 		if k.Required {
-			return nil, fmt.Errorf("Missing required configuration %q which has no default value.", k.Name)
+			return nil, MissingError(k.Name)
 		}
 		return k.Default, nil
 	}
 	val, err := ParseValue(k.Type, raw)
 	if err != nil {
-		return nil, fmt.Errorf("Invalid value %s for configuration %s: %v", mask(k.Type, raw), k.Name, err)
+		return nil, InvalidError(k.Name, mask(k.Type, raw), err.Error())
 	}
 	if k.Validator != nil && val != nil {
 		if err := k.Validator.Validate(val); err != nil {
-			return nil, fmt.Errorf("Invalid value %s for configuration %s: %v", mask(k.Type, raw), k.Name, err)
+			return nil, InvalidError(k.Name, mask(k.Type, raw), err.Error())
+		}
+		if n, ok := k.Validator.(Normalizer); ok {
+			val = n.Normalize(val)
 		}
 	}
 	return val, nil
+}
+
+// MissingError returns Kafka Connect's message for a required key without
+// a value, as Parse and Validate report it.
+func MissingError(name string) error {
+	return fmt.Errorf("Missing required configuration %q which has no default value.", name)
+}
+
+// InvalidError returns Kafka Connect's message for a bad value of key name:
+// "Invalid value <value> for configuration <name>: <reason>". Pass a
+// password's value masked.
+func InvalidError(name, value, reason string) error {
+	return fmt.Errorf("Invalid value %s for configuration %s: %s", value, name, reason)
 }
 
 func mask(t Type, raw string) string {

@@ -53,29 +53,64 @@ func Range(min float64, max *float64) Validator {
 }
 
 // OneOf accepts a String value equal to one of values, ignoring case (as
-// Kafka Connect's CaseInsensitiveValidString); for a List, every item.
-func OneOf(values ...string) Validator {
-	return ValidatorFunc{Description: "[" + strings.Join(values, ", ") + "]", Check: func(v any) error {
-		check := func(s string) error {
-			for _, ok := range values {
-				if strings.EqualFold(s, ok) {
-					return nil
-				}
-			}
-			return fmt.Errorf("String must be one of: %s", strings.Join(values, ", "))
+// Kafka Connect's CaseInsensitiveValidString); for a List, every item. The
+// parsed value is normalised to the case of values, so code reading it
+// compares with the listed constants directly.
+func OneOf(values ...string) Validator { return oneOf(values) }
+
+type oneOf []string
+
+// Normalizer is a Validator that also gives a valid value its canonical
+// form; Parse stores the normalised value.
+type Normalizer interface {
+	Normalize(v any) any
+}
+
+func (o oneOf) String() string { return "[" + strings.Join(o, ", ") + "]" }
+
+func (o oneOf) canonical(s string) (string, bool) {
+	for _, ok := range o {
+		if strings.EqualFold(s, ok) {
+			return ok, true
 		}
-		switch x := v.(type) {
-		case string:
-			return check(x)
-		case []string:
-			for _, s := range x {
-				if err := check(s); err != nil {
-					return err
-				}
-			}
+	}
+	return s, false
+}
+
+func (o oneOf) Validate(v any) error {
+	check := func(s string) error {
+		if _, ok := o.canonical(s); !ok {
+			return fmt.Errorf("String must be one of: %s", strings.Join(o, ", "))
 		}
 		return nil
-	}}
+	}
+	switch x := v.(type) {
+	case string:
+		return check(x)
+	case []string:
+		for _, s := range x {
+			if err := check(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Normalize returns v in the case of the listed values.
+func (o oneOf) Normalize(v any) any {
+	switch x := v.(type) {
+	case string:
+		c, _ := o.canonical(x)
+		return c
+	case []string:
+		out := make([]string, len(x))
+		for i, s := range x {
+			out[i], _ = o.canonical(s)
+		}
+		return out
+	}
+	return v
 }
 
 // NonEmpty accepts a non-blank String or a non-empty List.

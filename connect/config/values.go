@@ -22,10 +22,9 @@ func (v *Values) Int(name string) int { n, _ := v.parsed[name].(int); return n }
 // Long returns a Long key's value.
 func (v *Values) Long(name string) int64 { n, _ := v.parsed[name].(int64); return n }
 
-// Duration returns a Long key holding milliseconds as a time.Duration.
-func (v *Values) Duration(name string) time.Duration {
-	return time.Duration(v.Long(name)) * time.Millisecond
-}
+// Duration returns an Int or Long key holding milliseconds as a
+// time.Duration.
+func (v *Values) Duration(name string) time.Duration { return millis(v.parsed[name]) }
 
 // Double returns a Double key's value.
 func (v *Values) Double(name string) float64 { f, _ := v.parsed[name].(float64); return f }

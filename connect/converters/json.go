@@ -3,7 +3,6 @@ package converters
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/penstockhq/penstock/connect"
@@ -31,26 +30,30 @@ var converterTypeKey = config.Key{Name: ConverterType, Type: config.String,
 	Validator: config.OneOf("key", "value", "header"), Importance: config.Low,
 	Doc: "How this converter will be used: key, value or header. Set by the runtime."}
 
-// jsonDef is the JSON converter's configuration, with Kafka Connect's keys,
-// defaults, groups and documentation.
-var jsonDef = config.NewDef(
-	converterTypeKey,
-	config.Key{Name: JSONSchemasEnable, Type: config.Boolean, Default: true, Importance: config.High,
+// jsonBinding is the JSON converter's configuration, with Kafka Connect's
+// keys, defaults, groups and documentation, bound to the converter's fields.
+var jsonBinding = config.Bind(
+	config.OnlyKey[JSON](converterTypeKey),
+	config.BoolField(config.Key{Name: JSONSchemasEnable, Default: true, Importance: config.High,
 		Group: "Schemas", OrderInGroup: 0, Width: config.WidthMedium, DisplayName: "Enable Schemas",
 		Doc: "Include schemas within each of the serialized values and keys."},
-	config.Key{Name: JSONSchemasCacheSize, Type: config.Int, Default: 1000, Validator: config.AtLeast(0),
+		func(c *JSON) *bool { return &c.schemasEnable }),
+	config.IntField(config.Key{Name: JSONSchemasCacheSize, Default: 1000, Validator: config.AtLeast(0),
 		Importance: config.High, Group: "Schemas", OrderInGroup: 1, Width: config.WidthMedium,
 		DisplayName: "Schema Cache Size",
 		Doc:         "The maximum number of schemas that can be cached in this converter instance."},
-	config.Key{Name: JSONDecimalFormat, Type: config.String, Default: DecimalBase64,
+		func(c *JSON) *int { return &c.cacheSize }),
+	config.StringField(config.Key{Name: JSONDecimalFormat, Default: DecimalBase64,
 		Validator: config.OneOf(DecimalBase64, DecimalNumeric), Importance: config.Low,
 		Group: "Serialization", OrderInGroup: 0, Width: config.WidthMedium, DisplayName: "Decimal Format",
 		Doc: "Controls which format this converter will serialize decimals in. This value is case " +
 			"insensitive and can be either 'BASE64' (default) or 'NUMERIC'"},
-	config.Key{Name: JSONReplaceNullWithDefault, Type: config.Boolean, Default: true, Importance: config.Low,
+		func(c *JSON) *string { return &c.decimalFormat }),
+	config.BoolField(config.Key{Name: JSONReplaceNullWithDefault, Default: true, Importance: config.Low,
 		Group: "Serialization", OrderInGroup: 1, Width: config.WidthMedium, DisplayName: "Replace null with default",
 		Doc: "Whether to replace fields that have a default value and that are null to the default value. " +
 			"When set to true, the default value is used, otherwise null is used."},
+		func(c *JSON) *bool { return &c.replaceNull }),
 )
 
 // JSON is Kafka Connect's JsonConverter. With schemas.enable=true (the
@@ -82,8 +85,13 @@ type JSON struct {
 	isKey         bool
 	schemasEnable bool
 	numeric       bool // decimal.format=NUMERIC
+	decimalFormat string
 	replaceNull   bool // replace.null.with.default
 	cacheSize     int
+	// override, when set, renders a value before the rules below (see
+	// ValueWriter).
+	override Override
+	writer   *ValueWriter
 
 	fromCache ptrCache   // *connect.Schema -> rendered schema JSON
 	toCache   bytesCache // raw schema JSON -> *connect.Schema
@@ -100,20 +108,16 @@ func NewJSON() *JSON {
 }
 
 // Config returns the converter's keys.
-func (c *JSON) Config() *config.Def { return jsonDef }
+func (c *JSON) Config() *config.Def { return jsonBinding.Def() }
 
 // Configure applies the properties (key.converter.* or value.converter.*
 // with the prefix removed).
 func (c *JSON) Configure(props map[string]string, isKey bool) error {
-	v, err := jsonDef.Parse(props)
-	if err != nil {
+	if _, err := jsonBinding.Parse(props, c); err != nil {
 		return fmt.Errorf("JsonConverter: %w", err)
 	}
 	c.isKey = isKey
-	c.schemasEnable = v.Bool(JSONSchemasEnable)
-	c.numeric = strings.EqualFold(v.String(JSONDecimalFormat), DecimalNumeric)
-	c.replaceNull = v.Bool(JSONReplaceNullWithDefault)
-	c.cacheSize = v.Int(JSONSchemasCacheSize)
+	c.numeric = c.decimalFormat == DecimalNumeric
 	c.fromCache.reset(c.cacheSize)
 	c.toCache.reset(c.cacheSize)
 	return nil

@@ -58,6 +58,11 @@ func (c *JSON) appendValue(buf []byte, s *connect.Schema, v any) ([]byte, error)
 	if s == nil {
 		return c.appendAny(buf, v)
 	}
+	if c.override != nil {
+		if out, ok, err := c.override(c.writer, buf, s, v); ok {
+			return out, err
+		}
+	}
 	if v == nil {
 		switch {
 		case s.Default != nil && c.replaceNull:
@@ -272,6 +277,11 @@ func (c *JSON) appendPairs(buf []byte, m map[any]any, ks, vs *connect.Schema) ([
 // Connect it refuses Decimal and time values without a schema, whose JSON
 // form depends on a schema.
 func (c *JSON) appendAny(buf []byte, v any) ([]byte, error) {
+	if c.override != nil {
+		if out, ok, err := c.override(c.writer, buf, nil, v); ok {
+			return out, err
+		}
+	}
 	switch x := v.(type) {
 	case nil:
 		return append(buf, "null"...), nil

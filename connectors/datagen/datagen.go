@@ -47,59 +47,70 @@ var ValueSchema = connect.NewStructSchema(ValueSchemaName,
 	connect.F("payload", connect.OptionalStringSchema),
 )
 
-// Def describes the connector's keys.
-var Def = config.NewDef(
-	config.Key{Name: TopicConfig, Type: config.String, Importance: config.High, Group: "Datagen", OrderInGroup: 0,
-		Doc: "Topic to write the generated records to. Required (or its alias kafka.topic)."},
-	config.Key{Name: KafkaTopicConfig, Type: config.String, Importance: config.Low, Group: "Datagen", OrderInGroup: 1,
-		Doc: "Alias of topic, as Confluent's datagen connector names it."},
-	config.Key{Name: CountConfig, Type: config.Long, Default: int64(-1), Validator: config.AtLeast(-1),
-		Importance: config.Medium, Group: "Datagen", OrderInGroup: 2,
-		Doc: "Records each task generates in total (its sequence stops at this number, across restarts); -1 for no limit."},
-	config.Key{Name: IterationsConfig, Type: config.Long, Validator: config.AtLeast(-1), Importance: config.Low,
-		Group: "Datagen", OrderInGroup: 3, Doc: "Alias of count, as Confluent's datagen connector names it."},
-	config.Key{Name: RateConfig, Type: config.Double, Default: 0.0, Validator: config.AtLeast(0),
-		Importance: config.Medium, Group: "Datagen", OrderInGroup: 4,
-		Doc: "Records per second each task generates; 0 generates as fast as the pipeline accepts them."},
-	config.Key{Name: KeysConfig, Type: config.Long, Default: int64(0), Validator: config.AtLeast(0),
-		Importance: config.Medium, Group: "Datagen", OrderInGroup: 5,
-		Doc: "Size of the key space: the key is seq % keys as an int64. 0 writes records without a key."},
-	config.Key{Name: SeedConfig, Type: config.Long, Default: int64(0), Importance: config.Low, Group: "Datagen", OrderInGroup: 6,
-		Doc: "Seed of the generated names and payloads: the same seed gives the same data."},
-	config.Key{Name: BatchSizeConfig, Type: config.Int, Default: 1000, Validator: config.Between(1, 1e6),
-		Importance: config.Low, Group: "Datagen", OrderInGroup: 7,
-		Doc: "Most records returned by one poll."},
-	config.Key{Name: ValueSizeConfig, Type: config.Int, Default: 0, Validator: config.Between(0, 16<<20),
-		Importance: config.Low, Group: "Datagen", OrderInGroup: 8,
-		Doc: "Length of the payload string field, to make records bigger for benchmarks; 0 leaves payload null."},
-)
-
 // settings are the parsed keys.
 type settings struct {
-	topic     string
-	count     int64
-	rate      float64
-	keys      int64
-	seed      int64
-	batchSize int
-	valueSize int
+	topic, kafkaTopic string
+	count, iterations int64
+	rate              float64
+	keys              int64
+	seed              int64
+	batchSize         int
+	valueSize         int
 }
 
+// binding declares the connector's keys and the settings they fill.
+var binding = config.Bind(
+	config.StringField(config.Key{Name: TopicConfig, Importance: config.High, Group: "Datagen", OrderInGroup: 0,
+		Doc: "Topic to write the generated records to. Required (or its alias kafka.topic)."},
+		func(s *settings) *string { return &s.topic }),
+	config.StringField(config.Key{Name: KafkaTopicConfig, Importance: config.Low, Group: "Datagen", OrderInGroup: 1,
+		Doc: "Alias of topic, as Confluent's datagen connector names it."},
+		func(s *settings) *string { return &s.kafkaTopic }),
+	config.LongField(config.Key{Name: CountConfig, Default: int64(-1), Validator: config.AtLeast(-1),
+		Importance: config.Medium, Group: "Datagen", OrderInGroup: 2,
+		Doc: "Records each task generates in total (its sequence stops at this number, across restarts); -1 for no limit."},
+		func(s *settings) *int64 { return &s.count }),
+	config.LongField(config.Key{Name: IterationsConfig, Validator: config.AtLeast(-1), Importance: config.Low,
+		Group: "Datagen", OrderInGroup: 3, Doc: "Alias of count, as Confluent's datagen connector names it."},
+		func(s *settings) *int64 { return &s.iterations }),
+	config.DoubleField(config.Key{Name: RateConfig, Default: 0.0, Validator: config.AtLeast(0),
+		Importance: config.Medium, Group: "Datagen", OrderInGroup: 4,
+		Doc: "Records per second each task generates; 0 generates as fast as the pipeline accepts them."},
+		func(s *settings) *float64 { return &s.rate }),
+	config.LongField(config.Key{Name: KeysConfig, Default: int64(0), Validator: config.AtLeast(0),
+		Importance: config.Medium, Group: "Datagen", OrderInGroup: 5,
+		Doc: "Size of the key space: the key is seq % keys as an int64. 0 writes records without a key."},
+		func(s *settings) *int64 { return &s.keys }),
+	config.LongField(config.Key{Name: SeedConfig, Default: int64(0), Importance: config.Low, Group: "Datagen", OrderInGroup: 6,
+		Doc: "Seed of the generated names and payloads: the same seed gives the same data."},
+		func(s *settings) *int64 { return &s.seed }),
+	config.IntField(config.Key{Name: BatchSizeConfig, Default: 1000, Validator: config.Between(1, 1e6),
+		Importance: config.Low, Group: "Datagen", OrderInGroup: 7,
+		Doc: "Most records returned by one poll."},
+		func(s *settings) *int { return &s.batchSize }),
+	config.IntField(config.Key{Name: ValueSizeConfig, Default: 0, Validator: config.Between(0, 16<<20),
+		Importance: config.Low, Group: "Datagen", OrderInGroup: 8,
+		Doc: "Length of the payload string field, to make records bigger for benchmarks; 0 leaves payload null."},
+		func(s *settings) *int { return &s.valueSize }),
+)
+
+// Def describes the connector's keys.
+var Def = binding.Def()
+
 func parse(props map[string]string) (settings, error) {
-	v, err := Def.Parse(props)
-	if err != nil {
+	var st settings
+	if _, err := binding.Parse(props, &st); err != nil {
 		return settings{}, err
 	}
-	st := settings{topic: v.String(TopicConfig), count: v.Long(CountConfig), rate: v.Double(RateConfig),
-		keys: v.Long(KeysConfig), seed: v.Long(SeedConfig), batchSize: v.Int(BatchSizeConfig), valueSize: v.Int(ValueSizeConfig)}
 	if st.topic == "" {
-		st.topic = v.String(KafkaTopicConfig)
+		st.topic = st.kafkaTopic
 	}
 	if st.topic == "" {
-		return settings{}, fmt.Errorf("Missing required configuration %q which has no default value.", TopicConfig)
+		return settings{}, config.MissingError(TopicConfig)
 	}
-	if _, set := props[CountConfig]; !set && v.Get(IterationsConfig) != nil {
-		st.count = v.Long(IterationsConfig)
+	_, countSet := props[CountConfig]
+	if _, itSet := props[IterationsConfig]; itSet && !countSet {
+		st.count = st.iterations
 	}
 	return st, nil
 }
@@ -118,7 +129,7 @@ func (c *Connector) Config() *config.Def { return Def }
 // ValidateConfig reports a missing topic (given neither as topic nor as kafka.topic).
 func (c *Connector) ValidateConfig(props map[string]string, infos *config.Infos) {
 	if props[TopicConfig] == "" && props[KafkaTopicConfig] == "" {
-		infos.AddError(TopicConfig, fmt.Sprintf("Missing required configuration %q which has no default value.", TopicConfig))
+		infos.AddError(TopicConfig, config.MissingError(TopicConfig).Error())
 	}
 }
 

@@ -55,7 +55,7 @@ func newClient(s *settings) (*es.Client, error) {
 	cfg := es.Config{
 		Addresses:     s.urls,
 		Username:      s.username,
-		Password:      s.password,
+		Password:      s.password.Value(),
 		Transport:     transport,
 		RetryOnStatus: []int{429, 500, 502, 503, 504},
 		MaxRetries:    s.maxRetries,

@@ -15,12 +15,14 @@
 // With key.ignore=false (the default) the document id is the record key: a
 // primitive as its string form, a struct or map with one field as that
 // field's value, any other struct or map as canonical JSON with sorted keys.
-// The record's Kafka offset is sent as the document's version with
-// version_type=external, so a redelivered or reordered record can never make
-// a document go back in time: Elasticsearch refuses it with a 409 version
-// conflict, which the task counts as success (a document of an equal or
-// newer version is already there). With key.ignore=true the id is
-// topic+partition+offset and no version is sent.
+// Every write of the document (index, delete, partial write) sends the
+// record's Kafka offset as the document's version with
+// version_type=external, so the stored _version is always the offset of the
+// record the document reflects, and a redelivered or reordered record can
+// never make a document go back in time: Elasticsearch refuses it with a 409
+// version conflict, which the task counts as success (the stored document
+// provably reflects this record or a later one). With key.ignore=true the id
+// is topic+partition+offset and no version is sent.
 //
 // Values become JSON documents: structs field by field, maps with sorted
 // keys, arrays, bytes as base64; Decimal as a JSON number with its exact
@@ -40,12 +42,15 @@
 // Columns whose values the source did not have (unchanged TOASTed columns
 // in Postgres: the value is "__debezium_unavailable_value", or the column is
 // listed in the record header penstock.unavailable.columns) are never
-// written: the record becomes a partial update (update with doc and
-// doc_as_upsert) without them, so the document keeps their earlier values.
-// Elasticsearch's update API accepts no external version, so a partial
-// update is not version-guarded: after a restart, a redelivered partial
-// update re-applies its (older) values until the records after it are
-// redelivered too. write.method=UPSERT sends every record that way.
+// written: the record becomes a partial write without them, so the
+// document keeps their earlier values. Elasticsearch's update API accepts
+// no external version, so a partial write is not an update: the task reads
+// the stored documents (one _mget for the partial writes ready together),
+// replaces their top-level fields the record has, and indexes the result
+// with the record's offset as external version; when the stored _version is
+// already at or past the offset, nothing is written. write.method=UPSERT
+// sends every record that way (without a key, the document is the record's
+// own and is indexed whole).
 //
 // # Writing and committing
 //
@@ -83,7 +88,8 @@
 //
 // The integration tests use ZincSearch, whose Elasticsearch API differs: it
 // loses a delete of a document indexed in the same bulk request or within
-// its WAL sync interval, replaces the whole document on a bulk update, and
-// has no versions or item errors. Those paths are tested against a fake
-// server answering with Elasticsearch's documented bulk responses.
+// its WAL sync interval, has no GET of a document by id, and has no versions
+// or item errors. Those paths are tested against a fake server keeping
+// documents, versions and conflicts as Elasticsearch documents them and
+// answering with its documented bulk responses.
 package elasticsearch

@@ -13,19 +13,24 @@ import (
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/converters"
+	"github.com/penstockhq/penstock/connectors/debezium"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
-// Names of Debezium's semantic types the encoder renders specially.
-const (
-	dbzDate                 = "io.debezium.time.Date"
-	dbzTime                 = "io.debezium.time.Time"
-	dbzMicroTime            = "io.debezium.time.MicroTime"
-	dbzNanoTime             = "io.debezium.time.NanoTime"
-	dbzTimestamp            = "io.debezium.time.Timestamp"
-	dbzMicroTimestamp       = "io.debezium.time.MicroTimestamp"
-	dbzNanoTimestamp        = "io.debezium.time.NanoTimestamp"
-	dbzVariableScaleDecimal = "io.debezium.data.VariableScaleDecimal"
-)
+// UnavailableValuePlaceholder is the value Debezium gives a column whose
+// value it does not have, such as an unchanged TOASTed column in Postgres.
+const UnavailableValuePlaceholder = debezium.UnavailableValuePlaceholder
+
+// UnavailableColumnsHeader is the record header in which Penstock's CDC
+// sources list, comma separated, the columns whose values are unavailable.
+const UnavailableColumnsHeader = debezium.UnavailableColumnsHeader
+
+// docJSON writes document values: the JsonConverter's JSON, with the
+// renderings of docValue where Elasticsearch reads values best otherwise.
+// (Set in init: docValue reaches docJSON again through appendMap.)
+var docJSON *converters.ValueWriter
+
+func init() { docJSON = converters.NewValueWriter(docValue) }
 
 // appendValue appends the JSON form of v, whose schema is s (nil:
 // schemaless), to buf. Logical types render as Elasticsearch reads them
@@ -33,116 +38,141 @@ const (
 // milliseconds, Date as an ISO date, Time as an ISO time of day; bytes as
 // base64.
 func appendValue(buf []byte, s *connect.Schema, v any) ([]byte, error) {
+	return docJSON.Append(buf, s, v)
+}
+
+// appendAny appends a schemaless value: what encoding/json produces, the Go
+// types of the schema types, Struct, Decimal and time.Time.
+func appendAny(buf []byte, v any) ([]byte, error) { return docJSON.Append(buf, nil, v) }
+
+// docValue renders what a document holds differently from the
+// JsonConverter: a null as null whatever its schema says (a struct field's
+// default aside), logical and Debezium types (see appendValue), numbers
+// without Java's float notation (NaN and infinities are errors), maps as
+// objects with sorted keys (non-string keys rendered as ids), Decimal, big
+// integers and times without a schema, and a value that does not fit its
+// schema as the value it is.
+func docValue(w *converters.ValueWriter, buf []byte, s *connect.Schema, v any) ([]byte, bool, error) {
 	if v == nil {
-		return append(buf, "null"...), nil
+		if s != nil && s.Default != nil {
+			return buf, false, nil // the writer renders the default, as Struct.GetAt gives it
+		}
+		return append(buf, "null"...), true, nil
 	}
-	if s == nil {
-		return appendAny(buf, v)
+	if s != nil {
+		switch s.Name {
+		case connect.DecimalName:
+			switch d := v.(type) {
+			case connect.Decimal:
+				return append(buf, d.String()...), true, nil
+			case []byte:
+				scale, err := s.Scale()
+				if err != nil {
+					return buf, true, err
+				}
+				return append(buf, connect.Decimal{Unscaled: connect.DecimalFromBytes(d), Scale: scale}.String()...), true, nil
+			}
+		case connect.DateName:
+			if t, ok := v.(time.Time); ok {
+				return converters.AppendJSONString(buf, t.UTC().Format("2006-01-02")), true, nil
+			}
+			if n, ok := v.(int32); ok {
+				return converters.AppendJSONString(buf, connect.DateFromDays(n).Format("2006-01-02")), true, nil
+			}
+		case connect.TimeName:
+			if t, ok := v.(time.Time); ok {
+				return converters.AppendJSONString(buf, t.UTC().Format("15:04:05.000")), true, nil
+			}
+			if n, ok := v.(int32); ok {
+				return converters.AppendJSONString(buf, connect.TimeFromMillis(n).Format("15:04:05.000")), true, nil
+			}
+		case connect.TimestampName:
+			if t, ok := v.(time.Time); ok {
+				return strconv.AppendInt(buf, t.UnixMilli(), 10), true, nil
+			}
+		case names.Date:
+			if n, ok := v.(int32); ok {
+				return converters.AppendJSONString(buf, connect.DateFromDays(n).Format("2006-01-02")), true, nil
+			}
+		case names.Timestamp:
+			if n, ok := v.(int64); ok {
+				return strconv.AppendInt(buf, n, 10), true, nil
+			}
+		case names.MicroTimestamp:
+			if n, ok := v.(int64); ok {
+				return converters.AppendJSONString(buf, time.UnixMicro(n).UTC().Format("2006-01-02T15:04:05.000000Z")), true, nil
+			}
+		case names.NanoTimestamp:
+			if n, ok := v.(int64); ok {
+				return converters.AppendJSONString(buf, time.Unix(0, n).UTC().Format("2006-01-02T15:04:05.000000000Z")), true, nil
+			}
+		case names.Time:
+			if n, ok := asInt64(v); ok {
+				return converters.AppendJSONString(buf, time.UnixMilli(n).UTC().Format("15:04:05.000")), true, nil
+			}
+		case names.MicroTime:
+			if n, ok := asInt64(v); ok {
+				return converters.AppendJSONString(buf, time.UnixMicro(n).UTC().Format("15:04:05.000000")), true, nil
+			}
+		case names.NanoTime:
+			if n, ok := asInt64(v); ok {
+				return converters.AppendJSONString(buf, time.Unix(0, n).UTC().Format("15:04:05.000000000")), true, nil
+			}
+		case names.VariableScaleDecimal:
+			if st, ok := v.(*connect.Struct); ok {
+				scale, _ := st.Get("scale").(int32)
+				raw, _ := st.Get("value").([]byte)
+				return append(buf, connect.Decimal{Unscaled: connect.DecimalFromBytes(raw), Scale: scale}.String()...), true, nil
+			}
+		}
+		switch s.Name {
+		case connect.DecimalName, connect.DateName, connect.TimeName, connect.TimestampName:
+			// A value of another type than the logical type's: as it is.
+			out, err := w.Append(buf, nil, v)
+			return out, true, err
+		}
+		if !s.Holds(v) {
+			out, err := w.Append(buf, nil, v)
+			return out, true, err
+		}
 	}
-	switch s.Name {
-	case connect.DecimalName:
-		switch d := v.(type) {
-		case connect.Decimal:
-			return append(buf, d.String()...), nil
-		case []byte:
-			scale, err := s.Scale()
-			if err != nil {
-				return buf, err
-			}
-			return append(buf, connect.Decimal{Unscaled: connect.DecimalFromBytes(d), Scale: scale}.String()...), nil
+	switch x := v.(type) {
+	case float32:
+		out, err := appendFloat(buf, float64(x), 32)
+		return out, true, err
+	case float64:
+		out, err := appendFloat(buf, x, 64)
+		return out, true, err
+	case map[string]any, map[any]any:
+		var vs *connect.Schema
+		if s != nil {
+			vs = s.Value
 		}
-	case connect.DateName:
-		if t, ok := v.(time.Time); ok {
-			return converters.AppendJSONString(buf, t.UTC().Format("2006-01-02")), nil
-		}
-		if n, ok := v.(int32); ok {
-			return converters.AppendJSONString(buf, connect.DateFromDays(n).Format("2006-01-02")), nil
-		}
-	case connect.TimeName:
-		if t, ok := v.(time.Time); ok {
-			return converters.AppendJSONString(buf, t.UTC().Format("15:04:05.000")), nil
-		}
-		if n, ok := v.(int32); ok {
-			return converters.AppendJSONString(buf, connect.TimeFromMillis(n).Format("15:04:05.000")), nil
-		}
-	case connect.TimestampName:
-		if t, ok := v.(time.Time); ok {
-			return strconv.AppendInt(buf, t.UnixMilli(), 10), nil
-		}
-	case dbzDate:
-		if n, ok := v.(int32); ok {
-			return converters.AppendJSONString(buf, connect.DateFromDays(n).Format("2006-01-02")), nil
-		}
-	case dbzTimestamp:
-		if n, ok := v.(int64); ok {
-			return strconv.AppendInt(buf, n, 10), nil
-		}
-	case dbzMicroTimestamp:
-		if n, ok := v.(int64); ok {
-			return converters.AppendJSONString(buf, time.UnixMicro(n).UTC().Format("2006-01-02T15:04:05.000000Z")), nil
-		}
-	case dbzNanoTimestamp:
-		if n, ok := v.(int64); ok {
-			return converters.AppendJSONString(buf, time.Unix(0, n).UTC().Format("2006-01-02T15:04:05.000000000Z")), nil
-		}
-	case dbzTime:
-		if n, ok := asInt64(v); ok {
-			return converters.AppendJSONString(buf, time.UnixMilli(n).UTC().Format("15:04:05.000")), nil
-		}
-	case dbzMicroTime:
-		if n, ok := asInt64(v); ok {
-			return converters.AppendJSONString(buf, time.UnixMicro(n).UTC().Format("15:04:05.000000")), nil
-		}
-	case dbzNanoTime:
-		if n, ok := asInt64(v); ok {
-			return converters.AppendJSONString(buf, time.Unix(0, n).UTC().Format("15:04:05.000000000")), nil
-		}
-	case dbzVariableScaleDecimal:
-		if st, ok := v.(*connect.Struct); ok {
-			scale, _ := st.Get("scale").(int32)
-			raw, _ := st.Get("value").([]byte)
-			return append(buf, connect.Decimal{Unscaled: connect.DecimalFromBytes(raw), Scale: scale}.String()...), nil
-		}
+		out, err := appendMap(buf, x, vs)
+		return out, true, err
 	}
-	switch s.Type {
-	case connect.TypeStruct:
-		st, ok := v.(*connect.Struct)
-		if !ok {
-			return appendAny(buf, v)
-		}
-		buf = append(buf, '{')
-		var err error
-		for i, f := range st.Schema().Fields {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = converters.AppendJSONString(buf, f.Name)
-			buf = append(buf, ':')
-			if buf, err = appendValue(buf, f.Schema, st.GetAt(i)); err != nil {
-				return buf, fmt.Errorf("field %q: %w", f.Name, err)
-			}
-		}
-		return append(buf, '}'), nil
-	case connect.TypeArray:
-		a, ok := v.([]any)
-		if !ok {
-			return appendAny(buf, v)
-		}
-		buf = append(buf, '[')
-		var err error
-		for i, e := range a {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			if buf, err = appendValue(buf, s.Value, e); err != nil {
-				return buf, fmt.Errorf("element %d: %w", i, err)
-			}
-		}
-		return append(buf, ']'), nil
-	case connect.TypeMap:
-		return appendMap(buf, v, s.Value)
+	if s != nil {
+		return buf, false, nil
 	}
-	return appendAny(buf, v)
+	switch x := v.(type) {
+	case string, bool, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, []byte, []any, *connect.Struct:
+		return buf, false, nil // as the JsonConverter writes them
+	case json.Number:
+		return append(buf, x...), true, nil
+	case connect.Decimal:
+		return append(buf, x.String()...), true, nil
+	case *big.Int:
+		return append(buf, x.String()...), true, nil
+	case time.Time:
+		return converters.AppendJSONString(buf, x.UTC().Format(time.RFC3339Nano)), true, nil
+	}
+	// Anything else (typed slices and maps from hand-written sources): let
+	// encoding/json decide, and say which type failed if it cannot.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return buf, true, fmt.Errorf("value of type %s: %w", reflect.TypeOf(v), err)
+	}
+	return append(buf, b...), true, nil
 }
 
 func asInt64(v any) (int64, bool) {
@@ -195,76 +225,6 @@ func appendMap(buf []byte, v any, valueSchema *connect.Schema) ([]byte, error) {
 		}
 	}
 	return append(buf, '}'), nil
-}
-
-// appendAny appends a schemaless value: what encoding/json produces, the Go
-// types of the schema types, Struct, Decimal and time.Time.
-func appendAny(buf []byte, v any) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return append(buf, "null"...), nil
-	case bool:
-		return strconv.AppendBool(buf, x), nil
-	case string:
-		return converters.AppendJSONString(buf, x), nil
-	case int8:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int16:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int32:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(buf, x, 10), nil
-	case int:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case uint8:
-		return strconv.AppendUint(buf, uint64(x), 10), nil
-	case uint16:
-		return strconv.AppendUint(buf, uint64(x), 10), nil
-	case uint32:
-		return strconv.AppendUint(buf, uint64(x), 10), nil
-	case uint64:
-		return strconv.AppendUint(buf, x, 10), nil
-	case float32:
-		return appendFloat(buf, float64(x), 32)
-	case float64:
-		return appendFloat(buf, x, 64)
-	case json.Number:
-		return append(buf, x...), nil
-	case []byte:
-		buf = append(buf, '"')
-		buf = base64.StdEncoding.AppendEncode(buf, x)
-		return append(buf, '"'), nil
-	case connect.Decimal:
-		return append(buf, x.String()...), nil
-	case *big.Int:
-		return append(buf, x.String()...), nil
-	case time.Time:
-		return converters.AppendJSONString(buf, x.UTC().Format(time.RFC3339Nano)), nil
-	case *connect.Struct:
-		return appendValue(buf, x.Schema(), x)
-	case map[string]any, map[any]any:
-		return appendMap(buf, x, nil)
-	case []any:
-		buf = append(buf, '[')
-		var err error
-		for i, e := range x {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			if buf, err = appendAny(buf, e); err != nil {
-				return buf, fmt.Errorf("element %d: %w", i, err)
-			}
-		}
-		return append(buf, ']'), nil
-	}
-	// Anything else (typed slices and maps from hand-written sources): let
-	// encoding/json decide, and say which type failed if it cannot.
-	b, err := json.Marshal(v)
-	if err != nil {
-		return buf, fmt.Errorf("value of type %s: %w", reflect.TypeOf(v), err)
-	}
-	return append(buf, b...), nil
 }
 
 func appendFloat(buf []byte, f float64, bits int) ([]byte, error) {

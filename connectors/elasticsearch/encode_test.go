@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 func testSettings(t *testing.T, extra map[string]string) *settings {
@@ -71,7 +72,7 @@ func TestValueEncoding(t *testing.T) {
 		connect.F("m", connect.MapOf(connect.StringSchema, connect.Float64Schema)),
 		connect.F("in", inner),
 		connect.F("opt", connect.OptionalStringSchema),
-		connect.F("dbzts", &connect.Schema{Type: connect.TypeInt64, Name: dbzMicroTimestamp}),
+		connect.F("dbzts", &connect.Schema{Type: connect.TypeInt64, Name: names.MicroTimestamp}),
 	)
 	in := connect.NewStruct(inner)
 	_ = in.Set("x", int32(1))
@@ -148,17 +149,17 @@ func TestConvertEnvelopeAndToast(t *testing.T) {
 	}
 	// Unchanged TOAST column: placeholder value.
 	c, err = s.convert(envelopeRecord(11, "u", 1, "b", UnavailableValuePlaceholder))
-	if err != nil || c.op.act != actUpdate || c.op.versioned {
+	if err != nil || c.op.act != actIndex || !c.op.partial || !c.op.versioned || c.op.version != 11 {
 		t.Fatalf("toast update: %+v, %v", c.op, err)
 	}
-	if got := string(c.op.body()); got != `{"doc":{"id":1,"name":"b"},"doc_as_upsert":true}` {
+	if got := string(c.op.body()); got != `{"id":1,"name":"b"}` {
 		t.Errorf("toast body %s", got)
 	}
 	// Unchanged TOAST column named by the header only.
 	rec := envelopeRecord(12, "u", 1, "c", "")
 	rec.Headers.Add(UnavailableColumnsHeader, connect.StringSchema, "note, other")
 	c, _ = s.convert(rec)
-	if got := string(c.op.body()); got != `{"doc":{"id":1,"name":"c"},"doc_as_upsert":true}` {
+	if got := string(c.op.body()); !c.op.partial || got != `{"id":1,"name":"c"}` {
 		t.Errorf("header toast body %s", got)
 	}
 	c, err = s.convert(envelopeRecord(13, "d", 1, "", ""))
@@ -169,8 +170,14 @@ func TestConvertEnvelopeAndToast(t *testing.T) {
 	a, _ := s.convert(envelopeRecord(20, "c", 2, "x", "keep"))
 	b, _ := s.convert(envelopeRecord(21, "u", 2, "y", UnavailableValuePlaceholder))
 	m := collapse(a.op, b.op)
-	if m.act != actIndex || m.version != 21 || string(m.body()) != `{"id":2,"name":"y","note":"keep"}` || len(m.recs) != 2 {
+	if m.act != actIndex || m.partial || m.version != 21 || string(m.body()) != `{"id":2,"name":"y","note":"keep"}` || len(m.recs) != 2 {
 		t.Errorf("collapse: %s %d %s", m.act, m.version, m.body())
+	}
+	// A partial update after a delete is the whole document: nothing to merge into.
+	del, _ := s.convert(envelopeRecord(23, "d", 3, "", ""))
+	p, _ := s.convert(envelopeRecord(24, "u", 3, "z", UnavailableValuePlaceholder))
+	if m := collapse(del.op, p.op); m.act != actIndex || m.partial || m.version != 24 || string(m.body()) != `{"id":3,"name":"z"}` {
+		t.Errorf("collapse delete then partial: %s partial=%v %d %s", m.act, m.partial, m.version, m.body())
 	}
 	// A delete after anything wins.
 	d, _ := s.convert(envelopeRecord(22, "d", 2, "", ""))
@@ -198,7 +205,7 @@ func TestConvertNullsKeysAndIndexNames(t *testing.T) {
 		t.Errorf("key.ignore: %+v %v", c.op, err)
 	}
 	c, _ = testSettings(t, map[string]string{TopicIndexMapConfig: "Orders:o1,x:y", WriteMethodConfig: "upsert"}).convert(&connect.Record{Topic: "Orders", Key: "k", Value: map[string]any{"a": 1.0}})
-	if c.op.index != "o1" || c.op.act != actUpdate || string(c.op.body()) != `{"doc":{"a":1},"doc_as_upsert":true}` {
+	if c.op.index != "o1" || c.op.act != actIndex || !c.op.partial || !c.op.versioned || string(c.op.body()) != `{"a":1}` {
 		t.Errorf("topic.index.map + UPSERT: %+v %s", c.op, c.op.body())
 	}
 	if _, err := testSettings(t, nil).convert(flat); err == nil || !strings.Contains(err.Error(), "key") {

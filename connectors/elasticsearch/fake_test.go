@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,26 @@ import (
 // es_rejected_execution_exception with 429, document_parsing_exception with
 // 400), so the task's handling of each is checked byte for byte against
 // what a real cluster sends.
+
+// The fake keeps its documents as Elasticsearch does, as far as the sink
+// relies on it (ZincSearch has no versions, so these semantics can only be
+// checked here): every document has a _version and a _seq_no; an index or
+// delete with version_type=external succeeds only with a version higher
+// than the stored one (a deleted document keeps its version as a tombstone,
+// as within index.gc_deletes) and sets _version to it, otherwise it is
+// refused with 409 version_conflict_engine_exception; an index or delete
+// without a version and an update (doc merged recursively into _source,
+// doc_as_upsert, noop when nothing changes as with detect_noop) raise
+// _version by one; an update refuses external versions; GET _doc/id and
+// _mget read the stored documents in real time. Sources:
+// https://www.elastic.co/guide/en/elasticsearch/reference/current/docs-index_.html#index-versioning,
+// docs-update.html, docs-delete.html, docs-multi-get.html.
+
+// fakeDoc is a stored document; a nil source is a delete's tombstone.
+type fakeDoc struct {
+	version, seqNo int64
+	source         map[string]any
+}
 
 // bulkItem is one operation of a bulk request the fake received.
 type bulkItem struct {
@@ -53,10 +74,14 @@ type fakeES struct {
 	attempts  map[string]int // index/id -> times seen
 	gate      chan struct{}  // when not nil, bulk requests wait for it to close
 	sawHeader bool
+	docs      map[string]*fakeDoc // index/id -> stored document
+	indices   map[string]bool     // indices that exist (created, or by a first write)
+	seqNo     int64
+	gets      int // documents read by GET or _mget
 }
 
 func newFakeES(t *testing.T) *fakeES {
-	f := &fakeES{created: map[string]string{}, attempts: map[string]int{}}
+	f := &fakeES{created: map[string]string{}, attempts: map[string]int{}, docs: map[string]*fakeDoc{}, indices: map[string]bool{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -72,6 +97,17 @@ func (f *fakeES) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, fakeInfo)
 	case r.URL.Path == "/_bulk":
 		f.bulk(w, r)
+	case r.URL.Path == "/_mget":
+		f.mget(w, r)
+	case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/_doc/"):
+		idx, id, _ := strings.Cut(strings.Trim(r.URL.Path, "/"), "/_doc/")
+		f.mu.Lock()
+		b, found := f.getLocked(idx, id)
+		f.mu.Unlock()
+		if !found {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		w.Write(b)
 	case r.Method == http.MethodHead:
 		f.mu.Lock()
 		_, ok := f.created[strings.Trim(r.URL.Path, "/")]
@@ -84,6 +120,7 @@ func (f *fakeES) serve(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		f.created[idx] = string(b)
+		f.indices[idx] = true
 		f.mu.Unlock()
 		fmt.Fprintf(w, `{"acknowledged":true,"shards_acknowledged":true,"index":%q}`, idx)
 	default:
@@ -135,9 +172,9 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request) {
 			replies[i] = reply(call, it, f.attempts[k])
 		}
 	}
-	f.mu.Unlock()
 	if whole != nil {
 		if status, body, ok := whole(call); ok {
+			f.mu.Unlock()
 			w.WriteHeader(status)
 			io.WriteString(w, body)
 			return
@@ -149,23 +186,187 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request) {
 	var parts []string
 	for i, it := range items {
 		rp := replies[i]
-		if rp.status != 0 {
+		var res applied
+		if rp.status == 0 {
+			res = f.applyLocked(it)
+			rp = res.itemReply
+		}
+		if rp.status >= 300 && !(rp.status == 404 && it.Action == "delete") {
 			errors = true
 			parts = append(parts, fmt.Sprintf(`{%q:{"_index":%q,"_id":%q,"status":%d,"error":%s}}`, it.Action, it.Index, it.ID, rp.status, rp.errObj))
 			continue
 		}
-		status, result := 201, "created"
-		switch it.Action {
-		case "update":
-			status, result = 200, "updated"
-		case "delete":
-			status, result = 200, "deleted"
-		}
 		parts = append(parts, fmt.Sprintf(`{%q:{"_index":%q,"_id":%q,"_version":%d,"result":%q,"_shards":{"total":2,"successful":1,"failed":0},"_seq_no":%d,"_primary_term":1,"status":%d}}`,
-			it.Action, it.Index, it.ID, max(it.Version, 1), result, call, status))
+			it.Action, it.Index, it.ID, res.version, res.result, res.seqNo, rp.status))
 	}
+	f.mu.Unlock()
 	fmt.Fprintf(&out, "%t,\"items\":[%s]}", errors, strings.Join(parts, ","))
 	io.WriteString(w, out.String())
+}
+
+// applied is the outcome of one bulk item on the stored documents.
+type applied struct {
+	itemReply
+	result         string
+	version, seqNo int64
+}
+
+// applyLocked applies a bulk item to the stored documents as Elasticsearch
+// does (see the comment at the top of the file).
+func (f *fakeES) applyLocked(it bulkItem) applied {
+	k := it.Index + "/" + it.ID
+	cur := f.docs[k]
+	live := cur != nil && cur.source != nil
+	external := it.VersionType == "external"
+	fail := func(status int, obj string) applied { return applied{itemReply: itemReply{status, obj}} }
+	conflict := func() applied {
+		return fail(409, fmt.Sprintf(errVersionConflict, it.ID, cur.version, it.Version, it.Index))
+	}
+	if it.Version != 0 && !external {
+		return fail(400, `{"type":"action_request_validation_exception","reason":"Validation Failed: 1: internal versioning can not be used for optimistic concurrency control. Please use `+"`if_seq_no` and `if_primary_term`"+` instead;"}`)
+	}
+	next := int64(1)
+	if cur != nil {
+		next = cur.version + 1
+	}
+	store := func(version int64, source map[string]any, status int, result string) applied {
+		f.seqNo++
+		f.docs[k] = &fakeDoc{version: version, seqNo: f.seqNo, source: source}
+		f.indices[it.Index] = true
+		return applied{itemReply: itemReply{status: status}, result: result, version: version, seqNo: f.seqNo}
+	}
+	switch it.Action {
+	case "index", "create":
+		var src map[string]any
+		if err := json.Unmarshal([]byte(it.Body), &src); err != nil {
+			return fail(400, fmt.Sprintf(`{"type":"document_parsing_exception","reason":%q}`, err.Error()))
+		}
+		if it.Action == "create" && live {
+			return fail(409, fmt.Sprintf(`{"type":"version_conflict_engine_exception","reason":"[%s]: version conflict, document already exists (current version [%d])"}`, it.ID, cur.version))
+		}
+		if external {
+			if cur != nil && cur.version >= it.Version {
+				return conflict()
+			}
+			next = it.Version
+		}
+		if live {
+			return store(next, src, 200, "updated")
+		}
+		return store(next, src, 201, "created")
+	case "delete":
+		if external {
+			if cur != nil && cur.version >= it.Version {
+				return conflict()
+			}
+			next = it.Version
+		}
+		if !live {
+			if !external {
+				return applied{itemReply: itemReply{status: 404}, result: "not_found", version: next}
+			}
+			r := store(next, nil, 404, "not_found")
+			return r
+		}
+		return store(next, nil, 200, "deleted")
+	case "update":
+		if external {
+			return fail(400, `{"type":"action_request_validation_exception","reason":"Validation Failed: 1: version type [EXTERNAL] is not supported by the update API;"}`)
+		}
+		var req struct {
+			Doc         map[string]any `json:"doc"`
+			DocAsUpsert bool           `json:"doc_as_upsert"`
+			Upsert      map[string]any `json:"upsert"`
+		}
+		if err := json.Unmarshal([]byte(it.Body), &req); err != nil {
+			return fail(400, fmt.Sprintf(`{"type":"x_content_parse_exception","reason":%q}`, err.Error()))
+		}
+		if !live {
+			switch {
+			case req.Upsert != nil:
+				return store(next, req.Upsert, 201, "created")
+			case req.DocAsUpsert:
+				return store(next, req.Doc, 201, "created")
+			}
+			return fail(404, fmt.Sprintf(`{"type":"document_missing_exception","reason":"[%s]: document missing","index":%q}`, it.ID, it.Index))
+		}
+		merged := deepMerge(cur.source, req.Doc)
+		if reflect.DeepEqual(merged, cur.source) {
+			return applied{itemReply: itemReply{status: 200}, result: "noop", version: cur.version, seqNo: cur.seqNo}
+		}
+		return store(next, merged, 200, "updated")
+	}
+	return fail(400, fmt.Sprintf(`{"type":"illegal_argument_exception","reason":"unknown action [%s]"}`, it.Action))
+}
+
+// deepMerge returns base with changes merged in as an update's doc is:
+// objects present in both are merged recursively, anything else replaced.
+func deepMerge(base, changes map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(changes))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range changes {
+		if bm, ok := out[k].(map[string]any); ok {
+			if cm, ok := v.(map[string]any); ok {
+				out[k] = deepMerge(bm, cm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// getLocked renders the GET _doc answer for a document.
+func (f *fakeES) getLocked(index, id string) ([]byte, bool) {
+	f.gets++
+	if !f.indices[index] {
+		return []byte(fmt.Sprintf(`{"error":{"root_cause":[{"type":"index_not_found_exception","reason":"no such index [%s]","index":%q}],"type":"index_not_found_exception","reason":"no such index [%s]","index":%q},"status":404}`, index, index, index, index)), false
+	}
+	d := f.docs[index+"/"+id]
+	if d == nil || d.source == nil {
+		return []byte(fmt.Sprintf(`{"_index":%q,"_id":%q,"found":false}`, index, id)), false
+	}
+	src, _ := json.Marshal(d.source)
+	return []byte(fmt.Sprintf(`{"_index":%q,"_id":%q,"_version":%d,"_seq_no":%d,"_primary_term":1,"found":true,"_source":%s}`, index, id, d.version, d.seqNo, src)), true
+}
+
+// mget answers a multi get: one entry per requested document, in order; a
+// missing index is an error entry, as Elasticsearch reports it.
+func (f *fakeES) mget(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Docs []struct {
+			Index string `json:"_index"`
+			ID    string `json:"_id"`
+		} `json:"docs"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	f.mu.Lock()
+	parts := make([]string, len(req.Docs))
+	for i, d := range req.Docs {
+		b, _ := f.getLocked(d.Index, d.ID)
+		if !f.indices[d.Index] {
+			b = []byte(fmt.Sprintf(`{"_index":%q,"_id":%q,"error":{"root_cause":[{"type":"index_not_found_exception","reason":"no such index [%s]"}],"type":"index_not_found_exception","reason":"no such index [%s]","index":%q}}`, d.Index, d.ID, d.Index, d.Index, d.Index))
+		}
+		parts[i] = string(b)
+	}
+	f.mu.Unlock()
+	fmt.Fprintf(w, `{"docs":[%s]}`, strings.Join(parts, ","))
+}
+
+// doc returns the stored source of a live document, nil when there is none.
+func (f *fakeES) doc(index, id string) (map[string]any, int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := f.docs[index+"/"+id]
+	if d == nil || d.source == nil {
+		return nil, 0
+	}
+	return d.source, d.version
 }
 
 func (f *fakeES) allItems() []bulkItem {
@@ -478,7 +679,10 @@ func TestFakeToastPartialUpdateAndMapping(t *testing.T) {
 	}
 	waitCommitted(t, task, connect.TopicPartition{Topic: "srv.public.t"}, 2)
 	items := f.allItems()
-	if len(items) != 2 || items[1].Action != "update" || items[1].Body != `{"doc":{"id":1,"name":"b"},"doc_as_upsert":true}` {
+	// The partial update is sent as the stored document with the new
+	// values merged in, versioned like every other write.
+	if len(items) != 2 || items[1].Action != "index" || items[1].VersionType != "external" || items[1].Version != 1 ||
+		items[1].Body != `{"id":1,"name":"b","note":"big"}` {
 		t.Fatalf("items: %+v", items)
 	}
 	f.mu.Lock()

@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"github.com/penstockhq/penstock/connect"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 // mappingOf returns the Elasticsearch mapping ({"properties": ...}) derived
@@ -29,15 +30,15 @@ func properties(s *connect.Schema) map[string]any {
 func fieldMapping(s *connect.Schema) map[string]any {
 	typ := func(t string) map[string]any { return map[string]any{"type": t} }
 	switch s.Name {
-	case connect.DecimalName, dbzVariableScaleDecimal:
+	case connect.DecimalName, names.VariableScaleDecimal:
 		return typ("double")
-	case connect.DateName, dbzDate:
+	case connect.DateName, names.Date:
 		return map[string]any{"type": "date", "format": "strict_date"}
-	case connect.TimestampName, dbzTimestamp:
+	case connect.TimestampName, names.Timestamp:
 		return map[string]any{"type": "date", "format": "epoch_millis"}
-	case dbzMicroTimestamp, dbzNanoTimestamp, "io.debezium.time.ZonedTimestamp":
+	case names.MicroTimestamp, names.NanoTimestamp, names.ZonedTimestamp:
 		return typ("date")
-	case connect.TimeName, dbzTime, dbzMicroTime, dbzNanoTime, "io.debezium.time.ZonedTime":
+	case connect.TimeName, names.Time, names.MicroTime, names.NanoTime, names.ZonedTime:
 		return typ("keyword")
 	}
 	switch s.Type {

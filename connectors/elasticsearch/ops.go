@@ -12,28 +12,16 @@ import (
 	"github.com/penstockhq/penstock/connect/converters"
 )
 
-// UnavailableValuePlaceholder is the value Debezium gives a column whose
-// value it does not have, such as an unchanged TOASTed column in Postgres.
-const UnavailableValuePlaceholder = "__debezium_unavailable_value"
-
-// UnavailableColumnsHeader is the record header in which Penstock's Postgres
-// source lists, comma separated, the columns whose values are unavailable.
-const UnavailableColumnsHeader = "penstock.unavailable.columns"
-
 type action uint8
 
 const (
 	actIndex action = iota
-	actUpdate
 	actDelete
 )
 
 func (a action) String() string {
-	switch a {
-	case actIndex:
+	if a == actIndex {
 		return "index"
-	case actUpdate:
-		return "update"
 	}
 	return "delete"
 }
@@ -46,15 +34,26 @@ type field struct {
 
 // op is one bulk operation on one document, standing for one or more records
 // (several when later records on the same document were collapsed into it).
+//
+// Every write of a keyed document carries the Kafka offset of its last
+// record as external version (version_type=external), so the document's
+// _version is always the offset of the record it reflects: Elasticsearch
+// refuses (409) any write of an older or equal offset, whatever kind of
+// write made the document. A partial write (unchanged TOASTed columns left
+// out, or write.method=UPSERT) cannot be an update, which accepts no
+// external version: the writer reads the stored document first and sends
+// the merged document as a versioned index, or nothing when the stored
+// _version shows this record or a later one is already there.
 type op struct {
 	index, id string
 	act       action
-	versioned bool  // index/delete carry version_type=external
+	versioned bool  // carries version_type=external: every write of a keyed document
 	version   int64 // the Kafka offset of the last record the op stands for
 	fields    []field
-	upsert    bool // update with doc_as_upsert
+	partial   bool // fields merge into the stored document, read before sending
 	recs      []*connect.Record
-	attempt   int // failed attempts so far
+	trks      []*tracker // the tracker of each record, set when submitted
+	attempt   int        // failed attempts so far
 }
 
 func (o *op) key() string { return o.index + "\x00" + o.id }
@@ -70,17 +69,8 @@ func (o *op) describe() string {
 
 // body returns the bulk data line of the op; nil for a delete.
 func (o *op) body() []byte {
-	switch o.act {
-	case actDelete:
+	if o.act == actDelete {
 		return nil
-	case actUpdate:
-		b := make([]byte, 0, docSize(o.fields)+32)
-		b = append(b, `{"doc":`...)
-		b = appendFields(b, o.fields)
-		if o.upsert {
-			b = append(b, `,"doc_as_upsert":true`...)
-		}
-		return append(b, '}')
 	}
 	return appendFields(make([]byte, 0, docSize(o.fields)), o.fields)
 }
@@ -107,20 +97,23 @@ func appendFields(b []byte, fs []field) []byte {
 }
 
 // collapse returns the single op equivalent to applying held then next to
-// the same document. A partial update merges into what it follows (so an
-// index followed by a partial update stays a full index of the merged
-// document); anything else replaces what it follows.
+// the same document. A partial write merges into what it follows (so an
+// index followed by a partial write stays a full index of the merged
+// document, and one following a delete is the whole document); anything
+// else replaces what it follows.
 func collapse(held, next *op) *op {
 	recs := append(held.recs, next.recs...)
-	if next.act == actUpdate && held.act != actDelete {
+	trks := append(held.trks, next.trks...)
+	if next.partial && held.act != actDelete {
 		merged := *held
 		merged.fields = mergeFields(held.fields, next.fields)
 		merged.version = next.version
-		merged.recs = recs
+		merged.recs, merged.trks = recs, trks
 		return &merged
 	}
 	out := *next
-	out.recs = recs
+	out.recs, out.trks = recs, trks
+	out.partial = next.partial && held.act != actDelete
 	return &out
 }
 
@@ -227,15 +220,11 @@ func (s *settings) convert(rec *connect.Record) (converted, error) {
 		return converted{}, recordError(rec, o.id, fmt.Errorf("%w: %v", errInvalidRecord, err))
 	}
 	o.fields = fields
-	switch {
-	case partial:
-		// Unchanged TOASTed columns: leave them as they are in the document.
-		o.act, o.upsert = actUpdate, true
-	case s.upsert:
-		o.act, o.upsert = actUpdate, true
-	default:
-		o.act, o.versioned = actIndex, keyed
-	}
+	o.act, o.versioned = actIndex, keyed
+	// Unchanged TOASTed columns are left as they are in the document, and
+	// write.method=UPSERT merges every record into it. Without a key the
+	// document is the record's own: there is nothing to merge into.
+	o.partial = keyed && (partial || s.upsert)
 	return converted{op: o, docSchema: docSchema}, nil
 }
 

@@ -7,11 +7,12 @@ import (
 	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/connectors/elasticsearch"
 	"github.com/penstockhq/penstock/plugins"
+	"github.com/penstockhq/penstock/plugins/builtin"
 )
 
 func TestRegisteredUnderConfluentNames(t *testing.T) {
 	for _, name := range []string{elasticsearch.Class, "ElasticsearchSinkConnector", "ElasticsearchSink", "elasticsearch"} {
-		p, err := plugins.Builtin().LookupKind(name, plugins.Sink)
+		p, err := builtin.Registry().LookupKind(name, plugins.Sink)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

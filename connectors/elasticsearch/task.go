@@ -75,7 +75,7 @@ func (t *Task) Start(ctx context.Context, tctx connect.SinkTaskContext, props ma
 	if err != nil {
 		return fmt.Errorf("elasticsearch sink: bulk indexer: %w", err)
 	}
-	t.w = newWriter(s, bi, t.log)
+	t.w = newWriter(s, bi, t.client, t.log)
 	t.log.Info("elasticsearch sink task started", "urls", s.urls)
 	return nil
 }
@@ -158,9 +158,11 @@ func (t *Task) PreCommit(ctx context.Context, offsets map[connect.TopicPartition
 // Open does nothing: partitions are tracked from their first record.
 func (t *Task) Open(context.Context, []connect.TopicPartition) error { return nil }
 
-// Close forgets partitions taken from the task: their outstanding records
-// will be redelivered to their new owner, and a late acknowledgement cannot
-// hurt because writes carry external versions.
+// Close forgets partitions taken from the task: operations of theirs not
+// yet sent are dropped, and their outstanding records are neither committed
+// nor reported, but redelivered to their new owner. Requests already in
+// flight may still land; they carry external versions, so they cannot take
+// a document back in time.
 func (t *Task) Close(_ context.Context, partitions []connect.TopicPartition) error {
 	if t.w == nil {
 		return nil

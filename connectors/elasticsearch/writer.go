@@ -3,16 +3,20 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"
 	"time"
 
+	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/converters"
 )
 
 // malformedTypes are the Elasticsearch error types that mean "this document
@@ -36,10 +40,18 @@ var malformedTypes = map[string]bool{
 // mishandles and which would otherwise race across the indexer's parallel
 // workers), and operations on one document reach Elasticsearch in record
 // order whatever the number of requests in flight.
+//
+// Each record is accounted in the tracker of its partition. When the task
+// loses a partition its tracker is marked revoked and forgotten: records
+// of it are dropped from every op before the op is sent (an op left with
+// none is dropped whole), so once the requests already in flight end,
+// nothing of the partition reaches Elasticsearch and nothing of it is
+// committed or reported; its new owner redelivers it.
 type writer struct {
-	s   *settings
-	log *slog.Logger
-	bi  esutil.BulkIndexer
+	s      *settings
+	log    *slog.Logger
+	bi     esutil.BulkIndexer
+	client *es.Client // reads stored documents for partial writes
 
 	ctx    context.Context // cancelled by close: stops resubmission
 	cancel context.CancelFunc
@@ -66,9 +78,9 @@ type failure struct {
 	malformed bool
 }
 
-func newWriter(s *settings, bi esutil.BulkIndexer, log *slog.Logger) *writer {
+func newWriter(s *settings, bi esutil.BulkIndexer, client *es.Client, log *slog.Logger) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &writer{s: s, log: log, bi: bi, ctx: ctx, cancel: cancel,
+	w := &writer{s: s, log: log, bi: bi, client: client, ctx: ctx, cancel: cancel,
 		docs: map[string]*op{}, parts: map[connect.TopicPartition]*tracker{},
 		changed: make(chan struct{}, 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.resubmitter()
@@ -95,7 +107,7 @@ func (w *writer) submit(o *op) error {
 		return err
 	}
 	for _, r := range o.recs {
-		w.trackLocked(r)
+		o.trks = append(o.trks, w.trackLocked(r))
 	}
 	k := o.key()
 	if held, inFlight := w.docs[k]; inFlight {
@@ -108,6 +120,11 @@ func (w *writer) submit(o *op) error {
 		return nil
 	}
 	w.docs[k] = nil
+	if o.partial {
+		w.queueLocked(o) // the resubmitter reads the stored document first
+		w.mu.Unlock()
+		return nil
+	}
 	w.mu.Unlock()
 	return w.send(o)
 }
@@ -138,10 +155,36 @@ func (w *writer) send(o *op) error {
 	return nil
 }
 
+// liveLocked drops from o the records of revoked partitions. It returns
+// nil, after releasing o's document, when none is left.
+func (w *writer) liveLocked(o *op) *op {
+	n := 0
+	for _, t := range o.trks {
+		if !t.revoked {
+			n++
+		}
+	}
+	if n == len(o.recs) {
+		return o
+	}
+	if n == 0 {
+		w.releaseLocked(o)
+		return nil
+	}
+	recs, trks := make([]*connect.Record, 0, n), make([]*tracker, 0, n)
+	for i, t := range o.trks {
+		if !t.revoked {
+			recs, trks = append(recs, o.recs[i]), append(trks, t)
+		}
+	}
+	o.recs, o.trks = recs, trks
+	return o
+}
+
 // complete marks the op's records done and releases its document.
 func (w *writer) complete(o *op) {
 	w.mu.Lock()
-	w.doneLocked(o.recs)
+	w.doneLocked(o)
 	w.releaseLocked(o)
 	w.mu.Unlock()
 	signal(w.changed)
@@ -167,13 +210,18 @@ func (w *writer) queueLocked(o *op) {
 	if w.closed {
 		return
 	}
+	if o = w.liveLocked(o); o == nil {
+		return
+	}
 	w.queue = append(w.queue, o)
 	signal(w.wake)
 }
 
 // onFailure classifies a failed op: a version conflict on an externally
-// versioned write is success, 429 and 5xx are retried with backoff, a
-// failed request is fatal, and any other refusal is routed by the task.
+// versioned write is success (every write of a keyed document carries its
+// record's offset as version, so the stored document provably reflects this
+// record or a later one), 429 and 5xx are retried with backoff, a failed
+// request is fatal, and any other refusal is routed by the task.
 func (w *writer) onFailure(o *op, res esutil.BulkIndexerResponseItem, err error) {
 	if err != nil {
 		// The whole request failed after the client's own retries (no
@@ -197,7 +245,7 @@ func (w *writer) onFailure(o *op, res esutil.BulkIndexerResponseItem, err error)
 		// Deleting a document that is not there: the wanted state.
 		w.complete(o)
 		return
-	case res.Status == 429 || res.Status >= 500 || (res.Status == 409 && o.act == actUpdate):
+	case res.Status == 429 || res.Status >= 500:
 		w.mu.Lock()
 		o.attempt++
 		if o.attempt > w.s.maxRetries {
@@ -238,9 +286,11 @@ func (w *writer) setFatal(err error) {
 	signal(w.changed)
 }
 
-// resubmitter sends held and retried ops. It runs on its own goroutine
-// because they become ready inside the bulk indexer's callbacks, where
-// adding to the indexer could wait on the very worker that is calling back.
+// resubmitter sends held, retried and partial ops, reading the stored
+// documents of partial ones first. It runs on its own goroutine because
+// held and retried ops become ready inside the bulk indexer's callbacks,
+// where adding to the indexer could wait on the very worker that is calling
+// back.
 func (w *writer) resubmitter() {
 	defer close(w.done)
 	for {
@@ -252,8 +302,29 @@ func (w *writer) resubmitter() {
 		w.mu.Lock()
 		q := w.queue
 		w.queue = nil
+		live := q[:0]
+		for _, o := range q { // the partitions of queued ops may have been revoked since
+			if o = w.liveLocked(o); o != nil {
+				live = append(live, o)
+			}
+		}
 		w.mu.Unlock()
+		q, err := w.resolve(live)
+		if err != nil {
+			if w.ctx.Err() == nil {
+				w.setFatal(err)
+			}
+			return
+		}
 		for _, o := range q {
+			// The last look before sending: the partition may have been
+			// revoked while the stored documents were read.
+			w.mu.Lock()
+			o = w.liveLocked(o)
+			w.mu.Unlock()
+			if o == nil {
+				continue
+			}
 			if err := w.send(o); err != nil {
 				if w.ctx.Err() == nil {
 					w.setFatal(err)
@@ -262,6 +333,118 @@ func (w *writer) resubmitter() {
 			}
 		}
 	}
+}
+
+// resolve turns the partial ops of q into full ones: it reads their stored
+// documents with _mget (in real time, as Elasticsearch's gets are) and
+// merges the op's fields into each, or completes the op without a write
+// when the stored _version shows this record or a later one is there. It
+// returns the ops to send.
+func (w *writer) resolve(q []*op) ([]*op, error) {
+	var partial []*op
+	ready := q[:0:0]
+	for _, o := range q {
+		if o.partial {
+			partial = append(partial, o)
+		} else {
+			ready = append(ready, o)
+		}
+	}
+	for len(partial) > 0 {
+		chunk := partial[:min(len(partial), w.s.batchSize)]
+		partial = partial[len(chunk):]
+		docs, err := w.mget(chunk)
+		if err != nil {
+			return nil, err
+		}
+		for i, o := range chunk {
+			d := docs[i]
+			switch {
+			case d.Error != nil && d.Error.Type != "index_not_found_exception":
+				return nil, fmt.Errorf("%s: reading the stored document to merge into: %s: %s", o.describe(), d.Error.Type, d.Error.Reason)
+			case d.Found && d.Version >= o.version:
+				w.log.Debug("elasticsearch: newer or equal version already indexed", "record", o.describe(), "version", d.Version)
+				w.complete(o)
+				continue
+			case d.Found:
+				stored, err := sourceFields(d.Source)
+				if err != nil {
+					return nil, fmt.Errorf("%s: the stored document: %w", o.describe(), err)
+				}
+				o.fields = mergeFields(stored, o.fields)
+			}
+			o.partial = false
+			ready = append(ready, o)
+		}
+	}
+	return ready, nil
+}
+
+// storedDoc is one document of an _mget answer.
+type storedDoc struct {
+	Found   bool            `json:"found"`
+	Version int64           `json:"_version"`
+	Source  json.RawMessage `json:"_source"`
+	Error   *struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	} `json:"error"`
+}
+
+// mget reads the stored documents of ops, in order.
+func (w *writer) mget(ops []*op) ([]storedDoc, error) {
+	b := []byte(`{"docs":[`)
+	for i, o := range ops {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"_index":`...)
+		b = converters.AppendJSONString(b, o.index)
+		b = append(b, `,"_id":`...)
+		b = converters.AppendJSONString(b, o.id)
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	res, err := w.client.Mget(bytes.NewReader(b), w.client.Mget.WithContext(w.ctx))
+	if err != nil {
+		return nil, fmt.Errorf("reading %d stored documents to merge partial writes into: %w", len(ops), err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return nil, fmt.Errorf("reading %d stored documents to merge partial writes into: %s: %s", len(ops), res.Status(), msg)
+	}
+	var out struct {
+		Docs []storedDoc `json:"docs"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("reading %d stored documents to merge partial writes into: decoding the answer: %w", len(ops), err)
+	}
+	if len(out.Docs) != len(ops) {
+		return nil, fmt.Errorf("reading %d stored documents to merge partial writes into: %d in the answer", len(ops), len(out.Docs))
+	}
+	return out.Docs, nil
+}
+
+// sourceFields splits a stored _source into its top-level fields, in order.
+func sourceFields(src json.RawMessage) ([]field, error) {
+	dec := json.NewDecoder(bytes.NewReader(src))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("_source is not a JSON object: %.100s", src)
+	}
+	var out []field
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("_source: %w", err)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("_source field %q: %w", tok, err)
+		}
+		out = append(out, field{name: tok.(string), raw: raw})
+	}
+	return out, nil
 }
 
 // drain routes the records of failed ops, on the task's goroutine: with
@@ -285,7 +468,7 @@ func (w *writer) drain(ctx context.Context, report func(context.Context, *connec
 		case f.malformed && w.s.malformed == BehaviorWarn:
 			w.log.Warn("elasticsearch: skipping malformed document", "error", f.err)
 		default:
-			for _, r := range f.op.recs {
+			for _, r := range w.liveRecords(f.op) {
 				if err = report(ctx, r, f.err); err != nil {
 					break
 				}
@@ -298,10 +481,23 @@ func (w *writer) drain(ctx context.Context, report func(context.Context, *connec
 			return err
 		}
 		w.mu.Lock()
-		w.doneLocked(f.op.recs)
+		w.doneLocked(f.op)
 		w.mu.Unlock()
 	}
 	return nil
+}
+
+// liveRecords returns the op's records of partitions the task still has.
+func (w *writer) liveRecords(o *op) []*connect.Record {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*connect.Record
+	for i, r := range o.recs {
+		if !o.trks[i].revoked {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // waitBelow waits until fewer than limit records are outstanding, routing
@@ -343,11 +539,14 @@ func (w *writer) safeOffsets(given map[connect.TopicPartition]int64) map[connect
 	return out
 }
 
-// forget drops the accounting of partitions taken away from the task.
+// forget drops the accounting of partitions taken away from the task and
+// marks their trackers revoked, so that none of their records is sent,
+// committed or reported any more (see writer).
 func (w *writer) forget(tps []connect.TopicPartition) {
 	w.mu.Lock()
 	for _, tp := range tps {
 		if t, ok := w.parts[tp]; ok {
+			t.revoked = true
 			w.buffered -= t.pending
 			delete(w.parts, tp)
 		}
@@ -372,7 +571,7 @@ func (w *writer) close(ctx context.Context) error {
 	return nil
 }
 
-func (w *writer) trackLocked(r *connect.Record) {
+func (w *writer) trackLocked(r *connect.Record) *tracker {
 	tp := connect.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 	t, ok := w.parts[tp]
 	if !ok {
@@ -381,20 +580,22 @@ func (w *writer) trackLocked(r *connect.Record) {
 	}
 	t.add(r.Offset)
 	w.buffered++
+	return t
 }
 
-func (w *writer) doneLocked(recs []*connect.Record) {
-	for _, r := range recs {
-		if t, ok := w.parts[connect.TopicPartition{Topic: r.Topic, Partition: r.Partition}]; ok {
-			if t.done(r.Offset) {
-				w.buffered--
-			}
+// doneLocked marks the op's records done in their trackers; those of
+// revoked partitions no longer count.
+func (w *writer) doneLocked(o *op) {
+	for i, r := range o.recs {
+		if t := o.trks[i]; !t.revoked && t.done(r.Offset) {
+			w.buffered--
 		}
 	}
 }
 
 // tracker keeps one partition's outstanding record offsets in order.
 type tracker struct {
+	revoked bool // the partition was taken from the task
 	offs    []int64
 	counts  []int32 // outstanding ops per offset (a redelivered record may be tracked twice)
 	head    int

@@ -14,9 +14,13 @@ import (
 
 // SinkDef describes the sink connector's keys. The topics to read (topics
 // or topics.regex) are the runtime's sink keys, as in Kafka Connect.
-var SinkDef = config.NewDef(
-	config.Key{Name: FileConfig, Type: config.String, Required: true, Validator: config.NonEmpty(), Importance: config.High,
+var SinkDef = sinkBinding.Def()
+
+// sinkBinding declares the sink's keys and the task fields they fill.
+var sinkBinding = config.Bind(
+	config.StringField(config.Key{Name: FileConfig, Required: true, Validator: config.NonEmpty(), Importance: config.High,
 		Doc: "Destination filename. Penstock requires a file (Kafka Connect writes to standard output when unset)."},
+		func(t *SinkTask) *string { return &t.path }),
 )
 
 // SinkConnector is FileStreamSinkConnector.
@@ -73,11 +77,9 @@ type SinkTask struct {
 
 // Start opens the file for appending, creating it if needed.
 func (t *SinkTask) Start(ctx context.Context, tctx connect.SinkTaskContext, props map[string]string) error {
-	v, err := SinkDef.Parse(props)
-	if err != nil {
+	if _, err := sinkBinding.Parse(props, t); err != nil {
 		return fmt.Errorf("FileStreamSink task: %w", err)
 	}
-	t.path = v.String(FileConfig)
 	f, err := os.OpenFile(t.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("FileStreamSink: opening %s: %w", t.path, err)

@@ -42,11 +42,12 @@ const (
 	PositionField = "position"
 )
 
-// SourceDef describes the source connector's keys.
-var SourceDef = config.NewDef(
-	config.Key{Name: FileConfig, Type: config.String, Required: true, Validator: config.NonEmpty(), Importance: config.High,
+// sourceBinding declares the source's keys and the task fields they fill.
+var sourceBinding = config.Bind(
+	config.StringField(config.Key{Name: FileConfig, Required: true, Validator: config.NonEmpty(), Importance: config.High,
 		Doc: "Source filename. Penstock requires a file (Kafka Connect reads standard input when unset)."},
-	config.Key{Name: TopicConfig, Type: config.String, Required: true, Importance: config.High,
+		func(t *SourceTask) *string { return &t.path }),
+	config.StringField(config.Key{Name: TopicConfig, Required: true, Importance: config.High,
 		Validator: config.ValidatorFunc{Description: "a single topic name", Check: func(v any) error {
 			s, _ := v.(string)
 			if strings.TrimSpace(s) == "" {
@@ -58,9 +59,14 @@ var SourceDef = config.NewDef(
 			return nil
 		}},
 		Doc: "The topic to publish data to"},
-	config.Key{Name: BatchSizeConfig, Type: config.Int, Default: 2000, Validator: config.AtLeast(1), Importance: config.Low,
+		func(t *SourceTask) *string { return &t.topic }),
+	config.IntField(config.Key{Name: BatchSizeConfig, Default: 2000, Validator: config.AtLeast(1), Importance: config.Low,
 		Doc: "The maximum number of records the source task can read from the file each time it is polled"},
+		func(t *SourceTask) *int { return &t.batchSize }),
 )
+
+// SourceDef describes the source connector's keys.
+var SourceDef = sourceBinding.Def()
 
 // SourceConnector is FileStreamSourceConnector: one task reading one file.
 type SourceConnector struct {
@@ -117,11 +123,9 @@ type SourceTask struct {
 
 // Start reads the stored position to resume from.
 func (t *SourceTask) Start(ctx context.Context, tctx connect.SourceTaskContext, props map[string]string) error {
-	v, err := SourceDef.Parse(props)
-	if err != nil {
+	if _, err := sourceBinding.Parse(props, t); err != nil {
 		return fmt.Errorf("FileStreamSource task: %w", err)
 	}
-	t.path, t.topic, t.batchSize = v.String(FileConfig), v.String(TopicConfig), v.Int(BatchSizeConfig)
 	t.partition = map[string]any{FilenameField: t.path}
 	if t.wait == 0 {
 		t.wait = time.Second

@@ -32,7 +32,11 @@
 // lsn_proc (the end of the last complete transaction before the event) and
 // tx_event (the event's rank within its transaction). The slot's confirmed
 // flush LSN advances only in Commit, which the worker calls with offsets it
-// flushed after the broker acknowledged their records; standby status
+// flushed after the broker acknowledged their records: to the commit LSN of
+// the flushed record's transaction (the server sends that transaction again
+// after a restart), so a restart compares the slot with the stored offset
+// like with like, and snapshot.mode=when_needed snapshots again only when
+// the slot went past the stored offset (or is missing); standby status
 // updates (status.update.interval.ms) report that LSN and nothing newer. A
 // restarted task starts replication at lsn_proc and skips the first tx_event
 // records of the partially emitted transaction, so no change is lost and

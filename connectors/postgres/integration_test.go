@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 // Snapshot and stream together reproduce the table exactly while writes run
@@ -213,10 +214,10 @@ func TestTypesRoundTrip(t *testing.T) {
 			t.Errorf("%s: numeric = %v scale %d", wantOp, u, sc)
 		}
 		vs := env.Schema().Fields[envAfter].Schema
-		if f, _ := vs.Field("m"); f.Schema.Parameters["allowed"] != "sad,ok,happy" || f.Schema.Name != nameEnum {
+		if f, _ := vs.Field("m"); f.Schema.Parameters["allowed"] != "sad,ok,happy" || f.Schema.Name != names.Enum {
 			t.Errorf("enum schema %+v", f.Schema)
 		}
-		if f, _ := vs.Field("tstz"); f.Schema.Name != nameZonedTimestamp {
+		if f, _ := vs.Field("tstz"); f.Schema.Name != names.ZonedTimestamp {
 			t.Errorf("timestamptz schema %+v", f.Schema)
 		}
 		if vs.Name != "srv.public.types.Value" || env.Schema().Name != "srv.public.types.Envelope" || r.KeySchema.Name != "srv.public.types.Key" {

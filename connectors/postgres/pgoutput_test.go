@@ -3,13 +3,13 @@ package postgres
 import (
 	"bytes"
 	"fmt"
-	"math/big"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // pgoutputSamples are well-formed messages of every type the hand-written
@@ -249,7 +249,7 @@ func TestHandleFastPathMatchesPglogrepl(t *testing.T) {
 			}
 		}
 		fs, ws := fe.GetAt(envSource).(*connect.Struct), we.GetAt(envSource).(*connect.Struct)
-		for _, fld := range []int{srcVersion, srcConnector, srcName, srcSnapshot, srcDB, srcSequence, srcSchema, srcTable, srcTxID, srcLSN} {
+		for _, fld := range []int{debezium.SourceVersion, debezium.SourceConnector, debezium.SourceName, srcSnapshot, debezium.SourceDB, srcSequence, srcSchema, srcTable, srcTxID, srcLSN} {
 			if !reflect.DeepEqual(fs.GetAt(fld), ws.GetAt(fld)) {
 				t.Fatalf("record %d source field %d: %v / %v", i, fld, fs.GetAt(fld), ws.GetAt(fld))
 			}
@@ -265,21 +265,5 @@ func TestHandleFastPathMatchesPglogrepl(t *testing.T) {
 	}
 	if got := fast[0].Value.(*connect.Struct).GetAt(envAfter).(*connect.Struct).String(); got != "Struct{id=1,a=42,b=row number 1,c=2024-03-01T12:00:00.5Z,d=0.01}" {
 		t.Fatalf("first insert: %s", got)
-	}
-}
-
-func TestValuesEqual(t *testing.T) {
-	for _, c := range []struct {
-		x, y any
-		want bool
-	}{
-		{int64(5), int64(5), true}, {int64(5), int64(6), false}, {int64(5), int32(5), true},
-		{"a", "a", true}, {"a", "b", false}, {int16(1), int16(1), true}, {true, false, false},
-		{connect.Decimal{Unscaled: big.NewInt(15), Scale: 1}, connect.Decimal{Unscaled: big.NewInt(15), Scale: 1}, true},
-		{nil, nil, true}, {nil, int64(0), false},
-	} {
-		if got := valuesEqual(c.x, c.y); got != c.want || got != (fmt.Sprint(c.x) == fmt.Sprint(c.y)) {
-			t.Errorf("valuesEqual(%v, %v) = %v", c.x, c.y, got)
-		}
 	}
 }

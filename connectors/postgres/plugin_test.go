@@ -5,15 +5,16 @@ import (
 
 	"github.com/penstockhq/penstock/connectors/postgres"
 	"github.com/penstockhq/penstock/plugins"
+	"github.com/penstockhq/penstock/plugins/builtin"
 )
 
 // The connector resolves by Debezium's class name and by its alias, and runs one task.
 func TestPluginRegistered(t *testing.T) {
-	p, err := plugins.Builtin().LookupKind("io.debezium.connector.postgresql.PostgresConnector", plugins.Source)
+	p, err := builtin.Registry().LookupKind("io.debezium.connector.postgresql.PostgresConnector", plugins.Source)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plugins.Builtin().LookupKind("postgres", plugins.Source); err != nil {
+	if _, err := builtin.Registry().LookupKind("postgres", plugins.Source); err != nil {
 		t.Fatal(err)
 	}
 	c := p.New().(*postgres.Connector)

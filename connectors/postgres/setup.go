@@ -304,6 +304,10 @@ func (t *Task) produce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The slot is ahead when it confirmed more than Commit ever confirms for
+	// the stored offset: someone else moved it, or the offset is older.
+	through := stored.through
+	ahead := stored.present && si.exists && through != 0 && si.confirmed > through
 	need := false
 	switch s.snapshotMode {
 	case SnapshotInitial:
@@ -311,11 +315,11 @@ func (t *Task) produce(ctx context.Context) error {
 	case SnapshotAlways:
 		need = true
 	case SnapshotWhenNeeded:
-		need = !stored.snapshotComplete || !si.exists || si.confirmed > stored.resume.start
+		need = !stored.snapshotComplete || !si.exists || ahead
 	}
-	if !need && stored.present && si.exists && si.confirmed > stored.resume.start && stored.resume.start != 0 {
+	if !need && ahead {
 		t.log.Warn("slot is ahead of the stored offset: changes between them are lost to this connector",
-			"stored_lsn", stored.resume.start, "slot_confirmed_lsn", si.confirmed)
+			"stored_lsn", through, "slot_confirmed_lsn", si.confirmed)
 	}
 
 	repl, err := s.connectReplication(ctx)

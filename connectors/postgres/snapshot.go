@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // snapChunk is one COPY of a table, the whole table or a key range of it.
@@ -127,7 +128,7 @@ func (t *Task) snapshot(ctx context.Context, meta *pgx.Conn, tm *typeMap, snapNa
 			continue
 		}
 		if first {
-			setSnapshotMarker(batch[0], "first")
+			debezium.SetSnapshot(batch[0], debezium.SnapshotFirst)
 			first = false
 		}
 		total += int64(len(batch))
@@ -156,7 +157,7 @@ func (t *Task) snapshot(ctx context.Context, meta *pgx.Conn, tm *typeMap, snapNa
 		return firstErr
 	}
 	if held != nil {
-		setSnapshotMarker(held, "last")
+		debezium.SetSnapshot(held, debezium.SnapshotLast)
 		off := make(map[string]any, len(shared))
 		for k, v := range shared {
 			off[k] = v
@@ -171,31 +172,6 @@ func (t *Task) snapshot(ctx context.Context, meta *pgx.Conn, tm *typeMap, snapNa
 	t.log.Info("snapshot completed", "rows", total, "elapsed", el.Round(time.Millisecond),
 		"rows_per_sec", int64(float64(total)/math.Max(el.Seconds(), 1e-3)))
 	return nil
-}
-
-// setSnapshotMarker sets the record's source.snapshot; the source block is
-// shared by the records of a batch, so the record gets its own copy.
-func setSnapshotMarker(r *connect.Record, m string) {
-	if env, ok := r.Value.(*connect.Struct); ok {
-		if src, ok := env.GetAt(envSource).(*connect.Struct); ok {
-			c := connect.NewStruct(sourceSchema)
-			for i := range sourceSchema.Fields {
-				c.SetAt(i, src.GetAt(i))
-			}
-			c.SetAt(srcSnapshot, m)
-			env.SetAt(envSource, c)
-		}
-	}
-}
-
-func getSnapshotMarker(r *connect.Record) string {
-	if env, ok := r.Value.(*connect.Struct); ok {
-		if src, ok := env.GetAt(envSource).(*connect.Struct); ok {
-			s, _ := src.GetAt(srcSnapshot).(string)
-			return s
-		}
-	}
-	return ""
 }
 
 // planChunks splits a table into key ranges when it is large, has a
@@ -419,7 +395,7 @@ type snapBuilder struct {
 	arena  valueArena
 	src    *connect.Struct // shared by the records of one batch
 	now    time.Time
-	times  boxedTimes
+	times  debezium.Times
 }
 
 func newSnapBuilder(t *Task, tbl *table, desc string, lsn pglogrepl.LSN, xid int64, shared map[string]any) *snapBuilder {
@@ -431,7 +407,7 @@ func newSnapBuilder(t *Task, tbl *table, desc string, lsn pglogrepl.LSN, xid int
 func (b *snapBuilder) reset() {
 	b.batch = make([]*connect.Record, 0, b.size())
 	b.now = time.Now()
-	b.times = boxTimes(b.now)
+	b.times = debezium.NewTimes(b.now)
 	b.src = nil
 }
 
@@ -463,13 +439,10 @@ func (b *snapBuilder) row(kinds []byte, data [][]byte) error {
 		return fmt.Errorf("snapshot of %s: %w", b.desc, err)
 	}
 	env := b.arena.newStruct(tbl.envSchema)
-	env.SetAt(envAfter, r.val)
 	if b.src == nil {
-		b.src = b.t.snapshotSource(tbl, b.now, b.lsn, b.xid)
+		b.src = b.t.snapshotSource(tbl, b.times, b.lsn, b.xid)
 	}
-	env.SetAt(envSource, b.src)
-	env.SetAt(envOp, "r")
-	b.times.set(env, envTsMs, envTsUs, envTsNs)
+	debezium.FillEnvelope(env, debezium.OpRead, nil, r.val, b.src, b.times)
 	rec := b.slab.next()
 	*rec = connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env,
 		SourcePartition: b.t.partition, SourceOffset: b.shared}
@@ -480,17 +453,8 @@ func (b *snapBuilder) row(kinds []byte, data [][]byte) error {
 	return nil
 }
 
-func (t *Task) snapshotSource(tbl *table, now time.Time, lsn pglogrepl.LSN, xid int64) *connect.Struct {
-	src := connect.NewStruct(sourceSchema)
-	ns := now.UnixNano()
-	src.SetAt(srcVersion, Version)
-	src.SetAt(srcConnector, "postgresql")
-	src.SetAt(srcName, t.s.prefix)
-	src.SetAt(srcTsMs, ns/1e6)
-	src.SetAt(srcSnapshot, "true")
-	src.SetAt(srcDB, t.s.dbname)
-	src.SetAt(srcTsUs, ns/1e3)
-	src.SetAt(srcTsNs, ns)
+func (t *Task) snapshotSource(tbl *table, now debezium.Times, lsn pglogrepl.LSN, xid int64) *connect.Struct {
+	src := t.s.source.New(now, debezium.SnapshotTrue, t.s.boxed.dbname)
 	src.SetAt(srcSchema, tbl.schema)
 	src.SetAt(srcTable, tbl.name)
 	src.SetAt(srcTxID, xid)

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // txState is the transaction being decoded.
@@ -59,11 +60,11 @@ type streamer struct {
 	recs     recordSlab
 
 	err      error // a failed mid-transaction flush, returned by handle's caller
-	nowBoxed boxedTimes
+	nowBoxed debezium.Times
 	nowUses  int
 	// txBoxed holds the open transaction's values, boxed once.
 	txBoxed struct {
-		times                     boxedTimes
+		times                     debezium.Times
 		xid, tsUsec, commit, proc any
 		offset                    map[string]any // the offset of its records, lsn and tx_event aside
 	}
@@ -268,31 +269,13 @@ func (st *streamer) heartbeat() error {
 		pos = st.walEnd
 	}
 	now := time.Now()
-	key := connect.NewStruct(heartbeatKeySchema)
-	key.SetAt(0, st.s.prefix)
-	val := connect.NewStruct(heartbeatValueSchema)
-	val.SetAt(0, now.UnixMilli())
-	rec := &connect.Record{Topic: st.s.heartbeatTopic, Partition: -1,
-		KeySchema: heartbeatKeySchema, Key: key, ValueSchema: heartbeatValueSchema, Value: val,
-		SourcePartition: st.t.partition,
-		SourceOffset: map[string]any{offLSN: int64(pos), offLSNProc: int64(pos), offTxID: int64(st.lastXid),
-			offTsUsec: now.UnixMicro()}}
+	rec := debezium.Heartbeat(st.s.heartbeatTopic, st.s.prefix, now)
+	rec.SourcePartition = st.t.partition
+	rec.SourceOffset = map[string]any{offLSN: int64(pos), offLSNProc: int64(pos), offTxID: int64(st.lastXid),
+		offTsUsec: now.UnixMicro()}
 	st.batch = append(st.batch, rec)
 	return st.flush()
 }
-
-var (
-	heartbeatKeySchema = func() *connect.Schema {
-		s := connect.NewStructSchema(heartbeatKeySchemaName, connect.F("serverName", connect.StringSchema))
-		s.Version = 1
-		return s
-	}()
-	heartbeatValueSchema = func() *connect.Schema {
-		s := connect.NewStructSchema(heartbeatValSchemaName, connect.F("ts_ms", connect.Int64Schema))
-		s.Version = 1
-		return s
-	}()
-)
 
 // flush hands the batch to the queue, keeping the connection alive while
 // the queue is full.
@@ -471,7 +454,7 @@ func cloneTuple(t *pglogrepl.TupleData) *pglogrepl.TupleData {
 func (st *streamer) begin(xid uint32, commit pglogrepl.LSN, ts time.Time) {
 	st.tx = txState{active: true, xid: xid, commit: commit, time: ts}
 	st.lastXid = xid
-	st.txBoxed.times = boxTimes(ts)
+	st.txBoxed.times = debezium.NewTimes(ts)
 	st.txBoxed.xid = int64(xid)
 	st.txBoxed.tsUsec = ts.UnixMicro()
 	st.txBoxed.commit = int64(commit)
@@ -493,9 +476,6 @@ func (st *streamer) begin(xid uint32, commit pglogrepl.LSN, ts time.Time) {
 }
 
 func (st *streamer) commit(end pglogrepl.LSN) error {
-	if st.tx.events > 0 && st.tx.skip < st.tx.events {
-		st.t.noteCompleted(completedTx{commit: uint64(st.tx.commit), events: st.tx.events, end: uint64(end)})
-	}
 	if end > st.lastEnd {
 		st.lastEnd = end
 	}
@@ -593,9 +573,7 @@ func (st *streamer) change(tbl *table, msg pglogrepl.Message, lsn pglogrepl.LSN)
 				continue
 			}
 			env := connect.NewStruct(tb.envSchema)
-			env.SetAt(envSource, st.source(tb, lsn))
-			env.SetAt(envOp, "t")
-			setEnvTimes(env, time.Now())
+			debezium.FillEnvelope(env, debezium.OpTruncate, nil, nil, st.source(tb, lsn), debezium.NewTimes(time.Now()))
 			st.emit(&connect.Record{Topic: tb.topic, Partition: -1, ValueSchema: tb.envSchema, Value: env}, lsn)
 		}
 		return nil
@@ -635,11 +613,11 @@ func (st *streamer) changeRow(tbl *table, relID uint32, op byte, oldT, newT *wal
 	case 'c':
 		st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn), lsn)
 	case 'u':
-		if before != nil && tbl.keySchema != nil && !keysEqual(before.key, after.key) {
+		if before != nil && tbl.keySchema != nil && !debezium.KeysEqual(before.key, after.key) {
 			// Key change: a delete of the old key, its tombstone, a create.
 			st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn), lsn)
 			if st.s.tombstones {
-				st.emit(&connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: before.key}, lsn)
+				st.emit(debezium.Tombstone(tbl.topic, tbl.keySchema, before.key), lsn)
 			}
 			st.emit(st.changeRecord(tbl, "c", nil, after, after.key, lsn), lsn)
 			return nil
@@ -653,78 +631,18 @@ func (st *streamer) changeRow(tbl *table, relID uint32, op byte, oldT, newT *wal
 		}
 		st.emit(st.changeRecord(tbl, "d", before, nil, before.key, lsn), lsn)
 		if st.s.tombstones && tbl.keySchema != nil {
-			st.emit(&connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: before.key}, lsn)
+			st.emit(debezium.Tombstone(tbl.topic, tbl.keySchema, before.key), lsn)
 		}
 	}
 	return nil
 }
 
-func keysEqual(a, b *connect.Struct) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	for i := range a.Schema().Fields {
-		if !valuesEqual(a.GetAt(i), b.GetAt(i)) {
-			return false
-		}
-	}
-	return true
-}
-
-// valuesEqual compares two key values as their printed forms would, without
-// printing values of the common types when both have the same one.
-func valuesEqual(x, y any) bool {
-	switch a := x.(type) {
-	case int64:
-		if b, ok := y.(int64); ok {
-			return a == b
-		}
-	case int32:
-		if b, ok := y.(int32); ok {
-			return a == b
-		}
-	case int16:
-		if b, ok := y.(int16); ok {
-			return a == b
-		}
-	case string:
-		if b, ok := y.(string); ok {
-			return a == b
-		}
-	case bool:
-		if b, ok := y.(bool); ok {
-			return a == b
-		}
-	}
-	return fmt.Sprint(x) == fmt.Sprint(y)
-}
-
-func setEnvTimes(env *connect.Struct, now time.Time) {
-	tt := boxTimes(now)
-	tt.set(env, envTsMs, envTsUs, envTsNs)
-}
-
-// boxedTimes holds one instant as ts_ms, ts_us and ts_ns values already
-// boxed, so the records sharing the instant do not allocate them again.
-type boxedTimes struct{ ms, us, ns any }
-
-func boxTimes(t time.Time) boxedTimes {
-	ns := t.UnixNano()
-	return boxedTimes{ms: ns / 1e6, us: ns / 1e3, ns: ns}
-}
-
-func (b boxedTimes) set(st *connect.Struct, ms, us, ns int) {
-	st.SetAt(ms, b.ms)
-	st.SetAt(us, b.us)
-	st.SetAt(ns, b.ns)
-}
-
 // now returns the processing time as boxed values, refreshed every 256
 // records: ts_ms/ts_us/ts_ns of an envelope say when the connector
 // processed the event, and a few microseconds of staleness do not matter.
-func (st *streamer) now() boxedTimes {
+func (st *streamer) now() debezium.Times {
 	if st.nowUses&255 == 0 {
-		st.nowBoxed = boxTimes(time.Now())
+		st.nowBoxed = debezium.NewTimes(time.Now())
 	}
 	st.nowUses++
 	return st.nowBoxed
@@ -733,39 +651,23 @@ func (st *streamer) now() boxedTimes {
 // changeRecord builds one change event.
 func (st *streamer) changeRecord(tbl *table, op string, before, after *rowValues, key *connect.Struct, lsn pglogrepl.LSN) *connect.Record {
 	env := st.arena.newStruct(tbl.envSchema)
+	var b, a *connect.Struct
 	if before != nil {
-		env.SetAt(envBefore, before.val)
+		b = before.val
 	}
 	if after != nil {
-		env.SetAt(envAfter, after.val)
+		a = after.val
 	}
-	env.SetAt(envSource, st.source(tbl, lsn))
-	env.SetAt(envOp, op)
-	st.now().set(env, envTsMs, envTsUs, envTsNs)
+	debezium.FillEnvelope(env, op, b, a, st.source(tbl, lsn), st.now())
 	rec := st.recs.next()
 	*rec = connect.Record{Topic: tbl.topic, Partition: -1, ValueSchema: tbl.envSchema, Value: env}
 	if tbl.keySchema != nil {
 		rec.KeySchema, rec.Key = tbl.keySchema, key
 	}
-	if after != nil && len(after.unavailable) > 0 {
-		rec.Headers.Add(UnavailableColumnsHeader, connect.StringSchema, joinNames(after.unavailable))
+	if after != nil {
+		debezium.AddUnavailableColumns(rec, after.unavailable)
 	}
 	return rec
-}
-
-func joinNames(names []string) string {
-	n := 0
-	for _, s := range names {
-		n += len(s) + 1
-	}
-	b := make([]byte, 0, n)
-	for i, s := range names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, s...)
-	}
-	return string(b)
 }
 
 // source builds the source block of a streamed event.
@@ -773,14 +675,9 @@ func (st *streamer) source(tbl *table, lsn pglogrepl.LSN) *connect.Struct {
 	src := st.arena.newStruct(sourceSchema)
 	times := st.txBoxed.times
 	if !st.tx.active {
-		times = boxTimes(time.Now())
+		times = debezium.NewTimes(time.Now())
 	}
-	src.SetAt(srcVersion, Version)
-	src.SetAt(srcConnector, "postgresql")
-	src.SetAt(srcName, st.s.boxed.prefix)
-	times.set(src, srcTsMs, srcTsUs, srcTsNs)
-	src.SetAt(srcSnapshot, "false")
-	src.SetAt(srcDB, st.s.boxed.dbname)
+	st.s.source.Fill(src, times, debezium.SnapshotFalse, st.s.boxed.dbname)
 	var seq [48]byte
 	b := append(seq[:0], `["`...)
 	b = strconv.AppendUint(b, uint64(st.lastEnd), 10)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // Schema names of Debezium's PostgreSQL events.
@@ -15,9 +16,6 @@ const (
 	messageValueSchemaName = "io.debezium.connector.postgresql.MessageValue"
 	messageKeySchemaName   = "io.debezium.connector.postgresql.MessageKey"
 	messageBlockSchemaName = "io.debezium.connector.postgresql.Message"
-	heartbeatKeySchemaName = "io.debezium.connector.common.ServerNameKey"
-	heartbeatValSchemaName = "io.debezium.connector.common.Heartbeat"
-	txBlockSchemaName      = "event.block"
 )
 
 // Version is the connector version reported in source.version and by the
@@ -25,20 +23,10 @@ const (
 const Version = "0.1.0"
 
 // SourceSchema returns the schema of the envelope's source block, as
-// Debezium's io.debezium.connector.postgresql.Source.
+// Debezium's io.debezium.connector.postgresql.Source: the common fields,
+// then schema, table, txId, lsn and xmin.
 func SourceSchema() *connect.Schema {
-	snap := &connect.Schema{Type: connect.TypeString, Optional: true, Default: "false", Name: nameEnum, Version: 1,
-		Parameters: map[string]string{"allowed": "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"}}
-	return connect.NewStructSchema(sourceSchemaName,
-		connect.F("version", connect.StringSchema),
-		connect.F("connector", connect.StringSchema),
-		connect.F("name", connect.StringSchema),
-		connect.F("ts_ms", connect.Int64Schema),
-		connect.F("snapshot", snap),
-		connect.F("db", connect.StringSchema),
-		connect.F("sequence", connect.OptionalStringSchema),
-		connect.F("ts_us", connect.OptionalInt64Schema),
-		connect.F("ts_ns", connect.OptionalInt64Schema),
+	return debezium.SourceSchema(sourceSchemaName,
 		connect.F("schema", connect.StringSchema),
 		connect.F("table", connect.StringSchema),
 		connect.F("txId", connect.OptionalInt64Schema),
@@ -49,45 +37,30 @@ func SourceSchema() *connect.Schema {
 
 // Positions of the source block's fields.
 const (
-	srcVersion = iota
-	srcConnector
-	srcName
-	srcTsMs
-	srcSnapshot
-	srcDB
-	srcSequence
-	srcTsUs
-	srcTsNs
-	srcSchema
+	srcSnapshot = debezium.SourceSnapshot
+	srcTsMs     = debezium.SourceTsMs
+	srcTsUs     = debezium.SourceTsUs
+	srcTsNs     = debezium.SourceTsNs
+	srcSequence = debezium.SourceSequence
+)
+
+// Positions of the PostgreSQL fields of the source block.
+const (
+	srcSchema = debezium.SourceFields + iota
 	srcTable
 	srcTxID
 	srcLSN
 	srcXmin
 )
 
-var (
-	sourceSchema  = SourceSchema()
-	txBlockSchema = func() *connect.Schema {
-		s := connect.NewStructSchema(txBlockSchemaName,
-			connect.F("id", connect.StringSchema),
-			connect.F("total_order", connect.Int64Schema),
-			connect.F("data_collection_order", connect.Int64Schema))
-		s.Version = 1
-		s.Optional = true
-		return s
-	}()
-)
+var sourceSchema = SourceSchema()
 
 // Positions of the envelope's fields.
 const (
-	envBefore = iota
-	envAfter
-	envSource
-	envTransaction
-	envOp
-	envTsMs
-	envTsUs
-	envTsNs
+	envBefore = debezium.EnvBefore
+	envAfter  = debezium.EnvAfter
+	envSource = debezium.EnvSource
+	envOp     = debezium.EnvOp
 )
 
 // column is one published column of a captured table.
@@ -241,17 +214,7 @@ func (s *settings) buildTable(tm *typeMap, relID uint32, cat *catalogTable, iden
 	}
 	t.valSchema = connect.NewStructSchema(base+".Value", valFields...)
 	t.valSchema.Optional = true
-	t.envSchema = connect.NewStructSchema(base+".Envelope",
-		connect.F("before", t.valSchema),
-		connect.F("after", t.valSchema),
-		connect.F("source", sourceSchema),
-		connect.F("transaction", txBlockSchema),
-		connect.F("op", connect.StringSchema),
-		connect.F("ts_ms", connect.OptionalInt64Schema),
-		connect.F("ts_us", connect.OptionalInt64Schema),
-		connect.F("ts_ns", connect.OptionalInt64Schema),
-	)
-	t.envSchema.Version = 2
+	t.envSchema = debezium.EnvelopeSchema(base, t.valSchema, sourceSchema)
 	return t, nil
 }
 

@@ -63,20 +63,8 @@ type Task struct {
 	statusDirty atomic.Bool
 	conn        atomic.Pointer[net.Conn]
 
-	// completed remembers recent transactions whose records were all
-	// emitted: when a committed offset is a transaction's last record, its
-	// end LSN can be confirmed.
-	txMu      sync.Mutex
-	completed []completedTx
-
 	progress snapshotProgress
 	stopOnce sync.Once
-}
-
-type completedTx struct {
-	commit uint64
-	events int64
-	end    uint64
 }
 
 // NewTask returns an unstarted task.
@@ -119,16 +107,14 @@ func (t *Task) Poll(ctx context.Context) ([]*connect.Record, error) {
 	return t.q.take(ctx, t.s.maxBatch, t.s.pollInterval)
 }
 
-// Commit confirms to the server the position of the flushed offset: for an
-// event inside a transaction, the end of the transaction before it (or the
-// transaction's own end when the event is its last record); for a heartbeat,
-// the WAL position it carried. The reader reports it at once.
+// Commit confirms to the server the position of the flushed offset (see
+// confirmable). The reader reports it at once.
 func (t *Task) Commit(ctx context.Context, flushed []connect.SourceOffset) error {
 	for _, so := range flushed {
 		if fmt.Sprint(so.Partition["server"]) != t.s.prefix || so.Offset == nil {
 			continue
 		}
-		lsn := t.confirmable(so.Offset)
+		lsn := confirmable(so.Offset)
 		if lsn == 0 {
 			continue
 		}
@@ -144,41 +130,19 @@ func (t *Task) Commit(ctx context.Context, flushed []connect.SourceOffset) error
 	return nil
 }
 
-// confirmable returns the LSN that the offset allows to confirm, 0 for none.
-func (t *Task) confirmable(off map[string]any) uint64 {
+// confirmable returns the LSN a flushed offset allows to confirm to the
+// server, 0 for none (a snapshot record). It is a function of the offset
+// alone, so that a restart can compare the slot's confirmed position with
+// the stored offset like with like: for an event inside a transaction, the
+// transaction's commit LSN (the server skips only transactions committed
+// before the confirmed position, so the transaction is sent again and the
+// restart skips its records already emitted); for a heartbeat, the WAL
+// position it carried.
+func confirmable(off map[string]any) uint64 {
 	if b, _ := off[offSnapshot].(bool); b {
 		return 0
 	}
-	proc, _ := offsetInt(off[offLSNProc])
-	commit, okC := offsetInt(off[offLSNCommit])
-	ev, okE := offsetInt(off[offTxEvent])
-	if okC && okE {
-		t.txMu.Lock()
-		for i := len(t.completed) - 1; i >= 0; i-- {
-			c := t.completed[i]
-			if c.commit == uint64(commit) {
-				if c.events == ev {
-					proc = int64(c.end)
-				}
-				break
-			}
-		}
-		t.txMu.Unlock()
-	}
-	if proc <= 0 {
-		return 0
-	}
-	return uint64(proc)
-}
-
-func (t *Task) noteCompleted(c completedTx) {
-	t.txMu.Lock()
-	if len(t.completed) >= 4096 {
-		n := copy(t.completed, t.completed[2048:])
-		t.completed = t.completed[:n]
-	}
-	t.completed = append(t.completed, c)
-	t.txMu.Unlock()
+	return uint64(interpretOffset(off).through)
 }
 
 // wake interrupts the reader's wait on the replication connection.
@@ -258,6 +222,11 @@ type storedState struct {
 	present          bool
 	snapshotComplete bool
 	resume           resumePoint
+	// through is the position up to which the offset's records cover the
+	// WAL: the commit LSN of its transaction (sent again from there), or
+	// the position streaming resumes at. The slot may have been confirmed
+	// up to there, and no further.
+	through pglogrepl.LSN
 }
 
 func interpretOffset(off map[string]any) storedState {
@@ -280,6 +249,10 @@ func interpretOffset(off map[string]any) storedState {
 		st.resume = resumePoint{start: pglogrepl.LSN(proc)}
 	default:
 		st.resume = resumePoint{start: pglogrepl.LSN(lsn)}
+	}
+	st.through = st.resume.start
+	if hasCommit {
+		st.through = max(st.through, pglogrepl.LSN(commit))
 	}
 	return st
 }

@@ -2,34 +2,16 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"math"
 	"math/big"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
-)
-
-// Names of Debezium's semantic types, as Debezium puts them in schemas.
-const (
-	nameDate           = "io.debezium.time.Date"
-	nameTime           = "io.debezium.time.Time"
-	nameMicroTime      = "io.debezium.time.MicroTime"
-	nameTimestamp      = "io.debezium.time.Timestamp"
-	nameMicroTimestamp = "io.debezium.time.MicroTimestamp"
-	nameZonedTimestamp = "io.debezium.time.ZonedTimestamp"
-	nameZonedTime      = "io.debezium.time.ZonedTime"
-	nameMicroDuration  = "io.debezium.time.MicroDuration"
-	nameUUID           = "io.debezium.data.Uuid"
-	nameJSON           = "io.debezium.data.Json"
-	nameXML            = "io.debezium.data.Xml"
-	nameEnum           = "io.debezium.data.Enum"
-	nameVarDecimal     = "io.debezium.data.VariableScaleDecimal"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // Built-in type OIDs (stable across PostgreSQL versions).
@@ -188,24 +170,9 @@ func bstr(b []byte) string { return string(b) }
 func (s *settings) codecFor(tm *typeMap, oid uint32, typmod int32) codec {
 	c := s.baseCodec(tm, oid, typmod, 0)
 	if c.unavailable == nil {
-		switch c.schema.Type {
-		case connect.TypeString:
-			c.unavailable = s.placeholder
-		case connect.TypeBytes:
-			if c.schema.Name == "" {
-				c.unavailable = []byte(s.placeholder)
-			}
-		case connect.TypeArray:
-			if c.schema.Value.Type == connect.TypeString {
-				c.unavailable = []any{s.placeholder}
-			}
-		}
+		c.unavailable = debezium.Placeholder(c.schema, s.placeholder)
 	}
 	return c
-}
-
-func named(t connect.Type, name string) *connect.Schema {
-	return &connect.Schema{Type: t, Name: name, Version: 1}
 }
 
 func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) codec {
@@ -243,11 +210,11 @@ func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) c
 	case oidText, oidVarchar, oidBpchar, oidName, oidChar:
 		return codec{schema: connect.StringSchema, decode: decodeString, fast: fastString}
 	case oidXML:
-		return codec{schema: named(connect.TypeString, nameXML), decode: decodeString, fast: fastString}
+		return codec{schema: debezium.XMLSchema(), decode: decodeString, fast: fastString}
 	case oidJSON, oidJSONB:
-		return codec{schema: named(connect.TypeString, nameJSON), decode: decodeString, fast: fastString}
+		return codec{schema: debezium.JSONSchema(), decode: decodeString, fast: fastString}
 	case oidUUID:
-		return codec{schema: named(connect.TypeString, nameUUID), decode: decodeString, fast: fastString}
+		return codec{schema: debezium.UUIDSchema(), decode: decodeString, fast: fastString}
 	case oidBytea:
 		return s.byteaCodec()
 	case oidNumeric:
@@ -259,13 +226,13 @@ func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) c
 	case oidTime:
 		return s.timeCodec(typmod)
 	case oidTimetz:
-		return codec{schema: named(connect.TypeString, nameZonedTime), decode: decodeTimetz}
+		return codec{schema: debezium.ZonedTimeSchema(), decode: decodeTimetz}
 	case oidTimestamp:
 		return s.timestampCodec(typmod)
 	case oidTimestamptz:
-		return codec{schema: named(connect.TypeString, nameZonedTimestamp), decode: decodeTimestamptz, fast: fastTimestamptz}
+		return codec{schema: debezium.ZonedTimestampSchema(), decode: decodeTimestamptz, fast: fastTimestamptz}
 	case oidInterval:
-		return codec{schema: named(connect.TypeInt64, nameMicroDuration), decode: func(b []byte) (any, error) {
+		return codec{schema: debezium.MicroDurationSchema(), decode: func(b []byte) (any, error) {
 			return parseIntervalMicros(bstr(b))
 		}}
 	}
@@ -273,9 +240,7 @@ func (s *settings) baseCodec(tm *typeMap, oid uint32, typmod int32, depth int) c
 	if t != nil && depth < 8 {
 		switch {
 		case t.typtype == 'e':
-			sc := named(connect.TypeString, nameEnum)
-			sc.Parameters = map[string]string{"allowed": strings.Join(t.labels, ",")}
-			return codec{schema: sc, decode: decodeString, fast: fastString}
+			return codec{schema: debezium.EnumSchema(t.labels), decode: decodeString, fast: fastString}
 		case t.typtype == 'd' && t.base != 0:
 			mod := typmod
 			if mod < 0 {
@@ -309,24 +274,14 @@ func (s *settings) byteaCodec() codec {
 		}
 		return nil, fmt.Errorf("bytea not in hex format")
 	}
-	switch s.binaryMode {
-	case "base64":
-		return codec{schema: connect.StringSchema, decode: func(b []byte) (any, error) {
-			v, err := dec(b)
-			return base64.StdEncoding.EncodeToString(v), err
-		}}
-	case "base64-url-safe":
-		return codec{schema: connect.StringSchema, decode: func(b []byte) (any, error) {
-			v, err := dec(b)
-			return base64.URLEncoding.EncodeToString(v), err
-		}}
-	case "hex":
-		return codec{schema: connect.StringSchema, decode: func(b []byte) (any, error) {
-			v, err := dec(b)
-			return hex.EncodeToString(v), err
-		}}
-	}
-	return codec{schema: connect.BytesSchema, decode: func(b []byte) (any, error) { return dec(b) }}
+	sc, enc := debezium.BinarySchema(s.binaryMode)
+	return codec{schema: sc, decode: func(b []byte) (any, error) {
+		v, err := dec(b)
+		if err != nil {
+			return nil, err
+		}
+		return enc(v), nil
+	}}
 }
 
 // numericTypmod returns a numeric column's precision and scale; ok is false
@@ -342,21 +297,15 @@ func numericTypmod(typmod int32) (precision, scale int32, ok bool) {
 }
 
 // VariableScaleDecimalSchema returns Debezium's schema of an unconstrained
-// NUMERIC: a struct of the scale and the unscaled value's two's complement bytes.
-func VariableScaleDecimalSchema() *connect.Schema {
-	s := connect.NewStructSchema(nameVarDecimal,
-		connect.F("scale", connect.Int32Schema), connect.F("value", connect.BytesSchema))
-	s.Version = 1
-	s.Doc = "Variable scaled decimal"
-	return s
-}
+// NUMERIC (see debezium.VariableScaleDecimalSchema).
+func VariableScaleDecimalSchema() *connect.Schema { return debezium.VariableScaleDecimalSchema() }
 
-var varDecimalSchema = VariableScaleDecimalSchema()
+var varDecimalSchema = debezium.VariableScaleDecimalSchema()
 
 func (s *settings) numericCodec(typmod int32) codec {
 	precision, scale, constrained := numericTypmod(typmod)
 	switch s.decimalMode {
-	case "double":
+	case debezium.DecimalDouble:
 		return codec{schema: connect.Float64Schema, decode: func(b []byte) (any, error) {
 			return strconv.ParseFloat(bstr(b), 64) // accepts NaN and Infinity too
 		}}
@@ -372,10 +321,7 @@ func (s *settings) numericCodec(typmod int32) codec {
 			if err != nil {
 				return nil, err
 			}
-			st := connect.NewStruct(varDecimalSchema)
-			st.SetAt(0, d.Scale)
-			st.SetAt(1, connect.DecimalBytes(d.Unscaled))
-			return st, nil
+			return debezium.VariableScaleDecimal(d), nil
 		}}
 	}
 	sc := connect.DecimalSchema(scale)
@@ -486,67 +432,34 @@ func (s *settings) moneyCodec() codec {
 // every connection).
 
 func (s *settings) dateCodec() codec {
-	if s.timeMode == "connect" {
-		return codec{schema: connect.DateSchema(), decode: func(b []byte) (any, error) {
-			d, err := parseDateDays(bstr(b))
-			return connect.DateFromDays(int32(d)), err
-		}}
-	}
-	return codec{schema: named(connect.TypeInt32, nameDate), decode: func(b []byte) (any, error) {
+	sc, val := debezium.DateSchema(s.timeMode)
+	return codec{schema: sc, decode: func(b []byte) (any, error) {
 		d, err := parseDateDays(bstr(b))
-		return int32(d), err
+		return val(int32(d)), err
 	}}
 }
 
-func timePrecision(typmod int32) int32 {
+func timePrecision(typmod int32) int {
 	if typmod < 0 {
 		return 6
 	}
-	return typmod
+	return int(typmod)
 }
 
 func (s *settings) timeCodec(typmod int32) codec {
-	switch {
-	case s.timeMode == "connect":
-		return codec{schema: connect.TimeSchema(), decode: func(b []byte) (any, error) {
-			us, err := parseTimeMicros(bstr(b))
-			return time.UnixMicro(us).UTC(), err
-		}}
-	case s.timeMode == "adaptive" && timePrecision(typmod) <= 3:
-		return codec{schema: named(connect.TypeInt32, nameTime), decode: func(b []byte) (any, error) {
-			us, err := parseTimeMicros(bstr(b))
-			return int32(us / 1000), err
-		}}
-	}
-	return codec{schema: named(connect.TypeInt64, nameMicroTime), decode: func(b []byte) (any, error) {
-		return parseTimeMicros(bstr(b))
+	sc, val := debezium.TimeSchema(s.timeMode, timePrecision(typmod))
+	return codec{schema: sc, decode: func(b []byte) (any, error) {
+		us, err := parseTimeMicros(bstr(b))
+		return val(us), err
 	}}
 }
 
 func (s *settings) timestampCodec(typmod int32) codec {
-	switch {
-	case s.timeMode == "connect":
-		return codec{schema: connect.TimestampSchema(), decode: func(b []byte) (any, error) {
-			us, err := parseTimestampMicros(bstr(b))
-			return time.UnixMicro(us).UTC(), err
-		}}
-	case timePrecision(typmod) <= 3:
-		return codec{schema: named(connect.TypeInt64, nameTimestamp), decode: func(b []byte) (any, error) {
-			us, err := parseTimestampMicros(bstr(b))
-			return floorDiv(us, 1000), err
-		}}
-	}
-	return codec{schema: named(connect.TypeInt64, nameMicroTimestamp), decode: func(b []byte) (any, error) {
-		return parseTimestampMicros(bstr(b))
+	sc, val := debezium.TimestampSchema(s.timeMode, timePrecision(typmod))
+	return codec{schema: sc, decode: func(b []byte) (any, error) {
+		us, err := parseTimestampMicros(bstr(b))
+		return val(us), err
 	}}
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }
 
 // parseDateDays parses "YYYY-MM-DD[ BC]" into days since 1970-01-01.
@@ -583,7 +496,7 @@ func daysFromCivil(y, m, d int64) int64 {
 	if m <= 2 {
 		y--
 	}
-	era := floorDiv(y, 400)
+	era := debezium.FloorDiv(y, 400)
 	yoe := y - era*400
 	mp := (m + 9) % 12
 	doy := (153*mp+2)/5 + d - 1
@@ -725,12 +638,7 @@ func decodeTimestamptz(b []byte) (any, error) {
 		return nil, fmt.Errorf("timestamptz %q: %w", b, err)
 	}
 	us -= off * 1e6
-	return formatZonedTimestamp(us), nil
-}
-
-func formatZonedTimestamp(us int64) string {
-	t := time.UnixMicro(us).UTC()
-	return t.Format("2006-01-02T15:04:05.999999999Z")
+	return debezium.FormatZonedTimestamp(us), nil
 }
 
 // decodeTimetz renders a timetz as Debezium's ZonedTime: the time in UTC
@@ -745,15 +653,8 @@ func decodeTimetz(b []byte) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("timetz %q: %w", b, err)
 	}
-	us -= off * 1e6
-	const day = 86400e6
-	us = ((us % day) + day) % day
-	t := time.UnixMicro(us).UTC()
-	return t.Format("15:04:05.999999999Z"), nil
+	return debezium.FormatZonedTime(us - off*1e6), nil
 }
-
-// daysPerMonthAvg is Debezium's approximation of a month in MicroDuration.
-const daysPerMonthAvg = 365.25 / 12.0
 
 // parseIntervalMicros parses an interval in IntervalStyle postgres, e.g.
 // "1 year 2 mons -3 days 04:05:06.5", into Debezium's MicroDuration.
@@ -820,8 +721,7 @@ func parseIntervalMicros(s string) (int64, error) {
 			return 0, fmt.Errorf("interval %q: unit %q", s, unit)
 		}
 	}
-	total := float64(months)*daysPerMonthAvg*86400e6 + float64(days)*86400e6
-	return int64(total) + micros, nil
+	return debezium.MicroDuration(months, days, micros), nil
 }
 
 // parseArray parses a one-dimensional array literal such as {1,2,NULL} or

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
 func testSettings(t testing.TB, extra map[string]string) *settings {
@@ -144,22 +146,22 @@ func TestTypeMapping(t *testing.T) {
 		{oidFloat8, -1, "-Infinity", "", math.Inf(-1)},
 		{oidText, -1, "héllo", "", "héllo"},
 		{oidBytea, -1, `\x00ff10`, "", []byte{0, 0xff, 0x10}},
-		{oidDate, -1, "2024-03-01", nameDate, int32(19783)},
-		{oidDate, -1, "1969-12-31", nameDate, int32(-1)},
-		{oidTime, -1, "13:14:15.123456", nameMicroTime, int64(47655123456)},
-		{oidTime, 3, "13:14:15.123", nameTime, int32(47655123)},
-		{oidTimestamp, -1, "2024-03-01 00:00:01.5", nameMicroTimestamp, int64(1709251201500000)},
-		{oidTimestamp, 3, "2024-03-01 00:00:01.5", nameTimestamp, int64(1709251201500)},
-		{oidTimestamp, -1, "1969-12-31 23:59:59.999999", nameMicroTimestamp, int64(-1)},
-		{oidTimestamptz, -1, "2024-03-01 01:00:01.25+01", nameZonedTimestamp, "2024-03-01T00:00:01.25Z"},
-		{oidTimestamptz, -1, "2024-03-01 00:00:00+00", nameZonedTimestamp, "2024-03-01T00:00:00Z"},
-		{oidTimetz, -1, "10:15:30+02", nameZonedTime, "08:15:30Z"},
-		{oidInterval, -1, "1 day 02:00:00", nameMicroDuration, int64(26 * 3600 * 1e6)},
-		{oidInterval, -1, "1 mon -00:00:01", nameMicroDuration, int64(30.4375*86400e6) - 1e6},
-		{oidInterval, -1, "1 year", nameMicroDuration, int64(365.25 * 86400e6)},
-		{oidUUID, -1, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", nameUUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
-		{oidJSONB, -1, `{"a": 1}`, nameJSON, `{"a": 1}`},
-		{50000, -1, "ok", nameEnum, "ok"},
+		{oidDate, -1, "2024-03-01", names.Date, int32(19783)},
+		{oidDate, -1, "1969-12-31", names.Date, int32(-1)},
+		{oidTime, -1, "13:14:15.123456", names.MicroTime, int64(47655123456)},
+		{oidTime, 3, "13:14:15.123", names.Time, int32(47655123)},
+		{oidTimestamp, -1, "2024-03-01 00:00:01.5", names.MicroTimestamp, int64(1709251201500000)},
+		{oidTimestamp, 3, "2024-03-01 00:00:01.5", names.Timestamp, int64(1709251201500)},
+		{oidTimestamp, -1, "1969-12-31 23:59:59.999999", names.MicroTimestamp, int64(-1)},
+		{oidTimestamptz, -1, "2024-03-01 01:00:01.25+01", names.ZonedTimestamp, "2024-03-01T00:00:01.25Z"},
+		{oidTimestamptz, -1, "2024-03-01 00:00:00+00", names.ZonedTimestamp, "2024-03-01T00:00:00Z"},
+		{oidTimetz, -1, "10:15:30+02", names.ZonedTime, "08:15:30Z"},
+		{oidInterval, -1, "1 day 02:00:00", names.MicroDuration, int64(26 * 3600 * 1e6)},
+		{oidInterval, -1, "1 mon -00:00:01", names.MicroDuration, int64(30.4375*86400e6) - 1e6},
+		{oidInterval, -1, "1 year", names.MicroDuration, int64(365.25 * 86400e6)},
+		{oidUUID, -1, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", names.UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+		{oidJSONB, -1, `{"a": 1}`, names.JSON, `{"a": 1}`},
+		{50000, -1, "ok", names.Enum, "ok"},
 		{50001, -1, "7", "", int32(7)},
 		{1007, -1, "{1,NULL,3}", "", []any{int32(1), nil, int32(3)}},
 		{1009, -1, `{a,"b c","d\"e",NULL,"NULL"}`, "", []any{"a", "b c", `d"e`, nil, "NULL"}},
@@ -288,15 +290,25 @@ func TestInterpretOffset(t *testing.T) {
 }
 
 func TestConfirmable(t *testing.T) {
-	tk := &Task{}
-	tk.noteCompleted(completedTx{commit: 600, events: 3, end: 700})
-	if got := tk.confirmable(map[string]any{"lsn_proc": int64(400), "lsn_commit": int64(600), "tx_event": int64(2)}); got != 400 {
-		t.Fatalf("mid-transaction: %d", got)
+	// Inside a transaction, first or last record alike: its commit LSN,
+	// which the restart's comparison with the slot derives the same way.
+	for _, ev := range []int64{2, 3} {
+		off := map[string]any{"lsn_proc": int64(400), "lsn_commit": int64(600), "tx_event": ev}
+		if got := confirmable(off); got != 600 {
+			t.Fatalf("record %d of the transaction: %d, want its commit 600", ev, got)
+		}
+		if got := interpretOffset(off).through; got != 600 {
+			t.Fatalf("record %d: stored offset covers %d, want 600", ev, got)
+		}
 	}
-	if got := tk.confirmable(map[string]any{"lsn_proc": int64(400), "lsn_commit": int64(600), "tx_event": int64(3)}); got != 700 {
-		t.Fatalf("last record of transaction: %d", got)
+	if got := confirmable(map[string]any{"lsn": int64(900), "lsn_proc": int64(900), "txId": 7}); got != 900 {
+		t.Fatalf("heartbeat: %d", got)
 	}
-	if got := tk.confirmable(map[string]any{"lsn": int64(100), "snapshot": true}); got != 0 {
+	// A Debezium offset inside a transaction: Debezium confirms lsn_commit.
+	if got := interpretOffset(map[string]any{"lsn": int64(950), "lsn_proc": int64(900), "lsn_commit": int64(1000)}).through; got != 1000 {
+		t.Fatalf("Debezium offset covers %d, want its lsn_commit 1000", got)
+	}
+	if got := confirmable(map[string]any{"lsn": int64(100), "snapshot": true}); got != 0 {
 		t.Fatalf("snapshot: %d", got)
 	}
 }
@@ -314,7 +326,7 @@ func TestFastPaths(t *testing.T) {
 	for _, in := range []string{"2024-03-01 00:00:01.25+00", "2024-03-01 00:00:00+00", "1999-12-31 23:59:59.999999+00"} {
 		fast, _ := decodeTimestamptz([]byte(in))
 		us, _ := parseTimestampMicros(in[:len(in)-3])
-		if slow := formatZonedTimestamp(us); fast != slow {
+		if slow := debezium.FormatZonedTimestamp(us); fast != slow {
 			t.Errorf("%s: fast %v, slow %v", in, fast, slow)
 		}
 	}

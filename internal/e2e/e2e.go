@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/penstockhq/penstock/plugins/builtin"
 	"github.com/penstockhq/penstock/worker"
 	"github.com/penstockhq/penstock/worker/rest"
 )
@@ -72,7 +73,7 @@ func StartWorker(t testing.TB, bootstrap string, extra map[string]string) *Worke
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h, err := worker.New(ctx, cfg, worker.Options{Logger: log, Version: "e2e"})
+	h, err := worker.New(ctx, cfg, worker.Options{Registry: builtin.Registry(), Logger: log, Version: "e2e"})
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)

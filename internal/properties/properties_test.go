@@ -1,6 +1,7 @@
 package properties
 
 import (
+	"maps"
 	"strings"
 	"testing"
 )
@@ -39,5 +40,28 @@ tab\tkey=v
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d keys, want %d: %v", len(got), len(want), got)
+	}
+}
+
+func TestWriteRoundTrip(t *testing.T) {
+	in := map[string]string{
+		"name":           "orders",
+		"a key=with:sep": " leading space, trailing ",
+		"#comment":       "!bang",
+		"path":           `C:\data\file`,
+		"multi":          "line1\nline2\ttab",
+		"unicode":        "café ☕ 😀",
+		"empty":          "",
+	}
+	var b strings.Builder
+	if err := Write(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(in, out) {
+		t.Errorf("round trip:\n%s\ngot %q\nwant %q", b.String(), out, in)
 	}
 }

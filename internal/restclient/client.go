@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
@@ -329,4 +330,28 @@ func (c *Client) ResetOffsets(ctx context.Context, name string) (string, error) 
 	var out messageBody
 	_, err := c.do(ctx, http.MethodDelete, connectorPath(name, "/offsets"), nil, nil, &out)
 	return out.Message, err
+}
+
+// PatchConfig merges patch into a connector's config (PATCH
+// /connectors/{name}/config); a nil value removes its key. Keys it leaves
+// out keep their values, secrets included.
+func (c *Client) PatchConfig(ctx context.Context, name string, patch map[string]*string) (rest.ConnectorInfo, error) {
+	var out rest.ConnectorInfo
+	_, err := c.do(ctx, http.MethodPatch, connectorPath(name, "/config"), nil, patch, &out)
+	return out, err
+}
+
+// Validate validates a connector config against the plugin its
+// connector.class names (PUT /connector-plugins/{class}/config/validate).
+// Invalid values are in the answer's ErrorCount and per-key Errors, not in
+// err.
+func (c *Client) Validate(ctx context.Context, cfg map[string]string) (config.Infos, error) {
+	var out config.Infos
+	class := strings.TrimSpace(cfg["connector.class"])
+	if class == "" {
+		return out, errors.New("validate: the config has no connector.class")
+	}
+	path := "/connector-plugins/" + url.PathEscape(class) + "/config/validate"
+	_, err := c.do(ctx, http.MethodPut, path, nil, cfg, &out)
+	return out, err
 }

@@ -1,0 +1,304 @@
+// Command blob benchmarks the object storage sink: records/s and MB/s of
+// its task writing Parquet and JSON lines to file:// and to versitygw (S3
+// API), beside a bare program writing the same records with parquet-go (or
+// encoding/json) and a gocloud blob.Writer directly, in the same run. Each
+// measurement runs in its own child process, which reports its peak RSS.
+//
+//	go run ./bench/blob [-records 500000] [-flush 100000]
+//
+// The sink task gets records in Puts of 500 (max.poll.records), as the
+// runtime hands them; both sides generate their records on the fly, so RSS
+// is the writer's. The target is 70% of bare or more, and a peak RSS within
+// a 64 MiB budget per task. Children run with Penstock's GOGC (400, see
+// internal/gctune) unless GOGC is set: GOGC=100 shows the live memory more
+// closely.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/s3blob"
+
+	"github.com/penstockhq/penstock/connect"
+	blobsink "github.com/penstockhq/penstock/connectors/blob"
+	"github.com/penstockhq/penstock/internal/gctune"
+	"github.com/penstockhq/penstock/internal/testservice"
+)
+
+var (
+	records = flag.Int("records", 500000, "records per measurement")
+	flush   = flag.Int("flush", 100000, "records per object (flush.size)")
+	child   = flag.String("child", "", "internal: run one measurement: sink|bare,parquet|json,URL")
+	cpuprof = flag.String("cpuprofile", "", "with -child: write a CPU profile of the measurement to this file")
+)
+
+// row is one benchmark record, as the bare program writes it.
+type row struct {
+	Seq    int64     `parquet:"seq" json:"seq"`
+	Name   string    `parquet:"name" json:"name"`
+	Amount float64   `parquet:"amount" json:"amount"`
+	At     time.Time `parquet:"at,timestamp(millisecond)" json:"at"`
+	Note   *string   `parquet:"note,optional" json:"note"`
+}
+
+var schema = connect.NewStructSchema("bench.Value",
+	connect.F("seq", connect.Int64Schema), connect.F("name", connect.StringSchema),
+	connect.F("amount", connect.Float64Schema), connect.F("at", connect.TimestampSchema()),
+	connect.F("note", connect.OptionalStringSchema))
+
+var base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func note(i int) *string {
+	if i%3 == 0 {
+		return nil
+	}
+	s := fmt.Sprintf("note number %d for the benchmark", i)
+	return &s
+}
+
+type sinkCtx struct{}
+
+func (sinkCtx) ConnectorName() string                   { return "bench" }
+func (sinkCtx) TaskID() int                             { return 0 }
+func (sinkCtx) Assignment() []connect.TopicPartition    { return nil }
+func (sinkCtx) Pause(...connect.TopicPartition)         {}
+func (sinkCtx) Resume(...connect.TopicPartition)        {}
+func (sinkCtx) Rewind(map[connect.TopicPartition]int64) {}
+func (sinkCtx) RequestCommit()                          {}
+func (sinkCtx) Report(_ context.Context, r *connect.Record, err error) error {
+	return err
+}
+
+// runSink puts the records through the sink task.
+func runSink(ctx context.Context, format, url string) error {
+	task := &blobsink.Task{}
+	class := map[string]string{"parquet": "ParquetFormat", "json": "JsonFormat"}[format]
+	if err := task.Start(ctx, sinkCtx{}, map[string]string{"store.url": url, "format.class": class,
+		"flush.size": fmt.Sprint(*flush), "parquet.codec": "snappy"}); err != nil {
+		return err
+	}
+	defer task.Stop()
+	batch := make([]*connect.Record, 500)
+	slab := make([]connect.Record, 500)
+	for i := 0; i < *records; i += len(batch) {
+		for j := range batch {
+			n := i + j
+			v := connect.NewStruct(schema)
+			v.SetAt(0, int64(n))
+			v.SetAt(1, fmt.Sprintf("order %d", n))
+			v.SetAt(2, float64(n)/8)
+			v.SetAt(3, base.Add(time.Duration(n)*time.Millisecond))
+			if s := note(n); s != nil {
+				v.SetAt(4, *s)
+			}
+			slab[j] = connect.Record{Topic: "bench", Partition: 0, Offset: int64(n), ValueSchema: schema, Value: v}
+			batch[j] = &slab[j]
+		}
+		if err := task.Put(ctx, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runBare writes the same records with parquet-go or encoding/json into
+// gocloud writers directly, one object per flush records.
+func runBare(ctx context.Context, format, url string) error {
+	b, err := blob.OpenBucket(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	rows := make([]row, 500)
+	for obj := 0; obj < *records; obj += *flush {
+		w, err := b.NewWriter(ctx, fmt.Sprintf("bare/bench+0+%010d.%s", obj, format), &blob.WriterOptions{BufferSize: 5 << 20})
+		if err != nil {
+			return err
+		}
+		var pw *parquet.GenericWriter[row]
+		var enc *json.Encoder
+		if format == "parquet" {
+			pw = parquet.NewGenericWriter[row](w, parquet.Compression(&parquet.Snappy))
+		} else {
+			enc = json.NewEncoder(w)
+		}
+		for i := obj; i < min(obj+*flush, *records); i += len(rows) {
+			for j := range rows {
+				n := i + j
+				rows[j] = row{Seq: int64(n), Name: fmt.Sprintf("order %d", n), Amount: float64(n) / 8,
+					At: base.Add(time.Duration(n) * time.Millisecond), Note: note(n)}
+			}
+			if pw != nil {
+				if _, err := pw.Write(rows); err != nil {
+					return err
+				}
+				continue
+			}
+			for j := range rows {
+				if err := enc.Encode(&rows[j]); err != nil {
+					return err
+				}
+			}
+		}
+		if pw != nil {
+			if err := pw.Close(); err != nil {
+				return err
+			}
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bytesUnder sums the sizes of the objects under prefix.
+func bytesUnder(ctx context.Context, url, prefix string) (int64, error) {
+	b, err := blob.OpenBucket(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	var total int64
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		o, err := it.Next(ctx)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		total += o.Size
+	}
+}
+
+type result struct {
+	Seconds float64 `json:"seconds"`
+	CPU     float64 `json:"cpu_seconds"` // user+system of the whole child, the store's client included
+	Bytes   int64   `json:"bytes"`
+	RSSKiB  int64   `json:"rss_kib"`
+}
+
+func runChild(spec string) {
+	parts := strings.SplitN(spec, ",", 3)
+	who, format, url := parts[0], parts[1], parts[2]
+	ctx := context.Background()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	var err error
+	prefix := "bare/"
+	if who == "sink" {
+		err, prefix = runSink(ctx, format, url), "topics/"
+	} else {
+		err = runBare(ctx, format, url)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	secs := time.Since(start).Seconds()
+	n, err := bytesUnder(ctx, url, prefix)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	_ = json.NewEncoder(os.Stdout).Encode(result{Seconds: secs, CPU: cpu, Bytes: n, RSSKiB: ru.Maxrss})
+}
+
+func measure(who, format, url string, env []string) (result, error) {
+	cmd := exec.Command(os.Args[0], "-records", fmt.Sprint(*records), "-flush", fmt.Sprint(*flush), "-child", who+","+format+","+url)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return result{}, fmt.Errorf("%s %s: %w", who, format, err)
+	}
+	var r result
+	return r, json.Unmarshal(out, &r)
+}
+
+func run(stores map[string]func() (string, []string)) error {
+	fmt.Printf("%d records (5 fields, ~70 bytes of values each), %d per object; each line a child process\n", *records, *flush)
+	fmt.Printf("%-10s %-8s %-5s %12s %9s %14s %11s %8s %12s\n", "store", "format", "who", "records/s", "MB/s", "records/CPU-s", "peak RSS", "vs bare", "CPU vs bare")
+	for _, store := range []string{"file", "versitygw"} {
+		for _, format := range []string{"parquet", "json"} {
+			var bare, bareCPU float64
+			for _, who := range []string{"bare", "sink"} {
+				url, env := stores[store]()
+				r, err := measure(who, format, url, env)
+				if err != nil {
+					return err
+				}
+				rate, perCPU := float64(*records)/r.Seconds, float64(*records)/r.CPU
+				ratio, cpuRatio := "", ""
+				if who == "bare" {
+					bare, bareCPU = rate, perCPU
+				} else {
+					ratio, cpuRatio = fmt.Sprintf("%.0f%%", 100*rate/bare), fmt.Sprintf("%.0f%%", 100*perCPU/bareCPU)
+				}
+				fmt.Printf("%-10s %-8s %-5s %12.0f %9.1f %14.0f %7.1f MiB %8s %12s\n", store, format, who, rate,
+					float64(r.Bytes)/r.Seconds/1e6, perCPU, float64(r.RSSKiB)/1024, ratio, cpuRatio)
+			}
+		}
+	}
+	return nil
+}
+
+func main() {
+	gctune.Apply()
+	testing.Init()
+	flag.Parse()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if *child != "" {
+		runChild(*child)
+		return
+	}
+	// testing.Benchmark gives a testing.TB for the harness; run once.
+	var once sync.Once
+	var runErr error
+	testing.Benchmark(func(b *testing.B) {
+		once.Do(func() {
+			s3 := testservice.S3(b)
+			n := 0
+			stores := map[string]func() (string, []string){
+				"file": func() (string, []string) { return "file://" + b.TempDir() + "?create_dir=true", nil },
+				"versitygw": func() (string, []string) {
+					n++
+					return s3.BucketURL(s3.CreateBucket(b, fmt.Sprintf("bench%d", n))), s3.Env()
+				},
+			}
+			runErr = run(stores)
+		})
+	})
+	if runErr != nil {
+		log.Fatal(runErr)
+	}
+}

@@ -1,0 +1,519 @@
+package blob
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+
+	"github.com/penstockhq/penstock/connect"
+)
+
+// parquetFormat is Confluent's ParquetFormat: the columns come from the
+// record's Connect value schema. Schemaless values cannot be written (a
+// Parquet file needs its schema before its first row): they are reported as
+// records the format cannot hold.
+type parquetFormat struct {
+	codec         compress.Codec
+	ext           string
+	rowGroupBytes int64
+}
+
+func newParquetFormat(codec string, rowGroupBytes int) (format, error) {
+	f := &parquetFormat{rowGroupBytes: int64(rowGroupBytes)}
+	switch codec {
+	case "snappy":
+		f.codec, f.ext = &parquet.Snappy, ".snappy.parquet"
+	case "gzip":
+		f.codec, f.ext = &parquet.Gzip, ".gz.parquet"
+	case "zstd":
+		f.codec, f.ext = &parquet.Zstd, ".zstd.parquet"
+	default:
+		f.codec, f.ext = &parquet.Uncompressed, ".parquet"
+	}
+	return f, nil
+}
+
+func (f *parquetFormat) extension() string { return f.ext }
+
+// defaultDecimalPrecision is a Decimal column's precision when its schema
+// has no connect.decimal.precision parameter (the widest most warehouses take).
+const defaultDecimalPrecision = 38
+
+func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error) {
+	if s == nil {
+		return nil, recordErr("ParquetFormat needs values with a schema (a schemaless value has none to give the file its columns): use JsonFormat, or a converter with schemas")
+	}
+	root := s
+	wrapped := s.Type != connect.TypeStruct
+	if wrapped {
+		root = connect.NewStructSchema("", connect.F("value", s))
+	}
+	plan, node, err := planOf(root)
+	if err != nil {
+		return nil, recordErr("value schema %s: %v", s.String(), err)
+	}
+	schema := parquet.NewSchema(nameOr(s.Name, "record"), node)
+	plan.assign(schema, 0, 0, new(int))
+	cw := &countingWriter{w: w}
+	pw := parquet.NewWriter(cw, schema, parquet.Compression(f.codec))
+	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes}, nil
+}
+
+func nameOr(name, def string) string {
+	if name == "" {
+		return def
+	}
+	return name
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type parquetWriter struct {
+	w             *parquet.Writer
+	out           *countingWriter
+	plan          *pnode
+	wrapped       bool
+	rowGroupBytes int64
+	rows          int
+	values        []parquet.Value // the values of the pending rows, back to back
+	ends          []int           // where each pending row ends in values
+	pending       []parquet.Row
+}
+
+// parquetBatch is how many rows are handed to parquet-go at a time: it is
+// much faster with many rows per call.
+const parquetBatch = 256
+
+func (w *parquetWriter) write(rec *connect.Record) error {
+	v := rec.Value
+	if v == nil {
+		return recordErr("%s: a null value has no row (behavior.on.null.values=write writes nulls in JsonFormat only)", where(rec))
+	}
+	if w.wrapped {
+		st := connect.NewStruct(w.plan.schema)
+		st.SetAt(0, v)
+		v = st
+	}
+	start := len(w.values)
+	values, err := w.plan.emit(w.values, v, 0)
+	if err != nil {
+		w.values = values[:start] // nothing of the record stays
+		return recordErr("%s: %v", where(rec), err)
+	}
+	row := values[start:]
+	if !columnsSorted(row) { // a list of structs interleaves its columns
+		sort.SliceStable(row, func(i, j int) bool { return row[i].Column() < row[j].Column() })
+	}
+	w.values = values
+	w.ends = append(w.ends, len(values))
+	if len(w.ends) >= parquetBatch {
+		return w.writePending()
+	}
+	return nil
+}
+
+func columnsSorted(row parquet.Row) bool {
+	for i := 1; i < len(row); i++ {
+		if row[i].Column() < row[i-1].Column() {
+			return false
+		}
+	}
+	return true
+}
+
+// writePending hands the pending rows to parquet-go, and ends the row group
+// when its buffered values reach parquet.row.group.bytes.
+func (w *parquetWriter) writePending() error {
+	if len(w.ends) == 0 {
+		return nil
+	}
+	w.pending = w.pending[:0]
+	start := 0
+	for _, end := range w.ends {
+		w.pending = append(w.pending, w.values[start:end:end])
+		start = end
+	}
+	if _, err := w.w.WriteRows(w.pending); err != nil {
+		return fmt.Errorf("parquet: %w", err)
+	}
+	w.rows += len(w.ends)
+	clear(w.values) // drop references to the records' strings and bytes
+	w.values, w.ends = w.values[:0], w.ends[:0]
+	if w.w.Size()-w.out.n >= w.rowGroupBytes {
+		if err := w.w.Flush(); err != nil {
+			return fmt.Errorf("parquet: flushing a row group: %w", err)
+		}
+	}
+	return nil
+}
+
+func (w *parquetWriter) close() error {
+	if err := w.writePending(); err != nil {
+		return err
+	}
+	return w.w.Close()
+}
+
+// pnode maps a Connect schema onto Parquet columns: for a leaf, its column
+// and value conversion; for a group, its children.
+type pnode struct {
+	schema   *connect.Schema
+	optional bool
+	conv     func(v any) (parquet.Value, error) // leaf
+	col      int                                // leaf: column index
+	fields   map[string]*pnode                  // struct: by field name
+	order    []int                              // struct: field indexes in column order
+	children []*pnode                           // struct: by field index
+	elem     *pnode                             // array element
+	key, val *pnode                             // map
+	def      int                                // definition level of a present value
+	rep      int                                // list/map: repetition level of its entries
+	leaves   []int                              // columns under the node
+}
+
+// planOf returns the plan and the Parquet node of schema s.
+func planOf(s *connect.Schema) (*pnode, parquet.Node, error) {
+	n := &pnode{schema: s, optional: s.Optional}
+	var node parquet.Node
+	switch {
+	case s.Name == connect.DecimalName && s.Type == connect.TypeBytes:
+		scale, err := s.Scale()
+		if err != nil {
+			return nil, nil, err
+		}
+		prec := defaultDecimalPrecision
+		if p, err := strconv.Atoi(s.Parameters["connect.decimal.precision"]); err == nil && p > 0 {
+			prec = p
+		}
+		prec = max(prec, int(scale))
+		// Plain: DuckDB reads decimals in no other byte array encoding.
+		node = parquet.Encoded(parquet.Decimal(int(scale), prec, parquet.ByteArrayType), &parquet.Plain)
+		n.conv = func(v any) (parquet.Value, error) {
+			d, ok := decimalOf(v)
+			if !ok {
+				return parquet.Value{}, fmt.Errorf("a Decimal is not a %T", v)
+			}
+			return parquet.ByteArrayValue(connect.DecimalBytes(d.Rescale(scale).Unscaled)), nil
+		}
+	case s.Name == connect.DateName && s.Type == connect.TypeInt32:
+		node = parquet.Date()
+		n.conv = timeConv(func(t time.Time) parquet.Value { return parquet.Int32Value(connect.DateDays(t)) })
+	case s.Name == connect.TimeName && s.Type == connect.TypeInt32:
+		node = parquet.Time(parquet.Millisecond)
+		n.conv = timeConv(func(t time.Time) parquet.Value { return parquet.Int32Value(connect.TimeMillis(t)) })
+	case s.Name == connect.TimestampName && s.Type == connect.TypeInt64:
+		node = parquet.Timestamp(parquet.Millisecond)
+		n.conv = timeConv(func(t time.Time) parquet.Value { return parquet.Int64Value(t.UnixMilli()) })
+	default:
+		switch s.Type {
+		case connect.TypeBoolean:
+			node = parquet.Leaf(parquet.BooleanType)
+			n.conv = func(v any) (parquet.Value, error) {
+				b, ok := v.(bool)
+				if !ok {
+					return parquet.Value{}, fmt.Errorf("a boolean is not a %T", v)
+				}
+				return parquet.BooleanValue(b), nil
+			}
+		case connect.TypeInt8, connect.TypeInt16, connect.TypeInt32:
+			bits := map[connect.Type]int{connect.TypeInt8: 8, connect.TypeInt16: 16, connect.TypeInt32: 32}[s.Type]
+			node = parquet.Int(bits)
+			n.conv = func(v any) (parquet.Value, error) {
+				i, ok := intOf(v)
+				if !ok || i < -(1<<(bits-1)) || i >= 1<<(bits-1) {
+					return parquet.Value{}, fmt.Errorf("%v (%T) is not an int%d", v, v, bits)
+				}
+				return parquet.Int32Value(int32(i)), nil
+			}
+		case connect.TypeInt64:
+			node = parquet.Int(64)
+			n.conv = func(v any) (parquet.Value, error) {
+				i, ok := intOf(v)
+				if !ok {
+					return parquet.Value{}, fmt.Errorf("%v (%T) is not an int64", v, v)
+				}
+				return parquet.Int64Value(i), nil
+			}
+		case connect.TypeFloat32:
+			node = parquet.Leaf(parquet.FloatType)
+			n.conv = func(v any) (parquet.Value, error) {
+				f, ok := v.(float32)
+				if !ok {
+					return parquet.Value{}, fmt.Errorf("a float is not a %T", v)
+				}
+				return parquet.FloatValue(f), nil
+			}
+		case connect.TypeFloat64:
+			node = parquet.Leaf(parquet.DoubleType)
+			n.conv = func(v any) (parquet.Value, error) {
+				switch f := v.(type) {
+				case float64:
+					return parquet.DoubleValue(f), nil
+				case float32:
+					return parquet.DoubleValue(float64(f)), nil
+				}
+				return parquet.Value{}, fmt.Errorf("a double is not a %T", v)
+			}
+		case connect.TypeString:
+			node = parquet.String()
+			n.conv = func(v any) (parquet.Value, error) {
+				str, ok := v.(string)
+				if !ok {
+					return parquet.Value{}, fmt.Errorf("a string is not a %T", v)
+				}
+				// parquet-go copies the bytes when the row is written; the
+				// string outlives that (the record is held until then).
+				return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(str), len(str))), nil
+			}
+		case connect.TypeBytes:
+			node = parquet.Leaf(parquet.ByteArrayType)
+			n.conv = func(v any) (parquet.Value, error) {
+				b, ok := v.([]byte)
+				if !ok {
+					return parquet.Value{}, fmt.Errorf("bytes are not a %T", v)
+				}
+				return parquet.ByteArrayValue(b), nil
+			}
+		case connect.TypeStruct:
+			if len(s.Fields) == 0 {
+				return nil, nil, fmt.Errorf("struct %q has no fields: Parquet has no empty groups", s.Name)
+			}
+			g := parquet.Group{}
+			n.fields = map[string]*pnode{}
+			for _, f := range s.Fields {
+				c, cn, err := planOf(f.Schema)
+				if err != nil {
+					return nil, nil, fmt.Errorf("field %q: %w", f.Name, err)
+				}
+				n.fields[f.Name], g[f.Name] = c, cn
+			}
+			node = g
+		case connect.TypeArray:
+			c, cn, err := planOf(s.Value)
+			if err != nil {
+				return nil, nil, fmt.Errorf("array element: %w", err)
+			}
+			n.elem, node = c, parquet.List(cn)
+		case connect.TypeMap:
+			k, kn, err := planOf(s.Key)
+			if err != nil {
+				return nil, nil, fmt.Errorf("map key: %w", err)
+			}
+			k.optional = false // Parquet map keys are required
+			v, vn, err := planOf(s.Value)
+			if err != nil {
+				return nil, nil, fmt.Errorf("map value: %w", err)
+			}
+			n.key, n.val, node = k, v, parquet.Map(kn, vn)
+		default:
+			return nil, nil, fmt.Errorf("type %q has no Parquet column", s.Type)
+		}
+	}
+	if n.optional {
+		node = parquet.Optional(node)
+	}
+	return n, node, nil
+}
+
+// assign numbers the leaf columns and levels, walking the Parquet node in its
+// own (sorted) field order. def and rep are the levels of the parent.
+func (n *pnode) assign(node parquet.Node, def, rep int, next *int) {
+	if n.optional {
+		def++
+	}
+	n.def = def
+	switch {
+	case n.conv != nil:
+		n.col = *next
+		*next++
+		n.leaves = []int{n.col}
+	case n.fields != nil:
+		for _, f := range node.Fields() {
+			c := n.fields[f.Name()]
+			c.assign(f, def, rep, next)
+			n.leaves = append(n.leaves, c.leaves...)
+			cf, _ := n.schema.Field(f.Name())
+			n.order = append(n.order, cf.Index)
+		}
+		n.children = make([]*pnode, len(n.schema.Fields))
+		for i, f := range n.schema.Fields {
+			n.children[i] = n.fields[f.Name]
+		}
+	case n.elem != nil: // group LIST { repeated group list { element } }
+		n.rep = rep + 1
+		n.elem.assign(node.Fields()[0].Fields()[0], def+1, n.rep, next)
+		n.leaves = n.elem.leaves
+	default: // group MAP { repeated group key_value { key; value } }
+		n.rep = rep + 1
+		kv := node.Fields()[0]
+		for _, f := range kv.Fields() {
+			c := n.key
+			if f.Name() == "value" {
+				c = n.val
+			}
+			c.assign(f, def+1, n.rep, next)
+			n.leaves = append(n.leaves, c.leaves...)
+		}
+	}
+}
+
+func nulls(row parquet.Row, cols []int, rep, def int) parquet.Row {
+	for _, c := range cols {
+		row = append(row, parquet.Value{}.Level(rep, def, c))
+	}
+	return row
+}
+
+// emit appends the values of v, the first with repetition level rep.
+func (n *pnode) emit(row parquet.Row, v any, rep int) (parquet.Row, error) {
+	if v == nil {
+		if !n.optional {
+			if n.schema.Default != nil {
+				v = n.schema.Default
+			} else {
+				return row, fmt.Errorf("a required %s value is null", n.schema.String())
+			}
+		} else {
+			return nulls(row, n.leaves, rep, n.def-1), nil
+		}
+	}
+	switch {
+	case n.conv != nil:
+		pv, err := n.conv(v)
+		if err != nil {
+			return row, err
+		}
+		return append(row, pv.Level(rep, n.def, n.col)), nil
+	case n.fields != nil:
+		st, ok := v.(*connect.Struct)
+		if !ok {
+			return row, fmt.Errorf("a struct is not a %T", v)
+		}
+		var err error
+		for _, i := range n.order { // in column order, so rows need no sorting
+			if row, err = n.children[i].emit(row, st.GetAt(i), rep); err != nil {
+				return row, fmt.Errorf("field %q: %w", n.schema.Fields[i].Name, err)
+			}
+		}
+		return row, nil
+	case n.elem != nil:
+		items, ok := v.([]any)
+		if !ok {
+			return row, fmt.Errorf("an array is not a %T", v)
+		}
+		if len(items) == 0 {
+			return nulls(row, n.leaves, rep, n.def), nil
+		}
+		var err error
+		for i, it := range items {
+			r := n.rep
+			if i == 0 {
+				r = rep
+			}
+			if row, err = n.elem.emit(row, it, r); err != nil {
+				return row, fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+		return row, nil
+	default:
+		keys, vals, err := mapEntries(v)
+		if err != nil {
+			return row, err
+		}
+		if len(keys) == 0 {
+			return nulls(row, n.leaves, rep, n.def), nil
+		}
+		for i := range keys {
+			r := n.rep
+			if i == 0 {
+				r = rep
+			}
+			if row, err = n.key.emit(row, keys[i], r); err != nil {
+				return row, fmt.Errorf("map key %v: %w", keys[i], err)
+			}
+			if row, err = n.val.emit(row, vals[i], r); err != nil {
+				return row, fmt.Errorf("map value of %v: %w", keys[i], err)
+			}
+		}
+		return row, nil
+	}
+}
+
+// mapEntries returns a map's entries ordered by key, so the same map always
+// gives the same bytes.
+func mapEntries(v any) (keys, vals []any, err error) {
+	switch m := v.(type) {
+	case map[string]any:
+		ks := make([]string, 0, len(m))
+		for k := range m {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		for _, k := range ks {
+			keys, vals = append(keys, k), append(vals, m[k])
+		}
+	case map[any]any:
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+		for _, k := range keys {
+			vals = append(vals, m[k])
+		}
+	default:
+		return nil, nil, fmt.Errorf("a map is not a %T", v)
+	}
+	return keys, vals, nil
+}
+
+func timeConv(f func(time.Time) parquet.Value) func(any) (parquet.Value, error) {
+	return func(v any) (parquet.Value, error) {
+		t, ok := v.(time.Time)
+		if !ok {
+			return parquet.Value{}, fmt.Errorf("a time is not a %T", v)
+		}
+		return f(t), nil
+	}
+}
+
+func intOf(v any) (int64, bool) {
+	switch i := v.(type) {
+	case int8:
+		return int64(i), true
+	case int16:
+		return int64(i), true
+	case int32:
+		return int64(i), true
+	case int64:
+		return i, true
+	case int:
+		return int64(i), true
+	}
+	return 0, false
+}
+
+func decimalOf(v any) (connect.Decimal, bool) {
+	switch d := v.(type) {
+	case connect.Decimal:
+		return d, d.Unscaled != nil
+	case *connect.Decimal:
+		return *d, d != nil && d.Unscaled != nil
+	}
+	return connect.Decimal{}, false
+}

@@ -1,0 +1,139 @@
+package debezium
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/penstockhq/penstock/connect/config"
+)
+
+// Configuration keys Debezium's CDC connectors have in common, named as
+// Debezium names them.
+const (
+	KeyTopicPrefix     = "topic.prefix"
+	KeyTableInclude    = "table.include.list"
+	KeyTableExclude    = "table.exclude.list"
+	KeyColumnInclude   = "column.include.list"
+	KeyColumnExclude   = "column.exclude.list"
+	KeyMessageKeyCols  = "message.key.columns"
+	KeySnapshotMode    = "snapshot.mode"
+	KeyTombstones      = "tombstones.on.delete"
+	KeySkippedOps      = "skipped.operations"
+	KeyDecimalMode     = "decimal.handling.mode"
+	KeyTimePrecision   = "time.precision.mode"
+	KeyBinaryMode      = "binary.handling.mode"
+	KeyHeartbeatMs     = "heartbeat.interval.ms"
+	KeyHeartbeatQuery  = "heartbeat.action.query"
+	KeyHeartbeatPrefix = "heartbeat.topics.prefix"
+	KeyMaxBatch        = "max.batch.size"
+	KeyMaxQueue        = "max.queue.size"
+	KeyPollInterval    = "poll.interval.ms"
+	KeyTxMetadata      = "provide.transaction.metadata"
+)
+
+// TopicPrefixValidator accepts topic.prefix values: ASCII letters, digits,
+// '.', '_' and '-'.
+func TopicPrefixValidator() config.Validator {
+	re := regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+	return config.ValidatorFunc{Description: "[a-zA-Z0-9._-]+", Check: func(v any) error {
+		if !re.MatchString(v.(string)) {
+			return fmt.Errorf("topic prefix may contain only ASCII letters, digits, '.', '_' and '-'")
+		}
+		return nil
+	}}
+}
+
+// RegexListValidator accepts a list of regular expressions (the include and
+// exclude lists).
+func RegexListValidator() config.Validator {
+	return config.ValidatorFunc{Description: "comma-separated regular expressions", Check: func(v any) error {
+		for _, s := range v.([]string) {
+			if _, err := regexp.Compile(s); err != nil {
+				return fmt.Errorf("invalid regular expression %q: %v", s, err)
+			}
+		}
+		return nil
+	}}
+}
+
+// CompileAll compiles include or exclude list entries; each must match a
+// whole name, as Debezium's lists do.
+func CompileAll(list []string) ([]*regexp.Regexp, error) {
+	var out []*regexp.Regexp
+	for _, s := range list {
+		re, err := regexp.Compile("^(?:" + s + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("regular expression %q: %w", s, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+// AnyMatch reports whether one of res matches s.
+func AnyMatch(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyColumns is one entry of message.key.columns: the key columns of the
+// tables whose fully-qualified name matches Table.
+type KeyColumns struct {
+	Table   *regexp.Regexp
+	Columns []string
+}
+
+// ParseMessageKeyColumns parses message.key.columns:
+// "<table regex>:<col>,<col>;<table regex>:<col>".
+func ParseMessageKeyColumns(s string) ([]KeyColumns, error) {
+	var out []KeyColumns
+	for _, entry := range strings.Split(s, ";") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		i := strings.LastIndexByte(entry, ':')
+		if i <= 0 || i == len(entry)-1 {
+			return nil, fmt.Errorf("entry %q: want <schema.table>:<column>[,<column>...]", entry)
+		}
+		re, err := regexp.Compile("^(?:" + strings.TrimSpace(entry[:i]) + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("entry %q: table pattern: %w", entry, err)
+		}
+		var cols []string
+		for _, c := range strings.Split(entry[i+1:], ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				cols = append(cols, c)
+			}
+		}
+		if len(cols) == 0 {
+			return nil, fmt.Errorf("entry %q: no columns", entry)
+		}
+		out = append(out, KeyColumns{Table: re, Columns: cols})
+	}
+	return out, nil
+}
+
+// KeyColumnsFor returns the key columns rules give the table named name
+// (nil: none, use the primary key).
+func KeyColumnsFor(rules []KeyColumns, name string) []string {
+	for _, r := range rules {
+		if r.Table.MatchString(name) {
+			return r.Columns
+		}
+	}
+	return nil
+}
+
+// MessageKeyColumnsValidator accepts message.key.columns values.
+func MessageKeyColumnsValidator() config.Validator {
+	return config.ValidatorFunc{Description: "<schema.table regex>:<col>[,<col>...][;...]", Check: func(v any) error {
+		_, err := ParseMessageKeyColumns(v.(string))
+		return err
+	}}
+}

@@ -1,0 +1,183 @@
+package sink
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/converters"
+)
+
+// plainJSON renders values as JSON without the schema envelope.
+var plainJSON = func() *converters.JSON {
+	c := converters.NewJSON()
+	if err := c.Configure(map[string]string{converters.JSONSchemasEnable: "false"}, false); err != nil {
+		panic(err)
+	}
+	return c
+}()
+
+// jsonOf appends v as JSON (a Struct with its schema, anything else schemaless).
+func jsonOf(buf []byte, v any) ([]byte, error) {
+	var s *connect.Schema
+	if st, ok := v.(*connect.Struct); ok {
+		s = st.Schema()
+	}
+	return plainJSON.AppendConnect(buf, s, v)
+}
+
+// item is one record made into (part of) a request.
+type item struct {
+	rec    *connect.Record
+	method string
+	url    string
+	header http.Header
+	hkey   string // the rendered templated headers, to tell batches apart
+	body   []byte
+	alone  bool  // a DELETE: never batched
+	err    error // the record could not become a request: reported in its turn
+}
+
+// describe names a record in errors.
+func describe(rec *connect.Record) string {
+	return fmt.Sprintf("record %s-%d@%d (key %s)", rec.Topic, rec.Partition, rec.Offset, keyText(rec.Key))
+}
+
+func keyText(k any) string {
+	if k == nil {
+		return "null"
+	}
+	s := text(k)
+	if len(s) > 100 {
+		s = s[:100] + "..."
+	}
+	return s
+}
+
+// errSkip says a record needs no request (a null value to ignore).
+var errSkip = errors.New("skip")
+
+// makeItem turns a record into a request item. It returns errSkip for a
+// record that needs none; a record that cannot become a request gets an
+// item with err set, so it is reported in its partition's order.
+func (s *settings) makeItem(rec *connect.Record) (*item, error) {
+	it := &item{rec: rec, method: s.method}
+	fail := func(err error) (*item, error) {
+		it.err = fmt.Errorf("%s: %w", describe(rec), err)
+		return it, nil
+	}
+	u, err := s.url.render(rec)
+	if err != nil && !(rec.Value == nil && s.nullValues != BehaviorDelete) {
+		return fail(fmt.Errorf("%s: %w", URLConfig, err))
+	}
+	it.url = u
+	if rec.Value == nil {
+		switch s.nullValues {
+		case BehaviorIgnore, BehaviorLog:
+			return nil, errSkip
+		case BehaviorFail:
+			return fail(fmt.Errorf("the value is null and %s=fail", NullValuesConfig))
+		}
+		if rec.Key == nil {
+			return fail(fmt.Errorf("the value is null and %s=delete, but the key is null too", NullValuesConfig))
+		}
+		if !s.url.hasKey() {
+			it.url = strings.TrimRight(u, "/") + "/" + url.PathEscape(text(rec.Key))
+		}
+		it.method, it.alone = http.MethodDelete, true
+	} else if it.body, err = s.encode(rec.Value); err != nil {
+		return fail(fmt.Errorf("%s=%s: %w", BodyFormatConfig, s.format, err))
+	}
+	it.header = s.bodyHeader
+	if it.body == nil {
+		it.header = s.bareHeader
+	}
+	if len(s.templated) == 0 {
+		return it, nil // the header is shared: the client only reads it
+	}
+	it.header = it.header.Clone()
+	var hkey strings.Builder
+	for _, h := range s.templated {
+		v, err := h.value.render(rec)
+		if err != nil {
+			return fail(fmt.Errorf("header %s: %w", h.name, err))
+		}
+		it.header.Set(h.name, v)
+		hkey.WriteString(v)
+		hkey.WriteByte(0)
+	}
+	it.hkey = hkey.String()
+	return it, nil
+}
+
+// prepareHeaders computes the headers every request shares: the static
+// ones of headers and sensitive.headers, and the Content-Type of the body
+// format unless they set one; templated headers are filled per record.
+func (s *settings) prepareHeaders() {
+	s.bareHeader = http.Header{}
+	for _, h := range s.headers {
+		if h.value.static() {
+			v, _ := h.value.render(nil)
+			s.bareHeader.Set(h.name, v)
+		} else {
+			s.templated = append(s.templated, h)
+		}
+	}
+	s.bodyHeader = s.bareHeader.Clone()
+	if s.bodyHeader.Get("Content-Type") == "" {
+		ctype := "application/octet-stream"
+		switch {
+		case s.format == FormatJSON && string(s.separator) == "\n" && len(s.prefix) == 0 && s.maxSize > 1:
+			ctype = "application/x-ndjson"
+		case s.format == FormatJSON:
+			ctype = "application/json"
+		case s.format == FormatString:
+			ctype = "text/plain; charset=utf-8"
+		}
+		s.bodyHeader.Set("Content-Type", ctype)
+	}
+}
+
+// encode renders a value as request.body.format says.
+func (s *settings) encode(v any) ([]byte, error) {
+	switch s.format {
+	case FormatBytes:
+		switch x := v.(type) {
+		case []byte:
+			return x, nil
+		case string:
+			return []byte(x), nil
+		}
+		return nil, fmt.Errorf("the value is a %T, not bytes or a string (use a ByteArrayConverter or StringConverter)", v)
+	case FormatJSON:
+		switch x := v.(type) {
+		case []byte:
+			if json.Valid(x) {
+				return x, nil
+			}
+			return json.Marshal(string(x))
+		case string:
+			if json.Valid([]byte(x)) {
+				return []byte(x), nil
+			}
+			return json.Marshal(x)
+		}
+		return jsonOf(nil, v)
+	}
+	switch x := v.(type) {
+	case string:
+		return []byte(x), nil
+	case []byte:
+		return x, nil
+	}
+	return []byte(text(v)), nil
+}
+
+// batchable reports whether b may join a request that began with a.
+func batchable(a, b *item) bool {
+	return !a.alone && !b.alone && a.err == nil && b.err == nil && a.url == b.url && a.method == b.method && a.hkey == b.hkey
+}
