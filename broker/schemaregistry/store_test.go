@@ -75,18 +75,23 @@ func TestTwoRegistriesNoDuplicateIDs(t *testing.T) {
 			seen[id] = true
 		}
 	}
-	var states [2][]sr.SubjectSchema
-	for i, u := range urls {
-		cl, _ := sr.NewClient(sr.URLs(u))
-		all, err := cl.Schemas(ctx, "race-value")
-		if err != nil {
-			t.Fatal(err)
+	// Reads answer from each registry's view of the topic, which follows
+	// the other's writes shortly after them.
+	e2e.Eventually(t, 30*time.Second, "both registries hold every version alike", func() error {
+		var states [2][]sr.SubjectSchema
+		for i, u := range urls {
+			cl, _ := sr.NewClient(sr.URLs(u))
+			all, err := cl.Schemas(ctx, "race-value")
+			if err != nil {
+				return err
+			}
+			states[i] = all
 		}
-		states[i] = all
-	}
-	if len(states[0]) != 2*n || fmt.Sprint(states[0]) != fmt.Sprint(states[1]) {
-		t.Fatalf("registries disagree or lost versions:\n%v\n%v", states[0], states[1])
-	}
+		if len(states[0]) != 2*n || fmt.Sprint(states[0]) != fmt.Sprint(states[1]) {
+			return fmt.Errorf("registries disagree or lost versions:\n%v\n%v", states[0], states[1])
+		}
+		return nil
+	})
 }
 
 func setCompat(ctx context.Context, url, subject string, level sr.CompatibilityLevel) error {
