@@ -199,7 +199,7 @@ func (a *api) register(c echo.Context) error {
 	if err := bind(c, &s); err != nil {
 		return err
 	}
-	id, err := a.store.Register(c.Request().Context(), subject(c), s, flag(c, "normalize"))
+	id, err := a.store.Register(c.Request().Context(), subject(c), s)
 	if err != nil {
 		return err
 	}

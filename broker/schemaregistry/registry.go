@@ -196,7 +196,7 @@ func (st *state) find(subject string, def schemaDef, deleted bool) *schemaValue 
 // schema in every subject; a new one is the highest yet plus one, and if
 // another process claimed the same id or version first (the topic's record
 // order decides) the registration is retried on the new state.
-func (s *Store) Register(ctx context.Context, subject string, sch Schema, normalize bool) (int, error) {
+func (s *Store) Register(ctx context.Context, subject string, sch Schema) (int, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	for attempt := 0; ; attempt++ {
