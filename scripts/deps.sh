@@ -92,3 +92,14 @@ else
 	(cd "$DUCKDB_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } &&
 		npm install --no-audit --no-fund "@duckdb/node-api@$DUCKDB_NODE_VERSION" >/dev/null) || die "npm install @duckdb/node-api failed"
 fi
+
+# --- schema registry conformance: Debian's Python Schema Registry client and Avro reader ---------
+# The tests run /usr/bin/python3 (Debian's, not a pyenv or venv python) with these modules.
+if ! /usr/bin/python3 -c 'import confluent_kafka.schema_registry, avro' >/dev/null 2>&1; then
+	log "apt-get install python3-confluent-kafka python3-avro"
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update -qq
+	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends python3-confluent-kafka python3-avro python3-requests
+else
+	log "python3-confluent-kafka and python3-avro present"
+fi

@@ -14,6 +14,7 @@ import (
 func init() {
 	var (
 		dataDir, listen, advertise, configFile string
+		registryAddr                           string
 	)
 	cmd := &cobra.Command{
 		Use:   "broker",
@@ -38,6 +39,16 @@ func init() {
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
 			defer stop()
+			brokerAddr := cfg.Advertise
+			if brokerAddr == "" {
+				brokerAddr = cfg.Listen
+			}
+			waitRegistry, err := startSchemaRegistry(ctx, registryAddr, brokerAddr)
+			if err != nil {
+				return err
+			}
+			defer waitRegistry()
+			defer stop()
 			return broker.Run(ctx, cfg)
 		},
 	}
@@ -46,5 +57,6 @@ func init() {
 	cmd.Flags().StringVar(&advertise, "advertise", "", "host:port advertised to clients (default: the listen address)")
 	cmd.Flags().StringVar(&configFile, "config", "", "Kafka-style broker properties file")
 	memoryLimitFlag(cmd)
+	registerSchemaRegistryFlag(cmd, &registryAddr)
 	rootCmd.AddCommand(cmd)
 }

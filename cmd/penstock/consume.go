@@ -27,6 +27,8 @@ type consumeOptions struct {
 	group         string
 	timeout       time.Duration
 	raw           bool
+	registry      string           // schema registry URL ("": no decoding)
+	decoder       *registryDecoder // built from registry by consume
 }
 
 // newConsumeCmd returns `penstock consume`.
@@ -37,7 +39,8 @@ func newConsumeCmd() *cobra.Command {
 		Short: "Print the records of a topic, unwrapping Kafka Connect's JSON envelope",
 		Long: "Print the records of a topic, one per line: partition, offset, key and value. Keys and values\n" +
 			"written by JsonConverter with schemas.enable=true ({\"schema\":...,\"payload\":...}) print as their\n" +
-			"payload; other JSON prints as it is and anything else as text. Without --from-beginning only\n" +
+			"payload; other JSON prints as it is and anything else as text. Records in the Schema Registry wire\n" +
+			"format (AvroConverter, JsonSchemaConverter) are decoded through --schema-registry. Without --from-beginning only\n" +
 			"records written from now on print (as kafka-console-consumer). Stops on Ctrl-C, after --max\n" +
 			"records, or once no record arrived for --timeout.",
 		Args: cobra.ExactArgs(1),
@@ -54,6 +57,7 @@ func newConsumeCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&o.group, "group", "g", "", "consume as a member of this consumer group, committing offsets")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 0, "stop once no record arrived for this long (0: wait forever)")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "print keys and values as they are, without unwrapping the JSON envelope")
+	registerRegistryURL(cmd, &o.registry, "schema registry URL to decode Avro and JSON Schema records with (\"\": do not decode)")
 	return cmd
 }
 
@@ -74,6 +78,11 @@ func consume(ctx context.Context, w io.Writer, topic string, o consumeOptions) e
 	if err := checkOutput(o.output); err != nil {
 		return err
 	}
+	dec, err := newRegistryDecoder(o.registry)
+	if err != nil {
+		return fmt.Errorf("consume: --schema-registry: %w", err)
+	}
+	o.decoder = dec
 	start := kgo.NewOffset().AtEnd()
 	if o.fromBeginning {
 		start = kgo.NewOffset().AtStart()
@@ -157,7 +166,7 @@ func consume(ctx context.Context, w io.Writer, topic string, o consumeOptions) e
 
 // printRecord prints one record in the chosen format.
 func printRecord(w io.Writer, enc *json.Encoder, r *kgo.Record, o consumeOptions) error {
-	key, value := decodeConnectJSON(r.Key, o.raw), decodeConnectJSON(r.Value, o.raw)
+	key, value := o.decodeField(r, r.Key), o.decodeField(r, r.Value)
 	if o.output == "json" {
 		cr := consumedRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
 			Timestamp: r.Timestamp.UnixMilli(), Key: key, Value: value}
@@ -176,6 +185,23 @@ func printRecord(w io.Writer, enc *json.Encoder, r *kgo.Record, o consumeOptions
 		return fmt.Errorf("print record: %w", err)
 	}
 	return nil
+}
+
+// decodeField returns a key or value as JSON for printing: decoded through
+// the schema registry when it is in its wire format (a record it cannot
+// decode is reported on stderr and printed as it is), else as
+// decodeConnectJSON does.
+func (o consumeOptions) decodeField(r *kgo.Record, b []byte) json.RawMessage {
+	if !o.raw {
+		out, ok, err := o.decoder.decode(r.Topic, b)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "penstock: %s %d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
+		}
+		if ok && err == nil {
+			return out
+		}
+	}
+	return decodeConnectJSON(b, o.raw)
 }
 
 // decodeConnectJSON returns b as JSON for printing: null for a null key or

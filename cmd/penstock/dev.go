@@ -19,7 +19,7 @@ import (
 const devFlushIntervalMs = "1000"
 
 func init() {
-	var dataDir, brokerAddr, restAddr, connectorsDir string
+	var dataDir, brokerAddr, restAddr, connectorsDir, registryAddr string
 	cmd := &cobra.Command{
 		Use:   "dev [CONNECTOR-FILE...]",
 		Short: "Run a broker and a worker in one process, for development",
@@ -52,6 +52,12 @@ func init() {
 				srv.Close()
 				<-berr
 			}()
+			waitRegistry, err := startSchemaRegistry(ctx, registryAddr, ln.Addr().String())
+			if err != nil {
+				return err
+			}
+			defer waitRegistry()
+			defer stop()
 			props := worker.DevProps(ln.Addr().String())
 			props[worker.KeyListeners] = "http://" + restAddr
 			// Flush offsets (and so sink files) every second, so a newcomer
@@ -67,6 +73,7 @@ func init() {
 	cmd.Flags().StringVar(&dataDir, "data", "./penstock-data", "the broker's data directory")
 	cmd.Flags().StringVar(&brokerAddr, "broker", "127.0.0.1:9092", "address the broker listens on")
 	cmd.Flags().StringVar(&restAddr, "rest", "127.0.0.1:8083", "address the worker's REST API listens on")
+	registerSchemaRegistryFlag(cmd, &registryAddr)
 	cmd.Flags().StringVar(&connectorsDir, "connectors", "", connectorsFlagHelp)
 	memoryLimitFlag(cmd)
 	rootCmd.AddCommand(cmd)

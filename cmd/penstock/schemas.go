@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/converters"
+	"github.com/penstockhq/penstock/connect/converters/avro"
+	"github.com/penstockhq/penstock/connect/converters/srclient"
+)
+
+func init() { rootCmd.AddCommand(newSchemasCmd()) }
+
+// registryEnv names the environment variable that sets the default of
+// --schema-registry in client commands.
+const registryEnv = "PENSTOCK_SCHEMA_REGISTRY"
+
+// registerRegistryURL adds the client commands' --schema-registry URL flag.
+func registerRegistryURL(cmd *cobra.Command, url *string, what string) {
+	def := "http://" + defaultSchemaRegistry
+	if env := os.Getenv(registryEnv); env != "" {
+		def = env
+	}
+	cmd.Flags().StringVar(url, "schema-registry", def, what+" (default from $"+registryEnv+" when set)")
+}
+
+// newSchemasCmd returns `penstock schemas`.
+func newSchemasCmd() *cobra.Command {
+	var url, output string
+	cmd := &cobra.Command{
+		Use:   "schemas [SUBJECT]",
+		Short: "List the schema registry's subjects, or show one subject's versions",
+		Long: "Without SUBJECT, list every subject of the schema registry with its versions, latest schema id,\n" +
+			"type and compatibility level. With SUBJECT, print each of its versions with id, type and schema.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cl, err := sr.NewClient(sr.URLs(strings.Split(url, ",")...))
+			if err != nil {
+				return fmt.Errorf("schema registry %s: %w", url, err)
+			}
+			ctx, cancel := context.WithTimeout(commandContext(cmd), 30*time.Second)
+			defer cancel()
+			if len(args) == 1 {
+				return showSubject(ctx, cmd.OutOrStdout(), cl, args[0], output)
+			}
+			return listSubjects(ctx, cmd.OutOrStdout(), cl, output)
+		},
+	}
+	registerRegistryURL(cmd, &url, "schema registry URL(s), comma-separated")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+// subjectInfo is one line of `penstock schemas`.
+type subjectInfo struct {
+	Subject       string `json:"subject"`
+	Versions      []int  `json:"versions"`
+	LatestID      int    `json:"latest_id"`
+	Type          string `json:"type"`
+	Compatibility string `json:"compatibility"`
+}
+
+func listSubjects(ctx context.Context, w io.Writer, cl *sr.Client, output string) error {
+	subjects, err := cl.Subjects(ctx)
+	if err != nil {
+		return fmt.Errorf("list subjects: %w", err)
+	}
+	infos := make([]subjectInfo, 0, len(subjects))
+	for _, s := range subjects {
+		vs, err := cl.SubjectVersions(ctx, s)
+		if err != nil {
+			return fmt.Errorf("versions of %s: %w", s, err)
+		}
+		latest, err := cl.SchemaByVersion(ctx, s, -1)
+		if err != nil {
+			return fmt.Errorf("latest version of %s: %w", s, err)
+		}
+		info := subjectInfo{Subject: s, Versions: vs, LatestID: latest.ID, Type: latest.Type.String()}
+		if res := cl.Compatibility(sr.WithParams(ctx, sr.DefaultToGlobal), s); len(res) == 1 && res[0].Err == nil {
+			info.Compatibility = res[0].Level.String()
+		}
+		infos = append(infos, info)
+	}
+	if output == "json" {
+		return writeJSON(w, infos)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUBJECT\tVERSIONS\tLATEST ID\tTYPE\tCOMPATIBILITY")
+	for _, i := range infos {
+		vs := make([]string, len(i.Versions))
+		for j, v := range i.Versions {
+			vs[j] = fmt.Sprint(v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", i.Subject, strings.Join(vs, ","), i.LatestID, i.Type, i.Compatibility)
+	}
+	return tw.Flush()
+}
+
+func showSubject(ctx context.Context, w io.Writer, cl *sr.Client, subject, output string) error {
+	all, err := cl.Schemas(ctx, subject)
+	if err != nil {
+		return fmt.Errorf("subject %s: %w", subject, err)
+	}
+	if output == "json" {
+		return writeJSON(w, all)
+	}
+	for _, s := range all {
+		if _, err := fmt.Fprintf(w, "version %d\tid %d\t%s\n%s\n", s.Version, s.ID, s.Type, s.Schema.Schema); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registryDecoder turns records in the Schema Registry wire format into
+// JSON for `penstock consume`: Avro through AvroConverter (printed as
+// JsonConverter prints the payload), JSON Schema as the JSON document.
+type registryDecoder struct {
+	url   string
+	cl    *srclient.Client
+	avro  *avro.Converter
+	json  *converters.JSON
+	types map[int]sr.SchemaType
+}
+
+func newRegistryDecoder(url string) (*registryDecoder, error) {
+	if url == "" {
+		return nil, nil
+	}
+	props := map[string]string{srclient.KeyURL: url}
+	v, err := srclient.Def.Parse(props)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := srclient.New(v, false)
+	if err != nil {
+		return nil, err
+	}
+	d := &registryDecoder{url: url, cl: cl, avro: avro.New(), json: converters.NewJSON(), types: map[int]sr.SchemaType{}}
+	if err := d.avro.Configure(props, false); err != nil {
+		return nil, err
+	}
+	if err := d.json.Configure(map[string]string{converters.JSONSchemasEnable: "false"}, false); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// decode returns b decoded as JSON, or ok false when b is not in the wire
+// format.
+func (d *registryDecoder) decode(topic string, b []byte) (json.RawMessage, bool, error) {
+	if d == nil {
+		return nil, false, nil
+	}
+	id, payload, err := srclient.SplitHeader(b)
+	if err != nil {
+		return nil, false, nil
+	}
+	t, ok := d.types[id]
+	if !ok {
+		s, err := d.cl.Schema(id)
+		if err != nil {
+			return nil, true, fmt.Errorf("schema %d from %s: %w", id, d.url, err)
+		}
+		t = s.Type
+		d.types[id] = t
+	}
+	switch t {
+	case sr.TypeAvro:
+		var s *connect.Schema
+		var v any
+		if s, v, err = d.avro.ToConnect(topic, b); err == nil {
+			var out []byte
+			if out, err = d.json.FromConnect(topic, s, v); err == nil {
+				return out, true, nil
+			}
+		}
+		return nil, true, err
+	case sr.TypeJSON:
+		if json.Valid(payload) {
+			return payload, true, nil
+		}
+		return nil, true, fmt.Errorf("schema %d: payload is not JSON", id)
+	}
+	return nil, false, nil // Protobuf: printed as it is
+}
