@@ -34,7 +34,6 @@ func Plugins() []plugins.Plugin {
 		mysql.Plugins,
 		http.Plugins,
 		transformPlugins(),
-		plugins.Catalogued(), // deprecated catalog_<name>.go files, until moved here
 	)
 }
 
