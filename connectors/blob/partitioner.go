@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
-	"github.com/penstockhq/penstock/connect/config"
 )
 
 // partitioner names the directory (Confluent's "encoded partition") of a
@@ -34,26 +33,24 @@ func recordErr(format string, args ...any) error {
 }
 
 // newPartitioner builds the partitioner partitioner.class names.
-func newPartitioner(v *config.Values) (partitioner, error) {
-	delim := v.String(DirDelimConfig)
-	class := v.String(PartitionerConfig)
-	switch simpleName(class) {
+func newPartitioner(k partitionKeys, delim string) (partitioner, error) {
+	switch simpleName(k.class) {
 	case "defaultpartitioner", "default":
 		return defaultPartitioner{}, nil
 	case "fieldpartitioner", "field":
-		fields := v.List(PartitionFieldConfig)
+		fields := k.fields
 		if len(fields) == 0 {
 			return nil, (problem(PartitionFieldConfig, "[]", "FieldPartitioner needs at least one field"))
 		}
 		return fieldPartitioner{fields: fields, delim: delim}, nil
 	case "timebasedpartitioner", "timebased":
-		return newTimePartitioner(v, v.String(PathFormatConfig), v.Long(PartitionDurationConfig))
+		return newTimePartitioner(k, k.pathFormat, k.duration)
 	case "dailypartitioner", "daily":
-		return newTimePartitioner(v, "'year'=YYYY"+delim+"'month'=MM"+delim+"'day'=dd", 24*int64(time.Hour/time.Millisecond))
+		return newTimePartitioner(k, "'year'=YYYY"+delim+"'month'=MM"+delim+"'day'=dd", 24*int64(time.Hour/time.Millisecond))
 	case "hourlypartitioner", "hourly":
-		return newTimePartitioner(v, "'year'=YYYY"+delim+"'month'=MM"+delim+"'day'=dd"+delim+"'hour'=HH", int64(time.Hour/time.Millisecond))
+		return newTimePartitioner(k, "'year'=YYYY"+delim+"'month'=MM"+delim+"'day'=dd"+delim+"'hour'=HH", int64(time.Hour/time.Millisecond))
 	}
-	return nil, (problem(PartitionerConfig, class, "not a known partitioner: DefaultPartitioner, FieldPartitioner, TimeBasedPartitioner, DailyPartitioner or HourlyPartitioner"))
+	return nil, (problem(PartitionerConfig, k.class, "not a known partitioner: DefaultPartitioner, FieldPartitioner, TimeBasedPartitioner, DailyPartitioner or HourlyPartitioner"))
 }
 
 // defaultPartitioner is Confluent's DefaultPartitioner: partition=N.
@@ -164,7 +161,7 @@ type timePartitioner struct {
 	field     string
 }
 
-func newTimePartitioner(v *config.Values, pathFormat string, duration int64) (partitioner, error) {
+func newTimePartitioner(k partitionKeys, pathFormat string, duration int64) (partitioner, error) {
 	if strings.TrimSpace(pathFormat) == "" {
 		return nil, (problem(PathFormatConfig, `""`, "a time-based partitioner needs path.format"))
 	}
@@ -175,7 +172,7 @@ func newTimePartitioner(v *config.Values, pathFormat string, duration int64) (pa
 	if err != nil {
 		return nil, (problem(PathFormatConfig, pathFormat, err.Error()))
 	}
-	tz := v.String(TimezoneConfig)
+	tz := k.timezone
 	if tz == "" {
 		return nil, (problem(TimezoneConfig, `""`, "a time-based partitioner needs a time zone, e.g. UTC"))
 	}
@@ -183,9 +180,9 @@ func newTimePartitioner(v *config.Values, pathFormat string, duration int64) (pa
 	if err != nil {
 		return nil, (problem(TimezoneConfig, tz, err.Error()))
 	}
-	p := &timePartitioner{format: f, duration: duration, loc: loc, field: v.String(TimestampFieldConfig)}
+	p := &timePartitioner{format: f, duration: duration, loc: loc, field: k.field}
 	for _, e := range []string{ExtractRecord, ExtractRecordField, ExtractWallclock} {
-		if strings.EqualFold(simpleName(v.String(TimestampExtractor)), strings.ToLower(e)) {
+		if strings.EqualFold(simpleName(k.extractor), strings.ToLower(e)) {
 			p.extractor = e
 		}
 	}

@@ -28,6 +28,20 @@ const (
 	BatchSizeConfig    = "batch.max.records"
 )
 
+// sourceBinding declares the source's own keys and the settings field each
+// fills.
+var sourceBinding = config.Bind(
+	config.ClassField(config.Key{Name: FormatConfig, Required: true, Importance: config.High, Group: groupFormat,
+		Doc: "The format of the objects to restore: JsonFormat (values come back schemaless) or ByteArrayFormat (values as bytes), by Confluent's class name or simple name."},
+		func(s *settings) *string { return &s.rawFormat }),
+	config.DurationField(config.Key{Name: PollIntervalConfig, Default: int64(10000), Validator: config.AtLeast(1), Importance: config.Low, Group: groupFormat,
+		Doc: "Penstock extension. How often the store is listed again for objects written since, in milliseconds."},
+		func(s *settings) *time.Duration { return &s.every }),
+	config.IntField(config.Key{Name: BatchSizeConfig, Default: 500, Validator: config.AtLeast(1), Importance: config.Low, Group: groupFormat,
+		Doc: "The most records a poll returns."},
+		func(s *settings) *int { return &s.batch }),
+)
+
 // SourceConfigDef returns the definition of the keys the source accepts:
 // the sink's store and layout keys, and the source's own.
 func SourceConfigDef() *config.Def {
@@ -39,34 +53,26 @@ func SourceConfigDef() *config.Def {
 			keys = append(keys, k)
 		}
 	}
-	keys = append(keys,
-		config.Key{Name: FormatConfig, Type: config.Class, Required: true, Importance: config.High, Group: groupFormat,
-			Doc: "The format of the objects to restore: JsonFormat (values come back schemaless) or ByteArrayFormat (values as bytes), by Confluent's class name or simple name."},
-		config.Key{Name: PollIntervalConfig, Type: config.Long, Default: int64(10000), Validator: config.AtLeast(1), Importance: config.Low, Group: groupFormat,
-			Doc: "Penstock extension. How often the store is listed again for objects written since, in milliseconds."},
-		config.Key{Name: BatchSizeConfig, Type: config.Int, Default: 500, Validator: config.AtLeast(1), Importance: config.Low, Group: groupFormat,
-			Doc: "The most records a poll returns."},
-	)
+	keys = append(keys, sourceBinding.Def().Keys()...)
 	return config.NewDef(keys...)
 }
 
 // sourceSettings parses the source's properties.
-func sourceSettings(props map[string]string) (*settings, *config.Values, error) {
+func sourceSettings(props map[string]string) (*settings, error) {
 	v, err := SourceConfigDef().Parse(props)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	s, problems := storeSettings(v)
-	s.topicsDir, s.dirDelim, s.fileDelim = strings.Trim(v.String(TopicsDirConfig), "/"), v.String(DirDelimConfig), v.String(FileDelimConfig)
-	s.bytesExt = v.String(BytesExtensionConfig)
-	s.format = formats[simpleName(v.String(FormatConfig))]
+	sourceBinding.Set(v, s)
+	s.format = formats[simpleName(s.rawFormat)]
 	if s.format != "json" && s.format != "bytearray" {
-		problems = append(problems, problem(FormatConfig, v.String(FormatConfig), "the source restores JsonFormat and ByteArrayFormat objects"))
+		problems = append(problems, problem(FormatConfig, s.rawFormat, "the source restores JsonFormat and ByteArrayFormat objects"))
 	}
 	if len(problems) > 0 {
-		return nil, nil, configError(problems)
+		return nil, configError(problems)
 	}
-	return s, v, nil
+	return s, nil
 }
 
 // objectRef is a data object the source restores, known by its name.
@@ -104,7 +110,7 @@ var _ connect.SourceTask = (*SourceTask)(nil)
 
 // Start opens the bucket.
 func (t *SourceTask) Start(ctx context.Context, tctx connect.SourceTaskContext, props map[string]string) error {
-	s, v, err := sourceSettings(props)
+	s, err := sourceSettings(props)
 	if err != nil {
 		return fmt.Errorf("blob source: %w", err)
 	}
@@ -116,7 +122,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx connect.SourceTaskContext, 
 		return fmt.Errorf("blob source: %w", err)
 	}
 	t.s, t.tctx, t.ext = s, tctx, f.extension()
-	t.every, t.batch = v.Duration(PollIntervalConfig), v.Int(BatchSizeConfig)
+	t.every, t.batch = s.every, s.batch
 	t.done = map[connect.TopicPartition]int64{}
 	t.resume = map[connect.TopicPartition]map[string]any{}
 	t.log = slog.Default().With("connector", tctx.ConnectorName(), "task", tctx.TaskID())
@@ -449,7 +455,7 @@ func (c *SourceConnector) Config() *config.Def { return SourceConfigDef() }
 
 // Start checks the configuration.
 func (c *SourceConnector) Start(_ context.Context, _ connect.ConnectorContext, props map[string]string) error {
-	if _, _, err := sourceSettings(props); err != nil {
+	if _, err := sourceSettings(props); err != nil {
 		return fmt.Errorf("blob source: %w", err)
 	}
 	c.props = props

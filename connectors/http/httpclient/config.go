@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,83 +73,108 @@ const (
 	groupRetries  = "Retries"
 )
 
+// binding declares the keys of authentication, TLS, timeouts and retries and
+// the Settings field each fills.
+var binding = config.Bind(
+	config.StringField(config.Key{Name: AuthTypeConfig, Default: AuthNone, Importance: config.High, Group: groupAuth, OrderInGroup: 1,
+		Validator: config.OneOf(AuthNone, AuthBasic, AuthBearer, AuthOAuth2),
+		Doc:       "NONE, BASIC (connection.user and connection.password), BEARER (bearer.token, a Penstock extension) or OAUTH2 (client credentials grant against oauth2.token.url; the token is cached, fetched again shortly before it expires and after a 401)."},
+		func(s *Settings) *string { return &s.AuthType }),
+	config.StringField(config.Key{Name: UserConfig, Importance: config.High, Group: groupAuth, OrderInGroup: 2,
+		Doc: "The user for auth.type=BASIC."},
+		func(s *Settings) *string { return &s.User }),
+	config.PasswordField(config.Key{Name: PasswordConfig, Importance: config.High, Group: groupAuth, OrderInGroup: 3,
+		Doc: "The password for auth.type=BASIC."},
+		func(s *Settings) *config.Secret { return &s.password }),
+	config.PasswordField(config.Key{Name: BearerTokenConfig, Importance: config.High, Group: groupAuth, OrderInGroup: 4,
+		Doc: "Penstock extension. The static token sent as Authorization: Bearer with auth.type=BEARER."},
+		func(s *Settings) *config.Secret { return &s.bearerToken }),
+	config.StringField(config.Key{Name: OAuthTokenURLConfig, Importance: config.High, Group: groupAuth, OrderInGroup: 5,
+		Doc: "The OAuth2 token endpoint (auth.type=OAUTH2)."},
+		func(s *Settings) *string { return &s.OAuth.TokenURL }),
+	config.StringField(config.Key{Name: OAuthClientIDConfig, Importance: config.High, Group: groupAuth, OrderInGroup: 6,
+		Doc: "The OAuth2 client id."},
+		func(s *Settings) *string { return &s.OAuth.ClientID }),
+	config.PasswordField(config.Key{Name: OAuthClientSecretConfig, Importance: config.High, Group: groupAuth, OrderInGroup: 7,
+		Doc: "The OAuth2 client secret."},
+		func(s *Settings) *config.Secret { return &s.oauthSecret }),
+	config.StringField(config.Key{Name: OAuthScopeConfig, Default: "", Importance: config.Low, Group: groupAuth, OrderInGroup: 8,
+		Doc: "The scopes asked for, space separated as OAuth2 writes them; none when empty."},
+		func(s *Settings) *string { return &s.OAuth.Scope }),
+	config.StringField(config.Key{Name: OAuthAuthModeConfig, Default: "header", Importance: config.Low, Group: groupAuth, OrderInGroup: 9,
+		Validator: config.OneOf("header", "url"),
+		Doc:       "header sends the client id and secret as HTTP basic authentication to the token endpoint; url sends them as form fields."},
+		func(s *Settings) *string { return &s.oauthMode }),
+	config.StringField(config.Key{Name: OAuthTokenPropertyConfig, Default: "access_token", Importance: config.Low, Group: groupAuth, OrderInGroup: 10,
+		Doc: "The field of the token endpoint's JSON answer that holds the token."},
+		func(s *Settings) *string { return &s.OAuth.TokenProperty }),
+	config.BoolField(config.Key{Name: SSLEnabledConfig, Default: false, Importance: config.Medium, Group: groupSecurity, OrderInGroup: 1,
+		Doc: "Use the https.ssl.* files for https:// URLs. An https:// URL works without it, verified against the system's roots."},
+		func(s *Settings) *bool { return &s.SSL }),
+	config.BoolField(config.Key{Name: LegacySSLEnabledConfig, Default: false, Importance: config.Low, Group: groupSecurity, OrderInGroup: 1,
+		Doc: "The older name of https.ssl.enabled: true has the same effect."},
+		func(s *Settings) *bool { return &s.legacySSL }),
+	config.StringField(config.Key{Name: SSLTruststoreLocationConfig, Importance: config.Medium, Group: groupSecurity, OrderInGroup: 2,
+		Doc: "Path of a PEM file of the CA certificates that sign the server's certificate (Penstock reads PEM only). Unset: the system's roots."},
+		func(s *Settings) *string { return &s.CAFile }),
+	config.OnlyKey[Settings](config.Key{Name: SSLTruststoreTypeConfig, Type: config.String, Default: "PEM", Importance: config.Low, Group: groupSecurity, OrderInGroup: 3,
+		Validator: config.OneOf("PEM"), Doc: "Must be PEM in Penstock: convert a JKS or PKCS12 truststore with keytool or openssl."}),
+	config.OnlyKey[Settings](config.Key{Name: SSLTruststorePasswordConfig, Type: config.Password, Importance: config.Low, Group: groupSecurity, OrderInGroup: 4,
+		Doc: "Accepted for compatibility and unused: PEM truststores are not encrypted."}),
+	config.StringField(config.Key{Name: SSLKeystoreLocationConfig, Importance: config.Medium, Group: groupSecurity, OrderInGroup: 5,
+		Doc: "Path of a PEM file holding the client certificate (with its chain) and its unencrypted private key, for mutual TLS."},
+		func(s *Settings) *string { return &s.ClientCertFile }),
+	config.OnlyKey[Settings](config.Key{Name: SSLKeystoreTypeConfig, Type: config.String, Default: "PEM", Importance: config.Low, Group: groupSecurity, OrderInGroup: 6,
+		Validator: config.OneOf("PEM"), Doc: "Must be PEM in Penstock."}),
+	config.OnlyKey[Settings](config.Key{Name: SSLKeystorePasswordConfig, Type: config.Password, Importance: config.Low, Group: groupSecurity, OrderInGroup: 7,
+		Doc: "Accepted for compatibility; encrypted PEM keys are not supported."}),
+	config.OnlyKey[Settings](config.Key{Name: SSLKeyPasswordConfig, Type: config.Password, Importance: config.Low, Group: groupSecurity, OrderInGroup: 8,
+		Doc: "Accepted for compatibility; encrypted PEM keys are not supported."}),
+	config.StringField(config.Key{Name: SSLProtocolConfig, Default: "TLSv1.2", Importance: config.Low, Group: groupSecurity, OrderInGroup: 9,
+		Validator: config.OneOf("TLSv1.2", "TLSv1.3", "TLS"), Doc: "The lowest TLS version accepted."},
+		func(s *Settings) *string { return &s.MinTLS }),
+	config.BoolField(config.Key{Name: HostVerifierConfig, Default: true, Importance: config.Low, Group: groupSecurity, OrderInGroup: 10,
+		Doc: "Verify that the server's certificate names the host of the URL. false verifies the chain only."},
+		func(s *Settings) *bool { return &s.VerifyHost }),
+	config.StringField(config.Key{Name: ProxyHostConfig, Default: "", Importance: config.Low, Group: groupSecurity, OrderInGroup: 11,
+		Doc: "The host of an HTTP proxy requests go through; empty: the HTTP_PROXY, HTTPS_PROXY and NO_PROXY environment variables decide."},
+		func(s *Settings) *string { return &s.proxyHost }),
+	config.IntField(config.Key{Name: ProxyPortConfig, Default: 0, Importance: config.Low, Group: groupSecurity, OrderInGroup: 12,
+		Validator: config.Between(0, 65535), Doc: "The proxy's port."},
+		func(s *Settings) *int { return &s.proxyPort }),
+	config.StringField(config.Key{Name: ProxyUserConfig, Default: "", Importance: config.Low, Group: groupSecurity, OrderInGroup: 13,
+		Doc: "The user the proxy authenticates (basic)."},
+		func(s *Settings) *string { return &s.proxyUser }),
+	config.PasswordField(config.Key{Name: ProxyPasswordConfig, Importance: config.Low, Group: groupSecurity, OrderInGroup: 14,
+		Doc: "The proxy user's password."},
+		func(s *Settings) *config.Secret { return &s.proxyPassword }),
+	config.DurationField(config.Key{Name: ConnectTimeoutConfig, Default: int64(30000), Importance: config.Low, Group: groupRetries, OrderInGroup: 1,
+		Validator: config.AtLeast(1), Doc: "How long to wait for a TCP (and TLS) connection, in milliseconds. A timeout is retried."},
+		func(s *Settings) *time.Duration { return &s.ConnectTimeout }),
+	config.DurationField(config.Key{Name: RequestTimeoutConfig, Default: int64(30000), Importance: config.Low, Group: groupRetries, OrderInGroup: 2,
+		Validator: config.AtLeast(1), Doc: "How long one request may take until its whole answer is read, in milliseconds. A timeout is retried."},
+		func(s *Settings) *time.Duration { return &s.RequestTimeout }),
+	config.IntField(config.Key{Name: MaxRetriesConfig, Default: 10, Importance: config.Medium, Group: groupRetries, OrderInGroup: 3,
+		Validator: config.AtLeast(0), Doc: "How many times a request that failed with a retried status code, a timeout or a connection error is sent again before giving up."},
+		func(s *Settings) *int { return &s.MaxRetries }),
+	config.DurationField(config.Key{Name: RetryBackoffConfig, Default: int64(3000), Importance: config.Medium, Group: groupRetries, OrderInGroup: 4,
+		Validator: config.AtLeast(0), Doc: "The first retry's backoff in milliseconds; it doubles with each attempt, with random jitter, up to retry.backoff.max.ms. A Retry-After header in the answer takes precedence."},
+		func(s *Settings) *time.Duration { return &s.RetryBackoff }),
+	config.DurationField(config.Key{Name: RetryBackoffMaxConfig, Default: int64(60000), Importance: config.Low, Group: groupRetries, OrderInGroup: 5,
+		Validator: config.AtLeast(0), Doc: "Penstock extension. The longest backoff between two attempts, in milliseconds (Retry-After included)."},
+		func(s *Settings) *time.Duration { return &s.RetryBackoffMax }),
+	config.ListField(config.Key{Name: RetryOnStatusConfig, Default: []string{"408", "429", "500-"}, Importance: config.Medium, Group: groupRetries, OrderInGroup: 6,
+		Validator: config.ValidatorFunc{Description: "codes or ranges: 429, 500-599, 500-, 5xx", Check: func(v any) error {
+			_, err := parseStatusSet(v.([]string))
+			return err
+		}},
+		Doc: "The status codes retried: codes, inclusive ranges (500-599), open ranges (500-) or classes (5xx). Any other status of 400 or more is the request's fault and is not retried."},
+		func(s *Settings) *[]string { return &s.retryOn }),
+)
+
 // Keys returns the keys of authentication, TLS, timeouts and retries, to be
 // merged into a connector's definition.
-func Keys() []config.Key {
-	return []config.Key{
-		{Name: AuthTypeConfig, Type: config.String, Default: AuthNone, Importance: config.High, Group: groupAuth, OrderInGroup: 1,
-			Validator: config.OneOf(AuthNone, AuthBasic, AuthBearer, AuthOAuth2),
-			Doc:       "NONE, BASIC (connection.user and connection.password), BEARER (bearer.token, a Penstock extension) or OAUTH2 (client credentials grant against oauth2.token.url; the token is cached, fetched again shortly before it expires and after a 401)."},
-		{Name: UserConfig, Type: config.String, Importance: config.High, Group: groupAuth, OrderInGroup: 2,
-			Doc: "The user for auth.type=BASIC."},
-		{Name: PasswordConfig, Type: config.Password, Importance: config.High, Group: groupAuth, OrderInGroup: 3,
-			Doc: "The password for auth.type=BASIC."},
-		{Name: BearerTokenConfig, Type: config.Password, Importance: config.High, Group: groupAuth, OrderInGroup: 4,
-			Doc: "Penstock extension. The static token sent as Authorization: Bearer with auth.type=BEARER."},
-		{Name: OAuthTokenURLConfig, Type: config.String, Importance: config.High, Group: groupAuth, OrderInGroup: 5,
-			Doc: "The OAuth2 token endpoint (auth.type=OAUTH2)."},
-		{Name: OAuthClientIDConfig, Type: config.String, Importance: config.High, Group: groupAuth, OrderInGroup: 6,
-			Doc: "The OAuth2 client id."},
-		{Name: OAuthClientSecretConfig, Type: config.Password, Importance: config.High, Group: groupAuth, OrderInGroup: 7,
-			Doc: "The OAuth2 client secret."},
-		{Name: OAuthScopeConfig, Type: config.String, Default: "", Importance: config.Low, Group: groupAuth, OrderInGroup: 8,
-			Doc: "The scopes asked for, space separated as OAuth2 writes them; none when empty."},
-		{Name: OAuthAuthModeConfig, Type: config.String, Default: "header", Importance: config.Low, Group: groupAuth, OrderInGroup: 9,
-			Validator: config.OneOf("header", "url"),
-			Doc:       "header sends the client id and secret as HTTP basic authentication to the token endpoint; url sends them as form fields."},
-		{Name: OAuthTokenPropertyConfig, Type: config.String, Default: "access_token", Importance: config.Low, Group: groupAuth, OrderInGroup: 10,
-			Doc: "The field of the token endpoint's JSON answer that holds the token."},
-
-		{Name: SSLEnabledConfig, Type: config.Boolean, Default: false, Importance: config.Medium, Group: groupSecurity, OrderInGroup: 1,
-			Doc: "Use the https.ssl.* files for https:// URLs. An https:// URL works without it, verified against the system's roots."},
-		{Name: LegacySSLEnabledConfig, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupSecurity, OrderInGroup: 1,
-			Doc: "The older name of https.ssl.enabled: true has the same effect."},
-		{Name: SSLTruststoreLocationConfig, Type: config.String, Importance: config.Medium, Group: groupSecurity, OrderInGroup: 2,
-			Doc: "Path of a PEM file of the CA certificates that sign the server's certificate (Penstock reads PEM only). Unset: the system's roots."},
-		{Name: SSLTruststoreTypeConfig, Type: config.String, Default: "PEM", Importance: config.Low, Group: groupSecurity, OrderInGroup: 3,
-			Validator: config.OneOf("PEM"), Doc: "Must be PEM in Penstock: convert a JKS or PKCS12 truststore with keytool or openssl."},
-		{Name: SSLTruststorePasswordConfig, Type: config.Password, Importance: config.Low, Group: groupSecurity, OrderInGroup: 4,
-			Doc: "Accepted for compatibility and unused: PEM truststores are not encrypted."},
-		{Name: SSLKeystoreLocationConfig, Type: config.String, Importance: config.Medium, Group: groupSecurity, OrderInGroup: 5,
-			Doc: "Path of a PEM file holding the client certificate (with its chain) and its unencrypted private key, for mutual TLS."},
-		{Name: SSLKeystoreTypeConfig, Type: config.String, Default: "PEM", Importance: config.Low, Group: groupSecurity, OrderInGroup: 6,
-			Validator: config.OneOf("PEM"), Doc: "Must be PEM in Penstock."},
-		{Name: SSLKeystorePasswordConfig, Type: config.Password, Importance: config.Low, Group: groupSecurity, OrderInGroup: 7,
-			Doc: "Accepted for compatibility; encrypted PEM keys are not supported."},
-		{Name: SSLKeyPasswordConfig, Type: config.Password, Importance: config.Low, Group: groupSecurity, OrderInGroup: 8,
-			Doc: "Accepted for compatibility; encrypted PEM keys are not supported."},
-		{Name: SSLProtocolConfig, Type: config.String, Default: "TLSv1.2", Importance: config.Low, Group: groupSecurity, OrderInGroup: 9,
-			Validator: config.OneOf("TLSv1.2", "TLSv1.3", "TLS"), Doc: "The lowest TLS version accepted."},
-		{Name: HostVerifierConfig, Type: config.Boolean, Default: true, Importance: config.Low, Group: groupSecurity, OrderInGroup: 10,
-			Doc: "Verify that the server's certificate names the host of the URL. false verifies the chain only."},
-
-		{Name: ProxyHostConfig, Type: config.String, Default: "", Importance: config.Low, Group: groupSecurity, OrderInGroup: 11,
-			Doc: "The host of an HTTP proxy requests go through; empty: the HTTP_PROXY, HTTPS_PROXY and NO_PROXY environment variables decide."},
-		{Name: ProxyPortConfig, Type: config.Int, Default: 0, Importance: config.Low, Group: groupSecurity, OrderInGroup: 12,
-			Validator: config.Between(0, 65535), Doc: "The proxy's port."},
-		{Name: ProxyUserConfig, Type: config.String, Default: "", Importance: config.Low, Group: groupSecurity, OrderInGroup: 13,
-			Doc: "The user the proxy authenticates (basic)."},
-		{Name: ProxyPasswordConfig, Type: config.Password, Importance: config.Low, Group: groupSecurity, OrderInGroup: 14,
-			Doc: "The proxy user's password."},
-
-		{Name: ConnectTimeoutConfig, Type: config.Long, Default: int64(30000), Importance: config.Low, Group: groupRetries, OrderInGroup: 1,
-			Validator: config.AtLeast(1), Doc: "How long to wait for a TCP (and TLS) connection, in milliseconds. A timeout is retried."},
-		{Name: RequestTimeoutConfig, Type: config.Long, Default: int64(30000), Importance: config.Low, Group: groupRetries, OrderInGroup: 2,
-			Validator: config.AtLeast(1), Doc: "How long one request may take until its whole answer is read, in milliseconds. A timeout is retried."},
-		{Name: MaxRetriesConfig, Type: config.Int, Default: 10, Importance: config.Medium, Group: groupRetries, OrderInGroup: 3,
-			Validator: config.AtLeast(0), Doc: "How many times a request that failed with a retried status code, a timeout or a connection error is sent again before giving up."},
-		{Name: RetryBackoffConfig, Type: config.Long, Default: int64(3000), Importance: config.Medium, Group: groupRetries, OrderInGroup: 4,
-			Validator: config.AtLeast(0), Doc: "The first retry's backoff in milliseconds; it doubles with each attempt, with random jitter, up to retry.backoff.max.ms. A Retry-After header in the answer takes precedence."},
-		{Name: RetryBackoffMaxConfig, Type: config.Long, Default: int64(60000), Importance: config.Low, Group: groupRetries, OrderInGroup: 5,
-			Validator: config.AtLeast(0), Doc: "Penstock extension. The longest backoff between two attempts, in milliseconds (Retry-After included)."},
-		{Name: RetryOnStatusConfig, Type: config.List, Default: []string{"408", "429", "500-"}, Importance: config.Medium, Group: groupRetries, OrderInGroup: 6,
-			Validator: config.ValidatorFunc{Description: "codes or ranges: 429, 500-599, 500-, 5xx", Check: func(v any) error {
-				_, err := parseStatusSet(v.([]string))
-				return err
-			}},
-			Doc: "The status codes retried: codes, inclusive ranges (500-599), open ranges (500-) or classes (5xx). Any other status of 400 or more is the request's fault and is not retried."},
-	}
-}
+func Keys() []config.Key { return slices.Clone(binding.Def().Keys()) }
 
 // Settings are the parsed keys of Keys.
 type Settings struct {
@@ -172,6 +198,13 @@ type Settings struct {
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
 	RetryOn         StatusSet
+
+	// The keys as parsed, read into the fields above by Parse.
+	password, bearerToken, oauthSecret, proxyPassword config.Secret
+	oauthMode, proxyHost, proxyUser                   string
+	proxyPort                                         int
+	legacySSL                                         bool
+	retryOn                                           []string
 }
 
 // OAuthSettings configure the client credentials grant.
@@ -184,38 +217,22 @@ type OAuthSettings struct {
 // Parse reads the keys of Keys from parsed values; the error names the key
 // that is missing or wrong.
 func Parse(v *config.Values) (*Settings, error) {
-	s := &Settings{
-		AuthType:        strings.ToUpper(v.String(AuthTypeConfig)),
-		User:            v.String(UserConfig),
-		Password:        v.Password(PasswordConfig).Value(),
-		BearerToken:     v.Password(BearerTokenConfig).Value(),
-		SSL:             v.Bool(SSLEnabledConfig) || v.Bool(LegacySSLEnabledConfig),
-		CAFile:          v.String(SSLTruststoreLocationConfig),
-		ClientCertFile:  v.String(SSLKeystoreLocationConfig),
-		MinTLS:          v.String(SSLProtocolConfig),
-		VerifyHost:      v.Bool(HostVerifierConfig),
-		ConnectTimeout:  v.Duration(ConnectTimeoutConfig),
-		RequestTimeout:  v.Duration(RequestTimeoutConfig),
-		MaxRetries:      v.Int(MaxRetriesConfig),
-		RetryBackoff:    v.Duration(RetryBackoffConfig),
-		RetryBackoffMax: v.Duration(RetryBackoffMaxConfig),
-		OAuth: OAuthSettings{
-			TokenURL: v.String(OAuthTokenURLConfig), ClientID: v.String(OAuthClientIDConfig),
-			ClientSecret: v.Password(OAuthClientSecretConfig).Value(), Scope: v.String(OAuthScopeConfig),
-			SecretInForm: strings.EqualFold(v.String(OAuthAuthModeConfig), "url"), TokenProperty: v.String(OAuthTokenPropertyConfig),
-		},
-	}
-	if host := strings.TrimSpace(v.String(ProxyHostConfig)); host != "" {
-		if v.Int(ProxyPortConfig) == 0 {
+	s := &Settings{}
+	binding.Set(v, s)
+	s.Password, s.BearerToken = s.password.Value(), s.bearerToken.Value()
+	s.OAuth.ClientSecret, s.OAuth.SecretInForm = s.oauthSecret.Value(), s.oauthMode == "url"
+	s.SSL = s.SSL || s.legacySSL
+	if host := strings.TrimSpace(s.proxyHost); host != "" {
+		if s.proxyPort == 0 {
 			return nil, fmt.Errorf("Missing configuration %s, required with %s", ProxyPortConfig, ProxyHostConfig)
 		}
-		s.Proxy = &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(v.Int(ProxyPortConfig)))}
-		if u := v.String(ProxyUserConfig); u != "" {
-			s.Proxy.User = url.UserPassword(u, v.Password(ProxyPasswordConfig).Value())
+		s.Proxy = &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(s.proxyPort))}
+		if s.proxyUser != "" {
+			s.Proxy.User = url.UserPassword(s.proxyUser, s.proxyPassword.Value())
 		}
 	}
 	var err error
-	if s.RetryOn, err = parseStatusSet(v.List(RetryOnStatusConfig)); err != nil {
+	if s.RetryOn, err = parseStatusSet(s.retryOn); err != nil {
 		return nil, fmt.Errorf("Invalid value for configuration %s: %w", RetryOnStatusConfig, err)
 	}
 	need := func(key, val string) error {

@@ -43,41 +43,60 @@ func pointerValidator(v any) error {
 	return err
 }
 
+const groupRequest = "Request"
+
+// pointer checks a key holding a JSON pointer.
+var pointer = config.ValidatorFunc{Description: "a JSON pointer such as /data/items", Check: pointerValidator}
+
+// binding declares the source's own keys and the settings field each fills.
+var binding = config.Bind(
+	config.StringField(config.Key{Name: URLConfig, Required: true, Importance: config.High, Group: groupRequest, OrderInGroup: 1,
+		Doc: "The URL polled. ${offset} is replaced by the current position (query-escaped): the next number, the last record's field, or the cursor. With CURSOR_PAGINATION a next page that is a whole URL replaces it."},
+		func(s *settings) *string { return &s.url }),
+	config.StringField(config.Key{Name: MethodConfig, Default: http.MethodGet, Importance: config.High, Group: groupRequest, OrderInGroup: 2,
+		Validator: config.OneOf(http.MethodGet, http.MethodPost), Doc: "GET or POST."},
+		func(s *settings) *string { return &s.method }),
+	config.StringField(config.Key{Name: HeadersConfig, Default: "", Importance: config.Medium, Group: groupRequest, OrderInGroup: 3,
+		Doc: "Headers of each request, Name:value pairs separated by |."},
+		func(s *settings) *string { return &s.rawHeaders }),
+	config.StringField(config.Key{Name: ParametersConfig, Default: "", Importance: config.Medium, Group: groupRequest, OrderInGroup: 4,
+		Doc: "name=value pairs separated by &, added to the query string (GET) or sent as a form body (POST without http.request.body). Values may hold ${offset}."},
+		func(s *settings) *string { return &s.params }),
+	config.StringField(config.Key{Name: BodyConfig, Default: "", Importance: config.Medium, Group: groupRequest, OrderInGroup: 5,
+		Doc: "The body of a POST (sent as application/json), with ${offset} replaced."},
+		func(s *settings) *string { return &s.body }),
+	config.StringField(config.Key{Name: OffsetModeConfig, Default: ModeIncrementing, Importance: config.High, Group: groupRequest, OrderInGroup: 6,
+		Validator: config.OneOf(ModeIncrementing, ModeChaining, ModeCursor),
+		Doc:       "How the position moves. SIMPLE_INCREMENTING: ${offset} is a number, advanced by the number of records each answer held. CHAINING: ${offset} is http.offset.json.pointer's field of the last record taken (e.g. an id or a timestamp); leading records whose field equals it are taken to be those already taken, for APIs whose filter includes the offset (>=). CURSOR_PAGINATION: ${offset} is the cursor found at http.next.page.json.pointer in the last answer; when an answer has none, the same page is polled again and only records past those already taken are new."},
+		func(s *settings) *string { return &s.mode }),
+	config.StringField(config.Key{Name: InitialOffset, Default: "", Importance: config.Medium, Group: groupRequest, OrderInGroup: 7,
+		Doc: "The position before any record was taken (0 for SIMPLE_INCREMENTING when empty)."},
+		func(s *settings) *string { return &s.initial }),
+	config.StringField(config.Key{Name: DataPointerConfig, Default: "", Importance: config.High, Group: groupRequest, OrderInGroup: 8,
+		Validator: pointer, Doc: "A JSON pointer to the answer's records: an array, each element a record, or an object, one record. Empty: the whole answer."},
+		func(s *settings) *string { return &s.rawData }),
+	config.StringField(config.Key{Name: OffsetPointer, Default: "", Importance: config.Medium, Group: groupRequest, OrderInGroup: 9,
+		Validator: pointer, Doc: "CHAINING: a JSON pointer into each record to the field that is its position, e.g. /id."},
+		func(s *settings) *string { return &s.rawOffsetField }),
+	config.StringField(config.Key{Name: NextPagePointer, Default: "", Importance: config.Medium, Group: groupRequest, OrderInGroup: 10,
+		Validator: pointer, Doc: "CURSOR_PAGINATION: a JSON pointer into the answer to the next page's cursor or URL, e.g. /meta/next."},
+		func(s *settings) *string { return &s.rawNext }),
+	config.DurationField(config.Key{Name: IntervalConfig, Default: int64(30000), Importance: config.High, Group: groupRequest, OrderInGroup: 11,
+		Validator: config.AtLeast(0), Doc: "How long to wait after an answer with no new record before asking again, in milliseconds. Pages with records are followed at once."},
+		func(s *settings) *time.Duration { return &s.interval }),
+	config.OnlyKey[settings](config.Key{Name: PollIntervalConfig, Type: config.Long, Importance: config.Low, Group: groupRequest, OrderInGroup: 12,
+		Validator: config.AtLeast(0), Doc: "Penstock extension: request.interval.ms under another name; it wins when both are set."}),
+	config.StringField(config.Key{Name: TopicConfig, Required: true, Validator: config.NonEmpty(), Importance: config.High, Group: groupRequest, OrderInGroup: 13,
+		Doc: "The topic records are written to. Confluent's ${entityName} is not supported (there is one entity: the URL)."},
+		func(s *settings) *string { return &s.topic }),
+	config.StringField(config.Key{Name: KeyPointerConfig, Default: "", Importance: config.Medium, Group: groupRequest, OrderInGroup: 14,
+		Validator: pointer, Doc: "Penstock extension. A JSON pointer into each record to the field that becomes its key, as text; none: null keys."},
+		func(s *settings) *string { return &s.rawKey }),
+)
+
 // ConfigDef returns the definition of the polling source's keys.
 func ConfigDef() *config.Def {
-	ptr := config.ValidatorFunc{Description: "a JSON pointer such as /data/items", Check: pointerValidator}
-	g := "Request"
-	return config.NewDef(httpclient.Keys()...).With(
-		config.Key{Name: URLConfig, Type: config.String, Required: true, Importance: config.High, Group: g, OrderInGroup: 1,
-			Doc: "The URL polled. ${offset} is replaced by the current position (query-escaped): the next number, the last record's field, or the cursor. With CURSOR_PAGINATION a next page that is a whole URL replaces it."},
-		config.Key{Name: MethodConfig, Type: config.String, Default: http.MethodGet, Importance: config.High, Group: g, OrderInGroup: 2,
-			Validator: config.OneOf(http.MethodGet, http.MethodPost), Doc: "GET or POST."},
-		config.Key{Name: HeadersConfig, Type: config.String, Default: "", Importance: config.Medium, Group: g, OrderInGroup: 3,
-			Doc: "Headers of each request, Name:value pairs separated by |."},
-		config.Key{Name: ParametersConfig, Type: config.String, Default: "", Importance: config.Medium, Group: g, OrderInGroup: 4,
-			Doc: "name=value pairs separated by &, added to the query string (GET) or sent as a form body (POST without http.request.body). Values may hold ${offset}."},
-		config.Key{Name: BodyConfig, Type: config.String, Default: "", Importance: config.Medium, Group: g, OrderInGroup: 5,
-			Doc: "The body of a POST (sent as application/json), with ${offset} replaced."},
-		config.Key{Name: OffsetModeConfig, Type: config.String, Default: ModeIncrementing, Importance: config.High, Group: g, OrderInGroup: 6,
-			Validator: config.OneOf(ModeIncrementing, ModeChaining, ModeCursor),
-			Doc:       "How the position moves. SIMPLE_INCREMENTING: ${offset} is a number, advanced by the number of records each answer held. CHAINING: ${offset} is http.offset.json.pointer's field of the last record taken (e.g. an id or a timestamp); leading records whose field equals it are taken to be those already taken, for APIs whose filter includes the offset (>=). CURSOR_PAGINATION: ${offset} is the cursor found at http.next.page.json.pointer in the last answer; when an answer has none, the same page is polled again and only records past those already taken are new."},
-		config.Key{Name: InitialOffset, Type: config.String, Default: "", Importance: config.Medium, Group: g, OrderInGroup: 7,
-			Doc: "The position before any record was taken (0 for SIMPLE_INCREMENTING when empty)."},
-		config.Key{Name: DataPointerConfig, Type: config.String, Default: "", Importance: config.High, Group: g, OrderInGroup: 8,
-			Validator: ptr, Doc: "A JSON pointer to the answer's records: an array, each element a record, or an object, one record. Empty: the whole answer."},
-		config.Key{Name: OffsetPointer, Type: config.String, Default: "", Importance: config.Medium, Group: g, OrderInGroup: 9,
-			Validator: ptr, Doc: "CHAINING: a JSON pointer into each record to the field that is its position, e.g. /id."},
-		config.Key{Name: NextPagePointer, Type: config.String, Default: "", Importance: config.Medium, Group: g, OrderInGroup: 10,
-			Validator: ptr, Doc: "CURSOR_PAGINATION: a JSON pointer into the answer to the next page's cursor or URL, e.g. /meta/next."},
-		config.Key{Name: IntervalConfig, Type: config.Long, Default: int64(30000), Importance: config.High, Group: g, OrderInGroup: 11,
-			Validator: config.AtLeast(0), Doc: "How long to wait after an answer with no new record before asking again, in milliseconds. Pages with records are followed at once."},
-		config.Key{Name: PollIntervalConfig, Type: config.Long, Importance: config.Low, Group: g, OrderInGroup: 12,
-			Validator: config.AtLeast(0), Doc: "Penstock extension: request.interval.ms under another name; it wins when both are set."},
-		config.Key{Name: TopicConfig, Type: config.String, Required: true, Validator: config.NonEmpty(), Importance: config.High, Group: g, OrderInGroup: 13,
-			Doc: "The topic records are written to. Confluent's ${entityName} is not supported (there is one entity: the URL)."},
-		config.Key{Name: KeyPointerConfig, Type: config.String, Default: "", Importance: config.Medium, Group: g, OrderInGroup: 14,
-			Validator: ptr, Doc: "Penstock extension. A JSON pointer into each record to the field that becomes its key, as text; none: null keys."},
-	)
+	return config.NewDef(httpclient.Keys()...).With(binding.Def().Keys()...)
 }
 
 // settings are the parsed configuration.
@@ -91,6 +110,9 @@ type settings struct {
 	key                       jsonpointer.Pointer
 	interval                  time.Duration
 	topic                     string
+
+	// The keys as parsed, read into the fields above by parseSettings.
+	rawHeaders, rawData, rawOffsetField, rawNext, rawKey string
 }
 
 func parseSettings(props map[string]string) (*settings, error) {
@@ -102,10 +124,8 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &settings{client: cs, url: v.String(URLConfig), method: strings.ToUpper(v.String(MethodConfig)),
-		body: v.String(BodyConfig), params: v.String(ParametersConfig), headers: http.Header{},
-		mode: strings.ToUpper(v.String(OffsetModeConfig)), initial: v.String(InitialOffset),
-		interval: v.Duration(IntervalConfig), topic: v.String(TopicConfig)}
+	s := &settings{client: cs, headers: http.Header{}}
+	binding.Set(v, s)
 	if v.Get(PollIntervalConfig) != nil {
 		s.interval = v.Duration(PollIntervalConfig)
 	}
@@ -115,25 +135,25 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if strings.Contains(s.topic, "${") {
 		return nil, fmt.Errorf("Invalid value %s for configuration %s: templates such as ${entityName} are not supported; name the topic", s.topic, TopicConfig)
 	}
-	s.data, _ = jsonpointer.Parse(v.String(DataPointerConfig))
-	s.offsetField, _ = jsonpointer.Parse(v.String(OffsetPointer))
-	s.next, _ = jsonpointer.Parse(v.String(NextPagePointer))
-	s.key, _ = jsonpointer.Parse(v.String(KeyPointerConfig))
-	if v.String(KeyPointerConfig) == "" {
+	s.data, _ = jsonpointer.Parse(s.rawData)
+	s.offsetField, _ = jsonpointer.Parse(s.rawOffsetField)
+	s.next, _ = jsonpointer.Parse(s.rawNext)
+	s.key, _ = jsonpointer.Parse(s.rawKey)
+	if s.rawKey == "" {
 		s.key = nil
 	}
 	switch {
-	case s.mode == ModeChaining && v.String(OffsetPointer) == "":
+	case s.mode == ModeChaining && s.rawOffsetField == "":
 		return nil, fmt.Errorf("Missing configuration %s, required with %s=%s", OffsetPointer, OffsetModeConfig, ModeChaining)
-	case s.mode == ModeCursor && v.String(NextPagePointer) == "":
+	case s.mode == ModeCursor && s.rawNext == "":
 		return nil, fmt.Errorf("Missing configuration %s, required with %s=%s", NextPagePointer, OffsetModeConfig, ModeCursor)
 	}
 	if s.mode == ModeIncrementing && s.initial == "" {
 		s.initial = "0"
 	}
-	hs, err := httpclient.ParseHeaders(v.String(HeadersConfig), "|")
+	hs, err := httpclient.ParseHeaders(s.rawHeaders, "|")
 	if err != nil {
-		return nil, fmt.Errorf("Invalid value %s for configuration %s: %w", v.String(HeadersConfig), HeadersConfig, err)
+		return nil, fmt.Errorf("Invalid value %s for configuration %s: %w", s.rawHeaders, HeadersConfig, err)
 	}
 	for _, h := range hs {
 		s.headers.Add(h.Name, h.Value)

@@ -53,54 +53,72 @@ const (
 	groupErrors  = "Errors"
 )
 
+// binding declares the sink's own keys and the settings field each fills.
+var binding = config.Bind(
+	config.StringField(config.Key{Name: URLConfig, Required: true, Importance: config.High, Group: groupRequest, OrderInGroup: 1,
+		Validator: config.ValidatorFunc{Description: "a URL with ${topic}, ${partition}, ${offset}, ${key}, ${key.field}, ${value.field}", Check: func(v any) error {
+			_, err := parseTemplate(v.(string), true)
+			return err
+		}},
+		Doc: "The URL requests go to. It may hold templates filled from the first record of each batch: ${topic}, ${partition}, ${offset}, ${key}, and fields as ${key.id} or ${value.customer.id}; substituted values are escaped as URL path segments. Records whose URLs differ go in different requests."},
+		func(s *settings) *string { return &s.rawURL }),
+	config.StringField(config.Key{Name: MethodConfig, Default: http.MethodPost, Importance: config.High, Group: groupRequest, OrderInGroup: 2,
+		Validator: config.OneOf(http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete),
+		Doc:       "POST, PUT, PATCH or DELETE."},
+		func(s *settings) *string { return &s.method }),
+	config.StringField(config.Key{Name: HeadersConfig, Default: "", Importance: config.High, Group: groupRequest, OrderInGroup: 3,
+		Doc: "Headers sent with every request, Name:value pairs separated by header.separator, e.g. Content-Type:application/json|X-Source:${topic}. Values may hold the templates of http.api.url; records whose headers differ go in different requests. Keep credentials in sensitive.headers or auth.type: this key is not masked."},
+		func(s *settings) *string { return &s.rawHeaders }),
+	config.PasswordField(config.Key{Name: SensitiveHeadersConfig, Importance: config.Medium, Group: groupRequest, OrderInGroup: 3,
+		Doc: "Headers like those of headers, masked in the REST API and logs: the place for credentials such as Authorization:Bearer ... or X-Api-Key:..."},
+		func(s *settings) *config.Secret { return &s.sensitive }),
+	config.StringField(config.Key{Name: HeaderSeparatorConfig, Default: "|", Importance: config.Low, Group: groupRequest, OrderInGroup: 4,
+		Validator: config.NonEmpty(), Doc: "The separator between the headers of the headers key."},
+		func(s *settings) *string { return &s.headerSep }),
+	config.StringField(config.Key{Name: BodyFormatConfig, Default: FormatString, Importance: config.High, Group: groupRequest, OrderInGroup: 5,
+		Validator: config.OneOf(FormatString, FormatJSON, FormatBytes),
+		Doc:       "string: the value as text (structured values as JSON); json: the value as JSON (a string or bytes value that is JSON text is sent as is, other text becomes a JSON string); bytes (Penstock extension): the value's bytes as they are. The default Content-Type follows (text/plain, application/json, application/octet-stream) unless headers set one."},
+		func(s *settings) *string { return &s.format }),
+	config.IntField(config.Key{Name: BatchMaxSizeConfig, Default: 1, Importance: config.High, Group: groupBatch, OrderInGroup: 1,
+		Validator: config.Between(1, 1000000), Doc: "The most records in one request. Records of one partition, for one URL and the same headers, share a request."},
+		func(s *settings) *int { return &s.maxSize }),
+	config.LongField(config.Key{Name: BatchMaxBytesConfig, Default: int64(5 << 20), Importance: config.Medium, Group: groupBatch, OrderInGroup: 2,
+		Validator: config.AtLeast(1), Doc: "Penstock extension. The largest request body in bytes: a batch is cut before a record that would make it larger (a single larger record goes alone)."},
+		func(s *settings) *int64 { return &s.rawMaxBytes }),
+	config.DurationField(config.Key{Name: BatchLingerConfig, Default: int64(0), Importance: config.Medium, Group: groupBatch, OrderInGroup: 3,
+		Validator: config.Between(0, 600000), Doc: "Penstock extension. How long a batch that is not full waits for more records, in milliseconds. 0 sends what is there (more gathers while a request is in flight)."},
+		func(s *settings) *time.Duration { return &s.linger }),
+	config.StringField(config.Key{Name: BatchPrefixConfig, Default: "", Importance: config.Medium, Group: groupBatch, OrderInGroup: 4,
+		Doc: "Written before the records of a request."},
+		func(s *settings) *string { return &s.rawPrefix }),
+	config.StringField(config.Key{Name: BatchSuffixConfig, Default: "", Importance: config.Medium, Group: groupBatch, OrderInGroup: 5,
+		Doc: "Written after the records of a request."},
+		func(s *settings) *string { return &s.rawSuffix }),
+	config.StringField(config.Key{Name: BatchSeparatorConfig, Default: ",", Importance: config.Medium, Group: groupBatch, OrderInGroup: 6,
+		Doc: "Written between the records of a request; \\n gives NDJSON (the JSON form of the config can hold a newline; the two characters \\n are read as one too)."},
+		func(s *settings) *string { return &s.rawSeparator }),
+	config.BoolField(config.Key{Name: BatchJSONAsArrayConfig, Default: false, Importance: config.Medium, Group: groupBatch, OrderInGroup: 7,
+		Doc: "true: each request's body is a JSON array of the records (prefix [, suffix ], separator , whatever batch.prefix, batch.suffix and batch.separator say). Needs request.body.format=json."},
+		func(s *settings) *bool { return &s.jsonArray }),
+	config.StringField(config.Key{Name: NullValuesConfig, Default: BehaviorIgnore, Importance: config.Low, Group: groupErrors, OrderInGroup: 1,
+		Validator: config.OneOf(BehaviorIgnore, BehaviorDelete, BehaviorLog, BehaviorFail),
+		Doc:       "A record with a null value (a tombstone): ignore skips it; log logs its coordinates and key and skips it; delete sends a DELETE request, alone, to http.api.url with the key substituted for ${key} (or appended as a last path segment when the URL has no ${key}); fail reports it as behavior.on.error says."},
+		func(s *settings) *string { return &s.nullValues }),
+	config.StringField(config.Key{Name: OnErrorConfig, Default: BehaviorFail, Importance: config.Medium, Group: groupErrors, OrderInGroup: 2,
+		Validator: config.OneOf(BehaviorFail, BehaviorLog, BehaviorIgnore),
+		Doc:       "A record the API refused (a 4xx status not in retry.on.status.codes), or that cannot become a request: fail routes it by errors.tolerance (to the dead letter queue with the status and answer in the error headers, or failing the task naming the record); log logs and skips it; ignore skips it. Requests whose retries ran out fail the task whatever this says: the API, not the record, is at fault."},
+		func(s *settings) *string { return &s.onError }),
+	config.IntField(config.Key{Name: MaxInFlightConfig, Default: 5, Importance: config.Medium, Group: groupErrors, OrderInGroup: 3,
+		Validator: config.Between(1, 1000), Doc: "Penstock extension. The most requests in flight at once, of different partitions: the records of one partition go one request after the other, in order."},
+		func(s *settings) *int { return &s.inFlight }),
+	config.IntField(config.Key{Name: MaxBufferedConfig, Default: 10000, Importance: config.Low, Group: groupErrors, OrderInGroup: 4,
+		Validator: config.AtLeast(1), Doc: "Penstock extension. The most records waiting for their request, per partition; Put waits when it is reached."},
+		func(s *settings) *int { return &s.buffered }),
+)
+
 // ConfigDef returns the definition of every key the sink accepts.
 func ConfigDef() *config.Def {
-	return config.NewDef(append(httpclient.Keys(), reporterKeys()...)...).With(
-		config.Key{Name: URLConfig, Type: config.String, Required: true, Importance: config.High, Group: groupRequest, OrderInGroup: 1,
-			Validator: config.ValidatorFunc{Description: "a URL with ${topic}, ${partition}, ${offset}, ${key}, ${key.field}, ${value.field}", Check: func(v any) error {
-				_, err := parseTemplate(v.(string), true)
-				return err
-			}},
-			Doc: "The URL requests go to. It may hold templates filled from the first record of each batch: ${topic}, ${partition}, ${offset}, ${key}, and fields as ${key.id} or ${value.customer.id}; substituted values are escaped as URL path segments. Records whose URLs differ go in different requests."},
-		config.Key{Name: MethodConfig, Type: config.String, Default: http.MethodPost, Importance: config.High, Group: groupRequest, OrderInGroup: 2,
-			Validator: config.OneOf(http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete),
-			Doc:       "POST, PUT, PATCH or DELETE."},
-		config.Key{Name: HeadersConfig, Type: config.String, Default: "", Importance: config.High, Group: groupRequest, OrderInGroup: 3,
-			Doc: "Headers sent with every request, Name:value pairs separated by header.separator, e.g. Content-Type:application/json|X-Source:${topic}. Values may hold the templates of http.api.url; records whose headers differ go in different requests. Keep credentials in sensitive.headers or auth.type: this key is not masked."},
-		config.Key{Name: SensitiveHeadersConfig, Type: config.Password, Importance: config.Medium, Group: groupRequest, OrderInGroup: 3,
-			Doc: "Headers like those of headers, masked in the REST API and logs: the place for credentials such as Authorization:Bearer ... or X-Api-Key:..."},
-		config.Key{Name: HeaderSeparatorConfig, Type: config.String, Default: "|", Importance: config.Low, Group: groupRequest, OrderInGroup: 4,
-			Validator: config.NonEmpty(), Doc: "The separator between the headers of the headers key."},
-		config.Key{Name: BodyFormatConfig, Type: config.String, Default: FormatString, Importance: config.High, Group: groupRequest, OrderInGroup: 5,
-			Validator: config.OneOf(FormatString, FormatJSON, FormatBytes),
-			Doc:       "string: the value as text (structured values as JSON); json: the value as JSON (a string or bytes value that is JSON text is sent as is, other text becomes a JSON string); bytes (Penstock extension): the value's bytes as they are. The default Content-Type follows (text/plain, application/json, application/octet-stream) unless headers set one."},
-
-		config.Key{Name: BatchMaxSizeConfig, Type: config.Int, Default: 1, Importance: config.High, Group: groupBatch, OrderInGroup: 1,
-			Validator: config.Between(1, 1000000), Doc: "The most records in one request. Records of one partition, for one URL and the same headers, share a request."},
-		config.Key{Name: BatchMaxBytesConfig, Type: config.Long, Default: int64(5 << 20), Importance: config.Medium, Group: groupBatch, OrderInGroup: 2,
-			Validator: config.AtLeast(1), Doc: "Penstock extension. The largest request body in bytes: a batch is cut before a record that would make it larger (a single larger record goes alone)."},
-		config.Key{Name: BatchLingerConfig, Type: config.Long, Default: int64(0), Importance: config.Medium, Group: groupBatch, OrderInGroup: 3,
-			Validator: config.Between(0, 600000), Doc: "Penstock extension. How long a batch that is not full waits for more records, in milliseconds. 0 sends what is there (more gathers while a request is in flight)."},
-		config.Key{Name: BatchPrefixConfig, Type: config.String, Default: "", Importance: config.Medium, Group: groupBatch, OrderInGroup: 4,
-			Doc: "Written before the records of a request."},
-		config.Key{Name: BatchSuffixConfig, Type: config.String, Default: "", Importance: config.Medium, Group: groupBatch, OrderInGroup: 5,
-			Doc: "Written after the records of a request."},
-		config.Key{Name: BatchSeparatorConfig, Type: config.String, Default: ",", Importance: config.Medium, Group: groupBatch, OrderInGroup: 6,
-			Doc: "Written between the records of a request; \\n gives NDJSON (the JSON form of the config can hold a newline; the two characters \\n are read as one too)."},
-		config.Key{Name: BatchJSONAsArrayConfig, Type: config.Boolean, Default: false, Importance: config.Medium, Group: groupBatch, OrderInGroup: 7,
-			Doc: "true: each request's body is a JSON array of the records (prefix [, suffix ], separator , whatever batch.prefix, batch.suffix and batch.separator say). Needs request.body.format=json."},
-
-		config.Key{Name: NullValuesConfig, Type: config.String, Default: BehaviorIgnore, Importance: config.Low, Group: groupErrors, OrderInGroup: 1,
-			Validator: config.OneOf(BehaviorIgnore, BehaviorDelete, BehaviorLog, BehaviorFail),
-			Doc:       "A record with a null value (a tombstone): ignore skips it; log logs its coordinates and key and skips it; delete sends a DELETE request, alone, to http.api.url with the key substituted for ${key} (or appended as a last path segment when the URL has no ${key}); fail reports it as behavior.on.error says."},
-		config.Key{Name: OnErrorConfig, Type: config.String, Default: BehaviorFail, Importance: config.Medium, Group: groupErrors, OrderInGroup: 2,
-			Validator: config.OneOf(BehaviorFail, BehaviorLog, BehaviorIgnore),
-			Doc:       "A record the API refused (a 4xx status not in retry.on.status.codes), or that cannot become a request: fail routes it by errors.tolerance (to the dead letter queue with the status and answer in the error headers, or failing the task naming the record); log logs and skips it; ignore skips it. Requests whose retries ran out fail the task whatever this says: the API, not the record, is at fault."},
-		config.Key{Name: MaxInFlightConfig, Type: config.Int, Default: 5, Importance: config.Medium, Group: groupErrors, OrderInGroup: 3,
-			Validator: config.Between(1, 1000), Doc: "Penstock extension. The most requests in flight at once, of different partitions: the records of one partition go one request after the other, in order."},
-		config.Key{Name: MaxBufferedConfig, Type: config.Int, Default: 10000, Importance: config.Low, Group: groupErrors, OrderInGroup: 4,
-			Validator: config.AtLeast(1), Doc: "Penstock extension. The most records waiting for their request, per partition; Put waits when it is reached."},
-	)
+	return config.NewDef(append(httpclient.Keys(), reporterKeys()...)...).With(binding.Def().Keys()...)
 }
 
 // settings are the parsed configuration of a task.
@@ -125,6 +143,13 @@ type settings struct {
 	inFlight   int
 	buffered   int
 	reporting  reporting
+
+	// The keys as parsed, read into the fields above by parseSettings.
+	rawURL, rawHeaders, headerSep      string
+	rawPrefix, rawSuffix, rawSeparator string
+	sensitive                          config.Secret
+	rawMaxBytes                        int64
+	jsonArray                          bool
 }
 
 // header is one header of the headers key, its value a template.
@@ -142,38 +167,27 @@ func parseSettings(props map[string]string) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &settings{
-		client:     cs,
-		method:     strings.ToUpper(v.String(MethodConfig)),
-		format:     strings.ToLower(v.String(BodyFormatConfig)),
-		maxSize:    v.Int(BatchMaxSizeConfig),
-		maxBytes:   int(v.Long(BatchMaxBytesConfig)),
-		linger:     v.Duration(BatchLingerConfig),
-		prefix:     []byte(unescape(v.String(BatchPrefixConfig))),
-		suffix:     []byte(unescape(v.String(BatchSuffixConfig))),
-		separator:  []byte(unescape(v.String(BatchSeparatorConfig))),
-		nullValues: strings.ToLower(v.String(NullValuesConfig)),
-		onError:    strings.ToLower(v.String(OnErrorConfig)),
-		inFlight:   v.Int(MaxInFlightConfig),
-		buffered:   v.Int(MaxBufferedConfig),
-		reporting:  parseReporting(v),
-	}
-	if s.url, err = parseTemplate(v.String(URLConfig), true); err != nil {
-		return nil, fmt.Errorf("Invalid value %s for configuration %s: %w", v.String(URLConfig), URLConfig, err)
+	s := &settings{client: cs, reporting: parseReporting(v)}
+	binding.Set(v, s)
+	s.maxBytes = int(s.rawMaxBytes)
+	s.prefix, s.suffix = []byte(unescape(s.rawPrefix)), []byte(unescape(s.rawSuffix))
+	s.separator = []byte(unescape(s.rawSeparator))
+	if s.url, err = parseTemplate(s.rawURL, true); err != nil {
+		return nil, fmt.Errorf("Invalid value %s for configuration %s: %w", s.rawURL, URLConfig, err)
 	}
 	if lu := strings.ToLower(s.url.literalPrefix()); !strings.HasPrefix(lu, "http://") && !strings.HasPrefix(lu, "https://") {
-		return nil, fmt.Errorf("Invalid value %s for configuration %s: the URL must start with http:// or https://", v.String(URLConfig), URLConfig)
+		return nil, fmt.Errorf("Invalid value %s for configuration %s: the URL must start with http:// or https://", s.rawURL, URLConfig)
 	}
-	if s.headers, err = parseHeaders(v.String(HeadersConfig), v.String(HeaderSeparatorConfig)); err != nil {
-		return nil, fmt.Errorf("Invalid value %s for configuration %s: %w", v.String(HeadersConfig), HeadersConfig, err)
+	if s.headers, err = parseHeaders(s.rawHeaders, s.headerSep); err != nil {
+		return nil, fmt.Errorf("Invalid value %s for configuration %s: %w", s.rawHeaders, HeadersConfig, err)
 	}
-	sensitive, err := parseHeaders(v.Password(SensitiveHeadersConfig).Value(), v.String(HeaderSeparatorConfig))
+	sensitive, err := parseHeaders(s.sensitive.Value(), s.headerSep)
 	if err != nil {
 		return nil, fmt.Errorf("Invalid value %s for configuration %s: a header is not Name:value", config.HiddenValue, SensitiveHeadersConfig)
 	}
 	s.headers = append(s.headers, sensitive...)
 	s.prepareHeaders()
-	if v.Bool(BatchJSONAsArrayConfig) {
+	if s.jsonArray {
 		if s.format != FormatJSON {
 			return nil, fmt.Errorf("Invalid value true for configuration %s: it needs %s=json", BatchJSONAsArrayConfig, BodyFormatConfig)
 		}
