@@ -92,3 +92,14 @@ else
 	(cd "$DUCKDB_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } &&
 		npm install --no-audit --no-fund "@duckdb/node-api@$DUCKDB_NODE_VERSION" >/dev/null) || die "npm install @duckdb/node-api failed"
 fi
+
+# --- web console browser test (worker/console) -----------------------------------------------------
+# Debian's chromium, driven headless by chromedp in TestConsoleInBrowser.
+if command -v chromium >/dev/null 2>&1; then
+	log "chromium present: $(command -v chromium)"
+else
+	log "apt-get install chromium"
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update -qq
+	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core
+fi

@@ -101,7 +101,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if err := chromedp.Do(sctx, js(`document.getElementById('flash').hidden = true`)); err != nil {
 			t.Fatal(err)
 		}
-		png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
+		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
@@ -150,6 +150,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shot("connector")
 
+	// Edit: the form shows the config; a changed rate is saved.
+	step("edit source", chromedp.Navigate(w.URL+"/ui#/connectors/console-gen/edit"))
+	until("edit form filled", `document.querySelector('input[name="rate"]')?.value === '200' &&
+		document.querySelector('input[name="name"]').readOnly`)
+	step("change rate", fill(`input[name="rate"]`, "300"))
+	until("edit valid", `document.querySelector('#summary').textContent === 'Valid'`)
+	step("save", click("#submit"))
+	until("saved", `location.hash === '#/connectors/console-gen' && !!document.querySelector('main h1 .badge')`)
+	var cfg map[string]string
+	if r, err := e2e.Do("GET", w.URL+"/connectors/console-gen/config", nil); err != nil || r.Status != 200 {
+		t.Fatalf("GET config: %v %v", r, err)
+	} else if r.JSON(t, &cfg); cfg["rate"] != "300" || cfg["topic"] != "console-gen" {
+		t.Fatalf("config after the edit: %v", cfg)
+	}
+
 	step("connector list", chromedp.Navigate(w.URL+"/ui#/connectors"))
 	until("both listed", `document.querySelectorAll('tr[data-connector]').length === 2 &&
 		[...document.querySelectorAll('tr[data-connector] td.num')].some(td => parseFloat(td.textContent) > 0)`)
@@ -166,6 +181,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	step("stop", click(`button[data-act="stop"]`))
 	until("stopped with offsets", `document.querySelector('main h1 .badge')?.textContent === 'STOPPED' &&
 		document.querySelectorAll('#offsets tbody code').length > 0 && !!document.querySelector('button[data-act="reset-offsets"]')`)
+	step("alter offsets", js(`document.querySelector('.offsets-admin details').open = true`),
+		fill("#offsets-edit", `{"offsets":[{"partition":{"task":0},"offset":{"seq":7}}]}`),
+		click(`button[data-act="alter-offsets"]`))
+	until("offsets altered", `document.querySelector('#offsets tbody')?.textContent.includes('{"seq":7}')`)
+	shot("offsets")
 	step("reset offsets", click(`button[data-act="reset-offsets"]`))
 	until("offsets gone", `document.querySelector('#offsets tbody')?.textContent.includes('No offsets committed')`)
 	var offs struct {

@@ -143,7 +143,9 @@ async function act(action, name, onlyFailed) {
       const text = document.getElementById('offsets-edit').value;
       let body;
       try { body = JSON.parse(text); } catch (e) { throw new Error(`Offsets: not JSON: ${e.message}`); }
-      await api('PATCH', `${p}/offsets`, body); break;
+      await api('PATCH', `${p}/offsets`, body);
+      delete document.getElementById('offsets-edit').dataset.dirty;
+      break;
     }
     default: return;
   }

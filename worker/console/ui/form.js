@@ -36,9 +36,12 @@ export async function formPage(main, name, flash) {
   let cls = values['connector.class'] || '';
   const known = new Set();
 
-  // current reads the form's non-empty values (empty means "the default").
+  // current reads the form's non-empty values (empty means "the default");
+  // an edit keeps the keys the form has no field for.
   const current = () => {
-    const cfg = { 'connector.class': cls };
+    const cfg = {};
+    if (editing) for (const [k, v] of Object.entries(values)) if (!known.has(k)) cfg[k] = v;
+    cfg['connector.class'] = cls;
     for (const el of form.querySelectorAll('[data-key]')) {
       const v = el.type === 'checkbox' ? (el.checked ? 'true' : '') : el.value.trim();
       if (v !== '') cfg[el.dataset.key] = v;
