@@ -35,8 +35,9 @@ const (
 )
 
 // Rates serves MetricsPath: for every connector with tasks on this worker,
-// its record totals, its current records/s in and out, and their history
-// over the last minutes. It samples the worker's counters when asked (the
+// its record totals and its current records/s in and out; with
+// ?connector=NAME, only that connector, with its rates' history over the
+// last minutes (a list of 200 connectors stays small). It samples the worker's counters when asked (the
 // console polls every few seconds), so history covers the time a console
 // has been open, up to ten minutes; no goroutine runs in between.
 type Rates struct {
@@ -81,8 +82,9 @@ type ConnectorRates struct {
 	DLQRecords   float64 `json:"deadletterqueue_records_total"`
 	InPerSec     float64 `json:"records_in_per_sec"`
 	OutPerSec    float64 `json:"records_out_per_sec"`
-	// History is the rate between consecutive samples, oldest first.
-	History []Point `json:"history"`
+	// History is the rate between consecutive samples, oldest first; only
+	// with ?connector=NAME.
+	History []Point `json:"history,omitempty"`
 }
 
 // Point is the rates over the interval that ends at Time (Unix ms).
@@ -94,7 +96,7 @@ type Point struct {
 
 // ServeHTTP answers the report as JSON.
 func (r *Rates) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	rep, err := r.Report()
+	rep, err := r.Report(req.URL.Query().Get("connector"))
 	if err != nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
@@ -107,8 +109,9 @@ func (r *Rates) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // Report samples the counters (unless the last sample is recent) and
-// computes the rates.
-func (r *Rates) Report() (RatesReport, error) {
+// computes the rates: of every connector, or of only the named one with its
+// history.
+func (r *Rates) Report(connector string) (RatesReport, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
@@ -134,10 +137,12 @@ func (r *Rates) Report() (RatesReport, error) {
 	}
 	rep := RatesReport{Time: last.at.UnixMilli(), Leader: last.leader, Connectors: []ConnectorRates{}}
 	for name, c := range last.conns {
-		cr := ConnectorRates{Name: name, RecordsIn: c.in, RecordsOut: c.out, RecordErrors: c.errors, DLQRecords: c.dlq,
-			History: []Point{}}
+		if connector != "" && name != connector {
+			continue
+		}
+		cr := ConnectorRates{Name: name, RecordsIn: c.in, RecordsOut: c.out, RecordErrors: c.errors, DLQRecords: c.dlq}
 		cr.InPerSec, cr.OutPerSec = rate(base, last, name)
-		for i := 1; i < len(r.samples); i++ {
+		for i := 1; connector != "" && i < len(r.samples); i++ {
 			in, out := rate(r.samples[i-1], r.samples[i], name)
 			cr.History = append(cr.History, Point{Time: r.samples[i].at.UnixMilli(), In: in, Out: out})
 		}

@@ -30,7 +30,7 @@ func TestRates(t *testing.T) {
 	polled.WithLabelValues("src").Add(100)
 	produced.WithLabelValues("src").Add(90)
 	consumed.WithLabelValues("snk").Add(10)
-	rep, err := r.Report()
+	rep, err := r.Report("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestRates(t *testing.T) {
 	// A request within minSpacing takes no sample.
 	now = now.Add(500 * time.Millisecond)
 	polled.WithLabelValues("src").Add(1000)
-	if rep, _ = r.Report(); rep.Connectors[1].RecordsIn != 100 {
+	if rep, _ = r.Report(""); rep.Connectors[1].RecordsIn != 100 {
 		t.Fatalf("sampled again after 500 ms: %+v", rep.Connectors[1])
 	}
 
@@ -53,9 +53,13 @@ func TestRates(t *testing.T) {
 	consumed.WithLabelValues("snk").Add(400)
 	put.WithLabelValues("snk").Add(300)
 	errs.WithLabelValues("snk").Add(2)
-	rep, _ = r.Report()
+	rep, _ = r.Report("")
 	src, snk := rep.Connectors[1], rep.Connectors[0]
-	if src.InPerSec != 500 || src.OutPerSec != 500 || len(src.History) != 1 || src.History[0].In != 500 {
+	if src.InPerSec != 500 || src.OutPerSec != 500 || src.History != nil {
+		t.Fatalf("source rates: %+v", src)
+	}
+	rep, _ = r.Report("src")
+	if src = rep.Connectors[0]; len(rep.Connectors) != 1 || src.InPerSec != 500 || len(src.History) != 1 || src.History[0].In != 500 {
 		t.Fatalf("source rates: %+v", src)
 	}
 	if snk.InPerSec != 200 || snk.OutPerSec != 150 || snk.RecordErrors != 2 {
@@ -66,17 +70,17 @@ func TestRates(t *testing.T) {
 	for range 5 {
 		now = now.Add(2 * time.Second)
 		polled.WithLabelValues("src").Add(20)
-		rep, _ = r.Report()
+		rep, _ = r.Report("src")
 	}
-	src = rep.Connectors[1]
+	src = rep.Connectors[0]
 	if len(src.History) != 6 || src.InPerSec != 10 {
 		t.Fatalf("after 5 more samples: in/s %v, %d points", src.InPerSec, len(src.History))
 	}
 
 	// Samples older than the window are dropped.
 	now = now.Add(window + time.Second)
-	rep, _ = r.Report()
-	if n := len(rep.Connectors[1].History); n != 0 {
+	rep, _ = r.Report("src")
+	if n := len(rep.Connectors[0].History); n != 0 {
 		t.Fatalf("history after the window: %d points", n)
 	}
 }

@@ -32,10 +32,12 @@ export async function api(method, path, body) {
 export const enc = encodeURIComponent;
 
 // rates returns Penstock's per-connector throughput report keyed by
-// connector name, or an empty report when the worker does not serve it.
-export async function rates() {
+// connector name (only connector's, with its history, when named), or an
+// empty report when the worker does not serve it.
+export async function rates(connector) {
   try {
-    const r = await api('GET', '/penstock/metrics/connectors');
+    const q = connector ? `?connector=${enc(connector)}` : '';
+    const r = await api('GET', `/penstock/metrics/connectors${q}`);
     const by = {};
     for (const c of r.connectors) by[c.name] = c;
     return { leader: r.leader, time: r.time, by };

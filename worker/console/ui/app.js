@@ -176,7 +176,7 @@ function trace(t) {
 
 async function connectorPage(name, current) {
   const p = `/connectors/${enc(name)}`;
-  const [st, info, r] = await Promise.all([api('GET', `${p}/status`), api('GET', p), rates()]);
+  const [st, info, r] = await Promise.all([api('GET', `${p}/status`), api('GET', p), rates(name)]);
   let offsets = null, offErr = '';
   try { offsets = await api('GET', `${p}/offsets`); } catch (e) { offErr = e.message; }
   if (!current()) return;
@@ -197,11 +197,11 @@ async function connectorPage(name, current) {
     ${st.connector.trace ? `<details class="trace" data-id="c" open><summary>connector trace</summary><pre>${esc(st.connector.trace)}</pre></details>` : ''}
     <h2>Throughput</h2>
     <div class="cards">
-      <div class="card"><h3>Records/s in</h3><div class="big" id="rate-in">${cr ? num(cr.records_in_per_sec) : '–'}</div><span class="muted">${cr ? num(cr.records_in_total) + ' total' : 'no tasks on this worker'}</span></div>
-      <div class="card"><h3>Records/s out</h3><div class="big" id="rate-out">${cr ? num(cr.records_out_per_sec) : '–'}</div><span class="muted">${cr ? num(cr.records_out_total) + ' total' : ''}</span></div>
+      <div class="card"><h3>Records/s in, last 5 s</h3><div class="big" id="rate-in">${cr ? num(cr.records_in_per_sec) : '–'}</div><span class="muted">${cr ? num(cr.records_in_total) + ' total' : 'no tasks on this worker'}</span></div>
+      <div class="card"><h3>Records/s out, last 5 s</h3><div class="big" id="rate-out">${cr ? num(cr.records_out_per_sec) : '–'}</div><span class="muted">${cr ? num(cr.records_out_total) + ' total' : ''}</span></div>
       <div class="card"><h3>Errors</h3><div class="big">${cr ? num(cr.record_errors_total) : '–'}</div><span class="muted">${cr ? num(cr.deadletterqueue_records_total) + ' to the DLQ' : ''}</span></div>
     </div>
-    <div class="chartbox">${chart(cr ? cr.history : [])}<div class="legend"><span class="in">■ in</span> <span class="out">■ out</span> records/s</div></div>
+    <div class="chartbox">${chart((cr && cr.history) || [])}<div class="legend"><span class="in">■ in</span> <span class="out">■ out</span> records/s</div></div>
     <h2>Tasks</h2>
     <table><thead><tr><th>Task</th><th>State</th><th>Worker</th><th></th></tr></thead><tbody>
     ${st.tasks.map(t => `<tr><td>${t.id}</td><td>${badge(t.state)}</td><td>${esc(t.worker_id)}</td>
