@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,12 +72,19 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	// until waits for a JavaScript expression to be truthy.
+	// until waits for a JavaScript expression to be truthy. A navigation
+	// that replaces the page's JavaScript context mid-poll ("Cannot find
+	// context with specified id") starts the poll again.
 	until := func(what, expr string) {
 		t.Helper()
 		step(what, chromedp.Action[chromedp.Void](func(c context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			_, err := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(45*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))(c, tg)
-			return chromedp.Void{}, err
+			for {
+				_, err := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(45*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))(c, tg)
+				if err == nil || !strings.Contains(err.Error(), "Cannot find context") || c.Err() != nil {
+					return chromedp.Void{}, err
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 		}))
 	}
 	js := func(expr string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](expr) }
