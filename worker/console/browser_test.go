@@ -26,8 +26,8 @@ const screenshotsEnv = "PENSTOCK_SCREENSHOTS"
 // chromium, installed by scripts/deps.sh) against an in-process worker and
 // broker: it creates a datagen-to-file pipeline through the form (after
 // seeing a validation error at its field), sees the source RUNNING with
-// throughput above zero, pauses it, stops it, resets its offsets and
-// deletes it.
+// throughput above zero, restarts its failed tasks (none), edits it, pauses
+// it, stops it, alters and resets its offsets and deletes it.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -157,6 +157,12 @@ func TestConsoleInBrowser(t *testing.T) {
 		until("a few samples charted", `document.querySelector('svg.chart polyline.out')?.getAttribute('points').split(' ').length >= 6`)
 	}
 	shot("connector")
+
+	// Restart, failed tasks only: none failed, so nothing restarts, and the API says so without error.
+	step("restart only failed", js(`document.getElementById('only-failed').checked = true;
+		document.getElementById('only-failed').dispatchEvent(new Event('change'))`), click(`button[data-act="restart"]`))
+	until("restarted", `document.getElementById('flash').textContent.startsWith('restart: console-gen') &&
+		document.getElementById('flash').className === 'ok'`)
 
 	// Edit: the form shows the config; a changed rate is saved.
 	step("edit source", chromedp.Navigate(w.URL+"/ui#/connectors/console-gen/edit"))
