@@ -103,3 +103,14 @@ if ! /usr/bin/python3 -c 'import confluent_kafka.schema_registry, avro' >/dev/nu
 else
 	log "python3-confluent-kafka and python3-avro present"
 fi
+
+# --- web console browser test (worker/console) -----------------------------------------------------
+# Debian's chromium, driven headless by chromedp in TestConsoleInBrowser.
+if command -v chromium >/dev/null 2>&1; then
+	log "chromium present: $(command -v chromium)"
+else
+	log "apt-get install chromium"
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update -qq
+	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core
+fi

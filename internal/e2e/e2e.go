@@ -78,7 +78,7 @@ func StartWorker(t testing.TB, bootstrap string, extra map[string]string) *Worke
 		ln.Close()
 		t.Fatal(err)
 	}
-	srv := rest.New(h, rest.WithLogger(log), rest.WithRequestTimeout(30*time.Second))
+	srv := rest.New(h, rest.WithLogger(log), rest.WithRequestTimeout(30*time.Second), rest.WithGatherer(h.Metrics()))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

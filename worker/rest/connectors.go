@@ -9,13 +9,18 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/penstockhq/penstock/worker/console"
 )
 
 // nameKey is the connector config key that holds the connector's name.
 const nameKey = "name"
 
-// serverInfo answers GET /.
+// serverInfo answers GET /; a browser is redirected to the web console.
 func (s *Server) serverInfo(c echo.Context) error {
+	if console.WantsHTML(c.Request()) {
+		return c.Redirect(http.StatusFound, console.Path)
+	}
 	info, err := get(s, c, s.herder.ServerInfo)
 	if err != nil {
 		return err

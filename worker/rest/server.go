@@ -20,6 +20,8 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/penstockhq/penstock/worker/console"
 )
 
 // DefaultRequestTimeout is how long a request waits for the herder before it
@@ -194,6 +196,9 @@ func (s *Server) routes() {
 	lead := s.leaderOnly
 
 	e.GET("/", s.serverInfo)
+	ui := echo.WrapHandler(console.New(s.gather)) // the web console (worker/console)
+	e.GET(console.Path+"*", ui)
+	e.GET(console.MetricsPath, ui)
 	e.GET("/health", s.health)
 	if s.gather != nil {
 		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))

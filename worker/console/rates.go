@@ -1,0 +1,216 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The worker's counters the rates are computed from (worker/metrics.go).
+// A source's records in are those its tasks polled and out those the broker
+// acknowledged; a sink's in are those consumed and out those handed to Put.
+var (
+	inCounters  = []string{"penstock_source_records_polled_total", "penstock_sink_records_consumed_total"}
+	outCounters = []string{"penstock_source_records_produced_total", "penstock_sink_records_put_total"}
+)
+
+const (
+	errorsCounter = "penstock_record_errors_total"
+	dlqCounter    = "penstock_deadletterqueue_records_total"
+	leaderGauge   = "penstock_group_leader"
+)
+
+// Sampling: a sample is taken when a request comes and the last one is at
+// least minSpacing old, and samples older than window are dropped. The
+// current rate is measured over about rateSpan.
+const (
+	minSpacing = time.Second
+	window     = 10 * time.Minute
+	rateSpan   = 5 * time.Second
+)
+
+// Rates serves MetricsPath: for every connector with tasks on this worker,
+// its record totals and its current records/s in and out; with
+// ?connector=NAME, only that connector, with its rates' history over the
+// last minutes (a list of 200 connectors stays small). It samples the worker's counters when asked (the
+// console polls every few seconds), so history covers the time a console
+// has been open, up to ten minutes; no goroutine runs in between.
+type Rates struct {
+	g   prometheus.Gatherer
+	now func() time.Time
+
+	mu      sync.Mutex
+	samples []sample
+}
+
+// sample is the counters at one instant.
+type sample struct {
+	at     time.Time
+	conns  map[string]counts
+	leader bool
+}
+
+// counts is one connector's counters.
+type counts struct{ in, out, errors, dlq float64 }
+
+// NewRates returns the rates endpoint over g, the worker's registry.
+func NewRates(g prometheus.Gatherer) *Rates {
+	return &Rates{g: g, now: time.Now}
+}
+
+// RatesReport is the body of GET MetricsPath.
+type RatesReport struct {
+	// Time is when the newest sample was taken, in Unix milliseconds.
+	Time int64 `json:"time"`
+	// Leader is true when this worker leads its group.
+	Leader bool `json:"leader"`
+	// Connectors are those with tasks on this worker, by name.
+	Connectors []ConnectorRates `json:"connectors"`
+}
+
+// ConnectorRates is one connector's throughput on this worker.
+type ConnectorRates struct {
+	Name         string  `json:"name"`
+	RecordsIn    float64 `json:"records_in_total"`
+	RecordsOut   float64 `json:"records_out_total"`
+	RecordErrors float64 `json:"record_errors_total"`
+	DLQRecords   float64 `json:"deadletterqueue_records_total"`
+	InPerSec     float64 `json:"records_in_per_sec"`
+	OutPerSec    float64 `json:"records_out_per_sec"`
+	// History is the rate between consecutive samples, oldest first; only
+	// with ?connector=NAME.
+	History []Point `json:"history,omitempty"`
+}
+
+// Point is the rates over the interval that ends at Time (Unix ms).
+type Point struct {
+	Time int64   `json:"time"`
+	In   float64 `json:"in"`
+	Out  float64 `json:"out"`
+}
+
+// ServeHTTP answers the report as JSON.
+func (r *Rates) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	rep, err := r.Report(req.URL.Query().Get("connector"))
+	if err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error_code": 500, "message": err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(rep)
+}
+
+// Report samples the counters (unless the last sample is recent) and
+// computes the rates: of every connector, or of only the named one with its
+// history.
+func (r *Rates) Report(connector string) (RatesReport, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if n := len(r.samples); n == 0 || now.Sub(r.samples[n-1].at) >= minSpacing {
+		s, err := r.gather(now)
+		if err != nil {
+			return RatesReport{}, err
+		}
+		r.samples = append(r.samples, s)
+		drop := 0
+		for drop < len(r.samples)-1 && now.Sub(r.samples[drop].at) > window {
+			drop++
+		}
+		r.samples = append(r.samples[:0], r.samples[drop:]...)
+	}
+	last := r.samples[len(r.samples)-1]
+	// base is the newest sample at least rateSpan older than last, or the oldest.
+	base := r.samples[0]
+	for _, s := range r.samples {
+		if last.at.Sub(s.at) >= rateSpan {
+			base = s
+		}
+	}
+	rep := RatesReport{Time: last.at.UnixMilli(), Leader: last.leader, Connectors: []ConnectorRates{}}
+	for name, c := range last.conns {
+		if connector != "" && name != connector {
+			continue
+		}
+		cr := ConnectorRates{Name: name, RecordsIn: c.in, RecordsOut: c.out, RecordErrors: c.errors, DLQRecords: c.dlq}
+		cr.InPerSec, cr.OutPerSec = rate(base, last, name)
+		for i := 1; connector != "" && i < len(r.samples); i++ {
+			in, out := rate(r.samples[i-1], r.samples[i], name)
+			cr.History = append(cr.History, Point{Time: r.samples[i].at.UnixMilli(), In: in, Out: out})
+		}
+		rep.Connectors = append(rep.Connectors, cr)
+	}
+	sort.Slice(rep.Connectors, func(i, j int) bool { return rep.Connectors[i].Name < rep.Connectors[j].Name })
+	return rep, nil
+}
+
+// rate is a connector's records/s in and out between two samples; a
+// counter that went down (the connector was recreated) counts from zero.
+func rate(a, b sample, name string) (in, out float64) {
+	secs := b.at.Sub(a.at).Seconds()
+	if secs <= 0 {
+		return 0, 0
+	}
+	ca, cb := a.conns[name], b.conns[name]
+	delta := func(x, y float64) float64 {
+		if y < x {
+			return y
+		}
+		return y - x
+	}
+	return delta(ca.in, cb.in) / secs, delta(ca.out, cb.out) / secs
+}
+
+// gather reads the counters from the registry.
+func (r *Rates) gather(now time.Time) (sample, error) {
+	fams, err := r.g.Gather()
+	if err != nil && len(fams) == 0 {
+		return sample{}, err
+	}
+	s := sample{at: now, conns: map[string]counts{}}
+	for _, f := range fams {
+		name := f.GetName()
+		if name == leaderGauge {
+			for _, m := range f.GetMetric() {
+				s.leader = m.GetGauge().GetValue() == 1
+			}
+			continue
+		}
+		var field func(c *counts) *float64
+		switch {
+		case slices.Contains(inCounters, name):
+			field = func(c *counts) *float64 { return &c.in }
+		case slices.Contains(outCounters, name):
+			field = func(c *counts) *float64 { return &c.out }
+		case name == errorsCounter:
+			field = func(c *counts) *float64 { return &c.errors }
+		case name == dlqCounter:
+			field = func(c *counts) *float64 { return &c.dlq }
+		default:
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			conn := ""
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "connector" {
+					conn = l.GetValue()
+				}
+			}
+			if conn == "" {
+				continue
+			}
+			c := s.conns[conn]
+			*field(&c) += m.GetCounter().GetValue()
+			s.conns[conn] = c
+		}
+	}
+	return s, nil
+}
