@@ -1,0 +1,123 @@
+// Package testcerts makes a throwaway certificate authority and the server
+// and client certificates it signs, written as PEM files, for tests of TLS
+// listeners and clients.
+package testcerts
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// CA is a test certificate authority.
+type CA struct {
+	// CertFile is the CA certificate in PEM (a truststore).
+	CertFile string
+	// CertPEM is the same, inline.
+	CertPEM string
+	cert    *x509.Certificate
+	key     *ecdsa.PrivateKey
+	dir     string
+	serial  int64
+}
+
+// Pair is a signed certificate and its key.
+type Pair struct {
+	// File holds the private key and certificate chain in PEM: a Kafka
+	// PEM keystore (ssl.keystore.location).
+	File string
+	// CertFile and KeyFile hold them apart (REST and kcat options).
+	CertFile, KeyFile string
+	// CertPEM and KeyPEM are the same, inline.
+	CertPEM, KeyPEM string
+}
+
+// NewCA creates a CA whose files go to a temp dir of t.
+func NewCA(t testing.TB, name string) *CA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	ca := &CA{cert: cert, key: key, dir: t.TempDir(), serial: 1}
+	ca.CertPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	ca.CertFile = filepath.Join(ca.dir, "ca.pem")
+	write(t, ca.CertFile, ca.CertPEM)
+	return ca
+}
+
+// Server issues a certificate for localhost and 127.0.0.1 named cn.
+func (ca *CA) Server(t testing.TB, cn string) Pair { return ca.issue(t, cn, true) }
+
+// Client issues a client certificate with common name cn.
+func (ca *CA) Client(t testing.TB, cn string) Pair { return ca.issue(t, cn, false) }
+
+func (ca *CA) issue(t testing.TB, cn string, server bool) Pair {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(ca.serial),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.DNSNames = []string{"localhost"}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Pair{
+		CertPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		KeyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})),
+	}
+	base := filepath.Join(ca.dir, cn+"-"+big.NewInt(ca.serial).String())
+	p.File, p.CertFile, p.KeyFile = base+".pem", base+".crt", base+".key"
+	write(t, p.File, p.KeyPEM+p.CertPEM)
+	write(t, p.CertFile, p.CertPEM)
+	write(t, p.KeyFile, p.KeyPEM)
+	return p
+}
+
+func write(t testing.TB, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
