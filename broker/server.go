@@ -345,7 +345,7 @@ func (s *Server) ServeListener(name string, ln net.Listener) error {
 	}
 	s.laddrs[l.Name] = ln.Addr()
 	s.mu.Unlock()
-	s.log.Info("broker ready", "listener", l.Name, "protocol", l.Protocol, "listen", ln.Addr().String(),
+	s.log.Info("broker ready", "listen", ln.Addr().String(), "listener", l.Name, "protocol", l.Protocol,
 		"advertise", s.advertisedAddr(l.Name), "data", s.cfg.DataDir, "node_id", s.cfg.NodeID, "cluster_id", s.clusterID)
 	s.warnOpen(*l, ln.Addr())
 	var delay time.Duration
