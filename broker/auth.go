@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	register(int16(kmsg.SASLHandshake), 1, 1, handleSaslHandshake)
+	register(int16(kmsg.SASLHandshake), 0, 1, handleSaslHandshake)
 	register(int16(kmsg.SASLAuthenticate), 0, 2, handleSaslAuthenticate)
 	register(int16(kmsg.DescribeUserSCRAMCredentials), 0, 0, handleDescribeScram)
 	register(int16(kmsg.AlterUserSCRAMCredentials), 0, 0, handleAlterScram)

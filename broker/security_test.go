@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +266,102 @@ func TestCertificateReload(t *testing.T) {
 			t.Fatalf("renewed certificate not served: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestKcatSecure: librdkafka produces and consumes over SSL with a client
+// certificate, SASL_SSL PLAIN and SASL_SSL SCRAM-SHA-512, and is refused
+// with a wrong password.
+func TestKcatSecure(t *testing.T) {
+	kcat := kcatPath(t)
+	b, ca := tlsBroker(t, map[string]string{
+		"listeners":               "SASL_SSL://127.0.0.1:0,SSL://127.0.0.1:0",
+		"sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-512",
+		"listener.name.sasl_ssl.plain.sasl.jaas.config": plainJAAS,
+		"listener.name.ssl.ssl.client.auth":             "required",
+	})
+	sslLn := startExtraListener(t, b, "SSL")
+	adm := kadm.NewClient(secureClient(t, b.Addr, map[string]string{"security.protocol": "SASL_SSL", "ssl.truststore.location": ca.CertFile,
+		"sasl.mechanism": "PLAIN", "sasl.jaas.config": jaasFor("plain.PlainLoginModule", "admin", "admin-secret")}))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "carol", Mechanism: kadm.ScramSha512, Password: "carol-secret"}}); err != nil {
+		t.Fatal(err)
+	}
+	cli := ca.Client(t, "kcat")
+	cases := []struct {
+		name string
+		addr string
+		x    []string
+	}{
+		{"mtls", sslLn, []string{"security.protocol=SSL", "ssl.certificate.location=" + cli.CertFile, "ssl.key.location=" + cli.KeyFile}},
+		{"plain", b.Addr, []string{"security.protocol=SASL_SSL", "sasl.mechanisms=PLAIN", "sasl.username=alice", "sasl.password=alice-secret"}},
+		{"scram", b.Addr, []string{"security.protocol=SASL_SSL", "sasl.mechanisms=SCRAM-SHA-512", "sasl.username=carol", "sasl.password=carol-secret"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"-b", c.addr, "-X", "ssl.ca.location=" + ca.CertFile}
+			for _, x := range c.x {
+				args = append(args, "-X", x)
+			}
+			topic := "kcat-sec-" + c.name
+			runKcat(t, kcat, "a\nb\nc\n", append(append([]string{"-P", "-t", topic}, args...), "-X", "acks=all")...)
+			out := runKcat(t, kcat, "", append(append([]string{"-C", "-t", topic, "-e", "-o", "beginning"}, args...))...)
+			if out != "a\nb\nc\n" {
+				t.Fatalf("consumed %q", out)
+			}
+		})
+	}
+	t.Run("wrong-password", func(t *testing.T) {
+		cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer ccancel()
+		cmd := exec.CommandContext(cctx, kcat, "-L", "-b", b.Addr, "-X", "ssl.ca.location="+ca.CertFile, "-X", "security.protocol=SASL_SSL",
+			"-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=carol", "-X", "sasl.password=wrong", "-m", "5")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "SASL authentication error") {
+			t.Fatalf("wrong password: err=%v output:\n%s", err, out)
+		}
+	})
+}
+
+// startExtraListener serves the broker's named listener on a new loopback
+// port and returns its address.
+func startExtraListener(t *testing.T, b *brokertest.Broker, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Server.ServeListener(name, ln)
+	return ln.Addr().String()
+}
+
+// TestListenersAdvertised: metadata answers with the listener the client
+// connected to.
+func TestListenersAdvertised(t *testing.T) {
+	b, ca := tlsBroker(t, map[string]string{
+		"listeners":                      "INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0",
+		"listener.security.protocol.map": "INTERNAL:PLAINTEXT,EXTERNAL:SSL",
+		"advertised.listeners":           "INTERNAL://127.0.0.1:0,EXTERNAL://localhost:0",
+	})
+	ext := startExtraListener(t, b, "EXTERNAL")
+	_ = ca
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		addr, wantHost string
+		props          map[string]string
+	}{
+		{b.Addr, "127.0.0.1", nil},
+		{ext, "localhost", map[string]string{"security.protocol": "SSL", "ssl.truststore.location": ca.CertFile}},
+	} {
+		cl := secureClient(t, c.addr, c.props)
+		m, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Brokers) != 1 || m.Brokers[0].Host != c.wantHost {
+			t.Fatalf("metadata via %s: brokers %+v, want host %s", c.addr, m.Brokers, c.wantHost)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -206,6 +207,7 @@ type scramServer struct {
 	user        string
 	cred        ScramCredential
 	nonce       string
+	cnonce      string
 	clientFirst string // bare
 	serverFirst string
 }
@@ -240,12 +242,13 @@ func (x *scramServer) next(msg []byte) (resp []byte, done bool, err error) {
 		}
 		cred, ok := x.store.Get(x.user, x.mech)
 		if !ok {
-			return nil, false, fmt.Errorf("authentication failed for user %s: no %s credential", x.user, x.mech)
+			return nil, false, fmt.Errorf("invalid credentials for user %s with SASL mechanism %s", x.user, x.mech)
 		}
 		x.cred = cred
 		var sn [18]byte
 		rand.Read(sn[:])
-		x.nonce = cnonce + base64.RawStdEncoding.EncodeToString(sn[:])
+		x.cnonce = cnonce
+		x.nonce = cnonce + hex.EncodeToString(sn[:])
 		x.serverFirst = fmt.Sprintf("r=%s,s=%s,i=%d", x.nonce, base64.StdEncoding.EncodeToString(cred.Salt), cred.Iterations)
 		return []byte(x.serverFirst), false, nil
 	case 1:
@@ -266,14 +269,17 @@ func (x *scramServer) next(msg []byte) (resp []byte, done bool, err error) {
 				nonce = a[2:]
 			}
 		}
-		if nonce != x.nonce {
+		// librdkafka's builtin SCRAM repeats its client nonce in front of
+		// the combined one; both forms carry our server nonce, which is
+		// what protects against replay.
+		if nonce != x.nonce && nonce != x.cnonce+x.nonce {
 			return nil, false, errors.New("SCRAM: nonce mismatch")
 		}
 		h := scramHash(x.mech)
 		auth := []byte(x.clientFirst + "," + x.serverFirst + "," + withoutProof)
 		sig := hmacSum(h, x.cred.StoredKey, auth)
 		if len(proof) != len(sig) {
-			return nil, false, fmt.Errorf("authentication failed for user %s: invalid credentials", x.user)
+			return nil, false, fmt.Errorf("invalid credentials for user %s with SASL mechanism %s", x.user, x.mech)
 		}
 		ck := make([]byte, len(sig))
 		for j := range sig {
@@ -282,7 +288,7 @@ func (x *scramServer) next(msg []byte) (resp []byte, done bool, err error) {
 		sum := h()
 		sum.Write(ck)
 		if !hmac.Equal(sum.Sum(nil), x.cred.StoredKey) {
-			return nil, false, fmt.Errorf("authentication failed for user %s: invalid credentials", x.user)
+			return nil, false, fmt.Errorf("invalid credentials for user %s with SASL mechanism %s", x.user, x.mech)
 		}
 		return []byte("v=" + base64.StdEncoding.EncodeToString(hmacSum(h, x.cred.ServerKey, auth))), true, nil
 	}
