@@ -97,7 +97,11 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 	s.writer = h.offsets.NewTaskWriter(id.Connector)
 	s.produced = h.metrics.produced.WithLabelValues(id.Connector)
 	s.topics = map[string]bool{}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), h.clientOpts...),
+	base, err := h.roleOpts(roleProducer, s.connProps)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(base,
 		kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", id.Connector, id.Task)),
 		kgo.RecordPartitioner(sourcePartitioner{kgo.StickyKeyPartitioner(nil)}),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
