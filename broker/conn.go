@@ -181,7 +181,7 @@ func (c *conn) handle(body []byte) (p pending) {
 	}()
 	rc := &RequestContext{Server: c.s, Version: h.Version, ClientID: h.ClientID, Remote: c.nc.RemoteAddr(), Closing: c.s.closing,
 		Listener: c.lst.Name, Principal: c.sess.principal, sess: &c.sess}
-	p.reply = c.s.authorized(rc, h.Key, req, hd.fn)
+	p.reply = c.s.authorized(rc, req, hd.fn)
 	return p
 }
 

@@ -306,7 +306,7 @@ func TestKcatSecure(t *testing.T) {
 			}
 			topic := "kcat-sec-" + c.name
 			runKcat(t, kcat, "a\nb\nc\n", append(append([]string{"-P", "-t", topic}, args...), "-X", "acks=all")...)
-			out := runKcat(t, kcat, "", append(append([]string{"-C", "-t", topic, "-e", "-o", "beginning"}, args...))...)
+			out := runKcat(t, kcat, "", append([]string{"-C", "-t", topic, "-e", "-o", "beginning"}, args...)...)
 			if out != "a\nb\nc\n" {
 				t.Fatalf("consumed %q", out)
 			}

@@ -284,3 +284,18 @@ func (a *Authorizer) save(next []ACL) error {
 	a.acls = next
 	return nil
 }
+
+// AnyAllowed reports whether some ACL allows principal op on any resource
+// of type rt (Kafka lets idempotent producers in with Write on any topic).
+func (a *Authorizer) AnyAllowed(principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for _, acl := range a.acls {
+		if acl.ResourceType == rt && acl.Permission == kmsg.ACLPermissionTypeAllow &&
+			(acl.Principal == principal || acl.Principal == "User:*") && (acl.Host == "*" || acl.Host == host) &&
+			implies(acl.Operation, op) {
+			return true
+		}
+	}
+	return false
+}
