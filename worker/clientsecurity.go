@@ -23,20 +23,20 @@ const (
 )
 
 var clientSecurityDocs = map[string]string{
-	clientconfig.KeySecurityProtocol:  "Protocol used to reach the brokers: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
-	clientconfig.KeySASLMechanism:     "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
-	clientconfig.KeySASLJAASConfig:    "JAAS login, e.g. org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"p\"; (PlainLoginModule for PLAIN).",
-	tlsconfig.KeyKeystoreType:         "Keystore format: PEM (JKS and PKCS12 are not read; convert them to PEM).",
-	tlsconfig.KeyKeystoreLocation:     "PEM file holding the client's private key and certificate chain, for mutual TLS.",
-	tlsconfig.KeyKeystorePassword:     "Keystore password (PEM keystores are not encrypted; accepted for compatibility).",
-	tlsconfig.KeyKeyPassword:          "Private key password (encrypted PEM keys are refused; accepted for compatibility).",
-	tlsconfig.KeyKeystoreChain:        "The client's certificate chain in PEM, inline.",
-	tlsconfig.KeyKeystoreKey:          "The client's private key in PEM, inline.",
-	tlsconfig.KeyTruststoreType:       "Truststore format: PEM.",
-	tlsconfig.KeyTruststoreLoc:        "PEM file of the CA certificates trusted to sign the brokers' certificates (default: the system's).",
-	tlsconfig.KeyTruststorePass:       "Truststore password (unused for PEM; accepted for compatibility).",
-	tlsconfig.KeyTruststoreCerts:      "CA certificates in PEM, inline.",
-	tlsconfig.KeyEndpointIdentAlgo:    "https checks that the broker's certificate names its host; empty turns the check off (the chain is still verified).",
+	clientconfig.KeySecurityProtocol: "Protocol used to reach the brokers: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+	clientconfig.KeySASLMechanism:    "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
+	clientconfig.KeySASLJAASConfig:   "JAAS login, e.g. org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"p\"; (PlainLoginModule for PLAIN).",
+	tlsconfig.KeyKeystoreType:        "Keystore format: PEM (JKS and PKCS12 are not read; convert them to PEM).",
+	tlsconfig.KeyKeystoreLocation:    "PEM file holding the client's private key and certificate chain, for mutual TLS.",
+	tlsconfig.KeyKeystorePassword:    "Keystore password (PEM keystores are not encrypted; accepted for compatibility).",
+	tlsconfig.KeyKeyPassword:         "Private key password (encrypted PEM keys are refused; accepted for compatibility).",
+	tlsconfig.KeyKeystoreChain:       "The client's certificate chain in PEM, inline.",
+	tlsconfig.KeyKeystoreKey:         "The client's private key in PEM, inline.",
+	tlsconfig.KeyTruststoreType:      "Truststore format: PEM.",
+	tlsconfig.KeyTruststoreLoc:       "PEM file of the CA certificates trusted to sign the brokers' certificates (default: the system's).",
+	tlsconfig.KeyTruststorePass:      "Truststore password (unused for PEM; accepted for compatibility).",
+	tlsconfig.KeyTruststoreCerts:     "CA certificates in PEM, inline.",
+	tlsconfig.KeyEndpointIdentAlgo:   "https checks that the broker's certificate names its host; empty turns the check off (the chain is still verified).",
 }
 
 // clientSecurityKeys declares the client security keys under prefix;

@@ -70,10 +70,10 @@ type Herder struct {
 	clientOpts []kgo.Opt
 	// baseOpts are clientOpts without the worker's security keys, for
 	// clients of another role (clientsecurity.go).
-	baseOpts []kgo.Opt
-	promReg    *prometheus.Registry
-	metrics    *metrics
-	providers  *providers
+	baseOpts  []kgo.Opt
+	promReg   *prometheus.Registry
+	metrics   *metrics
+	providers *providers
 
 	admCl    *kgo.Client // admin requests and dead letter queue records
 	adm      *kadm.Client
