@@ -24,7 +24,8 @@ func init() {
 			"connect-status with replication factor 1, and the env and file config providers.\n" +
 			"The worker reaches the broker over TCP like any Kafka client. Stops cleanly on SIGTERM or SIGINT.\n" +
 			"Connector files given as arguments are applied at start, as connect-standalone does (and again when\n" +
-			"they change); --connectors DIR watches a directory of them.",
+			"they change); --connectors DIR watches a directory of them.\n" +
+			"Nothing is secured (no TLS, authentication or ACLs): keep the default loopback addresses.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
 			defer stop()
@@ -47,6 +48,9 @@ func init() {
 				srv.Close()
 				<-berr
 			}()
+			bcfg.Logger.Info("penstock dev is open: no TLS, no authentication, no ACLs on the broker and the REST API; "+
+				"it is meant for one developer on loopback (use penstock broker and penstock worker with listeners=SASL_SSL://... "+
+				"and rest.auth.basic.users.file elsewhere)", "broker", ln.Addr().String(), "rest", restAddr)
 			props := worker.DevProps(ln.Addr().String())
 			props[worker.KeyListeners] = "http://" + restAddr
 			cfg, err := worker.ParseConfig(props)
