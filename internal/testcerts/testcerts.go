@@ -44,9 +44,18 @@ type Pair struct {
 // NewCA creates a CA whose files go to a temp dir of t.
 func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := Generate(t.TempDir(), name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return ca
+}
+
+// Generate creates a CA whose files go to dir (benchmarks; tests use NewCA).
+func Generate(dir, name string) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -59,27 +68,36 @@ func NewCA(t testing.TB, name string) *CA {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cert, _ := x509.ParseCertificate(der)
-	ca := &CA{cert: cert, key: key, dir: t.TempDir(), serial: 1}
+	ca := &CA{cert: cert, key: key, dir: dir, serial: 1}
 	ca.CertPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 	ca.CertFile = filepath.Join(ca.dir, "ca.pem")
-	write(t, ca.CertFile, ca.CertPEM)
-	return ca
+	return ca, os.WriteFile(ca.CertFile, []byte(ca.CertPEM), 0o600)
 }
 
 // Server issues a certificate for localhost and 127.0.0.1 named cn.
-func (ca *CA) Server(t testing.TB, cn string) Pair { return ca.issue(t, cn, true) }
+func (ca *CA) Server(t testing.TB, cn string) Pair { return ca.mustIssue(t, cn, true) }
 
 // Client issues a client certificate with common name cn.
-func (ca *CA) Client(t testing.TB, cn string) Pair { return ca.issue(t, cn, false) }
+func (ca *CA) Client(t testing.TB, cn string) Pair { return ca.mustIssue(t, cn, false) }
 
-func (ca *CA) issue(t testing.TB, cn string, server bool) Pair {
+func (ca *CA) mustIssue(t testing.TB, cn string, server bool) Pair {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, err := ca.Issue(cn, server)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return p
+}
+
+// Issue signs a certificate named cn: a server's (for localhost and the
+// loopback addresses) or a client's.
+func (ca *CA) Issue(cn string, server bool) (Pair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Pair{}, err
 	}
 	ca.serial++
 	tmpl := &x509.Certificate{
@@ -97,11 +115,11 @@ func (ca *CA) issue(t testing.TB, cn string, server bool) Pair {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
-		t.Fatal(err)
+		return Pair{}, err
 	}
 	kd, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return Pair{}, err
 	}
 	p := Pair{
 		CertPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
@@ -109,15 +127,10 @@ func (ca *CA) issue(t testing.TB, cn string, server bool) Pair {
 	}
 	base := filepath.Join(ca.dir, cn+"-"+big.NewInt(ca.serial).String())
 	p.File, p.CertFile, p.KeyFile = base+".pem", base+".crt", base+".key"
-	write(t, p.File, p.KeyPEM+p.CertPEM)
-	write(t, p.CertFile, p.CertPEM)
-	write(t, p.KeyFile, p.KeyPEM)
-	return p
-}
-
-func write(t testing.TB, path, data string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
+	for path, data := range map[string]string{p.File: p.KeyPEM + p.CertPEM, p.CertFile: p.CertPEM, p.KeyFile: p.KeyPEM} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			return Pair{}, err
+		}
 	}
+	return p, nil
 }
