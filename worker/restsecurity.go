@@ -42,7 +42,9 @@ func (c *Config) restTLS() bool {
 	return len(c.Listeners) > 0 && strings.HasPrefix(strings.ToLower(strings.TrimSpace(c.Listeners[0])), "https://")
 }
 
-func (c *Config) restGetter() tlsconfig.Getter { return tlsconfig.Prefixed(c.Props, restTLSPrefix, true) }
+func (c *Config) restGetter() tlsconfig.Getter {
+	return tlsconfig.Prefixed(c.Props, restTLSPrefix, true)
+}
 
 // RESTOptions returns the REST server options the config asks for: HTTPS,
 // credentials, and the client used to forward requests to other workers.
