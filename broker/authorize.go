@@ -102,14 +102,9 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 
 	case *kmsg.ProduceRequest:
 		txnDenied := r.TransactionID != nil && !a.can(opWrite, rTxn, *r.TransactionID)
-		var keep, denied []kmsg.ProduceRequestTopic
-		for _, t := range r.Topics {
-			if !txnDenied && a.can(opWrite, rTopic, s.topicName(t.Topic, t.TopicID)) {
-				keep = append(keep, t)
-			} else {
-				denied = append(denied, t)
-			}
-		}
+		keep, denied := split(r.Topics, func(t kmsg.ProduceRequestTopic) bool {
+			return !txnDenied && a.can(opWrite, rTopic, s.topicName(t.Topic, t.TopicID))
+		})
 		if len(denied) == 0 {
 			return fn(rc, req)
 		}
@@ -148,14 +143,7 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 			}
 			return fn(rc, req)
 		}
-		var keep, denied []kmsg.FetchRequestTopic
-		for _, t := range r.Topics {
-			if a.can(opRead, rTopic, s.topicName(t.Topic, t.TopicID)) {
-				keep = append(keep, t)
-			} else {
-				denied = append(denied, t)
-			}
-		}
+		keep, denied := split(r.Topics, func(t kmsg.FetchRequestTopic) bool { return a.can(opRead, rTopic, s.topicName(t.Topic, t.TopicID)) })
 		if len(denied) == 0 {
 			return fn(rc, req)
 		}
@@ -218,14 +206,7 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 		})
 
 	case *kmsg.ListOffsetsRequest:
-		var keep, denied []kmsg.ListOffsetsRequestTopic
-		for _, t := range r.Topics {
-			if a.can(opDescribe, rTopic, t.Topic) {
-				keep = append(keep, t)
-			} else {
-				denied = append(denied, t)
-			}
-		}
+		keep, denied := split(r.Topics, func(t kmsg.ListOffsetsRequestTopic) bool { return a.can(opDescribe, rTopic, t.Topic) })
 		if len(denied) == 0 {
 			return fn(rc, req)
 		}
@@ -251,14 +232,7 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 			}
 			return fn(rc, req)
 		}
-		var keep, denied []kmsg.OffsetForLeaderEpochRequestTopic
-		for _, t := range r.Topics {
-			if a.can(opDescribe, rTopic, t.Topic) {
-				keep = append(keep, t)
-			} else {
-				denied = append(denied, t)
-			}
-		}
+		keep, denied := split(r.Topics, func(t kmsg.OffsetForLeaderEpochRequestTopic) bool { return a.can(opDescribe, rTopic, t.Topic) })
 		if len(denied) == 0 {
 			return fn(rc, req)
 		}
@@ -278,14 +252,7 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 		})
 
 	case *kmsg.DeleteRecordsRequest:
-		var keep, denied []kmsg.DeleteRecordsRequestTopic
-		for _, t := range r.Topics {
-			if a.can(opDelete, rTopic, t.Topic) {
-				keep = append(keep, t)
-			} else {
-				denied = append(denied, t)
-			}
-		}
+		keep, denied := split(r.Topics, func(t kmsg.DeleteRecordsRequestTopic) bool { return a.can(opDelete, rTopic, t.Topic) })
 		r.Topics = keep
 		return amend(fn(rc, r), func(kr kmsg.Response) {
 			resp := kr.(*kmsg.DeleteRecordsResponse)
@@ -303,14 +270,7 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 
 	case *kmsg.CreateTopicsRequest:
 		create := a.cluster(opCreate)
-		var keep, denied []kmsg.CreateTopicsRequestTopic
-		for _, t := range r.Topics {
-			if create || a.can(opCreate, rTopic, t.Topic) {
-				keep = append(keep, t)
-			} else {
-				denied = append(denied, t)
-			}
-		}
+		keep, denied := split(r.Topics, func(t kmsg.CreateTopicsRequestTopic) bool { return create || a.can(opCreate, rTopic, t.Topic) })
 		r.Topics = keep
 		return amend(fn(rc, r), func(kr kmsg.Response) {
 			resp := kr.(*kmsg.CreateTopicsResponse)
@@ -359,14 +319,7 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 		})
 
 	case *kmsg.CreatePartitionsRequest:
-		var keep, denied []kmsg.CreatePartitionsRequestTopic
-		for _, t := range r.Topics {
-			if a.can(opAlter, rTopic, t.Topic) {
-				keep = append(keep, t)
-			} else {
-				denied = append(denied, t)
-			}
-		}
+		keep, denied := split(r.Topics, func(t kmsg.CreatePartitionsRequestTopic) bool { return a.can(opAlter, rTopic, t.Topic) })
 		r.Topics = keep
 		return amend(fn(rc, r), func(kr kmsg.Response) {
 			resp := kr.(*kmsg.CreatePartitionsResponse)
@@ -378,14 +331,9 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 		})
 
 	case *kmsg.DescribeConfigsRequest:
-		var keep, denied []kmsg.DescribeConfigsRequestResource
-		for _, res := range r.Resources {
-			if a.canConfig(opDescCfg, res.ResourceType, res.ResourceName) {
-				keep = append(keep, res)
-			} else {
-				denied = append(denied, res)
-			}
-		}
+		keep, denied := split(r.Resources, func(res kmsg.DescribeConfigsRequestResource) bool {
+			return a.canConfig(opDescCfg, res.ResourceType, res.ResourceName)
+		})
 		r.Resources = keep
 		return amend(fn(rc, r), func(kr kmsg.Response) {
 			resp := kr.(*kmsg.DescribeConfigsResponse)
@@ -397,14 +345,9 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 		})
 
 	case *kmsg.AlterConfigsRequest:
-		var keep, denied []kmsg.AlterConfigsRequestResource
-		for _, res := range r.Resources {
-			if a.canConfig(opAlterCfg, res.ResourceType, res.ResourceName) {
-				keep = append(keep, res)
-			} else {
-				denied = append(denied, res)
-			}
-		}
+		keep, denied := split(r.Resources, func(res kmsg.AlterConfigsRequestResource) bool {
+			return a.canConfig(opAlterCfg, res.ResourceType, res.ResourceName)
+		})
 		r.Resources = keep
 		return amend(fn(rc, r), func(kr kmsg.Response) {
 			resp := kr.(*kmsg.AlterConfigsResponse)
@@ -416,14 +359,9 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 		})
 
 	case *kmsg.IncrementalAlterConfigsRequest:
-		var keep, denied []kmsg.IncrementalAlterConfigsRequestResource
-		for _, res := range r.Resources {
-			if a.canConfig(opAlterCfg, res.ResourceType, res.ResourceName) {
-				keep = append(keep, res)
-			} else {
-				denied = append(denied, res)
-			}
-		}
+		keep, denied := split(r.Resources, func(res kmsg.IncrementalAlterConfigsRequestResource) bool {
+			return a.canConfig(opAlterCfg, res.ResourceType, res.ResourceName)
+		})
 		r.Resources = keep
 		return amend(fn(rc, r), func(kr kmsg.Response) {
 			resp := kr.(*kmsg.IncrementalAlterConfigsResponse)
@@ -467,14 +405,7 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 
 	case *kmsg.OffsetCommitRequest:
 		groupOK := a.can(opRead, rGroup, r.Group)
-		var keep, denied []kmsg.OffsetCommitRequestTopic
-		for _, t := range r.Topics {
-			if groupOK && a.can(opRead, rTopic, t.Topic) {
-				keep = append(keep, t)
-			} else {
-				denied = append(denied, t)
-			}
-		}
+		keep, denied := split(r.Topics, func(t kmsg.OffsetCommitRequestTopic) bool { return groupOK && a.can(opRead, rTopic, t.Topic) })
 		if len(denied) == 0 {
 			return fn(rc, req)
 		}
@@ -794,4 +725,16 @@ func configAuthzCode(rt kmsg.ConfigResourceType) int16 {
 		return errTopicAuthz
 	}
 	return errClusterAuthz
+}
+
+// split divides items into those ok accepts and the others.
+func split[T any](items []T, ok func(T) bool) (keep, denied []T) {
+	for _, it := range items {
+		if ok(it) {
+			keep = append(keep, it)
+		} else {
+			denied = append(denied, it)
+		}
+	}
+	return keep, denied
 }
