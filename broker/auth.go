@@ -298,9 +298,16 @@ func handleAlterScram(rc *RequestContext, kreq kmsg.Request) Reply {
 // warnOpen logs a warning for a listener reachable beyond loopback with
 // neither TLS nor SASL.
 func (s *Server) warnOpen(l security.Listener, addr net.Addr) {
-	if l.Protocol == security.Plaintext && !security.Loopback(addr.String()) {
+	if security.Loopback(addr.String()) {
+		return
+	}
+	switch l.Protocol {
+	case security.Plaintext:
 		s.log.Warn("listener accepts unauthenticated plaintext connections from the network; "+
 			"use SSL or SASL_SSL listeners (listeners=SASL_SSL://...) or bind to 127.0.0.1",
 			"listener", l.Name, "addr", addr.String())
+	case security.SASLPlaintext:
+		s.log.Warn("listener authenticates without TLS: passwords (PLAIN) and records cross the network in the clear; "+
+			"use SASL_SSL", "listener", l.Name, "addr", addr.String())
 	}
 }
