@@ -2,8 +2,10 @@ package broker_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/penstockhq/penstock/internal/brokertest"
 	"github.com/penstockhq/penstock/internal/testcerts"
@@ -363,5 +366,68 @@ func TestListenersAdvertised(t *testing.T) {
 		if len(m.Brokers) != 1 || m.Brokers[0].Host != c.wantHost {
 			t.Fatalf("metadata via %s: brokers %+v, want host %s", c.addr, m.Brokers, c.wantHost)
 		}
+	}
+}
+
+// TestSessionExpiry: a client that does not re-authenticate within
+// connections.max.reauth.ms is disconnected at its next request; the
+// lifetime is announced in SaslAuthenticate.
+func TestSessionExpiry(t *testing.T) {
+	b := brokertest.Start(t, brokertest.WithProps(map[string]string{"listeners": "SASL_PLAINTEXT://127.0.0.1:0",
+		"sasl.jaas.config": plainJAAS, "connections.max.reauth.ms": "300"}))
+	nc, err := net.Dial("tcp", b.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	roundTrip := func(req kmsg.Request, resp kmsg.Response) error {
+		t.Helper()
+		body := req.AppendTo(nil)
+		hdr := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
+		hdr = binary.BigEndian.AppendUint16(hdr, uint16(req.GetVersion()))
+		hdr = binary.BigEndian.AppendUint32(hdr, 1)
+		hdr = binary.BigEndian.AppendUint16(hdr, 0xffff) // null client id
+		if req.IsFlexible() {
+			hdr = append(hdr, 0)
+		}
+		frame := binary.BigEndian.AppendUint32(nil, uint32(len(hdr)+len(body)))
+		if _, err := nc.Write(append(append(frame, hdr...), body...)); err != nil {
+			return err
+		}
+		var size [4]byte
+		if _, err := io.ReadFull(nc, size[:]); err != nil {
+			return err
+		}
+		buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(nc, buf); err != nil {
+			return err
+		}
+		resp.SetVersion(req.GetVersion())
+		skip := 4
+		if resp.IsFlexible() {
+			skip = 5
+		}
+		return resp.ReadFrom(buf[skip:])
+	}
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, "PLAIN"
+	if err := roundTrip(hs, kmsg.NewPtrSASLHandshakeResponse()); err != nil {
+		t.Fatal(err)
+	}
+	auth := kmsg.NewPtrSASLAuthenticateRequest()
+	auth.Version, auth.SASLAuthBytes = 1, []byte("\x00alice\x00alice-secret")
+	aresp := kmsg.NewPtrSASLAuthenticateResponse()
+	if err := roundTrip(auth, aresp); err != nil || aresp.ErrorCode != 0 || aresp.SessionLifetimeMillis != 300 {
+		t.Fatalf("authenticate: %v code %d lifetime %d", err, aresp.ErrorCode, aresp.SessionLifetimeMillis)
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 1
+	if err := roundTrip(md, kmsg.NewPtrMetadataResponse()); err != nil {
+		t.Fatalf("metadata within the session: %v", err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if err := roundTrip(md, kmsg.NewPtrMetadataResponse()); err == nil {
+		t.Fatal("metadata after the session expired was answered")
 	}
 }
