@@ -1,8 +1,9 @@
 // Package tlsconfig builds crypto/tls configurations from Kafka's ssl.* keys
 // (ssl.keystore.*, ssl.truststore.*, ssl.client.auth,
-// ssl.endpoint.identification.algorithm), in PEM as files or inline. The
-// broker's listeners, the workers' Kafka clients and the REST server all
-// read their TLS settings through it, each with its own key prefix.
+// ssl.endpoint.identification.algorithm), in PEM (files or inline) or PKCS12
+// files. The broker's listeners, the workers' Kafka clients and the REST
+// server all read their TLS settings through it, each with its own key
+// prefix.
 //
 // Server configurations re-read their files when they change, so a renewed
 // certificate takes effect on the next handshake without a restart.
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // Kafka's TLS keys, without prefix.
@@ -36,7 +39,8 @@ const (
 	KeyEndpointIdentAlgo = "ssl.endpoint.identification.algorithm"
 )
 
-// PasswordKeys are the secret keys among them, to be masked.
+// PasswordKeys are the secret keys among them, to be masked. JKS is not
+// read: keytool converts it to PKCS12.
 var PasswordKeys = []string{KeyKeystorePassword, KeyKeyPassword, KeyKeystoreKey, KeyTruststorePass}
 
 // Getter looks a key up: a prefixed key first, then the plain one, as Kafka
@@ -71,11 +75,17 @@ type material struct {
 func load(get Getter) (material, error) {
 	var m material
 	for _, k := range []string{KeyKeystoreType, KeyTruststoreType} {
-		if t := strings.ToUpper(get(k)); t != "" && t != "PEM" {
-			return m, fmt.Errorf("%s=%s: only PEM is supported (convert with openssl pkcs12 -nodes)", k, t)
+		if t := strings.ToUpper(get(k)); t != "" && t != "PEM" && t != "PKCS12" {
+			return m, fmt.Errorf("%s=%s: PEM or PKCS12 (convert JKS with keytool -importkeystore -deststoretype PKCS12)", k, t)
 		}
 	}
-	if HasKeystore(get) {
+	if strings.EqualFold(get(KeyKeystoreType), "PKCS12") && get(KeyKeystoreLocation) != "" {
+		cert, err := loadPKCS12(get(KeyKeystoreLocation), get(KeyKeystorePassword))
+		if err != nil {
+			return m, err
+		}
+		m.cert = cert
+	} else if HasKeystore(get) {
 		var chain, key []byte
 		if loc := get(KeyKeystoreLocation); loc != "" {
 			b, err := os.ReadFile(loc)
@@ -96,7 +106,21 @@ func load(get Getter) (material, error) {
 		m.cert = &cert
 	}
 	var ca []byte
-	if loc := get(KeyTruststoreLoc); loc != "" {
+	if loc := get(KeyTruststoreLoc); loc != "" && strings.EqualFold(get(KeyTruststoreType), "PKCS12") {
+		b, err := os.ReadFile(loc)
+		if err != nil {
+			return m, fmt.Errorf("%s: %w", KeyTruststoreLoc, err)
+		}
+		certs, err := pkcs12.DecodeTrustStore(b, get(KeyTruststorePass))
+		if err != nil {
+			return m, fmt.Errorf("%s %s: %w", KeyTruststoreLoc, loc, err)
+		}
+		m.roots = x509.NewCertPool()
+		for _, c := range certs {
+			m.roots.AddCert(c)
+		}
+		return m, nil
+	} else if loc != "" {
 		b, err := os.ReadFile(loc)
 		if err != nil {
 			return m, fmt.Errorf("%s: %w", KeyTruststoreLoc, err)
@@ -232,4 +256,21 @@ func Client(get Getter, endpointKeySet bool) (*tls.Config, error) {
 // subject distinguished name (RFC 2253 form).
 func PrincipalName(cert *x509.Certificate) string {
 	return cert.Subject.String()
+}
+
+// loadPKCS12 reads a PKCS12 keystore: its key, certificate and chain.
+func loadPKCS12(path, password string) (*tls.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", KeyKeystoreLocation, err)
+	}
+	key, leaf, chain, err := pkcs12.DecodeChain(b, password)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", KeyKeystoreLocation, path, err)
+	}
+	c := &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
+	for _, ca := range chain {
+		c.Certificate = append(c.Certificate, ca.Raw)
+	}
+	return c, nil
 }

@@ -16,7 +16,7 @@ func TestOptsErrors(t *testing.T) {
 			"sasl.jaas.config": `x required username="u" password="p";`}, "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
 		{map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
 			"sasl.jaas.config": `x required password="p";`}, "no username"},
-		{map[string]string{"security.protocol": "SSL", "ssl.truststore.type": "JKS", "ssl.truststore.location": "/x.jks"}, "only PEM"},
+		{map[string]string{"security.protocol": "SSL", "ssl.truststore.type": "JKS", "ssl.truststore.location": "/x.jks"}, "PEM or PKCS12"},
 	} {
 		if _, err := Opts(Layers(c.props, "")); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want an error containing %q", c.props, err, c.want)
