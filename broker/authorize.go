@@ -701,9 +701,33 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 			return Respond(resp)
 		}
 
+	case *kmsg.DescribeTransactionsRequest:
+		return amend(fn(rc, req), func(kr kmsg.Response) {
+			resp := kr.(*kmsg.DescribeTransactionsResponse)
+			for i, st := range resp.TransactionStates {
+				if !a.can(opDescribe, rTxn, st.TransactionalID) {
+					e := kmsg.NewDescribeTransactionsResponseTransactionState()
+					e.TransactionalID, e.ErrorCode = st.TransactionalID, errTxnAuthz
+					resp.TransactionStates[i] = e
+				}
+			}
+		})
+
+	case *kmsg.ListTransactionsRequest:
+		return amend(fn(rc, req), func(kr kmsg.Response) {
+			resp := kr.(*kmsg.ListTransactionsResponse)
+			kept := resp.TransactionStates[:0]
+			for _, st := range resp.TransactionStates {
+				if a.can(opDescribe, rTxn, st.TransactionalID) {
+					kept = append(kept, st)
+				}
+			}
+			resp.TransactionStates = kept
+		})
+
 	default:
-		// DescribeTransactions, ListTransactions: the cluster-wide
-		// permission stands for the per-transactional-id ones.
+		// APIs added later without a rule here: only principals allowed
+		// to alter the cluster may use them.
 		if !a.cluster(opAlter) && !a.cluster(kmsg.ACLOperationAll) {
 			s.log.Info("closing connection: not authorized", "principal", rc.Principal, "api", kmsg.NameForKey(req.Key()))
 			return CloseConnection(errNotAuthorized)
