@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -57,12 +56,7 @@ func (s *Server) initSecurity() error {
 	}
 	sec := &secState{listeners: ls, tls: map[string]*tls.Config{}}
 	dir := filepath.Join(s.cfg.DataDir, "security")
-	write := func(path string, b []byte) error {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-		return writeFileAtomic(path, b)
-	}
+	write := security.WriteFileAtomic
 	if sec.scram, err = security.OpenScramStore(filepath.Join(dir, "scram-credentials.json"), write); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 
 func TestAuthorizerRules(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "acls.json")
-	a, err := OpenAuthorizer(map[string]string{KeySuperUsers: "User:root; User:ops"}, path, osWriteFile)
+	a, err := OpenAuthorizer(map[string]string{KeySuperUsers: "User:root; User:ops"}, path, WriteFileAtomic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestAuthorizerRules(t *testing.T) {
 		}
 	}
 	// allow.everyone.if.no.acl.found opens resources without any ACL.
-	open, err := OpenAuthorizer(map[string]string{KeyAllowIfNoACLFound: "true"}, path, osWriteFile)
+	open, err := OpenAuthorizer(map[string]string{KeyAllowIfNoACLFound: "true"}, path, WriteFileAtomic)
 	if err != nil {
 		t.Fatal(err)
 	}

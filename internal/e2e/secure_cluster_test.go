@@ -9,10 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -28,15 +27,14 @@ import (
 	"github.com/penstockhq/penstock/internal/testservice"
 	"github.com/penstockhq/penstock/worker"
 	"github.com/penstockhq/penstock/worker/clientconfig"
-	"github.com/penstockhq/penstock/worker/rest"
 )
 
 // TestSecureCluster: three workers form a group against a broker that
 // requires SASL_SSL and enforces ACLs, the worker principal holding only the
 // ACLs the README documents; their REST APIs serve HTTPS with basic users.
-// A Postgres source and a file sink, created through a follower (which
-// forwards to the leader over HTTPS with the caller's credentials), carry
-// every customer row to the file.
+// The workers are `penstock worker` processes. A Postgres source and a file
+// sink, created through any worker (followers forward to the leader over
+// HTTPS with the caller's credentials), carry every customer row to the file.
 func TestSecureCluster(t *testing.T) {
 	pg := testservice.Postgres(t)
 	ctx := context.Background()
@@ -111,18 +109,23 @@ func TestSecureCluster(t *testing.T) {
 	if err := os.WriteFile(users, []byte("ops: ops-secret\nviewer: view-secret,read-only\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("SHOP_DB_PASSWORD", "example-password")
-	var urls []string
-	for range 3 {
-		props := clientProps("connect", "connect-secret")
-		props["listeners.https.ssl.keystore.location"] = srvCert.File
-		props[worker.KeyRestBasicUsersFile] = users
-		urls = append(urls, startSecureWorker(t, b.Addr, props))
-	}
-
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM([]byte(ca.CertPEM))
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	bin := e2e.BuildPenstock(t)
+	dir := t.TempDir()
+	var urls []string
+	for range 3 {
+		props := e2e.WorkerProps(b.Addr, clientProps("connect", "connect-secret"))
+		url := fmt.Sprintf("https://127.0.0.1:%d", e2e.FreePort(t))
+		props[worker.KeyListeners] = url
+		props[worker.KeyAdvertisedHost] = "127.0.0.1"
+		props["listeners.https.ssl.keystore.location"] = srvCert.File
+		props["listeners.https.ssl.truststore.location"] = ca.CertFile
+		props[worker.KeyRestBasicUsersFile] = users
+		startSecureWorker(t, bin, e2e.WriteProps(t, dir, props), url, hc)
+		urls = append(urls, url)
+	}
 	call := func(method, url, user, pass string, body any) (int, []byte, error) {
 		var rd io.Reader
 		if body != nil {
@@ -188,51 +191,35 @@ func TestSecureCluster(t *testing.T) {
 	})
 }
 
-// startSecureWorker runs a worker in process with the REST options its
-// config asks for (HTTPS, basic users, forwarding) and returns its URL.
-func startSecureWorker(t *testing.T, bootstrap string, extra map[string]string) string {
+// startSecureWorker runs `penstock worker` on configFile and waits until its
+// HTTPS REST API answers (401 without credentials is an answer).
+func startSecureWorker(t *testing.T, bin, configFile, url string, hc *http.Client) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	logFile := configFile + ".log"
+	f, err := os.Create(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := "https://" + ln.Addr().String()
-	props := e2e.WorkerProps(bootstrap, extra)
-	props[worker.KeyListeners] = url
-	cfg, err := worker.ParseConfig(props)
-	if err != nil {
+	cmd := exec.Command(bin, "worker", "--config", configFile)
+	cmd.Env = append(os.Environ(), "SHOP_DB_PASSWORD=example-password")
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	h, err := worker.New(ctx, cfg, worker.Options{Logger: log, Version: "e2e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := cfg.RESTOptions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := rest.New(h, append([]rest.Option{rest.WithLogger(log), rest.WithCluster(h)}, opts...)...)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
 	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		<-done
-		h.Close()
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		f.Close()
+		if t.Failed() {
+			t.Logf("---- %s ----\n%s", logFile, e2e.LogTail(logFile))
+		}
 	})
-	return url
-}
-
-type testLog struct{ t *testing.T }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
+	e2e.Eventually(t, 60*time.Second, "worker REST API at "+url, func() error {
+		resp, err := hc.Get(url + "/")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
 }
