@@ -34,6 +34,7 @@ require (
 	gocloud.dev v0.43.0
 	golang.org/x/oauth2 v0.37.0
 	golang.org/x/text v0.42.0
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/penstockhq/penstock/broker/security"
 	"github.com/penstockhq/penstock/broker/storage"
 )
 
@@ -25,9 +26,11 @@ const maxInflight = 64
 // requests in order, and a write loop that sends their responses in the
 // same order, finishing deferred ones (acks=all, long polls) as it goes.
 type conn struct {
-	s   *Server
-	nc  net.Conn
-	out chan pending
+	s    *Server
+	nc   net.Conn
+	out  chan pending
+	lst  *security.Listener
+	sess session
 }
 
 type pending struct {
@@ -37,8 +40,9 @@ type pending struct {
 	reply   Reply
 }
 
-func (s *Server) startConn(nc net.Conn) {
-	c := &conn{s: s, nc: nc, out: make(chan pending, maxInflight)}
+func (s *Server) startConn(nc net.Conn, l *security.Listener) {
+	c := &conn{s: s, nc: nc, out: make(chan pending, maxInflight), lst: l,
+		sess: session{principal: Anonymous, authenticated: !l.SASL()}}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -66,6 +70,10 @@ func (s *Server) startConn(nc net.Conn) {
 
 func (c *conn) readLoop() {
 	defer close(c.out)
+	if err := c.handshakeTLS(); err != nil {
+		c.s.log.Info("closing connection: TLS handshake failed", "remote", c.nc.RemoteAddr().String(), "listener", c.lst.Name, "err", err)
+		return
+	}
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
@@ -159,6 +167,11 @@ func (c *conn) handle(body []byte) (p pending) {
 		p.reply = CloseConnection(fmt.Errorf("unsupported %s v%d", kmsg.NameForKey(h.Key), h.Version))
 		return p
 	}
+	if err := c.gate(h.Key); err != nil {
+		c.s.log.Info("closing connection", "remote", c.nc.RemoteAddr().String(), "listener", c.lst.Name, "err", err)
+		p.reply = CloseConnection(err)
+		return p
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			c.s.log.Error("handler panic; closing connection", "api", kmsg.NameForKey(h.Key), "panic", r,
@@ -166,8 +179,9 @@ func (c *conn) handle(body []byte) (p pending) {
 			p.reply = CloseConnection(fmt.Errorf("handler panic: %v", r))
 		}
 	}()
-	rc := &RequestContext{Server: c.s, Version: h.Version, ClientID: h.ClientID, Remote: c.nc.RemoteAddr(), Closing: c.s.closing}
-	p.reply = hd.fn(rc, req)
+	rc := &RequestContext{Server: c.s, Version: h.Version, ClientID: h.ClientID, Remote: c.nc.RemoteAddr(), Closing: c.s.closing,
+		Listener: c.lst.Name, Principal: c.sess.principal, sess: &c.sess}
+	p.reply = c.s.authorized(rc, req, hd.fn)
 	return p
 }
 

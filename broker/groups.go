@@ -28,7 +28,7 @@ func handleFindCoordinator(rc *RequestContext, kreq kmsg.Request) Reply {
 	s := rc.Server
 	req := kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := s.advertisedHostPort()
+	host, port := rc.advertisedHostPort()
 	check := func(key string) int16 {
 		switch {
 		case req.CoordinatorType != 0 && req.CoordinatorType != 1:

@@ -15,10 +15,10 @@ func init() {
 // authorizedOperationsUnset is Kafka's "not requested" value (INT32_MIN).
 const authorizedOperationsUnset = -2147483648
 
-func (s *Server) metadataBroker() kmsg.MetadataResponseBroker {
+func (s *Server) metadataBroker(rc *RequestContext) kmsg.MetadataResponseBroker {
 	b := kmsg.NewMetadataResponseBroker()
 	b.NodeID = s.cfg.NodeID
-	b.Host, b.Port = s.advertisedHostPort()
+	b.Host, b.Port = rc.advertisedHostPort()
 	return b
 }
 
@@ -44,7 +44,7 @@ func handleMetadata(rc *RequestContext, kreq kmsg.Request) Reply {
 	s := rc.Server
 	req := kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	resp.Brokers = []kmsg.MetadataResponseBroker{s.metadataBroker()}
+	resp.Brokers = []kmsg.MetadataResponseBroker{s.metadataBroker(rc)}
 	resp.ClusterID = kmsg.StringPtr(s.clusterID)
 	resp.ControllerID = s.cfg.NodeID
 	resp.AuthorizedOperations = authorizedOperationsUnset
@@ -118,7 +118,7 @@ func handleDescribeCluster(rc *RequestContext, kreq kmsg.Request) Reply {
 	resp.ControllerID = s.cfg.NodeID
 	b := kmsg.NewDescribeClusterResponseBroker()
 	b.NodeID = s.cfg.NodeID
-	b.Host, b.Port = s.advertisedHostPort()
+	b.Host, b.Port = rc.advertisedHostPort()
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
 	resp.ClusterAuthorizedOperations = authorizedOperationsUnset
 	return Respond(resp)

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -42,6 +43,19 @@ type RequestContext struct {
 	// Closing is closed when the broker shuts down; handlers that wait
 	// (long polls, fsyncs) must give up then.
 	Closing <-chan struct{}
+	// Listener is the name of the listener the client connected to.
+	Listener string
+	// Principal is the client's principal (User:<name>), User:ANONYMOUS
+	// when unauthenticated.
+	Principal string
+	// sess is the connection's security session (SASL handlers).
+	sess *session
+}
+
+// advertisedHostPort is the address clients of this request's listener
+// are told to connect to.
+func (rc *RequestContext) advertisedHostPort() (string, int32) {
+	return rc.Server.advertisedHostPort(rc.Listener)
 }
 
 // Reply is a handler's answer: a response now, a response computed later
@@ -111,8 +125,12 @@ type Server struct {
 	// state and the log cleaner (coordinators.go).
 	coord *coordinators
 
+	// sec holds listeners, SASL and ACLs (auth.go).
+	sec *secState
+
 	mu        sync.Mutex
 	listeners []net.Listener
+	laddrs    map[string]net.Addr
 	conns     map[*conn]struct{}
 	closed    bool
 	closing   chan struct{}
@@ -158,6 +176,7 @@ func New(cfg Config) (*Server, error) {
 		topics:   map[string]*topic{},
 		topicIDs: map[[16]byte]*topic{},
 		conns:    map[*conn]struct{}{},
+		laddrs:   map[string]net.Addr{},
 		closing:  make(chan struct{}),
 	}
 	for k, h := range builtin {
@@ -172,6 +191,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("broker: create data dir: %w", err)
 	}
 	if err := s.loadMeta(); err != nil {
+		return nil, err
+	}
+	if err := s.initSecurity(); err != nil {
 		return nil, err
 	}
 	s.syncer = storage.NewSyncer(s.log)
@@ -271,17 +293,51 @@ func (s *Server) loadMeta() error {
 	return nil
 }
 
-// ListenAndServe listens on cfg.Listen and serves until Close.
+// ListenAndServe listens on every configured listener and serves until
+// Close; it returns the first listener's error.
 func (s *Server) ListenAndServe() error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("broker: listen: %w", err)
+	var lns []net.Listener
+	for _, l := range s.sec.listeners {
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			for _, o := range lns {
+				o.Close()
+			}
+			return fmt.Errorf("broker: listen %s://%s: %w", l.Name, l.Addr, err)
+		}
+		lns = append(lns, ln)
 	}
-	return s.Serve(ln)
+	errc := make(chan error, len(lns))
+	for i, ln := range lns {
+		go func() { errc <- s.ServeListener(s.sec.listeners[i].Name, ln) }()
+	}
+	var first error
+	for range lns {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			s.Close()
+		}
+	}
+	return first
 }
 
-// Serve accepts connections on ln until Close. It returns nil after Close.
+// Serve accepts connections on ln as the first configured listener until
+// Close. It returns nil after Close.
 func (s *Server) Serve(ln net.Listener) error {
+	return s.ServeListener(s.sec.listeners[0].Name, ln)
+}
+
+// ServeListener accepts connections on ln as the named listener (its
+// protocol decides TLS and SASL) until Close.
+func (s *Server) ServeListener(name string, ln net.Listener) error {
+	l := s.listener(name)
+	if l == nil {
+		ln.Close()
+		return fmt.Errorf("broker: no listener named %s", name)
+	}
+	if l.TLS() {
+		ln = tls.NewListener(ln, s.sec.tls[l.Name])
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -292,9 +348,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.addr == nil {
 		s.addr = ln.Addr()
 	}
+	s.laddrs[l.Name] = ln.Addr()
 	s.mu.Unlock()
-	s.log.Info("broker ready", "listen", ln.Addr().String(), "advertise", s.AdvertisedAddr(),
-		"data", s.cfg.DataDir, "node_id", s.cfg.NodeID, "cluster_id", s.clusterID)
+	s.log.Info("broker ready", "listen", ln.Addr().String(), "listener", l.Name, "protocol", l.Protocol,
+		"advertise", s.advertisedAddr(l.Name), "data", s.cfg.DataDir, "node_id", s.cfg.NodeID, "cluster_id", s.clusterID)
+	s.warnOpen(*l, ln.Addr())
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -313,23 +371,37 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("broker: accept: %w", err)
 		}
 		delay = 0
-		s.startConn(nc)
+		s.startConn(nc, l)
 	}
 }
 
-// Addr is the address of the first listener, or nil before Serve.
+// Addr is the address of the first listener served, or nil before Serve.
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addr
 }
 
-// AdvertisedAddr is the host:port clients are told to connect to.
-func (s *Server) AdvertisedAddr() string {
-	if s.cfg.Advertise != "" {
-		return s.cfg.Advertise
+// ListenerAddr is the bound address of the named listener, or nil.
+func (s *Server) ListenerAddr(name string) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.laddrs[name]
+}
+
+// AdvertisedAddr is the host:port clients of the first listener are told
+// to connect to.
+func (s *Server) AdvertisedAddr() string { return s.advertisedAddr(s.sec.listeners[0].Name) }
+
+func (s *Server) advertisedAddr(name string) string {
+	l := s.listener(name)
+	if l == nil {
+		l = &s.sec.listeners[0]
 	}
-	if a := s.Addr(); a != nil {
+	if l.Advertised != "" {
+		return l.Advertised
+	}
+	if a := s.ListenerAddr(l.Name); a != nil {
 		host, port, err := net.SplitHostPort(a.String())
 		if err == nil && (host == "::" || host == "0.0.0.0" || host == "") {
 			if h, err := os.Hostname(); err == nil {
@@ -338,13 +410,14 @@ func (s *Server) AdvertisedAddr() string {
 		}
 		return net.JoinHostPort(host, port)
 	}
-	return s.cfg.Listen
+	return l.Addr
 }
 
-func (s *Server) advertisedHostPort() (string, int32) {
-	host, port, err := net.SplitHostPort(s.AdvertisedAddr())
+func (s *Server) advertisedHostPort(listener string) (string, int32) {
+	addr := s.advertisedAddr(listener)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return s.AdvertisedAddr(), 9092
+		return addr, 9092
 	}
 	p, _ := strconv.Atoi(port)
 	return host, int32(p)
@@ -421,13 +494,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		s.Close()
-		return fmt.Errorf("broker: listen: %w", err)
-	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(ln) }()
+	go func() { errc <- s.ListenAndServe() }()
 	select {
 	case <-ctx.Done():
 		s.log.Info("broker shutting down", "reason", context.Cause(ctx))

@@ -209,7 +209,12 @@ func (h *Herder) sendTaskConfigs(c *connectorRuntime, configs []map[string]strin
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set(rest.SignatureHeader, sig)
 		req.Header.Set(rest.SignatureAlgorithmHeader, key.Algorithm)
-		resp, err := http.DefaultClient.Do(req)
+		cl, err := h.cfg.RESTClient()
+		if err != nil {
+			retry(err)
+			return
+		}
+		resp, err := cl.Do(req)
 		if err != nil {
 			retry(err)
 			return

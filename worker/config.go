@@ -280,7 +280,11 @@ func (c *Config) AdvertisedURL() string {
 			host = "localhost"
 		}
 	}
-	return "http://" + host + ":" + port + "/"
+	scheme := "http://"
+	if c.restTLS() {
+		scheme = "https://"
+	}
+	return scheme + host + ":" + port + "/"
 }
 
 func splitHostPort(addr string) (string, string) {

@@ -70,9 +70,12 @@ type Herder struct {
 	version    string
 	commit     string
 	clientOpts []kgo.Opt
-	promReg    *prometheus.Registry
-	metrics    *metrics
-	providers  *providers
+	// baseOpts are clientOpts without the worker's security keys, for
+	// clients of another role (clientsecurity.go).
+	baseOpts  []kgo.Opt
+	promReg   *prometheus.Registry
+	metrics   *metrics
+	providers *providers
 
 	admCl    *kgo.Client // admin requests and dead letter queue records
 	adm      *kadm.Client
@@ -125,8 +128,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Herder, error) {
 	if h.providers, err = newProviders(cfg); err != nil {
 		return nil, err
 	}
-	h.clientOpts = append([]kgo.Opt{kgo.SeedBrokers(cfg.BootstrapServers...)}, opts.ClientOpts...)
-	h.admCl, err = kgo.NewClient(append(h.clientOpts, kgo.ClientID(h.clientID("admin")))...)
+	h.baseOpts = append([]kgo.Opt{kgo.SeedBrokers(cfg.BootstrapServers...)}, opts.ClientOpts...)
+	if h.clientOpts, err = h.roleOpts(rolePlain, nil); err != nil {
+		return nil, err
+	}
+	admOpts, err := h.roleOpts(roleAdmin, nil)
+	if err != nil {
+		return nil, err
+	}
+	h.admCl, err = kgo.NewClient(append(admOpts, kgo.ClientID(h.clientID("admin")))...)
 	if err != nil {
 		return nil, fmt.Errorf("worker: kafka client: %w", err)
 	}

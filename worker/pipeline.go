@@ -192,7 +192,7 @@ func (simpleHeaders) ToConnectHeader(_, _ string, data []byte) (*connect.Schema,
 // plugin's, the runtime's, and those of the converters, transforms and
 // predicates it names (under their prefixes). Provider references stay.
 func maskConfig(reg *plugins.Registry, props map[string]string) map[string]string {
-	defs := []*config.Def{SourceConnectorDef}
+	defs := []*config.Def{SourceConnectorDef, connectorClientDef}
 	if p, err := connectorPlugin(reg, props); err == nil {
 		defs = append(defs, p.Config())
 	}

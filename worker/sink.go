@@ -161,7 +161,11 @@ func (s *sinkTask) run(ctx context.Context, props map[string]string) error {
 	if err != nil {
 		return err
 	}
-	opts = append(append(append([]kgo.Opt(nil), h.clientOpts...), opts...),
+	base, err := h.roleOpts(roleConsumer, s.connProps)
+	if err != nil {
+		return err
+	}
+	opts = append(append(base, opts...),
 		kgo.ClientID(fmt.Sprintf("connector-consumer-%s-%d", id.Connector, id.Task)),
 		kgo.ConsumerGroup(sinkGroup(id.Connector, s.connProps)),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),

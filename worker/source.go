@@ -102,7 +102,11 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), h.clientOpts...),
+	base, err := h.roleOpts(roleProducer, s.connProps)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(base,
 		kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", id.Connector, id.Task)),
 		kgo.RecordPartitioner(sourcePartitioner{kgo.StickyKeyPartitioner(nil)}),
 		kgo.RequiredAcks(kgo.AllISRAcks()),

@@ -26,6 +26,7 @@ const urlEnv = "PENSTOCK_URL"
 type apiFlags struct {
 	url    string
 	output string
+	creds  credFlags
 }
 
 // register adds --url and --output to cmd and its subcommands.
@@ -36,6 +37,7 @@ func (f *apiFlags) register(cmd *cobra.Command) {
 	}
 	cmd.PersistentFlags().StringVar(&f.url, "url", def, "REST API of a worker (default from $"+urlEnv+" when set)")
 	registerOutput(cmd, &f.output)
+	f.creds.register(cmd)
 }
 
 // client returns a REST client of --url, after checking --output.
@@ -43,7 +45,11 @@ func (f *apiFlags) client() (*restclient.Client, error) {
 	if err := checkOutput(f.output); err != nil {
 		return nil, err
 	}
-	return restclient.New(f.url, nil)
+	hc, err := f.creds.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	return restclient.New(f.url, hc)
 }
 
 // registerOutput adds --output (-o) to cmd and its subcommands.

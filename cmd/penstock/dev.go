@@ -29,7 +29,8 @@ func init() {
 			"(and sinks) flush every second (offset.flush.interval.ms=" + devFlushIntervalMs + ").\n" +
 			"The worker reaches the broker over TCP like any Kafka client. Stops cleanly on SIGTERM or SIGINT.\n" +
 			"Connector files given as arguments are applied at start, as connect-standalone does (and again when\n" +
-			"they change); --connectors DIR watches a directory of them.",
+			"they change); --connectors DIR watches a directory of them.\n" +
+			"Nothing is secured (no TLS, authentication or ACLs): keep the default loopback addresses.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
 			defer stop()
@@ -52,6 +53,9 @@ func init() {
 				srv.Close()
 				<-berr
 			}()
+			bcfg.Logger.Info("penstock dev is open: no TLS, no authentication, no ACLs on the broker and the REST API; "+
+				"it is meant for one developer on loopback (use penstock broker and penstock worker with listeners=SASL_SSL://... "+
+				"and rest.auth.basic.users.file elsewhere)", "broker", ln.Addr().String(), "rest", restAddr)
 			waitRegistry, err := startSchemaRegistry(ctx, registryAddr, ln.Addr().String())
 			if err != nil {
 				return err

@@ -68,8 +68,13 @@ func runWorker(ctx context.Context, cfg *worker.Config, connectorFiles []string)
 	}
 	reg := h.Metrics()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := rest.New(h, rest.WithLogger(levels.Logger(base, "penstock.rest")), rest.WithGatherer(reg), rest.WithLogLevels(levels),
-		rest.WithCluster(h))
+	secOpts, err := cfg.RESTOptions()
+	if err != nil {
+		h.Close()
+		return err
+	}
+	srv := rest.New(h, append([]rest.Option{rest.WithLogger(levels.Logger(base, "penstock.rest")), rest.WithGatherer(reg),
+		rest.WithLogLevels(levels), rest.WithCluster(h)}, secOpts...)...)
 	listener := "http://:8083"
 	if len(cfg.Listeners) > 0 {
 		listener = cfg.Listeners[0]
@@ -77,6 +82,7 @@ func runWorker(ctx context.Context, cfg *worker.Config, connectorFiles []string)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe(listener) }()
 	log.Info("REST API starting", "listener", listener)
+	warnOpenREST(log, cfg, listener)
 	stopWatch := watchConnectorFiles(ctx, h, connectorFiles, levels.Logger(base, "penstock.apply"))
 	var serveErr error
 	select {

@@ -107,7 +107,10 @@ func (s *Server) forwardRequest(c echo.Context) (bool, error) {
 		freq.Header.Set("Content-Type", ct)
 	}
 	freq.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(freq)
+	if a := req.Header.Get("Authorization"); a != "" {
+		freq.Header.Set("Authorization", a) // the leader authenticates the caller too
+	}
+	resp, err := s.client().Do(freq)
 	if err != nil {
 		if ctx.Err() != nil && req.Context().Err() == nil {
 			return false, errTimedOut

@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,11 @@ type Server struct {
 
 	echo *echo.Echo
 	srv  *http.Server
+
+	// creds, tls and httpClient secure the API (auth.go).
+	creds      *Credentials
+	tls        *tls.Config
+	httpClient *http.Client
 }
 
 // Option configures a Server.
@@ -112,6 +118,9 @@ func New(h Herder, opts ...Option) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(middleware.RemoveTrailingSlash())
 	e.Use(s.logRequests, s.recoverPanics)
+	if s.creds != nil {
+		e.Use(s.authenticate)
+	}
 	s.echo = e
 	s.routes()
 	s.srv = &http.Server{
@@ -129,7 +138,10 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Serve answers requests on ln until Shutdown; it returns nil after a
 // Shutdown and the listener's error otherwise.
 func (s *Server) Serve(ln net.Listener) error {
-	s.log.Info("REST API listening", "addr", ln.Addr().String())
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
+	s.log.Info("REST API listening", "addr", ln.Addr().String(), "https", s.tls != nil, "authentication", s.creds != nil)
 	if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("rest: serve on %s: %w", ln.Addr(), err)
 	}
@@ -162,13 +174,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // ListenAddr turns one entry of Kafka Connect's `listeners` key
 // ("http://host:port") or a plain "host:port" into a net.Listen address.
-// HTTPS listeners are not supported yet.
+// An https listener needs WithTLS.
 func ListenAddr(listener string) (string, error) {
 	l := strings.TrimSpace(listener)
 	if i := strings.Index(l, "://"); i >= 0 {
 		scheme := strings.ToLower(l[:i])
-		if scheme != "http" {
-			return "", fmt.Errorf("rest: listener %q: scheme %q is not supported (only http)", listener, scheme)
+		if scheme != "http" && scheme != "https" {
+			return "", fmt.Errorf("rest: listener %q: scheme %q is not supported (http or https)", listener, scheme)
 		}
 		u, err := url.Parse("http://" + l[i+3:])
 		if err != nil {

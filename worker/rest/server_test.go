@@ -543,13 +543,14 @@ func TestListenAddr(t *testing.T) {
 		"http://[::1]:8083":     "[::1]:8083",
 		"127.0.0.1:0":           "127.0.0.1:0",
 		" :8083 ":               ":8083",
+		"https://:8443":         ":8443",
 	} {
 		got, err := ListenAddr(in)
 		if err != nil || got != want {
 			t.Errorf("ListenAddr(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"https://:8443", "http://host", "host", "http://:8083/api", ":99999"} {
+	for _, bad := range []string{"ftp://:21", "http://host", "host", "http://:8083/api", ":99999"} {
 		if got, err := ListenAddr(bad); err == nil {
 			t.Errorf("ListenAddr(%q) = %q, want an error", bad, got)
 		}
