@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net"
 	"os"
@@ -38,6 +39,10 @@ func init() {
 			bcfg.DataDir = dataDir
 			bcfg.Listen = brokerAddr
 			bcfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("logger", "penstock.broker")
+			// One registry for the broker and the worker: the worker's /metrics
+			// shows the broker's too (offline partitions, storage errors).
+			metrics := prometheus.NewRegistry()
+			bcfg.Metrics = metrics
 			srv, err := broker.New(bcfg)
 			if err != nil {
 				return err
@@ -71,7 +76,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return runWorker(ctx, cfg, append(nonEmpty(connectorsDir), args...))
+			return runWorker(ctx, cfg, append(nonEmpty(connectorsDir), args...), metrics)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "./penstock-data", "the broker's data directory")

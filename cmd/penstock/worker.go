@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
@@ -38,7 +39,7 @@ func init() {
 			}
 			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			return runWorker(ctx, cfg, nonEmpty(connectorsDir))
+			return runWorker(ctx, cfg, nonEmpty(connectorsDir), nil)
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "worker properties file (Kafka Connect's connect-distributed.properties keys)")
@@ -58,11 +59,14 @@ func commandContext(cmd *cobra.Command) context.Context {
 // both cleanly: the REST server first, then every task (flushing offsets).
 // With connectorFiles (files and directories) it applies them whenever they
 // change, while this worker leads the group.
-func runWorker(ctx context.Context, cfg *worker.Config, connectorFiles []string) error {
+// runWorker runs a worker with its REST API until ctx ends. metrics, when
+// not nil, is the registry its metrics go to (dev shares it with the broker,
+// so /metrics shows both); nil makes a new one.
+func runWorker(ctx context.Context, cfg *worker.Config, connectorFiles []string, metrics *prometheus.Registry) error {
 	levels := rest.NewLevels(slog.LevelInfo)
 	base := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 	log := levels.Logger(base, "penstock.worker")
-	h, err := worker.New(ctx, cfg, worker.Options{Registry: builtin.Registry(), Logger: log, Version: version, Commit: buildCommit()})
+	h, err := worker.New(ctx, cfg, worker.Options{Registry: builtin.Registry(), Logger: log, Version: version, Commit: buildCommit(), Metrics: metrics})
 	if err != nil {
 		return err
 	}
