@@ -390,7 +390,12 @@ func (n *pnode) emit(cols [][]parquet.Value, v any, rep int) error {
 		if err != nil {
 			return err
 		}
-		cols[n.col] = append(cols[n.col], pv.Level(rep, n.def, n.col))
+		col := append(cols[n.col], pv)
+		last := &col[len(col)-1] // set in place: Level would copy the value twice
+		last.SetRepetitionLevel(rep)
+		last.SetDefinitionLevel(n.def)
+		last.SetColumnIndex(n.col)
+		cols[n.col] = col
 		return nil
 	case n.fields != nil:
 		st, ok := v.(*connect.Struct)
