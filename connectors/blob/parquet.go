@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -62,7 +63,9 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	plan.assign(schema, 0, 0, new(int))
 	cw := &countingWriter{w: w}
 	pw := parquet.NewWriter(cw, schema, parquet.Compression(f.codec))
-	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes}, nil
+	n := len(schema.Columns())
+	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes,
+		cols: make([][]parquet.Value, n), marks: make([]int, n)}, nil
 }
 
 func nameOr(name, def string) string {
@@ -90,15 +93,16 @@ type parquetWriter struct {
 	plan          *pnode
 	wrapped       bool
 	rowGroupBytes int64
-	rows          int
-	values        []parquet.Value // the values of the pending rows, back to back
-	ends          []int           // where each pending row ends in values
-	pending       []parquet.Row
+	cols          [][]parquet.Value // the pending rows' values, by column
+	marks         []int             // the columns' lengths before the record being written
+	pending       int               // rows in cols
 }
 
-// parquetBatch is how many rows are handed to parquet-go at a time: it is
-// much faster with many rows per call.
-const parquetBatch = 256
+// parquetBatch is how many rows are handed to parquet-go at a time, each
+// column's values in one call (its whole-column path). A data page ends only
+// between calls, so the batches must be the same on every rewrite: they
+// depend on the rows alone. 64 is what parquet-go's WriteRows uses.
+const parquetBatch = 64
 
 func (w *parquetWriter) write(rec *connect.Record) error {
 	v := rec.Value
@@ -110,51 +114,37 @@ func (w *parquetWriter) write(rec *connect.Record) error {
 		st.SetAt(0, v)
 		v = st
 	}
-	start := len(w.values)
-	values, err := w.plan.emit(w.values, v, 0)
-	if err != nil {
-		w.values = values[:start] // nothing of the record stays
+	for i, c := range w.cols {
+		w.marks[i] = len(c)
+	}
+	if err := w.plan.emit(w.cols, v, 0); err != nil {
+		for i, c := range w.cols { // nothing of the record stays
+			clear(c[w.marks[i]:])
+			w.cols[i] = c[:w.marks[i]]
+		}
 		return recordErr("%s: %v", where(rec), err)
 	}
-	row := values[start:]
-	if !columnsSorted(row) { // a list of structs interleaves its columns
-		sort.SliceStable(row, func(i, j int) bool { return row[i].Column() < row[j].Column() })
-	}
-	w.values = values
-	w.ends = append(w.ends, len(values))
-	if len(w.ends) >= parquetBatch {
+	w.pending++
+	if w.pending >= parquetBatch {
 		return w.writePending()
 	}
 	return nil
 }
 
-func columnsSorted(row parquet.Row) bool {
-	for i := 1; i < len(row); i++ {
-		if row[i].Column() < row[i-1].Column() {
-			return false
-		}
-	}
-	return true
-}
-
-// writePending hands the pending rows to parquet-go, and ends the row group
-// when its buffered values reach parquet.row.group.bytes.
+// writePending hands the pending rows to parquet-go column by column, and
+// ends the row group when its buffered values reach parquet.row.group.bytes.
 func (w *parquetWriter) writePending() error {
-	if len(w.ends) == 0 {
+	if w.pending == 0 {
 		return nil
 	}
-	w.pending = w.pending[:0]
-	start := 0
-	for _, end := range w.ends {
-		w.pending = append(w.pending, w.values[start:end:end])
-		start = end
+	for i, cw := range w.w.ColumnWriters() {
+		if _, err := cw.WriteRowValues(w.cols[i]); err != nil {
+			return fmt.Errorf("parquet: column %s: %w", strings.Join(w.w.Schema().Columns()[i], "."), err)
+		}
+		clear(w.cols[i]) // drop references to the records' strings and bytes
+		w.cols[i] = w.cols[i][:0]
 	}
-	if _, err := w.w.WriteRows(w.pending); err != nil {
-		return fmt.Errorf("parquet: %w", err)
-	}
-	w.rows += len(w.ends)
-	clear(w.values) // drop references to the records' strings and bytes
-	w.values, w.ends = w.values[:0], w.ends[:0]
+	w.pending = 0
 	if w.w.Size()-w.out.n >= w.rowGroupBytes {
 		if err := w.w.Flush(); err != nil {
 			return fmt.Errorf("parquet: flushing a row group: %w", err)
@@ -373,85 +363,92 @@ func (n *pnode) assign(node parquet.Node, def, rep int, next *int) {
 	}
 }
 
-func nulls(row parquet.Row, cols []int, rep, def int) parquet.Row {
-	for _, c := range cols {
-		row = append(row, parquet.Value{}.Level(rep, def, c))
+// nulls appends a null with levels rep and def to each of the columns.
+func nulls(cols [][]parquet.Value, leaves []int, rep, def int) {
+	for _, c := range leaves {
+		cols[c] = append(cols[c], parquet.Value{}.Level(rep, def, c))
 	}
-	return row
 }
 
-// emit appends the values of v, the first with repetition level rep.
-func (n *pnode) emit(row parquet.Row, v any, rep int) (parquet.Row, error) {
+// emit appends the values of v to their columns, the first of each with
+// repetition level rep.
+func (n *pnode) emit(cols [][]parquet.Value, v any, rep int) error {
 	if v == nil {
 		if !n.optional {
-			if n.schema.Default != nil {
-				v = n.schema.Default
-			} else {
-				return row, fmt.Errorf("a required %s value is null", n.schema.String())
+			if n.schema.Default == nil {
+				return fmt.Errorf("a required %s value is null", n.schema.String())
 			}
+			v = n.schema.Default
 		} else {
-			return nulls(row, n.leaves, rep, n.def-1), nil
+			nulls(cols, n.leaves, rep, n.def-1)
+			return nil
 		}
 	}
 	switch {
 	case n.conv != nil:
 		pv, err := n.conv(v)
 		if err != nil {
-			return row, err
+			return err
 		}
-		return append(row, pv.Level(rep, n.def, n.col)), nil
+		col := append(cols[n.col], pv)
+		last := &col[len(col)-1] // set in place: Level would copy the value twice
+		last.SetRepetitionLevel(rep)
+		last.SetDefinitionLevel(n.def)
+		last.SetColumnIndex(n.col)
+		cols[n.col] = col
+		return nil
 	case n.fields != nil:
 		st, ok := v.(*connect.Struct)
 		if !ok {
-			return row, fmt.Errorf("a struct is not a %T", v)
+			return fmt.Errorf("a struct is not a %T", v)
 		}
-		var err error
-		for _, i := range n.order { // in column order, so rows need no sorting
-			if row, err = n.children[i].emit(row, st.GetAt(i), rep); err != nil {
-				return row, fmt.Errorf("field %q: %w", n.schema.Fields[i].Name, err)
+		for _, i := range n.order {
+			if err := n.children[i].emit(cols, st.GetAt(i), rep); err != nil {
+				return fmt.Errorf("field %q: %w", n.schema.Fields[i].Name, err)
 			}
 		}
-		return row, nil
+		return nil
 	case n.elem != nil:
 		items, ok := v.([]any)
 		if !ok {
-			return row, fmt.Errorf("an array is not a %T", v)
+			return fmt.Errorf("an array is not a %T", v)
 		}
 		if len(items) == 0 {
-			return nulls(row, n.leaves, rep, n.def), nil
+			nulls(cols, n.leaves, rep, n.def)
+			return nil
 		}
-		var err error
 		for i, it := range items {
 			r := n.rep
 			if i == 0 {
 				r = rep
 			}
-			if row, err = n.elem.emit(row, it, r); err != nil {
-				return row, fmt.Errorf("[%d]: %w", i, err)
+			if err := n.elem.emit(cols, it, r); err != nil {
+				return fmt.Errorf("[%d]: %w", i, err)
 			}
 		}
-		return row, nil
+		return nil
 	default:
 		keys, vals, err := mapEntries(v)
 		if err != nil {
-			return row, err
+			return err
 		}
 		if len(keys) == 0 {
-			return nulls(row, n.leaves, rep, n.def), nil
+			nulls(cols, n.leaves, rep, n.def)
+			return nil
 		}
 		for i := range keys {
 			r := n.rep
 			if i == 0 {
 				r = rep
 			}
-			if row, err = n.key.emit(row, keys[i], r); err != nil {
-				return row, fmt.Errorf("map key %v: %w", keys[i], err)
+			if err := n.key.emit(cols, keys[i], r); err != nil {
+				return fmt.Errorf("map key %v: %w", keys[i], err)
 			}
-			if row, err = n.val.emit(row, vals[i], r); err != nil {
-				return row, fmt.Errorf("map value of %v: %w", keys[i], err)
+			if err := n.val.emit(cols, vals[i], r); err != nil {
+				return fmt.Errorf("map value of %v: %w", keys[i], err)
 			}
 		}
-		return row, nil
+		return nil
 	}
 }
 
