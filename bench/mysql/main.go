@@ -42,6 +42,7 @@ var (
 	clientFlag  = flag.String("mariadb", "mariadb", "mariadb client binary")
 	binlogFlag  = flag.String("mariadb-binlog", "mariadb-binlog", "mariadb-binlog binary")
 	profFlag    = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memFlag     = flag.String("memprofile", "", "write an allocation profile of the run to this file")
 	verboseFlag = flag.Bool("v", false, "log the tasks' progress")
 )
 
@@ -82,6 +83,16 @@ func main() {
 	if runErr != nil {
 		log.Print(runErr)
 		return
+	}
+	if *memFlag != "" {
+		f, err := os.Create(*memFlag)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
 	}
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)

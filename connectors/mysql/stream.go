@@ -17,6 +17,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/debezium"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // txState is the transaction being read.
@@ -66,6 +67,7 @@ type streamer struct {
 	byName     map[string]*table // information_schema descriptions, dropped on DDL
 	batch      []*connect.Record
 	lastHB     time.Time
+	lag        prometheus.Gauge // streamLagSeconds of this server, looked up once
 }
 
 // mappedTable is the table a table-map event describes, with the event's
@@ -86,7 +88,8 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	st := &streamer{t: t, s: s, info: info, ctx: ctx, meta: meta, file: rp.pos.file,
 		done:   rp.pos,
 		skipEv: rp.skipEvent, skipRw: rp.skipRow, skipOn: rp.skipEvent > 0 || rp.skipRow > 0,
-		arena: structArena{}, tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now()}
+		arena: structArena{}, tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now(),
+		lag: streamLagSeconds.WithLabelValues(s.prefix)}
 	if rp.pos.gtids != "" {
 		if st.gtids, err = newGTIDTracker(info.flavor, rp.pos.gtids); err != nil {
 			return err
@@ -96,6 +99,9 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 		ServerID: s.serverID, Flavor: info.flavor, Host: s.host, Port: uint16(s.port),
 		User: s.user, Password: s.password, TLSConfig: s.tlsConfig(),
 		ParseTime: true, TimestampStringLocation: time.UTC, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		// The tracker keeps the GTID set: go-mysql need not copy its own
+		// into every transaction's last event.
+		DiscardGTIDSet:   true,
 		DisableRetrySync: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if info.flavor == gm.MariaDBFlavor && s.includeQuery {
@@ -230,7 +236,7 @@ func (st *streamer) begin(h *replication.EventHeader) {
 func (st *streamer) handle(ev *replication.BinlogEvent) error {
 	h := ev.Header
 	if h.Timestamp > 0 {
-		streamLagSeconds.WithLabelValues(st.s.prefix).Set(time.Since(time.Unix(int64(h.Timestamp), 0)).Seconds())
+		st.lag.Set(time.Since(time.Unix(int64(h.Timestamp), 0)).Seconds())
 	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
@@ -481,7 +487,7 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 	evIndex := st.tx.rowsEvents
 	st.tx.rowsEvents++
 	m := st.tables[e.TableID]
-	if m != nil && st.s.signalTable != "" && m.tbl.db+"."+m.tbl.name == st.s.signalTable {
+	if m != nil && st.s.signalTable != "" && isSignalTable(st.s.signalTable, m.tbl) {
 		if err := st.signal(h, e); err != nil {
 			return err
 		}
@@ -555,7 +561,8 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 			st.supersede(tbl, after.key)
 		}
 		src := st.source(h, tbl, int32(row))
-		var recs []*connect.Record
+		var buf [3]*connect.Record // a row makes at most three records
+		recs := buf[:0]
 		switch {
 		case op == "u" && tbl.keySchema != nil && !debezium.KeysEqual(before.key, after.key):
 			recs = append(recs, st.change(tbl, "d", before, nil, before.key, src))
@@ -590,6 +597,13 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 		return st.flush()
 	}
 	return nil
+}
+
+// isSignalTable reports whether t is the signal table db.name, without
+// building that name for every rows event.
+func isSignalTable(signal string, t *table) bool {
+	return len(signal) == len(t.db)+1+len(t.name) && strings.HasPrefix(signal, t.db) &&
+		signal[len(t.db)] == '.' && strings.HasSuffix(signal, t.name)
 }
 
 // source builds the source block of a streamed event.

@@ -100,7 +100,9 @@ type rowValues struct {
 
 // structArena makes structs a few dozen at a time (connect.NewStructs):
 // fewer, larger allocations. An arena belongs to one goroutine.
-type structArena map[*connect.Schema][]connect.Struct
+// Each schema's free structs sit behind a pointer, so taking one is a map
+// read, not a map write.
+type structArena map[*connect.Schema]*[]connect.Struct
 
 // structBatch is how many structs of one schema are made at once: small, so
 // a record kept long after the others keeps little memory alive.
@@ -108,11 +110,16 @@ const structBatch = 32
 
 func (a structArena) new(s *connect.Schema) *connect.Struct {
 	free := a[s]
-	if len(free) == 0 {
-		free = connect.NewStructs(s, structBatch)
+	if free == nil {
+		free = new([]connect.Struct)
+		a[s] = free
 	}
-	a[s] = free[1:]
-	return &free[0]
+	if len(*free) == 0 {
+		*free = connect.NewStructs(s, structBatch)
+	}
+	st := &(*free)[0]
+	*free = (*free)[1:]
+	return st
 }
 
 // decodeRow converts one row (values in column order) into key and value

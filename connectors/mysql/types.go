@@ -218,6 +218,9 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 	}
 	switch c.kind {
 	case kInt:
+		if c.same(v) {
+			return v, nil // already the schema's type: no new box
+		}
 		u, neg, err := c.integer(v)
 		if err != nil {
 			return nil, err
@@ -274,10 +277,16 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		if fromBinlog && c.latin1 {
 			return charmap.Windows1252.NewDecoder().String(text(v))
 		}
+		if _, ok := v.(string); ok {
+			return v, nil // go-mysql's own string: no new box
+		}
 		return text(v), nil
 	case kJSON:
 		if b, ok := v.([]byte); ok && len(b) == 0 {
 			return "null", nil
+		}
+		if _, ok := v.(string); ok {
+			return v, nil
 		}
 		return text(v), nil
 	case kBytes:
@@ -370,6 +379,22 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		return st, nil
 	}
 	return nil, fmt.Errorf("unknown value kind %d", c.kind)
+}
+
+// same reports whether the integer v already has the Go type and
+// interpretation of the column's schema, so convert can return it as is:
+// go-mysql's int32 of a signed INT, its int64 of a signed BIGINT.
+func (c *codec) same(v any) bool {
+	if c.unsigned {
+		return false
+	}
+	switch v.(type) {
+	case int32:
+		return c.intType == connect.TypeInt32 && c.bits == 32
+	case int64:
+		return c.intType == connect.TypeInt64
+	}
+	return false
 }
 
 // zero is the value of a zero date: null when the column allows it, else
