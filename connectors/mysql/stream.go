@@ -56,7 +56,7 @@ type streamer struct {
 	skipRw int64 // rows to skip in its event number skipEv
 	skipOn bool
 
-	arena   structArena
+	arena   *structArena
 	recs    recordSlab
 	evTimes eventTimes
 	boxes   eventBoxes
@@ -88,7 +88,7 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	st := &streamer{t: t, s: s, info: info, ctx: ctx, meta: meta, file: rp.pos.file,
 		done:   rp.pos,
 		skipEv: rp.skipEvent, skipRw: rp.skipRow, skipOn: rp.skipEvent > 0 || rp.skipRow > 0,
-		arena: structArena{}, tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now(),
+		arena: newStructArena(), tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now(),
 		lag: streamLagSeconds.WithLabelValues(s.prefix)}
 	if rp.pos.gtids != "" {
 		if st.gtids, err = newGTIDTracker(info.flavor, rp.pos.gtids); err != nil {

@@ -212,7 +212,7 @@ func decimalSchema(s *settings, precision, scale int) *connect.Schema {
 // other temporal values as strings, ENUM and SET as numbers), or what the text protocol
 // returns (int64, uint64, float64 or the text as bytes). fromBinlog tells
 // which, for text in a character set other than UTF-8.
-func (c *codec) convert(v any, fromBinlog bool) (any, error) {
+func (c *codec) convert(v any, fromBinlog bool, a *structArena) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -259,7 +259,7 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		}
 		return strconv.ParseFloat(text(v), 64)
 	case kDecimal:
-		return c.decimal(v)
+		return c.decimal(v, a)
 	case kBool:
 		n, err := c.bitValue(v)
 		return n != 0, err
@@ -475,7 +475,7 @@ func (c *codec) bitValue(v any) (uint64, error) {
 	return n, nil
 }
 
-func (c *codec) decimal(v any) (any, error) {
+func (c *codec) decimal(v any, a *structArena) (any, error) {
 	s := text(v)
 	switch c.schema.Type {
 	case connect.TypeString:
@@ -490,7 +490,7 @@ func (c *codec) decimal(v any) (any, error) {
 		return connect.Decimal{Unscaled: new(big.Int).SetUint64(uint64(n)), Scale: 0}, nil
 	}
 	if n, ok := smallDecimal(s, c.scale); ok {
-		return connect.Decimal{Unscaled: big.NewInt(n), Scale: c.scale}, nil
+		return connect.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
 	}
 	d, err := connect.ParseDecimal(s)
 	if err != nil {
