@@ -67,7 +67,7 @@ type streamer struct {
 	byName     map[string]*table // information_schema descriptions, dropped on DDL
 	batch      []*connect.Record
 	lastHB     time.Time
-	lag        prometheus.Gauge // streamLagSeconds of this server, looked up once
+	lag        prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
 }
 
 // mappedTable is the table a table-map event describes, with the event's
@@ -88,8 +88,7 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	st := &streamer{t: t, s: s, info: info, ctx: ctx, meta: meta, file: rp.pos.file,
 		done:   rp.pos,
 		skipEv: rp.skipEvent, skipRw: rp.skipRow, skipOn: rp.skipEvent > 0 || rp.skipRow > 0,
-		arena: newStructArena(), tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now(),
-		lag: streamLagSeconds.WithLabelValues(s.prefix)}
+		arena: newStructArena(), tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now()}
 	if rp.pos.gtids != "" {
 		if st.gtids, err = newGTIDTracker(info.flavor, rp.pos.gtids); err != nil {
 			return err
@@ -236,6 +235,9 @@ func (st *streamer) begin(h *replication.EventHeader) {
 func (st *streamer) handle(ev *replication.BinlogEvent) error {
 	h := ev.Header
 	if h.Timestamp > 0 {
+		if st.lag == nil {
+			st.lag = streamLagSeconds.WithLabelValues(st.s.prefix)
+		}
 		st.lag.Set(time.Since(time.Unix(int64(h.Timestamp), 0)).Seconds())
 	}
 	switch e := ev.Event.(type) {
