@@ -103,6 +103,7 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 		DiscardGTIDSet:   true,
 		DisableRetrySync: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	cfg.RowsEventDecodeFunc = rowsDecoder(s)
 	if info.flavor == gm.MariaDBFlavor && s.includeQuery {
 		cfg.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
 	}
@@ -148,6 +149,36 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 				return err
 			}
 		}
+	}
+}
+
+// rowsDecoder returns go-mysql's rows event decoder that leaves the rows of
+// tables neither captured nor the signal table undecoded: rows() ignores
+// them. It runs on go-mysql's reading goroutine, with a cache of its own.
+func rowsDecoder(s *settings) func(*replication.RowsEvent, []byte) error {
+	type decision struct {
+		tm   *replication.TableMapEvent
+		want bool
+	}
+	seen := map[uint64]decision{}
+	return func(e *replication.RowsEvent, data []byte) error {
+		pos, err := e.DecodeHeader(data)
+		if err != nil {
+			return err
+		}
+		d, ok := seen[e.TableID]
+		if !ok || d.tm != e.Table {
+			if len(seen) >= 4096 { // table ids of dropped or altered tables
+				clear(seen)
+			}
+			db, name := string(e.Table.Schema), string(e.Table.Table)
+			d = decision{tm: e.Table, want: s.filter.table(db, name) || s.signalTable == db+"."+name}
+			seen[e.TableID] = d
+		}
+		if !d.want {
+			return nil
+		}
+		return e.DecodeData(pos, data)
 	}
 }
 
