@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ var (
 	clientFlag  = flag.String("mariadb", "mariadb", "mariadb client binary")
 	binlogFlag  = flag.String("mariadb-binlog", "mariadb-binlog", "mariadb-binlog binary")
 	profFlag    = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memFlag     = flag.String("memprofile", "", "write an allocation profile of the run to this file")
 	verboseFlag = flag.Bool("v", false, "log the tasks' progress")
 )
 
@@ -83,6 +85,17 @@ func main() {
 		log.Print(runErr)
 		return
 	}
+	if *memFlag != "" {
+		f, err := os.Create(*memFlag)
+		if err != nil {
+			log.Fatal(err)
+		}
+		runtime.GC() // the profile shows allocations up to the last GC
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
+	}
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	fmt.Printf("\npeak RSS of this process (the tasks; the server and tools are other processes): %d MiB\n", ru.Maxrss/1024)
@@ -119,7 +132,10 @@ ANALYZE TABLE snap;`, *rowsFlag)
 func rate(n int, d timed) float64 { return float64(n) / d.wall.Seconds() }
 
 // run is a timed run: wall time and the client's CPU time.
-type timed struct{ wall, cpu time.Duration }
+type timed struct {
+	wall, cpu time.Duration
+	mallocs   uint64 // heap allocations of this process (tasks only)
+}
 
 func (t timed) String() string {
 	return fmt.Sprintf("%v, client CPU %v", t.wall.Round(time.Millisecond), t.cpu.Round(time.Millisecond))
@@ -219,6 +235,9 @@ func benchStreaming(srv *testservice.MariaDBServer, db *sql.DB, props map[string
 	fmt.Printf("streaming  mariadb-binlog --verbose > /dev/null       %9.0f events/s (%v)\n", rate(changes, tool), tool)
 	fmt.Printf("streaming  penstock task (Debezium records)          %9.0f events/s (%v)  %4.0f%% of mariadb-binlog (target 80%%)\n",
 		rate(changes, task), task, 100*tool.wall.Seconds()/task.wall.Seconds())
+	fmt.Printf("           per event: task CPU %.2f µs, mariadb-binlog CPU %.2f µs; task heap allocations %.1f\n",
+		float64(task.cpu.Microseconds())/float64(changes), float64(tool.cpu.Microseconds())/float64(changes),
+		float64(task.mallocs)/float64(changes))
 	if file != endFile {
 		fmt.Printf("           (the binlog rotated from %s to %s; mariadb-binlog read %s only)\n", file, endFile, file)
 	}
@@ -256,7 +275,7 @@ func timeTaskFrom(props map[string]string, want int, topic string, off map[strin
 	if off != nil {
 		tctx = storedCtx{off: off}
 	}
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0, mallocs0 := time.Now(), cpuTime(), mallocs()
 	if err := task.Start(context.Background(), tctx, props); err != nil {
 		return timed{}, err
 	}
@@ -277,5 +296,12 @@ func timeTaskFrom(props map[string]string, want int, topic string, off map[strin
 			return timed{}, fmt.Errorf("timed out with %d of %d records", got, want)
 		}
 	}
-	return timed{wall: time.Since(start), cpu: cpuTime() - cpu0}, nil
+	return timed{wall: time.Since(start), cpu: cpuTime() - cpu0, mallocs: mallocs() - mallocs0}, nil
+}
+
+// mallocs returns the heap allocations this process made so far.
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
 }

@@ -85,8 +85,26 @@ func FillEnvelope(env *connect.Struct, op string, before, after, source *connect
 		env.SetAt(EnvAfter, after)
 	}
 	env.SetAt(EnvSource, source)
-	env.SetAt(EnvOp, op)
+	env.SetAt(EnvOp, boxOp(op))
 	t.Set(env, EnvTsMs, EnvTsUs, EnvTsNs)
+}
+
+// boxOp returns an op as an interface value without allocating for
+// Debezium's ops.
+func boxOp(op string) any {
+	switch op {
+	case "c":
+		return "c"
+	case "u":
+		return "u"
+	case "d":
+		return "d"
+	case "r":
+		return "r"
+	case "t":
+		return "t"
+	}
+	return op
 }
 
 // Times holds one instant as the ts_ms, ts_us and ts_ns values of an

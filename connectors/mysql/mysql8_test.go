@@ -90,7 +90,7 @@ func TestMySQL8Formats(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &streamer{t: task, s: s, info: serverInfo{flavor: "mysql", serverID: 1}, ctx: context.Background(),
-		gtids: gt, arena: structArena{}, tables: map[uint64]*mappedTable{}, byName: map[string]*table{}}
+		gtids: gt, arena: newStructArena(), tables: map[uint64]*mappedTable{}, byName: map[string]*table{}}
 	pos := uint32(4)
 	feed := func(typ replication.EventType, size uint32, ev replication.Event) {
 		t.Helper()

@@ -364,7 +364,7 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 	batch := make([]*connect.Record, 0, size)
 	src := t.snapshotSource(tbl, pos)
 	vals := make([]any, len(tbl.cols))
-	arena := structArena{}
+	arena := newStructArena()
 	times := debezium.NewTimes(time.Now())
 	send := func() error {
 		if len(batch) == 0 {

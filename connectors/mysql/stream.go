@@ -17,6 +17,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/debezium"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // txState is the transaction being read.
@@ -55,7 +56,7 @@ type streamer struct {
 	skipRw int64 // rows to skip in its event number skipEv
 	skipOn bool
 
-	arena   structArena
+	arena   *structArena
 	recs    recordSlab
 	evTimes eventTimes
 	boxes   eventBoxes
@@ -66,6 +67,7 @@ type streamer struct {
 	byName     map[string]*table // information_schema descriptions, dropped on DDL
 	batch      []*connect.Record
 	lastHB     time.Time
+	lag        prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
 }
 
 // mappedTable is the table a table-map event describes, with the event's
@@ -86,7 +88,7 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	st := &streamer{t: t, s: s, info: info, ctx: ctx, meta: meta, file: rp.pos.file,
 		done:   rp.pos,
 		skipEv: rp.skipEvent, skipRw: rp.skipRow, skipOn: rp.skipEvent > 0 || rp.skipRow > 0,
-		arena: structArena{}, tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now()}
+		arena: newStructArena(), tables: map[uint64]*mappedTable{}, byName: map[string]*table{}, lastHB: time.Now()}
 	if rp.pos.gtids != "" {
 		if st.gtids, err = newGTIDTracker(info.flavor, rp.pos.gtids); err != nil {
 			return err
@@ -96,8 +98,12 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 		ServerID: s.serverID, Flavor: info.flavor, Host: s.host, Port: uint16(s.port),
 		User: s.user, Password: s.password, TLSConfig: s.tlsConfig(),
 		ParseTime: true, TimestampStringLocation: time.UTC, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		// The tracker keeps the GTID set: go-mysql need not copy its own
+		// into every transaction's last event.
+		DiscardGTIDSet:   true,
 		DisableRetrySync: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	cfg.RowsEventDecodeFunc = rowsDecoder(s)
 	if info.flavor == gm.MariaDBFlavor && s.includeQuery {
 		cfg.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
 	}
@@ -143,6 +149,36 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 				return err
 			}
 		}
+	}
+}
+
+// rowsDecoder returns go-mysql's rows event decoder that leaves the rows of
+// tables neither captured nor the signal table undecoded: rows() ignores
+// them. It runs on go-mysql's reading goroutine, with a cache of its own.
+func rowsDecoder(s *settings) func(*replication.RowsEvent, []byte) error {
+	type decision struct {
+		tm   *replication.TableMapEvent
+		want bool
+	}
+	seen := map[uint64]decision{}
+	return func(e *replication.RowsEvent, data []byte) error {
+		pos, err := e.DecodeHeader(data)
+		if err != nil {
+			return err
+		}
+		d, ok := seen[e.TableID]
+		if !ok || d.tm != e.Table {
+			if len(seen) >= 4096 { // table ids of dropped or altered tables
+				clear(seen)
+			}
+			db, name := string(e.Table.Schema), string(e.Table.Table)
+			d = decision{tm: e.Table, want: s.filter.table(db, name) || s.signalTable == db+"."+name}
+			seen[e.TableID] = d
+		}
+		if !d.want {
+			return nil
+		}
+		return e.DecodeData(pos, data)
 	}
 }
 
@@ -230,7 +266,10 @@ func (st *streamer) begin(h *replication.EventHeader) {
 func (st *streamer) handle(ev *replication.BinlogEvent) error {
 	h := ev.Header
 	if h.Timestamp > 0 {
-		streamLagSeconds.WithLabelValues(st.s.prefix).Set(time.Since(time.Unix(int64(h.Timestamp), 0)).Seconds())
+		if st.lag == nil {
+			st.lag = streamLagSeconds.WithLabelValues(st.s.prefix)
+		}
+		st.lag.Set(time.Since(time.Unix(int64(h.Timestamp), 0)).Seconds())
 	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
@@ -481,7 +520,7 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 	evIndex := st.tx.rowsEvents
 	st.tx.rowsEvents++
 	m := st.tables[e.TableID]
-	if m != nil && st.s.signalTable != "" && m.tbl.db+"."+m.tbl.name == st.s.signalTable {
+	if m != nil && st.s.signalTable != "" && isSignalTable(st.s.signalTable, m.tbl) {
 		if err := st.signal(h, e); err != nil {
 			return err
 		}
@@ -555,7 +594,8 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 			st.supersede(tbl, after.key)
 		}
 		src := st.source(h, tbl, int32(row))
-		var recs []*connect.Record
+		var buf [3]*connect.Record // a row makes at most three records
+		recs := buf[:0]
 		switch {
 		case op == "u" && tbl.keySchema != nil && !debezium.KeysEqual(before.key, after.key):
 			recs = append(recs, st.change(tbl, "d", before, nil, before.key, src))
@@ -590,6 +630,13 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 		return st.flush()
 	}
 	return nil
+}
+
+// isSignalTable reports whether t is the signal table db.name, without
+// building that name for every rows event.
+func isSignalTable(signal string, t *table) bool {
+	return len(signal) == len(t.db)+1+len(t.name) && strings.HasPrefix(signal, t.db) &&
+		signal[len(t.db)] == '.' && strings.HasSuffix(signal, t.name)
 }
 
 // source builds the source block of a streamed event.

@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"fmt"
+	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -98,26 +100,66 @@ type rowValues struct {
 	val *connect.Struct
 }
 
-// structArena makes structs a few dozen at a time (connect.NewStructs):
-// fewer, larger allocations. An arena belongs to one goroutine.
-type structArena map[*connect.Schema][]connect.Struct
+// structArena makes structs a few dozen at a time (connect.NewStructs),
+// and the big.Int of decimal values likewise: fewer, larger allocations. An
+// arena belongs to one goroutine.
+type structArena struct {
+	// structs are each schema's free structs, behind a pointer so that
+	// taking one is a map read, not a map write.
+	structs map[*connect.Schema]*[]connect.Struct
+	ints    []big.Int
+	words   []big.Word
+}
+
+func newStructArena() *structArena {
+	return &structArena{structs: map[*connect.Schema]*[]connect.Struct{}}
+}
 
 // structBatch is how many structs of one schema are made at once: small, so
 // a record kept long after the others keeps little memory alive.
 const structBatch = 32
 
-func (a structArena) new(s *connect.Schema) *connect.Struct {
-	free := a[s]
-	if len(free) == 0 {
-		free = connect.NewStructs(s, structBatch)
+func (a *structArena) new(s *connect.Schema) *connect.Struct {
+	free := a.structs[s]
+	if free == nil {
+		free = new([]connect.Struct)
+		a.structs[s] = free
 	}
-	a[s] = free[1:]
-	return &free[0]
+	if len(*free) == 0 {
+		*free = connect.NewStructs(s, structBatch)
+	}
+	st := &(*free)[0]
+	*free = (*free)[1:]
+	return st
+}
+
+// bigInt returns n as a big.Int of the arena. Its one word has a capacity of
+// one, so arithmetic on it that grows reallocates rather than write into
+// its neighbour's.
+func (a *structArena) bigInt(n int64) *big.Int {
+	if len(a.ints) == 0 {
+		a.ints, a.words = make([]big.Int, structBatch), make([]big.Word, structBatch)
+	}
+	z, w := &a.ints[0], a.words[:1:1]
+	a.ints, a.words = a.ints[1:], a.words[1:]
+	u := uint64(n)
+	if n < 0 {
+		u = -u
+	}
+	if u == 0 || bits.UintSize == 32 && u>>32 != 0 {
+		return z.SetInt64(n)
+	}
+	w[0] = big.Word(u)
+	z.SetBits(w)
+	if n < 0 {
+		z.Neg(z)
+	}
+	return z
 }
 
 // decodeRow converts one row (values in column order) into key and value
 // structs.
-func (t *table) decodeRow(row []any, fromBinlog bool, a structArena) (rowValues, error) {
+func (t *table) decodeRow(row []any, fromBinlog bool, a *structArena) (rowValues, error) {
 	var r rowValues
 	r.val = a.new(t.valSchema)
 	if t.keySchema != nil {
@@ -131,7 +173,7 @@ func (t *table) decodeRow(row []any, fromBinlog bool, a structArena) (rowValues,
 		if i < len(row) {
 			raw = row[i]
 		}
-		v, err := c.codec.convert(raw, fromBinlog)
+		v, err := c.codec.convert(raw, fromBinlog, a)
 		if err != nil {
 			return r, fmt.Errorf("%s.%s column %s: %w", t.db, t.name, c.def.name, err)
 		}

@@ -212,12 +212,15 @@ func decimalSchema(s *settings, precision, scale int) *connect.Schema {
 // other temporal values as strings, ENUM and SET as numbers), or what the text protocol
 // returns (int64, uint64, float64 or the text as bytes). fromBinlog tells
 // which, for text in a character set other than UTF-8.
-func (c *codec) convert(v any, fromBinlog bool) (any, error) {
+func (c *codec) convert(v any, fromBinlog bool, a *structArena) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	switch c.kind {
 	case kInt:
+		if c.same(v) {
+			return v, nil // already the schema's type: no new box
+		}
 		u, neg, err := c.integer(v)
 		if err != nil {
 			return nil, err
@@ -256,7 +259,7 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		}
 		return strconv.ParseFloat(text(v), 64)
 	case kDecimal:
-		return c.decimal(v)
+		return c.decimal(v, a)
 	case kBool:
 		n, err := c.bitValue(v)
 		return n != 0, err
@@ -274,10 +277,16 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 		if fromBinlog && c.latin1 {
 			return charmap.Windows1252.NewDecoder().String(text(v))
 		}
+		if _, ok := v.(string); ok {
+			return v, nil // go-mysql's own string: no new box
+		}
 		return text(v), nil
 	case kJSON:
 		if b, ok := v.([]byte); ok && len(b) == 0 {
 			return "null", nil
+		}
+		if _, ok := v.(string); ok {
+			return v, nil
 		}
 		return text(v), nil
 	case kBytes:
@@ -372,6 +381,22 @@ func (c *codec) convert(v any, fromBinlog bool) (any, error) {
 	return nil, fmt.Errorf("unknown value kind %d", c.kind)
 }
 
+// same reports whether the integer v already has the Go type and
+// interpretation of the column's schema, so convert can return it as is:
+// go-mysql's int32 of a signed INT, its int64 of a signed BIGINT.
+func (c *codec) same(v any) bool {
+	if c.unsigned {
+		return false
+	}
+	switch v.(type) {
+	case int32:
+		return c.intType == connect.TypeInt32 && c.bits == 32
+	case int64:
+		return c.intType == connect.TypeInt64
+	}
+	return false
+}
+
 // zero is the value of a zero date: null when the column allows it, else
 // the epoch, as Debezium's.
 func (c *codec) zero() any {
@@ -450,7 +475,7 @@ func (c *codec) bitValue(v any) (uint64, error) {
 	return n, nil
 }
 
-func (c *codec) decimal(v any) (any, error) {
+func (c *codec) decimal(v any, a *structArena) (any, error) {
 	s := text(v)
 	switch c.schema.Type {
 	case connect.TypeString:
@@ -465,7 +490,7 @@ func (c *codec) decimal(v any) (any, error) {
 		return connect.Decimal{Unscaled: new(big.Int).SetUint64(uint64(n)), Scale: 0}, nil
 	}
 	if n, ok := smallDecimal(s, c.scale); ok {
-		return connect.Decimal{Unscaled: big.NewInt(n), Scale: c.scale}, nil
+		return connect.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
 	}
 	d, err := connect.ParseDecimal(s)
 	if err != nil {

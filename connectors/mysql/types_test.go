@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"math"
+	"math/big"
 	"reflect"
 	"testing"
 	"time"
@@ -90,5 +92,25 @@ func TestTypesRoundTrip(t *testing.T) {
 	}
 	if fs, _ := sch.Field("en"); fs.Schema.Parameters["allowed"] != "sad,ok,happy" {
 		t.Errorf("enum allowed = %q", fs.Schema.Parameters["allowed"])
+	}
+}
+
+// The arena's big.Ints equal big.NewInt's, and growing one leaves its
+// neighbours alone.
+func TestArenaBigInt(t *testing.T) {
+	a := newStructArena()
+	vals := []int64{0, 1, -1, 255, -256, 1 << 40, math.MaxInt64, math.MinInt64, 123456789}
+	got := make([]*big.Int, len(vals))
+	for i, v := range vals {
+		got[i] = a.bigInt(v)
+	}
+	got[1].Lsh(got[1], 100) // needs more words than its one
+	got[2].Add(got[2], big.NewInt(-1))
+	want := []string{"0", "1267650600228229401496703205376", "-2", "255", "-256", "1099511627776",
+		"9223372036854775807", "-9223372036854775808", "123456789"}
+	for i, w := range want {
+		if got[i].String() != w {
+			t.Errorf("value %d: got %s, want %s", i, got[i], w)
+		}
 	}
 }
