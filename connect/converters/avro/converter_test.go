@@ -116,9 +116,14 @@ func TestRoundTrip(t *testing.T) {
 	if b, err := c.FromConnect("topic", s, nil); err != nil || b != nil {
 		t.Fatalf("tombstone: %v %v", b, err)
 	}
+	// The second write reuses the cached id. Its bytes may differ from the
+	// first's: maps are written in Go's map order, which Avro leaves open.
 	b2, err := c.FromConnect("topic", s, v)
-	if err != nil || !bytes.Equal(b, b2) {
-		t.Fatalf("second write differs: %v", err)
+	if err != nil || !bytes.Equal(b[:5], b2[:5]) {
+		t.Fatalf("second write: %v, header % x, want % x", err, b2[:min(len(b2), 5)], b[:5])
+	}
+	if _, gv2, err := r.ToConnect("topic", b2); err != nil || !bytes.Equal(jsonOf(t, s, v), jsonOf(t, s, gv2)) {
+		t.Fatalf("second write reads back differently: %v", err)
 	}
 }
 
