@@ -4,7 +4,6 @@ import (
 	"maps"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/connecttest"
@@ -36,25 +35,21 @@ func TestConformance(t *testing.T) {
 			return out
 		},
 		Written: func(t *testing.T) []int {
-			// Search sees documents after a refresh: read until two reads agree.
-			var prev []int
-			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-				docs, err := srv.Documents("conformance")
-				if err != nil {
-					continue
-				}
-				var cur []int
-				for id := range docs {
-					if n, err := strconv.Atoi(id[1:]); err == nil {
-						cur = append(cur, n)
-					}
-				}
-				if len(cur) > 0 && len(cur) == len(prev) {
-					return cur
-				}
-				prev = cur
+			// Search sees acknowledged writes once Zinc applied its WAL.
+			if err := srv.Settle("conformance"); err != nil {
+				t.Fatal(err)
 			}
-			return prev
+			docs, err := srv.Documents("conformance")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []int
+			for id := range docs {
+				if n, err := strconv.Atoi(id[1:]); err == nil {
+					out = append(out, n)
+				}
+			}
+			return out
 		},
 		Bad: func() *connect.Record { return &connect.Record{Value: map[string]any{"n": 1}} },
 		Invalid: map[string]map[string]string{

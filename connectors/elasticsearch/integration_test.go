@@ -18,18 +18,20 @@ import (
 
 // These tests run the task against ZincSearch, started by the harness.
 // What they are designed around (see shared/scripts/install-zincsearch.sh):
-//   - writes become visible only after Zinc's 100ms WAL sync: the final
-//     state is polled for, never read once;
+//   - writes become visible only after Zinc applies its WAL (every 100ms,
+//     later on a loaded machine): tests call srv.Settle, which waits until
+//     a marker written after them is searchable, before reading;
 //   - Zinc has no GET _doc/id: the index is read with a match_all _search;
 //   - Zinc loses a delete of a document indexed in the same bulk request,
 //     and, as its source shows (DeleteDocument looks the id up in the
 //     WAL-synced index, and the item still reports 200), a delete of a
-//     document indexed less than one WAL sync (100ms) earlier. The task
-//     never puts two operations on one document into one request (a second
-//     waits for the first's acknowledgement, later ones collapse into it);
-//     for the time window the streams are cut into rounds in which each key
-//     changes at most once, with a pause longer than the WAL sync between
-//     rounds. On Elasticsearch no such pause is needed;
+//     document whose write is still in the WAL. The task never puts two
+//     operations on one document into one request (a second waits for the
+//     first's acknowledgement, later ones collapse into it); for the WAL
+//     the streams are cut into rounds in which each key changes at most
+//     once, and each round is settled (srv.Settle) before the next. A fixed
+//     pause is not enough: on a loaded machine Zinc applied its WAL more
+//     than 600ms late and lost deletes. On Elasticsearch no wait is needed;
 //   - Zinc's bulk "update" replaces the whole document with the data line,
 //     so partial (TOAST) updates are tested against the fake server
 //     instead, and the streams here carry full rows only;
@@ -133,19 +135,20 @@ func makeStream(rounds, keys int, seed uint64) sourceStream {
 	return s
 }
 
-// walSyncPause outlasts ZincSearch's 100ms WAL sync with a wide margin: on a
-// loaded machine the sync runs late (at 250ms a run lost a re-create).
-const walSyncPause = 600 * time.Millisecond
-
 // putRound puts a round of records in batches, waits for Elasticsearch to
-// acknowledge them and for Zinc's WAL sync.
-func putRound(t *testing.T, task *Task, recs []*connect.Record) {
+// acknowledge them and for Zinc to apply them to indices (see the top of
+// this file).
+func putRound(t *testing.T, srv *testservice.ElasticsearchServer, task *Task, recs []*connect.Record, indices ...string) {
 	t.Helper()
 	putInBatches(t, task, recs, 37)
 	if err := task.Flush(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(walSyncPause)
+	for _, index := range indices {
+		if err := srv.Settle(index); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func zincProps(srv *testservice.ElasticsearchServer) map[string]string {
@@ -195,7 +198,7 @@ func TestZincStreamEndsAsSource(t *testing.T) {
 	total := int64(0)
 	for i := range stream.envelopes {
 		putInBatches(t, task, stream.envelopes[i], 37)
-		putRound(t, task, stream.flat[i])
+		putRound(t, srv, task, stream.flat[i], "srv.public.items", "items-flat")
 		total += int64(len(stream.flat[i]))
 	}
 	waitCommitted(t, task, connect.TopicPartition{Topic: "srv.public.items"}, total)
@@ -223,7 +226,7 @@ func TestZincRestartResumesFromCommittedOffsets(t *testing.T) {
 	// without committing again (a crash or rebalance).
 	first := startTaskProps(t, &fakeTaskContext{}, zincProps(srv))
 	for _, r := range stream.flat[:5] {
-		putRound(t, first, r)
+		putRound(t, srv, first, r, "items-flat")
 	}
 	half := len(stream.flat[5]) / 2
 	putInBatches(t, first, stream.flat[5][:half], 37)
@@ -232,8 +235,8 @@ func TestZincRestartResumesFromCommittedOffsets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putRound(t, first, stream.flat[5][half:])
-	putRound(t, first, stream.flat[6])
+	putRound(t, srv, first, stream.flat[5][half:], "items-flat")
+	putRound(t, srv, first, stream.flat[6], "items-flat")
 	if err := first.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +257,7 @@ func TestZincRestartResumesFromCommittedOffsets(t *testing.T) {
 			}
 		}
 		if len(rest) > 0 {
-			putRound(t, second, rest)
+			putRound(t, srv, second, rest, "items-flat")
 		}
 	}
 	waitCommitted(t, second, tp, all[len(all)-1].Offset+1)

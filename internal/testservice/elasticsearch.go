@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ type ElasticsearchServer struct {
 
 // Elasticsearch starts a ZincSearch server for the test and stops it on
 // cleanup: data in t.TempDir(), listening on a free 127.0.0.1 port, with
-// writes made visible every 100ms. It skips the test when zincsearch has not
+// writes made visible every 100ms (Settle waits for them). It skips the test when zincsearch has not
 // been built (fails with CI=true): run scripts/deps.sh.
 func Elasticsearch(t testing.TB) *ElasticsearchServer {
 	t.Helper()
@@ -68,6 +69,9 @@ func Elasticsearch(t testing.TB) *ElasticsearchServer {
 				"ZINC_PROFILER=false",
 				"ZINC_PROMETHEUS_ENABLE=false",
 				"ZINC_WAL_SYNC_INTERVAL=100ms",
+				// One shard per index, so one WAL: Settle's marker document
+				// is applied after every write acknowledged before it.
+				"ZINC_SHARD_NUM=1",
 				"GIN_MODE=release",
 			},
 			dropEnv:    []string{"ZINC_", "GIN_MODE="},
@@ -106,10 +110,65 @@ func httpReady(url string, ok func(int) bool) error {
 	return nil
 }
 
+// settleID is the id of the marker document Settle writes; Documents leaves
+// it out.
+const settleID = "penstock-settle"
+
+// settleSeq numbers Settle's markers, so each call waits for its own.
+var settleSeq atomic.Int64
+
+// Settle waits until every write ZincSearch acknowledged to index before the
+// call is searchable. ZincSearch acknowledges a write when it is in the
+// index's WAL and applies the WAL in order on a timer (every 100ms, later on
+// a loaded machine), so Settle writes a marker document and polls until a
+// search sees it (up to a minute). Until then a search can miss writes, and
+// a delete of a document whose write is still in the WAL is lost (Zinc
+// looks the id up in the applied index and answers 200 anyway): tests wait
+// for Settle between writes and deletes of one document and before reading.
+func (s *ElasticsearchServer) Settle(index string) error {
+	n := settleSeq.Add(1)
+	body := fmt.Sprintf(`{"index":{"_index":%q,"_id":%q}}`+"\n"+`{"settle":%d}`+"\n", index, settleID, n)
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/_bulk", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(s.Username, s.Password)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("settle %s: %w", index, err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("settle %s: writing the marker: %s: %s", index, res.Status, raw)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		docs, err := s.search(index)
+		if err == nil {
+			if m, ok := docs[settleID]; ok && m["settle"] == float64(n) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("settle %s: the marker written a minute ago is not searchable (last error: %v)", index, err)
+		}
+	}
+}
+
 // Documents returns every document of index (up to 10,000) as id -> source,
-// without the @timestamp field ZincSearch adds. Writes become visible only
-// after ZincSearch's WAL sync, so callers poll.
+// without the @timestamp field ZincSearch adds and without Settle's marker.
+// Writes become visible only after ZincSearch applies its WAL: call Settle
+// first.
 func (s *ElasticsearchServer) Documents(index string) (map[string]map[string]any, error) {
+	docs, err := s.search(index)
+	delete(docs, settleID)
+	return docs, err
+}
+
+// search returns every document of index (up to 10,000) as id -> source,
+// without the @timestamp field ZincSearch adds.
+func (s *ElasticsearchServer) search(index string) (map[string]map[string]any, error) {
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/"+index+"/_search", strings.NewReader(`{"query":{"match_all":{}},"size":10000}`))
 	if err != nil {
 		return nil, err
