@@ -36,9 +36,10 @@ var Rules = []Rule{
 		Why: "connectors -> connect; each declares its own plugin entry; no connector imports another"},
 	{From: "offsets", Allow: []string{"connect/...", "internal/topiclog"},
 		Why: "offsets stores source offsets on a topic"},
-	{From: "worker/...", Allow: []string{"connect/...", "plugins", "offsets", "transforms", "worker/...", "internal/properties", "internal/topiclog"},
+	{From: "worker/...", Allow: []string{"connect/...", "plugins", "offsets", "transforms", "worker/...", "internal/properties", "internal/topiclog",
+		"internal/tlsconfig", "internal/jaas"},
 		Why: "worker -> connect, plugins, offsets (never a connector, never the broker)"},
-	{From: "broker/...", Allow: []string{"broker/...", "internal/properties"},
+	{From: "broker/...", Allow: []string{"broker/...", "internal/properties", "internal/tlsconfig", "internal/jaas"},
 		Why: "broker -> nothing here but leaf internals"},
 }
 
