@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 )
 
 // metrics are the worker's Prometheus metrics, registered on the registry
