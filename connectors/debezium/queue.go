@@ -9,20 +9,67 @@ import (
 )
 
 // Queue hands records from a CDC task's reading goroutine to Poll. It holds at most
-// max records: a full queue pauses the reader, which is how a slow worker
-// slows reading the WAL instead of filling memory.
+// max records and, past its first record, at most maxBytes (estimated by
+// recordSize): a full queue pauses the reader, which is how a slow worker
+// slows reading the database instead of filling memory, whether its rows are
+// narrow or wide.
 type Queue struct {
 	mu       sync.Mutex
 	recs     []*connect.Record
+	sizes    []int // recordSize of each of recs
+	bytes    int   // sum of sizes
 	max      int
+	maxBytes int   // 0: no byte bound
 	err      error // the reader's failure, returned once the records are drained
 	notEmpty chan struct{}
 	notFull  chan struct{}
 }
 
-// NewQueue returns a queue holding at most max records.
-func NewQueue(max int) *Queue {
-	return &Queue{max: max, notEmpty: make(chan struct{}, 1), notFull: make(chan struct{}, 1)}
+// NewQueue returns a queue holding at most max records and, past its first
+// record, at most maxBytes (0: no byte bound).
+func NewQueue(max, maxBytes int) *Queue {
+	return &Queue{max: max, maxBytes: maxBytes, notEmpty: make(chan struct{}, 1), notFull: make(chan struct{}, 1)}
+}
+
+// recordSize estimates the memory a record holds, calibrated on heap
+// profiles of snapshots and streaming: the record, its offset map, and per
+// value its interface slot and boxed copy, plus the bytes of strings and
+// byte slices. Values shared between records (a snapshot's source block,
+// its offset) count in each, so the estimate errs high.
+func recordSize(r *connect.Record) int {
+	return 256 + valueSize(r.Key) + valueSize(r.Value) + valueSize(r.SourceOffset)
+}
+
+func valueSize(v any) int {
+	switch x := v.(type) {
+	case nil:
+		return 0
+	case *connect.Struct:
+		n := 64
+		for i := range x.Schema().Fields {
+			n += 16 + valueSize(x.GetAt(i))
+		}
+		return n
+	case string:
+		return 16 + len(x)
+	case []byte:
+		return 24 + len(x)
+	case []any:
+		n := 24
+		for _, e := range x {
+			n += 16 + valueSize(e)
+		}
+		return n
+	case map[string]any: // offsets: a few scalar entries, not walked
+		if x == nil {
+			return 0
+		}
+		return 128 + 64*len(x)
+	case connect.Decimal:
+		return 64
+	default:
+		return 16
+	}
 }
 
 func signal(c chan struct{}) {
@@ -36,13 +83,29 @@ func signal(c chan struct{}) {
 // calls idle every interval (the reader uses it to keep its replication
 // connection alive); an error from idle ends the wait.
 func (q *Queue) Push(ctx context.Context, recs []*connect.Record, interval time.Duration, idle func() error) error {
+	var sizes []int
+	if q.maxBytes > 0 {
+		sizes = make([]int, len(recs))
+		for i, r := range recs {
+			sizes[i] = recordSize(r)
+		}
+	}
 	for len(recs) > 0 {
 		q.mu.Lock()
-		room := q.max - len(q.recs)
-		if room > 0 {
-			n := min(room, len(recs))
-			q.recs = append(q.recs, recs[:n]...)
+		n := 0
+		for n < len(recs) && len(q.recs) < q.max && (sizes == nil || len(q.recs) == 0 || q.bytes+sizes[n] <= q.maxBytes) {
+			q.recs = append(q.recs, recs[n])
+			if sizes != nil {
+				q.sizes = append(q.sizes, sizes[n])
+				q.bytes += sizes[n]
+			}
+			n++
+		}
+		if n > 0 {
 			recs = recs[n:]
+			if sizes != nil {
+				sizes = sizes[n:]
+			}
 			q.mu.Unlock()
 			signal(q.notEmpty)
 			continue
@@ -65,7 +128,7 @@ func (q *Queue) Push(ctx context.Context, recs []*connect.Record, interval time.
 	return nil
 }
 
-// Fail records the reader's error for take to return.
+// Fail records the reader's error for Take to return.
 func (q *Queue) Fail(err error) {
 	q.mu.Lock()
 	if q.err == nil {
@@ -87,6 +150,12 @@ func (q *Queue) Take(ctx context.Context, n int, wait time.Duration) ([]*connect
 			rest := copy(q.recs, q.recs[k:])
 			clear(q.recs[rest:])
 			q.recs = q.recs[:rest]
+			if q.maxBytes > 0 {
+				for _, n := range q.sizes[:k] {
+					q.bytes -= n
+				}
+				q.sizes = q.sizes[:copy(q.sizes, q.sizes[k:])]
+			}
 			q.mu.Unlock()
 			signal(q.notFull)
 			return out, nil

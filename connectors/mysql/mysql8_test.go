@@ -83,7 +83,7 @@ func TestMySQL8Formats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := &Task{s: s, q: debezium.NewQueue(100), partition: map[string]any{"server": "srv"}}
+	task := &Task{s: s, q: debezium.NewQueue(100, 0), partition: map[string]any{"server": "srv"}}
 	task.source = newSourceFor(s)
 	gt, err := newGTIDTracker("mysql", mysqlUUID+":1-6")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // The hot paths without a database, on the table of bench/postgres:
@@ -154,7 +155,7 @@ func walDeleteMsg(rel uint32, tag byte, old []*string) []byte {
 // goroutine takes as the worker's Poll would.
 func benchStreamer(tb testing.TB, s *settings, tbl *table) (*streamer, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	tk := &Task{s: s, q: newQueue(s.maxQueue, int(s.maxQueueBytes)), partition: map[string]any{"server": s.prefix},
+	tk := &Task{s: s, q: debezium.NewQueue(s.maxQueue, int(s.maxQueueBytes)), partition: map[string]any{"server": s.prefix},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	st := &streamer{t: tk, s: s, ctx: ctx, tables: map[uint32]*table{tbl.relID: tbl}, proto: 1,
 		streamed: map[uint32][]bufferedChange{}, batch: make([]*connect.Record, 0, s.maxBatch)}
@@ -162,7 +163,7 @@ func benchStreamer(tb testing.TB, s *settings, tbl *table) (*streamer, func()) {
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			_, _ = tk.q.take(ctx, s.maxBatch, time.Millisecond)
+			_, _ = tk.q.Take(ctx, s.maxBatch, time.Millisecond)
 		}
 	}()
 	return st, func() { cancel(); <-done }

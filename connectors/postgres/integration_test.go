@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 	names "github.com/penstockhq/penstock/internal/debeziumnames"
 )
 
@@ -438,7 +439,7 @@ func TestRestartAndCommit(t *testing.T) {
 	}
 	hb := pollUntil(t, task2, w2, 10*time.Second, func(rs []*connect.Record) bool {
 		r := rs[len(rs)-1]
-		p, _ := offsetInt(r.SourceOffset[offLSNProc])
+		p, _ := debezium.OffsetInt(r.SourceOffset[offLSNProc])
 		if testing.Verbose() {
 			t.Logf("%d records; last %s lsn_proc %s, want %s", len(rs), r.Topic, pglogrepl.LSN(p), cur)
 		}

@@ -1,10 +1,7 @@
 package postgres
 
 import (
-	"sort"
-	"sync"
-	"sync/atomic"
-
+	"github.com/penstockhq/penstock/connectors/debezium"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -36,42 +33,6 @@ func init() {
 	}
 }
 
-// TableProgress is one table's snapshot progress.
-type TableProgress struct {
-	Table     string // schema.table
-	RowsRead  int64
-	Estimated int64 // pg_class.reltuples at the start; -1 when never analyzed
-	Done      bool
-}
-
-// tableProgress counts one table's rows while chunks of it are read.
-type tableProgress struct {
-	name      string
-	est       int64
-	read      atomic.Int64
-	chunksOut atomic.Int32
-	done      atomic.Bool
-}
-
-// snapshotProgress is the progress of every table of a snapshot.
-type snapshotProgress struct {
-	mu     sync.Mutex
-	tables []*tableProgress
-}
-
-func (p *snapshotProgress) add(tp *tableProgress) {
-	p.mu.Lock()
-	p.tables = append(p.tables, tp)
-	p.mu.Unlock()
-}
-
-func (p *snapshotProgress) list() []TableProgress {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]TableProgress, 0, len(p.tables))
-	for _, t := range p.tables {
-		out = append(out, TableProgress{Table: t.name, RowsRead: t.read.Load(), Estimated: t.est, Done: t.done.Load()})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
-	return out
-}
+// TableProgress is one table's snapshot progress; Table is schema.table and
+// Estimated is pg_class.reltuples at the start (-1 when never analyzed).
+type TableProgress = debezium.TableProgress

@@ -220,7 +220,7 @@ func TestHandleFastPathMatchesPglogrepl(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		recs, err := st.t.q.take(t.Context(), 1000, time.Millisecond)
+		recs, err := st.t.q.Take(t.Context(), 1000, time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}

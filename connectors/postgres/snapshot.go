@@ -22,7 +22,7 @@ import (
 type snapChunk struct {
 	tbl  *table
 	sql  string
-	prog *tableProgress
+	prog *debezium.TableCounter
 	desc string
 }
 
@@ -139,7 +139,7 @@ func (t *Task) snapshot(ctx context.Context, meta *pgx.Conn, tm *typeMap, snapNa
 			send = batch[:len(batch)-1]
 		}
 		held = batch[len(batch)-1]
-		if err := t.q.push(sctx, send, time.Second, nil); err != nil {
+		if err := t.q.Push(sctx, send, time.Second, nil); err != nil {
 			fail(err)
 			break
 		}
@@ -164,7 +164,7 @@ func (t *Task) snapshot(ctx context.Context, meta *pgx.Conn, tm *typeMap, snapNa
 		}
 		off[offLastSnapshotRecord] = true
 		held.SourceOffset = off
-		if err := t.q.push(ctx, []*connect.Record{held}, time.Second, nil); err != nil {
+		if err := t.q.Push(ctx, []*connect.Record{held}, time.Second, nil); err != nil {
 			return nil
 		}
 	}
@@ -179,8 +179,8 @@ func (t *Task) snapshot(ctx context.Context, meta *pgx.Conn, tm *typeMap, snapNa
 func (t *Task) planChunks(ctx context.Context, meta *pgx.Conn, tbl *table, cat *catalogTable) ([]*snapChunk, error) {
 	s := t.s
 	name := cat.schema + "." + cat.name
-	prog := &tableProgress{name: name, est: int64(cat.estRows)}
-	t.progress.add(prog)
+	prog := &debezium.TableCounter{Name: name, Estimated: int64(cat.estRows)}
+	t.progress.Add(prog)
 	snapshotRowsEstimated.WithLabelValues(s.prefix, name).Set(cat.estRows)
 	snapshotRowsRead.WithLabelValues(s.prefix, name).Set(0)
 	cols := make([]string, len(tbl.cols))
@@ -193,7 +193,7 @@ func (t *Task) planChunks(ctx context.Context, meta *pgx.Conn, tbl *table, cat *
 	from := pgx.Identifier{cat.schema, cat.name}.Sanitize()
 	base := "COPY (SELECT " + strings.Join(cols, ", ") + " FROM " + from
 	whole := []*snapChunk{{tbl: tbl, sql: base + ") TO STDOUT", prog: prog, desc: name}}
-	prog.chunksOut.Store(1)
+	prog.ChunksOut.Store(1)
 	if s.snapshotThreads <= 1 || len(cat.pk) != 1 {
 		return whole, nil
 	}
@@ -248,7 +248,7 @@ func (t *Task) planChunks(ctx context.Context, meta *pgx.Conn, tbl *table, cat *
 			break
 		}
 	}
-	prog.chunksOut.Store(int32(len(out)))
+	prog.ChunksOut.Store(int32(len(out)))
 	return out, nil
 }
 
@@ -265,8 +265,8 @@ func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn
 		if len(batch) == 0 {
 			return nil
 		}
-		ch.prog.read.Add(int64(len(batch)))
-		snapshotRowsRead.WithLabelValues(s.prefix, ch.prog.name).Set(float64(ch.prog.read.Load()))
+		ch.prog.Read.Add(int64(len(batch)))
+		snapshotRowsRead.WithLabelValues(s.prefix, ch.prog.Name).Set(float64(ch.prog.Read.Load()))
 		select {
 		case out <- batch:
 		case <-ctx.Done():
@@ -313,9 +313,9 @@ func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn
 	if err := send(); err != nil {
 		return err
 	}
-	if ch.prog.chunksOut.Add(-1) == 0 {
-		ch.prog.done.Store(true)
-		t.log.Info("snapshot of table done", "table", ch.prog.name, "rows", ch.prog.read.Load())
+	if ch.prog.ChunksOut.Add(-1) == 0 {
+		ch.prog.Done.Store(true)
+		t.log.Info("snapshot of table done", "table", ch.prog.Name, "rows", ch.prog.Read.Load())
 	}
 	return nil
 }

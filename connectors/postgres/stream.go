@@ -283,7 +283,7 @@ func (st *streamer) flush() error {
 	if len(st.batch) == 0 {
 		return nil
 	}
-	err := st.t.q.push(st.ctx, st.batch, st.s.statusInterval/2, func() error {
+	err := st.t.q.Push(st.ctx, st.batch, st.s.statusInterval/2, func() error {
 		st.t.statusDirty.Store(false)
 		return st.sendStatus()
 	})

@@ -2,19 +2,17 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // Offset keys. lsn, txId and ts_usec are Debezium's; lsn_proc and
@@ -52,7 +50,7 @@ type Task struct {
 	log       *slog.Logger
 	ctx       context.Context
 	cancel    context.CancelFunc
-	q         *queue
+	q         *debezium.Queue
 	partition map[string]any
 	done      chan struct{}
 
@@ -63,7 +61,7 @@ type Task struct {
 	statusDirty atomic.Bool
 	conn        atomic.Pointer[net.Conn]
 
-	progress snapshotProgress
+	progress debezium.SnapshotProgress
 	stopOnce sync.Once
 }
 
@@ -86,7 +84,7 @@ func (t *Task) Start(ctx context.Context, tctx connect.SourceTaskContext, props 
 	}
 	t.log = slog.Default().With("connector", name, "server", s.prefix, "slot", s.slot)
 	t.ctx, t.cancel = context.WithCancel(ctx)
-	t.q = newQueue(s.maxQueue, int(s.maxQueueBytes))
+	t.q = debezium.NewQueue(s.maxQueue, int(s.maxQueueBytes))
 	t.partition = map[string]any{"server": s.prefix}
 	t.done = make(chan struct{})
 	go t.run()
@@ -98,13 +96,13 @@ func (t *Task) run() {
 	err := t.produce(t.ctx)
 	if err != nil && t.ctx.Err() == nil {
 		t.log.Error("postgres capture failed", "err", err)
-		t.q.fail(err)
+		t.q.Fail(err)
 	}
 }
 
 // Poll returns the next records, waiting up to poll.interval.ms.
 func (t *Task) Poll(ctx context.Context) ([]*connect.Record, error) {
-	return t.q.take(ctx, t.s.maxBatch, t.s.pollInterval)
+	return t.q.Take(ctx, t.s.maxBatch, t.s.pollInterval)
 }
 
 // Commit confirms to the server the position of the flushed offset (see
@@ -178,37 +176,10 @@ func (t *Task) Stop() error {
 
 // Progress returns the snapshot progress per table (rows read and the
 // planner's row estimate); empty when no snapshot ran.
-func (t *Task) Progress() []TableProgress { return t.progress.list() }
+func (t *Task) Progress() []TableProgress { return t.progress.List() }
 
 // CommittedLSN returns the LSN last confirmed to the server.
 func (t *Task) CommittedLSN() uint64 { return t.committed.Load() }
-
-// offsetInt reads an integer offset value, whatever type the offset store
-// decoded it as.
-func offsetInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case uint64:
-		if x > math.MaxInt64 {
-			return 0, false
-		}
-		return int64(x), true
-	case float64:
-		return int64(x), true
-	case json.Number:
-		n, err := x.Int64()
-		return n, err == nil
-	case string:
-		n, err := strconv.ParseInt(x, 10, 64)
-		return n, err == nil
-	}
-	return 0, false
-}
 
 // resumePoint is where streaming picks up from a stored offset.
 type resumePoint struct {
@@ -238,10 +209,10 @@ func interpretOffset(off map[string]any) storedState {
 		last, _ := off[offLastSnapshotRecord].(bool)
 		st.snapshotComplete = last
 	}
-	lsn, _ := offsetInt(off[offLSN])
-	proc, hasProc := offsetInt(off[offLSNProc])
-	commit, hasCommit := offsetInt(off[offLSNCommit])
-	ev, hasEv := offsetInt(off[offTxEvent])
+	lsn, _ := debezium.OffsetInt(off[offLSN])
+	proc, hasProc := debezium.OffsetInt(off[offLSNProc])
+	commit, hasCommit := debezium.OffsetInt(off[offLSNCommit])
+	ev, hasEv := debezium.OffsetInt(off[offTxEvent])
 	switch {
 	case hasProc && hasCommit && hasEv:
 		st.resume = resumePoint{start: pglogrepl.LSN(proc), commit: pglogrepl.LSN(commit), skip: ev}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // snapshotThenInsert starts a task, polls until it delivered the snapshot
@@ -35,7 +36,7 @@ func snapshotThenInsert(t *testing.T, e *pgEnv, w *fakeWorker, props map[string]
 		}
 	}
 	w.commit(t, task, last)
-	lsn, _ := offsetInt(last.SourceOffset[offLSN])
+	lsn, _ := debezium.OffsetInt(last.SourceOffset[offLSN])
 	want := pglogrepl.LSN(lsn)
 	deadline := time.Now().Add(10 * time.Second)
 	for must(pglogrepl.ParseLSN(slotConfirmed(t, e, "debezium"))) < want {

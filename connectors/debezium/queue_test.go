@@ -1,4 +1,4 @@
-package postgres
+package debezium
 
 import (
 	"context"
@@ -18,23 +18,23 @@ func TestQueueBoundedByBytes(t *testing.T) {
 	ctx := context.Background()
 	stopped, cancel := context.WithCancel(ctx)
 	cancel()
-	q := newQueue(100, 1000)
+	q := NewQueue(100, 1000)
 
 	big := rec(5000) // larger than the byte bound: still passes an empty queue
-	if err := q.push(ctx, []*connect.Record{big}, 0, nil); err != nil {
+	if err := q.Push(ctx, []*connect.Record{big}, 0, nil); err != nil {
 		t.Fatalf("push into an empty queue: %v", err)
 	}
-	if err := q.push(stopped, []*connect.Record{rec(10)}, 0, nil); !errors.Is(err, context.Canceled) {
+	if err := q.Push(stopped, []*connect.Record{rec(10)}, 0, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("push past the byte bound: got %v, want it to wait", err)
 	}
-	if got, _ := q.take(ctx, 10, 0); len(got) != 1 || got[0] != big {
+	if got, _ := q.Take(ctx, 10, 0); len(got) != 1 || got[0] != big {
 		t.Fatalf("take: %v", got)
 	}
 	if q.bytes != 0 {
 		t.Fatalf("bytes after draining: %d", q.bytes)
 	}
 	small := recordSize(rec(50)) // about 320 bytes: three fit in 1000
-	if err := q.push(stopped, []*connect.Record{rec(50), rec(50), rec(50), rec(50)}, 0, nil); !errors.Is(err, context.Canceled) {
+	if err := q.Push(stopped, []*connect.Record{rec(50), rec(50), rec(50), rec(50)}, 0, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("push of four small records: got %v, want the fourth to wait", err)
 	}
 	if len(q.recs) != 3 || q.bytes != 3*small {
@@ -45,9 +45,9 @@ func TestQueueBoundedByBytes(t *testing.T) {
 func TestQueueBoundedByRecords(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	q := newQueue(2, 0)
+	q := NewQueue(2, 0)
 	recs := []*connect.Record{{}, {}, {}}
-	if err := q.push(ctx, recs, 0, nil); !errors.Is(err, context.Canceled) || len(q.recs) != 2 {
+	if err := q.Push(ctx, recs, 0, nil); !errors.Is(err, context.Canceled) || len(q.recs) != 2 {
 		t.Fatalf("push of 3 into a queue of 2: err %v, %d queued", err, len(q.recs))
 	}
 }
