@@ -39,6 +39,7 @@ import (
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/http/webhook"
 	"github.com/penstockhq/penstock/internal/gctune"
+	"github.com/penstockhq/penstock/plugins/builtin"
 	"github.com/penstockhq/penstock/worker"
 )
 
@@ -385,5 +386,5 @@ func newHerder(ctx context.Context, addr string) (*worker.Herder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return worker.New(ctx, cfg, worker.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	return worker.New(ctx, cfg, worker.Options{Registry: builtin.Registry(), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 }
