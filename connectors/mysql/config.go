@@ -238,7 +238,7 @@ type settings struct {
 	sslMode          string
 	prefix           string
 	lists            struct{ dbIn, dbEx, tableIn, tableEx, colIn, colEx, gtidIn, gtidEx []string }
-	filter           *filter
+	filter           *debezium.Filter
 	keyColumns       string
 	keyCols          []debezium.KeyColumns
 	snapshotMode     string
@@ -280,7 +280,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 		}
 	}
 	var err error
-	if s.filter, err = newFilter(l.dbIn, l.dbEx, l.tableIn, l.tableEx, l.colIn, l.colEx); err != nil {
+	if s.filter, err = debezium.NewFilter(systemDatabase, l.dbIn, l.dbEx, l.tableIn, l.tableEx, l.colIn, l.colEx); err != nil {
 		return nil, err
 	}
 	if s.keyCols, err = debezium.ParseMessageKeyColumns(s.keyColumns); err != nil {
@@ -342,26 +342,6 @@ func (s *settings) keyColumnsFor(db, table string) []string {
 	return debezium.KeyColumnsFor(s.keyCols, db+"."+table)
 }
 
-// filter decides which databases, tables and columns are captured, as
-// Debezium's include/exclude lists: each regex must match the whole name.
-type filter struct {
-	dbIn, dbEx, tableIn, tableEx, colIn, colEx []*regexp.Regexp
-}
-
-func newFilter(dbIn, dbEx, tableIn, tableEx, colIn, colEx []string) (*filter, error) {
-	f := &filter{}
-	var err error
-	for _, x := range []struct {
-		dst *[]*regexp.Regexp
-		src []string
-	}{{&f.dbIn, dbIn}, {&f.dbEx, dbEx}, {&f.tableIn, tableIn}, {&f.tableEx, tableEx}, {&f.colIn, colIn}, {&f.colEx, colEx}} {
-		if *x.dst, err = debezium.CompileAll(x.src); err != nil {
-			return nil, err
-		}
-	}
-	return f, nil
-}
-
 // systemDatabase reports databases never captured.
 func systemDatabase(db string) bool {
 	switch strings.ToLower(db) {
@@ -369,36 +349,4 @@ func systemDatabase(db string) bool {
 		return true
 	}
 	return false
-}
-
-// database reports whether tables of db may be captured.
-func (f *filter) database(db string) bool {
-	if systemDatabase(db) {
-		return false
-	}
-	if len(f.dbIn) > 0 && !debezium.AnyMatch(f.dbIn, db) {
-		return false
-	}
-	return !debezium.AnyMatch(f.dbEx, db)
-}
-
-// table reports whether db.table is captured.
-func (f *filter) table(db, table string) bool {
-	if !f.database(db) {
-		return false
-	}
-	name := db + "." + table
-	if len(f.tableIn) > 0 && !debezium.AnyMatch(f.tableIn, name) {
-		return false
-	}
-	return !debezium.AnyMatch(f.tableEx, name)
-}
-
-// column reports whether db.table.column is emitted.
-func (f *filter) column(db, table, column string) bool {
-	name := db + "." + table + "." + column
-	if len(f.colIn) > 0 && !debezium.AnyMatch(f.colIn, name) {
-		return false
-	}
-	return !debezium.AnyMatch(f.colEx, name)
 }

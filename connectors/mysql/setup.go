@@ -232,7 +232,7 @@ ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 		db := getString(r, i, 0)
 		name := getString(r, i, 1)
 		n, _ := r.GetInt(i, 2)
-		if s.filter.table(db, name) {
+		if s.filter.Table(db, name) {
 			out = append(out, capturedTable{db: db, name: name, estRows: n})
 		}
 	}

@@ -172,7 +172,7 @@ func rowsDecoder(s *settings) func(*replication.RowsEvent, []byte) error {
 				clear(seen)
 			}
 			db, name := string(e.Table.Schema), string(e.Table.Table)
-			d = decision{tm: e.Table, want: s.filter.table(db, name) || s.signalTable == db+"."+name}
+			d = decision{tm: e.Table, want: s.filter.Table(db, name) || s.signalTable == db+"."+name}
 			seen[e.TableID] = d
 		}
 		if !d.want {
@@ -371,10 +371,10 @@ func (st *streamer) ddl(h *replication.EventHeader, schema, q string) error {
 			name = unquote(parts[0])
 		}
 	}
-	if !st.s.schemaChanges || db == "" || !st.s.filter.database(db) {
+	if !st.s.schemaChanges || db == "" || !st.s.filter.Container(db) {
 		return nil
 	}
-	if name != "" && !st.s.filter.table(db, name) {
+	if name != "" && !st.s.filter.Table(db, name) {
 		return nil
 	}
 	var changes []*connect.Struct
@@ -441,7 +441,7 @@ func (st *streamer) txOffset(tsSec, event, row int64) map[string]any {
 // tableMap learns the table a following rows event refers to.
 func (st *streamer) tableMap(e *replication.TableMapEvent) error {
 	db, name := string(e.Schema), string(e.Table)
-	if !st.s.filter.table(db, name) {
+	if !st.s.filter.Table(db, name) {
 		st.tables[e.TableID] = &mappedTable{tbl: &table{db: db, name: name}}
 		return nil
 	}

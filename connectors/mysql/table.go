@@ -40,7 +40,7 @@ type table struct {
 // primary key.
 func (s *settings) buildTable(db, name string, defs []colDef, pk []string) (*table, error) {
 	t := &table{db: db, name: name, topic: s.prefix + "." + db + "." + name, pk: pk}
-	t.captured = s.filter.table(db, name)
+	t.captured = s.filter.Table(db, name)
 	if !t.captured {
 		return t, nil
 	}
@@ -73,7 +73,7 @@ func (s *settings) buildTable(db, name string, defs []colDef, pk []string) (*tab
 			c.keyPos = k
 			found++
 		}
-		if s.filter.column(db, name, d.name) {
+		if s.filter.Column(db, name, d.name) {
 			c.valuePos = len(valFields)
 			valFields = append(valFields, connect.F(d.name, cd.schema))
 		}

@@ -258,7 +258,7 @@ type settings struct {
 	txMetadata                  bool
 	streamInProgress            bool
 
-	filter         *filter
+	filter         *debezium.Filter
 	keyCols        []debezium.KeyColumns
 	skip           map[string]bool
 	heartbeatTopic string
@@ -276,7 +276,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 		return nil, err
 	}
 	l := &s.lists
-	f, err := newFilter(l.schemaIn, l.schemaEx, l.tableIn, l.tableEx, l.colIn, l.colEx)
+	f, err := debezium.NewFilter(systemSchema, l.schemaIn, l.schemaEx, l.tableIn, l.tableEx, l.colIn, l.colEx)
 	if err != nil {
 		return nil, err
 	}
@@ -336,55 +336,8 @@ func (s *settings) keyColumnsFor(schema, table string) []string {
 	return debezium.KeyColumnsFor(s.keyCols, schema+"."+table)
 }
 
-// filter decides which schemas, tables and columns are captured, as
-// Debezium's include/exclude lists: each regex must match the whole name.
-type filter struct {
-	schemaIn, schemaEx, tableIn, tableEx, colIn, colEx []*regexp.Regexp
-}
-
-func newFilter(schemaIn, schemaEx, tableIn, tableEx, colIn, colEx []string) (*filter, error) {
-	f := &filter{}
-	var err error
-	for _, x := range []struct {
-		dst *[]*regexp.Regexp
-		src []string
-	}{{&f.schemaIn, schemaIn}, {&f.schemaEx, schemaEx}, {&f.tableIn, tableIn}, {&f.tableEx, tableEx}, {&f.colIn, colIn}, {&f.colEx, colEx}} {
-		if *x.dst, err = debezium.CompileAll(x.src); err != nil {
-			return nil, err
-		}
-	}
-	return f, nil
-}
-
 // systemSchema reports schemas never captured.
 func systemSchema(schema string) bool {
 	return schema == "pg_catalog" || schema == "information_schema" || strings.HasPrefix(schema, "pg_toast") ||
 		strings.HasPrefix(schema, "pg_temp")
-}
-
-// table reports whether schema.table is captured.
-func (f *filter) table(schema, table string) bool {
-	if systemSchema(schema) {
-		return false
-	}
-	if len(f.schemaIn) > 0 && !debezium.AnyMatch(f.schemaIn, schema) {
-		return false
-	}
-	if debezium.AnyMatch(f.schemaEx, schema) {
-		return false
-	}
-	name := schema + "." + table
-	if len(f.tableIn) > 0 && !debezium.AnyMatch(f.tableIn, name) {
-		return false
-	}
-	return !debezium.AnyMatch(f.tableEx, name)
-}
-
-// column reports whether schema.table.column is emitted.
-func (f *filter) column(schema, table, column string) bool {
-	name := schema + "." + table + "." + column
-	if len(f.colIn) > 0 && !debezium.AnyMatch(f.colIn, name) {
-		return false
-	}
-	return !debezium.AnyMatch(f.colEx, name)
 }

@@ -139,7 +139,7 @@ func (s *settings) capturedTables(ctx context.Context, conn *pgx.Conn) ([]uint32
 		if err := rows.Scan(&oid, &nsp, &rel); err != nil {
 			return nil, nil, fmt.Errorf("list tables: %w", err)
 		}
-		if s.filter.table(nsp, rel) {
+		if s.filter.Table(nsp, rel) {
 			oids = append(oids, oid)
 			names = append(names, [2]string{nsp, rel})
 		}

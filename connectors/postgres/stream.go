@@ -487,7 +487,7 @@ func (st *streamer) commit(end pglogrepl.LSN) error {
 func (st *streamer) relation(m *pglogrepl.RelationMessage) error {
 	ctx, cancel := context.WithTimeout(st.ctx, 30*time.Second)
 	defer cancel()
-	if !st.s.filter.table(m.Namespace, m.RelationName) {
+	if !st.s.filter.Table(m.Namespace, m.RelationName) {
 		st.tables[m.RelationID] = &table{relID: m.RelationID, schema: m.Namespace, name: m.RelationName}
 		return nil
 	}

@@ -161,7 +161,7 @@ func (s *settings) buildTable(tm *typeMap, relID uint32, cat *catalogTable, iden
 	t := &table{relID: relID, schema: cat.schema, name: cat.name, identity: identity,
 		topic: s.prefix + "." + cat.schema + "." + cat.name}
 	t.boxed.schema, t.boxed.name = t.schema, t.name
-	t.captured = s.filter.table(cat.schema, cat.name)
+	t.captured = s.filter.Table(cat.schema, cat.name)
 	if !t.captured {
 		return t, nil
 	}
@@ -198,7 +198,7 @@ func (s *settings) buildTable(tm *typeMap, relID uint32, cat *catalogTable, iden
 			keyFields[kp] = connect.F(cc.name, c.codec.schema)
 			found++
 		}
-		if s.filter.column(cat.schema, cat.name, cc.name) {
+		if s.filter.Column(cat.schema, cat.name, cc.name) {
 			c.valuePos = len(valFields)
 			valFields = append(valFields, connect.F(cc.name, sc))
 		}

@@ -91,15 +91,15 @@ func TestFilter(t *testing.T) {
 		want          bool
 	}{{"inventory", "customers", true}, {"public", "x", false}, {"pg_catalog", "pg_class", false}, {"xinventory", "a", false}}
 	for _, c := range cases {
-		if got := s.filter.table(c.schema, c.table); got != c.want {
+		if got := s.filter.Table(c.schema, c.table); got != c.want {
 			t.Errorf("table(%s.%s) = %v", c.schema, c.table, got)
 		}
 	}
-	if s.filter.column("inventory", "customers", "email") || !s.filter.column("inventory", "customers", "name") {
+	if s.filter.Column("inventory", "customers", "email") || !s.filter.Column("inventory", "customers", "name") {
 		t.Error("column filter")
 	}
 	s = testSettings(t, map[string]string{KeyTableInclude: `public\.a,public\.b.*`, KeyMessageKeyCols: `public\.a:x,y;public\.b.*:z`})
-	if !s.filter.table("public", "a") || s.filter.table("public", "ab") || !s.filter.table("public", "bc") {
+	if !s.filter.Table("public", "a") || s.filter.Table("public", "ab") || !s.filter.Table("public", "bc") {
 		t.Error("table include")
 	}
 	if got := s.keyColumnsFor("public", "a"); !reflect.DeepEqual(got, []string{"x", "y"}) {
