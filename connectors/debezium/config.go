@@ -11,6 +11,10 @@ import (
 // Configuration keys Debezium's CDC connectors have in common, named as
 // Debezium names them.
 const (
+	KeyHostname        = "database.hostname"
+	KeyPort            = "database.port"
+	KeyUser            = "database.user"
+	KeyPassword        = "database.password"
 	KeyTopicPrefix     = "topic.prefix"
 	KeyTableInclude    = "table.include.list"
 	KeyTableExclude    = "table.exclude.list"
@@ -18,6 +22,9 @@ const (
 	KeyColumnExclude   = "column.exclude.list"
 	KeyMessageKeyCols  = "message.key.columns"
 	KeySnapshotMode    = "snapshot.mode"
+	KeySnapshotThreads = "snapshot.max.threads"
+	KeySnapshotChunk   = "snapshot.chunk.size"
+	KeyMaxQueueBytes   = "max.queue.size.in.bytes"
 	KeyTombstones      = "tombstones.on.delete"
 	KeySkippedOps      = "skipped.operations"
 	KeyDecimalMode     = "decimal.handling.mode"

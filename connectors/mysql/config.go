@@ -16,10 +16,10 @@ import (
 // a Debezium configuration runs unchanged; those all Debezium CDC connectors
 // share are package debezium's.
 const (
-	KeyHostname         = "database.hostname"
-	KeyPort             = "database.port"
-	KeyUser             = "database.user"
-	KeyPassword         = "database.password"
+	KeyHostname         = debezium.KeyHostname
+	KeyPort             = debezium.KeyPort
+	KeyUser             = debezium.KeyUser
+	KeyPassword         = debezium.KeyPassword
 	KeyServerID         = "database.server.id"
 	KeySSLMode          = "database.ssl.mode"
 	KeyTopicPrefix      = debezium.KeyTopicPrefix
@@ -32,8 +32,8 @@ const (
 	KeyMessageKeyCols   = debezium.KeyMessageKeyCols
 	KeySnapshotMode     = debezium.KeySnapshotMode
 	KeySnapshotLocking  = "snapshot.locking.mode"
-	KeySnapshotThreads  = "snapshot.max.threads"
-	KeySnapshotChunk    = "snapshot.chunk.size"
+	KeySnapshotThreads  = debezium.KeySnapshotThreads
+	KeySnapshotChunk    = debezium.KeySnapshotChunk
 	KeyTombstones       = debezium.KeyTombstones
 	KeySkippedOps       = debezium.KeySkippedOps
 	KeyDecimalMode      = debezium.KeyDecimalMode

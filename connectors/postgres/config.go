@@ -15,10 +15,10 @@ import (
 // Configuration keys, named as Debezium's PostgreSQL connector names them so
 // that a Debezium configuration runs unchanged.
 const (
-	KeyHostname        = "database.hostname"
-	KeyPort            = "database.port"
-	KeyUser            = "database.user"
-	KeyPassword        = "database.password"
+	KeyHostname        = debezium.KeyHostname
+	KeyPort            = debezium.KeyPort
+	KeyUser            = debezium.KeyUser
+	KeyPassword        = debezium.KeyPassword
 	KeyDBName          = "database.dbname"
 	KeySSLMode         = "database.sslmode"
 	KeyTopicPrefix     = debezium.KeyTopicPrefix
@@ -35,8 +35,8 @@ const (
 	KeyColumnExclude   = debezium.KeyColumnExclude
 	KeyMessageKeyCols  = debezium.KeyMessageKeyCols
 	KeySnapshotMode    = debezium.KeySnapshotMode
-	KeySnapshotThreads = "snapshot.max.threads"
-	KeySnapshotChunk   = "snapshot.chunk.size"
+	KeySnapshotThreads = debezium.KeySnapshotThreads
+	KeySnapshotChunk   = debezium.KeySnapshotChunk
 	KeyTombstones      = debezium.KeyTombstones
 	KeySkippedOps      = debezium.KeySkippedOps
 	KeyDecimalMode     = debezium.KeyDecimalMode
@@ -49,7 +49,7 @@ const (
 	KeyHeartbeatPrefix = debezium.KeyHeartbeatPrefix
 	KeyMaxBatch        = debezium.KeyMaxBatch
 	KeyMaxQueue        = debezium.KeyMaxQueue
-	KeyMaxQueueBytes   = "max.queue.size.in.bytes"
+	KeyMaxQueueBytes   = debezium.KeyMaxQueueBytes
 	KeyPollInterval    = debezium.KeyPollInterval
 	KeyTxMetadata      = debezium.KeyTxMetadata
 	KeyStreamInProg    = "penstock.stream.in.progress.transactions"
