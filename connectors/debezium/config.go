@@ -39,6 +39,14 @@ const (
 	KeyTxMetadata      = "provide.transaction.metadata"
 )
 
+// MaxQueueBytesKey is max.queue.size.in.bytes in group: the byte bound of
+// the queue between the database reader and the worker (see Queue), declared
+// once for every CDC connector, which binds it to its own settings field.
+func MaxQueueBytesKey(group string) config.Key {
+	return config.Key{Name: KeyMaxQueueBytes, Default: int64(8 << 20), Importance: config.Low, Group: group, Validator: config.AtLeast(0),
+		Doc: "Most bytes (estimated) of records buffered between the database and the worker, beside max.queue.size; reading pauses when it is reached. 0: no byte bound. Debezium's default is 0; Penstock's 8 MiB keeps wide rows from filling memory."}
+}
+
 // TopicPrefixValidator accepts topic.prefix values: ASCII letters, digits,
 // '.', '_' and '-'.
 func TopicPrefixValidator() config.Validator {

@@ -50,6 +50,7 @@ const (
 	KeyGTIDExcludes     = "gtid.source.excludes"
 	KeyMaxBatch         = debezium.KeyMaxBatch
 	KeyMaxQueue         = debezium.KeyMaxQueue
+	KeyMaxQueueBytes    = debezium.KeyMaxQueueBytes
 	KeyPollInterval     = debezium.KeyPollInterval
 	KeySignalCollection = "signal.data.collection"
 	KeyIncrementalChunk = "incremental.snapshot.chunk.size"
@@ -209,6 +210,7 @@ var binding = config.Bind(
 	config.IntField(config.Key{Name: KeyMaxQueue, Default: 8192, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 		Doc: "Most records buffered between the database and the worker; reading pauses when it is full."},
 		func(s *settings) *int { return &s.maxQueue }),
+	config.LongField(debezium.MaxQueueBytesKey(gEvents), func(s *settings) *int64 { return &s.maxQueueBytes }),
 	config.DurationField(config.Key{Name: KeyPollInterval, Default: 500 * time.Millisecond, Importance: config.Low, Group: gEvents, Validator: config.AtLeast(1),
 		Doc: "Milliseconds a poll waits for records before returning none."},
 		func(s *settings) *time.Duration { return &s.pollInterval }),
@@ -264,6 +266,7 @@ type settings struct {
 	incrementalChunk int
 	maxBatch         int
 	maxQueue         int
+	maxQueueBytes    int64
 	pollInterval     time.Duration
 }
 

@@ -88,7 +88,7 @@ func (t *Task) Start(ctx context.Context, tctx connect.SourceTaskContext, props 
 	}
 	t.log = slog.Default().With("connector", name, "server", s.prefix)
 	t.ctx, t.cancel = context.WithCancel(ctx)
-	t.q = debezium.NewQueue(s.maxQueue, 0)
+	t.q = debezium.NewQueue(s.maxQueue, int(s.maxQueueBytes))
 	t.partition = map[string]any{"server": s.prefix}
 	t.source = newSourceFor(s)
 	t.done = make(chan struct{})
