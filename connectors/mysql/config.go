@@ -145,7 +145,7 @@ var binding = config.Bind(
 	config.StringField(config.Key{Name: KeySnapshotMode, Default: SnapshotInitial, Importance: config.Medium, Group: gSnap,
 		Validator: config.OneOf(SnapshotInitial, SnapshotInitialOnly, SnapshotWhenNeeded, SnapshotNoData, SnapshotNever,
 			SnapshotSchemaOnly, SnapshotRecovery, SnapshotSchemaRecov, SnapshotAlways),
-		Doc: "initial: snapshot when no offset is stored, then stream; initial_only: snapshot then stop; when_needed: also snapshot when the binlog at the stored position was purged; no_data (never, schema_only): stream from the current position; always: snapshot at every start; recovery (schema_only_recovery): Penstock keeps no schema history that could need recovering, so this streams from the stored offset like initial."},
+		Doc: "initial: snapshot when no offset is stored, then stream; initial_only: snapshot then stop; when_needed: also snapshot when the binlog at the stored position was purged; no_data (never, schema_only): stream from the current position; always: snapshot at every start; recovery (schema_only_recovery): streams from the stored offset like initial and rebuilds the schema history (when one is kept) from the current schema at every start."},
 		func(s *settings) *string { return &s.snapshotMode }),
 	config.StringField(config.Key{Name: KeySnapshotLocking, Default: LockMinimal, Importance: config.Medium, Group: gSnap,
 		Validator: config.OneOf(LockMinimal, "minimal_percona", LockExtended, LockNone),
@@ -220,10 +220,12 @@ var binding = config.Bind(
 	config.IntField(config.Key{Name: KeyIncrementalChunk, Default: 1024, Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1),
 		Doc: "Rows per chunk of an incremental snapshot."},
 		func(s *settings) *int { return &s.incrementalChunk }),
-	config.OnlyKey[settings](config.Key{Name: KeyHistoryTopic, Type: config.String, Importance: config.Low, Group: gRepl,
-		Doc: "Accepted for Debezium compatibility. Penstock needs no schema history topic: it reads column names and types from the binlog's table-map metadata (binlog_row_metadata=FULL) or from information_schema, so there is no history to lose."}),
-	config.OnlyKey[settings](config.Key{Name: KeyHistoryServers, Type: config.String, Importance: config.Low, Group: gRepl,
-		Doc: "Accepted for Debezium compatibility and unused (see schema.history.internal.kafka.topic)."}),
+	config.StringField(config.Key{Name: KeyHistoryTopic, Importance: config.Medium, Group: gRepl,
+		Doc: "Schema history topic, used only when the binlog does not name columns (binlog_row_metadata other than FULL; with FULL, on MySQL 8.0.1+ and MariaDB 10.5+, the table-map events carry the definitions and no history is needed). DDL statements are parsed and applied to a model of the captured tables, each change recorded here as Debezium records it (one partition, infinite retention). A missing, empty, truncated or corrupt history is rebuilt from information_schema at the current position with a warning, never a failed start. Unset: definitions come from information_schema."},
+		func(s *settings) *string { return &s.historyTopic }),
+	config.StringField(config.Key{Name: KeyHistoryServers, Importance: config.Medium, Group: gRepl,
+		Doc: "Comma-separated host:port of the brokers holding the schema history topic (plaintext)."},
+		func(s *settings) *string { return &s.historyServers }),
 )
 
 // ConfigDef returns the definition of every key the connector accepts.
@@ -264,6 +266,8 @@ type settings struct {
 	gtidIn, gtidEx   []*regexp.Regexp
 	signalTable      string
 	incrementalChunk int
+	historyTopic     string
+	historyServers   string
 	maxBatch         int
 	maxQueue         int
 	maxQueueBytes    int64
