@@ -123,6 +123,7 @@ func TestSchemaHistoryAcrossRestart(t *testing.T) {
 	props := e.props(map[string]string{KeyHistoryTopic: "srv-history", KeyHistoryServers: b.Addr})
 	w := &fakeWorker{}
 	task := startTask(t, w, props)
+	pollUntil(t, task, w, 30*time.Second, func([]*connect.Record) bool { return strings.Contains(logs.String(), "streaming started") })
 	e.exec(t, "INSERT INTO items VALUES (1, 1, 'a')")
 	recs := pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.items", int32(1)) })
 	w.store(recs[len(recs)-1])
@@ -136,6 +137,11 @@ func TestSchemaHistoryAcrossRestart(t *testing.T) {
 		"INSERT INTO items (id, v, extra) VALUES (3, 3, 'e3')",
 		"ALTER TABLE items RENAME COLUMN v TO w",
 		"INSERT INTO items (id, w, extra) VALUES (4, 4, 'e4')")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
 	w2 := &fakeWorker{stored: w.stored}
 	task2 := startTask(t, w2, props)
 	got := pollUntil(t, task2, w2, 30*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.items", int32(4)) })
@@ -153,7 +159,7 @@ func TestSchemaHistoryAcrossRestart(t *testing.T) {
 		last = r
 	}
 	if len(want) > 0 {
-		t.Fatalf("rows missing: %v", want)
+		t.Fatalf("rows missing: %v\n%s", want, logs.String())
 	}
 	if strings.Contains(logs.String(), "level=WARN") {
 		t.Fatalf("warnings with a complete history:\n%s", logs.String())
