@@ -215,7 +215,7 @@ var binding = config.Bind(
 		Doc: "Milliseconds a poll waits for records before returning none."},
 		func(s *settings) *time.Duration { return &s.pollInterval }),
 	config.StringField(config.Key{Name: KeySignalCollection, Importance: config.Low, Group: gSnap,
-		Doc: "<database>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)). Inserting a row of type execute-snapshot with data {\"data-collections\": [\"db.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on; the connector writes its watermark rows there (it needs INSERT on the table). A restarted task does not resume an incremental snapshot."},
+		Doc: "<database>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)). Inserting a row of type execute-snapshot with data {\"data-collections\": [\"db.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on; the connector writes its watermark rows there (it needs INSERT on the table). Progress is kept in the offsets (incremental_snapshot_collections, incremental_snapshot_primary_key): a restarted task resumes at the chunk after the last row emitted."},
 		func(s *settings) *string { return &s.signalTable }),
 	config.IntField(config.Key{Name: KeyIncrementalChunk, Default: 1024, Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1),
 		Doc: "Rows per chunk of an incremental snapshot."},

@@ -140,6 +140,11 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	}
 	t.log.Info("streaming started", "file", rp.pos.file, "pos", rp.pos.pos, "gtids", rp.pos.gtids,
 		"skip_events", rp.skipEvent, "skip_rows", rp.skipRow)
+	if rp.incremental != nil {
+		if err := st.resumeIncremental(rp.incremental); err != nil {
+			return err
+		}
+	}
 	for {
 		ev, err := st.next(bs)
 		if err != nil {
@@ -246,6 +251,7 @@ func (st *streamer) doneOffset(tsSec int64) map[string]any {
 	if st.gtids != nil {
 		off[offGTIDs] = st.s.filterGTIDs(st.gtids.str)
 	}
+	maps.Copy(off, st.inc.off)
 	return off
 }
 
@@ -511,6 +517,7 @@ func (st *streamer) txOffset(tsSec, event, row int64) map[string]any {
 	}
 	off := maps.Clone(st.tx.base) // a copy of a map of the final size: no growing
 	off[offEvent], off[offRow] = event, row
+	maps.Copy(off, st.inc.off)
 	return off
 }
 

@@ -241,6 +241,9 @@ type resumePoint struct {
 	skipEvent int64 // rows events of the first transaction already emitted
 	skipRow   int64 // rows of the next event already emitted
 	fresh     bool  // no stored offset, or a snapshot just taken: the schema history starts anew
+	// incremental is the progress of an incremental snapshot the stored
+	// offset was in the middle of.
+	incremental *incProgress
 }
 
 // storedState interprets the stored offset.
@@ -264,6 +267,7 @@ func interpretOffset(off map[string]any) storedState {
 	gtids, _ := off[offGTIDs].(string)
 	ev, _ := debezium.OffsetInt(off[offEvent])
 	row, _ := debezium.OffsetInt(off[offRow])
-	st.resume = resumePoint{pos: position{file: file, pos: uint64(pos), gtids: gtids}, skipEvent: ev, skipRow: row}
+	st.resume = resumePoint{pos: position{file: file, pos: uint64(pos), gtids: gtids}, skipEvent: ev, skipRow: row,
+		incremental: incrementalFrom(off)}
 	return st
 }
