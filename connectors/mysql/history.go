@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -200,13 +201,21 @@ func (h *historyStore) ensureTopic(ctx context.Context) error {
 // not a history record is an error: the history is corrupt.
 func (h *historyStore) readAll(ctx context.Context) ([]historyRecord, error) {
 	adm := kadm.NewClient(h.cl)
-	ends, err := adm.ListEndOffsets(ctx, h.topic)
-	if err != nil {
-		return nil, fmt.Errorf("schema history topic %s: %w", h.topic, err)
-	}
-	end, ok := ends.Lookup(h.topic, 0)
-	if !ok || end.Err != nil {
-		return nil, fmt.Errorf("schema history topic %s: no partition 0 (%v)", h.topic, end.Err)
+	var end kadm.ListedOffset
+	for try := 0; ; try++ { // a topic just created may have no leader yet
+		ends, err := adm.ListEndOffsets(ctx, h.topic)
+		if err != nil {
+			return nil, fmt.Errorf("schema history topic %s: %w", h.topic, err)
+		}
+		var ok bool
+		end, ok = ends.Lookup(h.topic, 0)
+		if ok && end.Err == nil {
+			break
+		}
+		if try == 20 || ctx.Err() != nil {
+			return nil, fmt.Errorf("schema history topic %s: no partition 0 (%v)", h.topic, end.Err)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	if end.Offset == 0 {
 		return nil, nil
@@ -340,7 +349,7 @@ func (st *streamer) loadSchema(rp resumePoint) error {
 	} else if err != nil {
 		return err
 	}
-	mariadb := st.info.flavor == "mariadb"
+	mariadb := st.info.flavor == gm.MariaDBFlavor
 	if st.s.snapshotMode == SnapshotRecovery && why == "" {
 		why = "snapshot.mode=recovery"
 	}

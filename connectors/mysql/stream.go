@@ -569,6 +569,9 @@ func (st *streamer) tableMap(e *replication.TableMapEvent) error {
 				return err
 			}
 			st.byName[db+"."+name] = tbl
+			if st.model != nil { // later DDL applies to this definition
+				st.model.tables[db+"."+name] = &tableDef{db: db, name: name, cols: defs, pk: pk}
+			}
 		}
 		sig = "" // re-check information_schema's description after each DDL
 	}
