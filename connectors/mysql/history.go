@@ -25,6 +25,8 @@ type historyRecord struct {
 	DatabaseName string          `json:"databaseName"`
 	DDL          string          `json:"ddl"`
 	TableChanges []historyChange `json:"tableChanges"`
+	// corrupt: the topic's record did not parse.
+	corrupt bool
 }
 
 // historyPosition is the binlog position after the statement. A baseline
@@ -197,8 +199,8 @@ func (h *historyStore) ensureTopic(ctx context.Context) error {
 	return nil
 }
 
-// readAll returns the topic's records from its start. A record that is
-// not a history record is an error: the history is corrupt.
+// readAll returns the topic's records from its start; one that does not
+// parse is marked corrupt.
 func (h *historyStore) readAll(ctx context.Context) ([]historyRecord, error) {
 	adm := kadm.NewClient(h.cl)
 	var end kadm.ListedOffset
@@ -234,19 +236,15 @@ func (h *historyStore) readAll(ctx context.Context) ([]historyRecord, error) {
 		if err := fs.Err0(); err != nil {
 			return nil, fmt.Errorf("read schema history topic %s: %w", h.topic, err)
 		}
-		var bad error
 		done := false
 		fs.EachRecord(func(r *kgo.Record) {
 			var hr historyRecord
-			if err := json.Unmarshal(r.Value, &hr); err != nil && bad == nil {
-				bad = fmt.Errorf("%w: topic %s offset %d: %v", errHistoryCorrupt, h.topic, r.Offset, err)
+			if err := json.Unmarshal(r.Value, &hr); err != nil {
+				hr = historyRecord{corrupt: true}
 			}
 			out = append(out, hr)
 			done = done || r.Offset+1 >= end.Offset
 		})
-		if bad != nil {
-			return nil, bad
-		}
 		if done {
 			return out, nil
 		}
@@ -269,9 +267,6 @@ func (h *historyStore) append(ctx context.Context, recs ...historyRecord) error 
 	return nil
 }
 
-// errHistoryCorrupt marks a history record that does not parse.
-var errHistoryCorrupt = errors.New("schema history record does not parse")
-
 // posLE reports whether the history position a is at or before p.
 func posLE(a historyPosition, p position) bool {
 	if a.File != p.file {
@@ -286,8 +281,12 @@ func posLE(a historyPosition, p position) bool {
 // for a later position).
 func replayHistory(recs []historyRecord, p position, mariadb bool) (m *schemaModel, applied int, why string) {
 	m = newSchemaModel(mariadb)
-	baseline := ""
+	baseline, corrupt := "", false
 	for _, r := range recs {
+		if r.corrupt { // what follows needs a new baseline
+			baseline, corrupt = "", true
+			continue
+		}
 		if !posLE(r.Position, p) {
 			continue // read again from the binlog
 		}
@@ -314,6 +313,8 @@ func replayHistory(recs []historyRecord, p position, mariadb bool) (m *schemaMod
 	switch {
 	case len(recs) == 0:
 		return nil, 0, "the schema history topic is missing or empty"
+	case baseline == "" && corrupt:
+		return nil, 0, "the schema history topic has a record that does not parse, with no baseline after it"
 	case baseline == "":
 		return nil, 0, "the schema history topic has no baseline at or before the stored offset (truncated, or written ahead of it)"
 	}
@@ -343,16 +344,14 @@ func (st *streamer) loadSchema(rp resumePoint) error {
 		return err
 	}
 	recs, err := h.readAll(st.ctx)
-	why := ""
-	if errors.Is(err, errHistoryCorrupt) {
-		why = err.Error()
-	} else if err != nil {
+	if err != nil {
 		return err
 	}
-	mariadb := st.info.flavor == gm.MariaDBFlavor
-	if st.s.snapshotMode == SnapshotRecovery && why == "" {
+	why := ""
+	if st.s.snapshotMode == SnapshotRecovery {
 		why = "snapshot.mode=recovery"
 	}
+	mariadb := st.info.flavor == gm.MariaDBFlavor
 	if why == "" && !rp.fresh {
 		m, n, w := replayHistory(recs, rp.pos, mariadb)
 		if w == "" {

@@ -188,6 +188,38 @@ func TestSchemaHistoryAcrossRestart(t *testing.T) {
 	if !strings.Contains(logs.String(), "schema history topic is missing or empty: rebuilt from the current schema") {
 		t.Fatalf("no warning about the rebuilt history:\n%s", logs.String())
 	}
+
+	// A corrupt record: the same.
+	w3.store(got[len(got)-1])
+	if err := task3.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "srv-history", Value: []byte("not json")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	w4 := &fakeWorker{stored: w3.stored}
+	task4 := startTask(t, w4, props)
+	e.exec(t, "INSERT INTO items (id, w, extra) VALUES (6, 6, 'e6')")
+	got = pollUntil(t, task4, w4, 30*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.items", int32(6)) })
+	if s := afterString(got[len(got)-1]); s != "id=6 w=6 extra=e6" {
+		t.Fatalf("row 6 after the rebuild: %s", s)
+	}
+	if !strings.Contains(logs.String(), "does not parse") {
+		t.Fatalf("no warning about the corrupt history:\n%s", logs.String())
+	}
+	// The new baseline after the corrupt record serves the next start.
+	w4.store(got[len(got)-1])
+	if err := task4.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	warnings := strings.Count(logs.String(), "level=WARN")
+	w5 := &fakeWorker{stored: w4.stored}
+	task5 := startTask(t, w5, props)
+	e.exec(t, "INSERT INTO items (id, w, extra) VALUES (7, 7, 'e7')")
+	pollUntil(t, task5, w5, 30*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.items", int32(7)) })
+	if n := strings.Count(logs.String(), "level=WARN"); n != warnings {
+		t.Fatalf("warnings at a start after the rebuild:\n%s", logs.String())
+	}
 }
 
 // afterString renders the after image as name=value pairs.
@@ -205,4 +237,64 @@ func afterString(r *connect.Record) string {
 		parts = append(parts, f.Name+"="+fmt.Sprint(v))
 	}
 	return strings.Join(parts, " ")
+}
+
+// Replaying the history keeps the records at or before the offset, from the
+// last baseline on; a history without a baseline there (truncated by
+// retention, or written ahead of the offset) or empty cannot describe it.
+func TestReplayHistory(t *testing.T) {
+	tbl := func(cols ...string) *historyTable {
+		ht := &historyTable{}
+		for _, c := range cols {
+			ht.Columns = append(ht.Columns, historyColumn{Name: c, TypeName: "INT"})
+		}
+		return ht
+	}
+	rec := func(file string, pos int64, baseline string, typ string, ht *historyTable) historyRecord {
+		return historyRecord{Position: historyPosition{File: file, Pos: pos, Baseline: baseline},
+			TableChanges: []historyChange{{Type: typ, ID: tableID("app", "t"), Table: ht}}}
+	}
+	recs := []historyRecord{
+		rec("bin.000001", 100, "b1", "CREATE", tbl("a")),
+		rec("bin.000001", 200, "", "ALTER", tbl("a", "b")),
+		rec("bin.000002", 50, "b2", "CREATE", tbl("x")),
+		rec("bin.000002", 90, "", "ALTER", tbl("x", "y")),
+	}
+	cols := func(m *schemaModel) string {
+		d := m.tables["app.t"]
+		if d == nil {
+			return "<none>"
+		}
+		var n []string
+		for _, c := range d.cols {
+			n = append(n, c.name)
+		}
+		return strings.Join(n, ",")
+	}
+	for _, c := range []struct {
+		file string
+		pos  uint64
+		want string
+	}{{"bin.000001", 150, "a"}, {"bin.000001", 999, "a,b"}, {"bin.000002", 60, "x"}, {"bin.000003", 4, "x,y"}} {
+		m, _, why := replayHistory(recs, position{file: c.file, pos: c.pos}, false)
+		if why != "" || cols(m) != c.want {
+			t.Errorf("at %s:%d: %q (%s), want %q", c.file, c.pos, cols(m), why, c.want)
+		}
+	}
+	if _, _, why := replayHistory(recs[1:2], position{file: "bin.000001", pos: 999}, false); !strings.Contains(why, "no baseline") {
+		t.Errorf("truncated history: %q", why)
+	}
+	if _, _, why := replayHistory(recs, position{file: "bin.000001", pos: 10}, false); !strings.Contains(why, "no baseline") {
+		t.Errorf("history ahead of the offset: %q", why)
+	}
+	corrupt := append(append([]historyRecord{}, recs[:2]...), historyRecord{corrupt: true})
+	if _, _, why := replayHistory(corrupt, position{file: "bin.000001", pos: 999}, false); !strings.Contains(why, "does not parse") {
+		t.Errorf("corrupt history: %q", why)
+	}
+	if m, _, why := replayHistory(append(corrupt, recs[2:]...), position{file: "bin.000003", pos: 4}, false); why != "" || cols(m) != "x,y" {
+		t.Errorf("a baseline after a corrupt record: %q (%s)", cols(m), why)
+	}
+	if _, _, why := replayHistory(nil, position{file: "bin.000001", pos: 10}, false); !strings.Contains(why, "missing or empty") {
+		t.Errorf("empty history: %q", why)
+	}
 }
