@@ -77,9 +77,11 @@
 // parser) and applied: CREATE TABLE (also LIKE), ALTER TABLE ADD, DROP,
 // MODIFY, CHANGE and RENAME COLUMN, ADD and DROP PRIMARY KEY, RENAME TO,
 // RENAME TABLE, DROP TABLE and DROP DATABASE. A statement the parser cannot
-// read or the model cannot apply from its text (CREATE TABLE ... SELECT, a
-// table the model does not know) is replaced by information_schema's
-// description of the table it names, with a warning. Each change of a
+// read (spatial column types, MariaDB-only syntax such as WITH SYSTEM
+// VERSIONING) or the model cannot apply from its text (CREATE TABLE ...
+// SELECT, a table the model does not know) is replaced by
+// information_schema's current description of the table it names, with a
+// warning. Each change of a
 // captured table is written to the history topic (one partition, infinite
 // retention) in Debezium's record shape (source, position, databaseName,
 // ddl, tableChanges with the table's definition after the change) before

@@ -298,3 +298,77 @@ func TestReplayHistory(t *testing.T) {
 		t.Errorf("empty history: %q", why)
 	}
 }
+
+// The model's definition of a table parsed from its CREATE statement gives
+// the same record schemas as information_schema's description of it on the
+// server, type by type (spatial types aside: the parser does not know
+// them, and such statements fall back to information_schema).
+func TestSchemaModelMatchesServer(t *testing.T) {
+	e := startMariaDB(t)
+	ddl := `CREATE TABLE types (id INT PRIMARY KEY,
+	  ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED, mi MEDIUMINT, miu MEDIUMINT UNSIGNED,
+	  i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED NOT NULL, dec1 DECIMAL(10,3), num NUMERIC(5), f FLOAT, d DOUBLE,
+	  b1 BIT(1), b10 BIT(10), bo BOOLEAN, c CHAR(3), vc VARCHAR(10), l1 VARCHAR(10) CHARACTER SET latin1, txt TEXT,
+	  mt MEDIUMTEXT, bin BINARY(3), vb VARBINARY(5), bl BLOB, tb TINYBLOB, dt DATE, tm TIME, tm3 TIME(3), dtm DATETIME,
+	  dtm3 DATETIME(3), dtm6 DATETIME(6), ts TIMESTAMP NULL, ts3 TIMESTAMP(3) NULL, y YEAR, en ENUM('sad','ok','happy'),
+	  st SET('a','b','c'), j JSON, zd DATE, nn INT NOT NULL DEFAULT 3)`
+	e.exec(t, ddl)
+	s, err := parseSettings(e.props(map[string]string{KeyBigintMode: "precise"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	defs, pk, err := describe(conn, "app", "types")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newSchemaModel(true)
+	if _, _, err := m.apply("app", ddl); err != nil {
+		t.Fatal(err)
+	}
+	d := m.tables["app.types"]
+	// And after a trip through the history's JSON.
+	back := historyTableOf(d).defOf("app", "types")
+	server, err := s.buildTable("app", "types", defs, pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, md := range map[string]*tableDef{"model": d, "history": back} {
+		model, err := s.buildTable("app", "types", md.cols, md.pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := schemaString(model.keySchema), schemaString(server.keySchema); got != want {
+			t.Errorf("%s key schema:\n got %s\nwant %s", name, got, want)
+		}
+		mf, sf := model.valSchema.Fields, server.valSchema.Fields
+		if len(mf) != len(sf) {
+			t.Fatalf("%s: %d fields, server %d", name, len(mf), len(sf))
+		}
+		for i := range sf {
+			if got, want := mf[i].Name+" "+schemaString(mf[i].Schema), sf[i].Name+" "+schemaString(sf[i].Schema); got != want {
+				t.Errorf("%s column %d: %s, server %s", name, i, got, want)
+			}
+			mc, sc := model.cols[i].codec, server.cols[i].codec
+			mc.schema, sc.schema = nil, nil // compared above
+			if fmt.Sprintf("%+v", mc) != fmt.Sprintf("%+v", sc) {
+				t.Errorf("%s column %s codec: %+v, server %+v", name, sf[i].Name, mc, sc)
+			}
+		}
+	}
+}
+
+func schemaString(s *connect.Schema) string {
+	if s == nil {
+		return "<nil>"
+	}
+	out := fmt.Sprintf("%v opt=%v %s %v", s.Type, s.Optional, s.Name, s.Parameters)
+	for _, f := range s.Fields {
+		out += " [" + f.Name + " " + schemaString(f.Schema) + "]"
+	}
+	return out
+}
