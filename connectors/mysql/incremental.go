@@ -13,13 +13,6 @@ import (
 	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
-// Signal types of the signal table (signal.data.collection), as Debezium's.
-const (
-	signalExecuteSnapshot = "execute-snapshot"
-	signalWindowOpen      = "snapshot-window-open"
-	signalWindowClose     = "snapshot-window-close"
-)
-
 // incremental is a running incremental snapshot (Debezium's execute-snapshot
 // signal): tables read in primary-key chunks while streaming goes on, each
 // chunk between two watermark rows written to the signal table. Changes the
@@ -36,59 +29,19 @@ type incremental struct {
 	done  []any    // the key of the last row emitted (last when the chunk's window closed)
 	// resume is the progress a stored offset carried, applied when its
 	// table is taken from the queue.
-	resume *incProgress
+	resume *debezium.IncrementalProgress
 	// off are the progress fields every record's offset carries; nil when
 	// no incremental snapshot runs.
-	off     map[string]any
-	window  bool // between the open and close watermarks
-	openID  string
-	closeID string
-	rows    int // rows of the chunk read
-	buffer  map[string]chunkRow
-	order   []string
-	seq     int
-}
-
-// Offset fields of a running incremental snapshot, named as Debezium's:
-// the tables still to read, the current one first (a JSON array of
-// db.table names), and the primary key of the last row emitted (a JSON
-// array of its values).
-const (
-	offIncCollections = "incremental_snapshot_collections"
-	offIncPrimaryKey  = "incremental_snapshot_primary_key"
-)
-
-// incProgress is the incremental snapshot progress of a stored offset.
-type incProgress struct {
-	tables []string
-	key    []any
-}
-
-// incrementalFrom reads the progress of a stored offset; nil when none.
-func incrementalFrom(off map[string]any) *incProgress {
-	cs, _ := off[offIncCollections].(string)
-	if cs == "" {
-		return nil
-	}
-	var p incProgress
-	if err := json.Unmarshal([]byte(cs), &p.tables); err != nil || len(p.tables) == 0 {
-		return nil
-	}
-	if ks, _ := off[offIncPrimaryKey].(string); ks != "" {
-		d := json.NewDecoder(strings.NewReader(ks))
-		d.UseNumber() // keys keep their digits
-		if err := d.Decode(&p.key); err != nil {
-			p.key = nil
-		}
-	}
-	return &p
+	off  map[string]any
+	rows int // rows of the chunk read
+	win  debezium.ChunkWindow
 }
 
 // resumeIncremental restarts the incremental snapshot a stored offset was
 // in the middle of, at the chunk after the last one emitted.
-func (st *streamer) resumeIncremental(p *incProgress) error {
-	st.t.log.Info("resuming the incremental snapshot", "tables", p.tables, "after_key", p.key)
-	st.inc.queue = append([]string(nil), p.tables...)
+func (st *streamer) resumeIncremental(p *debezium.IncrementalProgress) error {
+	st.t.log.Info("resuming the incremental snapshot", "tables", p.Tables, "after_key", p.Key)
+	st.inc.queue = append([]string(nil), p.Tables...)
 	st.inc.resume = p
 	return st.nextChunk()
 }
@@ -100,17 +53,12 @@ func (st *streamer) updateProgress() {
 		inc.off = nil
 		return
 	}
-	var tables []string
+	var p debezium.IncrementalProgress
 	if inc.tbl != nil {
-		tables = append(tables, inc.tbl.db+"."+inc.tbl.name)
+		p.Tables, p.Key = append(p.Tables, inc.tbl.db+"."+inc.tbl.name), inc.done
 	}
-	tables = append(tables, inc.queue...)
-	cs, _ := json.Marshal(tables)
-	inc.off = map[string]any{offIncCollections: string(cs)}
-	if inc.tbl != nil && inc.done != nil {
-		ks, _ := json.Marshal(inc.done)
-		inc.off[offIncPrimaryKey] = string(ks)
-	}
+	p.Tables = append(p.Tables, inc.queue...)
+	inc.off = p.Fields()
 }
 
 // signal handles an insert into the signal table.
@@ -126,33 +74,22 @@ func (st *streamer) signal(h *replication.EventHeader, e *replication.RowsEvent)
 		id, typ, data := text(row[0]), text(row[1]), text(row[2])
 		inc := &st.inc
 		switch typ {
-		case signalExecuteSnapshot:
-			var req struct {
-				Collections []string `json:"data-collections"`
-				Type        string   `json:"type"`
-			}
-			if err := json.Unmarshal([]byte(data), &req); err != nil {
-				st.t.log.Warn("ignoring execute-snapshot signal with invalid data", "id", id, "err", err)
+		case debezium.SignalExecuteSnapshot:
+			tables, err := debezium.ParseExecuteSnapshot(data)
+			if err != nil {
+				st.t.log.Warn("ignoring execute-snapshot signal", "id", id, "err", err)
 				continue
 			}
-			if req.Type != "" && !strings.EqualFold(req.Type, "incremental") {
-				st.t.log.Warn("ignoring execute-snapshot signal: only incremental snapshots run while streaming", "id", id, "type", req.Type)
-				continue
-			}
-			st.t.log.Info("incremental snapshot requested", "id", id, "tables", req.Collections)
+			st.t.log.Info("incremental snapshot requested", "id", id, "tables", tables)
 			idle := inc.tbl == nil && len(inc.queue) == 0
-			inc.queue = append(inc.queue, req.Collections...)
+			inc.queue = append(inc.queue, tables...)
 			if idle {
 				if err := st.nextChunk(); err != nil {
 					return err
 				}
 			}
-		case signalWindowOpen:
-			if id == inc.openID {
-				inc.window = true
-			}
-		case signalWindowClose:
-			if id == inc.closeID {
+		default:
+			if inc.win.Watermark(id, typ) {
 				st.closeWindow(h)
 				if err := st.nextChunk(); err != nil {
 					return err
@@ -198,8 +135,8 @@ func (st *streamer) nextChunk() error {
 				continue
 			}
 			inc.tbl, inc.last, inc.done, inc.pkIdx = tbl, nil, nil, nil
-			if r := inc.resume; r != nil && r.tables[0] == name {
-				inc.last, inc.done = r.key, r.key
+			if r := inc.resume; r != nil && r.Tables[0] == name {
+				inc.last, inc.done = r.Key, r.Key
 			}
 			inc.resume = nil
 			for _, k := range pk {
@@ -221,11 +158,9 @@ func (st *streamer) nextChunk() error {
 func (st *streamer) readChunk() error {
 	inc := &st.inc
 	tbl := inc.tbl
-	inc.seq++
-	inc.openID = fmt.Sprintf("penstock-%d-%d-open", time.Now().UnixNano(), inc.seq)
-	inc.closeID = strings.TrimSuffix(inc.openID, "open") + "close"
-	inc.buffer, inc.order, inc.rows, inc.window = map[string]chunkRow{}, nil, 0, false
-	if err := st.writeSignal(inc.openID, signalWindowOpen); err != nil {
+	openID, closeID := inc.win.Begin()
+	inc.rows = 0
+	if err := st.writeSignal(openID, debezium.SignalWindowOpen); err != nil {
 		return err
 	}
 	cols := make([]string, len(tbl.cols))
@@ -265,20 +200,16 @@ func (st *streamer) readChunk() error {
 		}
 		inc.last = last
 		inc.rows++
-		k := keyString(r.key)
-		if _, dup := inc.buffer[k]; !dup {
-			inc.order = append(inc.order, k)
-		}
 		env := st.arena.new(tbl.envSchema)
 		debezium.FillEnvelope(env, debezium.OpRead, nil, r.val, nil, debezium.NewTimes(time.Now()))
-		inc.buffer[k] = chunkRow{key: last, rec: &connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: r.key,
-			ValueSchema: tbl.envSchema, Value: env}}
+		inc.win.Add(debezium.KeyString(r.key), debezium.ChunkRow{Key: last, Rec: &connect.Record{Topic: tbl.topic, Partition: -1,
+			KeySchema: tbl.keySchema, Key: r.key, ValueSchema: tbl.envSchema, Value: env}})
 		return nil
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("incremental snapshot of %s.%s: %w", tbl.db, tbl.name, err)
 	}
-	return st.writeSignal(inc.closeID, signalWindowClose)
+	return st.writeSignal(closeID, debezium.SignalWindowClose)
 }
 
 // writeSignal inserts a watermark row into the signal table.
@@ -296,15 +227,10 @@ func (st *streamer) writeSignal(id, typ string) error {
 // the rest of the chunk again; the records after the chunk name its last.
 func (st *streamer) closeWindow(h *replication.EventHeader) {
 	inc := &st.inc
-	inc.window = false
-	for _, k := range inc.order {
-		row, ok := inc.buffer[k]
-		if !ok {
-			continue
-		}
-		inc.done = row.key
+	for _, row := range inc.win.Close() {
+		inc.done = row.Key
 		st.updateProgress()
-		rec := row.rec
+		rec := row.Rec
 		src := st.source(h, inc.tbl, 0)
 		src.SetAt(debezium.SourceSnapshot, debezium.SnapshotIncremental)
 		rec.Value.(*connect.Struct).SetAt(debezium.EnvSource, src)
@@ -313,35 +239,16 @@ func (st *streamer) closeWindow(h *replication.EventHeader) {
 	}
 	inc.done = inc.last
 	st.updateProgress()
-	inc.buffer, inc.order = nil, nil
-}
-
-// chunkRow is a row of the chunk being read, with its key values.
-type chunkRow struct {
-	key []any
-	rec *connect.Record
 }
 
 // supersede drops from the open window's buffer the row a streamed change
 // of tbl with key touched.
 func (st *streamer) supersede(tbl *table, key *connect.Struct) {
 	inc := &st.inc
-	if !inc.window || inc.tbl == nil || key == nil || tbl.db != inc.tbl.db || tbl.name != inc.tbl.name {
+	if !inc.win.Open() || inc.tbl == nil || key == nil || tbl.db != inc.tbl.db || tbl.name != inc.tbl.name {
 		return
 	}
-	delete(inc.buffer, keyString(key))
-}
-
-// keyString identifies a key struct's values.
-func keyString(k *connect.Struct) string {
-	if k == nil {
-		return ""
-	}
-	var b strings.Builder
-	for i := range k.Schema().Fields {
-		fmt.Fprintf(&b, "%v\x00", k.GetAt(i))
-	}
-	return b.String()
+	inc.win.Supersede(debezium.KeyString(key))
 }
 
 // sqlLiteral renders a key value as a MySQL literal.

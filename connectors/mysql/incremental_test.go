@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
 )
 
 // An execute-snapshot signal reads a table in chunks while streaming goes
@@ -165,7 +166,7 @@ func TestIncrementalSnapshotResumesAfterRestart(t *testing.T) {
 	cut := first[1699] // in the middle of the fourth chunk
 	cutID := cut.Key.(*connect.Struct).Get("id").(int32)
 	off := cut.SourceOffset
-	if off[offIncCollections] != `["app.items"]` || off[offIncPrimaryKey] != fmt.Sprintf("[%d]", cutID) {
+	if off[debezium.OffIncCollections] != `["app.items"]` || off[debezium.OffIncPrimaryKey] != fmt.Sprintf("[%d]", cutID) {
 		t.Fatalf("offset of read %d lacks the progress: %v", cutID, off)
 	}
 	w.store(cut)
@@ -195,7 +196,7 @@ func TestIncrementalSnapshotResumesAfterRestart(t *testing.T) {
 			t.Fatalf("id %d never read", id)
 		}
 	}
-	if last := got[len(got)-1].SourceOffset; last[offIncPrimaryKey] != "[5000]" {
+	if last := got[len(got)-1].SourceOffset; last[debezium.OffIncPrimaryKey] != "[5000]" {
 		t.Fatalf("offset of the last read: %v", last)
 	}
 }

@@ -243,7 +243,7 @@ type resumePoint struct {
 	fresh     bool  // no stored offset, or a snapshot just taken: the schema history starts anew
 	// incremental is the progress of an incremental snapshot the stored
 	// offset was in the middle of.
-	incremental *incProgress
+	incremental *debezium.IncrementalProgress
 }
 
 // storedState interprets the stored offset.
@@ -268,6 +268,6 @@ func interpretOffset(off map[string]any) storedState {
 	ev, _ := debezium.OffsetInt(off[offEvent])
 	row, _ := debezium.OffsetInt(off[offRow])
 	st.resume = resumePoint{pos: position{file: file, pos: uint64(pos), gtids: gtids}, skipEvent: ev, skipRow: row,
-		incremental: incrementalFrom(off)}
+		incremental: debezium.IncrementalFrom(off)}
 	return st
 }

@@ -53,6 +53,8 @@ const (
 	KeyPollInterval    = debezium.KeyPollInterval
 	KeyTxMetadata      = debezium.KeyTxMetadata
 	KeyStreamInProg    = "penstock.stream.in.progress.transactions"
+	KeySignalTable     = "signal.data.collection"
+	KeyIncChunk        = "incremental.snapshot.chunk.size"
 )
 
 // Values of snapshot.mode.
@@ -154,6 +156,18 @@ var binding = func() *config.Binding[settings] {
 		config.LongField(config.Key{Name: KeySnapshotChunk, Default: int64(200000), Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1000),
 			Doc: "Penstock: approximate rows per key-range chunk of a snapshotted table (tables with a single-column integer primary key are chunked)."},
 			func(s *settings) *int64 { return &s.chunkRows }),
+		config.StringField(config.Key{Name: KeySignalTable, Importance: config.Medium, Group: gSnap,
+			Validator: config.ValidatorFunc{Description: "<schema>.<table>", Check: func(v any) error {
+				if s := v.(string); s != "" && strings.Count(s, ".") != 1 {
+					return fmt.Errorf("must be <schema>.<table>")
+				}
+				return nil
+			}},
+			Doc: "<schema>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)); it must be in the publication. Inserting a row of type execute-snapshot with data {\"data-collections\": [\"schema.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on: they are read in primary-key chunks between watermark rows the connector inserts into the signal table (it needs INSERT on it). Progress is kept in the offsets (incremental_snapshot_collections, incremental_snapshot_primary_key): a restarted task resumes at the chunk after the last row emitted."},
+			func(s *settings) *string { return &s.signalTable }),
+		config.IntField(config.Key{Name: KeyIncChunk, Default: 1024, Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1),
+			Doc: "Rows per chunk of an incremental snapshot."},
+			func(s *settings) *int { return &s.incrementalChunk }),
 		config.BoolField(config.Key{Name: KeyTombstones, Default: true, Importance: config.Medium, Group: gEvents,
 			Doc: "Emit a tombstone (null value) after each delete event, so compacted topics drop the key."},
 			func(s *settings) *bool { return &s.tombstones }),
@@ -255,6 +269,8 @@ type settings struct {
 	pollInterval                time.Duration
 	txMetadata                  bool
 	streamInProgress            bool
+	signalTable                 string
+	incrementalChunk            int
 
 	filter         *debezium.Filter
 	keyCols        []debezium.KeyColumns

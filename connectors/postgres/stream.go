@@ -58,6 +58,7 @@ type streamer struct {
 	wc       walChange                   // the change being decoded, reused
 	arena    valueArena                  // the values of records
 	recs     recordSlab
+	inc      incremental // the incremental snapshot running, if any
 
 	err      error // a failed mid-transaction flush, returned by handle's caller
 	nowBoxed debezium.Times
@@ -111,6 +112,11 @@ func (t *Task) stream(ctx context.Context, conn *pgconn.PgConn, meta *pgx.Conn, 
 	st.nextStatus = now.Add(s.statusInterval)
 	if s.heartbeat > 0 {
 		st.nextHeartbeat = now.Add(s.heartbeat)
+	}
+	if rp.incremental != nil {
+		if err := st.resumeIncremental(rp.incremental); err != nil {
+			return err
+		}
 	}
 	st.setDeadline()
 	for {
@@ -273,6 +279,7 @@ func (st *streamer) heartbeat() error {
 	rec.SourcePartition = st.t.partition
 	rec.SourceOffset = map[string]any{offLSN: int64(pos), offLSNProc: int64(pos), offTxID: int64(st.lastXid),
 		offTsUsec: now.UnixMicro()}
+	maps.Copy(rec.SourceOffset, st.inc.off)
 	st.batch = append(st.batch, rec)
 	return st.flush()
 }
@@ -487,8 +494,9 @@ func (st *streamer) commit(end pglogrepl.LSN) error {
 func (st *streamer) relation(m *pglogrepl.RelationMessage) error {
 	ctx, cancel := context.WithTimeout(st.ctx, 30*time.Second)
 	defer cancel()
+	signal := st.s.signalTable != "" && st.s.signalTable == m.Namespace+"."+m.RelationName
 	if !st.s.filter.Table(m.Namespace, m.RelationName) {
-		st.tables[m.RelationID] = &table{relID: m.RelationID, schema: m.Namespace, name: m.RelationName}
+		st.tables[m.RelationID] = &table{relID: m.RelationID, schema: m.Namespace, name: m.RelationName, signal: signal}
 		return nil
 	}
 	cat, err := describe(ctx, st.meta, m.RelationID)
@@ -513,6 +521,7 @@ func (st *streamer) relation(m *pglogrepl.RelationMessage) error {
 	if old := st.tables[m.RelationID]; old != nil && old.captured {
 		st.t.log.Info("table definition changed", "table", m.Namespace+"."+m.RelationName, "columns", len(cols))
 	}
+	tbl.signal = signal
 	st.tables[m.RelationID] = tbl
 	return nil
 }
@@ -591,6 +600,11 @@ func (st *streamer) changeRow(tbl *table, relID uint32, op byte, oldT, newT *wal
 	if tbl == nil {
 		return fmt.Errorf("change at LSN %s for relation %d without a preceding Relation message", lsn, relID)
 	}
+	if tbl.signal && op == 'c' && newT.present {
+		if err := st.signal(newT, lsn); err != nil {
+			return err
+		}
+	}
 	if !tbl.captured || st.s.skip[string(op)] {
 		return nil
 	}
@@ -608,6 +622,14 @@ func (st *streamer) changeRow(tbl *table, relID uint32, op byte, oldT, newT *wal
 			return fmt.Errorf("new row at LSN %s: %w", lsn, err)
 		}
 		after = &r
+	}
+	if st.inc.win.Open() {
+		if before != nil {
+			st.supersede(tbl, before.key)
+		}
+		if after != nil {
+			st.supersede(tbl, after.key)
+		}
 	}
 	switch op {
 	case 'c':
@@ -717,6 +739,9 @@ func (st *streamer) emit(rec *connect.Record, lsn pglogrepl.LSN) {
 	} else {
 		rec.SourceOffset = map[string]any{offLSN: int64(lsn), offTxID: int64(st.lastXid),
 			offTsUsec: time.Now().UnixMicro(), offLSNProc: int64(st.lastEnd)}
+	}
+	if st.inc.off != nil {
+		maps.Copy(rec.SourceOffset, st.inc.off)
 	}
 	st.batch = append(st.batch, rec)
 	if len(st.batch) >= st.s.maxBatch {

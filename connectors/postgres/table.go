@@ -85,6 +85,7 @@ type table struct {
 	name      string
 	topic     string
 	captured  bool
+	signal    bool // the signal table (signal.data.collection)
 	identity  byte // d default, f full, n nothing, i index
 	cols      []*column
 	keySchema *connect.Schema // nil: the table has no key (records have a null key)

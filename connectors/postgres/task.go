@@ -186,6 +186,9 @@ type resumePoint struct {
 	start  pglogrepl.LSN // START_REPLICATION position
 	commit pglogrepl.LSN // transaction partially emitted (0: none)
 	skip   int64         // its records already emitted
+	// incremental is the progress of an incremental snapshot the stored
+	// offset was in the middle of; nil when none.
+	incremental *debezium.IncrementalProgress
 }
 
 // storedState interprets the stored offset.
@@ -221,6 +224,7 @@ func interpretOffset(off map[string]any) storedState {
 	default:
 		st.resume = resumePoint{start: pglogrepl.LSN(lsn)}
 	}
+	st.resume.incremental = debezium.IncrementalFrom(off)
 	st.through = st.resume.start
 	if hasCommit {
 		st.through = max(st.through, pglogrepl.LSN(commit))
