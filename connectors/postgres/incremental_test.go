@@ -190,6 +190,7 @@ func TestIncrementalSnapshotResumesAfterRestart(t *testing.T) {
 		"CREATE TABLE dbz_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
 		"INSERT INTO items SELECT g, g FROM generate_series(1, 5000) g")
 	props := incrementalProps(e)
+	props[KeyPublicationMode] = "filtered" // the signal table is added to the publication
 	w := &fakeWorker{}
 	task := startTask(t, w, props)
 	waitStreaming(t, e, task, w)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -179,6 +180,17 @@ func (t *Task) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
 		list := make([]string, len(names))
 		for i, n := range names {
 			list[i] = pgx.Identifier{n[0], n[1]}.Sanitize()
+		}
+		// The signal table's inserts must be streamed too.
+		if schema, name, ok := strings.Cut(s.signalTable, "."); ok && !slices.Contains(names, [2]string{schema, name}) {
+			sig := pgx.Identifier{schema, name}.Sanitize()
+			var found bool
+			if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", sig).Scan(&found); err != nil {
+				return fmt.Errorf("look up %s %s: %w", KeySignalTable, s.signalTable, err)
+			}
+			if found {
+				list = append(list, sig)
+			}
 		}
 		switch {
 		case !exists && len(list) == 0:
