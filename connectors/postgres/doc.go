@@ -25,6 +25,20 @@
 // penstock_postgres_snapshot_rows_estimated. A task restarted before its
 // snapshot finished recreates the slot and snapshots again.
 //
+// # Incremental snapshots
+//
+// With signal.data.collection set, an execute-snapshot row inserted into
+// that table reads the tables it names while streaming goes on, without a
+// lock, by Debezium's watermark algorithm (incremental.go, with the pieces
+// shared with MySQL in connectors/debezium): chunks of
+// incremental.snapshot.chunk.size rows in primary-key order, each between
+// two watermark rows the connector inserts into the signal table; rows whose
+// keys change between the watermarks are dropped from the chunk, the rest
+// are emitted as reads (source.snapshot=incremental) at the closing one.
+// Offsets carry the progress (incremental_snapshot_collections,
+// incremental_snapshot_primary_key, the key as PostgreSQL's text of it), so
+// a restarted task resumes at the next chunk.
+//
 // # Offsets and the slot
 //
 // The source partition is {"server": <topic.prefix>}. Offsets hold lsn, txId
