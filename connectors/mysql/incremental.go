@@ -32,9 +32,10 @@ type incremental struct {
 	resume *debezium.IncrementalProgress
 	// off are the progress fields every record's offset carries; nil when
 	// no incremental snapshot runs.
-	off  map[string]any
-	rows int // rows of the chunk read
-	win  debezium.ChunkWindow
+	off    map[string]any
+	rows   int // rows of the chunk read
+	chunks int // chunks of the table read
+	win    debezium.ChunkWindow
 }
 
 // resumeIncremental restarts the incremental snapshot a stored offset was
@@ -105,7 +106,7 @@ func (st *streamer) signal(h *replication.EventHeader, e *replication.RowsEvent)
 func (st *streamer) nextChunk() error {
 	inc := &st.inc
 	for {
-		if inc.tbl != nil && inc.last != nil && inc.rows == 0 {
+		if inc.tbl != nil && inc.chunks > 0 && inc.rows == 0 {
 			st.t.log.Info("incremental snapshot of table done", "table", inc.tbl.db+"."+inc.tbl.name)
 			inc.tbl = nil
 		}
@@ -134,7 +135,7 @@ func (st *streamer) nextChunk() error {
 				st.t.log.Warn("incremental snapshot: table skipped (not captured or without a primary key)", "table", name)
 				continue
 			}
-			inc.tbl, inc.last, inc.done, inc.pkIdx = tbl, nil, nil, nil
+			inc.tbl, inc.last, inc.done, inc.pkIdx, inc.chunks = tbl, nil, nil, nil, 0
 			if r := inc.resume; r != nil && r.Tables[0] == name {
 				inc.last, inc.done = r.Key, r.Key
 			}
@@ -160,6 +161,7 @@ func (st *streamer) readChunk() error {
 	tbl := inc.tbl
 	openID, closeID := inc.win.Begin()
 	inc.rows = 0
+	inc.chunks++
 	if err := st.writeSignal(openID, debezium.SignalWindowOpen); err != nil {
 		return err
 	}

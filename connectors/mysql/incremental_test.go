@@ -200,3 +200,37 @@ func TestIncrementalSnapshotResumesAfterRestart(t *testing.T) {
 		t.Fatalf("offset of the last read: %v", last)
 	}
 }
+
+// A signal naming an empty table and then another: the empty one ends after
+// one chunk instead of reading empty chunks for ever, and the other is read.
+func TestIncrementalSnapshotEmptyTable(t *testing.T) {
+	e := startMariaDB(t)
+	e.exec(t, "CREATE TABLE items (id INT PRIMARY KEY, v INT NOT NULL)", "CREATE TABLE empty (id INT PRIMARY KEY)",
+		"CREATE TABLE dbz_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048))",
+		"INSERT INTO items SELECT seq, seq FROM seq_1_to_700")
+	w := &fakeWorker{}
+	task := startTask(t, w, e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
+		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "500", KeyTableInclude: `app\.(items|empty)`}))
+	deadline := time.Now().Add(30 * time.Second)
+	for !hasKey(w.records, "srv.app.items", int32(0)) {
+		if time.Now().After(deadline) {
+			t.Fatal("streaming did not start")
+		}
+		e.exec(t, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
+		more, err := task.Poll(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.records = append(w.records, more...)
+	}
+	e.exec(t, `INSERT INTO dbz_signal VALUES ('empty-1', 'execute-snapshot', '{"data-collections": ["app.empty", "app.items"]}')`)
+	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
+		n := 0
+		for _, rec := range r {
+			if rec.Value != nil && opOf(rec) == "r" {
+				n++
+			}
+		}
+		return n >= 700
+	})
+}
