@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,34 +11,74 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/penstockhq/penstock/broker/schemaregistry"
+	"github.com/penstockhq/penstock/broker/security"
+	"github.com/penstockhq/penstock/internal/httpauth"
+	"github.com/penstockhq/penstock/internal/tlsconfig"
 )
 
 // defaultSchemaRegistry is where `penstock broker` and `penstock dev` serve
 // the schema registry, Confluent's default port.
 const defaultSchemaRegistry = "127.0.0.1:8081"
 
-// registerSchemaRegistryFlag adds --schema-registry to cmd.
-func registerSchemaRegistryFlag(cmd *cobra.Command, addr *string) {
-	cmd.Flags().StringVar(addr, "schema-registry", defaultSchemaRegistry,
-		"address the Confluent-compatible schema registry listens on, its state in the _schemas topic (\"\": no registry)")
+// registryFlags are the schema registry's listener flags.
+type registryFlags struct {
+	addr, usersFile, tokensFile, keystore string
 }
 
-// startSchemaRegistry listens on addr (nothing when addr is "") and serves
-// the schema registry there, reaching the broker at brokerAddr as a client,
-// until ctx ends; wait returns once it stopped.
-func startSchemaRegistry(ctx context.Context, addr, brokerAddr string) (wait func(), err error) {
-	if addr == "" {
+// registerSchemaRegistryFlags adds --schema-registry and its security
+// flags to cmd.
+func registerSchemaRegistryFlags(cmd *cobra.Command, f *registryFlags) {
+	cmd.Flags().StringVar(&f.addr, "schema-registry", defaultSchemaRegistry,
+		"address the Confluent-compatible schema registry listens on, its state in the _schemas topic (\"\": no registry)")
+	cmd.Flags().StringVar(&f.usersFile, "schema-registry-users-file", "",
+		"the registry's basic users, one \"user: password[,role]\" per line (the REST API's rest.auth.basic.users.file format; "+
+			"role admin or read-only); when set (or the tokens file), requests without valid credentials get 401")
+	cmd.Flags().StringVar(&f.tokensFile, "schema-registry-tokens-file", "",
+		"the registry's bearer tokens, one \"name: token[,role]\" per line (as rest.auth.bearer.tokens.file)")
+	cmd.Flags().StringVar(&f.keystore, "schema-registry-keystore", "",
+		"PEM file with the private key and certificate chain of the registry's HTTPS listener (as ssl.keystore.location; reloaded when it changes)")
+}
+
+// startSchemaRegistry listens on f.addr (nothing when it is "") and serves
+// the schema registry there, with HTTPS and authentication when f asks for
+// them, reaching the broker at brokerAddr as a client, until ctx ends; wait
+// returns once it stopped.
+func startSchemaRegistry(ctx context.Context, f registryFlags, brokerAddr string) (wait func(), err error) {
+	if f.addr == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("logger", "penstock.schemaregistry")
+	var opts []schemaregistry.Option
+	if f.usersFile != "" || f.tokensFile != "" {
+		creds, err := httpauth.Load(f.usersFile, f.tokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("schema registry: %w", err)
+		}
+		opts = append(opts, schemaregistry.WithCredentials(creds))
+	}
+	var tc *tls.Config
+	if f.keystore != "" {
+		props := map[string]string{tlsconfig.KeyKeystoreLocation: f.keystore}
+		if tc, err = tlsconfig.Server(tlsconfig.Prefixed(props, "", false)); err != nil {
+			return nil, fmt.Errorf("schema registry: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return nil, fmt.Errorf("schema registry: listen: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("logger", "penstock.schemaregistry")
+	if !security.Loopback(ln.Addr().String()) && (tc == nil || len(opts) == 0) {
+		log.Warn("the schema registry listens beyond loopback without HTTPS or authentication: anyone who reaches it may "+
+			"read and change schemas; set --schema-registry-keystore and --schema-registry-users-file",
+			"addr", ln.Addr().String(), "https", tc != nil, "authentication", len(opts) > 0)
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := schemaregistry.Run(ctx, ln, []string{brokerAddr}, log); err != nil {
+		if err := schemaregistry.Run(ctx, ln, []string{brokerAddr}, log, opts...); err != nil {
 			log.Error("schema registry stopped", "err", err)
 		}
 	}()

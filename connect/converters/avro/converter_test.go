@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,5 +228,63 @@ func TestUseLatestVersion(t *testing.T) {
 	st := gv.(*connect.Struct)
 	if st.Get("a") != int32(4) || st.Get("extra") != "d" {
 		t.Fatalf("read back %v", st)
+	}
+}
+
+// TestSecuredRegistry: the converter reaches a registry that serves HTTPS
+// and requires credentials, with Confluent's keys: basic.auth.* from
+// USER_INFO or from the URL, bearer.auth.token, and
+// schema.registry.ssl.truststore.location. A read-only user can read what
+// an admin wrote but not register; a wrong password is refused.
+func TestSecuredRegistry(t *testing.T) {
+	reg := registrytest.StartSecure(t)
+	conv := func(props map[string]string) *avro.Converter {
+		t.Helper()
+		if props["schema.registry.url"] == "" {
+			props["schema.registry.url"] = reg.URL
+		}
+		props["schema.registry.ssl.truststore.location"] = reg.CAFile
+		c := avro.New()
+		if err := c.Configure(props, false); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	s, v := allTypes()
+	writer := conv(map[string]string{"basic.auth.credentials.source": "USER_INFO",
+		"basic.auth.user.info": registrytest.AdminUser + ":" + registrytest.AdminPassword})
+	b, err := writer.FromConnect("secured", s, v)
+	if err != nil {
+		t.Fatalf("write as admin: %v", err)
+	}
+	readers := map[string]*avro.Converter{
+		"viewer in the URL": conv(map[string]string{"basic.auth.credentials.source": "URL",
+			"schema.registry.url": strings.Replace(reg.URL, "https://", "https://"+registrytest.ViewerUser+":"+registrytest.ViewerPassword+"@", 1)}),
+		"bearer token": conv(map[string]string{"bearer.auth.credentials.source": "STATIC_TOKEN", "bearer.auth.token": registrytest.Token}),
+	}
+	for name, r := range readers {
+		gs, gv, err := r.ToConnect("secured", b)
+		if err != nil {
+			t.Fatalf("%s: read: %v", name, err)
+		}
+		if want, got := jsonOf(t, s, v), jsonOf(t, gs, gv); !bytes.Equal(want, got) {
+			t.Fatalf("%s: value changed:\n%s\n%s", name, want, got)
+		}
+	}
+	viewer := conv(map[string]string{"basic.auth.credentials.source": "USER_INFO",
+		"basic.auth.user.info": registrytest.ViewerUser + ":" + registrytest.ViewerPassword})
+	other := connect.NewStructSchema("test.Other", connect.F("y", connect.StringSchema))
+	ov := connect.NewStruct(other)
+	if err := ov.Set("y", "z"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viewer.FromConnect("secured-other", other, ov); err == nil ||
+		!strings.Contains(err.Error(), "is denied") {
+		t.Fatalf("read-only user registering: %v, want a 403", err)
+	}
+	wrong := conv(map[string]string{"basic.auth.credentials.source": "USER_INFO",
+		"basic.auth.user.info": registrytest.AdminUser + ":wrong"})
+	if _, _, err := wrong.ToConnect("secured", b); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+		t.Fatalf("wrong password: %v, want a 401", err)
 	}
 }
