@@ -46,6 +46,7 @@ var (
 	recordSize  = flag.Int("record", 1024, "record value size in bytes")
 	rounds      = flag.Int("rounds", 5, "measured rounds (after one warm-up round)")
 	compression = flag.String("compression", "none", "producer compression: none, snappy, lz4 or zstd")
+	fetchBytes  = flag.Int("fetch", 1<<20, "consumer's max.partition.fetch.bytes (Kafka's default: 1 MiB)")
 	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the measured rounds to this file")
 )
 
@@ -127,7 +128,7 @@ func main() {
 		return m.stop()
 	}
 	consume := func(name, topic string) phase {
-		c, err := kgo.NewClient(append(clientOpts(name, topic), kgo.ConsumeTopics(topic),
+		c, err := kgo.NewClient(append(clientOpts(name, topic), kgo.ConsumeTopics(topic), kgo.FetchMaxPartitionBytes(int32(*fetchBytes)),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 		check(err)
 		defer c.Close()
@@ -186,8 +187,8 @@ func main() {
 			mbps(p["PLAINTEXT"]), mbps(p["SSL"]), mbps(c["PLAINTEXT"]), mbps(c["SSL"]))
 	}
 
-	fmt.Printf("\n%d MB of %d-byte records per listener and round, compression %s, acks=all, one producer and one consumer, loopback\n",
-		*totalMB, *recordSize, *compression)
+	fmt.Printf("\n%d MB of %d-byte records per listener and round, compression %s, acks=all, one producer and one consumer "+
+		"(max.partition.fetch.bytes %d), loopback\n", *totalMB, *recordSize, *compression, *fetchBytes)
 	fmt.Printf("medians of %d rounds (listeners alternating first):\n", *rounds)
 	fmt.Printf("%-10s %12s %12s %16s %16s\n", "listener", "produce MB/s", "consume MB/s", "produce CPU s/GB", "consume CPU s/GB")
 	for _, name := range names {
