@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/penstockhq/penstock/internal/httpauth"
 )
@@ -24,7 +25,8 @@ const ContentType = "application/vnd.schemaregistry.v1+json"
 type Option func(*options)
 
 type options struct {
-	creds *httpauth.Credentials
+	creds      *httpauth.Credentials
+	clientOpts []kgo.Opt
 }
 
 // WithCredentials requires every request to authenticate, with HTTP basic
@@ -32,6 +34,12 @@ type options struct {
 // otherwise), and lets read-only principals only read (403 on writes).
 func WithCredentials(creds *httpauth.Credentials) Option {
 	return func(o *options) { o.creds = creds }
+}
+
+// WithClientOpts adds franz-go options to Run's Kafka client of the
+// _schemas topic: TLS and SASL to reach a secured broker.
+func WithClientOpts(opts ...kgo.Opt) Option {
+	return func(o *options) { o.clientOpts = append(o.clientOpts, opts...) }
 }
 
 // Handler returns the REST API of Confluent's Schema Registry over store.
@@ -332,10 +340,14 @@ func (a *api) putMode(c echo.Context) error {
 // and serves the registry on ln until ctx ends.
 func Run(ctx context.Context, ln net.Listener, seeds []string, log *slog.Logger, opts ...Option) error {
 	defer ln.Close()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	var store *Store
 	for {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		s, err := Open(octx, seeds, DefaultTopic, log)
+		s, err := Open(octx, seeds, DefaultTopic, log, o.clientOpts...)
 		cancel()
 		if err == nil {
 			store = s

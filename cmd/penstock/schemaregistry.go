@@ -7,13 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/penstockhq/penstock/broker/schemaregistry"
 	"github.com/penstockhq/penstock/broker/security"
 	"github.com/penstockhq/penstock/internal/httpauth"
+	"github.com/penstockhq/penstock/internal/properties"
 	"github.com/penstockhq/penstock/internal/tlsconfig"
+	"github.com/penstockhq/penstock/worker/clientconfig"
 )
 
 // defaultSchemaRegistry is where `penstock broker` and `penstock dev` serve
@@ -22,7 +25,7 @@ const defaultSchemaRegistry = "127.0.0.1:8081"
 
 // registryFlags are the schema registry's listener flags.
 type registryFlags struct {
-	addr, usersFile, tokensFile, keystore string
+	addr, usersFile, tokensFile, keystore, clientConfig string
 }
 
 // registerSchemaRegistryFlags adds --schema-registry and its security
@@ -37,6 +40,9 @@ func registerSchemaRegistryFlags(cmd *cobra.Command, f *registryFlags) {
 		"the registry's bearer tokens, one \"name: token[,role]\" per line (as rest.auth.bearer.tokens.file)")
 	cmd.Flags().StringVar(&f.keystore, "schema-registry-keystore", "",
 		"PEM file with the private key and certificate chain of the registry's HTTPS listener (as ssl.keystore.location; reloaded when it changes)")
+	cmd.Flags().StringVar(&f.clientConfig, "schema-registry-client-config", "",
+		"Kafka client properties file the registry reaches the broker with (bootstrap.servers, security.protocol, sasl.mechanism, "+
+			"sasl.jaas.config, ssl.truststore.location, ...), for brokers whose listeners require TLS or SASL")
 }
 
 // startSchemaRegistry listens on f.addr (nothing when it is "") and serves
@@ -55,6 +61,21 @@ func startSchemaRegistry(ctx context.Context, f registryFlags, brokerAddr string
 			return nil, fmt.Errorf("schema registry: %w", err)
 		}
 		opts = append(opts, schemaregistry.WithCredentials(creds))
+	}
+	seeds := []string{brokerAddr}
+	if f.clientConfig != "" {
+		props, err := readProperties(f.clientConfig)
+		if err != nil {
+			return nil, fmt.Errorf("schema registry: --schema-registry-client-config: %w", err)
+		}
+		kopts, err := clientconfig.Opts(clientconfig.Layers(props, ""))
+		if err != nil {
+			return nil, fmt.Errorf("schema registry: --schema-registry-client-config %s: %w", f.clientConfig, err)
+		}
+		opts = append(opts, schemaregistry.WithClientOpts(kopts...))
+		if bs := strings.TrimSpace(props["bootstrap.servers"]); bs != "" {
+			seeds = strings.Split(bs, ",")
+		}
 	}
 	var tc *tls.Config
 	if f.keystore != "" {
@@ -78,9 +99,23 @@ func startSchemaRegistry(ctx context.Context, f registryFlags, brokerAddr string
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := schemaregistry.Run(ctx, ln, []string{brokerAddr}, log, opts...); err != nil {
+		if err := schemaregistry.Run(ctx, ln, seeds, log, opts...); err != nil {
 			log.Error("schema registry stopped", "err", err)
 		}
 	}()
 	return func() { <-done }, nil
+}
+
+// readProperties reads a Kafka-style properties file.
+func readProperties(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	props, err := properties.Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return props, nil
 }
