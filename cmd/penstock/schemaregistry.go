@@ -55,7 +55,8 @@ func startSchemaRegistry(ctx context.Context, f registryFlags, brokerAddr string
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("logger", "penstock.schemaregistry")
 	var opts []schemaregistry.Option
-	if f.usersFile != "" || f.tokensFile != "" {
+	auth := f.usersFile != "" || f.tokensFile != ""
+	if auth {
 		creds, err := httpauth.Load(f.usersFile, f.tokensFile)
 		if err != nil {
 			return nil, fmt.Errorf("schema registry: %w", err)
@@ -88,10 +89,10 @@ func startSchemaRegistry(ctx context.Context, f registryFlags, brokerAddr string
 	if err != nil {
 		return nil, fmt.Errorf("schema registry: listen: %w", err)
 	}
-	if !security.Loopback(ln.Addr().String()) && (tc == nil || len(opts) == 0) {
+	if !security.Loopback(ln.Addr().String()) && (tc == nil || !auth) {
 		log.Warn("the schema registry listens beyond loopback without HTTPS or authentication: anyone who reaches it may "+
 			"read and change schemas; set --schema-registry-keystore and --schema-registry-users-file",
-			"addr", ln.Addr().String(), "https", tc != nil, "authentication", len(opts) > 0)
+			"addr", ln.Addr().String(), "https", tc != nil, "authentication", auth)
 	}
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
