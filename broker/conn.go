@@ -31,6 +31,7 @@ type conn struct {
 	out  chan pending
 	lst  *security.Listener
 	sess session
+	cork *corkConn // under a TLS connection, else nil
 }
 
 type pending struct {
@@ -40,8 +41,8 @@ type pending struct {
 	reply   Reply
 }
 
-func (s *Server) startConn(nc net.Conn, l *security.Listener) {
-	c := &conn{s: s, nc: nc, out: make(chan pending, maxInflight), lst: l,
+func (s *Server) startConn(nc net.Conn, l *security.Listener, cork *corkConn) {
+	c := &conn{s: s, nc: nc, out: make(chan pending, maxInflight), lst: l, cork: cork,
 		sess: session{principal: Anonymous, authenticated: !l.SASL()}}
 	s.mu.Lock()
 	if s.closed {
@@ -207,6 +208,9 @@ func (c *conn) writeLoop() {
 			var handled bool
 			var err error
 			var bufs [][]byte
+			if c.cork != nil {
+				c.cork.cork()
+			}
 			if fr.ranges != nil {
 				buf, handled, err = writeFetch(c.nc, p.corr, fr, buf, &bufs)
 			}
@@ -216,6 +220,11 @@ func (c *conn) writeLoop() {
 				if err = fr.materialize(&bufs, math.MaxInt64); err == nil {
 					buf = c.appendResponse(buf[:0], p, fr.FetchResponse)
 					_, err = c.nc.Write(buf)
+				}
+			}
+			if c.cork != nil {
+				if uerr := c.cork.uncork(); err == nil {
+					err = uerr
 				}
 			}
 			for _, b := range bufs {

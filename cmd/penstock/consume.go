@@ -27,7 +27,7 @@ type consumeOptions struct {
 	group         string
 	timeout       time.Duration
 	raw           bool
-	registry      string           // schema registry URL ("": no decoding)
+	registry      registryConn     // schema registry URL ("": no decoding) and CA
 	decoder       *registryDecoder // built from registry by consume
 }
 

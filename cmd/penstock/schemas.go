@@ -25,18 +25,51 @@ func init() { rootCmd.AddCommand(newSchemasCmd()) }
 // --schema-registry in client commands.
 const registryEnv = "PENSTOCK_SCHEMA_REGISTRY"
 
-// registerRegistryURL adds the client commands' --schema-registry URL flag.
-func registerRegistryURL(cmd *cobra.Command, url *string, what string) {
+// registryCACertEnv names the environment variable that sets the default of
+// --schema-registry-cacert.
+const registryCACertEnv = "PENSTOCK_SCHEMA_REGISTRY_CACERT"
+
+// registryConn is how client commands reach the schema registry.
+type registryConn struct {
+	url, cacert string
+}
+
+// registerRegistryURL adds the client commands' --schema-registry URL flag
+// and its CA flag.
+func registerRegistryURL(cmd *cobra.Command, r *registryConn, what string) {
 	def := "http://" + defaultSchemaRegistry
 	if env := os.Getenv(registryEnv); env != "" {
 		def = env
 	}
-	cmd.Flags().StringVar(url, "schema-registry", def, what+" (default from $"+registryEnv+" when set)")
+	cmd.Flags().StringVar(&r.url, "schema-registry", def, what+
+		"; credentials as https://user:password@host:port (default from $"+registryEnv+" when set)")
+	cmd.Flags().StringVar(&r.cacert, "schema-registry-cacert", os.Getenv(registryCACertEnv),
+		"PEM file of the CA that signed the registry's HTTPS certificate (default $"+registryCACertEnv+")")
+}
+
+// props are the converters' registry keys for r.
+func (r registryConn) props() map[string]string {
+	props := map[string]string{srclient.KeyURL: r.url}
+	if r.cacert != "" {
+		props[srclient.KeySSLTruststoreLocation] = r.cacert
+	}
+	return props
+}
+
+// client returns a registry client for r: its URLs, the credentials in
+// them (Confluent's basic.auth.credentials.source=URL) and the CA.
+func (r registryConn) client() (*srclient.Client, error) {
+	v, err := srclient.Def.Parse(r.props())
+	if err != nil {
+		return nil, err
+	}
+	return srclient.New(v, false)
 }
 
 // newSchemasCmd returns `penstock schemas`.
 func newSchemasCmd() *cobra.Command {
-	var url, output string
+	var reg registryConn
+	var output string
 	cmd := &cobra.Command{
 		Use:   "schemas [SUBJECT]",
 		Short: "List the schema registry's subjects, or show one subject's versions",
@@ -47,10 +80,11 @@ func newSchemasCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			cl, err := sr.NewClient(sr.URLs(strings.Split(url, ",")...))
+			rc, err := reg.client()
 			if err != nil {
-				return fmt.Errorf("schema registry %s: %w", url, err)
+				return fmt.Errorf("schema registry %s: %w", reg.url, err)
 			}
+			cl := rc.SR()
 			ctx, cancel := context.WithTimeout(commandContext(cmd), 30*time.Second)
 			defer cancel()
 			if len(args) == 1 {
@@ -59,7 +93,7 @@ func newSchemasCmd() *cobra.Command {
 			return listSubjects(ctx, cmd.OutOrStdout(), cl, output)
 		},
 	}
-	registerRegistryURL(cmd, &url, "schema registry URL(s), comma-separated")
+	registerRegistryURL(cmd, &reg, "schema registry URL(s), comma-separated")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }
@@ -136,20 +170,16 @@ type registryDecoder struct {
 	types map[int]sr.SchemaType
 }
 
-func newRegistryDecoder(url string) (*registryDecoder, error) {
-	if url == "" {
+func newRegistryDecoder(r registryConn) (*registryDecoder, error) {
+	if r.url == "" {
 		return nil, nil
 	}
-	props := map[string]string{srclient.KeyURL: url}
-	v, err := srclient.Def.Parse(props)
+	props := r.props()
+	cl, err := r.client()
 	if err != nil {
 		return nil, err
 	}
-	cl, err := srclient.New(v, false)
-	if err != nil {
-		return nil, err
-	}
-	d := &registryDecoder{url: url, cl: cl, avro: avro.New(), json: converters.NewJSON(), types: map[int]sr.SchemaType{}}
+	d := &registryDecoder{url: r.url, cl: cl, avro: avro.New(), json: converters.NewJSON(), types: map[int]sr.SchemaType{}}
 	if err := d.avro.Configure(props, false); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/penstockhq/penstock/internal/httpauth"
 	"github.com/penstockhq/penstock/worker/console"
 )
 
@@ -57,7 +58,7 @@ type Server struct {
 	srv  *http.Server
 
 	// creds, tls and httpClient secure the API (auth.go).
-	creds      *Credentials
+	creds      *httpauth.Credentials
 	tls        *tls.Config
 	httpClient *http.Client
 }
