@@ -280,7 +280,7 @@ function progressSection(name, prog) {
       </tbody></table></details>` : ''}
     ${tables.length ? `<h2>Snapshot</h2>
     <table id="snapshot"><thead><tr><th>Table</th><th>Task</th><th class="num">Rows read</th><th class="num">Estimated</th><th>Progress</th></tr></thead><tbody>
-    ${tables.map(tb => `<tr data-table="${esc(tb.table)}"><td>${esc(tb.table)}</td><td>${tb.task}</td><td class="num">${num(tb.rows_read)}</td>
+    ${tables.map(tb => `<tr data-table="${esc(tb.table)}" data-rows="${tb.rows_read}"><td>${esc(tb.table)}</td><td>${tb.task}</td><td class="num">${num(tb.rows_read)}</td>
       <td class="num">${tb.rows_estimated < 0 ? '–' : num(tb.rows_estimated)}</td><td>${bar(tb)}</td></tr>`).join('')}
     </tbody></table>` : ''}
     ${prog.errors && prog.errors.length ? `<p class="error">${esc(prog.errors.join('; '))}</p>` : ''}`;

@@ -32,7 +32,7 @@ export async function topicsPage(main, current) {
 }
 
 function pretty(raw) {
-  return esc(JSON.stringify(raw, null, 1));
+  return esc(JSON.stringify(raw));
 }
 
 // topicPage shows the topic's latest records, newest first, refreshed
@@ -41,7 +41,7 @@ export async function topicPage(main, name, current) {
   if (topicPage.paused === undefined) topicPage.paused = false;
   let recs = topicPage.last && topicPage.lastName === name ? topicPage.last : [];
   if (!topicPage.paused || !recs.length) {
-    recs = await api('GET', `/penstock/topics/${enc(name)}/records?limit=50`);
+    recs = await api('GET', `/penstock/topics/${enc(name)}/records?limit=25`);
     topicPage.last = recs;
     topicPage.lastName = name;
   }
