@@ -14,7 +14,7 @@ func TestPrintProgress(t *testing.T) {
 	lag, ms := int64(2048), int64(1500)
 	var buf bytes.Buffer
 	err := printProgress(&buf, rest.ConnectorProgress{Name: "pg", Type: "source", Tasks: []rest.TaskProgress{{ID: 0,
-		Snapshot: []rest.TableProgress{{Table: "public.a", RowsRead: 50, Estimated: 200}, {Table: "public.b", RowsRead: 7, Estimated: -1, Done: true}},
+		Snapshot:       []rest.TableProgress{{Table: "public.a", RowsRead: 50, Estimated: 200}, {Table: "public.b", RowsRead: 7, Estimated: -1, Done: true}},
 		SourceLagBytes: &lag, SourceLagMs: &ms}}})
 	if err != nil {
 		t.Fatal(err)
