@@ -69,7 +69,7 @@ func (s *Server) connectorRates(c echo.Context) error {
 		return writeJSON(c, http.StatusOK, rep)
 	}
 	others := lister.WorkerURLs()
-	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), min(s.timeout, gatherTimeout))
 	defer cancel()
 	q := url.Values{localQuery: {"true"}}
 	if connector != "" {

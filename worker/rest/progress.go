@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -78,6 +79,11 @@ type PartitionLag struct {
 	Lag       int64  `json:"lag"`
 }
 
+// gatherTimeout bounds how long a worker waits for the others' figures: a
+// worker gone but still named by statuses shows as an error, not as a
+// console page that hangs.
+const gatherTimeout = 5 * time.Second
+
 // localQuery asks a worker for its own tasks' progress only (the answer to
 // another worker gathering them).
 const localQuery = "local"
@@ -123,7 +129,7 @@ func (s *Server) connectorProgress(c echo.Context) error {
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), min(s.timeout, gatherTimeout))
 	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
