@@ -21,7 +21,12 @@ import (
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
-var _ rest.Progresser = (*Herder)(nil)
+// The REST API's optional herder and cluster interfaces.
+var (
+	_ rest.Progresser   = (*Herder)(nil)
+	_ rest.TopicsHerder = (*Herder)(nil)
+	_ rest.WorkerLister = (*Herder)(nil)
+)
 
 func (t *taskRunner) setPlugin(p any) {
 	t.mu.Lock()

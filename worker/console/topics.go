@@ -19,7 +19,6 @@ import (
 type Topics struct {
 	adm  *kadm.Client
 	opts []kgo.Opt
-	url  string // schema registry
 
 	dec    *Decoder
 	decErr error
@@ -28,7 +27,7 @@ type Topics struct {
 // NewTopics returns the view through adm; opts make the tail's consumers;
 // registryURL ("" for none) decodes records in the registry's wire format.
 func NewTopics(adm *kadm.Client, opts []kgo.Opt, registryURL string) *Topics {
-	t := &Topics{adm: adm, opts: opts, url: registryURL}
+	t := &Topics{adm: adm, opts: opts}
 	t.dec, t.decErr = NewDecoder(registryURL)
 	return t
 }
