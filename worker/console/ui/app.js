@@ -69,6 +69,9 @@ async function overview(current) {
     const cr = r.by[c.name];
     if (cr) { inRate += cr.records_in_per_sec; outRate += cr.records_out_per_sec; }
   }
+  // Rates cover every worker that answered (r.workers), or this one alone.
+  const scope = r.workers ? `${r.workers} worker${r.workers > 1 ? 's' : ''}` + (r.errors ? `; not reached: ${r.errors.join('; ')}` : '')
+    : 'tasks on this worker';
   const counts = m => STATES.filter(s => m[s]).map(s => `<span class="count">${badge(s)} ${m[s]}</span>`).join(' ') || '<span class="muted">none</span>';
   const leader = r.leader === null ? 'unknown' : r.leader ? 'this worker' : 'another worker';
   const kinds = {};
@@ -78,8 +81,8 @@ async function overview(current) {
     <div class="cards">
       <div class="card"><h3>Connectors</h3><div class="big">${conns.length}</div>${counts(connStates)}</div>
       <div class="card"><h3>Tasks</h3><div class="big">${tasks}</div>${counts(taskStates)}</div>
-      <div class="card"><h3>Records/s in</h3><div class="big" id="ov-in">${num(inRate)}</div><span class="muted">${r.workers ? `all ${r.workers} workers` : 'tasks on this worker'}</span></div>
-      <div class="card"><h3>Records/s out</h3><div class="big" id="ov-out">${num(outRate)}</div><span class="muted">${esc((r.errors || []).join('; '))}</span></div>
+      <div class="card"><h3>Records/s in</h3><div class="big" id="ov-in">${num(inRate)}</div><span class="muted">${esc(scope)}</span></div>
+      <div class="card"><h3>Records/s out</h3><div class="big" id="ov-out">${num(outRate)}</div><span class="muted">${esc(scope)}</span></div>
       <div class="card"><h3>Consumer lag</h3><div class="big" id="ov-lag">${groups ? num(sinkLag(groups, conns)) : '–'}</div><span class="muted">records, sink connectors' groups</span></div>
     </div>
     <h2>Workers</h2>
