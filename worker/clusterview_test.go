@@ -248,6 +248,11 @@ func TestConsoleEndpointsAcrossWorkers(t *testing.T) {
 			t.Errorf("tail record %+v: value %s (envelope not unwrapped?) %v", r, r.Value, err)
 		}
 	}
+	if resp, err := http.Get(a.url + "/penstock/topics/nope/records"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("tail of a missing topic: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	var groups []console.Group
 	if err := getJSON(b.url+rest.GroupsPath, &groups); err != nil {
 		t.Fatal(err)

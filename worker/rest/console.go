@@ -8,12 +8,14 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
 
 	"github.com/labstack/echo/v4"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/penstockhq/penstock/worker/console"
 )
@@ -143,6 +145,9 @@ func (s *Server) tailTopic(c echo.Context) error {
 	}
 	topic := param(c, "t")
 	out, err := get(s, c, func(ctx context.Context) ([]console.Record, error) { return t.Tail(ctx, topic, limit) })
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return NotFound("Topic %s not found", topic)
+	}
 	if err != nil {
 		return err
 	}
