@@ -80,7 +80,7 @@ func (h *Herder) LocalProgress(name string) []rest.TaskProgress {
 
 // ConsumerLag implements rest.Progresser: the lag of a sink connector's
 // consumer group on every partition it committed on or is assigned.
-func (h *Herder) ConsumerLag(ctx context.Context, name string) ([]rest.PartitionLag, error) {
+func (h *Herder) ConsumerLag(ctx context.Context, name string) ([]console.PartitionLag, error) {
 	raw, ok := h.configs.connector(name)
 	if !ok {
 		return nil, h.notFound(name)
@@ -100,12 +100,12 @@ func (h *Herder) ConsumerLag(ctx context.Context, name string) ([]rest.Partition
 	if gl.Error() != nil && !errors.Is(gl.Error(), kerr.GroupIDNotFound) {
 		return nil, fmt.Errorf("lag of group %s: %w", group, gl.Error())
 	}
-	out := []rest.PartitionLag{}
+	out := []console.PartitionLag{}
 	for _, l := range gl.Lag.Sorted() {
 		if l.Err != nil {
 			continue
 		}
-		out = append(out, rest.PartitionLag{Topic: l.Topic, Partition: l.Partition,
+		out = append(out, console.PartitionLag{Topic: l.Topic, Partition: l.Partition,
 			Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag})
 	}
 	return out, nil

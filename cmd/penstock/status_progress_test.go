@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/penstockhq/penstock/worker/console"
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
@@ -31,7 +32,7 @@ func TestPrintProgress(t *testing.T) {
 		t.Errorf("a connector without progress printed %q (%v)", buf.String(), err)
 	}
 	buf.Reset()
-	_ = printProgress(&buf, rest.ConnectorProgress{Name: "s", Type: "sink", TotalLag: 12, ConsumerLag: make([]rest.PartitionLag, 3)})
+	_ = printProgress(&buf, rest.ConnectorProgress{Name: "s", Type: "sink", TotalLag: 12, ConsumerLag: make([]console.PartitionLag, 3)})
 	if !strings.Contains(buf.String(), "12 records on 3 partitions") {
 		t.Errorf("sink lag: %q", buf.String())
 	}

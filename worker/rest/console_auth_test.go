@@ -12,6 +12,7 @@ import (
 
 	"github.com/penstockhq/penstock/internal/testcerts"
 	"github.com/penstockhq/penstock/internal/tlsconfig"
+	"github.com/penstockhq/penstock/worker/console"
 )
 
 // progressFake is the fake herder with one task's progress to report, as a
@@ -21,7 +22,9 @@ type progressFake struct{ *fakeHerder }
 func (progressFake) LocalProgress(string) []TaskProgress {
 	return []TaskProgress{{ID: 0, State: StateRunning, Snapshot: []TableProgress{{Table: "public.t", RowsRead: 5, Estimated: 10}}}}
 }
-func (progressFake) ConsumerLag(context.Context, string) ([]PartitionLag, error) { return nil, nil }
+func (progressFake) ConsumerLag(context.Context, string) ([]console.PartitionLag, error) {
+	return nil, nil
+}
 
 // TestConsoleEndpointsAuthAndGathering: the console's endpoints need
 // credentials like the rest of the API and a read-only user may call them;

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/penstockhq/penstock/worker/console"
 )
 
 // ProgressPath is the route of the progress endpoint.
@@ -31,7 +33,7 @@ type Progresser interface {
 	LocalProgress(name string) []TaskProgress
 	// ConsumerLag returns a sink connector's consumer lag per partition
 	// (nil for a source connector).
-	ConsumerLag(ctx context.Context, name string) ([]PartitionLag, error)
+	ConsumerLag(ctx context.Context, name string) ([]console.PartitionLag, error)
 }
 
 // ConnectorProgress is the body of GET ProgressPath.
@@ -42,7 +44,7 @@ type ConnectorProgress struct {
 	// reported.
 	Tasks []TaskProgress `json:"tasks"`
 	// ConsumerLag is a sink's lag per partition of its consumer group.
-	ConsumerLag []PartitionLag `json:"consumer_lag,omitempty"`
+	ConsumerLag []console.PartitionLag `json:"consumer_lag,omitempty"`
 	// TotalLag is the sum of ConsumerLag's lags.
 	TotalLag int64 `json:"total_lag"`
 	// Errors name the workers that could not be asked.
@@ -68,15 +70,6 @@ type TableProgress struct {
 	RowsRead  int64  `json:"rows_read"`
 	Estimated int64  `json:"rows_estimated"` // -1: no estimate
 	Done      bool   `json:"done"`
-}
-
-// PartitionLag is a consumer group's lag on one partition.
-type PartitionLag struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Committed int64  `json:"committed"` // -1: nothing committed
-	End       int64  `json:"end"`
-	Lag       int64  `json:"lag"`
 }
 
 // gatherTimeout bounds how long a worker waits for the others' figures: a
