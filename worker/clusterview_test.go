@@ -178,6 +178,9 @@ func TestConsoleEndpointsAcrossWorkers(t *testing.T) {
 					return fmt.Errorf("task %d: %+v", tp.ID, tp)
 				}
 			}
+			if p.Lag == nil || *p.Lag != 84 || p.LagUnit != "bytes" {
+				return fmt.Errorf("lag %v %s, want 84 bytes (both tasks')", p.Lag, p.LagUnit)
+			}
 			return nil
 		})
 	}
@@ -213,7 +216,7 @@ func TestConsoleEndpointsAcrossWorkers(t *testing.T) {
 		for _, l := range p.ConsumerLag {
 			end += l.End
 		}
-		if p.Type != "sink" || end != 20 || p.TotalLag != 0 {
+		if p.Type != "sink" || end != 20 || p.TotalLag != 0 || p.Lag == nil || *p.Lag != 0 || p.LagUnit != "records" || len(p.LagHistory) == 0 {
 			return fmt.Errorf("%+v", p)
 		}
 		return nil

@@ -47,6 +47,13 @@ type ConnectorProgress struct {
 	ConsumerLag []console.PartitionLag `json:"consumer_lag,omitempty"`
 	// TotalLag is the sum of ConsumerLag's lags.
 	TotalLag int64 `json:"total_lag"`
+	// Lag is the connector's lag in LagUnit: a sink's TotalLag
+	// ("records"), a CDC source's bytes behind summed over its tasks
+	// ("bytes"), else its largest time behind ("ms"); absent when unknown.
+	Lag     *int64 `json:"lag,omitempty"`
+	LagUnit string `json:"lag_unit,omitempty"`
+	// LagHistory is Lag as sampled when asked, over the last ten minutes.
+	LagHistory []LagPoint `json:"lag_history,omitempty"`
 	// Errors name the workers that could not be asked.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -154,7 +161,34 @@ func (s *Server) connectorProgress(c echo.Context) error {
 		mu.Unlock()
 	}
 	wg.Wait()
+	if lag, unit, ok := out.lag(); ok {
+		out.Lag, out.LagUnit = &lag, unit
+		out.LagHistory = s.lags.add(name, lag)
+	}
 	return writeJSON(c, http.StatusOK, out)
+}
+
+// lag is the connector's one lag figure (see ConnectorProgress.Lag).
+func (p *ConnectorProgress) lag() (lag int64, unit string, ok bool) {
+	if p.Type == "sink" {
+		return p.TotalLag, "records", p.ConsumerLag != nil
+	}
+	var bytes, ms int64 = -1, -1
+	for _, t := range p.Tasks {
+		if t.SourceLagBytes != nil {
+			bytes = max(bytes, 0) + *t.SourceLagBytes
+		}
+		if t.SourceLagMs != nil {
+			ms = max(ms, *t.SourceLagMs)
+		}
+	}
+	switch {
+	case bytes >= 0:
+		return bytes, "bytes", true
+	case ms >= 0:
+		return ms, "ms", true
+	}
+	return 0, "", false
 }
 
 // getFrom GETs path from the worker at base (its REST URL), as forwarding

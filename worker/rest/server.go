@@ -57,6 +57,7 @@ type Server struct {
 	srv  *http.Server
 
 	rates *console.Rates // the console's connector rates (console.go)
+	lags  lagHistory     // the connectors' recent lag (progress.go)
 
 	// creds, tls and httpClient secure the API (auth.go).
 	creds      *Credentials

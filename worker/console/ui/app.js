@@ -11,7 +11,6 @@ import { badge, esc, num, shortClass } from './util.js';
 const main = document.getElementById('main');
 const POLL_MS = 2000;
 const STATES = ['RUNNING', 'PAUSED', 'STOPPED', 'FAILED', 'RESTARTING', 'UNASSIGNED'];
-const HISTORY_MS = 10 * 60 * 1000;
 
 let timer = null;
 let generation = 0;
@@ -219,7 +218,7 @@ async function connectorPage(name, current) {
       <div class="card"><h3>Errors</h3><div class="big">${cr ? num(cr.record_errors_total) : '–'}</div><span class="muted">${cr ? num(cr.deadletterqueue_records_total) + ' to the DLQ' : ''}</span></div>
     </div>
     <div class="chartbox">${chart((cr && cr.history) || [])}<div class="legend"><span class="in">■ in</span> <span class="out">■ out</span> records/s</div></div>
-    ${progressSection(name, prog)}
+    ${progressSection(prog)}
     <h2>Tasks</h2>
     <table><thead><tr><th>Task</th><th>State</th><th>Worker</th><th></th></tr></thead><tbody>
     ${st.tasks.map(t => `<tr><td>${t.id}</td><td>${badge(t.state)}</td><td>${esc(t.worker_id)}</td>
@@ -248,23 +247,15 @@ async function connectorPage(name, current) {
   document.getElementById('only-failed').addEventListener('change', e => { connectorPage.onlyFailed = e.target.checked; });
 }
 
-// lagHistory keeps each connector's lag as the page polled it (the last
-// ten minutes the page was open), for its chart.
-const lagHistory = {};
-
 // progressSection shows lag (a sink's consumer lag, a CDC source's lag
-// behind the database) with its chart, and snapshot progress per table.
-function progressSection(name, prog) {
+// behind the database) with its chart over the last minutes, and snapshot
+// progress per table.
+function progressSection(prog) {
   if (!prog) return '';
   const srcBytes = prog.tasks.map(t => t.source_lag_bytes).filter(v => v !== undefined);
   const srcMs = prog.tasks.map(t => t.source_lag_ms).filter(v => v !== undefined);
   const sink = prog.type === 'sink';
-  const lag = sink ? prog.total_lag : srcBytes.length ? srcBytes.reduce((a, b) => a + b, 0) : srcMs.length ? Math.max(...srcMs) : null;
-  const unit = sink ? 'records' : srcBytes.length ? 'bytes' : 'ms';
-  const h = (lagHistory[name] ||= []);
-  const now = Date.now();
-  if (lag !== null) h.push({ time: now, lag });
-  while (h.length && now - h[0].time > HISTORY_MS) h.shift();
+  const lag = prog.lag ?? null, unit = prog.lag_unit;
   const tables = prog.tasks.flatMap(t => (t.snapshot || []).map(tb => ({ task: t.id, ...tb })));
   const bar = tb => {
     const pct = tb.done ? 100 : tb.rows_estimated > 0 ? Math.min(99, Math.floor(100 * tb.rows_read / tb.rows_estimated)) : 0;
@@ -277,7 +268,7 @@ function progressSection(name, prog) {
     </div>`;
   return `
     ${lag !== null ? `<h2>Lag</h2>${lagCards}
-    <div class="chartbox">${chart(h, { series: ['lag'], label: `lag in ${unit}`, height: 140 })}<div class="legend"><span class="lag">■ lag</span> ${unit}, while this page is open</div></div>` : ''}
+    <div class="chartbox">${chart(prog.lag_history || [], { series: ['lag'], label: `lag in ${unit}`, height: 140 })}<div class="legend"><span class="lag">■ lag</span> ${esc(unit)}</div></div>` : ''}
     ${sink && prog.consumer_lag && prog.consumer_lag.length ? `<details class="group"><summary>Consumer lag per partition</summary><table><thead><tr><th>Topic</th><th class="num">Partition</th><th class="num">Committed</th><th class="num">End</th><th class="num">Lag</th></tr></thead><tbody>
       ${prog.consumer_lag.map(l => `<tr><td>${esc(l.topic)}</td><td class="num">${l.partition}</td><td class="num">${l.committed < 0 ? '–' : l.committed}</td><td class="num">${l.end}</td><td class="num">${l.lag}</td></tr>`).join('')}
       </tbody></table></details>` : ''}
