@@ -236,6 +236,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		[...document.querySelectorAll('#snapshot .bar')].every(b => b.dataset.pct === '100') &&
 		document.querySelector('#snapshot tr[data-table="public.orders"]').dataset.rows === '20000'`)
 	until("slot lag", `!!document.getElementById('lag')`)
+	if os.Getenv(screenshotsEnv) != "" {
+		until("lag charted", `document.querySelectorAll('svg.chart polyline.lag').length === 1`)
+	}
 	shot("snapshot")
 	e2e.Expect(t, 204, "DELETE", w.URL+"/connectors/pg-orders", nil)
 
