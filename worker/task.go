@@ -31,6 +31,7 @@ type taskRunner struct {
 	err      error
 	state    string
 	stopping bool
+	plugin   any // the connector's task (connect.SourceTask or SinkTask) once made
 }
 
 // startTask starts a task's goroutine; its status goes RUNNING (or PAUSED)
@@ -90,6 +91,7 @@ func (t *taskRunner) execute(ctx context.Context) error {
 			return fmt.Errorf("%s is not a source connector", p.Class)
 		}
 		st := &sourceTask{r: t, class: p.Class, task: c.NewTask(), pl: pl, errs: errs, connProps: connProps}
+		t.setPlugin(st.task)
 		return st.run(ctx, taskProps)
 	case plugins.Sink:
 		c, ok := p.New().(connect.SinkConnector)
@@ -97,6 +99,7 @@ func (t *taskRunner) execute(ctx context.Context) error {
 			return fmt.Errorf("%s is not a sink connector", p.Class)
 		}
 		st := &sinkTask{r: t, class: p.Class, task: c.NewTask(), pl: pl, errs: errs, connProps: connProps}
+		t.setPlugin(st.task)
 		return st.run(ctx, taskProps)
 	}
 	return fmt.Errorf("%s is a %s plugin, not a connector", p.Class, p.Kind)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,9 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/penstockhq/penstock/connect"
-	"github.com/penstockhq/penstock/connect/converters"
-	"github.com/penstockhq/penstock/connect/converters/avro"
 	"github.com/penstockhq/penstock/connect/converters/srclient"
 )
 
@@ -157,73 +153,4 @@ func showSubject(ctx context.Context, w io.Writer, cl *sr.Client, subject, outpu
 		}
 	}
 	return nil
-}
-
-// registryDecoder turns records in the Schema Registry wire format into
-// JSON for `penstock consume`: Avro through AvroConverter (printed as
-// JsonConverter prints the payload), JSON Schema as the JSON document.
-type registryDecoder struct {
-	url   string
-	cl    *srclient.Client
-	avro  *avro.Converter
-	json  *converters.JSON
-	types map[int]sr.SchemaType
-}
-
-func newRegistryDecoder(r registryConn) (*registryDecoder, error) {
-	if r.url == "" {
-		return nil, nil
-	}
-	props := r.props()
-	cl, err := r.client()
-	if err != nil {
-		return nil, err
-	}
-	d := &registryDecoder{url: r.url, cl: cl, avro: avro.New(), json: converters.NewJSON(), types: map[int]sr.SchemaType{}}
-	if err := d.avro.Configure(props, false); err != nil {
-		return nil, err
-	}
-	if err := d.json.Configure(map[string]string{converters.JSONSchemasEnable: "false"}, false); err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// decode returns b decoded as JSON, or ok false when b is not in the wire
-// format.
-func (d *registryDecoder) decode(topic string, b []byte) (json.RawMessage, bool, error) {
-	if d == nil {
-		return nil, false, nil
-	}
-	id, payload, err := srclient.SplitHeader(b)
-	if err != nil {
-		return nil, false, nil
-	}
-	t, ok := d.types[id]
-	if !ok {
-		s, err := d.cl.Schema(id)
-		if err != nil {
-			return nil, true, fmt.Errorf("schema %d from %s: %w", id, d.url, err)
-		}
-		t = s.Type
-		d.types[id] = t
-	}
-	switch t {
-	case sr.TypeAvro:
-		var s *connect.Schema
-		var v any
-		if s, v, err = d.avro.ToConnect(topic, b); err == nil {
-			var out []byte
-			if out, err = d.json.FromConnect(topic, s, v); err == nil {
-				return out, true, nil
-			}
-		}
-		return nil, true, err
-	case sr.TypeJSON:
-		if json.Valid(payload) {
-			return payload, true, nil
-		}
-		return nil, true, fmt.Errorf("schema %d: payload is not JSON", id)
-	}
-	return nil, false, nil // Protobuf: printed as it is
 }

@@ -288,7 +288,9 @@ func (st *streamer) handle(ev *replication.BinlogEvent) error {
 		if st.lag == nil {
 			st.lag = streamLagSeconds.WithLabelValues(st.s.prefix)
 		}
-		st.lag.Set(time.Since(time.Unix(int64(h.Timestamp), 0)).Seconds())
+		behind := time.Since(time.Unix(int64(h.Timestamp), 0))
+		st.lag.Set(behind.Seconds())
+		st.t.behind.Store(int64(behind))
 	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:

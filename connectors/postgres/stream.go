@@ -250,6 +250,7 @@ func (st *streamer) updateLag() {
 	  FROM pg_replication_slots WHERE slot_name = $1`, st.s.slot).Scan(&lag)
 	if err == nil {
 		slotLagBytes.WithLabelValues(st.s.prefix, st.s.slot).Set(float64(lag))
+		st.t.slotLag.Store(lag)
 	}
 }
 
