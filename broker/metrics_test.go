@@ -87,9 +87,8 @@ func TestBrokerMetricsMove(t *testing.T) {
 	if v := metricValue(t, reg, "kafka_log_log_size", map[string]string{"topic": "m", "partition": "0"}); v <= 0 {
 		t.Errorf("log size = %v", v)
 	}
-	if v := metricValue(t, reg, "penstock_broker_request_duration_seconds", map[string]string{"request": "Produce"}); v < 1 {
-		t.Errorf("Produce latency samples = %v", v)
-	}
+	// Observed once the response is written: the client may see it first.
+	waitMetric(t, reg, "penstock_broker_request_duration_seconds", map[string]string{"request": "Produce"}, 1)
 
 	got := consumeN(t, b.Addr, "m", 5)
 	if len(got) != 5 {
@@ -98,9 +97,8 @@ func TestBrokerMetricsMove(t *testing.T) {
 	if v := metricValue(t, reg, "kafka_server_brokertopicmetrics_bytesout_total", topic); v < 5*8 {
 		t.Errorf("bytes out = %v", v)
 	}
-	if v := metricValue(t, reg, "penstock_broker_request_duration_seconds", map[string]string{"request": "Fetch"}); v < 1 {
-		t.Errorf("Fetch latency samples = %v", v)
-	}
+	// Observed once the response is written: the client may see it first.
+	waitMetric(t, reg, "penstock_broker_request_duration_seconds", map[string]string{"request": "Fetch"}, 1)
 
 	// A group that committed offset 2 of 5 lags by 3.
 	lag := map[string]string{"consumergroup": "g", "topic": "m", "partition": "0"}
@@ -117,5 +115,21 @@ func TestBrokerMetricsMove(t *testing.T) {
 	}
 	if v := metricValue(t, reg, "kafka_consumergroup_lag_sum", map[string]string{"consumergroup": "g", "topic": "m"}); v != 3 {
 		t.Errorf("group lag sum = %v, want 3", v)
+	}
+}
+
+// waitMetric waits for metricValue to reach at least min.
+func waitMetric(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string, min float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v := metricValue(t, g, name, labels)
+		if v >= min {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s%v = %v, want at least %v", name, labels, v, min)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
