@@ -172,7 +172,9 @@ func TestSinkTaskMetricsMove(t *testing.T) {
 	task := map[string]string{"connector": "msink", "task": "0"}
 	n := func(name string, eq float64) want { return want{name: name, labels: task, eq: eq} }
 	atLeast := func(name string, min float64) want { return want{name: name, labels: task, eq: -1, min: min} }
-	stage := func(s string) map[string]string { return map[string]string{"connector": "msink", "task": "0", "stage": s} }
+	stage := func(s string) map[string]string {
+		return map[string]string{"connector": "msink", "task": "0", "stage": s}
+	}
 	checkMetrics(t, h.Metrics(), []want{
 		n("kafka_connect_sink_task_sink_record_read_total", 10),
 		n("kafka_connect_sink_task_sink_record_send_total", 8),
