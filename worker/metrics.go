@@ -346,3 +346,8 @@ func (b *bufferedBytes) Collect(ch chan<- prometheus.Metric) {
 			k.task.Connector, strconv.Itoa(k.task.Task), k.client)
 	}
 }
+
+// DescribeMetrics registers on reg the metrics a worker exports, without
+// running one: for checks that dashboards and documents query only those
+// (metricnames.Recorder).
+func DescribeMetrics(reg prometheus.Registerer) { newMetrics(reg) }
