@@ -142,16 +142,27 @@ type taskMetrics struct {
 func (m *metrics) task(id TaskID) *taskMetrics {
 	c := &m.connect
 	l := []string{id.Connector, strconv.Itoa(id.Task)}
-	return &taskMetrics{c: c, labels: l,
-		pollTotal: c.pollTotal.WithLabelValues(l...), writeTotal: c.writeTotal.WithLabelValues(l...),
-		readTotal: c.readTotal.WithLabelValues(l...), sendTotal: c.sendTotal.WithLabelValues(l...),
-		active: c.active.WithLabelValues(l...), pollTime: c.pollTime.WithLabelValues(l...),
-		putTime: c.putTime.WithLabelValues(l...), commitTime: c.commitTime.WithLabelValues(l...),
+	return &taskMetrics{c: c, labels: l, commitTime: c.commitTime.WithLabelValues(l...),
 		batchSize: c.batchSize.WithLabelValues(l...), recordErrors: c.recordErrors.WithLabelValues(l...),
 		recordFailures: c.recordFailures.WithLabelValues(l...), skipped: c.recordsSkipped.WithLabelValues(l...),
 		retries: c.retries.WithLabelValues(l...), logged: c.errorsLogged.WithLabelValues(l...),
 		dlqRequests: c.dlqRequests.WithLabelValues(l...), dlqFailures: c.dlqFailures.WithLabelValues(l...),
 	}
+}
+
+// source resolves the series only source tasks have (Kafka Connect's
+// source-task-metrics); sink those of sink tasks.
+func (t *taskMetrics) source() {
+	c, l := t.c, t.labels
+	t.pollTotal, t.writeTotal = c.pollTotal.WithLabelValues(l...), c.writeTotal.WithLabelValues(l...)
+	t.active, t.pollTime = c.active.WithLabelValues(l...), c.pollTime.WithLabelValues(l...)
+}
+
+// sink: see source.
+func (t *taskMetrics) sink() {
+	c, l := t.c, t.labels
+	t.readTotal, t.sendTotal = c.readTotal.WithLabelValues(l...), c.sendTotal.WithLabelValues(l...)
+	t.putTime = c.putTime.WithLabelValues(l...)
 }
 
 // forget removes the task's series (a task stopped cleanly; a failed task

@@ -109,6 +109,9 @@ func TestSourceTaskMetricsMove(t *testing.T) {
 		{name: "kafka_connect_connector_task_status", labels: map[string]string{"connector": "msrc", "task": "0", "status": "running"}, eq: 1},
 		{name: "kafka_connect_worker_connector_task_count", labels: map[string]string{"connector": "msrc", "status": "running"}, eq: 1},
 	})
+	if v := metricValue(t, h.Metrics(), "kafka_connect_sink_task_sink_record_read_total", task); v != -1 {
+		t.Errorf("a source task has a sink series: %v", v)
+	}
 	if v := metricValue(t, h.Metrics(), "kafka_connect_task_error_total_retries", task); v != 0 {
 		t.Errorf("retries = %v, want 0 (the converter's error is not retriable)", v)
 	}

@@ -91,6 +91,7 @@ func (t *taskRunner) execute(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("%s is not a source connector", p.Class)
 		}
+		t.tm.source()
 		st := &sourceTask{r: t, class: p.Class, task: c.NewTask(), pl: pl, errs: errs, connProps: connProps}
 		return st.run(ctx, taskProps)
 	case plugins.Sink:
@@ -98,6 +99,7 @@ func (t *taskRunner) execute(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("%s is not a sink connector", p.Class)
 		}
+		t.tm.sink()
 		st := &sinkTask{r: t, class: p.Class, task: c.NewTask(), pl: pl, errs: errs, connProps: connProps}
 		return st.run(ctx, taskProps)
 	}
