@@ -47,6 +47,16 @@ func newTopCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			ctx := cmd.Context()
 			if once || flags.output == "json" {
+				// The worker computes rates between the samples it takes when
+				// asked (at most one a second): ask once first, so a worker no
+				// console polls still answers a rate.
+				if _, err := c.ConnectorRates(ctx); err == nil {
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(1100 * time.Millisecond):
+					}
+				}
 				f, err := fetchTopFrame(ctx, c)
 				if err != nil {
 					return err
