@@ -156,6 +156,7 @@ func (t *taskMetrics) source() {
 	c, l := t.c, t.labels
 	t.pollTotal, t.writeTotal = c.pollTotal.WithLabelValues(l...), c.writeTotal.WithLabelValues(l...)
 	t.active, t.pollTime = c.active.WithLabelValues(l...), c.pollTime.WithLabelValues(l...)
+	t.active.Set(0) // a failed run's records in flight were abandoned
 }
 
 // sink: see source.
