@@ -2,8 +2,10 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/plugins"
 	"github.com/penstockhq/penstock/worker/rest"
 )
@@ -201,4 +204,89 @@ func TestSinkTaskMetricsMove(t *testing.T) {
 		t.Errorf("the failed task's record errors = %v, want 1", v)
 	}
 	waitState(t, h, "msink", rest.StateRunning, rest.StateRunning, 1)
+}
+
+// flakyTransform fails its first call with a retriable error, then passes
+// records through: the retry metrics' cause.
+type flakyTransform struct{ failed atomic.Bool }
+
+func (f *flakyTransform) Config() *config.Def               { return config.NewDef() }
+func (f *flakyTransform) Configure(map[string]string) error { return nil }
+func (f *flakyTransform) Close() error                      { return nil }
+func (f *flakyTransform) Apply(r *connect.Record) (*connect.Record, error) {
+	if !f.failed.Swap(true) {
+		return nil, &connect.RetriableError{Err: errors.New("not yet")}
+	}
+	return r, nil
+}
+
+// noFlushSink accepts records but never flushes them: every offset commit
+// fails.
+type noFlushSink struct{}
+
+func (noFlushSink) Config() *config.Def { return config.NewDef() }
+func (noFlushSink) Start(context.Context, connect.ConnectorContext, map[string]string) error {
+	return nil
+}
+func (noFlushSink) TaskConfigs(int) ([]map[string]string, error) { return []map[string]string{{}}, nil }
+func (noFlushSink) Stop() error                                  { return nil }
+func (noFlushSink) NewTask() connect.SinkTask                    { return noFlushTask{} }
+
+type noFlushTask struct{}
+
+func (noFlushTask) Start(context.Context, connect.SinkTaskContext, map[string]string) error {
+	return nil
+}
+func (noFlushTask) Put(context.Context, []*connect.Record) error { return nil }
+func (noFlushTask) Flush(context.Context, map[connect.TopicPartition]int64) error {
+	return errors.New("flush refused (test)")
+}
+func (noFlushTask) Stop() error { return nil }
+
+// TestRetryCommitFailureAndDLQFailureMetrics: a transform's retriable
+// error retried, a flush that fails the commit, and a dead letter queue
+// that cannot be written each move their metric.
+func TestRetryCommitFailureAndDLQFailureMetrics(t *testing.T) {
+	addr := startKafka(t)
+	flaky := &flakyTransform{}
+	reg := registryWith(t,
+		plugins.Plugin{Kind: plugins.Transformation, Class: "test.Flaky", New: func() connect.Configurable { return flaky }},
+		plugins.Plugin{Kind: plugins.Sink, Class: "test.NoFlushSink", New: func() connect.Configurable { return noFlushSink{} }})
+	h := startHerder(t, testConfig(t, addr, nil), Options{Registry: reg})
+	ctx := context.Background()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	good := `{"schema":{"type":"int32","optional":false},"payload":1}`
+	if err := prod.ProduceSync(ctx, &kgo.Record{Topic: "mretry-in", Value: []byte(good)},
+		&kgo.Record{Topic: "mdlqfail-in", Value: []byte(`{"schema": not json`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	retry := fileSinkConfig("mretry-in", filepath.Join(t.TempDir(), "retry.txt"))
+	retry["transforms"], retry["transforms.f.type"] = "f", "test.Flaky"
+	retry[KeyErrorsRetryTimeout], retry[KeyErrorsRetryDelayMax] = "30000", "10"
+	dlqFail := fileSinkConfig("mdlqfail-in", filepath.Join(t.TempDir(), "dlqfail.txt"))
+	dlqFail["errors.tolerance"], dlqFail["errors.deadletterqueue.topic.name"] = "all", "not a valid topic name!"
+	for name, cfg := range map[string]map[string]string{
+		"mretry": retry, "mdlqfail": dlqFail,
+		"mnoflush": {"connector.class": "test.NoFlushSink", "topics": "mretry-in"},
+	} {
+		if _, _, err := h.PutConnectorConfig(ctx, name, cfg, "", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	task := func(c string) map[string]string { return map[string]string{"connector": c, "task": "0"} }
+	checkMetrics(t, h.Metrics(), []want{
+		{name: "kafka_connect_task_error_total_retries", labels: task("mretry"), eq: 1},
+		{name: "kafka_connect_task_error_total_record_failures", labels: task("mretry"), eq: 1},
+		{name: "kafka_connect_task_error_total_record_errors", labels: task("mretry"), eq: 0},
+		{name: "kafka_connect_sink_task_sink_record_send_total", labels: task("mretry"), eq: 1},
+		{name: "kafka_connect_connector_task_offset_commit_failure_total", labels: task("mnoflush"), eq: -1, min: 1},
+		{name: "penstock_offset_commit_failures_total", labels: map[string]string{"connector": "mnoflush"}, eq: -1, min: 1},
+		{name: "kafka_connect_task_error_deadletterqueue_produce_requests", labels: task("mdlqfail"), eq: 1},
+		{name: "kafka_connect_task_error_deadletterqueue_produce_failures", labels: task("mdlqfail"), eq: 1},
+		{name: "kafka_connect_connector_task_status", labels: map[string]string{"connector": "mdlqfail", "task": "0", "status": "failed"}, eq: 1},
+	})
 }
