@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"runtime/debug"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -39,6 +40,7 @@ type pending struct {
 	version int16
 	corr    int32
 	reply   Reply
+	start   time.Time // when the request was read, for the latency metric
 }
 
 func (s *Server) startConn(nc net.Conn, l *security.Listener, cork *corkConn) {
@@ -145,7 +147,7 @@ func DecodeRequest(body []byte) (RequestHeader, kmsg.Request, error) {
 
 func (c *conn) handle(body []byte) (p pending) {
 	h, req, err := DecodeRequest(body)
-	p = pending{key: h.Key, version: h.Version, corr: h.CorrelationID}
+	p = pending{key: h.Key, version: h.Version, corr: h.CorrelationID, start: time.Now()}
 	hd, ok := c.s.handler(h.Key)
 	if h.Key == int16(kmsg.ApiVersions) && (err != nil || !ok || h.Version > hd.max) && h.Version >= 0 {
 		// KIP-511: answer an ApiVersions we cannot parse at v0 with
@@ -194,6 +196,7 @@ func (c *conn) writeLoop() {
 			break
 		}
 		if p.reply.none {
+			c.s.metrics.requestDone(p)
 			continue
 		}
 		resp := p.reply.resp
@@ -237,6 +240,7 @@ func (c *conn) writeLoop() {
 				c.s.log.Debug("closing connection: fetch response", "remote", c.nc.RemoteAddr().String(), "err", err)
 				break
 			}
+			c.s.metrics.requestDone(p)
 			if cap(buf) > 8<<20 {
 				buf = nil
 			}
@@ -249,6 +253,7 @@ func (c *conn) writeLoop() {
 		if _, err := c.nc.Write(buf); err != nil {
 			break
 		}
+		c.s.metrics.requestDone(p)
 		if cap(buf) > 8<<20 {
 			buf = nil
 		}

@@ -464,6 +464,7 @@ func (s *sinkTask) putAll(ctx context.Context, recs []*kgo.Record, consumed prom
 			return err
 		}
 		consumed.Add(float64(n))
+		s.r.tm.read(n)
 		if recs = recs[n:]; len(recs) > 0 && s.interrupted(ctx) {
 			s.giveBack(recs)
 			return nil
@@ -542,6 +543,7 @@ func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
 		s.mu.Unlock()
 	}()
 	if len(batch) > 0 {
+		start := time.Now()
 		for attempt := 1; ; attempt++ {
 			err := s.task.Put(ctx, batch)
 			if err == nil {
@@ -562,6 +564,7 @@ func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
 			}
 		}
 		h.metrics.put.WithLabelValues(s.r.id.Connector).Add(float64(len(batch)))
+		s.r.tm.put(len(batch), time.Since(start))
 	}
 	s.mu.Lock()
 	for _, e := range next {
@@ -626,8 +629,10 @@ func (s *sinkTask) commit(ctx context.Context, partitions []connect.TopicPartiti
 	}
 	s.mu.Unlock()
 	if len(offs) == 0 {
+		s.r.tm.commitSkipped()
 		return
 	}
+	start := time.Now()
 	fctx, cancel := context.WithTimeout(ctx, h.cfg.OffsetFlushLimit)
 	defer cancel()
 	toCommit := offs
@@ -639,6 +644,7 @@ func (s *sinkTask) commit(ctx context.Context, partitions []connect.TopicPartiti
 	}
 	if err != nil {
 		h.metrics.offsetFailures.WithLabelValues(s.r.id.Connector).Inc()
+		s.r.tm.committed(start, err, true)
 		s.r.log.Error("sink flush failed; rewinding to the last committed offsets", "err", err)
 		s.rewindToCommitted(offs)
 		return
@@ -656,6 +662,7 @@ func (s *sinkTask) commit(ctx context.Context, partitions []connect.TopicPartiti
 	}
 	s.mu.Unlock()
 	if len(req) == 0 {
+		s.r.tm.commitSkipped()
 		return
 	}
 	var cerr error
@@ -672,6 +679,7 @@ func (s *sinkTask) commit(ctx context.Context, partitions []connect.TopicPartiti
 			}
 		}
 	})
+	s.r.tm.committed(start, cerr, true)
 	if cerr != nil {
 		h.metrics.offsetFailures.WithLabelValues(s.r.id.Connector).Inc()
 		s.r.log.Warn("sink offset commit failed; the next commit covers these offsets", "err", cerr)

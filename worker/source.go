@@ -203,7 +203,11 @@ func (s *sourceTask) flush(ctx context.Context) {
 	h := s.r.h
 	fctx, cancel := context.WithTimeout(ctx, h.cfg.OffsetFlushLimit)
 	defer cancel()
+	start := time.Now()
 	flushed, err := s.writer.Flush(fctx, s.task)
+	if err != nil || len(flushed) > 0 {
+		s.r.tm.committed(start, err, false)
+	}
 	if err != nil {
 		h.metrics.offsetFailures.WithLabelValues(s.r.id.Connector).Inc()
 		s.r.log.Error("offset flush failed; retrying at the next interval", "err", err)
@@ -233,6 +237,7 @@ func (s *sourceTask) loop(ctx context.Context) error {
 			continue
 		}
 		s.r.setState(rest.StateRunning)
+		pollStart := time.Now()
 		recs, err := s.task.Poll(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -257,6 +262,7 @@ func (s *sourceTask) loop(ctx context.Context) error {
 		// without a timestamp gets the time its poll returned (Kafka's
 		// producer would stamp it at send, microseconds later).
 		polledAt := time.Now()
+		s.r.tm.polled(len(recs), polledAt.Sub(pollStart))
 		slab := make([]inflight, len(recs))
 		for i, rec := range recs {
 			if err := s.send(ctx, rec, &slab[i], polledAt); err != nil {
@@ -280,6 +286,7 @@ func (s *sourceTask) stageFailed(ctx context.Context, stage, class string, sub o
 		}
 	}
 	herr := s.errs.handle(ctx, stage, class, raw, err)
+	s.r.tm.sourceDone(false)
 	s.commitRecord(rec, err)
 	if herr != nil {
 		return fmt.Errorf("%w: %w", errTolerance, herr)
@@ -303,6 +310,7 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight
 		return s.stageFailed(ctx, StageTransformation, transformClass(err), sub, rec, nil, nil, err)
 	}
 	if out == nil { // dropped by a transform: its offset counts as done
+		s.r.tm.sourceDone(false)
 		s.writer.Ack(sub)
 		s.commitRecord(rec, nil)
 		return nil
@@ -356,6 +364,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	in := r.Context.(*inflight)
 	if err == nil {
 		s.produced.Inc()
+		s.r.tm.sourceDone(true)
 		s.writer.Ack(in.ticket)
 		s.commitRecord(in.src, nil)
 		// The record lives on in its poll's slab until every record of the
@@ -368,6 +377,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	}
 	herr := s.errs.handle(context.Background(), StageKafkaProduce, "producer",
 		&rawRecord{topic: r.Topic, partition: -1, offset: -1, key: r.Key, value: r.Value, headers: r.Headers}, err)
+	s.r.tm.sourceDone(false)
 	s.commitRecord(in.src, err)
 	if herr != nil {
 		s.fail(fmt.Errorf("%w: %w", errTolerance, herr))

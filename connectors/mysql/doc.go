@@ -20,7 +20,7 @@
 // in parallel; a large table with a single-column integer primary key is
 // split into key ranges of about snapshot.chunk.size rows. Progress is
 // logged, returned by Task.Progress and exported as the gauges
-// penstock_mysql_snapshot_rows_read and penstock_mysql_snapshot_rows_estimated.
+// penstock_snapshot_rows_read and penstock_snapshot_rows_estimated (docs/metrics.md).
 // With snapshot.locking.mode=none one connection reads without a lock; on
 // MariaDB its position is still exact (binlog_snapshot_file/position).
 //

@@ -147,7 +147,7 @@ func (t *Task) Stop() error {
 func (t *Task) Progress() []TableProgress { return t.progress.List() }
 
 // SourceLag returns how far behind the server the last binlog event read
-// was (penstock_mysql_binlog_lag_seconds); the byte lag is not known.
+// was (penstock_cdc_source_lag_seconds); the byte lag is not known.
 func (t *Task) SourceLag() connect.SourceLag {
 	return connect.SourceLag{Bytes: -1, Behind: time.Duration(t.behind.Load())}
 }
