@@ -138,7 +138,7 @@ func TestBinlogDecodeMatchesGoMySQL(t *testing.T) {
 		  '1970-01-01 00:00:01', '2038-01-19 03:14:07.9', '1999-12-31 23:59:59.999', '2038-01-19 03:14:07.999999',
 		  '2038-01-19 03:14:07', '9999-12-31 23:59:59', '9999-12-31',
 		  1901, 'sad', 'v0', 'a,b,c', 's1,s2,s3,s4,s5,s6,s7,s8,s9,s10,s11,s12,s13,s14,s15,s16,s17,s18', '[]', ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'), ST_GeomFromText('POINT(0 0)'))`,
-		`(4, `+strings.Repeat("NULL, ", 57)+`'2000-01-01 00:00:00', '2000-01-01 00:00:00', '2000-01-01'`+strings.Repeat(", NULL", 8)+`)`,
+		`(4, ` + strings.Repeat("NULL, ", 57) + `'2000-01-01 00:00:00', '2000-01-01 00:00:00', '2000-01-01'` + strings.Repeat(", NULL", 8) + `)`,
 	}
 	for _, r := range rows {
 		e.exec(t, `SET SESSION sql_mode = ''; SET time_zone = '+02:00'; INSERT INTO edge VALUES `+r)
