@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"sync"
 
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -28,80 +27,17 @@ import (
 // updates leave the event to go-mysql, as before.
 
 // pendingRows is what rowsDecoder leaves in a RowsEvent's Rows, as its one
-// value, for a captured table: the undecoded row images, which images()
-// reads with the table's binlogPlan.
+// value, for a captured table: the undecoded row images, which the streamer
+// decodes with the table's binlogPlan.
 type pendingRows []byte
 
-// decodedRows is what rowsDecoder leaves there when it read the images
-// ahead, on go-mysql's reading goroutine: images() takes them when tbl is
-// the table handle() found and the event's type is the one assumed (not
-// compressed, update as update), else it reads raw itself.
-type decodedRows struct {
-	tbl    *table
-	update bool
-	images []rowValues
-	raw    pendingRows
-}
-
-// readAhead reads a rows event's images with tbl's plan, assuming an
-// uncompressed event (the event type is not known here). It returns the
-// undecoded images when it cannot.
-func readAhead(tbl *table, plan *binlogPlan, e *replication.RowsEvent, data []byte, a *structArena) any {
-	if tbl == nil || !plan.ok || int(e.ColumnCount) != len(plan.cols) || e.Type() == replication.EnumRowsEventTypeUnknown {
-		return pendingRows(data)
-	}
-	update := e.ColumnBitmap2 != nil
-	images, err := plan.rows(tbl, e, data, update, a, nil)
-	if err != nil { // images() reads them again and reports it
-		return pendingRows(data)
-	}
-	return &decodedRows{tbl: tbl, update: update, images: images, raw: data}
-}
-
-// rowsState returns what rowsDecoder left in e: the images read ahead, or
-// the undecoded images (ok false: go-mysql decoded the rows).
-func rowsState(e *replication.RowsEvent) (*decodedRows, pendingRows, bool) {
+// pending returns the undecoded images rowsDecoder left in e.
+func pending(e *replication.RowsEvent) ([]byte, bool) {
 	if len(e.Rows) != 1 || len(e.Rows[0]) != 1 {
-		return nil, nil, false
+		return nil, false
 	}
-	switch p := e.Rows[0][0].(type) {
-	case *decodedRows:
-		return p, p.raw, true
-	case pendingRows:
-		return nil, p, true
-	}
-	return nil, nil, false
-}
-
-// tableRegistry holds the tables built from table-map metadata by their
-// table-map signature, so that the reading goroutine's decoder and handle()
-// use the same *table (schemas included). A table is never changed once
-// built, so both may read it.
-type tableRegistry struct {
-	mu    sync.Mutex
-	bySig map[string]*table
-}
-
-// table returns the table of signature sig, built by build the first time
-// (every time without a registry).
-func (r *tableRegistry) table(sig string, build func() (*table, error)) (*table, error) {
-	if r == nil {
-		return build()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if t, ok := r.bySig[sig]; ok {
-		return t, nil
-	}
-	t, err := build()
-	if err != nil {
-		return nil, err
-	}
-	if len(r.bySig) >= 4096 { // definitions replaced by DDL
-		clear(r.bySig)
-	}
-	r.bySig[sig] = t
-	return t, nil
+	p, ok := e.Rows[0][0].(pendingRows)
+	return p, ok
 }
 
 // binlogCol is how one column's values are read from row images.
@@ -131,20 +67,12 @@ type binlogPlan struct {
 }
 
 // planFor returns the plan of t's rows events whose table map is tm, made
-// again when tm's column types differ from the last one's. It is handle()'s:
-// the reading goroutine keeps plans of its own (a plan has scratch space).
+// again when tm's column types differ from the last one's.
 func (t *table) planFor(tm *replication.TableMapEvent) *binlogPlan {
-	t.plan = t.plan.forMap(t, tm)
-	return t.plan
-}
-
-// forMap returns p, or a new plan when p (nil: none yet) was made for other
-// column types than tm's.
-func (p *binlogPlan) forMap(t *table, tm *replication.TableMapEvent) *binlogPlan {
-	if p != nil && bytes.Equal(p.types, tm.ColumnType) && slices.Equal(p.metas, tm.ColumnMeta) {
+	if p := t.plan; p != nil && bytes.Equal(p.types, tm.ColumnType) && slices.Equal(p.metas, tm.ColumnMeta) {
 		return p
 	}
-	p = &binlogPlan{types: bytes.Clone(tm.ColumnType), metas: slices.Clone(tm.ColumnMeta),
+	p := &binlogPlan{types: bytes.Clone(tm.ColumnType), metas: slices.Clone(tm.ColumnMeta),
 		ok: len(tm.ColumnType) == len(t.cols) && len(tm.ColumnMeta) == len(t.cols)}
 	if p.ok {
 		p.cols = make([]binlogCol, len(t.cols))
@@ -167,6 +95,7 @@ func (p *binlogPlan) forMap(t *table, tm *replication.TableMapEvent) *binlogPlan
 			}
 		}
 	}
+	t.plan = p
 	return p
 }
 

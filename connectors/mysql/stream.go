@@ -67,7 +67,6 @@ type streamer struct {
 	byName     map[string]*table // information_schema descriptions, dropped on DDL
 	batch      []*connect.Record
 	imgs       []rowValues // images' result, reused
-	shared     *tableRegistry
 	lastHB     time.Time
 	lag        prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
 }
@@ -108,8 +107,7 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 		// batch is pushed; go-mysql's 10240 held up to 80 MiB of packets.
 		EventCacheCount: 512,
 	}
-	st.shared = &tableRegistry{bySig: map[string]*table{}}
-	cfg.RowsEventDecodeFunc = rowsDecoder(s, st.shared)
+	cfg.RowsEventDecodeFunc = rowsDecoder(s)
 	if info.flavor == gm.MariaDBFlavor && s.includeQuery {
 		cfg.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
 	}
@@ -160,44 +158,28 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 
 // rowsDecoder returns go-mysql's rows event decoder. It leaves the rows of
 // tables neither captured nor the signal table undecoded: rows() ignores
-// them; go-mysql decodes the signal table's. Those of captured tables whose
-// table map names the columns it reads ahead into key and value structs
-// (decodedRows), with the table handle() will take from the same registry
-// (decode.go); the others it leaves as pendingRows for images() to read.
-// It runs on go-mysql's reading goroutine, with caches of its own.
-func rowsDecoder(s *settings, shared *tableRegistry) func(*replication.RowsEvent, []byte) error {
+// them; those of captured tables as pendingRows, which images() reads
+// straight into Connect values (decode.go); go-mysql decodes the signal
+// table's. It runs on go-mysql's reading goroutine, with a cache of its own.
+func rowsDecoder(s *settings) func(*replication.RowsEvent, []byte) error {
 	type decision struct {
 		tm           *replication.TableMapEvent
 		want, signal bool
-		tbl          *table // nil: images() reads the rows
-		plan         *binlogPlan
 	}
-	seen := map[uint64]*decision{}
-	plans := map[*table]*binlogPlan{}
-	arena := newStructArena()
+	seen := map[uint64]decision{}
 	return func(e *replication.RowsEvent, data []byte) error {
 		pos, err := e.DecodeHeader(data)
 		if err != nil {
 			return err
 		}
-		d := seen[e.TableID]
-		if d == nil || d.tm != e.Table {
+		d, ok := seen[e.TableID]
+		if !ok || d.tm != e.Table {
 			if len(seen) >= 4096 { // table ids of dropped or altered tables
 				clear(seen)
-				clear(plans)
 			}
 			db, name := string(e.Table.Schema), string(e.Table.Table)
-			d = &decision{tm: e.Table, signal: s.signalTable == db+"."+name}
+			d = decision{tm: e.Table, signal: s.signalTable == db+"."+name}
 			d.want = d.signal || s.filter.Table(db, name)
-			if d.want && !d.signal {
-				if defs, pk, ok := defsFromTableMap(e.Table); ok {
-					d.tbl, _ = shared.table(tableMapSignature(e.Table), func() (*table, error) { return s.buildTable(db, name, defs, pk) })
-				}
-				if d.tbl != nil {
-					d.plan = plans[d.tbl].forMap(d.tbl, e.Table)
-					plans[d.tbl] = d.plan
-				}
-			}
 			seen[e.TableID] = d
 		}
 		switch {
@@ -206,7 +188,7 @@ func rowsDecoder(s *settings, shared *tableRegistry) func(*replication.RowsEvent
 		case d.signal:
 			return e.DecodeData(pos, data)
 		}
-		e.Rows = [][]any{{readAhead(d.tbl, d.plan, e, data[pos:], arena)}}
+		e.Rows = [][]any{{pendingRows(data[pos:])}}
 		return nil
 	}
 }
@@ -481,7 +463,7 @@ func (st *streamer) tableMap(e *replication.TableMapEvent) error {
 	var tbl *table
 	if defs, pk, ok := defsFromTableMap(e); ok {
 		var err error
-		if tbl, err = st.shared.table(sig, func() (*table, error) { return st.s.buildTable(db, name, defs, pk) }); err != nil {
+		if tbl, err = st.s.buildTable(db, name, defs, pk); err != nil {
 			return err
 		}
 	} else {
@@ -655,19 +637,12 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 func (st *streamer) images(h *replication.EventHeader, e *replication.RowsEvent, tbl *table, update bool) ([]rowValues, error) {
 	out := st.imgs[:0]
 	defer func() { st.imgs = out[:0] }()
-	compressed := false
-	switch h.EventType {
-	case replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1,
-		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
-		compressed = true
-	}
-	if ahead, data, ok := rowsState(e); ok {
-		if ahead != nil && ahead.tbl == tbl && ahead.update == update && !compressed && h.EventType != replication.PARTIAL_UPDATE_ROWS_EVENT {
-			return ahead.images, nil
-		}
+	if data, ok := pending(e); ok {
 		plan := tbl.planFor(e.Table)
 		if plan.ok && int(e.ColumnCount) == len(plan.cols) && h.EventType != replication.PARTIAL_UPDATE_ROWS_EVENT {
-			if compressed {
+			switch h.EventType {
+			case replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1,
+				replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
 				var err error
 				if data, err = gm.DecompressMariadbData(data); err != nil {
 					return nil, fmt.Errorf("%s.%s: rows event: %w", tbl.db, tbl.name, err)
