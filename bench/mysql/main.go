@@ -8,7 +8,10 @@
 //     several on key ranges) beside mariadb --quick -e 'SELECT ...' of the
 //     same table to /dev/null.
 //
-// It prints the process's peak RSS at the end.
+// Streaming runs -runs times, the tool then the task, and prints each run
+// and the medians: wall-clock rates depend on what else the machine runs,
+// CPU time per event (user+sys of each process) much less. It prints the
+// process's peak RSS (VmHWM) per phase and for the whole run.
 package main
 
 import (
@@ -179,7 +182,7 @@ type timed struct {
 }
 
 func (t timed) String() string {
-	return fmt.Sprintf("%v, client CPU %v", t.wall.Round(time.Millisecond), t.cpu.Round(time.Millisecond))
+	return fmt.Sprintf("%v, CPU %v", t.wall.Round(time.Millisecond), t.cpu.Round(time.Millisecond))
 }
 
 // client runs a client tool to /dev/null.
@@ -276,9 +279,9 @@ func benchStreaming(srv *testservice.MariaDBServer, db *sql.DB, props map[string
 		if err != nil {
 			return err
 		}
-		fmt.Printf("streaming  run %d: mariadb-binlog --verbose > /dev/null %9.0f events/s (%v, CPU %.2f µs/event)\n",
+		fmt.Printf("streaming  run %d: mariadb-binlog --verbose > /dev/null %9.0f events/s (%v = %.2f µs/event)\n",
 			run, rate(changes, tool), tool, perEvent(tool.cpu))
-		fmt.Printf("           run %d: penstock task (Debezium records)  %9.0f events/s (%v, CPU %.2f µs/event, %.1f allocs/event)\n",
+		fmt.Printf("           run %d: penstock task (Debezium records)  %9.0f events/s (%v = %.2f µs/event, %.1f allocs/event)\n",
 			run, rate(changes, task), task, perEvent(task.cpu), float64(task.mallocs)/float64(changes))
 		wallRatios = append(wallRatios, tool.wall.Seconds()/task.wall.Seconds())
 		cpuRatios = append(cpuRatios, tool.cpu.Seconds()/task.cpu.Seconds())
@@ -290,7 +293,7 @@ func benchStreaming(srv *testservice.MariaDBServer, db *sql.DB, props map[string
 	fmt.Printf("           mariadb-binlog --verbose > /dev/null  %9.0f events/s, CPU %.2f µs/event\n", median(toolRates), median(toolCPU))
 	fmt.Printf("           penstock task (Debezium records)     %9.0f events/s, CPU %.2f µs/event, %.1f heap allocations/event\n",
 		median(taskRates), median(taskCPU), median(allocs))
-	fmt.Printf("           wall-clock: task at %.0f%% of mariadb-binlog (target 80%%); CPU time: task at %.0f%% of mariadb-binlog's per event\n",
+	fmt.Printf("           wall-clock: task at %.0f%% of mariadb-binlog's events/s (target 80%%); CPU per event: mariadb-binlog's is %.0f%% of the task's\n",
 		100*median(wallRatios), 100*median(cpuRatios))
 	if file != endFile {
 		fmt.Printf("           (the binlog rotated from %s to %s; mariadb-binlog read %s only)\n", file, endFile, file)
