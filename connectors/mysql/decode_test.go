@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ func captureRows(t *testing.T, e *myEnv, start gm.Position) []capturedRows {
 	if err := e.db.QueryRow("SHOW MASTER STATUS").Scan(&end.Name, &end.Pos, new(any), new(any)); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex // the decoder runs on go-mysql's goroutine
 	raw := map[*replication.RowsEvent][]byte{}
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID: 4242, Flavor: gm.MariaDBFlavor, Host: e.srv.Host, Port: uint16(e.srv.Port), User: e.srv.User,
@@ -42,7 +44,9 @@ func captureRows(t *testing.T, e *myEnv, start gm.Position) []capturedRows {
 			if err != nil {
 				return err
 			}
+			mu.Lock()
 			raw[re] = bytes.Clone(data[pos:])
+			mu.Unlock()
 			return re.DecodeData(pos, data)
 		},
 	})
@@ -64,7 +68,9 @@ func captureRows(t *testing.T, e *myEnv, start gm.Position) []capturedRows {
 			file = string(r.NextLogName)
 		}
 		if re, ok := ev.Event.(*replication.RowsEvent); ok {
+			mu.Lock()
 			out = append(out, capturedRows{typ: ev.Header.EventType, e: re, data: raw[re]})
+			mu.Unlock()
 		}
 		if file == end.Name && ev.Header.LogPos >= end.Pos {
 			return out
