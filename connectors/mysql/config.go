@@ -155,7 +155,7 @@ var binding = config.Bind(
 	config.StringField(config.Key{Name: KeySnapshotMode, Default: SnapshotInitial, Importance: config.Medium, Group: gSnap,
 		Validator: config.OneOf(SnapshotInitial, SnapshotInitialOnly, SnapshotWhenNeeded, SnapshotNoData, SnapshotNever,
 			SnapshotSchemaOnly, SnapshotRecovery, SnapshotSchemaRecov, SnapshotAlways),
-		Doc: "initial: snapshot when no offset is stored, then stream; initial_only: snapshot then stop; when_needed: also snapshot when the binlog at the stored position was purged; no_data (never, schema_only): stream from the current position; always: snapshot at every start; recovery (schema_only_recovery): Penstock keeps no schema history that could need recovering, so this streams from the stored offset like initial."},
+		Doc: "initial: snapshot when no offset is stored, then stream; initial_only: snapshot then stop; when_needed: also snapshot when the binlog at the stored position was purged; no_data (never, schema_only): stream from the current position; always: snapshot at every start; recovery (schema_only_recovery): streams from the stored offset like initial and rebuilds the schema history (when one is kept) from the current schema at every start."},
 		func(s *settings) *string { return &s.snapshotMode }),
 	config.StringField(config.Key{Name: KeySnapshotLocking, Default: LockMinimal, Importance: config.Medium, Group: gSnap,
 		Validator: config.OneOf(LockMinimal, "minimal_percona", LockExtended, LockNone),
@@ -225,15 +225,17 @@ var binding = config.Bind(
 		Doc: "Milliseconds a poll waits for records before returning none."},
 		func(s *settings) *time.Duration { return &s.pollInterval }),
 	config.StringField(config.Key{Name: KeySignalCollection, Importance: config.Low, Group: gSnap,
-		Doc: "<database>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)). Inserting a row of type execute-snapshot with data {\"data-collections\": [\"db.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on; the connector writes its watermark rows there (it needs INSERT on the table). A restarted task does not resume an incremental snapshot."},
+		Doc: "<database>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)). Inserting a row of type execute-snapshot with data {\"data-collections\": [\"db.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on; the connector writes its watermark rows there (it needs INSERT on the table). Progress is kept in the offsets (incremental_snapshot_collections, incremental_snapshot_primary_key): a restarted task resumes at the chunk after the last row emitted."},
 		func(s *settings) *string { return &s.signalTable }),
 	config.IntField(config.Key{Name: KeyIncrementalChunk, Default: 1024, Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1),
 		Doc: "Rows per chunk of an incremental snapshot."},
 		func(s *settings) *int { return &s.incrementalChunk }),
-	config.OnlyKey[settings](config.Key{Name: KeyHistoryTopic, Type: config.String, Importance: config.Low, Group: gRepl,
-		Doc: "Accepted for Debezium compatibility. Penstock needs no schema history topic: it reads column names and types from the binlog's table-map metadata (binlog_row_metadata=FULL) or from information_schema, so there is no history to lose."}),
-	config.OnlyKey[settings](config.Key{Name: KeyHistoryServers, Type: config.String, Importance: config.Low, Group: gRepl,
-		Doc: "Accepted for Debezium compatibility and unused (see schema.history.internal.kafka.topic)."}),
+	config.StringField(config.Key{Name: KeyHistoryTopic, Importance: config.Medium, Group: gRepl,
+		Doc: "Schema history topic, used only when the binlog does not name columns (binlog_row_metadata other than FULL; with FULL, on MySQL 8.0.1+ and MariaDB 10.5+, the table-map events carry the definitions and no history is needed). DDL statements are parsed and applied to a model of the captured tables, each change recorded here as Debezium records it (one partition, infinite retention). A missing, empty, truncated or corrupt history is rebuilt from information_schema at the current position with a warning, never a failed start. Unset: definitions come from information_schema."},
+		func(s *settings) *string { return &s.historyTopic }),
+	config.StringField(config.Key{Name: KeyHistoryServers, Importance: config.Medium, Group: gRepl,
+		Doc: "Comma-separated host:port of the brokers holding the schema history topic (plaintext)."},
+		func(s *settings) *string { return &s.historyServers }),
 )
 
 // ConfigDef returns the definition of every key the connector accepts.
@@ -278,6 +280,8 @@ type settings struct {
 	gtidIn, gtidEx   []*regexp.Regexp
 	signalTable      string
 	incrementalChunk int
+	historyTopic     string
+	historyServers   string
 	maxBatch         int
 	maxQueue         int
 	maxQueueBytes    int64

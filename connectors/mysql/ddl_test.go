@@ -6,25 +6,32 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/internal/brokertest"
 )
 
 // DDL while streaming shows in the next events: an added, dropped or renamed
 // column, a created and a dropped table; each statement reaches the schema
 // change topic. With binlog_row_metadata=FULL the table-map events name the
-// columns; with MINIMAL the connector reads information_schema after each DDL.
+// columns; with MINIMAL the connector reads information_schema after each DDL,
+// or, with a schema history topic (MINIMAL+history), its model of the DDL.
 func TestDDLWhileStreaming(t *testing.T) {
-	for _, meta := range []string{"FULL", "MINIMAL"} {
+	for _, meta := range []string{"FULL", "MINIMAL", "MINIMAL+history"} {
 		t.Run(meta, func(t *testing.T) { testDDLWhileStreaming(t, meta) })
 	}
 }
 
 func testDDLWhileStreaming(t *testing.T, metadata string) {
 	e := startMariaDB(t)
+	metadata, history := strings.CutSuffix(metadata, "+history")
 	e.exec(t, "SET GLOBAL binlog_row_metadata = "+metadata)
+	extra := map[string]string{}
+	if history {
+		extra = map[string]string{KeyHistoryTopic: "srv-history", KeyHistoryServers: brokertest.Start(t).Addr}
+	}
 	e.exec(t, "CREATE TABLE items (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40))",
 		"INSERT INTO items VALUES (1, 1, 'a')")
 	w := &fakeWorker{}
-	task := startTask(t, w, e.props(nil))
+	task := startTask(t, w, e.props(extra))
 	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.items", int32(1)) })
 
 	steps := []struct {

@@ -34,8 +34,11 @@
 // Rows a streamed change touches between the watermarks are dropped from the
 // chunk, so a read never overwrites a newer change (Debezium's DBLog
 // algorithm); the others are emitted as op=r with source.snapshot
-// "incremental". Progress is not kept in offsets: an incremental snapshot
-// interrupted by a restart must be signalled again.
+// "incremental". Progress is kept in the records' offsets, in Debezium's
+// fields incremental_snapshot_collections (the tables still to read, as a
+// JSON array) and incremental_snapshot_primary_key (the key of the last row
+// emitted, as a JSON array): a restarted task resumes with the chunk after
+// that key.
 //
 // # Offsets
 //
@@ -60,15 +63,40 @@
 // server's or another replica's, or the binlog at the stored offset was
 // purged (snapshot.mode=when_needed snapshots again instead).
 //
-// # Schemas without a history topic
+// # Schemas and the schema history
 //
 // Column names, types, signedness, character sets, ENUM and SET values and
 // the primary key come from the table-map events when the server writes full
 // row metadata (binlog_row_metadata=FULL, MySQL 8.0.1+ and MariaDB 10.5+): the
 // binlog itself says what each row is, so no DDL parsing or schema history
-// is needed and none can be lost. Without that metadata the definitions are
-// read from information_schema (refreshed after each DDL statement), which
-// is exact while the connector keeps up with the binlog. DDL statements of
+// is needed and none can be lost; the history keys are then unused.
+//
+// Otherwise, with schema.history.internal.kafka.topic and
+// .bootstrap.servers set, the connector keeps a model of the captured
+// tables at the binlog position: DDL statements are parsed (TiDB's MySQL
+// parser) and applied: CREATE TABLE (also LIKE), ALTER TABLE ADD, DROP,
+// MODIFY, CHANGE and RENAME COLUMN, ADD and DROP PRIMARY KEY, RENAME TO,
+// RENAME TABLE, DROP TABLE and DROP DATABASE. A statement the parser cannot
+// read (spatial column types, MariaDB-only syntax such as WITH SYSTEM
+// VERSIONING) or the model cannot apply from its text (CREATE TABLE ...
+// SELECT, a table the model does not know) is replaced by
+// information_schema's current description of the table it names, with a
+// warning. Each change of a
+// captured table is written to the history topic (one partition, infinite
+// retention) in Debezium's record shape (source, position, databaseName,
+// ddl, tableChanges with the table's definition after the change) before
+// any later record is emitted. At start the history is replayed up to the
+// stored offset; when it is missing, empty, truncated (no baseline at or
+// before the offset) or corrupt, the connector does not fail: it logs a
+// warning, reads the captured tables from information_schema at the current
+// position and writes them as a new baseline. A new snapshot, and
+// snapshot.mode=recovery, also write a new baseline. The history is
+// positioned by binlog file and position (not GTIDs), and reaches the
+// broker in plaintext (no schema.history.internal.producer.* security keys).
+//
+// Without metadata and without a history topic the definitions are read
+// from information_schema (refreshed after each DDL statement), which is
+// exact while the connector keeps up with the binlog. DDL statements of
 // captured databases are published to the topic <topic.prefix> when
 // include.schema.changes is true.
 //

@@ -25,20 +25,92 @@ const (
 // chunk between two watermark rows written to the signal table. Changes the
 // binlog shows between the watermarks supersede the chunk's rows of the
 // same key, which are dropped; the rest are emitted when the closing
-// watermark arrives (the DBLog algorithm). Progress is not kept in offsets:
-// a restarted task does not resume an incremental snapshot.
+// watermark arrives (the DBLog algorithm). Progress is kept in the offsets
+// of the records, in Debezium's fields: the tables still to read and the key
+// of the last row emitted; a restarted task resumes at the next chunk.
 type incremental struct {
-	queue   []string // db.table still to read
-	tbl     *table   // the table being read
-	pkIdx   []int    // its primary key columns' positions
-	last    []any    // the key of the last row read
-	window  bool     // between the open and close watermarks
+	queue []string // db.table still to read
+	tbl   *table   // the table being read
+	pkIdx []int    // its primary key columns' positions
+	last  []any    // the key of the last row read
+	done  []any    // the key of the last row emitted (last when the chunk's window closed)
+	// resume is the progress a stored offset carried, applied when its
+	// table is taken from the queue.
+	resume *incProgress
+	// off are the progress fields every record's offset carries; nil when
+	// no incremental snapshot runs.
+	off     map[string]any
+	window  bool // between the open and close watermarks
 	openID  string
 	closeID string
 	rows    int // rows of the chunk read
-	buffer  map[string]*connect.Record
+	buffer  map[string]chunkRow
 	order   []string
 	seq     int
+}
+
+// Offset fields of a running incremental snapshot, named as Debezium's:
+// the tables still to read, the current one first (a JSON array of
+// db.table names), and the primary key of the last row emitted (a JSON
+// array of its values).
+const (
+	offIncCollections = "incremental_snapshot_collections"
+	offIncPrimaryKey  = "incremental_snapshot_primary_key"
+)
+
+// incProgress is the incremental snapshot progress of a stored offset.
+type incProgress struct {
+	tables []string
+	key    []any
+}
+
+// incrementalFrom reads the progress of a stored offset; nil when none.
+func incrementalFrom(off map[string]any) *incProgress {
+	cs, _ := off[offIncCollections].(string)
+	if cs == "" {
+		return nil
+	}
+	var p incProgress
+	if err := json.Unmarshal([]byte(cs), &p.tables); err != nil || len(p.tables) == 0 {
+		return nil
+	}
+	if ks, _ := off[offIncPrimaryKey].(string); ks != "" {
+		d := json.NewDecoder(strings.NewReader(ks))
+		d.UseNumber() // keys keep their digits
+		if err := d.Decode(&p.key); err != nil {
+			p.key = nil
+		}
+	}
+	return &p
+}
+
+// resumeIncremental restarts the incremental snapshot a stored offset was
+// in the middle of, at the chunk after the last one emitted.
+func (st *streamer) resumeIncremental(p *incProgress) error {
+	st.t.log.Info("resuming the incremental snapshot", "tables", p.tables, "after_key", p.key)
+	st.inc.queue = append([]string(nil), p.tables...)
+	st.inc.resume = p
+	return st.nextChunk()
+}
+
+// updateProgress refreshes the offset fields of the progress.
+func (st *streamer) updateProgress() {
+	inc := &st.inc
+	if inc.tbl == nil && len(inc.queue) == 0 {
+		inc.off = nil
+		return
+	}
+	var tables []string
+	if inc.tbl != nil {
+		tables = append(tables, inc.tbl.db+"."+inc.tbl.name)
+	}
+	tables = append(tables, inc.queue...)
+	cs, _ := json.Marshal(tables)
+	inc.off = map[string]any{offIncCollections: string(cs)}
+	if inc.tbl != nil && inc.done != nil {
+		ks, _ := json.Marshal(inc.done)
+		inc.off[offIncPrimaryKey] = string(ks)
+	}
 }
 
 // signal handles an insert into the signal table.
@@ -102,6 +174,7 @@ func (st *streamer) nextChunk() error {
 		}
 		if inc.tbl == nil {
 			if len(inc.queue) == 0 {
+				st.updateProgress()
 				return nil
 			}
 			name := inc.queue[0]
@@ -124,7 +197,11 @@ func (st *streamer) nextChunk() error {
 				st.t.log.Warn("incremental snapshot: table skipped (not captured or without a primary key)", "table", name)
 				continue
 			}
-			inc.tbl, inc.last, inc.pkIdx = tbl, nil, nil
+			inc.tbl, inc.last, inc.done, inc.pkIdx = tbl, nil, nil, nil
+			if r := inc.resume; r != nil && r.tables[0] == name {
+				inc.last, inc.done = r.key, r.key
+			}
+			inc.resume = nil
 			for _, k := range pk {
 				for i, c := range tbl.cols {
 					if c.def.name == k {
@@ -133,6 +210,7 @@ func (st *streamer) nextChunk() error {
 				}
 			}
 		}
+		st.updateProgress()
 		return st.readChunk()
 	}
 }
@@ -146,7 +224,7 @@ func (st *streamer) readChunk() error {
 	inc.seq++
 	inc.openID = fmt.Sprintf("penstock-%d-%d-open", time.Now().UnixNano(), inc.seq)
 	inc.closeID = strings.TrimSuffix(inc.openID, "open") + "close"
-	inc.buffer, inc.order, inc.rows, inc.window = map[string]*connect.Record{}, nil, 0, false
+	inc.buffer, inc.order, inc.rows, inc.window = map[string]chunkRow{}, nil, 0, false
 	if err := st.writeSignal(inc.openID, signalWindowOpen); err != nil {
 		return err
 	}
@@ -193,8 +271,8 @@ func (st *streamer) readChunk() error {
 		}
 		env := st.arena.new(tbl.envSchema)
 		debezium.FillEnvelope(env, debezium.OpRead, nil, r.val, nil, debezium.NewTimes(time.Now()))
-		inc.buffer[k] = &connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: r.key,
-			ValueSchema: tbl.envSchema, Value: env}
+		inc.buffer[k] = chunkRow{key: last, rec: &connect.Record{Topic: tbl.topic, Partition: -1, KeySchema: tbl.keySchema, Key: r.key,
+			ValueSchema: tbl.envSchema, Value: env}}
 		return nil
 	}, nil)
 	if err != nil {
@@ -213,22 +291,35 @@ func (st *streamer) writeSignal(id, typ string) error {
 	return nil
 }
 
-// closeWindow emits the chunk's rows no change superseded.
+// closeWindow emits the chunk's rows no change superseded. Each record's
+// offset names its own key as the last emitted, so a restart from it reads
+// the rest of the chunk again; the records after the chunk name its last.
 func (st *streamer) closeWindow(h *replication.EventHeader) {
 	inc := &st.inc
 	inc.window = false
 	for _, k := range inc.order {
-		rec, ok := inc.buffer[k]
+		row, ok := inc.buffer[k]
 		if !ok {
 			continue
 		}
+		inc.done = row.key
+		st.updateProgress()
+		rec := row.rec
 		src := st.source(h, inc.tbl, 0)
 		src.SetAt(debezium.SourceSnapshot, debezium.SnapshotIncremental)
 		rec.Value.(*connect.Struct).SetAt(debezium.EnvSource, src)
 		rec.SourcePartition, rec.SourceOffset = st.t.partition, st.txOffset(int64(h.Timestamp), st.tx.rowsEvents, 0)
 		st.batch = append(st.batch, rec)
 	}
+	inc.done = inc.last
+	st.updateProgress()
 	inc.buffer, inc.order = nil, nil
+}
+
+// chunkRow is a row of the chunk being read, with its key values.
+type chunkRow struct {
+	key []any
+	rec *connect.Record
 }
 
 // supersede drops from the open window's buffer the row a streamed change
@@ -264,6 +355,11 @@ func sqlLiteral(v any) string {
 		return strconv.FormatUint(x, 10)
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
+	case json.Number: // a key read back from a stored offset
+		if _, err := strconv.ParseFloat(string(x), 64); err == nil {
+			return string(x)
+		}
+		return "NULL"
 	case string:
 		r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`)
 		return "'" + r.Replace(x) + "'"

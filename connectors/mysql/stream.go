@@ -64,11 +64,16 @@ type streamer struct {
 	// warnedMeta: the fallback to information_schema was logged.
 	warnedMeta bool
 	tables     map[uint64]*mappedTable
-	byName     map[string]*table // information_schema descriptions, dropped on DDL
-	batch      []*connect.Record
-	imgs       []rowValues // images' result, reused
-	lastHB     time.Time
-	lag        prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
+	byName     map[string]*table // tables built from information_schema or the model, dropped on DDL
+	// model is the schema at the binlog position, kept by applying DDL, when
+	// the binlog does not name columns and a history topic is configured;
+	// hist is that topic. Both nil otherwise.
+	model  *schemaModel
+	hist   *historyStore
+	batch  []*connect.Record
+	imgs   []rowValues // images' result, reused
+	lastHB time.Time
+	lag    prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
 }
 
 // mappedTable is the table a table-map event describes, with the event's
@@ -94,6 +99,14 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 		if st.gtids, err = newGTIDTracker(info.flavor, rp.pos.gtids); err != nil {
 			return err
 		}
+	}
+	defer func() {
+		if st.hist != nil {
+			st.hist.close()
+		}
+	}()
+	if err := st.loadSchema(rp); err != nil {
+		return err
 	}
 	cfg := replication.BinlogSyncerConfig{
 		ServerID: s.serverID, Flavor: info.flavor, Host: s.host, Port: uint16(s.port),
@@ -131,6 +144,11 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	}
 	t.log.Info("streaming started", "file", rp.pos.file, "pos", rp.pos.pos, "gtids", rp.pos.gtids,
 		"skip_events", rp.skipEvent, "skip_rows", rp.skipRow)
+	if rp.incremental != nil {
+		if err := st.resumeIncremental(rp.incremental); err != nil {
+			return err
+		}
+	}
 	for {
 		ev, err := st.next(bs)
 		if err != nil {
@@ -244,6 +262,7 @@ func (st *streamer) doneOffset(tsSec int64) map[string]any {
 	if st.gtids != nil {
 		off[offGTIDs] = st.s.filterGTIDs(st.gtids.str)
 	}
+	maps.Copy(off, st.inc.off)
 	return off
 }
 
@@ -368,8 +387,9 @@ func (st *streamer) query(h *replication.EventHeader, e *replication.QueryEvent)
 
 var ddlTableRE = regexp.MustCompile("(?is)^\\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\\s+(?:OR\\s+REPLACE\\s+)?(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+(?:NOT\\s+)?EXISTS\\s+)?((?:`[^`]+`|[\\w$]+)(?:\\s*\\.\\s*(?:`[^`]+`|[\\w$]+))?)")
 
-// ddl forgets table definitions a DDL statement may have changed and
-// publishes it to the schema change topic.
+// ddl forgets table definitions a DDL statement may have changed, applies
+// it to the schema model and its history when there is one, and publishes
+// it to the schema change topic.
 func (st *streamer) ddl(h *replication.EventHeader, schema, q string) error {
 	clear(st.byName)
 	db, name, kind := schema, "", ""
@@ -382,6 +402,13 @@ func (st *streamer) ddl(h *replication.EventHeader, schema, q string) error {
 			name = unquote(parts[0])
 		}
 	}
+	var modelled []defChange
+	if st.model != nil {
+		var err error
+		if modelled, err = st.modelDDL(h, schema, q, db, name); err != nil {
+			return err
+		}
+	}
 	if !st.s.schemaChanges || db == "" || !st.s.filter.Container(db) {
 		return nil
 	}
@@ -389,14 +416,22 @@ func (st *streamer) ddl(h *replication.EventHeader, schema, q string) error {
 		return nil
 	}
 	var changes []*connect.Struct
-	switch kind {
-	case "CREATE", "ALTER":
+	switch {
+	case st.model != nil:
+		for _, ch := range modelled {
+			if ch.def == nil {
+				changes = append(changes, tableChange(ch.typ, &table{db: ch.db, name: ch.name}))
+			} else if tbl, err := st.s.buildTable(ch.db, ch.name, ch.def.cols, ch.def.pk); err == nil {
+				changes = append(changes, tableChange(ch.typ, tbl))
+			}
+		}
+	case kind == "CREATE" || kind == "ALTER":
 		if defs, pk, err := describe(st.meta, db, name); err == nil {
 			if tbl, err := st.s.buildTable(db, name, defs, pk); err == nil {
 				changes = append(changes, tableChange(kind, tbl))
 			}
 		}
-	case "DROP":
+	case kind == "DROP":
 		changes = append(changes, tableChange("DROP", &table{db: db, name: name}))
 	}
 	src := st.source(h, &table{db: db, name: name}, 0)
@@ -405,6 +440,53 @@ func (st *streamer) ddl(h *replication.EventHeader, schema, q string) error {
 	}
 	st.batch = append(st.batch, st.t.schemaChangeRecord(src, db, q, changes, st.txOffset(int64(h.Timestamp), 0, 0)))
 	return nil
+}
+
+// modelDDL applies a DDL statement to the schema model and records the
+// changes of captured tables in the history topic before any later record
+// is emitted. A statement the parser cannot read or the model cannot apply
+// from its text is replaced by information_schema's current description
+// of the table it names.
+func (st *streamer) modelDDL(h *replication.EventHeader, schema, q, db, name string) ([]defChange, error) {
+	changes, need, err := st.model.apply(schema, q)
+	if err != nil {
+		if name == "" {
+			return nil, nil // not a table statement (GRANT, CREATE USER, ...)
+		}
+		st.t.log.Warn("DDL not understood: the table is read from information_schema", "ddl", q, "err", err)
+		need = [][2]string{{db, name}}
+	}
+	for _, n := range need {
+		if !st.s.filter.Table(n[0], n[1]) {
+			continue
+		}
+		defs, pk, err := describe(st.meta, n[0], n[1])
+		if err != nil {
+			continue // gone again by now
+		}
+		d := &tableDef{db: n[0], name: n[1], cols: defs, pk: pk}
+		st.model.tables[d.id()] = d
+		changes = append(changes, defChange{typ: "CREATE", db: d.db, name: d.name, def: d})
+	}
+	var captured []defChange
+	for _, ch := range changes {
+		if st.s.filter.Table(ch.db, ch.name) {
+			captured = append(captured, ch)
+		} else if ch.def != nil {
+			delete(st.model.tables, ch.def.id())
+		}
+	}
+	if len(captured) == 0 {
+		return nil, nil
+	}
+	p := position{file: st.file, pos: uint64(h.LogPos)}
+	if st.gtids != nil {
+		p.gtids = st.gtids.str
+	}
+	if err := st.hist.append(st.ctx, st.historyRecord(p, captured[0].db, q, captured)); err != nil {
+		return nil, err
+	}
+	return captured, nil
 }
 
 func unquote(s string) string {
@@ -446,6 +528,7 @@ func (st *streamer) txOffset(tsSec, event, row int64) map[string]any {
 	}
 	off := maps.Clone(st.tx.base) // a copy of a map of the final size: no growing
 	off[offEvent], off[offRow] = event, row
+	maps.Copy(off, st.inc.off)
 	return off
 }
 
@@ -468,10 +551,22 @@ func (st *streamer) tableMap(e *replication.TableMapEvent) error {
 		}
 	} else {
 		tbl = st.byName[db+"."+name]
+		if tbl == nil && st.model != nil {
+			if d := st.model.tables[db+"."+name]; d != nil && len(d.cols) == int(e.ColumnCount) {
+				var err error
+				if tbl, err = st.s.buildTable(db, name, d.cols, d.pk); err != nil {
+					return err
+				}
+				st.byName[db+"."+name] = tbl
+			} else {
+				st.t.log.Warn("the schema history does not describe the table as the binlog does: reading information_schema",
+					"table", db+"."+name, "binlog_columns", e.ColumnCount)
+			}
+		}
 		if tbl == nil {
-			if !st.warnedMeta {
+			if !st.warnedMeta && st.model == nil {
 				st.warnedMeta = true
-				st.t.log.Warn("the binlog does not name columns (binlog_row_metadata is not FULL): column definitions come from information_schema, which describes rows written before a later DDL wrongly when the connector is behind it; set binlog_row_metadata=FULL")
+				st.t.log.Warn("the binlog does not name columns (binlog_row_metadata is not FULL) and no schema history is configured: column definitions come from information_schema, which describes rows written before a later DDL wrongly when the connector is behind it; set binlog_row_metadata=FULL, or " + KeyHistoryTopic + " and " + KeyHistoryServers)
 			}
 			defs, pk, err := describe(st.meta, db, name)
 			if err != nil {
@@ -485,6 +580,9 @@ func (st *streamer) tableMap(e *replication.TableMapEvent) error {
 				return err
 			}
 			st.byName[db+"."+name] = tbl
+			if st.model != nil { // later DDL applies to this definition
+				st.model.tables[db+"."+name] = &tableDef{db: db, name: name, cols: defs, pk: pk}
+			}
 		}
 		sig = "" // re-check information_schema's description after each DDL
 	}

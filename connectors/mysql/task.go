@@ -191,7 +191,7 @@ func (t *Task) produce(ctx context.Context) error {
 			<-ctx.Done()
 			return nil
 		}
-		rp = resumePoint{pos: pos}
+		rp = resumePoint{pos: pos, fresh: true}
 	case st.present:
 		rp = st.resume
 	default:
@@ -199,7 +199,7 @@ func (t *Task) produce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		rp = resumePoint{pos: pos}
+		rp = resumePoint{pos: pos, fresh: true}
 	}
 	conn.Close()
 	err = t.stream(ctx, info, rp)
@@ -213,7 +213,7 @@ func (t *Task) produce(ctx context.Context) error {
 		if err != nil || ctx.Err() != nil {
 			return err
 		}
-		return t.stream(ctx, info, resumePoint{pos: pos})
+		return t.stream(ctx, info, resumePoint{pos: pos, fresh: true})
 	}
 	return err
 }
@@ -240,6 +240,10 @@ type resumePoint struct {
 	pos       position
 	skipEvent int64 // rows events of the first transaction already emitted
 	skipRow   int64 // rows of the next event already emitted
+	fresh     bool  // no stored offset, or a snapshot just taken: the schema history starts anew
+	// incremental is the progress of an incremental snapshot the stored
+	// offset was in the middle of.
+	incremental *incProgress
 }
 
 // storedState interprets the stored offset.
@@ -263,6 +267,7 @@ func interpretOffset(off map[string]any) storedState {
 	gtids, _ := off[offGTIDs].(string)
 	ev, _ := debezium.OffsetInt(off[offEvent])
 	row, _ := debezium.OffsetInt(off[offRow])
-	st.resume = resumePoint{pos: position{file: file, pos: uint64(pos), gtids: gtids}, skipEvent: ev, skipRow: row}
+	st.resume = resumePoint{pos: position{file: file, pos: uint64(pos), gtids: gtids}, skipEvent: ev, skipRow: row,
+		incremental: incrementalFrom(off)}
 	return st
 }

@@ -1,0 +1,433 @@
+package mysql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// historyRecord is one record of the schema history topic, in the shape of
+// Debezium's (io.debezium.relational.history.HistoryRecord): the source
+// partition, the offset the statement was read at, the statement and the
+// definitions of the tables it changed after the change.
+type historyRecord struct {
+	Source       map[string]any  `json:"source"`
+	Position     historyPosition `json:"position"`
+	TsMs         int64           `json:"ts_ms"`
+	DatabaseName string          `json:"databaseName"`
+	DDL          string          `json:"ddl"`
+	TableChanges []historyChange `json:"tableChanges"`
+	// corrupt: the topic's record did not parse.
+	corrupt bool
+}
+
+// historyPosition is the binlog position after the statement. A baseline
+// (the captured tables as information_schema described them) has Snapshot
+// set and a Baseline id shared by its records.
+type historyPosition struct {
+	File     string `json:"file"`
+	Pos      int64  `json:"pos"`
+	GTIDs    string `json:"gtids,omitempty"`
+	TsSec    int64  `json:"ts_sec"`
+	ServerID int64  `json:"server_id"`
+	Snapshot bool   `json:"snapshot,omitempty"`
+	Baseline string `json:"penstock_baseline,omitempty"`
+}
+
+type historyChange struct {
+	Type  string        `json:"type"`
+	ID    string        `json:"id"`
+	Table *historyTable `json:"table"`
+}
+
+type historyTable struct {
+	DefaultCharsetName    *string         `json:"defaultCharsetName"`
+	PrimaryKeyColumnNames []string        `json:"primaryKeyColumnNames"`
+	Columns               []historyColumn `json:"columns"`
+}
+
+// historyColumn is Debezium's column description. length carries CHAR and
+// BINARY lengths, DECIMAL precision, BIT width and the fractional seconds
+// of temporal types, as Debezium's does.
+type historyColumn struct {
+	Name            string   `json:"name"`
+	JdbcType        int      `json:"jdbcType"`
+	TypeName        string   `json:"typeName"`
+	TypeExpression  string   `json:"typeExpression"`
+	CharsetName     *string  `json:"charsetName"`
+	Length          *int     `json:"length,omitempty"`
+	Scale           *int     `json:"scale,omitempty"`
+	Position        int      `json:"position"`
+	Optional        bool     `json:"optional"`
+	AutoIncremented bool     `json:"autoIncremented"`
+	Generated       bool     `json:"generated"`
+	EnumValues      []string `json:"enumValues,omitempty"`
+}
+
+// tableID is Debezium's quoted table id, "db"."table".
+func tableID(db, name string) string { return `"` + db + `"."` + name + `"` }
+
+func parseTableID(id string) (db, name string, ok bool) {
+	db, name, ok = strings.Cut(id, `"."`)
+	if !ok || len(db) < 1 || len(name) < 1 {
+		return "", "", false
+	}
+	return db[1:], name[:len(name)-1], true
+}
+
+// jdbcTypes are java.sql.Types codes of the column types, for readers that
+// expect Debezium's jdbcType.
+var jdbcTypes = map[string]int{"bit": -7, "tinyint": -6, "smallint": 5, "mediumint": 4, "int": 4, "integer": 4, "bigint": -5,
+	"float": 7, "double": 8, "real": 8, "decimal": 3, "numeric": 3, "char": 1, "varchar": 12, "tinytext": 12, "text": 12,
+	"mediumtext": 12, "longtext": 12, "binary": -2, "varbinary": -3, "tinyblob": -3, "blob": 2004, "mediumblob": 2004,
+	"longblob": 2004, "date": 91, "time": 92, "datetime": 93, "timestamp": 2014, "year": 4, "enum": 1, "set": 1,
+	"json": 12, "geometry": 1111, "bool": 16, "boolean": 16}
+
+func historyTableOf(d *tableDef) *historyTable {
+	ht := &historyTable{PrimaryKeyColumnNames: append([]string{}, d.pk...)}
+	for i, c := range d.cols {
+		hc := historyColumn{Name: c.name, JdbcType: jdbcTypes[c.dataType], TypeName: strings.ToUpper(c.dataType),
+			TypeExpression: strings.ToUpper(c.dataType), Position: i + 1, Optional: c.nullable, EnumValues: c.values}
+		if c.unsigned {
+			hc.TypeName += " UNSIGNED"
+			hc.TypeExpression = hc.TypeName
+		}
+		if c.charset != "" && !c.binary {
+			cs := c.charset
+			hc.CharsetName = &cs
+		}
+		var n int
+		switch c.dataType {
+		case "decimal", "numeric", "bit":
+			n = c.precision
+		case "time", "datetime", "timestamp":
+			n = c.fsp
+		case "char", "binary":
+			n = c.length
+		}
+		if n > 0 || c.dataType == "time" || c.dataType == "datetime" || c.dataType == "timestamp" {
+			hc.Length = &n
+		}
+		if c.dataType == "decimal" || c.dataType == "numeric" {
+			sc := c.scale
+			hc.Scale = &sc
+		}
+		ht.Columns = append(ht.Columns, hc)
+	}
+	return ht
+}
+
+// defOf reads a table definition back from its history description.
+func (ht *historyTable) defOf(db, name string) *tableDef {
+	d := &tableDef{db: db, name: name, pk: ht.PrimaryKeyColumnNames}
+	for _, hc := range ht.Columns {
+		tn := strings.ToLower(hc.TypeName)
+		c := colDef{name: hc.Name, nullable: hc.Optional, values: hc.EnumValues}
+		c.dataType, c.unsigned = strings.CutSuffix(tn, " unsigned")
+		if hc.CharsetName != nil {
+			c.charset = *hc.CharsetName
+		}
+		n := 0
+		if hc.Length != nil {
+			n = *hc.Length
+		}
+		switch c.dataType {
+		case "decimal", "numeric", "bit":
+			c.precision = n
+		case "time", "datetime", "timestamp":
+			c.fsp = n
+		case "char", "binary":
+			c.length = n
+		}
+		if hc.Scale != nil {
+			c.scale = *hc.Scale
+		}
+		switch c.dataType {
+		case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+			c.binary = true
+		}
+		d.cols = append(d.cols, c)
+	}
+	return d
+}
+
+// historyStore is the schema history topic: one partition, infinite
+// retention, read from its start at every start of the task.
+type historyStore struct {
+	cl    *kgo.Client
+	topic string
+}
+
+func openHistory(servers, topic string) (*historyStore, error) {
+	var seeds []string
+	for _, s := range strings.Split(servers, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return nil, fmt.Errorf("schema history %s: %w", KeyHistoryServers, err)
+	}
+	return &historyStore{cl: cl, topic: topic}, nil
+}
+
+func (h *historyStore) close() { h.cl.Close() }
+
+// ensureTopic creates the topic when it does not exist.
+func (h *historyStore) ensureTopic(ctx context.Context) error {
+	adm := kadm.NewClient(h.cl)
+	retain := "-1"
+	del := "delete"
+	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &del, "retention.ms": &retain,
+		"retention.bytes": &retain}, h.topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("create schema history topic %s: %w", h.topic, err)
+	}
+	return nil
+}
+
+// readAll returns the topic's records from its start; one that does not
+// parse is marked corrupt.
+func (h *historyStore) readAll(ctx context.Context) ([]historyRecord, error) {
+	adm := kadm.NewClient(h.cl)
+	var end kadm.ListedOffset
+	for try := 0; ; try++ { // a topic just created may have no leader yet
+		ends, err := adm.ListEndOffsets(ctx, h.topic)
+		if err != nil {
+			return nil, fmt.Errorf("schema history topic %s: %w", h.topic, err)
+		}
+		var ok bool
+		end, ok = ends.Lookup(h.topic, 0)
+		if ok && end.Err == nil {
+			break
+		}
+		if try == 20 || ctx.Err() != nil {
+			return nil, fmt.Errorf("schema history topic %s: no partition 0 (%v)", h.topic, end.Err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if end.Offset == 0 {
+		return nil, nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.cl.OptValue(kgo.SeedBrokers).([]string)...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{h.topic: {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var out []historyRecord
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(rctx)
+		if err := fs.Err0(); err != nil {
+			return nil, fmt.Errorf("read schema history topic %s: %w", h.topic, err)
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			var hr historyRecord
+			if err := json.Unmarshal(r.Value, &hr); err != nil {
+				hr = historyRecord{corrupt: true}
+			}
+			out = append(out, hr)
+			done = done || r.Offset+1 >= end.Offset
+		})
+		if done {
+			return out, nil
+		}
+	}
+}
+
+// append writes records and waits for the broker's acknowledgement.
+func (h *historyStore) append(ctx context.Context, recs ...historyRecord) error {
+	krs := make([]*kgo.Record, len(recs))
+	for i, r := range recs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		krs[i] = &kgo.Record{Topic: h.topic, Partition: 0, Value: b}
+	}
+	if err := h.cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+		return fmt.Errorf("write schema history topic %s: %w", h.topic, err)
+	}
+	return nil
+}
+
+// posLE reports whether the history position a is at or before p.
+func posLE(a historyPosition, p position) bool {
+	if a.File != p.file {
+		return a.File < p.file // binlog files are numbered with a fixed width
+	}
+	return uint64(a.Pos) <= p.pos
+}
+
+// replayHistory rebuilds the schema model at position p from the history
+// records. why is non-empty when the history cannot describe p: empty, or
+// without a baseline at or before p (truncated by retention, or written
+// for a later position).
+func replayHistory(recs []historyRecord, p position, mariadb bool) (m *schemaModel, applied int, why string) {
+	m = newSchemaModel(mariadb)
+	baseline, corrupt := "", false
+	for _, r := range recs {
+		if r.corrupt { // what follows needs a new baseline
+			baseline, corrupt = "", true
+			continue
+		}
+		if !posLE(r.Position, p) {
+			continue // read again from the binlog
+		}
+		if b := r.Position.Baseline; b != "" && b != baseline {
+			m.tables, baseline = map[string]*tableDef{}, b
+		}
+		if baseline == "" {
+			continue
+		}
+		applied++
+		for _, ch := range r.TableChanges {
+			db, name, ok := parseTableID(ch.ID)
+			if !ok {
+				continue
+			}
+			switch {
+			case ch.Type == "DROP":
+				delete(m.tables, db+"."+name)
+			case ch.Table != nil:
+				m.tables[db+"."+name] = ch.Table.defOf(db, name)
+			}
+		}
+	}
+	switch {
+	case len(recs) == 0:
+		return nil, 0, "the schema history topic is missing or empty"
+	case baseline == "" && corrupt:
+		return nil, 0, "the schema history topic has a record that does not parse, with no baseline after it"
+	case baseline == "":
+		return nil, 0, "the schema history topic has no baseline at or before the stored offset (truncated, or written ahead of it)"
+	}
+	return m, applied, ""
+}
+
+// loadSchema prepares the schema model streaming starts with, when the
+// binlog does not name columns and a schema history topic is configured:
+// the history replayed up to rp, or, when it cannot describe rp, a new
+// baseline read from information_schema now and written to the topic.
+// A history that is missing, truncated or corrupt never stops the start.
+func (st *streamer) loadSchema(rp resumePoint) error {
+	s := st.s
+	if m, err := queryString(st.meta, "SELECT @@GLOBAL.binlog_row_metadata"); err == nil && strings.EqualFold(m, "FULL") {
+		st.t.log.Info("binlog_row_metadata=FULL: column definitions come from the binlog's table-map events; no schema history is needed")
+		return nil
+	}
+	if s.historyTopic == "" || s.historyServers == "" {
+		return nil
+	}
+	h, err := openHistory(s.historyServers, s.historyTopic)
+	if err != nil {
+		return err
+	}
+	st.hist = h
+	if err := h.ensureTopic(st.ctx); err != nil {
+		return err
+	}
+	recs, err := h.readAll(st.ctx)
+	if err != nil {
+		return err
+	}
+	why := ""
+	if st.s.snapshotMode == SnapshotRecovery {
+		why = "snapshot.mode=recovery"
+	}
+	mariadb := st.info.flavor == gm.MariaDBFlavor
+	if why == "" && !rp.fresh {
+		m, n, w := replayHistory(recs, rp.pos, mariadb)
+		if w == "" {
+			st.model = m
+			st.t.log.Info("schema history replayed", "topic", s.historyTopic, "records", n, "tables", len(m.tables))
+			return nil
+		}
+		why = w
+	}
+	if rp.fresh {
+		st.t.log.Info("writing a schema history baseline", "topic", s.historyTopic, "file", rp.pos.file, "pos", rp.pos.pos)
+	} else {
+		st.t.log.Warn(why+": rebuilt from the current schema (information_schema) at the current position; rows written before a later DDL may be described by the newer definition",
+			"topic", s.historyTopic, "file", rp.pos.file, "pos", rp.pos.pos)
+	}
+	return st.writeBaseline(rp.pos, mariadb)
+}
+
+// writeBaseline describes every captured table from information_schema
+// and writes the definitions to the history, one record per database.
+func (st *streamer) writeBaseline(p position, mariadb bool) error {
+	m := newSchemaModel(mariadb)
+	tables, err := st.s.capturedTables(st.meta)
+	if err != nil {
+		return err
+	}
+	id := fmt.Sprintf("%d", time.Now().UnixNano())
+	var recs []historyRecord
+	byDB := map[string]int{}
+	for _, ct := range tables {
+		defs, pk, err := describe(st.meta, ct.db, ct.name)
+		if err != nil {
+			return err
+		}
+		d := &tableDef{db: ct.db, name: ct.name, cols: defs, pk: pk}
+		m.tables[d.id()] = d
+		i, ok := byDB[ct.db]
+		if !ok {
+			i = len(recs)
+			byDB[ct.db] = i
+			recs = append(recs, st.historyRecord(p, ct.db, "", nil))
+			recs[i].Position.Snapshot, recs[i].Position.Baseline = true, id
+		}
+		ddl := ""
+		if r, err := st.meta.Execute("SHOW CREATE TABLE " + quoteIdent(ct.db) + "." + quoteIdent(ct.name)); err == nil {
+			ddl = getString(r, 0, 1)
+			r.Close()
+		}
+		if recs[i].DDL != "" {
+			recs[i].DDL += ";\n"
+		}
+		recs[i].DDL += ddl
+		recs[i].TableChanges = append(recs[i].TableChanges, historyChange{Type: "CREATE", ID: tableID(ct.db, ct.name), Table: historyTableOf(d)})
+	}
+	if len(recs) == 0 { // nothing captured yet: an empty baseline still marks the history valid
+		recs = append(recs, st.historyRecord(p, "", "", nil))
+		recs[0].Position.Snapshot, recs[0].Position.Baseline = true, id
+	}
+	if err := st.hist.append(st.ctx, recs...); err != nil {
+		return err
+	}
+	st.model = m
+	return nil
+}
+
+// historyRecord makes a history record of a statement read at p.
+func (st *streamer) historyRecord(p position, db, ddl string, changes []defChange) historyRecord {
+	r := historyRecord{Source: map[string]any{"server": st.s.prefix}, TsMs: time.Now().UnixMilli(), DatabaseName: db, DDL: ddl,
+		Position:     historyPosition{File: p.file, Pos: int64(p.pos), GTIDs: p.gtids, TsSec: time.Now().Unix(), ServerID: int64(st.info.serverID)},
+		TableChanges: []historyChange{}}
+	for _, ch := range changes {
+		hc := historyChange{Type: ch.typ, ID: tableID(ch.db, ch.name)}
+		if ch.def != nil {
+			hc.Table = historyTableOf(ch.def)
+		}
+		r.TableChanges = append(r.TableChanges, hc)
+	}
+	return r
+}
