@@ -42,7 +42,7 @@ type item struct {
 	body   []byte // the record's part of the body: body, or text when the
 	text   string // value was a string that needed no encoding (not copied)
 	alone  bool   // a DELETE: never batched, no body
-	err    error // the record could not become a request: reported in its turn
+	err    error  // the record could not become a request: reported in its turn
 }
 
 // size returns the length of the item's part of the body.
