@@ -34,15 +34,22 @@ func jsonOf(buf []byte, v any) ([]byte, error) {
 
 // item is one record made into (part of) a request.
 type item struct {
-	rec    *connect.Record
+	rec   *connect.Record
+	to    *target // nil when err is set
+	body  []byte  // the record's part of the body: body, or text when the
+	text  string  // value was a string that needed no encoding (not copied)
+	alone bool    // a DELETE: never batched, no body
+	err   error   // the record could not become a request: reported in its turn
+}
+
+// target is where an item's request goes: items with equal targets may
+// share a request. Items of a URL and headers without record fields share
+// the settings' target; the others have one each.
+type target struct {
 	method string
 	url    string
 	header http.Header
 	hkey   string // the rendered templated headers, to tell batches apart
-	body   []byte // the record's part of the body: body, or text when the
-	text   string // value was a string that needed no encoding (not copied)
-	alone  bool   // a DELETE: never batched, no body
-	err    error  // the record could not become a request: reported in its turn
 }
 
 // size returns the length of the item's part of the body.
@@ -79,16 +86,26 @@ var errSkip = errors.New("skip")
 // record that needs no request; a record that cannot become a request
 // gets err set, so it is reported in its partition's order.
 func (s *settings) makeItem(it *item, rec *connect.Record) error {
-	*it = item{rec: rec, method: s.method}
+	it.rec = rec
 	fail := func(err error) error {
 		it.err = fmt.Errorf("%s: %w", describe(rec), err)
 		return nil
 	}
+	if s.static != nil && rec.Value != nil {
+		// The common case: no per-record rendering, one shared target.
+		var err error
+		if it.body, it.text, err = s.encode(rec.Value); err != nil {
+			return fail(fmt.Errorf("%s=%s: %w", BodyFormatConfig, s.format, err))
+		}
+		it.to = s.static
+		return nil
+	}
+	to := &target{method: s.method}
 	u, err := s.url.render(rec)
 	if err != nil && !(rec.Value == nil && s.nullValues != BehaviorDelete) {
 		return fail(fmt.Errorf("%s: %w", URLConfig, err))
 	}
-	it.url = u
+	to.url = u
 	if rec.Value == nil {
 		switch s.nullValues {
 		case BehaviorIgnore, BehaviorLog:
@@ -100,37 +117,39 @@ func (s *settings) makeItem(it *item, rec *connect.Record) error {
 			return fail(fmt.Errorf("the value is null and %s=delete, but the key is null too", NullValuesConfig))
 		}
 		if !s.url.hasKey() {
-			it.url = strings.TrimRight(u, "/") + "/" + url.PathEscape(text(rec.Key))
+			to.url = strings.TrimRight(u, "/") + "/" + url.PathEscape(text(rec.Key))
 		}
-		it.method, it.alone = http.MethodDelete, true
+		to.method, it.alone = http.MethodDelete, true
 	} else if it.body, it.text, err = s.encode(rec.Value); err != nil {
 		return fail(fmt.Errorf("%s=%s: %w", BodyFormatConfig, s.format, err))
 	}
-	it.header = s.bodyHeader
+	to.header = s.bodyHeader
 	if it.alone {
-		it.header = s.bareHeader
+		to.header = s.bareHeader
 	}
-	if len(s.templated) == 0 {
-		return nil // the header is shared: the client only reads it
-	}
-	it.header = it.header.Clone()
-	var hkey strings.Builder
-	for _, h := range s.templated {
-		v, err := h.value.render(rec)
-		if err != nil {
-			return fail(fmt.Errorf("header %s: %w", h.name, err))
+	if len(s.templated) > 0 {
+		to.header = to.header.Clone()
+		var hkey strings.Builder
+		for _, h := range s.templated {
+			v, err := h.value.render(rec)
+			if err != nil {
+				return fail(fmt.Errorf("header %s: %w", h.name, err))
+			}
+			to.header.Set(h.name, v)
+			hkey.WriteString(v)
+			hkey.WriteByte(0)
 		}
-		it.header.Set(h.name, v)
-		hkey.WriteString(v)
-		hkey.WriteByte(0)
+		to.hkey = hkey.String()
 	}
-	it.hkey = hkey.String()
+	it.to = to
 	return nil
 }
 
 // prepareHeaders computes the headers every request shares: the static
 // ones of headers and sensitive.headers, and the Content-Type of the body
 // format unless they set one; templated headers are filled per record.
+// Without templates in the URL or headers, every record with a value has
+// the same target, static.
 func (s *settings) prepareHeaders() {
 	s.bareHeader = http.Header{}
 	for _, h := range s.headers {
@@ -153,6 +172,10 @@ func (s *settings) prepareHeaders() {
 			ctype = "text/plain; charset=utf-8"
 		}
 		s.bodyHeader.Set("Content-Type", ctype)
+	}
+	if s.url.static() && len(s.templated) == 0 {
+		u, _ := s.url.render(nil)
+		s.static = &target{method: s.method, url: u, header: s.bodyHeader}
 	}
 }
 
@@ -202,5 +225,8 @@ func (s *settings) encode(v any) ([]byte, string, error) {
 
 // batchable reports whether b may join a request that began with a.
 func batchable(a, b *item) bool {
-	return !a.alone && !b.alone && a.err == nil && b.err == nil && a.url == b.url && a.method == b.method && a.hkey == b.hkey
+	if a.alone || b.alone || a.err != nil || b.err != nil {
+		return false
+	}
+	return a.to == b.to || (a.to.method == b.to.method && a.to.url == b.to.url && a.to.hkey == b.to.hkey)
 }

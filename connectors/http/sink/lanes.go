@@ -238,13 +238,13 @@ func (ls *lanes) send(l *lane, batch []*item) error {
 	case <-l.ctx.Done():
 		return l.ctx.Err()
 	}
-	resp, err := ls.client.Do(l.ctx, httpclient.Request{Method: first.method, URL: first.url, Header: first.header, Body: body})
+	resp, err := ls.client.Do(l.ctx, httpclient.Request{Method: first.to.method, URL: first.to.url, Header: first.to.header, Body: body})
 	<-ls.sem
 	if err != nil {
 		return fmt.Errorf("%s (and %d more of its batch): %w", describe(first.rec), len(batch)-1, err)
 	}
-	if resp.Status >= 400 && !(first.method == "DELETE" && resp.Status == 404) {
-		err := refused(fmt.Errorf("%s %s answered %d: %s", first.method, first.url, resp.Status, httpclient.Snippet(resp.Body)), resp)
+	if resp.Status >= 400 && !(first.to.method == "DELETE" && resp.Status == 404) {
+		err := refused(fmt.Errorf("%s %s answered %d: %s", first.to.method, first.to.url, resp.Status, httpclient.Snippet(resp.Body)), resp)
 		ls.rep.report(batch, resp, err)
 		ls.fail(l, batch, err)
 		return nil
