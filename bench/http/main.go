@@ -441,7 +441,7 @@ func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int, prof 
 		if time.Now().After(deadline) {
 			return sample{}, fmt.Errorf("sink: %d of %d records after 10 minutes", st.Records, want)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 		if st, err = srv.stats(); err != nil {
 			return sample{}, err
 		}
