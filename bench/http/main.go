@@ -64,6 +64,7 @@ var (
 	runs       = flag.Int("runs", 5, "paired runs (bare, then sink) of the sink comparison")
 	callers    = flag.String("callers", "16,128", "concurrent webhook callers, one measurement per value")
 	seconds    = flag.Int("seconds", 5, "duration of each webhook measurement")
+	converter  = flag.String("converter", "org.apache.kafka.connect.storage.StringConverter", "the sink's value.converter")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the sink runs (worker and broker) to this file")
 	serve      = flag.Bool("serve", false, "internal: run the counting server and print its URL")
 )
@@ -103,6 +104,22 @@ func median(xs []sample, f func(sample) float64) float64 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func least(xs []sample, f func(sample) float64) float64 {
+	m := f(xs[0])
+	for _, x := range xs[1:] {
+		m = min(m, f(x))
+	}
+	return m
+}
+
+func most(xs []sample, f func(sample) float64) float64 {
+	m := f(xs[0])
+	for _, x := range xs[1:] {
+		m = max(m, f(x))
+	}
+	return m
 }
 
 func run() error {
@@ -150,7 +167,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  run %d: bare %8.0f records/s %6.0f+%4.0f ns/record   sink %8.0f records/s %6.0f+%4.0f ns/record (%.0f records/request)\n",
+		fmt.Printf("  run %d: bare %8.0f records/s %6.0f+%4.0f ns/record   sink %8.0f records/s %6.0f+%4.0f ns/record (%.1f records/request)\n",
 			i+1, b.rate, b.cpu, b.srvCPU, s.rate, s.cpu, s.srvCPU, srv.perRequest())
 		bare, sink = append(bare, b), append(sink, s)
 		ratios = append(ratios, sample{rate: s.rate / b.rate, cpu: (b.cpu + b.srvCPU) / (s.cpu + s.srvCPU)})
@@ -158,10 +175,14 @@ func run() error {
 	rate := func(x sample) float64 { return x.rate }
 	cpu := func(x sample) float64 { return x.cpu }
 	srvCPU := func(x sample) float64 { return x.srvCPU }
-	fmt.Println("medians (CPU: client side in this process + server process, per record):")
-	fmt.Printf("%-40s %9.0f records/s  %6.0f + %4.0f ns/record\n", "bare Go client posting the batches", median(bare, rate), median(bare, cpu), median(bare, srvCPU))
-	fmt.Printf("%-40s %9.0f records/s  %6.0f + %4.0f ns/record\n", "worker: topic -> HTTP sink -> server", median(sink, rate), median(sink, cpu), median(sink, srvCPU))
-	fmt.Printf("sink/bare: %.0f%% by records/s, %.0f%% by CPU per record (bare/sink, server included)\n",
+	row := func(what string, xs []sample) {
+		fmt.Printf("%-38s %8.0f records/s (%4.0fk-%4.0fk)  %4.0f (%4.0f-%4.0f) + %4.0f ns/record\n", what,
+			median(xs, rate), least(xs, rate)/1e3, most(xs, rate)/1e3, median(xs, cpu), least(xs, cpu), most(xs, cpu), median(xs, srvCPU))
+	}
+	fmt.Println("medians (range), CPU per record: this process (client side) + the server process:")
+	row("bare Go client posting the batches", bare)
+	row("worker: topic -> HTTP sink -> server", sink)
+	fmt.Printf("sink/bare: %.0f%% by records/s, %.0f%% by CPU per record (bare/sink, server included; medians of the runs' ratios)\n",
 		100*median(ratios, rate), 100*median(ratios, cpu))
 
 	for _, f := range strings.Split(*callers, ",") {
@@ -423,7 +444,7 @@ func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int, prof 
 	}
 	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{
 		"connector.class": "http-sink", "topics": "bench-sink", "http.api.url": srv.url + "/in",
-		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "request.body.format": "json",
+		"value.converter": *converter, "request.body.format": "json",
 		"batch.max.size": fmt.Sprint(*batch), "batch.json.as.array": "true", "max.in.flight.requests": fmt.Sprint(*partitions),
 	}, "", false); err != nil {
 		return sample{}, err
