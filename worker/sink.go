@@ -270,13 +270,18 @@ func (s *sinkTask) consumerInt(key string, def int) (int, error) {
 // "producer": the connector's <role>.override.<key>, else the worker's
 // <role>.<key>, else def, as Kafka Connect resolves them.
 func clientInt(connProps, workerProps map[string]string, role, key string, def int) (int, error) {
+	return clientIntMin(connProps, workerProps, role, key, def, 1)
+}
+
+// clientIntMin is clientInt for keys whose smallest value is min.
+func clientIntMin(connProps, workerProps map[string]string, role, key string, def, min int) (int, error) {
 	v := firstSet(connProps[role+".override."+key], workerProps[role+"."+key])
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 32)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s %s %q: not a positive number", role, key, v)
+	if err != nil || n < int64(min) {
+		return 0, fmt.Errorf("%s %s %q: not a number of at least %d", role, key, v, min)
 	}
 	return int(n), nil
 }

@@ -102,6 +102,10 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 	if err != nil {
 		return err
 	}
+	linger, err := clientIntMin(s.connProps, h.cfg.Props, "producer", "linger.ms", defaultProducerLingerMs, 0)
+	if err != nil {
+		return err
+	}
 	base, err := h.roleOpts(roleProducer, s.connProps)
 	if err != nil {
 		return err
@@ -111,7 +115,7 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 		kgo.RecordPartitioner(sourcePartitioner{kgo.StickyKeyPartitioner(nil)}),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.AllowAutoTopicCreation(),
-		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerLinger(millis(linger)),
 		kgo.MaxBufferedBytes(bufMem),
 	)...)
 	if err != nil {
@@ -180,6 +184,12 @@ var errTolerance = errors.New("tolerance exceeded")
 // Set producer.buffer.memory (worker) or producer.override.buffer.memory
 // (connector) to change it; no record can be larger.
 const defaultProducerBufferMemory = 8 << 20
+
+// defaultProducerLingerMs is linger.ms of source tasks' producers, Kafka's
+// default since 4.0: how long a batch waits for more records. Sources whose
+// callers wait for the acknowledgement (the webhook source) answer sooner
+// with producer.override.linger.ms=0, at some throughput.
+const defaultProducerLingerMs = 5
 
 // shutdown waits for in-flight records, flushes the offsets of every
 // acknowledged one (then the task's Commit), and stops the task.
