@@ -9,9 +9,15 @@
 // The sink task gets records in Puts of 500 (max.poll.records), as the
 // runtime hands them; both sides generate their records on the fly, so RSS
 // is the writer's. The target is 70% of bare or more, and a peak RSS within
-// a 64 MiB budget per task. Children run with Penstock's GOGC (400, see
-// internal/gctune) unless GOGC is set: GOGC=100 shows the live memory more
-// closely.
+// a 64 MiB budget per task: each child runs with Penstock's GOGC (400, see
+// internal/gctune) and a Go memory limit of -budget bytes (64 MiB), as a
+// worker running one task under its limit would.
+//
+// The sink's input is Connect records, which the runtime's converter makes,
+// and the bare program's is rows: the CPU making them is measured apart
+// (the thread's CPU time around each batch's making) and the "write"
+// columns leave it out on both sides, so they compare the writers alone;
+// the "records/CPU-s" columns count everything.
 package main
 
 import (
@@ -24,12 +30,14 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"gocloud.dev/blob"
@@ -47,6 +55,7 @@ var (
 	flush   = flag.Int("flush", 100000, "records per object (flush.size)")
 	child   = flag.String("child", "", "internal: run one measurement: sink|bare,parquet|json,URL")
 	cpuprof = flag.String("cpuprofile", "", "with -child: write a CPU profile of the measurement to this file")
+	budget  = flag.Int64("budget", 64<<20, "memory budget of the child in bytes (its Go memory limit, as a task's share of a worker's)")
 )
 
 // row is one benchmark record, as the bare program writes it.
@@ -86,7 +95,26 @@ func (sinkCtx) Report(_ context.Context, r *connect.Record, err error) error {
 	return err
 }
 
-// runSink puts the records through the sink task.
+// genCPU is the CPU time the measuring goroutine spent making records (see
+// threadCPU), summed over the run.
+var genCPU time.Duration
+
+// threadCPU is the CPU time of the calling OS thread. The measuring
+// goroutine is locked to its thread, so the difference of two readings
+// around the making of a batch is the time making it took (GC assists
+// included, background GC workers on other threads not).
+func threadCPU() time.Duration {
+	var ts syscall.Timespec
+	const clockThreadCPUTimeID = 3 // CLOCK_THREAD_CPUTIME_ID
+	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+		log.Fatalf("clock_gettime: %v", errno)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// runSink puts the records through the sink task. The Connect records are
+// what the runtime hands a sink after its converter: making them is not the
+// sink's work, and their CPU is counted apart (genCPU).
 func runSink(ctx context.Context, format, url string) error {
 	task := &blobsink.Task{}
 	class := map[string]string{"parquet": "ParquetFormat", "json": "JsonFormat"}[format]
@@ -98,6 +126,7 @@ func runSink(ctx context.Context, format, url string) error {
 	batch := make([]*connect.Record, 500)
 	slab := make([]connect.Record, 500)
 	for i := 0; i < *records; i += len(batch) {
+		t0 := threadCPU()
 		for j := range batch {
 			n := i + j
 			v := connect.NewStruct(schema)
@@ -111,6 +140,7 @@ func runSink(ctx context.Context, format, url string) error {
 			slab[j] = connect.Record{Topic: "bench", Partition: 0, Offset: int64(n), ValueSchema: schema, Value: v}
 			batch[j] = &slab[j]
 		}
+		genCPU += threadCPU() - t0
 		if err := task.Put(ctx, batch); err != nil {
 			return err
 		}
@@ -140,11 +170,13 @@ func runBare(ctx context.Context, format, url string) error {
 			enc = json.NewEncoder(w)
 		}
 		for i := obj; i < min(obj+*flush, *records); i += len(rows) {
+			t0 := threadCPU()
 			for j := range rows {
 				n := i + j
 				rows[j] = row{Seq: int64(n), Name: fmt.Sprintf("order %d", n), Amount: float64(n) / 8,
 					At: base.Add(time.Duration(n) * time.Millisecond), Note: note(n)}
 			}
+			genCPU += threadCPU() - t0
 			if pw != nil {
 				if _, err := pw.Write(rows); err != nil {
 					return err
@@ -192,7 +224,8 @@ func bytesUnder(ctx context.Context, url, prefix string) (int64, error) {
 
 type result struct {
 	Seconds float64 `json:"seconds"`
-	CPU     float64 `json:"cpu_seconds"` // user+system of the whole child, the store's client included
+	CPU     float64 `json:"cpu_seconds"`     // user+system of the whole child, the store's client included
+	GenCPU  float64 `json:"gen_cpu_seconds"` // of CPU: making the records (Connect records or rows)
 	Bytes   int64   `json:"bytes"`
 	RSSKiB  int64   `json:"rss_kib"`
 }
@@ -211,6 +244,8 @@ func runChild(spec string) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	gctune.SetMemoryLimit(*budget)
+	runtime.LockOSThread() // for threadCPU
 	start := time.Now()
 	var err error
 	prefix := "bare/"
@@ -230,11 +265,11 @@ func runChild(spec string) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	_ = json.NewEncoder(os.Stdout).Encode(result{Seconds: secs, CPU: cpu, Bytes: n, RSSKiB: ru.Maxrss})
+	_ = json.NewEncoder(os.Stdout).Encode(result{Seconds: secs, CPU: cpu, Bytes: n, RSSKiB: ru.Maxrss, GenCPU: genCPU.Seconds()})
 }
 
 func measure(who, format, url string, env []string) (result, error) {
-	cmd := exec.Command(os.Args[0], "-records", fmt.Sprint(*records), "-flush", fmt.Sprint(*flush), "-child", who+","+format+","+url)
+	cmd := exec.Command(os.Args[0], "-records", fmt.Sprint(*records), "-flush", fmt.Sprint(*flush), "-budget", fmt.Sprint(*budget), "-child", who+","+format+","+url)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -246,26 +281,29 @@ func measure(who, format, url string, env []string) (result, error) {
 }
 
 func run(stores map[string]func() (string, []string)) error {
-	fmt.Printf("%d records (5 fields, ~70 bytes of values each), %d per object; each line a child process\n", *records, *flush)
-	fmt.Printf("%-10s %-8s %-5s %12s %9s %14s %11s %8s %12s\n", "store", "format", "who", "records/s", "MB/s", "records/CPU-s", "peak RSS", "vs bare", "CPU vs bare")
+	fmt.Printf("%d records (5 fields, ~70 bytes of values each), %d per object; each line a child process with a %d MiB memory limit\n", *records, *flush, *budget>>20)
+	fmt.Printf("records/CPU-s: all the child's CPU; write/CPU-s: without making the records (Connect records for the sink, rows for bare)\n")
+	fmt.Printf("%-10s %-8s %-5s %10s %7s %11s %8s %13s %8s %8s %10s %9s\n", "store", "format", "who", "records/s", "MB/s",
+		"peak RSS", "gen CPU", "records/CPU-s", "write/CPU-s", "vs bare", "CPU vs bare", "write vs bare")
 	for _, store := range []string{"file", "versitygw"} {
 		for _, format := range []string{"parquet", "json"} {
-			var bare, bareCPU float64
+			var bare, bareCPU, bareWrite float64
 			for _, who := range []string{"bare", "sink"} {
 				url, env := stores[store]()
 				r, err := measure(who, format, url, env)
 				if err != nil {
 					return err
 				}
-				rate, perCPU := float64(*records)/r.Seconds, float64(*records)/r.CPU
-				ratio, cpuRatio := "", ""
+				rate, perCPU, perWrite := float64(*records)/r.Seconds, float64(*records)/r.CPU, float64(*records)/(r.CPU-r.GenCPU)
+				ratio, cpuRatio, writeRatio := "", "", ""
 				if who == "bare" {
-					bare, bareCPU = rate, perCPU
+					bare, bareCPU, bareWrite = rate, perCPU, perWrite
 				} else {
 					ratio, cpuRatio = fmt.Sprintf("%.0f%%", 100*rate/bare), fmt.Sprintf("%.0f%%", 100*perCPU/bareCPU)
+					writeRatio = fmt.Sprintf("%.0f%%", 100*perWrite/bareWrite)
 				}
-				fmt.Printf("%-10s %-8s %-5s %12.0f %9.1f %14.0f %7.1f MiB %8s %12s\n", store, format, who, rate,
-					float64(r.Bytes)/r.Seconds/1e6, perCPU, float64(r.RSSKiB)/1024, ratio, cpuRatio)
+				fmt.Printf("%-10s %-8s %-5s %10.0f %7.1f %7.1f MiB %7.2fs %13.0f %11.0f %8s %10s %9s\n", store, format, who, rate,
+					float64(r.Bytes)/r.Seconds/1e6, float64(r.RSSKiB)/1024, r.GenCPU, perCPU, perWrite, ratio, cpuRatio, writeRatio)
 			}
 		}
 	}

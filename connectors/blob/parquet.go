@@ -166,6 +166,7 @@ type pnode struct {
 	schema   *connect.Schema
 	optional bool
 	conv     func(v any) (parquet.Value, error) // leaf
+	kind     leafKind                           // leaf: a common type converted without calling conv
 	col      int                                // leaf: column index
 	fields   map[string]*pnode                  // struct: by field name
 	order    []int                              // struct: field indexes in column order
@@ -176,6 +177,17 @@ type pnode struct {
 	rep      int                                // list/map: repetition level of its entries
 	leaves   []int                              // columns under the node
 }
+
+// leafKind names the leaf types emit converts inline.
+type leafKind uint8
+
+const (
+	leafOther leafKind = iota
+	leafInt64
+	leafFloat64
+	leafString
+	leafTimestamp
+)
 
 // planOf returns the plan and the Parquet node of schema s.
 func planOf(s *connect.Schema) (*pnode, parquet.Node, error) {
@@ -210,6 +222,7 @@ func planOf(s *connect.Schema) (*pnode, parquet.Node, error) {
 	case s.Name == connect.TimestampName && s.Type == connect.TypeInt64:
 		node = parquet.Timestamp(parquet.Millisecond)
 		n.conv = timeConv(func(t time.Time) parquet.Value { return parquet.Int64Value(t.UnixMilli()) })
+		n.kind = leafTimestamp
 	default:
 		switch s.Type {
 		case connect.TypeBoolean:
@@ -232,7 +245,7 @@ func planOf(s *connect.Schema) (*pnode, parquet.Node, error) {
 				return parquet.Int32Value(int32(i)), nil
 			}
 		case connect.TypeInt64:
-			node = parquet.Int(64)
+			node, n.kind = parquet.Int(64), leafInt64
 			n.conv = func(v any) (parquet.Value, error) {
 				i, ok := intOf(v)
 				if !ok {
@@ -250,7 +263,7 @@ func planOf(s *connect.Schema) (*pnode, parquet.Node, error) {
 				return parquet.FloatValue(f), nil
 			}
 		case connect.TypeFloat64:
-			node = parquet.Leaf(parquet.DoubleType)
+			node, n.kind = parquet.Leaf(parquet.DoubleType), leafFloat64
 			n.conv = func(v any) (parquet.Value, error) {
 				switch f := v.(type) {
 				case float64:
@@ -261,7 +274,7 @@ func planOf(s *connect.Schema) (*pnode, parquet.Node, error) {
 				return parquet.Value{}, fmt.Errorf("a double is not a %T", v)
 			}
 		case connect.TypeString:
-			node = parquet.String()
+			node, n.kind = parquet.String(), leafString
 			n.conv = func(v any) (parquet.Value, error) {
 				str, ok := v.(string)
 				if !ok {
@@ -386,9 +399,32 @@ func (n *pnode) emit(cols [][]parquet.Value, v any, rep int) error {
 	}
 	switch {
 	case n.conv != nil:
-		pv, err := n.conv(v)
-		if err != nil {
-			return err
+		var pv parquet.Value
+		switch x := v.(type) { // the common cases without a call
+		case int64:
+			if n.kind == leafInt64 {
+				pv = parquet.Int64Value(x)
+			}
+		case float64:
+			if n.kind == leafFloat64 {
+				pv = parquet.DoubleValue(x)
+			}
+		case string:
+			if n.kind == leafString {
+				// parquet-go copies the bytes when the row is written; the
+				// string outlives that (the record is held until then).
+				pv = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(x), len(x)))
+			}
+		case time.Time:
+			if n.kind == leafTimestamp {
+				pv = parquet.Int64Value(x.UnixMilli())
+			}
+		}
+		if pv.IsNull() { // not converted above
+			var err error
+			if pv, err = n.conv(v); err != nil {
+				return err
+			}
 		}
 		col := append(cols[n.col], pv)
 		last := &col[len(col)-1] // set in place: Level would copy the value twice

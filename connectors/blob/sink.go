@@ -61,6 +61,7 @@ type partWriter struct {
 	next     int64                  // offset after the last record seen; -1: none yet
 	hold     int64                  // >= 0: a failed set's start, the most PreCommit may return
 	skip     bool                   // rewound in this Put: skip the partition's other records
+	last     *objectFile            // files[encoded]: the object the last record went to
 }
 
 // objectFile is one object being written.
@@ -126,8 +127,11 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 		pw.skip = false
 	}
 	now := time.Now()
+	var pw *partWriter
 	for _, rec := range records {
-		pw := t.part(connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition})
+		if pw == nil || rec.Partition != pw.tp.Partition || rec.Topic != pw.tp.Topic { // a batch is mostly one partition's
+			pw = t.part(connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition})
+		}
 		if pw.skip {
 			continue
 		}
@@ -203,12 +207,16 @@ func (t *Task) add(ctx context.Context, pw *partWriter, rec *connect.Record, now
 			}
 		}
 	}
-	f := pw.files[encoded]
+	f := pw.last
+	if f == nil || encoded != pw.encoded {
+		f = pw.files[encoded]
+	}
 	if f == nil {
 		if f, err = t.openFile(pw, encoded, rec); err != nil {
 			return err
 		}
 	}
+	pw.last = nil // set again below once the record is in
 	if err := f.fw.write(rec); err != nil {
 		if errors.Is(err, errRecord) && f.n == 0 {
 			pw.drop(encoded) // the object would be named after a record it does not hold
@@ -229,7 +237,7 @@ func (t *Task) add(ctx context.Context, pw *partWriter, rec *connect.Record, now
 		}
 	}
 	pw.count++
-	pw.encoded = encoded
+	pw.encoded, pw.last = encoded, f
 	if pw.count >= s.flushSize {
 		return t.commit(pw)
 	}
@@ -442,6 +450,7 @@ func (pw *partWriter) drop(encoded string) {
 	}
 	f.abort()
 	delete(pw.files, encoded)
+	pw.last = nil
 	for i, e := range pw.order {
 		if e == encoded {
 			pw.order = append(pw.order[:i], pw.order[i+1:]...)
@@ -472,7 +481,7 @@ func (pw *partWriter) abort() {
 func (pw *partWriter) reset() {
 	clear(pw.files)
 	pw.order = pw.order[:0]
-	pw.count, pw.schema, pw.encoded = 0, nil, ""
+	pw.count, pw.schema, pw.encoded, pw.last = 0, nil, "", nil
 }
 
 // Flush does nothing: objects are uploaded when a rotation rule closes them,
