@@ -57,9 +57,13 @@
 // A failed upload is never skipped: the partition's open set is discarded,
 // the partition is rewound to the set's first record, and after a backoff
 // (retry.backoff.ms, doubling to a minute) the objects are written again
-// from Kafka, whole, until the store takes them. Each failure is logged as
-// a warning naming the partition, offset and attempt; the task stays
-// RUNNING meanwhile (a sink task has no way to report a degraded state).
+// from Kafka, whole. Each failure is logged as a warning naming the
+// partition, offset and attempt; the task stays RUNNING meanwhile (a sink
+// task has no way to report a degraded state). After s3.part.retries (3)
+// retries in a row have failed, the task fails with the store's error as
+// its trace in GET /connectors/{name}/status; restarted, it writes the
+// objects again from the committed offsets. s3.part.retries=-1 retries
+// forever.
 //
 // # Restore
 //

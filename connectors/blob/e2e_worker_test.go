@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -284,4 +285,54 @@ func headerPairs(r *kgo.Record) []string {
 		out = append(out, h.Key+"="+string(h.Value))
 	}
 	return out
+}
+
+// TestE2EWorkerStoreFailureInStatus: the bucket disappears during an
+// export to versitygw; once s3.part.retries retries have failed, the task
+// is FAILED with the store's error as its trace in GET .../status. With the
+// bucket back, a task restart finishes the export, each record once.
+func TestE2EWorkerStoreFailureInStatus(t *testing.T) {
+	s3 := testservice.S3(t)
+	bucket := s3.CreateBucket(t, "exports")
+	b := brokertest.Start(t, brokertest.WithProps(map[string]string{"num.partitions": "1"}))
+	w := e2e.StartWorker(t, b.Addr, nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produceSeq(t, cl, 0, 0, 200)
+	cfg := sinkConfig(s3.BucketURL(bucket))
+	cfg["aws.access.key.id"], cfg["aws.secret.access.key"] = s3.AccessKey, s3.SecretKey
+	cfg["s3.part.retries"], cfg["retry.backoff.ms"] = "2", "20"
+	e2e.Expect(t, 201, "POST", w.URL+"/connectors", map[string]any{"name": "export", "config": cfg})
+	committed := func(want int64) func() error {
+		return func() error {
+			n, err := e2e.SinkCommitted(w.URL, "export")
+			if err != nil {
+				return err
+			}
+			if n < want {
+				return fmt.Errorf("%d of %d committed", n, want)
+			}
+			return nil
+		}
+	}
+	e2e.Eventually(t, 60*time.Second, "the first records exported", committed(200))
+	dir := filepath.Join(s3.Root, bucket)
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	produceSeq(t, cl, 0, 200, 500)
+	st := e2e.WaitState(t, w.URL, "export", "RUNNING", "FAILED", 1)
+	if tr := st.Tasks[0].Trace; !strings.Contains(tr, "s3.part.retries=2") || !strings.Contains(tr, "NoSuchBucket") {
+		t.Fatalf("the task's trace does not show the store's failure: %q", tr)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	e2e.Expect(t, 204, "POST", w.URL+"/connectors/export/tasks/0/restart", nil)
+	e2e.WaitState(t, w.URL, "export", "RUNNING", "RUNNING", 1)
+	e2e.Eventually(t, 60*time.Second, "every record exported", committed(500))
+	checkExactlyOnce(t, dir, 1, 500)
 }

@@ -35,7 +35,8 @@ type Task struct {
 	wctx     context.Context // the writers' lifetime: until Stop
 	stop     context.CancelFunc
 	parts    map[connect.TopicPartition]*partWriter
-	failures int // consecutive failed uploads, for the backoff
+	failures int   // consecutive failed uploads, for the backoff
+	fatal    error // the failure after the last of s3.part.retries: Put returns it
 	changes  *changeLog
 }
 
@@ -123,6 +124,9 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 	if t.s == nil {
 		return errStopped
 	}
+	if t.fatal != nil {
+		return t.fatal
+	}
 	for _, pw := range t.parts {
 		pw.skip = false
 	}
@@ -158,7 +162,7 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 		t.failed(ctx, pw, start, err)
 	}
 	t.rotateScheduled(ctx, now)
-	return nil
+	return t.fatal
 }
 
 // add writes one record, closing the open set first when the record
@@ -403,12 +407,18 @@ func (t *Task) commit(pw *partWriter) error {
 
 // failed handles a failed upload: the partition's open set is discarded,
 // the partition rewound to the set's first record, and the task backs off
-// before reading it again.
+// before reading it again; after s3.part.retries retries in a row it sets
+// t.fatal, which fails the task with the store's error in its status.
 func (t *Task) failed(ctx context.Context, pw *partWriter, start int64, err error) {
 	pw.abort()
 	pw.next, pw.hold, pw.skip = start, start, true
 	t.tctx.Rewind(map[connect.TopicPartition]int64{pw.tp: start})
 	t.failures++
+	if r := t.s.partRetries; r >= 0 && t.failures > r && t.fatal == nil {
+		t.fatal = fmt.Errorf("blob sink: writing %s partition %d from offset %d to the store failed %d times in a row (%s=%d): %w",
+			pw.tp.Topic, pw.tp.Partition, start, t.failures, PartRetriesConfig, r, err)
+		return
+	}
 	d := backoff(t.s.retryBackoff, t.failures)
 	t.log.Warn("blob sink: writing to the store failed; the objects will be written again from their first record",
 		"topic", pw.tp.Topic, "partition", pw.tp.Partition, "offset", start, "attempt", t.failures, "backoff", d, "error", err)
