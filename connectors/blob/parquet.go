@@ -61,8 +61,12 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	}
 	schema := parquet.NewSchema(nameOr(s.Name, "record"), node)
 	plan.assign(schema, 0, 0, new(int))
+	sj, err := schemaJSON(s)
+	if err != nil {
+		return nil, recordErr("value schema %s: %v", s.String(), err)
+	}
 	cw := &countingWriter{w: w}
-	pw := parquet.NewWriter(cw, schema, parquet.Compression(f.codec))
+	pw := parquet.NewWriter(cw, schema, parquet.Compression(f.codec), parquet.KeyValueMetadata(connectSchemaKey, sj))
 	n := len(schema.Columns())
 	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes,
 		cols: make([][]parquet.Value, n), marks: make([]int, n)}, nil

@@ -66,8 +66,8 @@ func sourceSettings(props map[string]string) (*settings, error) {
 	s, problems := storeSettings(v)
 	sourceBinding.Set(v, s)
 	s.format = formats[simpleName(s.rawFormat)]
-	if s.format != "json" && s.format != "bytearray" {
-		problems = append(problems, problem(FormatConfig, s.rawFormat, "the source restores JsonFormat and ByteArrayFormat objects"))
+	if s.format != "json" && s.format != "bytearray" && s.format != "parquet" {
+		problems = append(problems, problem(FormatConfig, s.rawFormat, "the source restores JsonFormat, ByteArrayFormat and ParquetFormat objects"))
 	}
 	if len(problems) > 0 {
 		return nil, configError(problems)
@@ -78,6 +78,7 @@ func sourceSettings(props map[string]string) (*settings, error) {
 // objectRef is a data object the source restores, known by its name.
 type objectRef struct {
 	key       string
+	ext       string // the extension its name ends with
 	topic     string
 	partition int32
 	start     int64
@@ -94,7 +95,7 @@ type SourceTask struct {
 	bucket   *blob.Bucket
 	tctx     connect.SourceTaskContext
 	log      *slog.Logger
-	ext      string
+	exts     []string // the data objects' extensions (Parquet: one per codec)
 	every    time.Duration
 	batch    int
 	pending  []objectRef                               // to restore, in order
@@ -121,7 +122,14 @@ func (t *SourceTask) Start(ctx context.Context, tctx connect.SourceTaskContext, 
 	if t.bucket, err = openBucket(ctx, s); err != nil {
 		return fmt.Errorf("blob source: %w", err)
 	}
-	t.s, t.tctx, t.ext = s, tctx, f.extension()
+	t.s, t.tctx, t.exts = s, tctx, []string{f.extension()}
+	if s.format == "parquet" {
+		t.exts = nil
+		for _, codec := range []string{"snappy", "gzip", "zstd", "none"} {
+			pf, _ := newParquetFormat(codec, 0)
+			t.exts = append(t.exts, pf.extension())
+		}
+	}
 	t.every, t.batch = s.every, s.batch
 	t.done = map[connect.TopicPartition]int64{}
 	t.resume = map[connect.TopicPartition]map[string]any{}
@@ -140,14 +148,24 @@ func (t *SourceTask) Start(ctx context.Context, tctx connect.SourceTaskContext, 
 // parseName reads topic, Kafka partition and start offset from an object
 // name; ok is false for other objects (side objects, foreign files).
 func (t *SourceTask) parseName(key string) (objectRef, bool) {
-	if !strings.HasSuffix(key, t.ext) || strings.HasSuffix(key, metaExtension) {
+	if strings.HasSuffix(key, metaExtension) {
+		return objectRef{}, false
+	}
+	ext := ""
+	for _, e := range t.exts {
+		if strings.HasSuffix(key, e) {
+			ext = e
+			break
+		}
+	}
+	if ext == "" {
 		return objectRef{}, false
 	}
 	name := key
 	if i := strings.LastIndex(name, t.s.dirDelim); i >= 0 {
 		name = name[i+len(t.s.dirDelim):]
 	}
-	parts := strings.Split(strings.TrimSuffix(name, t.ext), t.s.fileDelim)
+	parts := strings.Split(strings.TrimSuffix(name, ext), t.s.fileDelim)
 	if len(parts) < 3 {
 		return objectRef{}, false
 	}
@@ -156,7 +174,7 @@ func (t *SourceTask) parseName(key string) (objectRef, bool) {
 	if err1 != nil || err2 != nil {
 		return objectRef{}, false
 	}
-	return objectRef{key: key, topic: strings.Join(parts[:len(parts)-2], t.s.fileDelim), partition: int32(p), start: start}, true
+	return objectRef{key: key, ext: ext, topic: strings.Join(parts[:len(parts)-2], t.s.fileDelim), partition: int32(p), start: start}, true
 }
 
 // list finds the objects not restored yet, in restore order.
@@ -301,7 +319,8 @@ func (t *SourceTask) Stop() error {
 type objectReader struct {
 	t       *SourceTask
 	ref     objectRef
-	data    *bufio.Reader
+	data    *bufio.Reader  // lines (JsonFormat, ByteArrayFormat)
+	values  *parquetValues // or values (ParquetFormat)
 	meta    *bufio.Reader
 	closers []io.Closer
 	n       int64 // records read
@@ -314,6 +333,16 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		return nil, fmt.Errorf("reading %s: %w", ref.key, err)
 	}
 	r.closers = append(r.closers, br)
+	if t.s.format == "parquet" {
+		data, err := io.ReadAll(br)
+		if err == nil {
+			r.values, err = newParquetValues(data)
+		}
+		if err != nil {
+			r.close()
+			return nil, fmt.Errorf("reading %s: %w", ref.key, err)
+		}
+	}
 	var in io.Reader = br
 	switch t.s.compression {
 	case "gzip":
@@ -333,7 +362,7 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		r.closers = append(r.closers, closerFunc(func() error { z.Close(); return nil }))
 	}
 	r.data = bufio.NewReaderSize(in, 64<<10)
-	mkey := strings.TrimSuffix(ref.key, t.ext) + metaExtension
+	mkey := strings.TrimSuffix(ref.key, ref.ext) + metaExtension
 	if ok, _ := t.bucket.Exists(ctx, mkey); ok {
 		mr, err := t.bucket.NewReader(ctx, mkey, nil)
 		if err != nil {
@@ -371,7 +400,11 @@ func readLine(b *bufio.Reader) ([]byte, error) {
 // skip passes over n records already produced.
 func (r *objectReader) skip(n int64) error {
 	for ; r.n < n; r.n++ {
-		if _, err := readLine(r.data); err != nil {
+		if r.values != nil {
+			if _, _, err := r.values.next(); err != nil {
+				return fmt.Errorf("resuming %s at record %d: %w", r.ref.key, n, err)
+			}
+		} else if _, err := readLine(r.data); err != nil {
 			return fmt.Errorf("resuming %s at record %d: %w", r.ref.key, n, err)
 		}
 		if r.meta != nil {
@@ -393,8 +426,19 @@ type metaLine struct {
 
 // next returns the object's next record, or io.EOF.
 func (r *objectReader) next() (*connect.Record, error) {
-	line, err := readLine(r.data)
+	var line []byte
+	var vs *connect.Schema
+	var v any
+	var err error
+	if r.values != nil {
+		vs, v, err = r.values.next()
+	} else {
+		line, err = readLine(r.data)
+	}
 	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			err = fmt.Errorf("object %s record %d: %w", r.ref.key, r.n, err)
+		}
 		return nil, err
 	}
 	t := r.t
@@ -402,11 +446,14 @@ func (r *objectReader) next() (*connect.Record, error) {
 		SourcePartition: sourcePartition(connect.TopicPartition{Topic: r.ref.topic, Partition: r.ref.partition}),
 		SourceOffset:    map[string]any{"object": r.ref.key, "records": r.n + 1}}
 	where := fmt.Sprintf("object %s record %d", r.ref.key, r.n)
-	if t.values != nil {
+	switch {
+	case r.values != nil:
+		rec.ValueSchema, rec.Value = vs, v
+	case t.values != nil:
 		if rec.ValueSchema, rec.Value, err = t.values.ToConnect(r.ref.topic, line); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
-	} else {
+	default:
 		rec.ValueSchema, rec.Value = connect.OptionalBytesSchema, append([]byte(nil), line...)
 	}
 	if r.meta != nil {
