@@ -32,7 +32,7 @@ const (
 // fills.
 var sourceBinding = config.Bind(
 	config.ClassField(config.Key{Name: FormatConfig, Required: true, Importance: config.High, Group: groupFormat,
-		Doc: "The format of the objects to restore: JsonFormat (values come back schemaless) or ByteArrayFormat (values as bytes), by Confluent's class name or simple name."},
+		Doc: "The format of the objects to restore: JsonFormat (values come back schemaless), ByteArrayFormat (values as bytes), ParquetFormat or AvroFormat (values with the Connect schemas the sink keeps in the files' metadata; Parquet objects of any parquet.codec, each read whole into memory), by Confluent's class name or simple name."},
 		func(s *settings) *string { return &s.rawFormat }),
 	config.DurationField(config.Key{Name: PollIntervalConfig, Default: int64(10000), Validator: config.AtLeast(1), Importance: config.Low, Group: groupFormat,
 		Doc: "Penstock extension. How often the store is listed again for objects written since, in milliseconds."},
@@ -66,8 +66,8 @@ func sourceSettings(props map[string]string) (*settings, error) {
 	s, problems := storeSettings(v)
 	sourceBinding.Set(v, s)
 	s.format = formats[simpleName(s.rawFormat)]
-	if s.format != "json" && s.format != "bytearray" && s.format != "parquet" {
-		problems = append(problems, problem(FormatConfig, s.rawFormat, "the source restores JsonFormat, ByteArrayFormat and ParquetFormat objects"))
+	if s.format != "json" && s.format != "bytearray" && s.format != "parquet" && s.format != "avro" {
+		problems = append(problems, problem(FormatConfig, s.rawFormat, "the source restores JsonFormat, ByteArrayFormat, ParquetFormat and AvroFormat objects"))
 	}
 	if len(problems) > 0 {
 		return nil, configError(problems)
@@ -315,12 +315,23 @@ func (t *SourceTask) Stop() error {
 	return nil
 }
 
+// valueReader reads the values of a data object one record at a time,
+// with their Connect schemas; io.EOF at its end.
+type valueReader interface {
+	next() (*connect.Schema, any, error)
+}
+
+var (
+	_ valueReader = (*parquetValues)(nil)
+	_ valueReader = (*avroValues)(nil)
+)
+
 // objectReader reads one data object and its side object in step.
 type objectReader struct {
 	t       *SourceTask
 	ref     objectRef
-	data    *bufio.Reader  // lines (JsonFormat, ByteArrayFormat)
-	values  *parquetValues // or values (ParquetFormat)
+	data    *bufio.Reader // lines (JsonFormat, ByteArrayFormat)
+	values  valueReader   // or values (ParquetFormat, AvroFormat)
 	meta    *bufio.Reader
 	closers []io.Closer
 	n       int64 // records read
@@ -333,9 +344,13 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		return nil, fmt.Errorf("reading %s: %w", ref.key, err)
 	}
 	r.closers = append(r.closers, br)
-	if t.s.format == "parquet" {
-		data, err := io.ReadAll(br)
-		if err == nil {
+	if t.s.format == "parquet" || t.s.format == "avro" {
+		var err error
+		if t.s.format == "avro" {
+			r.values, err = newAvroValues(br)
+		} else if data, rerr := io.ReadAll(br); rerr != nil {
+			err = rerr
+		} else {
 			r.values, err = newParquetValues(data)
 		}
 		if err != nil {

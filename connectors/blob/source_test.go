@@ -76,18 +76,21 @@ func TestSourceResumesByObjectAndRecord(t *testing.T) {
 	}
 }
 
-// TestSourceRestoresParquet exports records of every Connect type as
-// Parquet with their keys, headers and timestamps, and restores them: each
-// record equals its original (value schema and value, key, headers,
-// timestamp, topic and partition), across objects and row batches.
-func TestSourceRestoresParquet(t *testing.T) {
-	for _, codec := range []string{"snappy", "none"} {
-		t.Run(codec, func(t *testing.T) {
+// TestSourceRestoresParquetAndAvro exports records of every Connect type
+// as Parquet and Avro with their keys, headers and timestamps, and restores
+// them: each record equals its original (value schema and value, key,
+// headers, timestamp, topic and partition), across objects and batches.
+func TestSourceRestoresParquetAndAvro(t *testing.T) {
+	for _, c := range []struct{ format, codecKey, codec string }{
+		{"ParquetFormat", ParquetCodecConfig, "snappy"}, {"ParquetFormat", ParquetCodecConfig, "none"},
+		{"AvroFormat", AvroCodecConfig, "deflate"}, {"AvroFormat", AvroCodecConfig, "zstandard"},
+	} {
+		t.Run(c.format+"/"+c.codec, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx := context.Background()
 			sink := &Task{}
-			if err := sink.Start(ctx, &fakeTaskContext{}, map[string]string{StoreURLConfig: "file://" + dir, FormatConfig: "ParquetFormat",
-				ParquetCodecConfig: codec, FlushSizeConfig: "70", StoreKeysConfig: "true", StoreHeadersConfig: "true"}); err != nil {
+			if err := sink.Start(ctx, &fakeTaskContext{}, map[string]string{StoreURLConfig: "file://" + dir, FormatConfig: c.format,
+				c.codecKey: c.codec, FlushSizeConfig: "70", StoreKeysConfig: "true", StoreHeadersConfig: "true"}); err != nil {
 				t.Fatal(err)
 			}
 			recs := richRecords("t", 1, 0, 200)
@@ -104,7 +107,7 @@ func TestSourceRestoresParquet(t *testing.T) {
 			}
 			sink.Stop()
 			src := &SourceTask{}
-			if err := src.Start(ctx, &fakeSourceContext{}, map[string]string{StoreURLConfig: "file://" + dir, FormatConfig: "ParquetFormat", BatchSizeConfig: "50"}); err != nil {
+			if err := src.Start(ctx, &fakeSourceContext{}, map[string]string{StoreURLConfig: "file://" + dir, FormatConfig: c.format, BatchSizeConfig: "50"}); err != nil {
 				t.Fatal(err)
 			}
 			defer src.Stop()
