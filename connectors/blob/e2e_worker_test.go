@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/penstockhq/penstock/connect/converters"
 	"github.com/penstockhq/penstock/internal/brokertest"
 	"github.com/penstockhq/penstock/internal/e2e"
 	"github.com/penstockhq/penstock/internal/testservice"
@@ -191,12 +192,25 @@ func TestE2EWorkerS3(t *testing.T) {
 	checkExactlyOnce(t, filepath.Join(s3.Root, bucket), 2, 500)
 }
 
-// TestE2ERestore exports a topic as JSON lines with store.kafka.keys and
-// store.kafka.headers, then restores the export with the source (under
+// TestE2ERestore exports a topic as JSON lines, Parquet and Avro, with
+// store.kafka.keys and store.kafka.headers, then restores the export with the source (under
 // Confluent's S3 Source class name) into a new topic through RegexRouter:
 // the new topic's records equal the original's (partition, order, key,
 // value, headers, timestamp).
 func TestE2ERestore(t *testing.T) {
+	for _, format := range []string{"json", "parquet", "avro"} {
+		t.Run(format, func(t *testing.T) { testE2ERestore(t, format) })
+	}
+}
+
+var restoreSchema = json.RawMessage(`{"type":"struct","name":"items.Value","optional":false,"fields":[` +
+	`{"field":"id","type":"int32","optional":false},{"field":"name","type":"string","optional":true},` +
+	`{"field":"tags","type":"array","items":{"type":"string","optional":false},"optional":false}]}`)
+
+// testE2ERestore exports and restores with one format: JsonFormat from
+// schemaless JSON values, ParquetFormat and AvroFormat from JSON values
+// with schemas (compared as the JsonConverter reads them).
+func testE2ERestore(t *testing.T, format string) {
 	b := brokertest.Start(t, brokertest.WithProps(map[string]string{"num.partitions": "2"}))
 	w := e2e.StartWorker(t, b.Addr, nil)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -204,10 +218,20 @@ func TestE2ERestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	schemas := format != "json"
 	const n = 300
 	var recs []*kgo.Record
 	for i := 0; i < n; i++ {
-		v, _ := json.Marshal(map[string]any{"id": i, "name": fmt.Sprintf("item %d", i), "tags": []string{"a", fmt.Sprint(i % 7)}})
+		var v []byte
+		payload := map[string]any{"id": i, "name": fmt.Sprintf("item %d", i), "tags": []string{"a", fmt.Sprint(i % 7)}}
+		if i%5 == 0 {
+			payload["name"] = nil
+		}
+		if schemas {
+			v, _ = json.Marshal(map[string]any{"schema": restoreSchema, "payload": payload})
+		} else {
+			v, _ = json.Marshal(payload)
+		}
 		r := &kgo.Record{Topic: "items", Partition: int32(i % 2), Key: []byte(fmt.Sprintf("k%d", i)), Value: v,
 			Timestamp: time.UnixMilli(1700000000000 + int64(i)*1000)}
 		if i%3 == 0 {
@@ -222,13 +246,14 @@ func TestE2ERestore(t *testing.T) {
 	conv := map[string]string{
 		"key.converter":                  "org.apache.kafka.connect.storage.StringConverter",
 		"value.converter":                "org.apache.kafka.connect.json.JsonConverter",
-		"value.converter.schemas.enable": "false",
+		"value.converter.schemas.enable": fmt.Sprint(schemas),
 	}
+	class := map[string]string{"json": "io.confluent.connect.s3.format.json.JsonFormat",
+		"parquet": "io.confluent.connect.s3.format.parquet.ParquetFormat", "avro": "io.confluent.connect.s3.format.avro.AvroFormat"}[format]
 	sink := map[string]string{"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "items", "store.url": store,
-		"format.class": "io.confluent.connect.s3.format.json.JsonFormat", "flush.size": "50",
-		"store.kafka.keys": "true", "store.kafka.headers": "true"}
+		"format.class": class, "flush.size": "50", "store.kafka.keys": "true", "store.kafka.headers": "true"}
 	source := map[string]string{"connector.class": "io.confluent.connect.s3.source.S3SourceConnector", "store.url": store,
-		"format.class": "io.confluent.connect.s3.format.json.JsonFormat", "poll.interval.ms": "500",
+		"format.class": class, "poll.interval.ms": "500",
 		"transforms": "rename", "transforms.rename.type": "org.apache.kafka.connect.transforms.RegexRouter",
 		"transforms.rename.regex": "items", "transforms.rename.replacement": "items-restored"}
 	for k, v := range conv {
@@ -271,12 +296,34 @@ func TestE2ERestore(t *testing.T) {
 		if r == nil {
 			t.Fatalf("no restored record at partition/offset %s", pos)
 		}
-		if string(r.Key) != string(o.Key) || string(r.Value) != string(o.Value) || !r.Timestamp.Equal(o.Timestamp) ||
+		if string(r.Key) != string(o.Key) || !sameJSONValue(t, schemas, r.Value, o.Value) || !r.Timestamp.Equal(o.Timestamp) ||
 			fmt.Sprint(headerPairs(r)) != fmt.Sprint(headerPairs(o)) {
 			t.Fatalf("at %s restored %s=%s %v %v, original %s=%s %v %v", pos, r.Key, r.Value, r.Timestamp, headerPairs(r),
 				o.Key, o.Value, o.Timestamp, headerPairs(o))
 		}
 	}
+}
+
+// sameJSONValue compares two JSON values: as bytes, or with schemas as the
+// JsonConverter reads them (the restored envelope is the converter's
+// writing of the restored schema and value).
+func sameJSONValue(t *testing.T, schemas bool, a, b []byte) bool {
+	if !schemas {
+		return string(a) == string(b)
+	}
+	c := converters.NewJSON()
+	canon := func(raw []byte) string {
+		s, v, err := c.ToConnect("items", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.FromConnect("items", s, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	return canon(a) == canon(b)
 }
 
 func headerPairs(r *kgo.Record) []string {
