@@ -69,7 +69,7 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	pw := parquet.NewWriter(cw, schema, parquet.Compression(f.codec), parquet.KeyValueMetadata(connectSchemaKey, sj))
 	n := len(schema.Columns())
 	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes,
-		cols: make([][]parquet.Value, n), marks: make([]int, n)}, nil
+		cols: make([][]parquet.Value, n), marks: make([]int, n), flat: flatLeaves(plan)}, nil
 }
 
 func nameOr(name, def string) string {
@@ -100,6 +100,68 @@ type parquetWriter struct {
 	cols          [][]parquet.Value // the pending rows' values, by column
 	marks         []int             // the columns' lengths before the record being written
 	pending       int               // rows in cols
+	flat          []*pnode          // when every field of the value is a leaf: the fields in column order
+}
+
+// flatLeaves returns the fields of a struct plan in column order when they
+// are all leaves, the common shape write handles without recursion.
+func flatLeaves(plan *pnode) []*pnode {
+	if plan.fields == nil {
+		return nil
+	}
+	out := make([]*pnode, 0, len(plan.order))
+	for _, i := range plan.order {
+		c := plan.children[i]
+		if c.conv == nil {
+			return nil
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// emitFlat is emit for a struct whose fields are all leaves (w.flat), with
+// the common leaf types converted in the loop; it gives the other cases
+// (nulls, defaults, other types, errors) to emit.
+func (w *parquetWriter) emitFlat(v any) error {
+	st, ok := v.(*connect.Struct)
+	if !ok {
+		return w.plan.emit(w.cols, v, 0)
+	}
+	for j, c := range w.flat {
+		x := st.GetAt(w.plan.order[j])
+		var pv parquet.Value
+		switch y := x.(type) {
+		case int64:
+			if c.kind == leafInt64 {
+				pv = parquet.Int64Value(y)
+			}
+		case float64:
+			if c.kind == leafFloat64 {
+				pv = parquet.DoubleValue(y)
+			}
+		case string:
+			if c.kind == leafString {
+				pv = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(y), len(y)))
+			}
+		case time.Time:
+			if c.kind == leafTimestamp {
+				pv = parquet.Int64Value(y.UnixMilli())
+			}
+		}
+		if pv.IsNull() {
+			if err := c.emit(w.cols, x, 0); err != nil {
+				return fmt.Errorf("field %q: %w", w.plan.schema.Fields[w.plan.order[j]].Name, err)
+			}
+			continue
+		}
+		col := append(w.cols[c.col], pv)
+		last := &col[len(col)-1]
+		last.SetDefinitionLevel(c.def)
+		last.SetColumnIndex(c.col)
+		w.cols[c.col] = col
+	}
+	return nil
 }
 
 // parquetBatch is how many rows are handed to parquet-go at a time, each
@@ -121,7 +183,13 @@ func (w *parquetWriter) write(rec *connect.Record) error {
 	for i, c := range w.cols {
 		w.marks[i] = len(c)
 	}
-	if err := w.plan.emit(w.cols, v, 0); err != nil {
+	var err error
+	if w.flat != nil {
+		err = w.emitFlat(v)
+	} else {
+		err = w.plan.emit(w.cols, v, 0)
+	}
+	if err != nil {
 		for i, c := range w.cols { // nothing of the record stays
 			clear(c[w.marks[i]:])
 			w.cols[i] = c[:w.marks[i]]
