@@ -4,7 +4,7 @@
 // encoding/json) and a gocloud blob.Writer directly, in the same run. Each
 // measurement runs in its own child process, which reports its peak RSS.
 //
-//	go run ./bench/blob [-records 500000] [-flush 100000]
+//	go run ./bench/blob [-records 500000] [-flush 100000] [-reps 3]
 //
 // The sink task gets records in Puts of 500 (max.poll.records), as the
 // runtime hands them; both sides generate their records on the fly, so RSS
@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +56,7 @@ var (
 	flush   = flag.Int("flush", 100000, "records per object (flush.size)")
 	child   = flag.String("child", "", "internal: run one measurement: sink|bare,parquet|json,URL")
 	cpuprof = flag.String("cpuprofile", "", "with -child: write a CPU profile of the measurement to this file")
+	reps    = flag.Int("reps", 3, "bare/sink pairs per store and format, run alternately; the line of each is the run of median CPU")
 	budget  = flag.Int64("budget", 64<<20, "memory budget of the child in bytes (its Go memory limit, as a task's share of a worker's)")
 )
 
@@ -283,16 +285,29 @@ func measure(who, format, url string, env []string) (result, error) {
 func run(stores map[string]func() (string, []string)) error {
 	fmt.Printf("%d records (5 fields, ~70 bytes of values each), %d per object; each line a child process with a %d MiB memory limit\n", *records, *flush, *budget>>20)
 	fmt.Printf("records/CPU-s: all the child's CPU; write/CPU-s: without making the records (Connect records for the sink, rows for bare)\n")
+	fmt.Printf("each line: the run of median CPU of %d, bare and sink run alternately; peak RSS: of all %d\n", *reps, *reps)
 	fmt.Printf("%-10s %-8s %-5s %10s %7s %11s %8s %13s %8s %8s %10s %9s\n", "store", "format", "who", "records/s", "MB/s",
 		"peak RSS", "gen CPU", "records/CPU-s", "write/CPU-s", "vs bare", "CPU vs bare", "write vs bare")
 	for _, store := range []string{"file", "versitygw"} {
 		for _, format := range []string{"parquet", "json"} {
+			runs := map[string][]result{}
+			for i := 0; i < *reps; i++ {
+				for _, who := range []string{"bare", "sink"} {
+					url, env := stores[store]()
+					r, err := measure(who, format, url, env)
+					if err != nil {
+						return err
+					}
+					runs[who] = append(runs[who], r)
+				}
+			}
 			var bare, bareCPU, bareWrite float64
 			for _, who := range []string{"bare", "sink"} {
-				url, env := stores[store]()
-				r, err := measure(who, format, url, env)
-				if err != nil {
-					return err
+				rs := runs[who]
+				sort.Slice(rs, func(i, j int) bool { return rs[i].CPU < rs[j].CPU })
+				r := rs[len(rs)/2]
+				for _, o := range rs {
+					r.RSSKiB = max(r.RSSKiB, o.RSSKiB) // the peak of all the runs
 				}
 				rate, perCPU, perWrite := float64(*records)/r.Seconds, float64(*records)/r.CPU, float64(*records)/(r.CPU-r.GenCPU)
 				ratio, cpuRatio, writeRatio := "", "", ""

@@ -13,9 +13,9 @@ import (
 )
 
 // ocfWriter writes an Avro object container file: the header (magic, the
-// avro.schema, avro.codec and penstock.connect.schema metadata in that order, a sync marker derived
-// from the schema) and blocks of about 1 MiB of encoded records, compressed
-// by the codec. Everything is deterministic, so a rewritten object has the
+// avro.schema, avro.codec and penstock.connect.schema metadata in that
+// order, a sync marker derived from the schema) and blocks of about 1 MiB
+// of encoded records, compressed by the codec. Everything is deterministic, so a rewritten object has the
 // same bytes. (hamba/avro's encoder writes its metadata map in random
 // order and picks a random sync marker.)
 type ocfWriter struct {

@@ -358,25 +358,12 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 			return nil, fmt.Errorf("reading %s: %w", ref.key, err)
 		}
 	}
-	var in io.Reader = br
-	switch t.s.compression {
-	case "gzip":
-		z, err := gzip.NewReader(br)
-		if err != nil {
+	if r.values == nil {
+		if err := r.openLines(br); err != nil {
 			r.close()
 			return nil, fmt.Errorf("reading %s: %w", ref.key, err)
 		}
-		in = z
-	case "zstd":
-		z, err := zstd.NewReader(br)
-		if err != nil {
-			r.close()
-			return nil, fmt.Errorf("reading %s: %w", ref.key, err)
-		}
-		in = z
-		r.closers = append(r.closers, closerFunc(func() error { z.Close(); return nil }))
 	}
-	r.data = bufio.NewReaderSize(in, 64<<10)
 	mkey := strings.TrimSuffix(ref.key, ref.ext) + metaExtension
 	if ok, _ := t.bucket.Exists(ctx, mkey); ok {
 		mr, err := t.bucket.NewReader(ctx, mkey, nil)
@@ -388,6 +375,29 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		r.meta = bufio.NewReaderSize(mr, 32<<10)
 	}
 	return r, nil
+}
+
+// openLines reads the lines of a JsonFormat or ByteArrayFormat object,
+// decompressed per the compression key.
+func (r *objectReader) openLines(br io.Reader) error {
+	var in io.Reader = br
+	switch r.t.s.compression {
+	case "gzip":
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			return err
+		}
+		in = z
+	case "zstd":
+		z, err := zstd.NewReader(br)
+		if err != nil {
+			return err
+		}
+		in = z
+		r.closers = append(r.closers, closerFunc(func() error { z.Close(); return nil }))
+	}
+	r.data = bufio.NewReaderSize(in, 64<<10)
+	return nil
 }
 
 type closerFunc func() error
