@@ -71,7 +71,11 @@
 // backup-and-restore mode) reads the objects back, per Kafka partition in
 // the order of their start offsets, into the topic and partition their
 // names say (RegexRouter renames the topic). JsonFormat values come back
-// schemaless, ByteArrayFormat values as bytes. Keys, headers and timestamps
+// schemaless, ByteArrayFormat values as bytes, ParquetFormat and AvroFormat
+// values with their Connect schemas: the sink keeps the value schema, as
+// JsonConverter writes schemas, in each Parquet file's key-value metadata
+// and each Avro file's header (penstock.connect.schema). A Parquet object
+// is read whole into memory, an Avro one block by block. Keys, headers and timestamps
 // come from the side objects store.kafka.keys and store.kafka.headers make:
 // Penstock keeps them in one <object>.kafka.json per data object (offset,
 // timestamp, key and headers as JsonConverter envelopes with schemas, a line
