@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -226,8 +227,9 @@ func bytesUnder(ctx context.Context, url, prefix string) (int64, error) {
 
 type result struct {
 	Seconds float64 `json:"seconds"`
-	CPU     float64 `json:"cpu_seconds"`     // user+system of the whole child, the store's client included
-	GenCPU  float64 `json:"gen_cpu_seconds"` // of CPU: making the records (Connect records or rows)
+	CPU     float64 `json:"cpu_seconds"`       // user+system of the whole child, the store's client included
+	GenCPU  float64 `json:"gen_cpu_seconds"`   // of CPU: making the records (Connect records or rows)
+	GCBg    float64 `json:"gc_bg_cpu_seconds"` // of CPU: the GC's background work and pauses (the runtime's estimate)
 	Bytes   int64   `json:"bytes"`
 	RSSKiB  int64   `json:"rss_kib"`
 }
@@ -267,7 +269,23 @@ func runChild(spec string) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	_ = json.NewEncoder(os.Stdout).Encode(result{Seconds: secs, CPU: cpu, Bytes: n, RSSKiB: ru.Maxrss, GenCPU: genCPU.Seconds()})
+	_ = json.NewEncoder(os.Stdout).Encode(result{Seconds: secs, CPU: cpu, Bytes: n, RSSKiB: ru.Maxrss, GenCPU: genCPU.Seconds(), GCBg: gcBackground()})
+}
+
+// gcBackground is the runtime's estimate of the CPU its GC spent outside
+// the allocating goroutines: dedicated and idle mark workers and pauses.
+// (Assists are in the time of the goroutine that allocated.)
+func gcBackground() float64 {
+	ms := []metrics.Sample{{Name: "/cpu/classes/gc/mark/dedicated:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/idle:cpu-seconds"},
+		{Name: "/cpu/classes/gc/pause:cpu-seconds"}}
+	metrics.Read(ms)
+	var sum float64
+	for _, m := range ms {
+		if m.Value.Kind() == metrics.KindFloat64 {
+			sum += m.Value.Float64()
+		}
+	}
+	return sum
 }
 
 func measure(who, format, url string, env []string) (result, error) {
@@ -285,9 +303,10 @@ func measure(who, format, url string, env []string) (result, error) {
 func run(stores map[string]func() (string, []string)) error {
 	fmt.Printf("%d records (5 fields, ~70 bytes of values each), %d per object; each line a child process with a %d MiB memory limit\n", *records, *flush, *budget>>20)
 	fmt.Printf("records/CPU-s: all the child's CPU; write/CPU-s: without making the records (Connect records for the sink, rows for bare)\n")
+	fmt.Printf("write-GC: write/CPU-s without the GC's background work either (most of the sink's garbage is the records')\n")
 	fmt.Printf("each line: the run of median CPU of %d, bare and sink run alternately; peak RSS: of all %d\n", *reps, *reps)
-	fmt.Printf("%-10s %-8s %-5s %10s %7s %11s %8s %13s %8s %8s %10s %9s\n", "store", "format", "who", "records/s", "MB/s",
-		"peak RSS", "gen CPU", "records/CPU-s", "write/CPU-s", "vs bare", "CPU vs bare", "write vs bare")
+	fmt.Printf("%-10s %-8s %-5s %10s %7s %11s %8s %7s %13s %8s %8s %10s %9s %9s\n", "store", "format", "who", "records/s", "MB/s",
+		"peak RSS", "gen CPU", "GC bg", "records/CPU-s", "write/CPU-s", "vs bare", "CPU vs bare", "write vs bare", "write-GC vs bare")
 	for _, store := range []string{"file", "versitygw"} {
 		for _, format := range []string{"parquet", "json"} {
 			runs := map[string][]result{}
@@ -301,7 +320,7 @@ func run(stores map[string]func() (string, []string)) error {
 					runs[who] = append(runs[who], r)
 				}
 			}
-			var bare, bareCPU, bareWrite float64
+			var bare, bareCPU, bareWrite, bareNoGC float64
 			for _, who := range []string{"bare", "sink"} {
 				rs := runs[who]
 				sort.Slice(rs, func(i, j int) bool { return rs[i].CPU < rs[j].CPU })
@@ -310,15 +329,16 @@ func run(stores map[string]func() (string, []string)) error {
 					r.RSSKiB = max(r.RSSKiB, o.RSSKiB) // the peak of all the runs
 				}
 				rate, perCPU, perWrite := float64(*records)/r.Seconds, float64(*records)/r.CPU, float64(*records)/(r.CPU-r.GenCPU)
-				ratio, cpuRatio, writeRatio := "", "", ""
+				perNoGC := float64(*records) / (r.CPU - r.GenCPU - r.GCBg)
+				ratio, cpuRatio, writeRatio, noGCRatio := "", "", "", ""
 				if who == "bare" {
-					bare, bareCPU, bareWrite = rate, perCPU, perWrite
+					bare, bareCPU, bareWrite, bareNoGC = rate, perCPU, perWrite, perNoGC
 				} else {
 					ratio, cpuRatio = fmt.Sprintf("%.0f%%", 100*rate/bare), fmt.Sprintf("%.0f%%", 100*perCPU/bareCPU)
-					writeRatio = fmt.Sprintf("%.0f%%", 100*perWrite/bareWrite)
+					writeRatio, noGCRatio = fmt.Sprintf("%.0f%%", 100*perWrite/bareWrite), fmt.Sprintf("%.0f%%", 100*perNoGC/bareNoGC)
 				}
-				fmt.Printf("%-10s %-8s %-5s %10.0f %7.1f %7.1f MiB %7.2fs %13.0f %11.0f %8s %10s %9s\n", store, format, who, rate,
-					float64(r.Bytes)/r.Seconds/1e6, float64(r.RSSKiB)/1024, r.GenCPU, perCPU, perWrite, ratio, cpuRatio, writeRatio)
+				fmt.Printf("%-10s %-8s %-5s %10.0f %7.1f %7.1f MiB %7.2fs %6.2fs %13.0f %11.0f %8s %10s %9s %9s\n", store, format, who, rate,
+					float64(r.Bytes)/r.Seconds/1e6, float64(r.RSSKiB)/1024, r.GenCPU, r.GCBg, perCPU, perWrite, ratio, cpuRatio, writeRatio, noGCRatio)
 			}
 		}
 	}
