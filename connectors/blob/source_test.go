@@ -98,11 +98,15 @@ func TestSourceRestoresParquetAndAvro(t *testing.T) {
 				r.KeySchema, r.Key = connect.StringSchema, fmt.Sprint("key-", i)
 				r.Headers.Add("h", connect.StringSchema, fmt.Sprint("v", i))
 			}
+			for i := 0; i < 70; i++ { // a value that is not a struct (a Parquet file wraps it)
+				recs = append(recs, &connect.Record{Topic: "u", Offset: int64(i), ValueSchema: connect.StringSchema, Value: fmt.Sprint("text ", i),
+					Timestamp: baseTime, KeySchema: connect.StringSchema, Key: "k"})
+			}
 			if err := sink.Put(ctx, recs); err != nil {
 				t.Fatal(err)
 			}
-			out, err := sink.PreCommit(ctx, map[connect.TopicPartition]int64{{Topic: "t", Partition: 1}: 200})
-			if err != nil || out[connect.TopicPartition{Topic: "t", Partition: 1}] != 140 {
+			out, err := sink.PreCommit(ctx, map[connect.TopicPartition]int64{{Topic: "t", Partition: 1}: 200, {Topic: "u"}: 70})
+			if err != nil || out[connect.TopicPartition{Topic: "t", Partition: 1}] != 140 || out[connect.TopicPartition{Topic: "u"}] != 70 {
 				t.Fatalf("PreCommit = %v, %v", out, err)
 			}
 			sink.Stop()
@@ -112,18 +116,21 @@ func TestSourceRestoresParquetAndAvro(t *testing.T) {
 			}
 			defer src.Stop()
 			var got []*connect.Record
-			for i := 0; i < 5; i++ {
+			for i := 0; i < 7; i++ {
 				rs, err := src.Poll(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
 				got = append(got, rs...)
 			}
-			if len(got) != 140 { // the objects uploaded: 0-69 and 70-139
-				t.Fatalf("restored %d records, want 140", len(got))
+			if len(got) != 210 { // the objects uploaded: t 0-69 and 70-139, u 0-69
+				t.Fatalf("restored %d records, want 210", len(got))
 			}
-			for i, r := range got {
+			for i, r := range got[:140] {
 				checkSameRecord(t, recs[i], r)
+			}
+			for i, r := range got[140:] {
+				checkSameRecord(t, recs[200+i], r)
 			}
 		})
 	}
