@@ -6,6 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/penstockhq/penstock/broker/storage"
 )
 
 // authorized serves req through fn after the ACL checks Kafka's authorizer
@@ -143,29 +145,52 @@ func (s *Server) authorize(rc *RequestContext, req kmsg.Request, fn HandlerFunc)
 			}
 			return fn(rc, req)
 		}
-		keep, denied := split(r.Topics, func(t kmsg.FetchRequestTopic) bool { return a.can(opRead, rTopic, s.topicName(t.Topic, t.TopicID)) })
+		keep, denied := split(r.Topics, func(t kmsg.FetchRequestTopic) bool {
+			name := s.topicName(t.Topic, t.TopicID)
+			// An unknown topic id is answered UNKNOWN_TOPIC_ID by the
+			// handler, before authorization, as Kafka does.
+			return (name == "" && r.Version >= 13) || a.can(opRead, rTopic, name)
+		})
 		if len(denied) == 0 {
 			return fn(rc, req)
 		}
-		if len(keep) > 0 {
-			// The allowed topics are served; the denied ones are left
-			// out of the answer (the client asks again and is refused
-			// when it asks for them alone).
-			r.Topics = keep
-			return fn(rc, r)
-		}
-		resp := r.ResponseKind().(*kmsg.FetchResponse)
-		for _, t := range denied {
-			rt := kmsg.NewFetchResponseTopic()
-			rt.Topic, rt.TopicID = t.Topic, t.TopicID
-			for _, p := range t.Partitions {
-				rp := kmsg.NewFetchResponseTopicPartition()
-				rp.Partition, rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset = p.Partition, errTopicAuthz, -1, -1
-				rt.Partitions = append(rt.Partitions, rp)
+		// As Kafka: the allowed topics are served and each partition of
+		// a denied one is answered TOPIC_AUTHORIZATION_FAILED in the
+		// same response.
+		add := func(kr kmsg.Response) {
+			var resp *kmsg.FetchResponse
+			var fr *fetchResponse
+			switch v := kr.(type) {
+			case *fetchResponse:
+				fr, resp = v, v.FetchResponse
+			case *kmsg.FetchResponse:
+				resp = v
+			default:
+				return
 			}
-			resp.Topics = append(resp.Topics, rt)
+			for _, t := range denied {
+				rt := kmsg.NewFetchResponseTopic()
+				rt.Topic, rt.TopicID = t.Topic, t.TopicID
+				for _, p := range t.Partitions {
+					rp := kmsg.NewFetchResponseTopicPartition()
+					rp.Partition, rp.ErrorCode = p.Partition, errTopicAuthz
+					rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+					rp.RecordBatches = emptyRecords
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				resp.Topics = append(resp.Topics, rt)
+				if fr != nil && fr.ranges != nil {
+					fr.ranges = append(fr.ranges, make([]storage.FileRange, len(t.Partitions)))
+				}
+			}
 		}
-		return Respond(resp)
+		if len(keep) == 0 {
+			resp := r.ResponseKind()
+			add(resp)
+			return Respond(resp)
+		}
+		r.Topics = keep
+		return amend(fn(rc, r), add)
 
 	case *kmsg.MetadataRequest:
 		var denied []kmsg.MetadataRequestTopic

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"runtime/debug"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -31,6 +32,7 @@ type conn struct {
 	out  chan pending
 	lst  *security.Listener
 	sess session
+	cork *corkConn // under a TLS connection, else nil
 }
 
 type pending struct {
@@ -38,10 +40,11 @@ type pending struct {
 	version int16
 	corr    int32
 	reply   Reply
+	start   time.Time // when the request was read, for the latency metric
 }
 
-func (s *Server) startConn(nc net.Conn, l *security.Listener) {
-	c := &conn{s: s, nc: nc, out: make(chan pending, maxInflight), lst: l,
+func (s *Server) startConn(nc net.Conn, l *security.Listener, cork *corkConn) {
+	c := &conn{s: s, nc: nc, out: make(chan pending, maxInflight), lst: l, cork: cork,
 		sess: session{principal: Anonymous, authenticated: !l.SASL()}}
 	s.mu.Lock()
 	if s.closed {
@@ -144,7 +147,7 @@ func DecodeRequest(body []byte) (RequestHeader, kmsg.Request, error) {
 
 func (c *conn) handle(body []byte) (p pending) {
 	h, req, err := DecodeRequest(body)
-	p = pending{key: h.Key, version: h.Version, corr: h.CorrelationID}
+	p = pending{key: h.Key, version: h.Version, corr: h.CorrelationID, start: time.Now()}
 	hd, ok := c.s.handler(h.Key)
 	if h.Key == int16(kmsg.ApiVersions) && (err != nil || !ok || h.Version > hd.max) && h.Version >= 0 {
 		// KIP-511: answer an ApiVersions we cannot parse at v0 with
@@ -193,6 +196,7 @@ func (c *conn) writeLoop() {
 			break
 		}
 		if p.reply.none {
+			c.s.metrics.requestDone(p)
 			continue
 		}
 		resp := p.reply.resp
@@ -207,6 +211,9 @@ func (c *conn) writeLoop() {
 			var handled bool
 			var err error
 			var bufs [][]byte
+			if c.cork != nil {
+				c.cork.cork()
+			}
 			if fr.ranges != nil {
 				buf, handled, err = writeFetch(c.nc, p.corr, fr, buf, &bufs)
 			}
@@ -216,6 +223,11 @@ func (c *conn) writeLoop() {
 				if err = fr.materialize(&bufs, math.MaxInt64); err == nil {
 					buf = c.appendResponse(buf[:0], p, fr.FetchResponse)
 					_, err = c.nc.Write(buf)
+				}
+			}
+			if c.cork != nil {
+				if uerr := c.cork.uncork(); err == nil {
+					err = uerr
 				}
 			}
 			for _, b := range bufs {
@@ -228,6 +240,7 @@ func (c *conn) writeLoop() {
 				c.s.log.Debug("closing connection: fetch response", "remote", c.nc.RemoteAddr().String(), "err", err)
 				break
 			}
+			c.s.metrics.requestDone(p)
 			if cap(buf) > 8<<20 {
 				buf = nil
 			}
@@ -240,6 +253,7 @@ func (c *conn) writeLoop() {
 		if _, err := c.nc.Write(buf); err != nil {
 			break
 		}
+		c.s.metrics.requestDone(p)
 		if cap(buf) > 8<<20 {
 			buf = nil
 		}

@@ -154,6 +154,7 @@ func handleFetch(rc *RequestContext, kreq kmsg.Request) Reply {
 			total, stop := readFetch(parts, maxBytes, &bufs)
 			left := wait - time.Since(start)
 			if stop || total >= minBytes || left <= 0 || w == nil {
+				s.metrics.fetched(s, fresp)
 				return fresp
 			}
 			if timer == nil {

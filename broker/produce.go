@@ -94,6 +94,7 @@ func handleProduce(rc *RequestContext, kreq kmsg.Request) Reply {
 				}
 				continue
 			}
+			s.metrics.produced(t.name, len(rp.Records), res.LastOffset-res.BaseOffset+1)
 			sp.BaseOffset = res.BaseOffset
 			sp.LogAppendTime = res.LogAppendTime
 			sp.LogStartOffset = res.LogStartOffset

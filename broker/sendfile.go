@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 
 	"github.com/penstockhq/penstock/broker/storage"
 )
@@ -13,8 +14,12 @@ import (
 // writeSpliced writes buf to w with each splice's bytes inserted at its
 // offset (splices in increasing order of at): the encoded parts go out with
 // writev (net.Buffers), records in memory as their own buffers, and file
-// ranges with sendfile where the connection allows it.
+// ranges with sendfile where the connection allows it. A connection that
+// is not a socket (TLS) takes writeStaged instead.
 func writeSpliced(w net.Conn, buf []byte, splices []splice) error {
+	if _, ok := w.(syscall.Conn); !ok {
+		return writeStaged(w, buf, splices)
+	}
 	var arr [16][]byte
 	bufs := net.Buffers(arr[:0])
 	prev := 0
@@ -37,6 +42,78 @@ func writeSpliced(w net.Conn, buf []byte, splices []splice) error {
 	bufs = append(bufs, buf[prev:])
 	_, err := bufs.WriteTo(w)
 	return err
+}
+
+// stageSize is the staging buffer of writeStaged: a multiple of the 16 KiB
+// TLS record payload, so that each full write is sealed as whole records.
+const stageSize = 256 << 10
+
+// writeStaged writes buf with its splices through one pooled staging
+// buffer, in writes of stageSize bytes: the file ranges are read (pread)
+// straight into it, and the encoded parts between them join the records
+// around them. It is the path of connections that cannot sendfile, TLS
+// above all: crypto/tls seals each Write into records of at most 16 KiB and
+// writes each one, so small writes (a partition's header alone, or io.Copy's
+// 32 KiB reads) would cost a record, a seal and a syscall each, and reading
+// through io.Copy would allocate its buffer for every range.
+func writeStaged(w io.Writer, buf []byte, splices []splice) error {
+	pooled := storage.GetBuffer(stageSize)
+	defer storage.PutBuffer(pooled)
+	st := pooled[:0:stageSize]
+	flush := func() error {
+		_, err := w.Write(st)
+		st = st[:0]
+		return err
+	}
+	add := func(p []byte) error {
+		for len(p) > 0 {
+			if len(st) == cap(st) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			n := copy(st[len(st):cap(st)], p)
+			st, p = st[:len(st)+n], p[n:]
+		}
+		return nil
+	}
+	prev := 0
+	for i := range splices {
+		s := &splices[i]
+		if err := add(buf[prev:s.at]); err != nil {
+			return err
+		}
+		prev = s.at
+		if s.file.Len == 0 {
+			if err := add(s.data); err != nil {
+				return err
+			}
+			continue
+		}
+		pos, remain := s.file.Pos, s.file.Len
+		for remain > 0 {
+			if len(st) == cap(st) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			n := int(min(remain, int64(cap(st)-len(st))))
+			m, err := s.file.File.ReadAt(st[len(st):len(st)+n], pos)
+			if m < n {
+				if err == nil || errors.Is(err, io.EOF) {
+					err = errShortFile
+				}
+				return err
+			}
+			st = st[:len(st)+n]
+			pos += int64(n)
+			remain -= int64(n)
+		}
+	}
+	if err := add(buf[prev:]); err != nil {
+		return err
+	}
+	return flush()
 }
 
 // errShortFile is returned when a segment file range could not be read

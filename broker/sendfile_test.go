@@ -136,6 +136,25 @@ func TestAppendFetchSplicedMatchesKmsg(t *testing.T) {
 		if !bytes.Equal(out, frame) {
 			t.Fatalf("v%d: written frame differs from kmsg (%d vs %d bytes)", version, len(out), len(frame))
 		}
+		// Through a connection that cannot sendfile (as TLS): staged,
+		// in writes of whole 16 KiB records but for the last one.
+		var sizes []int
+		out = sendOverTCP(t, func(c net.Conn) error {
+			var bufs [][]byte
+			_, handled, err := writeFetch(countingConn{c, &sizes}, 9, build(version, true), nil, &bufs)
+			if err == nil && !handled {
+				err = fmt.Errorf("not handled")
+			}
+			return err
+		})
+		if !bytes.Equal(out, frame) {
+			t.Fatalf("v%d: staged frame differs from kmsg (%d vs %d bytes)", version, len(out), len(frame))
+		}
+		for i, n := range sizes[:len(sizes)-1] {
+			if n%(16<<10) != 0 {
+				t.Fatalf("v%d: staged write %d of %d is %d bytes, not whole TLS records", version, i, len(sizes), n)
+			}
+		}
 		// The fallback: materialized and encoded with kmsg.
 		v = build(version, true)
 		var bufs [][]byte
@@ -152,6 +171,18 @@ func TestAppendFetchSplicedMatchesKmsg(t *testing.T) {
 	if _, _, ok := appendFetchSpliced(nil, v, nil); ok {
 		t.Fatal("diverging epoch spliced")
 	}
+}
+
+// countingConn hides the socket's SyscallConn (as a TLS connection does)
+// and records the size of each write.
+type countingConn struct {
+	net.Conn
+	sizes *[]int
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	*c.sizes = append(*c.sizes, len(p))
+	return c.Conn.Write(p)
 }
 
 func sendOverTCP(t *testing.T, write func(net.Conn) error) []byte {

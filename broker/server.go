@@ -335,9 +335,6 @@ func (s *Server) ServeListener(name string, ln net.Listener) error {
 		ln.Close()
 		return fmt.Errorf("broker: no listener named %s", name)
 	}
-	if l.TLS() {
-		ln = tls.NewListener(ln, s.sec.tls[l.Name])
-	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -371,7 +368,12 @@ func (s *Server) ServeListener(name string, ln net.Listener) error {
 			return fmt.Errorf("broker: accept: %w", err)
 		}
 		delay = 0
-		s.startConn(nc, l)
+		var cork *corkConn
+		if l.TLS() {
+			cork = &corkConn{Conn: nc}
+			nc = tls.Server(cork, s.sec.tls[l.Name])
+		}
+		s.startConn(nc, l, cork)
 	}
 }
 

@@ -29,7 +29,8 @@ func TestSourceProducerBufferMemory(t *testing.T) {
 	}
 	put("small", map[string]string{"producer.override.buffer.memory": "2000"})
 	put("bad", map[string]string{"producer.override.buffer.memory": "lots"})
-	put("ok", map[string]string{"count": "-1", "rate": "100"})
+	put("ok", map[string]string{"count": "-1", "rate": "100", "producer.override.linger.ms": "0"})
+	put("badlinger", map[string]string{"producer.override.linger.ms": "-1"})
 
 	trace := func(name string) string {
 		waitState(t, h, name, "RUNNING", "FAILED", 1)
@@ -44,6 +45,9 @@ func TestSourceProducerBufferMemory(t *testing.T) {
 	}
 	if tr := trace("bad"); !strings.Contains(tr, `producer buffer.memory "lots"`) {
 		t.Errorf("bad producer.override.buffer.memory: task trace %q, want the key named", tr)
+	}
+	if tr := trace("badlinger"); !strings.Contains(tr, `producer linger.ms "-1"`) {
+		t.Errorf("bad producer.override.linger.ms: task trace %q, want the key named", tr)
 	}
 	waitState(t, h, "ok", "RUNNING", "RUNNING", 1)
 	eventually(t, 30*time.Second, "penstock_task_buffered_bytes of connector ok", func() error {

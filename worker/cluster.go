@@ -109,7 +109,7 @@ func (h *Herder) TaskOwner(connector string, task int) (string, bool) {
 	if st.WorkerID == h.workerID {
 		return "", true
 	}
-	return "http://" + st.WorkerID + "/", false
+	return workerURL(st.WorkerID), false
 }
 
 // leaderDuties runs in reconcile on the leader: the session key and empty

@@ -77,6 +77,7 @@ type errorHandler struct {
 	task      int
 	h         *Herder
 	log       *slog.Logger
+	tm        *taskMetrics // nil: not counted
 }
 
 // isRetriable says whether err is worth retrying: connect.RetriableError and
@@ -106,7 +107,11 @@ func backoff(attempt int, max time.Duration) time.Duration {
 // retry timeout passes. The last error is returned.
 func (e *errorHandler) retry(ctx context.Context, fn func() error) error {
 	err := fn() // the fast path: no clock reading per record
-	if err == nil || !isRetriable(err) || e.policy.retryTimeout == 0 {
+	if err == nil {
+		return nil
+	}
+	e.failed()
+	if !isRetriable(err) || e.policy.retryTimeout == 0 {
 		return err
 	}
 	start := time.Now()
@@ -125,9 +130,23 @@ func (e *errorHandler) retry(ctx context.Context, fn func() error) error {
 			return err
 		case <-time.After(d):
 		}
-		if err = fn(); err == nil || !isRetriable(err) {
+		if e.tm != nil {
+			e.tm.retries.Inc()
+		}
+		if err = fn(); err == nil {
+			return nil
+		}
+		e.failed()
+		if !isRetriable(err) {
 			return err
 		}
+	}
+}
+
+// failed counts a failed attempt at a stage (total-record-failures).
+func (e *errorHandler) failed() {
+	if e.tm != nil {
+		e.tm.recordFailures.Inc()
 	}
 }
 
@@ -138,6 +157,7 @@ func (e *errorHandler) handle(ctx context.Context, stage, class string, rec *raw
 	if e.h != nil {
 		e.h.metrics.recordErrors.WithLabelValues(e.connector).Inc()
 	}
+	e.tm.stageError(stage, class)
 	if !e.policy.tolerateAll {
 		return &stageError{stage: stage, class: class, err: err}
 	}
@@ -150,14 +170,26 @@ func (e *errorHandler) handle(ctx context.Context, stage, class string, rec *raw
 			}
 		}
 		e.log.Error("Error encountered in task; the record is skipped (errors.tolerance=all)", attrs...)
+		if e.tm != nil {
+			e.tm.logged.Inc()
+		}
 	}
 	if e.policy.dlqTopic != "" && rec != nil && e.h != nil {
+		if e.tm != nil {
+			e.tm.dlqRequests.Inc()
+		}
 		if derr := e.h.sendDLQ(ctx, e.policy, e.dlqRecord(stage, class, rec, err)); derr != nil {
+			if e.tm != nil {
+				e.tm.dlqFailures.Inc()
+			}
 			// A record that cannot reach its dead letter queue must not be
 			// skipped silently: fail the task.
 			return &stageError{stage: stage, class: class, err: fmt.Errorf("%w; and writing to the dead letter queue %s failed: %v", err, e.policy.dlqTopic, derr)}
 		}
 		e.h.metrics.dlqRecords.WithLabelValues(e.connector).Inc()
+	}
+	if e.tm != nil {
+		e.tm.skipped.Inc()
 	}
 	return nil
 }

@@ -36,6 +36,7 @@ import (
 
 	"github.com/penstockhq/penstock/offsets"
 	"github.com/penstockhq/penstock/plugins"
+	"github.com/penstockhq/penstock/worker/console"
 	"github.com/penstockhq/penstock/worker/rest"
 )
 
@@ -101,6 +102,9 @@ type Herder struct {
 	asg       *groupAssignment
 	firstAsg  chan struct{}
 	firstOnce sync.Once
+
+	topicsOnce sync.Once
+	topicsView *console.Topics // the console's topic pages (progress.go)
 }
 
 var _ rest.Herder = (*Herder)(nil)

@@ -2,7 +2,9 @@ package worker
 
 import (
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -24,6 +26,250 @@ type metrics struct {
 	groupGen       prometheus.Gauge
 	rebalances     prometheus.Counter
 	buffered       *bufferedBytes
+	connect        connectMetrics
+}
+
+// connectMetrics are Kafka Connect's task metrics (its JMX MBeans
+// source-task-metrics, sink-task-metrics, connector-task-metrics,
+// task-error-metrics and connect-worker-metrics), named as the Prometheus
+// JMX exporter's usual Kafka Connect rules name them:
+// kafka_connect_<group>_<attribute>, labelled connector and task. Rates and
+// averages are left to PromQL: a -rate/-total pair is one counter, an
+// -avg/-max pair one histogram (docs/metrics.md).
+type connectMetrics struct {
+	pollTotal, writeTotal        *prometheus.CounterVec
+	active                       *prometheus.GaugeVec
+	pollTime                     *prometheus.HistogramVec
+	readTotal, sendTotal         *prometheus.CounterVec
+	putTime                      *prometheus.HistogramVec
+	commitCompletion, commitSkip *prometheus.CounterVec
+	commitSuccess, commitFailure *prometheus.CounterVec
+	commitTime, batchSize        *prometheus.HistogramVec
+	taskStatus                   *prometheus.GaugeVec
+	connTaskCount                *prometheus.GaugeVec
+	recordErrors, recordFailures *prometheus.CounterVec
+	recordsSkipped, retries      *prometheus.CounterVec
+	errorsLogged                 *prometheus.CounterVec
+	dlqRequests, dlqFailures     *prometheus.CounterVec
+	stageErrors                  *prometheus.CounterVec
+}
+
+// Buckets of the time histograms (seconds, 0.5 ms to about 33 s) and of the
+// batch size one (records, 1 to 65536).
+var (
+	timeBuckets  = prometheus.ExponentialBuckets(0.0005, 4, 9)
+	batchBuckets = prometheus.ExponentialBuckets(1, 4, 9)
+)
+
+func newConnectMetrics() connectMetrics {
+	task := []string{"connector", "task"}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, append(task, labels...))
+	}
+	hist := func(name, help string, buckets []float64) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, task)
+	}
+	return connectMetrics{
+		pollTotal: counter("kafka_connect_source_task_source_record_poll_total",
+			"Records a source task's Poll returned, before transforms (source-record-poll-total; rate() gives source-record-poll-rate)."),
+		writeTotal: counter("kafka_connect_source_task_source_record_write_total",
+			"Source records after transforms that the broker acknowledged (source-record-write-total)."),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kafka_connect_source_task_source_record_active_count",
+			Help: "Records a source task polled that are not yet written, skipped or dropped (source-record-active-count)."}, task),
+		pollTime: hist("kafka_connect_source_task_poll_batch_time_seconds",
+			"Time a source task's Poll took, per batch (poll-batch-avg-time-ms and -max-time-ms).", timeBuckets),
+		readTotal: counter("kafka_connect_sink_task_sink_record_read_total",
+			"Records a sink task consumed, before transforms (sink-record-read-total)."),
+		sendTotal: counter("kafka_connect_sink_task_sink_record_send_total",
+			"Records handed to a sink task's Put after transforms (sink-record-send-total)."),
+		putTime: hist("kafka_connect_sink_task_put_batch_time_seconds",
+			"Time a sink task's Put took, per batch, retries included (put-batch-avg-time-ms and -max-time-ms).", timeBuckets),
+		commitCompletion: counter("kafka_connect_sink_task_offset_commit_completion_total",
+			"Sink offset commits that completed (offset-commit-completion-total)."),
+		commitSkip: counter("kafka_connect_sink_task_offset_commit_skip_total",
+			"Sink offset commits due that had nothing new to commit (offset-commit-skip-total)."),
+		commitSuccess: counter("kafka_connect_connector_task_offset_commit_success_total",
+			"Offset flushes (sources) and commits (sinks) that succeeded (the count behind offset-commit-success-percentage)."),
+		commitFailure: counter("kafka_connect_connector_task_offset_commit_failure_total",
+			"Offset flushes (sources) and commits (sinks) that failed (the count behind offset-commit-failure-percentage)."),
+		commitTime: hist("kafka_connect_connector_task_offset_commit_time_seconds",
+			"Time an offset flush or commit took (offset-commit-avg-time-ms and -max-time-ms).", timeBuckets),
+		batchSize: hist("kafka_connect_connector_task_batch_size",
+			"Records per batch a task polled or put (batch-size-avg and -max).", batchBuckets),
+		taskStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kafka_connect_connector_task_status",
+			Help: "1 for a task's current status on this worker (status: running, paused, failed, ...)."}, append(task, "status")),
+		connTaskCount: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kafka_connect_worker_connector_task_count",
+			Help: "Tasks of a connector on this worker by status (connector-running-task-count, -paused-, -failed-, ...)."}, []string{"connector", "status"}),
+		recordErrors: counter("kafka_connect_task_error_total_record_errors",
+			"Records that failed a stage (converter, transform, produce, put), tolerated or not (total-record-errors)."),
+		recordFailures: counter("kafka_connect_task_error_total_record_failures",
+			"Failed attempts at a stage, retries included (total-record-failures)."),
+		recordsSkipped: counter("kafka_connect_task_error_total_records_skipped",
+			"Records skipped under errors.tolerance=all (total-records-skipped)."),
+		retries: counter("kafka_connect_task_error_total_retries",
+			"Retries of a stage after a retriable error (total-retries)."),
+		errorsLogged: counter("kafka_connect_task_error_total_errors_logged",
+			"Errors logged under errors.log.enable=true (total-errors-logged)."),
+		dlqRequests: counter("kafka_connect_task_error_deadletterqueue_produce_requests",
+			"Records a task sent to its dead letter queue (deadletterqueue-produce-requests)."),
+		dlqFailures: counter("kafka_connect_task_error_deadletterqueue_produce_failures",
+			"Dead letter queue writes that failed (deadletterqueue-produce-failures)."),
+		stageErrors: counter("penstock_task_stage_errors_total",
+			"Record failures by stage (KEY_CONVERTER, VALUE_CONVERTER, HEADER_CONVERTER, TRANSFORMATION, KAFKA_PRODUCE, TASK_PUT) and the class that failed.", "stage", "class"),
+	}
+}
+
+func (c *connectMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{c.pollTotal, c.writeTotal, c.active, c.pollTime, c.readTotal, c.sendTotal, c.putTime,
+		c.commitCompletion, c.commitSkip, c.commitSuccess, c.commitFailure, c.commitTime, c.batchSize, c.taskStatus,
+		c.connTaskCount, c.recordErrors, c.recordFailures, c.recordsSkipped, c.retries, c.errorsLogged, c.dlqRequests,
+		c.dlqFailures, c.stageErrors}
+}
+
+// taskMetrics are one task's series, resolved once when it starts so the
+// record path does no label lookup. A nil *taskMetrics records nothing.
+type taskMetrics struct {
+	c                                           *connectMetrics
+	labels                                      []string // connector, task
+	pollTotal, writeTotal, readTotal, sendTotal prometheus.Counter
+	active                                      prometheus.Gauge
+	pollTime, putTime, commitTime, batchSize    prometheus.Observer
+	recordErrors, recordFailures, skipped       prometheus.Counter
+	retries, logged, dlqRequests, dlqFailures   prometheus.Counter
+}
+
+// task returns id's series.
+func (m *metrics) task(id TaskID) *taskMetrics {
+	c := &m.connect
+	l := []string{id.Connector, strconv.Itoa(id.Task)}
+	return &taskMetrics{c: c, labels: l, commitTime: c.commitTime.WithLabelValues(l...),
+		batchSize: c.batchSize.WithLabelValues(l...), recordErrors: c.recordErrors.WithLabelValues(l...),
+		recordFailures: c.recordFailures.WithLabelValues(l...), skipped: c.recordsSkipped.WithLabelValues(l...),
+		retries: c.retries.WithLabelValues(l...), logged: c.errorsLogged.WithLabelValues(l...),
+		dlqRequests: c.dlqRequests.WithLabelValues(l...), dlqFailures: c.dlqFailures.WithLabelValues(l...),
+	}
+}
+
+// source resolves the series only source tasks have (Kafka Connect's
+// source-task-metrics); sink those of sink tasks.
+func (t *taskMetrics) source() {
+	c, l := t.c, t.labels
+	t.pollTotal, t.writeTotal = c.pollTotal.WithLabelValues(l...), c.writeTotal.WithLabelValues(l...)
+	t.active, t.pollTime = c.active.WithLabelValues(l...), c.pollTime.WithLabelValues(l...)
+	t.active.Set(0) // a failed run's records in flight were abandoned
+}
+
+// sink: see source.
+func (t *taskMetrics) sink() {
+	c, l := t.c, t.labels
+	t.readTotal, t.sendTotal = c.readTotal.WithLabelValues(l...), c.sendTotal.WithLabelValues(l...)
+	t.putTime = c.putTime.WithLabelValues(l...)
+}
+
+// forget removes the task's series (a task stopped cleanly; a failed task
+// keeps them until it restarts, so its errors stay visible).
+func (t *taskMetrics) forget() {
+	if t == nil {
+		return
+	}
+	for _, v := range []interface{ DeleteLabelValues(...string) bool }{t.c.pollTotal, t.c.writeTotal, t.c.readTotal,
+		t.c.sendTotal, t.c.active, t.c.pollTime, t.c.putTime, t.c.commitTime, t.c.batchSize, t.c.recordErrors,
+		t.c.recordFailures, t.c.recordsSkipped, t.c.retries, t.c.errorsLogged, t.c.dlqRequests, t.c.dlqFailures,
+		t.c.commitCompletion, t.c.commitSkip, t.c.commitSuccess, t.c.commitFailure} {
+		v.DeleteLabelValues(t.labels...)
+	}
+	t.c.stageErrors.DeletePartialMatch(prometheus.Labels{"connector": t.labels[0], "task": t.labels[1]})
+}
+
+// polled records a source Poll of n records that took d.
+func (t *taskMetrics) polled(n int, d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.pollTime.Observe(d.Seconds())
+	if n > 0 {
+		t.pollTotal.Add(float64(n))
+		t.active.Add(float64(n))
+		t.batchSize.Observe(float64(n))
+	}
+}
+
+// sourceDone records that a polled record left the task: written (the
+// broker acknowledged it) or not (dropped by a transform, skipped).
+func (t *taskMetrics) sourceDone(written bool) {
+	if t == nil {
+		return
+	}
+	t.active.Dec()
+	if written {
+		t.writeTotal.Inc()
+	}
+}
+
+// read records n records consumed for a sink task.
+func (t *taskMetrics) read(n int) {
+	if t != nil {
+		t.readTotal.Add(float64(n))
+	}
+}
+
+// put records a Put of n records that took d.
+func (t *taskMetrics) put(n int, d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.sendTotal.Add(float64(n))
+	t.putTime.Observe(d.Seconds())
+	t.batchSize.Observe(float64(n))
+}
+
+// committed records an offset flush or commit that started at start; err
+// nil is a success. skipped is a sink commit with nothing new to commit.
+func (t *taskMetrics) committed(start time.Time, err error, sink bool) {
+	if t == nil {
+		return
+	}
+	t.commitTime.Observe(time.Since(start).Seconds())
+	if err != nil {
+		t.c.commitFailure.WithLabelValues(t.labels...).Inc()
+		return
+	}
+	t.c.commitSuccess.WithLabelValues(t.labels...).Inc()
+	if sink {
+		t.c.commitCompletion.WithLabelValues(t.labels...).Inc()
+	}
+}
+
+// commitSkipped records a sink commit that had nothing to commit.
+func (t *taskMetrics) commitSkipped() {
+	if t != nil {
+		t.c.commitSkip.WithLabelValues(t.labels...).Inc()
+	}
+}
+
+// stageError records a record that failed stage in class.
+func (t *taskMetrics) stageError(stage, class string) {
+	if t == nil {
+		return
+	}
+	t.recordErrors.Inc()
+	t.c.stageErrors.WithLabelValues(t.labels[0], t.labels[1], stage, class).Inc()
+}
+
+// setTaskState moves a task's state gauges from prev to state ("" for
+// none).
+func (m *metrics) setTaskState(id TaskID, prev, state string) {
+	task := strconv.Itoa(id.Task)
+	if prev != "" {
+		m.taskStates.WithLabelValues(id.Connector, prev).Dec()
+		m.connect.connTaskCount.WithLabelValues(id.Connector, strings.ToLower(prev)).Dec()
+		m.connect.taskStatus.DeleteLabelValues(id.Connector, task, strings.ToLower(prev))
+	}
+	if state != "" {
+		m.taskStates.WithLabelValues(id.Connector, state).Inc()
+		m.connect.connTaskCount.WithLabelValues(id.Connector, strings.ToLower(state)).Inc()
+		m.connect.taskStatus.WithLabelValues(id.Connector, task, strings.ToLower(state)).Set(1)
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -55,10 +301,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "penstock_group_rebalances_total",
 			Help: "Rebalance rounds this worker completed."}),
 		buffered: &bufferedBytes{gauges: map[bufferedKey]*func() int64{}},
+		connect:  newConnectMetrics(),
 	}
 	if reg != nil {
 		reg.MustRegister(m.polled, m.produced, m.consumed, m.put, m.recordErrors, m.dlqRecords, m.offsetCommits, m.offsetFailures, m.taskStates, m.taskStarts,
 			m.groupLeader, m.groupGen, m.rebalances, m.buffered)
+		reg.MustRegister(m.connect.collectors()...)
 	}
 	return m
 }
@@ -110,3 +358,8 @@ func (b *bufferedBytes) Collect(ch chan<- prometheus.Metric) {
 			k.task.Connector, strconv.Itoa(k.task.Task), k.client)
 	}
 }
+
+// DescribeMetrics registers on reg the metrics a worker exports, without
+// running one: for checks that dashboards and documents query only those
+// (metricnames.Recorder).
+func DescribeMetrics(reg prometheus.Registerer) { newMetrics(reg) }

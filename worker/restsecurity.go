@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/penstockhq/penstock/connect/config"
+	"github.com/penstockhq/penstock/internal/httpauth"
 	"github.com/penstockhq/penstock/internal/tlsconfig"
 	"github.com/penstockhq/penstock/worker/rest"
 )
@@ -59,7 +60,7 @@ func (c *Config) RESTOptions() ([]rest.Option, error) {
 	}
 	users, tokens := strings.TrimSpace(c.Props[KeyRestBasicUsersFile]), strings.TrimSpace(c.Props[KeyRestBearerTokensFile])
 	if users != "" || tokens != "" {
-		creds, err := rest.LoadCredentials(users, tokens)
+		creds, err := httpauth.Load(users, tokens)
 		if err != nil {
 			return nil, err
 		}

@@ -270,13 +270,18 @@ func (s *sinkTask) consumerInt(key string, def int) (int, error) {
 // "producer": the connector's <role>.override.<key>, else the worker's
 // <role>.<key>, else def, as Kafka Connect resolves them.
 func clientInt(connProps, workerProps map[string]string, role, key string, def int) (int, error) {
+	return clientIntMin(connProps, workerProps, role, key, def, 1)
+}
+
+// clientIntMin is clientInt for keys whose smallest value is min.
+func clientIntMin(connProps, workerProps map[string]string, role, key string, def, min int) (int, error) {
 	v := firstSet(connProps[role+".override."+key], workerProps[role+"."+key])
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 32)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s %s %q: not a positive number", role, key, v)
+	if err != nil || n < int64(min) {
+		return 0, fmt.Errorf("%s %s %q: not a number of at least %d", role, key, v, min)
 	}
 	return int(n), nil
 }
@@ -464,6 +469,7 @@ func (s *sinkTask) putAll(ctx context.Context, recs []*kgo.Record, consumed prom
 			return err
 		}
 		consumed.Add(float64(n))
+		s.r.tm.read(n)
 		if recs = recs[n:]; len(recs) > 0 && s.interrupted(ctx) {
 			s.giveBack(recs)
 			return nil
@@ -542,6 +548,7 @@ func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
 		s.mu.Unlock()
 	}()
 	if len(batch) > 0 {
+		start := time.Now()
 		for attempt := 1; ; attempt++ {
 			err := s.task.Put(ctx, batch)
 			if err == nil {
@@ -562,6 +569,7 @@ func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
 			}
 		}
 		h.metrics.put.WithLabelValues(s.r.id.Connector).Add(float64(len(batch)))
+		s.r.tm.put(len(batch), time.Since(start))
 	}
 	s.mu.Lock()
 	for _, e := range next {
@@ -626,8 +634,10 @@ func (s *sinkTask) commit(ctx context.Context, partitions []connect.TopicPartiti
 	}
 	s.mu.Unlock()
 	if len(offs) == 0 {
+		s.r.tm.commitSkipped()
 		return
 	}
+	start := time.Now()
 	fctx, cancel := context.WithTimeout(ctx, h.cfg.OffsetFlushLimit)
 	defer cancel()
 	toCommit := offs
@@ -639,6 +649,7 @@ func (s *sinkTask) commit(ctx context.Context, partitions []connect.TopicPartiti
 	}
 	if err != nil {
 		h.metrics.offsetFailures.WithLabelValues(s.r.id.Connector).Inc()
+		s.r.tm.committed(start, err, true)
 		s.r.log.Error("sink flush failed; rewinding to the last committed offsets", "err", err)
 		s.rewindToCommitted(offs)
 		return
@@ -656,6 +667,7 @@ func (s *sinkTask) commit(ctx context.Context, partitions []connect.TopicPartiti
 	}
 	s.mu.Unlock()
 	if len(req) == 0 {
+		s.r.tm.commitSkipped()
 		return
 	}
 	var cerr error
@@ -672,6 +684,7 @@ func (s *sinkTask) commit(ctx context.Context, partitions []connect.TopicPartiti
 			}
 		}
 	})
+	s.r.tm.committed(start, cerr, true)
 	if cerr != nil {
 		h.metrics.offsetFailures.WithLabelValues(s.r.id.Connector).Inc()
 		s.r.log.Warn("sink offset commit failed; the next commit covers these offsets", "err", cerr)

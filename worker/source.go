@@ -102,6 +102,10 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 	if err != nil {
 		return err
 	}
+	linger, err := clientIntMin(s.connProps, h.cfg.Props, "producer", "linger.ms", defaultProducerLingerMs, 0)
+	if err != nil {
+		return err
+	}
 	base, err := h.roleOpts(roleProducer, s.connProps)
 	if err != nil {
 		return err
@@ -111,7 +115,7 @@ func (s *sourceTask) run(ctx context.Context, props map[string]string) error {
 		kgo.RecordPartitioner(sourcePartitioner{kgo.StickyKeyPartitioner(nil)}),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.AllowAutoTopicCreation(),
-		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerLinger(millis(linger)),
 		kgo.MaxBufferedBytes(bufMem),
 	)...)
 	if err != nil {
@@ -181,6 +185,12 @@ var errTolerance = errors.New("tolerance exceeded")
 // (connector) to change it; no record can be larger.
 const defaultProducerBufferMemory = 8 << 20
 
+// defaultProducerLingerMs is linger.ms of source tasks' producers, Kafka's
+// default since 4.0: how long a batch waits for more records. Sources whose
+// callers wait for the acknowledgement (the webhook source) answer sooner
+// with producer.override.linger.ms=0, at some throughput.
+const defaultProducerLingerMs = 5
+
 // shutdown waits for in-flight records, flushes the offsets of every
 // acknowledged one (then the task's Commit), and stops the task.
 func (s *sourceTask) shutdown() {
@@ -203,7 +213,11 @@ func (s *sourceTask) flush(ctx context.Context) {
 	h := s.r.h
 	fctx, cancel := context.WithTimeout(ctx, h.cfg.OffsetFlushLimit)
 	defer cancel()
+	start := time.Now()
 	flushed, err := s.writer.Flush(fctx, s.task)
+	if err != nil || len(flushed) > 0 {
+		s.r.tm.committed(start, err, false)
+	}
 	if err != nil {
 		h.metrics.offsetFailures.WithLabelValues(s.r.id.Connector).Inc()
 		s.r.log.Error("offset flush failed; retrying at the next interval", "err", err)
@@ -233,6 +247,7 @@ func (s *sourceTask) loop(ctx context.Context) error {
 			continue
 		}
 		s.r.setState(rest.StateRunning)
+		pollStart := time.Now()
 		recs, err := s.task.Poll(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -257,6 +272,7 @@ func (s *sourceTask) loop(ctx context.Context) error {
 		// without a timestamp gets the time its poll returned (Kafka's
 		// producer would stamp it at send, microseconds later).
 		polledAt := time.Now()
+		s.r.tm.polled(len(recs), polledAt.Sub(pollStart))
 		slab := make([]inflight, len(recs))
 		for i, rec := range recs {
 			if err := s.send(ctx, rec, &slab[i], polledAt); err != nil {
@@ -280,6 +296,7 @@ func (s *sourceTask) stageFailed(ctx context.Context, stage, class string, sub o
 		}
 	}
 	herr := s.errs.handle(ctx, stage, class, raw, err)
+	s.r.tm.sourceDone(false)
 	s.commitRecord(rec, err)
 	if herr != nil {
 		return fmt.Errorf("%w: %w", errTolerance, herr)
@@ -303,6 +320,7 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight
 		return s.stageFailed(ctx, StageTransformation, transformClass(err), sub, rec, nil, nil, err)
 	}
 	if out == nil { // dropped by a transform: its offset counts as done
+		s.r.tm.sourceDone(false)
 		s.writer.Ack(sub)
 		s.commitRecord(rec, nil)
 		return nil
@@ -356,6 +374,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	in := r.Context.(*inflight)
 	if err == nil {
 		s.produced.Inc()
+		s.r.tm.sourceDone(true)
 		s.writer.Ack(in.ticket)
 		s.commitRecord(in.src, nil)
 		// The record lives on in its poll's slab until every record of the
@@ -368,6 +387,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	}
 	herr := s.errs.handle(context.Background(), StageKafkaProduce, "producer",
 		&rawRecord{topic: r.Topic, partition: -1, offset: -1, key: r.Key, value: r.Value, headers: r.Headers}, err)
+	s.r.tm.sourceDone(false)
 	s.commitRecord(in.src, err)
 	if herr != nil {
 		s.fail(fmt.Errorf("%w: %w", errTolerance, herr))

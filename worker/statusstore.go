@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/penstockhq/penstock/internal/topiclog"
+	"github.com/penstockhq/penstock/worker/rest"
 )
 
 // status is a status-connector-* or status-task-* value.
@@ -114,6 +115,22 @@ func (s *statusStore) get(key string) (status, bool) {
 	defer s.mu.RUnlock()
 	st, ok := s.states[key]
 	return st, ok
+}
+
+// workerIDs returns the workers that tasks' statuses name, unless the task
+// is unassigned: the workers running something.
+func (s *statusStore) workerIDs() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	seen := map[string]bool{}
+	var out []string
+	for key, st := range s.states {
+		if strings.HasPrefix(key, "status-task-") && st.WorkerID != "" && st.State != rest.StateUnassigned && !seen[st.WorkerID] {
+			seen[st.WorkerID] = true
+			out = append(out, st.WorkerID)
+		}
+	}
+	return out
 }
 
 // put records a state locally and writes it to the topic in the background.

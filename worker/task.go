@@ -22,6 +22,7 @@ type taskRunner struct {
 	rawConfig  map[string]string // task config as stored
 	connConfig map[string]string // connector config as stored
 	log        *slog.Logger
+	tm         *taskMetrics
 	cancel     context.CancelFunc
 	done       chan struct{}
 
@@ -31,6 +32,7 @@ type taskRunner struct {
 	err      error
 	state    string
 	stopping bool
+	plugin   any // the connector's task (connect.SourceTask or SinkTask) once made
 }
 
 // startTask starts a task's goroutine; its status goes RUNNING (or PAUSED)
@@ -39,7 +41,7 @@ func (h *Herder) startTask(id TaskID, taskConfig, connConfig map[string]string, 
 	ctx, cancel := context.WithCancel(h.ctx)
 	t := &taskRunner{h: h, id: id, rawConfig: taskConfig, connConfig: connConfig, cancel: cancel,
 		done: make(chan struct{}), paused: paused, pauseCh: make(chan struct{}),
-		log: h.log.With("connector", id.Connector, "task", id.Task)}
+		log: h.log.With("connector", id.Connector, "task", id.Task), tm: h.metrics.task(id)}
 	h.metrics.taskStarts.WithLabelValues(id.Connector, strconv.Itoa(id.Task)).Inc()
 	go t.run(ctx)
 	return t
@@ -50,6 +52,7 @@ func (t *taskRunner) run(ctx context.Context) {
 	err := t.execute(ctx)
 	if err == nil {
 		t.setState("")
+		t.tm.forget()
 	} else {
 		t.mu.Lock()
 		t.err = err
@@ -82,21 +85,25 @@ func (t *taskRunner) execute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	errs := &errorHandler{policy: policy, connector: t.id.Connector, task: t.id.Task, h: t.h, log: t.log}
+	errs := &errorHandler{policy: policy, connector: t.id.Connector, task: t.id.Task, h: t.h, log: t.log, tm: t.tm}
 	switch p.Kind {
 	case plugins.Source:
 		c, ok := p.New().(connect.SourceConnector)
 		if !ok {
 			return fmt.Errorf("%s is not a source connector", p.Class)
 		}
+		t.tm.source()
 		st := &sourceTask{r: t, class: p.Class, task: c.NewTask(), pl: pl, errs: errs, connProps: connProps}
+		t.setPlugin(st.task)
 		return st.run(ctx, taskProps)
 	case plugins.Sink:
 		c, ok := p.New().(connect.SinkConnector)
 		if !ok {
 			return fmt.Errorf("%s is not a sink connector", p.Class)
 		}
+		t.tm.sink()
 		st := &sinkTask{r: t, class: p.Class, task: c.NewTask(), pl: pl, errs: errs, connProps: connProps}
+		t.setPlugin(st.task)
 		return st.run(ctx, taskProps)
 	}
 	return fmt.Errorf("%s is a %s plugin, not a connector", p.Class, p.Kind)
@@ -112,13 +119,7 @@ func (t *taskRunner) setState(state string) {
 	if prev == state {
 		return
 	}
-	if prev != "" {
-		t.h.metrics.taskStates.WithLabelValues(t.id.Connector, prev).Dec()
-	}
-	if state == "" {
-		return
-	}
-	t.h.metrics.taskStates.WithLabelValues(t.id.Connector, state).Inc()
+	t.h.metrics.setTaskState(t.id, prev, state)
 	if state == rest.StateRunning || state == rest.StatePaused {
 		t.h.statuses.put(taskStatusKey(t.id.Connector, t.id.Task), status{State: state, WorkerID: t.h.workerID})
 	}

@@ -4,14 +4,24 @@
 // encoding/json) and a gocloud blob.Writer directly, in the same run. Each
 // measurement runs in its own child process, which reports its peak RSS.
 //
-//	go run ./bench/blob [-records 500000] [-flush 100000]
+//	go run ./bench/blob [-records 500000] [-flush 100000] [-reps 3]
 //
 // The sink task gets records in Puts of 500 (max.poll.records), as the
 // runtime hands them; both sides generate their records on the fly, so RSS
 // is the writer's. The target is 70% of bare or more, and a peak RSS within
-// a 64 MiB budget per task. Children run with Penstock's GOGC (400, see
-// internal/gctune) unless GOGC is set: GOGC=100 shows the live memory more
-// closely.
+// a 64 MiB budget per task: each child runs with Penstock's GOGC (400, see
+// internal/gctune) and a Go memory limit of -budget bytes (64 MiB), as a
+// worker running one task under its limit would.
+//
+// The sink's input is Connect records, which the runtime's converter makes,
+// and the bare program's is rows: the CPU making them is measured apart
+// (the thread's CPU time around each batch's making) and the "write"
+// columns leave it out on both sides, so they compare the writers alone;
+// the "records/CPU-s" columns count everything. "write-GC" also leaves out
+// the GC's background work (the runtime's estimate), which on the sink's
+// side is mostly the discarded records' (its writer allocates almost
+// nothing per record). Peak RSS counts the binary's code too, the same on
+// both sides: the bare line is the floor.
 package main
 
 import (
@@ -24,12 +34,16 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"gocloud.dev/blob"
@@ -47,6 +61,8 @@ var (
 	flush   = flag.Int("flush", 100000, "records per object (flush.size)")
 	child   = flag.String("child", "", "internal: run one measurement: sink|bare,parquet|json,URL")
 	cpuprof = flag.String("cpuprofile", "", "with -child: write a CPU profile of the measurement to this file")
+	reps    = flag.Int("reps", 3, "bare/sink pairs per store and format, run alternately; the line of each is the run of median CPU")
+	budget  = flag.Int64("budget", 64<<20, "memory budget of the child in bytes (its Go memory limit, as a task's share of a worker's)")
 )
 
 // row is one benchmark record, as the bare program writes it.
@@ -86,7 +102,26 @@ func (sinkCtx) Report(_ context.Context, r *connect.Record, err error) error {
 	return err
 }
 
-// runSink puts the records through the sink task.
+// genCPU is the CPU time the measuring goroutine spent making records (see
+// threadCPU), summed over the run.
+var genCPU time.Duration
+
+// threadCPU is the CPU time of the calling OS thread. The measuring
+// goroutine is locked to its thread, so the difference of two readings
+// around the making of a batch is the time making it took (GC assists
+// included, background GC workers on other threads not).
+func threadCPU() time.Duration {
+	var ts syscall.Timespec
+	const clockThreadCPUTimeID = 3 // CLOCK_THREAD_CPUTIME_ID
+	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+		log.Fatalf("clock_gettime: %v", errno)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// runSink puts the records through the sink task. The Connect records are
+// what the runtime hands a sink after its converter: making them is not the
+// sink's work, and their CPU is counted apart (genCPU).
 func runSink(ctx context.Context, format, url string) error {
 	task := &blobsink.Task{}
 	class := map[string]string{"parquet": "ParquetFormat", "json": "JsonFormat"}[format]
@@ -98,6 +133,7 @@ func runSink(ctx context.Context, format, url string) error {
 	batch := make([]*connect.Record, 500)
 	slab := make([]connect.Record, 500)
 	for i := 0; i < *records; i += len(batch) {
+		t0 := threadCPU()
 		for j := range batch {
 			n := i + j
 			v := connect.NewStruct(schema)
@@ -111,6 +147,7 @@ func runSink(ctx context.Context, format, url string) error {
 			slab[j] = connect.Record{Topic: "bench", Partition: 0, Offset: int64(n), ValueSchema: schema, Value: v}
 			batch[j] = &slab[j]
 		}
+		genCPU += threadCPU() - t0
 		if err := task.Put(ctx, batch); err != nil {
 			return err
 		}
@@ -140,11 +177,13 @@ func runBare(ctx context.Context, format, url string) error {
 			enc = json.NewEncoder(w)
 		}
 		for i := obj; i < min(obj+*flush, *records); i += len(rows) {
+			t0 := threadCPU()
 			for j := range rows {
 				n := i + j
 				rows[j] = row{Seq: int64(n), Name: fmt.Sprintf("order %d", n), Amount: float64(n) / 8,
 					At: base.Add(time.Duration(n) * time.Millisecond), Note: note(n)}
 			}
+			genCPU += threadCPU() - t0
 			if pw != nil {
 				if _, err := pw.Write(rows); err != nil {
 					return err
@@ -192,7 +231,9 @@ func bytesUnder(ctx context.Context, url, prefix string) (int64, error) {
 
 type result struct {
 	Seconds float64 `json:"seconds"`
-	CPU     float64 `json:"cpu_seconds"` // user+system of the whole child, the store's client included
+	CPU     float64 `json:"cpu_seconds"`       // user+system of the whole child, the store's client included
+	GenCPU  float64 `json:"gen_cpu_seconds"`   // of CPU: making the records (Connect records or rows)
+	GCBg    float64 `json:"gc_bg_cpu_seconds"` // of CPU: the GC's background work and pauses (the runtime's estimate)
 	Bytes   int64   `json:"bytes"`
 	RSSKiB  int64   `json:"rss_kib"`
 }
@@ -211,6 +252,8 @@ func runChild(spec string) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	gctune.SetMemoryLimit(*budget)
+	runtime.LockOSThread() // for threadCPU
 	start := time.Now()
 	var err error
 	prefix := "bare/"
@@ -230,11 +273,27 @@ func runChild(spec string) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	_ = json.NewEncoder(os.Stdout).Encode(result{Seconds: secs, CPU: cpu, Bytes: n, RSSKiB: ru.Maxrss})
+	_ = json.NewEncoder(os.Stdout).Encode(result{Seconds: secs, CPU: cpu, Bytes: n, RSSKiB: ru.Maxrss, GenCPU: genCPU.Seconds(), GCBg: gcBackground()})
+}
+
+// gcBackground is the runtime's estimate of the CPU its GC spent outside
+// the allocating goroutines: dedicated and idle mark workers and pauses.
+// (Assists are in the time of the goroutine that allocated.)
+func gcBackground() float64 {
+	ms := []metrics.Sample{{Name: "/cpu/classes/gc/mark/dedicated:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/idle:cpu-seconds"},
+		{Name: "/cpu/classes/gc/pause:cpu-seconds"}}
+	metrics.Read(ms)
+	var sum float64
+	for _, m := range ms {
+		if m.Value.Kind() == metrics.KindFloat64 {
+			sum += m.Value.Float64()
+		}
+	}
+	return sum
 }
 
 func measure(who, format, url string, env []string) (result, error) {
-	cmd := exec.Command(os.Args[0], "-records", fmt.Sprint(*records), "-flush", fmt.Sprint(*flush), "-child", who+","+format+","+url)
+	cmd := exec.Command(os.Args[0], "-records", fmt.Sprint(*records), "-flush", fmt.Sprint(*flush), "-budget", fmt.Sprint(*budget), "-child", who+","+format+","+url)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -246,26 +305,44 @@ func measure(who, format, url string, env []string) (result, error) {
 }
 
 func run(stores map[string]func() (string, []string)) error {
-	fmt.Printf("%d records (5 fields, ~70 bytes of values each), %d per object; each line a child process\n", *records, *flush)
-	fmt.Printf("%-10s %-8s %-5s %12s %9s %14s %11s %8s %12s\n", "store", "format", "who", "records/s", "MB/s", "records/CPU-s", "peak RSS", "vs bare", "CPU vs bare")
+	fmt.Printf("%d records (5 fields, ~70 bytes of values each), %d per object; each line a child process with a %d MiB memory limit\n", *records, *flush, *budget>>20)
+	fmt.Printf("records/CPU-s: all the child's CPU; write/CPU-s: without making the records (Connect records for the sink, rows for bare)\n")
+	fmt.Printf("write-GC: write/CPU-s without the GC's background work either (most of the sink's garbage is the records')\n")
+	fmt.Printf("each line: the run of median CPU of %d, bare and sink run alternately; peak RSS: of all %d\n", *reps, *reps)
+	fmt.Printf("%-10s %-8s %-5s %10s %7s %11s %8s %7s %13s %8s %8s %10s %9s %9s\n", "store", "format", "who", "records/s", "MB/s",
+		"peak RSS", "gen CPU", "GC bg", "records/CPU-s", "write/CPU-s", "vs bare", "CPU vs bare", "write vs bare", "write-GC vs bare")
 	for _, store := range []string{"file", "versitygw"} {
 		for _, format := range []string{"parquet", "json"} {
-			var bare, bareCPU float64
-			for _, who := range []string{"bare", "sink"} {
-				url, env := stores[store]()
-				r, err := measure(who, format, url, env)
-				if err != nil {
-					return err
+			runs := map[string][]result{}
+			for i := 0; i < *reps; i++ {
+				for _, who := range []string{"bare", "sink"} {
+					url, env := stores[store]()
+					r, err := measure(who, format, url, env)
+					if err != nil {
+						return err
+					}
+					runs[who] = append(runs[who], r)
 				}
-				rate, perCPU := float64(*records)/r.Seconds, float64(*records)/r.CPU
-				ratio, cpuRatio := "", ""
+			}
+			var bare, bareCPU, bareWrite, bareNoGC float64
+			for _, who := range []string{"bare", "sink"} {
+				rs := runs[who]
+				sort.Slice(rs, func(i, j int) bool { return rs[i].CPU < rs[j].CPU })
+				r := rs[len(rs)/2]
+				for _, o := range rs {
+					r.RSSKiB = max(r.RSSKiB, o.RSSKiB) // the peak of all the runs
+				}
+				rate, perCPU, perWrite := float64(*records)/r.Seconds, float64(*records)/r.CPU, float64(*records)/(r.CPU-r.GenCPU)
+				perNoGC := float64(*records) / (r.CPU - r.GenCPU - r.GCBg)
+				ratio, cpuRatio, writeRatio, noGCRatio := "", "", "", ""
 				if who == "bare" {
-					bare, bareCPU = rate, perCPU
+					bare, bareCPU, bareWrite, bareNoGC = rate, perCPU, perWrite, perNoGC
 				} else {
 					ratio, cpuRatio = fmt.Sprintf("%.0f%%", 100*rate/bare), fmt.Sprintf("%.0f%%", 100*perCPU/bareCPU)
+					writeRatio, noGCRatio = fmt.Sprintf("%.0f%%", 100*perWrite/bareWrite), fmt.Sprintf("%.0f%%", 100*perNoGC/bareNoGC)
 				}
-				fmt.Printf("%-10s %-8s %-5s %12.0f %9.1f %14.0f %7.1f MiB %8s %12s\n", store, format, who, rate,
-					float64(r.Bytes)/r.Seconds/1e6, perCPU, float64(r.RSSKiB)/1024, ratio, cpuRatio)
+				fmt.Printf("%-10s %-8s %-5s %10.0f %7.1f %7.1f MiB %7.2fs %6.2fs %13.0f %11.0f %8s %10s %9s %9s\n", store, format, who, rate,
+					float64(r.Bytes)/r.Seconds/1e6, float64(r.RSSKiB)/1024, r.GenCPU, r.GCBg, perCPU, perWrite, ratio, cpuRatio, writeRatio, noGCRatio)
 			}
 		}
 	}

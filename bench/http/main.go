@@ -4,19 +4,27 @@
 //   - sink: records/s from a topic through a worker's HTTP sink (JSON array
 //     batches of -batch records, one request in flight per partition) into
 //     a server that parses every body, beside a bare net/http client posting
-//     the same batches with the same concurrency to the same server;
+//     the same bodies with the same concurrency and client settings to the
+//     same server. The two alternate for -runs paired runs (the machine may
+//     be shared: both sides see the same load) and the figures are medians.
+//     Besides records/s (from the first body the server received to the
+//     last), each side's CPU time per record: this process's (the bare
+//     client; or the worker's consumer, the broker serving it and the sink)
+//     and the server's, which runs in a process of its own.
 //
-//   - webhook: requests/s of -callers concurrent callers posting one event
-//     each, answered once the broker acknowledged it, beside the same webhook
-//     listener answering at once without producing.
+//   - webhook: requests/s of concurrent callers (one measurement per value
+//     of -callers) posting one event each, answered once the broker
+//     acknowledged it, beside the same webhook listener answering at once
+//     without producing; with this process's CPU per request.
 //
-//     go run ./bench/http [-records 200000] [-batch 100] [-callers 16] [-seconds 5]
+//     go run ./bench/http [-records 200000] [-batch 100] [-runs 5] [-callers 16,128] [-seconds 5] [-cpuprofile sink.prof]
 //
-// Penstock's broker runs in process, so the figures include its CPU on the
-// same cores. Peak RSS is the process's, broker included.
+// Penstock's broker runs in process, so the sink's and the webhook's figures
+// include its CPU. Peak RSS is this process's, broker included.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -27,6 +35,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,20 +58,68 @@ import (
 )
 
 var (
-	records    = flag.Int("records", 200000, "records through the sink")
+	records    = flag.Int("records", 200000, "records through the sink per run")
 	batch      = flag.Int("batch", 100, "records per request (batch.max.size)")
 	partitions = flag.Int("partitions", 3, "partitions of the sink's topic (requests in flight)")
-	callers    = flag.Int("callers", 16, "concurrent webhook callers")
+	runs       = flag.Int("runs", 5, "paired runs (bare, then sink) of the sink comparison")
+	callers    = flag.String("callers", "16,128", "concurrent webhook callers, one measurement per value")
 	seconds    = flag.Int("seconds", 5, "duration of each webhook measurement")
+	converter  = flag.String("converter", "org.apache.kafka.connect.storage.StringConverter", "the sink's value.converter")
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the sink runs (worker and broker) to this file")
+	serve      = flag.Bool("serve", false, "internal: run the counting server and print its URL")
 )
 
 func main() {
 	gctune.Apply()
 	flag.Parse()
+	if *serve {
+		serveCounting()
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// cpuNow returns this process's CPU time (user and system).
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sample is one measurement: records (or requests) per second of wall
+// clock, and CPU nanoseconds per record of this process (the client side)
+// and of the server process.
+type sample struct{ rate, cpu, srvCPU float64 }
+
+func median(xs []sample, f func(sample) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func least(xs []sample, f func(sample) float64) float64 {
+	m := f(xs[0])
+	for _, x := range xs[1:] {
+		m = min(m, f(x))
+	}
+	return m
+}
+
+func most(xs []sample, f func(sample) float64) float64 {
+	m := f(xs[0])
+	for _, x := range xs[1:] {
+		m = max(m, f(x))
+	}
+	return m
 }
 
 func run() error {
@@ -72,59 +134,112 @@ func run() error {
 		return err
 	}
 	defer h.Close()
-	fmt.Printf("records=%d batch=%d partitions=%d callers=%d seconds=%d\n", *records, *batch, *partitions, *callers, *seconds)
+	fmt.Printf("records=%d batch=%d partitions=%d runs=%d callers=%s seconds=%d GOMAXPROCS=%d\n",
+		*records, *batch, *partitions, *runs, *callers, *seconds, runtime.GOMAXPROCS(0))
 
 	srv, err := startServer()
 	if err != nil {
 		return err
 	}
 	defer srv.close()
-	bare, err := bareSink(srv)
-	if err != nil {
+	if err := produce(ctx, addr); err != nil {
 		return err
 	}
-	sink, err := workerSink(ctx, h, addr, srv)
-	if err != nil {
-		return err
+	bodies := batches()
+	var prof *os.File
+	if *cpuProfile != "" {
+		if prof, err = os.Create(*cpuProfile); err != nil {
+			return err
+		}
+		defer prof.Close()
 	}
-	perRequest := float64(srv.count.Load()) / float64(srv.reqs.Load())
-	fmt.Printf("%-46s %9.0f records/s\n", "bare Go client posting the batches", bare)
-	fmt.Printf("%-46s %9.0f records/s  (%.0f%% of bare; %.0f records per request)\n", "worker: topic -> HTTP sink -> server", sink, 100*sink/bare, perRequest)
+	// Paired runs, interleaved so that both sides see the same machine
+	// load; the figures are medians, and the ratio is the median of the
+	// runs' ratios.
+	var bare, sink []sample
+	var ratios []sample
+	for i := 0; i < *runs; i++ {
+		b, err := bareSink(srv, bodies)
+		if err != nil {
+			return err
+		}
+		s, err := workerSink(ctx, h, srv, i, prof)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  run %d: bare %8.0f records/s %6.0f+%4.0f ns/record   sink %8.0f records/s %6.0f+%4.0f ns/record (%.1f records/request)\n",
+			i+1, b.rate, b.cpu, b.srvCPU, s.rate, s.cpu, s.srvCPU, srv.perRequest())
+		bare, sink = append(bare, b), append(sink, s)
+		ratios = append(ratios, sample{rate: s.rate / b.rate, cpu: (b.cpu + b.srvCPU) / (s.cpu + s.srvCPU)})
+	}
+	rate := func(x sample) float64 { return x.rate }
+	cpu := func(x sample) float64 { return x.cpu }
+	srvCPU := func(x sample) float64 { return x.srvCPU }
+	row := func(what string, xs []sample) {
+		fmt.Printf("%-38s %8.0f records/s (%4.0fk-%4.0fk)  %4.0f (%4.0f-%4.0f) + %4.0f ns/record\n", what,
+			median(xs, rate), least(xs, rate)/1e3, most(xs, rate)/1e3, median(xs, cpu), least(xs, cpu), most(xs, cpu), median(xs, srvCPU))
+	}
+	fmt.Println("medians (range), CPU per record: this process (client side) + the server process:")
+	row("bare Go client posting the batches", bare)
+	row("worker: topic -> HTTP sink -> server", sink)
+	fmt.Printf("sink/bare: %.0f%% by records/s, %.0f%% by CPU per record (bare/sink, server included; medians of the runs' ratios)\n",
+		100*median(ratios, rate), 100*median(ratios, cpu))
 
-	noProduce, err := webhookAlone()
-	if err != nil {
-		return err
+	for _, f := range strings.Split(*callers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-callers: %q is not a positive number", f)
+		}
+		noProduce, err := webhookAlone(n)
+		if err != nil {
+			return err
+		}
+		acked, err := webhookWorker(ctx, h, n)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("webhook, %d callers:\n", n)
+		fmt.Printf("  %-44s %7.0f requests/s  %6.0f ns/request\n", "listener answering without producing", noProduce.rate, noProduce.cpu)
+		fmt.Printf("  %-44s %7.0f requests/s  %6.0f ns/request  (%.0f%%)\n", "worker: webhook -> broker, 2xx after the ack", acked.rate, acked.cpu, 100*acked.rate/noProduce.rate)
 	}
-	acked, err := webhookWorker(ctx, h)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%-46s %9.0f requests/s\n", "webhook listener answering without producing", noProduce)
-	fmt.Printf("%-46s %9.0f requests/s  (%.0f%%)\n", "worker: webhook -> broker, 2xx after the ack", acked, 100*acked/noProduce)
 
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("peak RSS %d MB (broker, worker, server and clients in one process)\n", ru.Maxrss/1024)
+	fmt.Printf("peak RSS %d MB (broker, worker and clients in one process; the server in another)\n", ru.Maxrss/1024)
 	return nil
 }
 
-// server counts the records of the JSON array bodies posted to it.
-type server struct {
-	srv   *http.Server
-	url   string
-	count atomic.Int64
-	reqs  atomic.Int64
-	first atomic.Pointer[time.Time]
-	last  atomic.Pointer[time.Time]
+// stats is what the counting server reports.
+type stats struct {
+	Records, Requests int64
+	First, Last       time.Time // arrival of the first and last body
+	CPU               time.Duration
 }
 
-func startServer() (*server, error) {
+// serveCounting is the server process: it parses every posted body as a
+// JSON array and counts its records; GET /stats reports the counts and its
+// CPU time, DELETE /stats resets the counts.
+func serveCounting() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		os.Exit(1)
 	}
-	s := &server{url: "http://" + ln.Addr().String()}
-	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fmt.Println("http://" + ln.Addr().String())
+	var mu sync.Mutex
+	var st stats
+	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stats" {
+			mu.Lock()
+			defer mu.Unlock()
+			if r.Method == http.MethodDelete {
+				st = stats{}
+				return
+			}
+			st.CPU = cpuNow()
+			json.NewEncoder(w).Encode(st)
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		var recs []json.RawMessage
 		if err := json.Unmarshal(body, &recs); err != nil {
@@ -132,35 +247,89 @@ func startServer() (*server, error) {
 			return
 		}
 		now := time.Now()
-		s.first.CompareAndSwap(nil, &now)
-		s.count.Add(int64(len(recs)))
-		s.reqs.Add(1)
-		s.last.Store(&now)
+		mu.Lock()
+		if st.Requests == 0 {
+			st.First = now
+		}
+		st.Records += int64(len(recs))
+		st.Requests++
+		st.Last = now
+		mu.Unlock()
 		w.WriteHeader(200)
-	})}
-	go s.srv.Serve(ln)
-	return s, nil
+	}))
 }
 
-func (s *server) reset() {
-	s.count.Store(0)
-	s.reqs.Store(0)
-	s.first.Store(nil)
-	s.last.Store(nil)
+// server is the counting server process, seen from this one.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	last stats
 }
 
-func (s *server) close() { s.srv.Close() }
+func startServer() (*server, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "-serve")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return &server{cmd: cmd, url: strings.TrimSpace(line)}, nil
+}
+
+func (s *server) stats() (stats, error) {
+	res, err := http.Get(s.url + "/stats")
+	if err != nil {
+		return stats{}, err
+	}
+	defer res.Body.Close()
+	var st stats
+	err = json.NewDecoder(res.Body).Decode(&st)
+	s.last = st
+	return st, err
+}
+
+func (s *server) reset() error {
+	req, _ := http.NewRequest(http.MethodDelete, s.url+"/stats", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	return res.Body.Close()
+}
+
+func (s *server) perRequest() float64 { return float64(s.last.Records) / float64(s.last.Requests) }
+
+func (s *server) close() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+}
+
+// measure turns a run's server stats and CPU times into a sample; the
+// rate is taken from the first body the server received to the last.
+func measure(st stats, srvCPU0 time.Duration, cpu time.Duration) sample {
+	n := float64(st.Records)
+	return sample{rate: n / st.Last.Sub(st.First).Seconds(), cpu: float64(cpu) / n, srvCPU: float64(st.CPU-srvCPU0) / n}
+}
 
 func value(i int) []byte {
 	return fmt.Appendf(nil, `{"id":%d,"name":"record %d","amount":%d.25,"tags":["a","b"]}`, i, i, i%1000)
 }
 
-// bareSink posts the records as JSON arrays of -batch, one goroutine per
-// partition, each request after the previous one, as the sink sends them.
-// The bodies are built before the clock starts.
-func bareSink(srv *server) (float64, error) {
-	srv.reset()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+// batches builds the bare client's bodies, per partition: JSON arrays of
+// -batch records, the same bytes the sink sends.
+func batches() [][][]byte {
 	per := *records / *partitions
 	bodies := make([][][]byte, *partitions)
 	for p := range bodies {
@@ -177,10 +346,28 @@ func bareSink(srv *server) (float64, error) {
 			bodies[p] = append(bodies[p], body.Bytes())
 		}
 	}
+	return bodies
+}
+
+// bareSink posts the bodies from one goroutine per partition, each request
+// after the previous one, as the sink sends them, with the client settings
+// of the sink's (keep-alive, 64 idle connections per host) and the same
+// Content-Type.
+func bareSink(srv *server, bodies [][][]byte) (sample, error) {
+	if err := srv.reset(); err != nil {
+		return sample{}, err
+	}
+	st0, err := srv.stats()
+	if err != nil {
+		return sample{}, err
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
 	var wg sync.WaitGroup
 	var failed atomic.Value
-	start := time.Now()
-	for p := 0; p < *partitions; p++ {
+	cpu0 := cpuNow()
+	for p := range bodies {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -198,22 +385,26 @@ func bareSink(srv *server) (float64, error) {
 		}()
 	}
 	wg.Wait()
+	cpu := cpuNow() - cpu0
 	if err, _ := failed.Load().(error); err != nil {
-		return 0, err
+		return sample{}, err
 	}
-	return float64(srv.count.Load()) / time.Since(start).Seconds(), nil
+	st, err := srv.stats()
+	if err != nil {
+		return sample{}, err
+	}
+	return measure(st, st0.CPU, cpu), nil
 }
 
-// workerSink produces the records, then runs the HTTP sink over them,
-// timed from the first record the server received to the last.
-func workerSink(ctx context.Context, h *worker.Herder, addr string, srv *server) (float64, error) {
+// produce writes the sink's records, once for every run.
+func produce(ctx context.Context, addr string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer cl.Close()
 	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(*partitions), 1, nil, "bench-sink"); err != nil || resp.Err != nil {
-		return 0, fmt.Errorf("create topic: %v %v", err, resp.Err)
+		return fmt.Errorf("create topic: %v %v", err, resp.Err)
 	}
 	per := *records / *partitions
 	var failed atomic.Value
@@ -227,40 +418,82 @@ func workerSink(ctx context.Context, h *worker.Herder, addr string, srv *server)
 		}
 	}
 	if err := cl.Flush(ctx); err != nil {
-		return 0, err
+		return err
 	}
 	if err, _ := failed.Load().(error); err != nil {
-		return 0, err
+		return err
 	}
-	srv.reset()
-	if _, _, err := h.PutConnectorConfig(ctx, "bench-http-sink", map[string]string{
-		"connector.class": "http-sink", "topics": "bench-sink", "http.api.url": srv.url + "/in",
-		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "request.body.format": "json",
-		"batch.max.size": fmt.Sprint(*batch), "batch.json.as.array": "true", "max.in.flight.requests": fmt.Sprint(*partitions),
-	}, "", false); err != nil {
-		return 0, err
-	}
-	defer h.DeleteConnector(ctx, "bench-http-sink")
-	want := int64(per * *partitions)
-	deadline := time.Now().Add(10 * time.Minute)
-	for srv.count.Load() < want {
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("sink: %d of %d records after 10 minutes", srv.count.Load(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return float64(want) / srv.last.Load().Sub(*srv.first.Load()).Seconds(), nil
+	return nil
 }
 
-// hammer posts single events from -callers goroutines for -seconds and
-// returns the rate of 2xx answers.
-func hammer(url string) (float64, error) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *callers}}
+// workerSink runs an HTTP sink connector of its own (a consumer group of
+// its own, from the earliest offset) over the records until the server
+// counted them all. The CPU is this process's: the worker's consumer, the
+// broker serving it, and the sink.
+func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int, prof *os.File) (sample, error) {
+	if err := srv.reset(); err != nil {
+		return sample{}, err
+	}
+	st0, err := srv.stats()
+	if err != nil {
+		return sample{}, err
+	}
+	name := fmt.Sprintf("bench-http-sink-%d", i)
+	if prof != nil && i == 0 {
+		pprof.StartCPUProfile(prof)
+	}
+	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{
+		"connector.class": "http-sink", "topics": "bench-sink", "http.api.url": srv.url + "/in",
+		"value.converter": *converter, "request.body.format": "json",
+		"batch.max.size": fmt.Sprint(*batch), "batch.json.as.array": "true", "max.in.flight.requests": fmt.Sprint(*partitions),
+	}, "", false); err != nil {
+		return sample{}, err
+	}
+	defer h.DeleteConnector(ctx, name)
+	// The CPU is counted from the first poll of the server that saw
+	// records, the steady state (the connector's start and its consumer
+	// group's join are not part of a record's cost, as building the bare
+	// client's bodies is not), and divided by the records counted since.
+	want := int64(*records / *partitions * *partitions)
+	deadline := time.Now().Add(10 * time.Minute)
+	var st, from stats
+	var cpu0 time.Duration
+	for st.Records < want {
+		if time.Now().After(deadline) {
+			return sample{}, fmt.Errorf("sink: %d of %d records after 10 minutes", st.Records, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if st, err = srv.stats(); err != nil {
+			return sample{}, err
+		}
+		if from.Records == 0 && st.Records > 0 {
+			from, cpu0 = st, cpuNow()
+		}
+	}
+	cpu := cpuNow() - cpu0
+	if prof != nil && i == 0 {
+		pprof.StopCPUProfile()
+	}
+	m := measure(st, st0.CPU, cpu)
+	n := float64(st.Records - from.Records)
+	if n < float64(want)/2 {
+		return sample{}, fmt.Errorf("sink: the server counted %d of %d records at its first poll: use more -records", from.Records, want)
+	}
+	m.cpu, m.srvCPU = float64(cpu)/n, float64(st.CPU-from.CPU)/n
+	return m, nil
+}
+
+// hammer posts single events from n goroutines for -seconds and returns
+// the rate of 2xx answers and this process's CPU per answer.
+func hammer(url string, n int) (sample, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	defer client.CloseIdleConnections()
 	var ok, bad atomic.Int64
 	stop := time.Now().Add(time.Duration(*seconds) * time.Second)
 	var wg sync.WaitGroup
+	cpu0 := cpuNow()
 	start := time.Now()
-	for c := 0; c < *callers; c++ {
+	for c := 0; c < n; c++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -281,10 +514,11 @@ func hammer(url string) (float64, error) {
 		}()
 	}
 	wg.Wait()
-	if n := bad.Load(); n > ok.Load()/100 {
-		return 0, fmt.Errorf("%d requests failed (%d succeeded)", n, ok.Load())
+	elapsed, cpu := time.Since(start), cpuNow()-cpu0
+	if b := bad.Load(); b > ok.Load()/100 {
+		return sample{}, fmt.Errorf("%d requests failed (%d succeeded)", b, ok.Load())
 	}
-	return float64(ok.Load()) / time.Since(start).Seconds(), nil
+	return sample{rate: float64(ok.Load()) / elapsed.Seconds(), cpu: float64(cpu) / float64(ok.Load())}, nil
 }
 
 type benchContext struct{}
@@ -295,14 +529,14 @@ func (benchContext) Offsets() connect.OffsetReader { return nil }
 
 // webhookAlone runs the webhook task with a loop that polls it and settles
 // each record at once, as if the broker acknowledged it instantly.
-func webhookAlone() (float64, error) {
+func webhookAlone(n int) (sample, error) {
 	port, err := freePort()
 	if err != nil {
-		return 0, err
+		return sample{}, err
 	}
 	task := &webhook.Task{}
 	if err := task.Start(context.Background(), benchContext{}, map[string]string{"listener": port, "topic": "x", "path": "/events"}); err != nil {
-		return 0, err
+		return sample{}, err
 	}
 	defer task.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -315,21 +549,22 @@ func webhookAlone() (float64, error) {
 			}
 		}
 	}()
-	return hammer("http://" + port + "/events")
+	return hammer("http://"+port+"/events", n)
 }
 
 // webhookWorker runs the webhook connector in the worker.
-func webhookWorker(ctx context.Context, h *worker.Herder) (float64, error) {
+func webhookWorker(ctx context.Context, h *worker.Herder, n int) (sample, error) {
 	port, err := freePort()
 	if err != nil {
-		return 0, err
+		return sample{}, err
 	}
-	if _, _, err := h.PutConnectorConfig(ctx, "bench-webhook", map[string]string{"connector.class": "http-webhook",
+	name := fmt.Sprintf("bench-webhook-%d", n)
+	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{"connector.class": "http-webhook",
 		"listener": port, "path": "/events", "topic": "bench-hooks",
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}, "", false); err != nil {
-		return 0, err
+		return sample{}, err
 	}
-	defer h.DeleteConnector(ctx, "bench-webhook")
+	defer h.DeleteConnector(ctx, name)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		res, err := http.Post("http://"+port+"/events", "application/json", bytes.NewReader(value(0)))
@@ -340,11 +575,11 @@ func webhookWorker(ctx context.Context, h *worker.Herder) (float64, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("the webhook did not answer 200 within a minute: %v", err)
+			return sample{}, fmt.Errorf("the webhook did not answer 200 within a minute: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return hammer("http://" + port + "/events")
+	return hammer("http://"+port+"/events", n)
 }
 
 func freePort() (string, error) {

@@ -8,7 +8,10 @@
 //     several on key ranges) beside mariadb --quick -e 'SELECT ...' of the
 //     same table to /dev/null.
 //
-// It prints the process's peak RSS at the end.
+// Streaming runs -runs times, the tool then the task, and prints each run
+// and the medians: wall-clock rates depend on what else the machine runs,
+// CPU time per event (user+sys of each process) much less. It prints the
+// process's peak RSS (VmHWM) per phase and for the whole run.
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +49,8 @@ var (
 	profFlag    = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memFlag     = flag.String("memprofile", "", "write an allocation profile of the run to this file")
 	verboseFlag = flag.Bool("v", false, "log the tasks' progress")
+	phasesFlag  = flag.String("phases", "snapshot,streaming", "phases to run: snapshot, streaming or both")
+	runsFlag    = flag.Int("runs", 3, "paired streaming runs (mariadb-binlog then the task), for medians")
 )
 
 type fakeCtx struct{}
@@ -96,10 +102,37 @@ func main() {
 		}
 		f.Close()
 	}
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("\npeak RSS of this process (the tasks; the server and tools are other processes): %d MiB\n", ru.Maxrss/1024)
+	fmt.Printf("\npeak RSS (VmHWM) of this process over the whole run (the tasks; the server and tools are other processes): %d MiB\n",
+		max(runPeak, peakRSS())>>20)
 }
+
+// peakRSS returns the process's peak resident set size (VmHWM) in bytes.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return ru.Maxrss << 10
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// resetPeakRSS starts a new VmHWM measurement (Linux: clear_refs 5), so
+// each phase reports its own peak; the whole run's peak is printed first.
+func resetPeakRSS() {
+	runPeak = max(runPeak, peakRSS())
+	runtime.GC()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// runPeak is the highest VmHWM seen before a reset.
+var runPeak int64
 
 func run(srv *testservice.MariaDBServer) error {
 	db, err := sql.Open("mysql", srv.DSN+"?multiStatements=true")
@@ -123,10 +156,21 @@ ANALYZE TABLE snap;`, *rowsFlag)
 	}
 	fmt.Printf("MariaDB CDC benchmark (%d snapshot rows; %d streamed changes); the machine is shared, figures are indicative\n\n",
 		*rowsFlag, *changesFlag/2*2)
-	if err := benchSnapshot(srv, props); err != nil {
-		return err
+	if strings.Contains(*phasesFlag, "snapshot") {
+		resetPeakRSS()
+		if err := benchSnapshot(srv, props); err != nil {
+			return err
+		}
+		fmt.Printf("           peak RSS (VmHWM) during the snapshot runs: %d MiB\n\n", peakRSS()>>20)
 	}
-	return benchStreaming(srv, db, props)
+	resetPeakRSS()
+	if strings.Contains(*phasesFlag, "streaming") {
+		if err := benchStreaming(srv, db, props); err != nil {
+			return err
+		}
+		fmt.Printf("           peak RSS (VmHWM) during the streaming runs: %d MiB\n", peakRSS()>>20)
+	}
+	return nil
 }
 
 func rate(n int, d timed) float64 { return float64(n) / d.wall.Seconds() }
@@ -138,7 +182,7 @@ type timed struct {
 }
 
 func (t timed) String() string {
-	return fmt.Sprintf("%v, client CPU %v", t.wall.Round(time.Millisecond), t.cpu.Round(time.Millisecond))
+	return fmt.Sprintf("%v, CPU %v", t.wall.Round(time.Millisecond), t.cpu.Round(time.Millisecond))
 }
 
 // client runs a client tool to /dev/null.
@@ -219,29 +263,54 @@ func benchStreaming(srv *testservice.MariaDBServer, db *sql.DB, props map[string
 	args := []string{"--no-defaults", "--read-from-remote-server", "-h", srv.Host, "-P", strconv.Itoa(srv.Port), "-u", srv.User,
 		"--start-position=" + strconv.FormatInt(pos, 10), "--stop-position=" + strconv.FormatInt(endPos, 10), "--verbose",
 		"--result-file=/dev/null", file}
-	tool, err := client(*binlogFlag, args...)
-	if err != nil {
-		return err
-	}
 	p := clone(props)
 	p[mysql.KeySnapshotMode] = mysql.SnapshotNoData
 	p[mysql.KeyTableInclude] = `bench\.stream`
-	// no_data streams from the current position: the task reads the binlog
-	// from the recorded start through a stored offset instead.
-	task, err := timeTaskFrom(p, changes, "bench.bench.stream", map[string]any{"file": file, "pos": pos})
-	if err != nil {
-		return err
+	perEvent := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 / float64(changes) }
+	var wallRatios, cpuRatios, toolRates, taskRates, toolCPU, taskCPU, allocs []float64
+	for run := 1; run <= *runsFlag; run++ {
+		tool, err := client(*binlogFlag, args...)
+		if err != nil {
+			return err
+		}
+		// no_data streams from the current position: the task reads the binlog
+		// from the recorded start through a stored offset instead.
+		task, err := timeTaskFrom(p, changes, "bench.bench.stream", map[string]any{"file": file, "pos": pos})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("streaming  run %d: mariadb-binlog --verbose > /dev/null %9.0f events/s (%v = %.2f µs/event)\n",
+			run, rate(changes, tool), tool, perEvent(tool.cpu))
+		fmt.Printf("           run %d: penstock task (Debezium records)  %9.0f events/s (%v = %.2f µs/event, %.1f allocs/event)\n",
+			run, rate(changes, task), task, perEvent(task.cpu), float64(task.mallocs)/float64(changes))
+		wallRatios = append(wallRatios, tool.wall.Seconds()/task.wall.Seconds())
+		cpuRatios = append(cpuRatios, tool.cpu.Seconds()/task.cpu.Seconds())
+		toolRates, taskRates = append(toolRates, rate(changes, tool)), append(taskRates, rate(changes, task))
+		toolCPU, taskCPU = append(toolCPU, perEvent(tool.cpu)), append(taskCPU, perEvent(task.cpu))
+		allocs = append(allocs, float64(task.mallocs)/float64(changes))
 	}
-	fmt.Printf("streaming  mariadb-binlog --verbose > /dev/null       %9.0f events/s (%v)\n", rate(changes, tool), tool)
-	fmt.Printf("streaming  penstock task (Debezium records)          %9.0f events/s (%v)  %4.0f%% of mariadb-binlog (target 80%%)\n",
-		rate(changes, task), task, 100*tool.wall.Seconds()/task.wall.Seconds())
-	fmt.Printf("           per event: task CPU %.2f µs, mariadb-binlog CPU %.2f µs; task heap allocations %.1f\n",
-		float64(task.cpu.Microseconds())/float64(changes), float64(tool.cpu.Microseconds())/float64(changes),
-		float64(task.mallocs)/float64(changes))
+	fmt.Printf("\nstreaming  medians of %d paired runs (%d events each):\n", *runsFlag, changes)
+	fmt.Printf("           mariadb-binlog --verbose > /dev/null  %9.0f events/s, CPU %.2f µs/event\n", median(toolRates), median(toolCPU))
+	fmt.Printf("           penstock task (Debezium records)     %9.0f events/s, CPU %.2f µs/event, %.1f heap allocations/event\n",
+		median(taskRates), median(taskCPU), median(allocs))
+	fmt.Printf("           wall-clock: task at %.0f%% of mariadb-binlog's events/s (target 80%%); CPU per event: mariadb-binlog's is %.0f%% of the task's\n",
+		100*median(wallRatios), 100*median(cpuRatios))
 	if file != endFile {
 		fmt.Printf("           (the binlog rotated from %s to %s; mariadb-binlog read %s only)\n", file, endFile, file)
 	}
 	return nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func clone(m map[string]string) map[string]string {

@@ -13,13 +13,41 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/penstockhq/penstock/internal/httpauth"
 )
 
 // ContentType is the registry's media type.
 const ContentType = "application/vnd.schemaregistry.v1+json"
 
+// Option configures the registry's REST API.
+type Option func(*options)
+
+type options struct {
+	creds      *httpauth.Credentials
+	clientOpts []kgo.Opt
+}
+
+// WithCredentials requires every request to authenticate, with HTTP basic
+// or a bearer token from creds, as the worker's REST API does (401
+// otherwise), and lets read-only principals only read (403 on writes).
+func WithCredentials(creds *httpauth.Credentials) Option {
+	return func(o *options) { o.creds = creds }
+}
+
+// WithClientOpts adds franz-go options to Run's Kafka client of the
+// _schemas topic: TLS and SASL to reach a secured broker.
+func WithClientOpts(opts ...kgo.Opt) Option {
+	return func(o *options) { o.clientOpts = append(o.clientOpts, opts...) }
+}
+
 // Handler returns the REST API of Confluent's Schema Registry over store.
-func Handler(store *Store) http.Handler {
+func Handler(store *Store, opts ...Option) http.Handler {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
@@ -38,6 +66,9 @@ func Handler(store *Store) http.Handler {
 		if !c.Response().Committed {
 			_ = reply(c, re.Status(), re)
 		}
+	}
+	if o.creds != nil {
+		e.Use(authenticate(o.creds))
 	}
 	a := &api{store: store}
 	e.GET("/", func(c echo.Context) error { return reply(c, http.StatusOK, struct{}{}) })
@@ -72,8 +103,8 @@ func Handler(store *Store) http.Handler {
 }
 
 // Serve serves the registry on ln until ctx ends.
-func Serve(ctx context.Context, ln net.Listener, store *Store) error {
-	srv := &http.Server{Handler: Handler(store), ReadHeaderTimeout: 10 * time.Second}
+func Serve(ctx context.Context, ln net.Listener, store *Store, opts ...Option) error {
+	srv := &http.Server{Handler: Handler(store, opts...), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -307,12 +338,16 @@ func (a *api) putMode(c echo.Context) error {
 
 // Run opens the store on the brokers at seeds (retrying until they answer)
 // and serves the registry on ln until ctx ends.
-func Run(ctx context.Context, ln net.Listener, seeds []string, log *slog.Logger) error {
+func Run(ctx context.Context, ln net.Listener, seeds []string, log *slog.Logger, opts ...Option) error {
 	defer ln.Close()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	var store *Store
 	for {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		s, err := Open(octx, seeds, DefaultTopic, log)
+		s, err := Open(octx, seeds, DefaultTopic, log, o.clientOpts...)
 		cancel()
 		if err == nil {
 			store = s
@@ -330,5 +365,5 @@ func Run(ctx context.Context, ln net.Listener, seeds []string, log *slog.Logger)
 	}
 	defer store.Close()
 	log.Info("schema registry listening", "addr", ln.Addr().String(), "topic", DefaultTopic)
-	return Serve(ctx, ln, store)
+	return Serve(ctx, ln, store, opts...)
 }

@@ -3,6 +3,7 @@ package schemaregistry_test
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/penstockhq/penstock/internal/brokertest"
@@ -35,5 +36,27 @@ func TestConformance(t *testing.T) {
 	t.Logf("%s", out)
 	if err != nil {
 		t.Fatalf("conformance.py: %v", err)
+	}
+}
+
+// TestConformanceAuth: confluent-kafka-python's SchemaRegistryClient with
+// basic.auth.user.info and ssl.ca.location against a registry serving
+// HTTPS with credentials.
+func TestConformanceAuth(t *testing.T) {
+	py := debianPython(t)
+	reg := registrytest.StartSecure(t)
+	cmd := exec.Command(py, "testdata/auth.py", reg.URL, reg.CAFile,
+		registrytest.AdminUser+":"+registrytest.AdminPassword, registrytest.ViewerUser+":"+registrytest.ViewerPassword)
+	// requests prefers $REQUESTS_CA_BUNDLE and $CURL_CA_BUNDLE over the
+	// session's CA (ssl.ca.location) when they are set.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REQUESTS_CA_BUNDLE=") && !strings.HasPrefix(kv, "CURL_CA_BUNDLE=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("auth.py: %v", err)
 	}
 }

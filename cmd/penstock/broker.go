@@ -14,7 +14,7 @@ import (
 func init() {
 	var (
 		dataDir, listen, advertise, configFile string
-		registryAddr                           string
+		registry                               registryFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "broker",
@@ -43,7 +43,7 @@ func init() {
 			if brokerAddr == "" {
 				brokerAddr = cfg.Listen
 			}
-			waitRegistry, err := startSchemaRegistry(ctx, registryAddr, brokerAddr)
+			waitRegistry, err := startSchemaRegistry(ctx, registry, brokerAddr)
 			if err != nil {
 				return err
 			}
@@ -57,6 +57,6 @@ func init() {
 	cmd.Flags().StringVar(&advertise, "advertise", "", "host:port advertised to clients (default: the listen address)")
 	cmd.Flags().StringVar(&configFile, "config", "", "Kafka-style broker properties file")
 	memoryLimitFlag(cmd)
-	registerSchemaRegistryFlag(cmd, &registryAddr)
+	registerSchemaRegistryFlags(cmd, &registry)
 	rootCmd.AddCommand(cmd)
 }

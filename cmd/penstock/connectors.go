@@ -235,7 +235,14 @@ func newConnectorsCmd() *cobra.Command {
 			if flags.output == "json" {
 				return writeJSON(cmd.OutOrStdout(), st)
 			}
-			return printStatus(cmd.OutOrStdout(), st)
+			if err := printStatus(cmd.OutOrStdout(), st); err != nil {
+				return err
+			}
+			// Snapshot progress and lag, from workers that report them.
+			if p, err := c.Progress(cmd.Context(), args[0]); err == nil {
+				return printProgress(cmd.OutOrStdout(), p)
+			}
+			return nil
 		},
 	})
 
@@ -335,6 +342,67 @@ func printStatus(w io.Writer, st rest.ConnectorStateInfo) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", st.Name, t.ID, t.State, t.WorkerID, firstLine(t.Trace))
 	}
 	return tw.Flush()
+}
+
+// barWidth is the width of a snapshot progress bar, in characters.
+const barWidth = 30
+
+// printProgress prints what follows the status table: each table's
+// snapshot progress as a bar, and the connector's lag (a sink's consumer
+// lag, a CDC source's lag behind its database). It prints nothing when
+// there is neither.
+func printProgress(w io.Writer, p rest.ConnectorProgress) error {
+	var tables, lags []string
+	for _, t := range p.Tasks {
+		for _, tb := range t.Snapshot {
+			pct := 0
+			switch {
+			case tb.Done:
+				pct = 100
+			case tb.Estimated > 0:
+				pct = min(99, int(100*tb.RowsRead/tb.Estimated))
+			}
+			fill := pct * barWidth / 100
+			est := "no estimate"
+			if tb.Estimated >= 0 {
+				est = fmt.Sprintf("~%d", tb.Estimated)
+			}
+			tables = append(tables, fmt.Sprintf("%s\t[%s%s]\t%3d%%\t%d of %s rows\ttask %d",
+				tb.Table, strings.Repeat("#", fill), strings.Repeat(".", barWidth-fill), pct, tb.RowsRead, est, t.ID))
+		}
+		if t.SourceLagBytes != nil {
+			lags = append(lags, fmt.Sprintf("task %d\tsource lag\t%d bytes", t.ID, *t.SourceLagBytes))
+		}
+		if t.SourceLagMs != nil {
+			lags = append(lags, fmt.Sprintf("task %d\tbehind the source\t%.1f s", t.ID, float64(*t.SourceLagMs)/1000))
+		}
+	}
+	if p.Type == "sink" {
+		lags = append(lags, fmt.Sprintf("consumer group\tconsumer lag\t%d records on %d partitions", p.TotalLag, len(p.ConsumerLag)))
+	}
+	section := func(title string, lines []string) error {
+		if len(lines) == 0 {
+			return nil
+		}
+		tw := newTable(w)
+		fmt.Fprintf(tw, "\n%s\n", title)
+		for _, l := range lines {
+			fmt.Fprintln(tw, l)
+		}
+		return tw.Flush()
+	}
+	if err := section("SNAPSHOT", tables); err != nil {
+		return err
+	}
+	if err := section("LAG", lags); err != nil {
+		return err
+	}
+	for _, e := range p.Errors {
+		if _, err := fmt.Fprintf(w, "warning: %s\n", e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readConnectorFile reads the connector definitions of a file in any format

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/penstockhq/penstock/worker/console"
 )
 
 func init() { rootCmd.AddCommand(newConsumeCmd()) }
@@ -27,8 +28,8 @@ type consumeOptions struct {
 	group         string
 	timeout       time.Duration
 	raw           bool
-	registry      string           // schema registry URL ("": no decoding)
-	decoder       *registryDecoder // built from registry by consume
+	registry      registryConn     // schema registry URL ("": no decoding) and CA
+	decoder       *console.Decoder // built from registry by consume
 }
 
 // newConsumeCmd returns `penstock consume`.
@@ -78,7 +79,7 @@ func consume(ctx context.Context, w io.Writer, topic string, o consumeOptions) e
 	if err := checkOutput(o.output); err != nil {
 		return err
 	}
-	dec, err := newRegistryDecoder(o.registry)
+	dec, err := console.NewDecoder(o.registry.props())
 	if err != nil {
 		return fmt.Errorf("consume: --schema-registry: %w", err)
 	}
@@ -187,48 +188,13 @@ func printRecord(w io.Writer, enc *json.Encoder, r *kgo.Record, o consumeOptions
 	return nil
 }
 
-// decodeField returns a key or value as JSON for printing: decoded through
-// the schema registry when it is in its wire format (a record it cannot
-// decode is reported on stderr and printed as it is), else as
-// decodeConnectJSON does.
+// decodeField returns a key or value as JSON for printing (see
+// console.Decoder); a record it cannot decode through the registry is
+// reported on stderr and printed as it is.
 func (o consumeOptions) decodeField(r *kgo.Record, b []byte) json.RawMessage {
-	if !o.raw {
-		out, ok, err := o.decoder.decode(r.Topic, b)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "penstock: %s %d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
-		}
-		if ok && err == nil {
-			return out
-		}
+	out, err := o.decoder.Decode(r.Topic, b, o.raw)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "penstock: %s %d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
 	}
-	return decodeConnectJSON(b, o.raw)
-}
-
-// decodeConnectJSON returns b as JSON for printing: null for a null key or
-// value (a tombstone), the payload of Kafka Connect's {"schema","payload"}
-// envelope unless raw, other valid JSON compacted, and anything else as a
-// JSON string.
-func decodeConnectJSON(b []byte, raw bool) json.RawMessage {
-	if b == nil {
-		return json.RawMessage("null")
-	}
-	if !json.Valid(b) {
-		s, _ := json.Marshal(string(b))
-		return s
-	}
-	if !raw {
-		var env map[string]json.RawMessage
-		if json.Unmarshal(b, &env) == nil && len(env) == 2 {
-			if p, ok := env["payload"]; ok {
-				if _, ok := env["schema"]; ok {
-					b = p
-				}
-			}
-		}
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return json.RawMessage(b)
-	}
-	return buf.Bytes()
+	return out
 }

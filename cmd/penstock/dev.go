@@ -20,7 +20,8 @@ import (
 const devFlushIntervalMs = "1000"
 
 func init() {
-	var dataDir, brokerAddr, restAddr, connectorsDir, registryAddr string
+	var dataDir, brokerAddr, restAddr, connectorsDir string
+	var registry registryFlags
 	cmd := &cobra.Command{
 		Use:   "dev [CONNECTOR-FILE...]",
 		Short: "Run a broker and a worker in one process, for development",
@@ -61,7 +62,7 @@ func init() {
 			bcfg.Logger.Info("penstock dev is open: no TLS, no authentication, no ACLs on the broker and the REST API; "+
 				"it is meant for one developer on loopback (use penstock broker and penstock worker with listeners=SASL_SSL://... "+
 				"and rest.auth.basic.users.file elsewhere)", "broker", ln.Addr().String(), "rest", restAddr)
-			waitRegistry, err := startSchemaRegistry(ctx, registryAddr, ln.Addr().String())
+			waitRegistry, err := startSchemaRegistry(ctx, registry, ln.Addr().String())
 			if err != nil {
 				return err
 			}
@@ -82,7 +83,7 @@ func init() {
 	cmd.Flags().StringVar(&dataDir, "data", "./penstock-data", "the broker's data directory")
 	cmd.Flags().StringVar(&brokerAddr, "broker", "127.0.0.1:9092", "address the broker listens on")
 	cmd.Flags().StringVar(&restAddr, "rest", "127.0.0.1:8083", "address the worker's REST API listens on")
-	registerSchemaRegistryFlag(cmd, &registryAddr)
+	registerSchemaRegistryFlags(cmd, &registry)
 	cmd.Flags().StringVar(&connectorsDir, "connectors", "", connectorsFlagHelp)
 	memoryLimitFlag(cmd)
 	rootCmd.AddCommand(cmd)

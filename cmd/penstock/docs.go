@@ -52,8 +52,9 @@ func docFiles() map[string][]byte {
 				"Kafka's is 50 MiB), `fetch.min.bytes`, `fetch.max.wait.ms` (default 500) and " +
 				"`metadata.max.age.ms`; a connector overrides them with `consumer.override.*`. `producer.*` " +
 				"configures the producers of source tasks, which honour `buffer.memory` (default 8388608, where " +
-				"Kafka's is 32 MiB: the bytes of records waiting for the broker; poll waits when it is full); a " +
-				"connector overrides it with `producer.override.buffer.memory`.",
+				"Kafka's is 32 MiB: the bytes of records waiting for the broker; poll waits when it is full) and " +
+				"`linger.ms` (default 5, as Kafka's since 4.0; 0 answers a webhook's callers sooner); a connector " +
+				"overrides them with `producer.override.*`.",
 			Sections: []docgen.Section{{Heading: "Keys", Def: worker.ConfigDef}},
 		},
 		docgen.Page{

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,9 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/penstockhq/penstock/connect"
-	"github.com/penstockhq/penstock/connect/converters"
-	"github.com/penstockhq/penstock/connect/converters/avro"
 	"github.com/penstockhq/penstock/connect/converters/srclient"
 )
 
@@ -25,18 +21,51 @@ func init() { rootCmd.AddCommand(newSchemasCmd()) }
 // --schema-registry in client commands.
 const registryEnv = "PENSTOCK_SCHEMA_REGISTRY"
 
-// registerRegistryURL adds the client commands' --schema-registry URL flag.
-func registerRegistryURL(cmd *cobra.Command, url *string, what string) {
+// registryCACertEnv names the environment variable that sets the default of
+// --schema-registry-cacert.
+const registryCACertEnv = "PENSTOCK_SCHEMA_REGISTRY_CACERT"
+
+// registryConn is how client commands reach the schema registry.
+type registryConn struct {
+	url, cacert string
+}
+
+// registerRegistryURL adds the client commands' --schema-registry URL flag
+// and its CA flag.
+func registerRegistryURL(cmd *cobra.Command, r *registryConn, what string) {
 	def := "http://" + defaultSchemaRegistry
 	if env := os.Getenv(registryEnv); env != "" {
 		def = env
 	}
-	cmd.Flags().StringVar(url, "schema-registry", def, what+" (default from $"+registryEnv+" when set)")
+	cmd.Flags().StringVar(&r.url, "schema-registry", def, what+
+		"; credentials as https://user:password@host:port (default from $"+registryEnv+" when set)")
+	cmd.Flags().StringVar(&r.cacert, "schema-registry-cacert", os.Getenv(registryCACertEnv),
+		"PEM file of the CA that signed the registry's HTTPS certificate (default $"+registryCACertEnv+")")
+}
+
+// props are the converters' registry keys for r.
+func (r registryConn) props() map[string]string {
+	props := map[string]string{srclient.KeyURL: r.url}
+	if r.cacert != "" {
+		props[srclient.KeySSLTruststoreLocation] = r.cacert
+	}
+	return props
+}
+
+// client returns a registry client for r: its URLs, the credentials in
+// them (Confluent's basic.auth.credentials.source=URL) and the CA.
+func (r registryConn) client() (*srclient.Client, error) {
+	v, err := srclient.Def.Parse(r.props())
+	if err != nil {
+		return nil, err
+	}
+	return srclient.New(v, false)
 }
 
 // newSchemasCmd returns `penstock schemas`.
 func newSchemasCmd() *cobra.Command {
-	var url, output string
+	var reg registryConn
+	var output string
 	cmd := &cobra.Command{
 		Use:   "schemas [SUBJECT]",
 		Short: "List the schema registry's subjects, or show one subject's versions",
@@ -47,10 +76,11 @@ func newSchemasCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			cl, err := sr.NewClient(sr.URLs(strings.Split(url, ",")...))
+			rc, err := reg.client()
 			if err != nil {
-				return fmt.Errorf("schema registry %s: %w", url, err)
+				return fmt.Errorf("schema registry %s: %w", reg.url, err)
 			}
+			cl := rc.SR()
 			ctx, cancel := context.WithTimeout(commandContext(cmd), 30*time.Second)
 			defer cancel()
 			if len(args) == 1 {
@@ -59,7 +89,7 @@ func newSchemasCmd() *cobra.Command {
 			return listSubjects(ctx, cmd.OutOrStdout(), cl, output)
 		},
 	}
-	registerRegistryURL(cmd, &url, "schema registry URL(s), comma-separated")
+	registerRegistryURL(cmd, &reg, "schema registry URL(s), comma-separated")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }
@@ -123,77 +153,4 @@ func showSubject(ctx context.Context, w io.Writer, cl *sr.Client, subject, outpu
 		}
 	}
 	return nil
-}
-
-// registryDecoder turns records in the Schema Registry wire format into
-// JSON for `penstock consume`: Avro through AvroConverter (printed as
-// JsonConverter prints the payload), JSON Schema as the JSON document.
-type registryDecoder struct {
-	url   string
-	cl    *srclient.Client
-	avro  *avro.Converter
-	json  *converters.JSON
-	types map[int]sr.SchemaType
-}
-
-func newRegistryDecoder(url string) (*registryDecoder, error) {
-	if url == "" {
-		return nil, nil
-	}
-	props := map[string]string{srclient.KeyURL: url}
-	v, err := srclient.Def.Parse(props)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := srclient.New(v, false)
-	if err != nil {
-		return nil, err
-	}
-	d := &registryDecoder{url: url, cl: cl, avro: avro.New(), json: converters.NewJSON(), types: map[int]sr.SchemaType{}}
-	if err := d.avro.Configure(props, false); err != nil {
-		return nil, err
-	}
-	if err := d.json.Configure(map[string]string{converters.JSONSchemasEnable: "false"}, false); err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// decode returns b decoded as JSON, or ok false when b is not in the wire
-// format.
-func (d *registryDecoder) decode(topic string, b []byte) (json.RawMessage, bool, error) {
-	if d == nil {
-		return nil, false, nil
-	}
-	id, payload, err := srclient.SplitHeader(b)
-	if err != nil {
-		return nil, false, nil
-	}
-	t, ok := d.types[id]
-	if !ok {
-		s, err := d.cl.Schema(id)
-		if err != nil {
-			return nil, true, fmt.Errorf("schema %d from %s: %w", id, d.url, err)
-		}
-		t = s.Type
-		d.types[id] = t
-	}
-	switch t {
-	case sr.TypeAvro:
-		var s *connect.Schema
-		var v any
-		if s, v, err = d.avro.ToConnect(topic, b); err == nil {
-			var out []byte
-			if out, err = d.json.FromConnect(topic, s, v); err == nil {
-				return out, true, nil
-			}
-		}
-		return nil, true, err
-	case sr.TypeJSON:
-		if json.Valid(payload) {
-			return payload, true, nil
-		}
-		return nil, true, fmt.Errorf("schema %d: payload is not JSON", id)
-	}
-	return nil, false, nil // Protobuf: printed as it is
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/converters/avro"
 	"github.com/penstockhq/penstock/connect/converters/jsonschema"
+	"github.com/penstockhq/penstock/internal/brokertest"
 	"github.com/penstockhq/penstock/internal/registrytest"
 )
 
@@ -55,5 +56,35 @@ func TestSchemasAndConsumeDecoding(t *testing.T) {
 		if want := "0@0\tnull\t{\"id\":7,\"note\":\"fast\"}"; strings.TrimSpace(out) != want {
 			t.Errorf("consume %s:\n%s\nwant:\n%s", topic, out, want)
 		}
+	}
+}
+
+// TestSchemasSecuredRegistry: `penstock schemas` and `penstock consume`
+// reach a registry serving HTTPS with credentials, the credentials in the
+// URL and the CA from --schema-registry-cacert.
+func TestSchemasSecuredRegistry(t *testing.T) {
+	reg := registrytest.StartSecure(t)
+	b := brokertest.Start(t)
+	s := connect.NewStructSchema("shop.Item", connect.F("id", connect.Int32Schema))
+	v := connect.NewStruct(s)
+	v.SetAt(0, int32(3))
+	av := avro.New()
+	if err := av.Configure(map[string]string{"schema.registry.url": reg.URL, "schema.registry.ssl.truststore.location": reg.CAFile,
+		"basic.auth.credentials.source": "USER_INFO", "basic.auth.user.info": registrytest.AdminUser + ":" + registrytest.AdminPassword}, false); err != nil {
+		t.Fatal(err)
+	}
+	ab, err := av.FromConnect("items", s, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, newTopicsCmd(), "topics", "create", "items", "--broker", b.Addr, "--partitions", "1")
+	produce(t, b.Addr, "items", 0, nil, ab)
+	url := strings.Replace(reg.URL, "https://", "https://"+registrytest.ViewerUser+":"+registrytest.ViewerPassword+"@", 1)
+	out := mustRun(t, newSchemasCmd(), "schemas", "--schema-registry", url, "--schema-registry-cacert", reg.CAFile)
+	wantContains(t, out, "items-value")
+	out = mustRun(t, newConsumeCmd(), "consume", "items", "--broker", b.Addr, "--from-beginning", "--max", "1",
+		"--schema-registry", url, "--schema-registry-cacert", reg.CAFile)
+	if want := "0@0\tnull\t{\"id\":3}"; strings.TrimSpace(out) != want {
+		t.Errorf("consume:\n%s\nwant:\n%s", out, want)
 	}
 }

@@ -72,6 +72,7 @@ func runWorker(ctx context.Context, cfg *worker.Config, connectorFiles []string,
 	}
 	reg := h.Metrics()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(builtin.Collectors()...) // the connectors' snapshot progress and CDC lag
 	secOpts, err := cfg.RESTOptions()
 	if err != nil {
 		h.Close()

@@ -38,7 +38,11 @@ func (f *avroFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc, err := newOCFWriter(w, raw, f.codec)
+	sj, err := schemaJSON(s)
+	if err != nil {
+		return nil, recordErr("value schema %s: %v", s.String(), err)
+	}
+	enc, err := newOCFWriter(w, raw, f.codec, sj)
 	if err != nil {
 		return nil, fmt.Errorf("avro: %w", err)
 	}

@@ -30,6 +30,7 @@ const (
 	AzEndpointConfig     = "azblob.endpoint" // Penstock: the blob service URL (an emulator's)
 	StorageClassConfig   = "storage.class"
 	RetryBackoffConfig   = "retry.backoff.ms"
+	PartRetriesConfig    = "s3.part.retries"
 
 	TopicsDirConfig      = "topics.dir"
 	DirDelimConfig       = "directory.delim"
@@ -80,6 +81,7 @@ const (
 	groupStore     = "Storage"
 	groupFormat    = "Format"
 	groupPartition = "Partitioner"
+	groupUpload    = "Upload" // the sink's store keys the source does not take
 )
 
 // binding declares every key the sink accepts and the settings field it
@@ -133,8 +135,11 @@ var binding = config.Bind(inOrder(
 	config.OnlyKey[settings](config.Key{Name: StorageClassConfig, Type: config.Class, Importance: config.Low, Group: groupStore,
 		Doc: "Accepted for compatibility (io.confluent.connect.s3.storage.S3Storage...); the store follows from the keys above."}),
 	config.DurationField(config.Key{Name: RetryBackoffConfig, Default: int64(200), Validator: config.AtLeast(1), Importance: config.Low, Group: groupStore,
-		Doc: "The first backoff after a failed upload, in milliseconds; it doubles with each failure up to one minute. A failed upload is retried forever: its records are read again from Kafka and the object rewritten whole."},
+		Doc: "The first backoff after a failed upload, in milliseconds; it doubles with each failure up to one minute. A failed upload is retried (s3.part.retries): its records are read again from Kafka and the object rewritten whole."},
 		func(s *settings) *time.Duration { return &s.retryBackoff }),
+	config.IntField(config.Key{Name: PartRetriesConfig, Default: 3, Validator: config.AtLeast(-1), Importance: config.Low, Group: groupUpload,
+		Doc: "How many times in a row a failed upload (on any store, not only S3) is retried, each after retry.backoff.ms doubled, before the task fails with the store's error in its status; -1 retries forever (Penstock). A restarted task rewrites the objects from the committed offsets. Each attempt of the store's client has its own retries besides."},
+		func(s *settings) *int { return &s.partRetries }),
 
 	config.StringField(config.Key{Name: TopicsDirConfig, Default: "topics", Importance: config.High, Group: groupPartition,
 		Doc: "The top-level directory of the objects."},
@@ -245,6 +250,7 @@ type settings struct {
 	partSize     int
 	compression  string
 	retryBackoff time.Duration
+	partRetries  int
 
 	topicsDir, dirDelim, fileDelim string
 	zeroPad                        int

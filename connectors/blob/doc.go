@@ -57,9 +57,13 @@
 // A failed upload is never skipped: the partition's open set is discarded,
 // the partition is rewound to the set's first record, and after a backoff
 // (retry.backoff.ms, doubling to a minute) the objects are written again
-// from Kafka, whole, until the store takes them. Each failure is logged as
-// a warning naming the partition, offset and attempt; the task stays
-// RUNNING meanwhile (a sink task has no way to report a degraded state).
+// from Kafka, whole. Each failure is logged as a warning naming the
+// partition, offset and attempt; the task stays RUNNING meanwhile (a sink
+// task has no way to report a degraded state). After s3.part.retries (3)
+// retries in a row have failed, the task fails with the store's error as
+// its trace in GET /connectors/{name}/status; restarted, it writes the
+// objects again from the committed offsets. s3.part.retries=-1 retries
+// forever.
 //
 // # Restore
 //
@@ -67,7 +71,11 @@
 // backup-and-restore mode) reads the objects back, per Kafka partition in
 // the order of their start offsets, into the topic and partition their
 // names say (RegexRouter renames the topic). JsonFormat values come back
-// schemaless, ByteArrayFormat values as bytes. Keys, headers and timestamps
+// schemaless, ByteArrayFormat values as bytes, ParquetFormat and AvroFormat
+// values with their Connect schemas: the sink keeps the value schema, as
+// JsonConverter writes schemas, in each Parquet file's key-value metadata
+// and each Avro file's header (penstock.connect.schema). A Parquet object
+// is read whole into memory, an Avro one block by block. Keys, headers and timestamps
 // come from the side objects store.kafka.keys and store.kafka.headers make:
 // Penstock keeps them in one <object>.kafka.json per data object (offset,
 // timestamp, key and headers as JsonConverter envelopes with schemas, a line

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/penstockhq/penstock/connect/converters"
 	"github.com/penstockhq/penstock/internal/brokertest"
 	"github.com/penstockhq/penstock/internal/e2e"
 	"github.com/penstockhq/penstock/internal/testservice"
@@ -190,12 +192,25 @@ func TestE2EWorkerS3(t *testing.T) {
 	checkExactlyOnce(t, filepath.Join(s3.Root, bucket), 2, 500)
 }
 
-// TestE2ERestore exports a topic as JSON lines with store.kafka.keys and
-// store.kafka.headers, then restores the export with the source (under
+// TestE2ERestore exports a topic as JSON lines, Parquet and Avro, with
+// store.kafka.keys and store.kafka.headers, then restores the export with the source (under
 // Confluent's S3 Source class name) into a new topic through RegexRouter:
 // the new topic's records equal the original's (partition, order, key,
 // value, headers, timestamp).
 func TestE2ERestore(t *testing.T) {
+	for _, format := range []string{"json", "parquet", "avro"} {
+		t.Run(format, func(t *testing.T) { testE2ERestore(t, format) })
+	}
+}
+
+var restoreSchema = json.RawMessage(`{"type":"struct","name":"items.Value","optional":false,"fields":[` +
+	`{"field":"id","type":"int32","optional":false},{"field":"name","type":"string","optional":true},` +
+	`{"field":"tags","type":"array","items":{"type":"string","optional":false},"optional":false}]}`)
+
+// testE2ERestore exports and restores with one format: JsonFormat from
+// schemaless JSON values, ParquetFormat and AvroFormat from JSON values
+// with schemas (compared as the JsonConverter reads them).
+func testE2ERestore(t *testing.T, format string) {
 	b := brokertest.Start(t, brokertest.WithProps(map[string]string{"num.partitions": "2"}))
 	w := e2e.StartWorker(t, b.Addr, nil)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -203,10 +218,20 @@ func TestE2ERestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	schemas := format != "json"
 	const n = 300
 	var recs []*kgo.Record
 	for i := 0; i < n; i++ {
-		v, _ := json.Marshal(map[string]any{"id": i, "name": fmt.Sprintf("item %d", i), "tags": []string{"a", fmt.Sprint(i % 7)}})
+		var v []byte
+		payload := map[string]any{"id": i, "name": fmt.Sprintf("item %d", i), "tags": []string{"a", fmt.Sprint(i % 7)}}
+		if i%5 == 0 {
+			payload["name"] = nil
+		}
+		if schemas {
+			v, _ = json.Marshal(map[string]any{"schema": restoreSchema, "payload": payload})
+		} else {
+			v, _ = json.Marshal(payload)
+		}
 		r := &kgo.Record{Topic: "items", Partition: int32(i % 2), Key: []byte(fmt.Sprintf("k%d", i)), Value: v,
 			Timestamp: time.UnixMilli(1700000000000 + int64(i)*1000)}
 		if i%3 == 0 {
@@ -221,13 +246,14 @@ func TestE2ERestore(t *testing.T) {
 	conv := map[string]string{
 		"key.converter":                  "org.apache.kafka.connect.storage.StringConverter",
 		"value.converter":                "org.apache.kafka.connect.json.JsonConverter",
-		"value.converter.schemas.enable": "false",
+		"value.converter.schemas.enable": fmt.Sprint(schemas),
 	}
+	class := map[string]string{"json": "io.confluent.connect.s3.format.json.JsonFormat",
+		"parquet": "io.confluent.connect.s3.format.parquet.ParquetFormat", "avro": "io.confluent.connect.s3.format.avro.AvroFormat"}[format]
 	sink := map[string]string{"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "items", "store.url": store,
-		"format.class": "io.confluent.connect.s3.format.json.JsonFormat", "flush.size": "50",
-		"store.kafka.keys": "true", "store.kafka.headers": "true"}
+		"format.class": class, "flush.size": "50", "store.kafka.keys": "true", "store.kafka.headers": "true"}
 	source := map[string]string{"connector.class": "io.confluent.connect.s3.source.S3SourceConnector", "store.url": store,
-		"format.class": "io.confluent.connect.s3.format.json.JsonFormat", "poll.interval.ms": "500",
+		"format.class": class, "poll.interval.ms": "500",
 		"transforms": "rename", "transforms.rename.type": "org.apache.kafka.connect.transforms.RegexRouter",
 		"transforms.rename.regex": "items", "transforms.rename.replacement": "items-restored"}
 	for k, v := range conv {
@@ -270,12 +296,34 @@ func TestE2ERestore(t *testing.T) {
 		if r == nil {
 			t.Fatalf("no restored record at partition/offset %s", pos)
 		}
-		if string(r.Key) != string(o.Key) || string(r.Value) != string(o.Value) || !r.Timestamp.Equal(o.Timestamp) ||
+		if string(r.Key) != string(o.Key) || !sameJSONValue(t, schemas, r.Value, o.Value) || !r.Timestamp.Equal(o.Timestamp) ||
 			fmt.Sprint(headerPairs(r)) != fmt.Sprint(headerPairs(o)) {
 			t.Fatalf("at %s restored %s=%s %v %v, original %s=%s %v %v", pos, r.Key, r.Value, r.Timestamp, headerPairs(r),
 				o.Key, o.Value, o.Timestamp, headerPairs(o))
 		}
 	}
+}
+
+// sameJSONValue compares two JSON values: as bytes, or with schemas as the
+// JsonConverter reads them (the restored envelope is the converter's
+// writing of the restored schema and value).
+func sameJSONValue(t *testing.T, schemas bool, a, b []byte) bool {
+	if !schemas {
+		return string(a) == string(b)
+	}
+	c := converters.NewJSON()
+	canon := func(raw []byte) string {
+		s, v, err := c.ToConnect("items", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.FromConnect("items", s, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	return canon(a) == canon(b)
 }
 
 func headerPairs(r *kgo.Record) []string {
@@ -284,4 +332,54 @@ func headerPairs(r *kgo.Record) []string {
 		out = append(out, h.Key+"="+string(h.Value))
 	}
 	return out
+}
+
+// TestE2EWorkerStoreFailureInStatus: the bucket disappears during an
+// export to versitygw; once s3.part.retries retries have failed, the task
+// is FAILED with the store's error as its trace in GET .../status. With the
+// bucket back, a task restart finishes the export, each record once.
+func TestE2EWorkerStoreFailureInStatus(t *testing.T) {
+	s3 := testservice.S3(t)
+	bucket := s3.CreateBucket(t, "exports")
+	b := brokertest.Start(t, brokertest.WithProps(map[string]string{"num.partitions": "1"}))
+	w := e2e.StartWorker(t, b.Addr, nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produceSeq(t, cl, 0, 0, 200)
+	cfg := sinkConfig(s3.BucketURL(bucket))
+	cfg["aws.access.key.id"], cfg["aws.secret.access.key"] = s3.AccessKey, s3.SecretKey
+	cfg["s3.part.retries"], cfg["retry.backoff.ms"] = "2", "20"
+	e2e.Expect(t, 201, "POST", w.URL+"/connectors", map[string]any{"name": "export", "config": cfg})
+	committed := func(want int64) func() error {
+		return func() error {
+			n, err := e2e.SinkCommitted(w.URL, "export")
+			if err != nil {
+				return err
+			}
+			if n < want {
+				return fmt.Errorf("%d of %d committed", n, want)
+			}
+			return nil
+		}
+	}
+	e2e.Eventually(t, 60*time.Second, "the first records exported", committed(200))
+	dir := filepath.Join(s3.Root, bucket)
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	produceSeq(t, cl, 0, 200, 500)
+	st := e2e.WaitState(t, w.URL, "export", "RUNNING", "FAILED", 1)
+	if tr := st.Tasks[0].Trace; !strings.Contains(tr, "s3.part.retries=2") || !strings.Contains(tr, "NoSuchBucket") {
+		t.Fatalf("the task's trace does not show the store's failure: %q", tr)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	e2e.Expect(t, 204, "POST", w.URL+"/connectors/export/tasks/0/restart", nil)
+	e2e.WaitState(t, w.URL, "export", "RUNNING", "RUNNING", 1)
+	e2e.Eventually(t, 60*time.Second, "every record exported", committed(500))
+	checkExactlyOnce(t, dir, 1, 500)
 }

@@ -82,6 +82,58 @@ func TestUploadFailureRewindsAndRewrites(t *testing.T) {
 	}
 }
 
+// TestStoreFailureFailsTaskAfterRetries: with versitygw's bucket gone, the
+// first s3.part.retries failed uploads are retried (Put returns nil and
+// rewinds), the next one fails Put with the store's error naming the
+// partition and offset, so the task's status shows it; nothing past the
+// failed set is committable.
+func TestStoreFailureFailsTaskAfterRetries(t *testing.T) {
+	s3 := testservice.S3(t)
+	bucket := s3.CreateBucket(t, "exports")
+	ctx := context.Background()
+	tctx := &fakeTaskContext{}
+	task := &Task{}
+	if err := task.Start(ctx, tctx, map[string]string{
+		BlobURLConfig: s3.BucketURL(bucket), AWSAccessKeyConfig: s3.AccessKey, AWSSecretKeyConfig: s3.SecretKey,
+		FormatConfig: "JsonFormat", FlushSizeConfig: "10", RetryBackoffConfig: "1", PartRetriesConfig: "2",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer task.Stop()
+	tp := connect.TopicPartition{Topic: "t", Partition: 0}
+	if err := task.Put(ctx, richRecords("t", 0, 0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(s3.Root, bucket)
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Rename(dir+".away", dir)
+	for attempt := 1; attempt <= 3; attempt++ {
+		err := task.Put(ctx, richRecords("t", 0, 10, 10)) // read again after each rewind
+		if rw := tctx.takeRewinds(); rw[tp] != 10 {
+			t.Fatalf("attempt %d: rewinds %v, want %v at 10", attempt, rw, tp)
+		}
+		if attempt <= 2 {
+			if err != nil {
+				t.Fatalf("attempt %d (a retry of s3.part.retries=2) failed the task: %v", attempt, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "partition 0 from offset 10") || !strings.Contains(err.Error(), "3 times") ||
+			!strings.Contains(err.Error(), "NoSuchBucket") {
+			t.Fatalf("attempt 3: err = %v, want the store's error after 2 retries", err)
+		}
+	}
+	if err := task.Put(ctx, richRecords("t", 0, 10, 10)); err == nil {
+		t.Fatal("Put after the retries were exhausted succeeded")
+	}
+	out, err := task.PreCommit(ctx, map[connect.TopicPartition]int64{tp: 20})
+	if err != nil || out[tp] != 10 {
+		t.Fatalf("PreCommit = %v, %v, want 10", out, err)
+	}
+}
+
 // TestRecordErrorsAreReported: records the format cannot hold go to Report
 // (the dead letter queue with errors.tolerance=all) and are skipped; with
 // tolerance none the task fails naming topic, partition and offset.

@@ -13,9 +13,9 @@ import (
 )
 
 // ocfWriter writes an Avro object container file: the header (magic, the
-// avro.schema and avro.codec metadata in that order, a sync marker derived
-// from the schema) and blocks of about 1 MiB of encoded records, compressed
-// by the codec. Everything is deterministic, so a rewritten object has the
+// avro.schema, avro.codec and penstock.connect.schema metadata in that
+// order, a sync marker derived from the schema) and blocks of about 1 MiB
+// of encoded records, compressed by the codec. Everything is deterministic, so a rewritten object has the
 // same bytes. (hamba/avro's encoder writes its metadata map in random
 // order and picks a random sync marker.)
 type ocfWriter struct {
@@ -30,7 +30,7 @@ type ocfWriter struct {
 
 const ocfBlockBytes = 1 << 20
 
-func newOCFWriter(w io.Writer, schemaJSON []byte, codec string) (*ocfWriter, error) {
+func newOCFWriter(w io.Writer, schemaJSON []byte, codec, connectSchema string) (*ocfWriter, error) {
 	o := &ocfWriter{w: w, codec: codec}
 	sum := sha256.Sum256(schemaJSON)
 	copy(o.sync[:], sum[:16])
@@ -42,9 +42,10 @@ func newOCFWriter(w io.Writer, schemaJSON []byte, codec string) (*ocfWriter, err
 		o.zenc = enc
 	}
 	h := []byte("Obj\x01")
-	h = appendLong(h, 2)
+	h = appendLong(h, 3)
 	h = appendBytes(appendBytes(h, []byte("avro.schema")), schemaJSON)
 	h = appendBytes(appendBytes(h, []byte("avro.codec")), []byte(codec))
+	h = appendBytes(appendBytes(h, []byte(connectSchemaKey)), []byte(connectSchema))
 	h = appendLong(h, 0)
 	h = append(h, o.sync[:]...)
 	_, err := w.Write(h)

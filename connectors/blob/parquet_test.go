@@ -3,7 +3,12 @@ package blob
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/penstockhq/penstock/connect"
 )
@@ -44,5 +49,82 @@ func TestParquetRejectedRecordLeavesNoTrace(t *testing.T) {
 	clean, dirty := file(false), file(true)
 	if !bytes.Equal(clean, dirty) {
 		t.Fatalf("a file with rejected records (%d bytes) differs from one without (%d bytes)", len(dirty), len(clean))
+	}
+}
+
+// BenchmarkParquetWriter: the Parquet writer alone (no store), on the
+// records of bench/blob, prebuilt; run with -benchmem and compare with
+// BenchmarkParquetGeneric, parquet-go's own writer of the same rows.
+func BenchmarkParquetWriter(b *testing.B) {
+	s := connect.NewStructSchema("bench.Value",
+		connect.F("seq", connect.Int64Schema), connect.F("name", connect.StringSchema),
+		connect.F("amount", connect.Float64Schema), connect.F("at", connect.TimestampSchema()),
+		connect.F("note", connect.OptionalStringSchema))
+	recs := make([]connect.Record, 1024)
+	for i := range recs {
+		v := connect.NewStruct(s)
+		v.SetAt(0, int64(i))
+		v.SetAt(1, fmt.Sprintf("order %d", i))
+		v.SetAt(2, float64(i)/8)
+		v.SetAt(3, time.UnixMilli(int64(i)))
+		if i%3 != 0 {
+			v.SetAt(4, fmt.Sprintf("note number %d for the benchmark", i))
+		}
+		recs[i] = connect.Record{Topic: "bench", Offset: int64(i), ValueSchema: s, Value: v}
+	}
+	f, _ := newParquetFormat("snappy", 64<<20)
+	fw, err := f.open(io.Discard, s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := fw.write(&recs[i%len(recs)]); err != nil {
+			b.Fatal(err)
+		}
+		if i%100000 == 99999 {
+			if err := fw.close(); err != nil {
+				b.Fatal(err)
+			}
+			fw, _ = f.open(io.Discard, s)
+		}
+	}
+	if err := fw.close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkParquetGeneric(b *testing.B) {
+	type row struct {
+		Seq    int64     `parquet:"seq"`
+		Name   string    `parquet:"name"`
+		Amount float64   `parquet:"amount"`
+		At     time.Time `parquet:"at,timestamp(millisecond)"`
+		Note   *string   `parquet:"note,optional"`
+	}
+	rows := make([]row, 1024)
+	for i := range rows {
+		rows[i] = row{Seq: int64(i), Name: fmt.Sprintf("order %d", i), Amount: float64(i) / 8, At: time.UnixMilli(int64(i))}
+		if i%3 != 0 {
+			n := fmt.Sprintf("note number %d for the benchmark", i)
+			rows[i].Note = &n
+		}
+	}
+	w := parquet.NewGenericWriter[row](io.Discard, parquet.Compression(&parquet.Snappy))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i += 64 {
+		j := i % len(rows)
+		if _, err := w.Write(rows[j : j+64]); err != nil {
+			b.Fatal(err)
+		}
+		if i%100000 >= 100000-64 {
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+			w = parquet.NewGenericWriter[row](io.Discard, parquet.Compression(&parquet.Snappy))
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
 	}
 }

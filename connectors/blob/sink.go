@@ -35,7 +35,8 @@ type Task struct {
 	wctx     context.Context // the writers' lifetime: until Stop
 	stop     context.CancelFunc
 	parts    map[connect.TopicPartition]*partWriter
-	failures int // consecutive failed uploads, for the backoff
+	failures int   // consecutive failed uploads, for the backoff
+	fatal    error // the failure after the last of s3.part.retries: Put returns it
 	changes  *changeLog
 }
 
@@ -61,6 +62,7 @@ type partWriter struct {
 	next     int64                  // offset after the last record seen; -1: none yet
 	hold     int64                  // >= 0: a failed set's start, the most PreCommit may return
 	skip     bool                   // rewound in this Put: skip the partition's other records
+	last     *objectFile            // files[encoded]: the object the last record went to
 }
 
 // objectFile is one object being written.
@@ -122,12 +124,18 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 	if t.s == nil {
 		return errStopped
 	}
+	if t.fatal != nil {
+		return t.fatal
+	}
 	for _, pw := range t.parts {
 		pw.skip = false
 	}
 	now := time.Now()
+	var pw *partWriter
 	for _, rec := range records {
-		pw := t.part(connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition})
+		if pw == nil || rec.Partition != pw.tp.Partition || rec.Topic != pw.tp.Topic { // a batch is mostly one partition's
+			pw = t.part(connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition})
+		}
 		if pw.skip {
 			continue
 		}
@@ -154,7 +162,7 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 		t.failed(ctx, pw, start, err)
 	}
 	t.rotateScheduled(ctx, now)
-	return nil
+	return t.fatal
 }
 
 // add writes one record, closing the open set first when the record
@@ -203,12 +211,16 @@ func (t *Task) add(ctx context.Context, pw *partWriter, rec *connect.Record, now
 			}
 		}
 	}
-	f := pw.files[encoded]
+	f := pw.last
+	if f == nil || encoded != pw.encoded {
+		f = pw.files[encoded]
+	}
 	if f == nil {
 		if f, err = t.openFile(pw, encoded, rec); err != nil {
 			return err
 		}
 	}
+	pw.last = nil // set again below once the record is in
 	if err := f.fw.write(rec); err != nil {
 		if errors.Is(err, errRecord) && f.n == 0 {
 			pw.drop(encoded) // the object would be named after a record it does not hold
@@ -229,7 +241,7 @@ func (t *Task) add(ctx context.Context, pw *partWriter, rec *connect.Record, now
 		}
 	}
 	pw.count++
-	pw.encoded = encoded
+	pw.encoded, pw.last = encoded, f
 	if pw.count >= s.flushSize {
 		return t.commit(pw)
 	}
@@ -395,12 +407,18 @@ func (t *Task) commit(pw *partWriter) error {
 
 // failed handles a failed upload: the partition's open set is discarded,
 // the partition rewound to the set's first record, and the task backs off
-// before reading it again.
+// before reading it again; after s3.part.retries retries in a row it sets
+// t.fatal, which fails the task with the store's error in its status.
 func (t *Task) failed(ctx context.Context, pw *partWriter, start int64, err error) {
 	pw.abort()
 	pw.next, pw.hold, pw.skip = start, start, true
 	t.tctx.Rewind(map[connect.TopicPartition]int64{pw.tp: start})
 	t.failures++
+	if r := t.s.partRetries; r >= 0 && t.failures > r && t.fatal == nil {
+		t.fatal = fmt.Errorf("blob sink: writing %s partition %d from offset %d to the store failed %d times in a row (%s=%d): %w",
+			pw.tp.Topic, pw.tp.Partition, start, t.failures, PartRetriesConfig, r, err)
+		return
+	}
 	d := backoff(t.s.retryBackoff, t.failures)
 	t.log.Warn("blob sink: writing to the store failed; the objects will be written again from their first record",
 		"topic", pw.tp.Topic, "partition", pw.tp.Partition, "offset", start, "attempt", t.failures, "backoff", d, "error", err)
@@ -442,6 +460,7 @@ func (pw *partWriter) drop(encoded string) {
 	}
 	f.abort()
 	delete(pw.files, encoded)
+	pw.last = nil
 	for i, e := range pw.order {
 		if e == encoded {
 			pw.order = append(pw.order[:i], pw.order[i+1:]...)
@@ -472,7 +491,7 @@ func (pw *partWriter) abort() {
 func (pw *partWriter) reset() {
 	clear(pw.files)
 	pw.order = pw.order[:0]
-	pw.count, pw.schema, pw.encoded = 0, nil, ""
+	pw.count, pw.schema, pw.encoded, pw.last = 0, nil, "", nil
 }
 
 // Flush does nothing: objects are uploaded when a rotation rule closes them,

@@ -32,7 +32,7 @@ const (
 // fills.
 var sourceBinding = config.Bind(
 	config.ClassField(config.Key{Name: FormatConfig, Required: true, Importance: config.High, Group: groupFormat,
-		Doc: "The format of the objects to restore: JsonFormat (values come back schemaless) or ByteArrayFormat (values as bytes), by Confluent's class name or simple name."},
+		Doc: "The format of the objects to restore: JsonFormat (values come back schemaless), ByteArrayFormat (values as bytes), ParquetFormat or AvroFormat (values with the Connect schemas the sink keeps in the files' metadata; Parquet objects of any parquet.codec, each read whole into memory), by Confluent's class name or simple name."},
 		func(s *settings) *string { return &s.rawFormat }),
 	config.DurationField(config.Key{Name: PollIntervalConfig, Default: int64(10000), Validator: config.AtLeast(1), Importance: config.Low, Group: groupFormat,
 		Doc: "Penstock extension. How often the store is listed again for objects written since, in milliseconds."},
@@ -66,8 +66,8 @@ func sourceSettings(props map[string]string) (*settings, error) {
 	s, problems := storeSettings(v)
 	sourceBinding.Set(v, s)
 	s.format = formats[simpleName(s.rawFormat)]
-	if s.format != "json" && s.format != "bytearray" {
-		problems = append(problems, problem(FormatConfig, s.rawFormat, "the source restores JsonFormat and ByteArrayFormat objects"))
+	if s.format != "json" && s.format != "bytearray" && s.format != "parquet" && s.format != "avro" {
+		problems = append(problems, problem(FormatConfig, s.rawFormat, "the source restores JsonFormat, ByteArrayFormat, ParquetFormat and AvroFormat objects"))
 	}
 	if len(problems) > 0 {
 		return nil, configError(problems)
@@ -78,6 +78,7 @@ func sourceSettings(props map[string]string) (*settings, error) {
 // objectRef is a data object the source restores, known by its name.
 type objectRef struct {
 	key       string
+	ext       string // the extension its name ends with
 	topic     string
 	partition int32
 	start     int64
@@ -94,7 +95,7 @@ type SourceTask struct {
 	bucket   *blob.Bucket
 	tctx     connect.SourceTaskContext
 	log      *slog.Logger
-	ext      string
+	exts     []string // the data objects' extensions (Parquet: one per codec)
 	every    time.Duration
 	batch    int
 	pending  []objectRef                               // to restore, in order
@@ -121,7 +122,14 @@ func (t *SourceTask) Start(ctx context.Context, tctx connect.SourceTaskContext, 
 	if t.bucket, err = openBucket(ctx, s); err != nil {
 		return fmt.Errorf("blob source: %w", err)
 	}
-	t.s, t.tctx, t.ext = s, tctx, f.extension()
+	t.s, t.tctx, t.exts = s, tctx, []string{f.extension()}
+	if s.format == "parquet" {
+		t.exts = nil
+		for _, codec := range []string{"snappy", "gzip", "zstd", "none"} {
+			pf, _ := newParquetFormat(codec, 0)
+			t.exts = append(t.exts, pf.extension())
+		}
+	}
 	t.every, t.batch = s.every, s.batch
 	t.done = map[connect.TopicPartition]int64{}
 	t.resume = map[connect.TopicPartition]map[string]any{}
@@ -140,14 +148,24 @@ func (t *SourceTask) Start(ctx context.Context, tctx connect.SourceTaskContext, 
 // parseName reads topic, Kafka partition and start offset from an object
 // name; ok is false for other objects (side objects, foreign files).
 func (t *SourceTask) parseName(key string) (objectRef, bool) {
-	if !strings.HasSuffix(key, t.ext) || strings.HasSuffix(key, metaExtension) {
+	if strings.HasSuffix(key, metaExtension) {
+		return objectRef{}, false
+	}
+	ext := ""
+	for _, e := range t.exts {
+		if strings.HasSuffix(key, e) {
+			ext = e
+			break
+		}
+	}
+	if ext == "" {
 		return objectRef{}, false
 	}
 	name := key
 	if i := strings.LastIndex(name, t.s.dirDelim); i >= 0 {
 		name = name[i+len(t.s.dirDelim):]
 	}
-	parts := strings.Split(strings.TrimSuffix(name, t.ext), t.s.fileDelim)
+	parts := strings.Split(strings.TrimSuffix(name, ext), t.s.fileDelim)
 	if len(parts) < 3 {
 		return objectRef{}, false
 	}
@@ -156,7 +174,7 @@ func (t *SourceTask) parseName(key string) (objectRef, bool) {
 	if err1 != nil || err2 != nil {
 		return objectRef{}, false
 	}
-	return objectRef{key: key, topic: strings.Join(parts[:len(parts)-2], t.s.fileDelim), partition: int32(p), start: start}, true
+	return objectRef{key: key, ext: ext, topic: strings.Join(parts[:len(parts)-2], t.s.fileDelim), partition: int32(p), start: start}, true
 }
 
 // list finds the objects not restored yet, in restore order.
@@ -297,11 +315,23 @@ func (t *SourceTask) Stop() error {
 	return nil
 }
 
+// valueReader reads the values of a data object one record at a time,
+// with their Connect schemas; io.EOF at its end.
+type valueReader interface {
+	next() (*connect.Schema, any, error)
+}
+
+var (
+	_ valueReader = (*parquetValues)(nil)
+	_ valueReader = (*avroValues)(nil)
+)
+
 // objectReader reads one data object and its side object in step.
 type objectReader struct {
 	t       *SourceTask
 	ref     objectRef
-	data    *bufio.Reader
+	data    *bufio.Reader // lines (JsonFormat, ByteArrayFormat)
+	values  valueReader   // or values (ParquetFormat, AvroFormat)
 	meta    *bufio.Reader
 	closers []io.Closer
 	n       int64 // records read
@@ -314,26 +344,27 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		return nil, fmt.Errorf("reading %s: %w", ref.key, err)
 	}
 	r.closers = append(r.closers, br)
-	var in io.Reader = br
-	switch t.s.compression {
-	case "gzip":
-		z, err := gzip.NewReader(br)
+	if t.s.format == "parquet" || t.s.format == "avro" {
+		var err error
+		if t.s.format == "avro" {
+			r.values, err = newAvroValues(br)
+		} else if data, rerr := io.ReadAll(br); rerr != nil {
+			err = rerr
+		} else {
+			r.values, err = newParquetValues(data)
+		}
 		if err != nil {
 			r.close()
 			return nil, fmt.Errorf("reading %s: %w", ref.key, err)
 		}
-		in = z
-	case "zstd":
-		z, err := zstd.NewReader(br)
-		if err != nil {
-			r.close()
-			return nil, fmt.Errorf("reading %s: %w", ref.key, err)
-		}
-		in = z
-		r.closers = append(r.closers, closerFunc(func() error { z.Close(); return nil }))
 	}
-	r.data = bufio.NewReaderSize(in, 64<<10)
-	mkey := strings.TrimSuffix(ref.key, t.ext) + metaExtension
+	if r.values == nil {
+		if err := r.openLines(br); err != nil {
+			r.close()
+			return nil, fmt.Errorf("reading %s: %w", ref.key, err)
+		}
+	}
+	mkey := strings.TrimSuffix(ref.key, ref.ext) + metaExtension
 	if ok, _ := t.bucket.Exists(ctx, mkey); ok {
 		mr, err := t.bucket.NewReader(ctx, mkey, nil)
 		if err != nil {
@@ -344,6 +375,29 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		r.meta = bufio.NewReaderSize(mr, 32<<10)
 	}
 	return r, nil
+}
+
+// openLines reads the lines of a JsonFormat or ByteArrayFormat object,
+// decompressed per the compression key.
+func (r *objectReader) openLines(br io.Reader) error {
+	var in io.Reader = br
+	switch r.t.s.compression {
+	case "gzip":
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			return err
+		}
+		in = z
+	case "zstd":
+		z, err := zstd.NewReader(br)
+		if err != nil {
+			return err
+		}
+		in = z
+		r.closers = append(r.closers, closerFunc(func() error { z.Close(); return nil }))
+	}
+	r.data = bufio.NewReaderSize(in, 64<<10)
+	return nil
 }
 
 type closerFunc func() error
@@ -371,7 +425,11 @@ func readLine(b *bufio.Reader) ([]byte, error) {
 // skip passes over n records already produced.
 func (r *objectReader) skip(n int64) error {
 	for ; r.n < n; r.n++ {
-		if _, err := readLine(r.data); err != nil {
+		if r.values != nil {
+			if _, _, err := r.values.next(); err != nil {
+				return fmt.Errorf("resuming %s at record %d: %w", r.ref.key, n, err)
+			}
+		} else if _, err := readLine(r.data); err != nil {
 			return fmt.Errorf("resuming %s at record %d: %w", r.ref.key, n, err)
 		}
 		if r.meta != nil {
@@ -393,8 +451,19 @@ type metaLine struct {
 
 // next returns the object's next record, or io.EOF.
 func (r *objectReader) next() (*connect.Record, error) {
-	line, err := readLine(r.data)
+	var line []byte
+	var vs *connect.Schema
+	var v any
+	var err error
+	if r.values != nil {
+		vs, v, err = r.values.next()
+	} else {
+		line, err = readLine(r.data)
+	}
 	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			err = fmt.Errorf("object %s record %d: %w", r.ref.key, r.n, err)
+		}
 		return nil, err
 	}
 	t := r.t
@@ -402,11 +471,14 @@ func (r *objectReader) next() (*connect.Record, error) {
 		SourcePartition: sourcePartition(connect.TopicPartition{Topic: r.ref.topic, Partition: r.ref.partition}),
 		SourceOffset:    map[string]any{"object": r.ref.key, "records": r.n + 1}}
 	where := fmt.Sprintf("object %s record %d", r.ref.key, r.n)
-	if t.values != nil {
+	switch {
+	case r.values != nil:
+		rec.ValueSchema, rec.Value = vs, v
+	case t.values != nil:
 		if rec.ValueSchema, rec.Value, err = t.values.ToConnect(r.ref.topic, line); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
-	} else {
+	default:
 		rec.ValueSchema, rec.Value = connect.OptionalBytesSchema, append([]byte(nil), line...)
 	}
 	if r.meta != nil {

@@ -4,15 +4,13 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/penstockhq/penstock/connect"
 )
 
-// TableProgress is one table's snapshot progress.
-type TableProgress struct {
-	Table     string // the table's qualified name
-	RowsRead  int64
-	Estimated int64 // the database's row estimate at the start; -1 when it has none
-	Done      bool
-}
+// TableProgress is one table's snapshot progress: connect's type, so CDC
+// tasks implement connect.SnapshotProgresser.
+type TableProgress = connect.TableProgress
 
 // TableCounter counts one table's rows while the chunks of it are read, on
 // several goroutines.

@@ -1,11 +1,13 @@
 package mysql
 
 import (
+	"crypto/x509"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/penstockhq/penstock/connect/config"
@@ -22,6 +24,8 @@ const (
 	KeyPassword         = debezium.KeyPassword
 	KeyServerID         = "database.server.id"
 	KeySSLMode          = "database.ssl.mode"
+	KeySSLTruststore    = "database.ssl.truststore"
+	KeySSLTruststorePw  = "database.ssl.truststore.password"
 	KeyTopicPrefix      = debezium.KeyTopicPrefix
 	KeyDBInclude        = "database.include.list"
 	KeyDBExclude        = "database.exclude.list"
@@ -114,8 +118,14 @@ var binding = config.Bind(
 		func(s *settings) *int64 { return &s.serverIDSet }),
 	config.StringField(config.Key{Name: KeySSLMode, Default: "disabled", Importance: config.Medium, Group: gConn,
 		Validator: config.OneOf("disabled", "preferred", "required", "verify_ca", "verify_identity"),
-		Doc:       "TLS of the connections: disabled, preferred (TLS when the server offers it, unverified), required (TLS, unverified), verify_ca or verify_identity (TLS with the system's CAs; verify_identity also checks the host name)."},
+		Doc:       "TLS of the connections: disabled, preferred (TLS when the server offers it, unverified), required (TLS, unverified), verify_ca (TLS with a certificate signed by a CA of " + KeySSLTruststore + ", or of the system's when unset) or verify_identity (verify_ca, and the certificate names " + KeyHostname + ")."},
 		func(s *settings) *string { return &s.sslMode }),
+	config.StringField(config.Key{Name: KeySSLTruststore, Importance: config.Low, Group: gConn,
+		Doc: "File of the CA certificates verify_ca and verify_identity trust instead of the system's: PEM, or PKCS12 (convert a JKS truststore with keytool -importkeystore -deststoretype PKCS12)."},
+		func(s *settings) *string { return &s.truststore }),
+	config.PasswordField(config.Key{Name: KeySSLTruststorePw, Importance: config.Low, Group: gConn,
+		Doc: "Password of a PKCS12 " + KeySSLTruststore + "."},
+		func(s *settings) *config.Secret { return &s.truststorePw }),
 	config.StringField(config.Key{Name: KeyTopicPrefix, Required: true, Importance: config.High, Group: gEvents,
 		Validator: debezium.TopicPrefixValidator(),
 		Doc:       "Prefix of every topic name (<prefix>.<database>.<table>), the schema change topic's name, and the logical name of the server in source.name and the source partition."},
@@ -240,6 +250,10 @@ type settings struct {
 	serverIDSet      int64 // database.server.id as configured, 0 when unset
 	serverID         uint32
 	sslMode          string
+	truststore       string
+	truststorePw     config.Secret
+	roots            *x509.CertPool // the truststore's CAs; nil: the system's
+	plainFallback    atomic.Bool    // preferred, and the server offers no TLS
 	prefix           string
 	lists            struct{ dbIn, dbEx, tableIn, tableEx, colIn, colEx, gtidIn, gtidEx []string }
 	filter           *debezium.Filter
@@ -294,6 +308,11 @@ func parseSettings(props map[string]string) (*settings, error) {
 		return nil, fmt.Errorf("%s: %w", KeyMessageKeyCols, err)
 	}
 	s.password = s.secret.Value()
+	if s.truststore != "" {
+		if s.roots, err = loadTruststore(s.truststore, s.truststorePw.Value()); err != nil {
+			return nil, err
+		}
+	}
 	if s.serverIDSet > 0 {
 		s.serverID = uint32(s.serverIDSet)
 	} else {

@@ -7,7 +7,17 @@
 // schemas: topic <topic.prefix>.<database>.<table>, key
 // <prefix>.<db>.<table>.Key, value <prefix>.<db>.<table>.Envelope {before,
 // after, source, transaction, op, ts_ms, ts_us, ts_ns}, with MySQL's source
-// block (server_id, gtid, file, pos, row, thread, query).
+// block (server_id, gtid, file, pos, row, thread, query). The row images
+// of captured tables are read from the binlog bytes straight into the
+// records' values (decode.go), as go-mysql's decoding followed by the type
+// conversions would make them; go-mysql decodes what that does not read
+// (MySQL's binary JSON, partial JSON updates) and the signal table.
+//
+// database.ssl.mode is Debezium's: preferred and required encrypt without
+// checking the certificate (preferred falls back to a plain connection when
+// the server offers no TLS), verify_ca checks that a CA of
+// database.ssl.truststore (PEM or PKCS12; the system's CAs when unset)
+// signed it, verify_identity also that it names database.hostname.
 //
 // # Snapshots
 //
@@ -20,7 +30,7 @@
 // in parallel; a large table with a single-column integer primary key is
 // split into key ranges of about snapshot.chunk.size rows. Progress is
 // logged, returned by Task.Progress and exported as the gauges
-// penstock_mysql_snapshot_rows_read and penstock_mysql_snapshot_rows_estimated.
+// penstock_snapshot_rows_read and penstock_snapshot_rows_estimated (docs/metrics.md).
 // With snapshot.locking.mode=none one connection reads without a lock; on
 // MariaDB its position is still exact (binlog_snapshot_file/position).
 //

@@ -72,6 +72,10 @@ func TestSnapshotThenStreamUnderWrites(t *testing.T) {
 	if len(prog) != 1 || !prog[0].Done || prog[0].RowsRead < 15000 {
 		t.Errorf("progress = %+v", prog)
 	}
+	// Streaming read binlog events: the lag behind them is known, in time.
+	if lag := task.SourceLag(); lag.Behind < 0 || lag.Behind > time.Minute || lag.Bytes != -1 {
+		t.Errorf("source lag = %+v", lag)
+	}
 }
 
 // replay applies the change events of topic in order and fails on a change

@@ -1,41 +1,121 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // tlsConfig returns the TLS configuration database.ssl.mode asks for, nil
-// for none.
+// for none. As Debezium's (MySQL Connector/J's sslMode): preferred and
+// required encrypt without checking the certificate, verify_ca checks that
+// a trusted CA signed it, verify_identity also that it names the host.
 func (s *settings) tlsConfig() *tls.Config {
 	switch s.sslMode {
 	case "preferred", "required":
+		if s.sslMode == "preferred" && s.plainFallback.Load() {
+			return nil
+		}
 		return &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the modes ask for encryption without verification
-	case "verify_ca", "verify_identity":
-		return &tls.Config{ServerName: s.host}
+	case "verify_ca":
+		roots := s.roots
+		return &tls.Config{
+			InsecureSkipVerify: true, //nolint:gosec // the chain is verified below, the host name is not
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return errors.New("the server sent no certificate")
+				}
+				opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+				for _, c := range cs.PeerCertificates[1:] {
+					opts.Intermediates.AddCert(c)
+				}
+				_, err := cs.PeerCertificates[0].Verify(opts)
+				return err
+			},
+		}
+	case "verify_identity":
+		return &tls.Config{ServerName: s.host, RootCAs: s.roots}
 	}
 	return nil
 }
 
-// connect opens a client connection with the session settings the value
-// conversions expect: UTF-8 text and TIMESTAMP values in UTC.
-func (s *settings) connect(ctx context.Context) (*client.Conn, error) {
-	opts := []client.Option{}
-	if tc := s.tlsConfig(); tc != nil {
-		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(tc); return nil })
-	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conn, err := client.ConnectWithContext(dctx, s.addr(), s.user, s.password, "", 30*time.Second, opts...)
+// loadTruststore reads the CA certificates of a PEM or PKCS12 file.
+func loadTruststore(path, password string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s as %s: %w", s.addr(), s.user, err)
+		return nil, fmt.Errorf("%s: %w", KeySSLTruststore, err)
+	}
+	pool := x509.NewCertPool()
+	if bytes.Contains(b, []byte("-----BEGIN")) {
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%s %s: no PEM certificate in it", KeySSLTruststore, path)
+		}
+		return pool, nil
+	}
+	certs, err := pkcs12.DecodeTrustStore(b, password)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: neither PEM nor a PKCS12 truststore readable with %s (JKS: convert it with keytool -importkeystore -deststoretype PKCS12): %w",
+			KeySSLTruststore, path, KeySSLTruststorePw, err)
+	}
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// errNoServerTLS is go-mysql's error when the server offers no TLS.
+const errNoServerTLS = "does not support TLS"
+
+// tlsError explains a failed connection in terms of database.ssl.mode.
+func (s *settings) tlsError(err error) error {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	msg := err.Error()
+	switch {
+	case s.sslMode == "disabled":
+		return err
+	case strings.Contains(msg, errNoServerTLS):
+		return fmt.Errorf("%s=%s but the server offers no TLS (give it ssl_cert and ssl_key, or use %s=preferred or disabled): %w",
+			KeySSLMode, s.sslMode, KeySSLMode, err)
+	case errors.As(err, &unknownCA) || strings.Contains(msg, "certificate signed by unknown authority"):
+		trust := "the system's CAs"
+		if s.truststore != "" {
+			trust = KeySSLTruststore + " " + s.truststore
+		}
+		return fmt.Errorf("%s=%s: the server's certificate is not signed by a CA of %s (set %s to the file of the CA that signed it): %w",
+			KeySSLMode, s.sslMode, trust, KeySSLTruststore, err)
+	case errors.As(err, &hostname) || strings.Contains(msg, "certificate is valid for") || strings.Contains(msg, "doesn't contain any IP SANs"):
+		return fmt.Errorf("%s=verify_identity: the server's certificate does not name %s=%s (connect by a name it holds, or use verify_ca): %w",
+			KeySSLMode, KeyHostname, s.host, err)
+	case errors.As(err, &invalid) || strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
+		return fmt.Errorf("%s=%s: TLS with the server failed: %w", KeySSLMode, s.sslMode, err)
+	}
+	return err
+}
+
+// connect opens a client connection with the session settings the value
+// conversions expect: UTF-8 text and TIMESTAMP values in UTC. With
+// database.ssl.mode=preferred and a server that offers no TLS, it and the
+// binlog connections fall back to plain connections.
+func (s *settings) connect(ctx context.Context) (*client.Conn, error) {
+	conn, err := s.dial(ctx)
+	if err != nil && s.sslMode == "preferred" && !s.plainFallback.Load() && strings.Contains(err.Error(), errNoServerTLS) {
+		s.plainFallback.Store(true)
+		conn, err = s.dial(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s as %s: %w", s.addr(), s.user, s.tlsError(err))
 	}
 	for _, q := range []string{"SET NAMES utf8mb4", "SET time_zone = '+00:00'"} {
 		if _, err := conn.Execute(q); err != nil {
@@ -44,6 +124,16 @@ func (s *settings) connect(ctx context.Context) (*client.Conn, error) {
 		}
 	}
 	return conn, nil
+}
+
+func (s *settings) dial(ctx context.Context) (*client.Conn, error) {
+	opts := []client.Option{}
+	if tc := s.tlsConfig(); tc != nil {
+		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(tc); return nil })
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return client.ConnectWithContext(dctx, s.addr(), s.user, s.password, "", 30*time.Second, opts...)
 }
 
 // serverInfo is what the connector learns about the server at start.

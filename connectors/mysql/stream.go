@@ -71,6 +71,7 @@ type streamer struct {
 	model  *schemaModel
 	hist   *historyStore
 	batch  []*connect.Record
+	imgs   []rowValues // images' result, reused
 	lastHB time.Time
 	lag    prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
 }
@@ -115,6 +116,9 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 		// into every transaction's last event.
 		DiscardGTIDSet:   true,
 		DisableRetrySync: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Events read ahead of handle(): enough to keep reading while a
+		// batch is pushed; go-mysql's 10240 held up to 80 MiB of packets.
+		EventCacheCount: 512,
 	}
 	cfg.RowsEventDecodeFunc = rowsDecoder(s)
 	if info.flavor == gm.MariaDBFlavor && s.includeQuery {
@@ -170,13 +174,15 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	}
 }
 
-// rowsDecoder returns go-mysql's rows event decoder that leaves the rows of
+// rowsDecoder returns go-mysql's rows event decoder. It leaves the rows of
 // tables neither captured nor the signal table undecoded: rows() ignores
-// them. It runs on go-mysql's reading goroutine, with a cache of its own.
+// them; those of captured tables as pendingRows, which images() reads
+// straight into Connect values (decode.go); go-mysql decodes the signal
+// table's. It runs on go-mysql's reading goroutine, with a cache of its own.
 func rowsDecoder(s *settings) func(*replication.RowsEvent, []byte) error {
 	type decision struct {
-		tm   *replication.TableMapEvent
-		want bool
+		tm           *replication.TableMapEvent
+		want, signal bool
 	}
 	seen := map[uint64]decision{}
 	return func(e *replication.RowsEvent, data []byte) error {
@@ -190,13 +196,18 @@ func rowsDecoder(s *settings) func(*replication.RowsEvent, []byte) error {
 				clear(seen)
 			}
 			db, name := string(e.Table.Schema), string(e.Table.Table)
-			d = decision{tm: e.Table, want: s.filter.Table(db, name) || s.signalTable == db+"."+name}
+			d = decision{tm: e.Table, signal: s.signalTable == db+"."+name}
+			d.want = d.signal || s.filter.Table(db, name)
 			seen[e.TableID] = d
 		}
-		if !d.want {
+		switch {
+		case !d.want:
 			return nil
+		case d.signal:
+			return e.DecodeData(pos, data)
 		}
-		return e.DecodeData(pos, data)
+		e.Rows = [][]any{{pendingRows(data[pos:])}}
+		return nil
 	}
 }
 
@@ -288,7 +299,9 @@ func (st *streamer) handle(ev *replication.BinlogEvent) error {
 		if st.lag == nil {
 			st.lag = streamLagSeconds.WithLabelValues(st.s.prefix)
 		}
-		st.lag.Set(time.Since(time.Unix(int64(h.Timestamp), 0)).Seconds())
+		behind := time.Since(time.Unix(int64(h.Timestamp), 0))
+		st.lag.Set(behind.Seconds())
+		st.t.behind.Store(int64(behind))
 	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
@@ -655,7 +668,11 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 		return nil
 	}
 	ts := int64(h.Timestamp)
-	for i := 0; i+step <= len(e.Rows); i += step {
+	images, err := st.images(h, e, tbl, step == 2)
+	if err != nil {
+		return err
+	}
+	for i := 0; i+step <= len(images); i += step {
 		row := int64(i / step)
 		if row < skipRows {
 			continue
@@ -663,27 +680,11 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 		var before, after *rowValues
 		switch op {
 		case "c":
-			r, err := tbl.decodeRow(e.Rows[i], true, st.arena)
-			if err != nil {
-				return err
-			}
-			after = &r
+			after = &images[i]
 		case "d":
-			r, err := tbl.decodeRow(e.Rows[i], true, st.arena)
-			if err != nil {
-				return err
-			}
-			before = &r
+			before = &images[i]
 		case "u":
-			b, err := tbl.decodeRow(e.Rows[i], true, st.arena)
-			if err != nil {
-				return err
-			}
-			a, err := tbl.decodeRow(e.Rows[i+1], true, st.arena)
-			if err != nil {
-				return err
-			}
-			before, after = &b, &a
+			before, after = &images[i], &images[i+1]
 		}
 		if before != nil {
 			st.supersede(tbl, before.key)
@@ -728,6 +729,43 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 		return st.flush()
 	}
 	return nil
+}
+
+// images returns the row images of a rows event of tbl as key and value
+// structs: before and after of each row in turn for updates. They are valid
+// until the next call.
+func (st *streamer) images(h *replication.EventHeader, e *replication.RowsEvent, tbl *table, update bool) ([]rowValues, error) {
+	out := st.imgs[:0]
+	defer func() { st.imgs = out[:0] }()
+	if data, ok := pending(e); ok {
+		plan := tbl.planFor(e.Table)
+		if plan.ok && int(e.ColumnCount) == len(plan.cols) && h.EventType != replication.PARTIAL_UPDATE_ROWS_EVENT {
+			switch h.EventType {
+			case replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1,
+				replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+				var err error
+				if data, err = gm.DecompressMariadbData(data); err != nil {
+					return nil, fmt.Errorf("%s.%s: rows event: %w", tbl.db, tbl.name, err)
+				}
+			}
+			var err error
+			out, err = plan.rows(tbl, e, data, update, st.arena, out)
+			return out, err
+		}
+		// A column only go-mysql reads (MySQL's binary JSON...), or
+		// MySQL's partial JSON update.
+		if err := e.DecodeData(0, data); err != nil {
+			return nil, fmt.Errorf("%s.%s: rows event: %w", tbl.db, tbl.name, err)
+		}
+	}
+	for _, row := range e.Rows {
+		r, err := tbl.decodeRow(row, true, st.arena)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // isSignalTable reports whether t is the signal table db.name, without

@@ -34,6 +34,7 @@ type table struct {
 	valSchema *connect.Schema
 	envSchema *connect.Schema
 	keyCount  int
+	plan      *binlogPlan // how its rows events' images are read (decode.go)
 }
 
 // buildTable makes the table of db.name from its column definitions and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -65,12 +66,25 @@ type Task struct {
 	source    *debezium.Source // fills the common source block fields
 	progress  debezium.SnapshotProgress
 	stopOnce  sync.Once
+	// behind is the binlog lag at the last event read, in nanoseconds; -1
+	// before the first.
+	behind atomic.Int64
 	// finished is closed by initial_only when the snapshot is complete.
 	finished chan struct{}
 }
 
 // NewTask returns an unstarted task.
-func NewTask() *Task { return &Task{} }
+func NewTask() *Task {
+	t := &Task{}
+	t.behind.Store(-1)
+	return t
+}
+
+// The runtime shows a task's snapshot progress and lag through these.
+var (
+	_ connect.SnapshotProgresser = (*Task)(nil)
+	_ connect.SourceLagger       = (*Task)(nil)
+)
 
 // Start validates the properties, then starts reading in the background:
 // server problems (binlog settings, privileges) surface as the error of a
@@ -131,6 +145,12 @@ func (t *Task) Stop() error {
 // Progress returns the snapshot progress per table (rows read and the
 // server's row estimate); empty when no snapshot ran.
 func (t *Task) Progress() []TableProgress { return t.progress.List() }
+
+// SourceLag returns how far behind the server the last binlog event read
+// was (penstock_cdc_source_lag_seconds); the byte lag is not known.
+func (t *Task) SourceLag() connect.SourceLag {
+	return connect.SourceLag{Bytes: -1, Behind: time.Duration(t.behind.Load())}
+}
 
 // newSourceFor returns the filler of the source blocks' common fields.
 func newSourceFor(s *settings) *debezium.Source {

@@ -80,6 +80,7 @@ type codec struct {
 	scale    int32
 	fsp      int
 	values   []string
+	boxed    []any                // values as interface values, boxed once
 	latin1   bool                 // binlog bytes are latin1 (cp1252) text
 	encode   func([]byte) any     // binary.handling.mode
 	date     func(days int32) any // time.precision.mode's DATE value
@@ -175,6 +176,10 @@ func (s *settings) codecFor(d *colDef) (codec, error) {
 		c.kind, sch = kYear, debezium.YearSchema()
 	case "enum":
 		c.kind, sch = kEnum, debezium.EnumSchema(d.values)
+		c.boxed = make([]any, len(d.values))
+		for i, v := range d.values {
+			c.boxed[i] = v
+		}
 	case "set":
 		c.kind = kSet
 		sch = debezium.EnumSetSchema(d.values)
@@ -268,14 +273,10 @@ func (c *codec) convert(v any, fromBinlog bool, a *structArena) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := make([]byte, (c.bits+7)/8)
-		for i := range out {
-			out[i] = byte(n >> (8 * i))
-		}
-		return out, nil
+		return c.bitsValue(n), nil
 	case kString:
 		if fromBinlog && c.latin1 {
-			return charmap.Windows1252.NewDecoder().String(text(v))
+			return latin1Text(text(v))
 		}
 		if _, ok := v.(string); ok {
 			return v, nil // go-mysql's own string: no new box
@@ -290,11 +291,7 @@ func (c *codec) convert(v any, fromBinlog bool, a *structArena) (any, error) {
 		}
 		return text(v), nil
 	case kBytes:
-		b := raw(v)
-		if len(b) < c.padTo {
-			b = append(append(make([]byte, 0, c.padTo), b...), make([]byte, c.padTo-len(b))...)
-		}
-		return c.encode(bytes.Clone(b)), nil
+		return c.bytesValue(raw(v)), nil
 	case kDate:
 		days, zero, err := parseDate(text(v))
 		if err != nil {
@@ -331,10 +328,7 @@ func (c *codec) convert(v any, fromBinlog bool, a *structArena) (any, error) {
 			return nil, err
 		}
 		if zero {
-			if c.schema.Optional {
-				return nil, nil
-			}
-			return formatZoned(0, c.fsp), nil
+			return c.zeroTimestamp(), nil
 		}
 		return formatZoned(us, c.fsp), nil
 	case kYear:
@@ -351,34 +345,82 @@ func (c *codec) convert(v any, fromBinlog bool, a *structArena) (any, error) {
 	case kEnum:
 		switch x := v.(type) {
 		case int64:
-			if x <= 0 || int(x) > len(c.values) {
-				return "", nil
-			}
-			return c.values[x-1], nil
+			return c.enumValue(x), nil
 		}
 		return text(v), nil
 	case kSet:
 		if x, ok := v.(int64); ok {
-			var parts []string
-			for i, val := range c.values {
-				if x&(1<<i) != 0 {
-					parts = append(parts, val)
-				}
-			}
-			return strings.Join(parts, ","), nil
+			return c.setValue(x), nil
 		}
 		return text(v), nil
 	case kGeometry:
-		b := raw(v)
-		if len(b) < 4 {
-			return nil, fmt.Errorf("geometry value of %d bytes", len(b))
-		}
-		st := connect.NewStruct(c.schema)
-		st.SetAt(0, append([]byte(nil), b[4:]...))
-		st.SetAt(1, int32(binary.LittleEndian.Uint32(b[:4])))
-		return st, nil
+		return c.geometry(raw(v))
 	}
 	return nil, fmt.Errorf("unknown value kind %d", c.kind)
+}
+
+// bitsValue is a BIT(n>1) value: its bytes, least significant first.
+func (c *codec) bitsValue(n uint64) []byte {
+	out := make([]byte, (c.bits+7)/8)
+	for i := range out {
+		out[i] = byte(n >> (8 * i))
+	}
+	return out
+}
+
+// bytesValue is a binary string's value in binary.handling.mode, on a copy
+// of b (BINARY(n) padded back to n bytes).
+func (c *codec) bytesValue(b []byte) any {
+	if len(b) < c.padTo {
+		b = append(append(make([]byte, 0, c.padTo), b...), make([]byte, c.padTo-len(b))...)
+	}
+	return c.encode(bytes.Clone(b))
+}
+
+// latin1Text decodes a latin1 (cp1252) string.
+func latin1Text(s string) (any, error) {
+	return charmap.Windows1252.NewDecoder().String(s)
+}
+
+// zeroTimestamp is the value of a zero TIMESTAMP: null when the column
+// allows it, else the epoch.
+func (c *codec) zeroTimestamp() any {
+	if c.schema.Optional {
+		return nil
+	}
+	return formatZoned(0, c.fsp)
+}
+
+// enumValue is the ENUM value of index n (1-based; 0 and out of range: the
+// empty string MySQL stores for an invalid value).
+func (c *codec) enumValue(n int64) any {
+	if n <= 0 || int(n) > len(c.boxed) {
+		return ""
+	}
+	return c.boxed[n-1]
+}
+
+// setValue is the SET value of the member bits n.
+func (c *codec) setValue(n int64) string {
+	var parts []string
+	for i, val := range c.values {
+		if n&(1<<i) != 0 {
+			parts = append(parts, val)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// geometry is Debezium's Geometry struct of a value: SRID (4 bytes, little
+// endian), then WKB.
+func (c *codec) geometry(b []byte) (any, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("geometry value of %d bytes", len(b))
+	}
+	st := connect.NewStruct(c.schema)
+	st.SetAt(0, append([]byte(nil), b[4:]...))
+	st.SetAt(1, int32(binary.LittleEndian.Uint32(b[:4])))
+	return st, nil
 }
 
 // same reports whether the integer v already has the Go type and
@@ -476,23 +518,30 @@ func (c *codec) bitValue(v any) (uint64, error) {
 }
 
 func (c *codec) decimal(v any, a *structArena) (any, error) {
-	s := text(v)
+	if c.schema.Type == connect.TypeBytes {
+		if u, ok := v.(uint64); ok { // BIGINT UNSIGNED in precise mode
+			return connect.Decimal{Unscaled: new(big.Int).SetUint64(u), Scale: 0}, nil
+		}
+		if n, ok := v.(int64); ok {
+			return connect.Decimal{Unscaled: new(big.Int).SetUint64(uint64(n)), Scale: 0}, nil
+		}
+	}
+	return decimalValue(c, text(v), a)
+}
+
+// decimalValue converts the text of a decimal number into the column's
+// value in decimal.handling.mode.
+func decimalValue[T string | []byte](c *codec, s T, a *structArena) (any, error) {
 	switch c.schema.Type {
 	case connect.TypeString:
-		return s, nil
+		return string(s), nil
 	case connect.TypeFloat64:
-		return strconv.ParseFloat(s, 64)
-	}
-	if u, ok := v.(uint64); ok { // BIGINT UNSIGNED in precise mode
-		return connect.Decimal{Unscaled: new(big.Int).SetUint64(u), Scale: 0}, nil
-	}
-	if n, ok := v.(int64); ok {
-		return connect.Decimal{Unscaled: new(big.Int).SetUint64(uint64(n)), Scale: 0}, nil
+		return strconv.ParseFloat(string(s), 64)
 	}
 	if n, ok := smallDecimal(s, c.scale); ok {
 		return connect.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
 	}
-	d, err := connect.ParseDecimal(s)
+	d, err := connect.ParseDecimal(string(s))
 	if err != nil {
 		return nil, err
 	}
@@ -502,8 +551,8 @@ func (c *codec) decimal(v any, a *structArena) (any, error) {
 // smallDecimal reads a plain decimal of at most 18 digits with at most
 // scale fraction digits as its unscaled value at scale, without big.Int
 // parsing.
-func smallDecimal(s string, scale int32) (int64, bool) {
-	neg := strings.HasPrefix(s, "-")
+func smallDecimal[T string | []byte](s T, scale int32) (int64, bool) {
+	neg := len(s) > 0 && s[0] == '-'
 	if neg {
 		s = s[1:]
 	}

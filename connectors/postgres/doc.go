@@ -21,8 +21,8 @@
 // split into key ranges of about snapshot.chunk.size rows, so a single large
 // table is read by several connections. Progress is logged, returned by
 // Task.Progress and exported as the gauges
-// penstock_postgres_snapshot_rows_read and
-// penstock_postgres_snapshot_rows_estimated. A task restarted before its
+// penstock_snapshot_rows_read and
+// penstock_snapshot_rows_estimated (docs/metrics.md). A task restarted before its
 // snapshot finished recreates the slot and snapshots again.
 //
 // # Incremental snapshots

@@ -5,26 +5,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// slotLagBytes is PostgreSQL's own; snapshot progress and the time behind
+// the source (from commit timestamps) are the shared CDC metrics of
+// connectors/debezium.
 var (
 	slotLagBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "penstock_postgres_slot_lag_bytes",
 		Help: "WAL bytes between the server's current position and the slot's confirmed flush LSN: what the server keeps for the connector.",
 	}, []string{"server", "slot"})
-	snapshotRowsRead = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "penstock_postgres_snapshot_rows_read",
-		Help: "Rows of a table read by the running or last snapshot.",
-	}, []string{"server", "table"})
-	snapshotRowsEstimated = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "penstock_postgres_snapshot_rows_estimated",
-		Help: "The planner's row estimate (pg_class.reltuples) of a snapshotted table.",
-	}, []string{"server", "table"})
+	snapshotRowsRead      = debezium.SnapshotRowsRead
+	snapshotRowsEstimated = debezium.SnapshotRowsEstimated
 )
 
-// Collectors returns the connector's Prometheus metrics. They are registered
-// with prometheus.DefaultRegisterer when the package loads; a runtime with
-// its own registry registers them there.
+// Collectors returns the connector's own Prometheus metrics (the shared
+// ones are debezium.Collectors). They are registered with
+// prometheus.DefaultRegisterer when the package loads; a runtime with its
+// own registry registers them there.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{slotLagBytes, snapshotRowsRead, snapshotRowsEstimated}
+	return []prometheus.Collector{slotLagBytes}
 }
 
 func init() {

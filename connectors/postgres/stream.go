@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/debezium"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // txState is the transaction being decoded.
@@ -44,6 +45,7 @@ type streamer struct {
 	conn     *pgconn.PgConn
 	meta     *pgx.Conn
 	tm       *typeMap
+	lag      prometheus.Gauge // debezium.SourceLagSeconds of this server, looked up on the first transaction
 	tables   map[uint32]*table
 	tx       txState
 	resume   resumePoint
@@ -256,6 +258,7 @@ func (st *streamer) updateLag() {
 	  FROM pg_replication_slots WHERE slot_name = $1`, st.s.slot).Scan(&lag)
 	if err == nil {
 		slotLagBytes.WithLabelValues(st.s.prefix, st.s.slot).Set(float64(lag))
+		st.t.slotLag.Store(lag)
 	}
 }
 
@@ -460,6 +463,10 @@ func cloneTuple(t *pglogrepl.TupleData) *pglogrepl.TupleData {
 
 func (st *streamer) begin(xid uint32, commit pglogrepl.LSN, ts time.Time) {
 	st.tx = txState{active: true, xid: xid, commit: commit, time: ts}
+	if st.lag == nil {
+		st.lag = debezium.SourceLagSeconds.WithLabelValues(st.s.prefix)
+	}
+	st.lag.Set(time.Since(ts).Seconds())
 	st.lastXid = xid
 	st.txBoxed.times = debezium.NewTimes(ts)
 	st.txBoxed.xid = int64(xid)

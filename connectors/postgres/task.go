@@ -63,10 +63,22 @@ type Task struct {
 
 	progress debezium.SnapshotProgress
 	stopOnce sync.Once
+	// slotLag is the last slot lag measured, in bytes; -1 before the first.
+	slotLag atomic.Int64
 }
 
+// The runtime shows a task's snapshot progress and lag through these.
+var (
+	_ connect.SnapshotProgresser = (*Task)(nil)
+	_ connect.SourceLagger       = (*Task)(nil)
+)
+
 // NewTask returns an unstarted task.
-func NewTask() *Task { return &Task{} }
+func NewTask() *Task {
+	t := &Task{}
+	t.slotLag.Store(-1)
+	return t
+}
 
 // Start validates the properties, then starts reading in the background:
 // connection problems (wal_level, replication rights, an active slot) surface
@@ -177,6 +189,12 @@ func (t *Task) Stop() error {
 // Progress returns the snapshot progress per table (rows read and the
 // planner's row estimate); empty when no snapshot ran.
 func (t *Task) Progress() []TableProgress { return t.progress.List() }
+
+// SourceLag returns the replication slot's lag in bytes as last measured
+// (every status interval while streaming); the time behind is not known.
+func (t *Task) SourceLag() connect.SourceLag {
+	return connect.SourceLag{Bytes: t.slotLag.Load(), Behind: -1}
+}
 
 // CommittedLSN returns the LSN last confirmed to the server.
 func (t *Task) CommittedLSN() uint64 { return t.committed.Load() }

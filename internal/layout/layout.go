@@ -37,9 +37,9 @@ var Rules = []Rule{
 	{From: "offsets", Allow: []string{"connect/...", "internal/topiclog"},
 		Why: "offsets stores source offsets on a topic"},
 	{From: "worker/...", Allow: []string{"connect/...", "plugins", "offsets", "transforms", "worker/...", "internal/properties", "internal/topiclog",
-		"internal/tlsconfig", "internal/jaas"},
+		"internal/tlsconfig", "internal/jaas", "internal/httpauth"},
 		Why: "worker -> connect, plugins, offsets (never a connector, never the broker)"},
-	{From: "broker/...", Allow: []string{"broker/...", "internal/properties", "internal/tlsconfig", "internal/jaas"},
+	{From: "broker/...", Allow: []string{"broker/...", "internal/properties", "internal/tlsconfig", "internal/jaas", "internal/httpauth"},
 		Why: "broker -> nothing here but leaf internals"},
 }
 

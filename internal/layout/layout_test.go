@@ -58,9 +58,10 @@ func TestImportDirections(t *testing.T) {
 }
 
 // sharedLibraries are outside modules both the runtime and connectors use:
-// metrics, the Kafka client and the compression codecs it uses.
+// metrics, the Kafka client and the compression codecs it uses, PKCS12
+// truststores.
 var sharedLibraries = []string{"github.com/prometheus/", "github.com/twmb/franz-go/", "github.com/klauspost/compress/",
-	"github.com/pierrec/lz4/", "golang.org/x/"}
+	"github.com/pierrec/lz4/", "golang.org/x/", "software.sslmate.com/src/go-pkcs12"}
 
 // TestRuntimeImportsNoConnector checks that the runtime (worker, broker) and
 // its dependencies include no connector package and none of the outside

@@ -40,6 +40,9 @@ type MariaDBServer struct {
 	Socket string
 	// LogFile receives the server's output.
 	LogFile string
+	// TLSCert and TLSKey are the server's certificate and key files (PEM),
+	// set by MariaDBWithTLS.
+	TLSCert, TLSKey string
 }
 
 // DSNFor returns a go-sql-driver/mysql data source name with database as the
@@ -50,12 +53,33 @@ func (s *MariaDBServer) DSNFor(database string) string {
 
 var mariadbServerIDs atomic.Uint32
 
+// MariaDBTLS is the TLS identity of a MariaDB server started by
+// MariaDBWithTLS, in PEM: its certificate (chain) and private key.
+type MariaDBTLS struct {
+	CertPEM, KeyPEM []byte
+}
+
 // MariaDB starts a MariaDB server for the test and stops it on cleanup:
 // mariadb-install-db into t.TempDir(), then mariadbd (with --no-defaults, so
 // no system option file applies) on a free 127.0.0.1 port with a row-based
 // binlog. When the test runs as root the server runs with --user=root. It
-// skips the test when MariaDB is not installed (fails with CI=true).
+// skips the test when MariaDB is not installed (fails with CI=true). The
+// server offers no TLS.
 func MariaDB(t testing.TB) *MariaDBServer {
+	t.Helper()
+	return startMariaDB(t, nil)
+}
+
+// MariaDBWithTLS starts a MariaDB server as MariaDB does that also offers
+// TLS with id (clients choose; plain connections stay allowed). The files
+// are s.TLSCert and s.TLSKey: rewrite them and run FLUSH SSL to change the
+// server's certificate.
+func MariaDBWithTLS(t testing.TB, id MariaDBTLS) *MariaDBServer {
+	t.Helper()
+	return startMariaDB(t, &id)
+}
+
+func startMariaDB(t testing.TB, id *MariaDBTLS) *MariaDBServer {
 	t.Helper()
 	const install = "install the MariaDB server (apt-get install mariadb-server)"
 	serverBin := findBinary(t, install, "mariadbd", "mysqld")
@@ -81,6 +105,17 @@ func MariaDB(t testing.TB) *MariaDBServer {
 	var asUser []string
 	if os.Geteuid() == 0 {
 		asUser = []string{"--user=root"}
+	}
+	var tlsArgs []string
+	if id != nil {
+		s.TLSCert, s.TLSKey = filepath.Join(base, "server-cert.pem"), filepath.Join(base, "server-key.pem")
+		if err := os.WriteFile(s.TLSCert, id.CertPEM, 0o644); err != nil {
+			t.Fatalf("testservice: mariadb: %v", err)
+		}
+		if err := os.WriteFile(s.TLSKey, id.KeyPEM, 0o600); err != nil {
+			t.Fatalf("testservice: mariadb: %v", err)
+		}
+		tlsArgs = []string{"--ssl-cert=" + s.TLSCert, "--ssl-key=" + s.TLSKey}
 	}
 
 	installLog := filepath.Join(base, "install-db.log")
@@ -125,7 +160,7 @@ func MariaDB(t testing.TB) *MariaDBServer {
 			"--innodb-buffer-pool-size=64M",
 			"--innodb-flush-log-at-trx-commit=2",
 			"--sync-binlog=0",
-		}, asUser...)
+		}, append(tlsArgs, asUser...)...)
 		p, err := startProcess(procSpec{
 			name:       "mariadbd",
 			path:       serverBin,

@@ -11,8 +11,11 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/penstockhq/penstock/connectors/blob"
 	"github.com/penstockhq/penstock/connectors/datagen"
+	"github.com/penstockhq/penstock/connectors/debezium"
 	"github.com/penstockhq/penstock/connectors/elasticsearch"
 	"github.com/penstockhq/penstock/connectors/file"
 	"github.com/penstockhq/penstock/connectors/http"
@@ -35,6 +38,12 @@ func Plugins() []plugins.Plugin {
 		http.Plugins,
 		transformPlugins(),
 	)
+}
+
+// Collectors returns the connectors' Prometheus metrics (snapshot progress,
+// CDC lag), for the worker's registry to serve at /metrics beside its own.
+func Collectors() []prometheus.Collector {
+	return slices.Concat(debezium.Collectors(), postgres.Collectors())
 }
 
 var (

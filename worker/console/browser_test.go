@@ -7,15 +7,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/penstockhq/penstock/internal/brokertest"
 	"github.com/penstockhq/penstock/internal/e2e"
+	"github.com/penstockhq/penstock/internal/testservice"
 )
 
 // screenshotsEnv names the directory the browser test writes its screenshots
@@ -27,7 +30,10 @@ const screenshotsEnv = "PENSTOCK_SCREENSHOTS"
 // broker: it creates a datagen-to-file pipeline through the form (after
 // seeing a validation error at its field), sees the source RUNNING with
 // throughput above zero, restarts its failed tasks (none), edits it, pauses
-// it, stops it, alters and resets its offsets and deletes it.
+// it, stops it, alters and resets its offsets and deletes it. Between, it
+// sees the topics page, a record in the topic's live tail, the sink's group
+// with its lag, and a Postgres snapshot of a private PostgreSQL server
+// reach 100% on the connector's page.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -39,6 +45,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	b := brokertest.Start(t)
 	w := e2e.StartWorker(t, b.Addr, nil)
 	outFile := filepath.Join(t.TempDir(), "out.txt")
+	pg := testservice.Postgres(t)
+	pgConn, err := pgx.Connect(context.Background(), pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pgConn.Close(context.Background())
+	// Enough rows for several chunks; ANALYZE gives the planner's estimate
+	// the progress bar measures against.
+	if _, err := pgConn.Exec(context.Background(), `CREATE TABLE public.orders (id int PRIMARY KEY, item text NOT NULL, qty int NOT NULL);
+		INSERT INTO public.orders SELECT i, 'item-' || i, i % 7 FROM generate_series(1, 20000) i;
+		CREATE TABLE public.customers (id int PRIMARY KEY, name text NOT NULL);
+		INSERT INTO public.customers SELECT i, 'customer-' || i FROM generate_series(1, 3000) i;
+		ANALYZE public.orders; ANALYZE public.customers`); err != nil {
+		t.Fatal(err)
+	}
 
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -187,9 +208,43 @@ func TestConsoleInBrowser(t *testing.T) {
 	until("overview counts", `document.querySelector('main .big')?.textContent === '2' && parseFloat(document.querySelector('#ov-out').textContent) > 0`)
 	shot("overview")
 
+	// Topics: the datagen topic listed with its records; its live tail
+	// shows decoded records; the sink's group with its lag per partition;
+	// the sink's page with its consumer lag.
+	step("topics", chromedp.Navigate(w.URL+"/ui#/topics"))
+	until("topic listed", `parseInt(document.querySelector('tr[data-topic="console-gen"] td:nth-child(4)')?.textContent) > 0`)
+	shot("topics")
+	step("tail", click(`tr[data-topic="console-gen"] a`))
+	until("tail record", `location.hash === '#/topics/console-gen' && document.querySelectorAll('#tail tr.rec').length > 0 &&
+		document.querySelector('#tail tr.rec pre.value').textContent.includes('seq')`)
+	shot("tail")
+	step("groups", chromedp.Navigate(w.URL+"/ui#/groups"))
+	until("sink group", `!!document.querySelector('tr[data-group="connect-console-sink"]') && !!document.querySelector('details.group[data-group="connect-console-sink"]')`)
+	step("group lag", js(`document.querySelector('details.group[data-group="connect-console-sink"]').open = true`))
+	shot("groups")
+	step("sink page", chromedp.Navigate(w.URL+"/ui#/connectors/console-sink"))
+	until("sink lag", `!!document.getElementById('lag') && document.querySelectorAll('svg.chart polyline.lag').length === 1`)
+
+	// A Postgres snapshot: its progress per table reaches 100%.
+	e2e.Expect(t, 201, "POST", w.URL+"/connectors", map[string]any{"name": "pg-orders", "config": map[string]string{
+		"connector.class": "io.debezium.connector.postgresql.PostgresConnector", "database.hostname": pg.Host,
+		"database.port": strconv.Itoa(pg.Port), "database.user": pg.User, "database.dbname": pg.Database,
+		"topic.prefix": "shop", "table.include.list": "public.orders,public.customers", "plugin.name": "pgoutput",
+		"snapshot.chunk.size": "2000"}})
+	step("postgres page", chromedp.Navigate(w.URL+"/ui#/connectors/pg-orders"))
+	until("snapshot at 100%", `document.querySelectorAll('#snapshot tr[data-table]').length === 2 &&
+		[...document.querySelectorAll('#snapshot .bar')].every(b => b.dataset.pct === '100') &&
+		document.querySelector('#snapshot tr[data-table="public.orders"]').dataset.rows === '20000'`)
+	until("slot lag", `!!document.getElementById('lag')`)
+	if os.Getenv(screenshotsEnv) != "" {
+		until("lag charted", `document.querySelectorAll('svg.chart polyline.lag').length === 1`)
+	}
+	shot("snapshot")
+	e2e.Expect(t, 204, "DELETE", w.URL+"/connectors/pg-orders", nil)
+
 	// Pause, stop, reset offsets, delete: from the connector's page.
 	step("source page", chromedp.Navigate(w.URL+"/ui#/connectors/console-gen"))
-	until("pause button", `!!document.querySelector('button[data-act="pause"]')`)
+	until("pause button", `document.querySelector('main h1')?.textContent.startsWith('console-gen') && !!document.querySelector('button[data-act="pause"]')`)
 	step("pause", click(`button[data-act="pause"]`))
 	until("paused", `document.querySelector('main h1 .badge')?.textContent === 'PAUSED'`)
 	step("stop", click(`button[data-act="stop"]`))

@@ -1,9 +1,11 @@
 // Package console is Penstock's web console: static pages (HTML, CSS and
 // vanilla JavaScript modules, embedded in the binary, no build step) that
-// every worker serves under /ui on its REST listener, and the one JSON
-// endpoint they need beyond Kafka Connect's REST API: per-connector record
-// rates computed from the worker's Prometheus counters. The pages call the
-// REST API from the browser; the console has no state of its own.
+// every worker serves under /ui on its REST listener, and what the JSON
+// endpoints they need beyond Kafka Connect's REST API compute: per-connector
+// record rates from the worker's Prometheus counters (Rates) and the
+// cluster's topics, tail and consumer groups (Topics). The REST server
+// (worker/rest) serves those endpoints; the pages call them from the
+// browser; the console has no state of its own.
 package console
 
 import (
@@ -11,8 +13,6 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Path is where the console's pages are served; "/" redirects browsers here.
@@ -25,23 +25,16 @@ const MetricsPath = "/penstock/metrics/connectors"
 //go:embed ui
 var files embed.FS
 
-// New returns the handler of Path (and everything below it) and of
-// MetricsPath. g is the worker's metrics registry; with a nil g the rates
-// endpoint answers 404 and the pages show no throughput.
-func New(g prometheus.Gatherer) http.Handler {
+// New returns the handler of Path and everything below it: the pages.
+// The REST server serves the JSON endpoints they call.
+func New() http.Handler {
 	ui, err := fs.Sub(files, "ui")
 	if err != nil {
 		panic(err) // the embedded tree always has ui/
 	}
 	static := http.StripPrefix(Path, http.FileServer(http.FS(ui)))
-	var rates http.Handler = http.NotFoundHandler()
-	if g != nil {
-		rates = NewRates(g)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
-		case p == MetricsPath:
-			rates.ServeHTTP(w, r)
 		case p == Path || p == Path+"/":
 			// index.html through the file server would redirect to "./";
 			// serve it directly so /ui and /ui/ both work.

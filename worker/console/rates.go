@@ -1,8 +1,6 @@
 package console
 
 import (
-	"encoding/json"
-	"net/http"
 	"slices"
 	"sort"
 	"sync"
@@ -34,7 +32,8 @@ const (
 	rateSpan   = 5 * time.Second
 )
 
-// Rates serves MetricsPath: for every connector with tasks on this worker,
+// Rates serves a worker's own part of MetricsPath (the REST server sums
+// the workers' parts, see Merge): for every connector with tasks on this worker,
 // its record totals and its current records/s in and out; with
 // ?connector=NAME, only that connector, with its rates' history over the
 // last minutes (a list of 200 connectors stays small). It samples the worker's counters when asked (the
@@ -69,8 +68,15 @@ type RatesReport struct {
 	Time int64 `json:"time"`
 	// Leader is true when this worker leads its group.
 	Leader bool `json:"leader"`
-	// Connectors are those with tasks on this worker, by name.
+	// Connectors are those with tasks on the workers asked (this worker's
+	// own only with ?local=true), by name.
 	Connectors []ConnectorRates `json:"connectors"`
+	// Workers is how many workers' figures the report sums (absent in a
+	// worker's local report).
+	Workers int `json:"workers,omitempty"`
+	// Errors name the workers that could not be asked: their connectors'
+	// figures are missing.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // ConnectorRates is one connector's throughput on this worker.
@@ -92,20 +98,6 @@ type Point struct {
 	Time int64   `json:"time"`
 	In   float64 `json:"in"`
 	Out  float64 `json:"out"`
-}
-
-// ServeHTTP answers the report as JSON.
-func (r *Rates) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	rep, err := r.Report(req.URL.Query().Get("connector"))
-	if err != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInternalServerError)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error_code": 500, "message": err.Error()})
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(rep)
 }
 
 // Report samples the counters (unless the last sample is recent) and
@@ -213,4 +205,73 @@ func (r *Rates) gather(now time.Time) (sample, error) {
 		}
 	}
 	return s, nil
+}
+
+// historySlack is how far apart two workers' samples may be and still be
+// summed as one point of a cluster-wide history: workers sample when asked,
+// and a cluster-wide report asks them all at once.
+const historySlack = 2500 * time.Millisecond
+
+// Merge sums other workers' reports into base, the answering worker's:
+// totals and rates of a connector add up, and its history points add to
+// base's nearest point (within historySlack), so the result is
+// cluster-wide. Time and Leader stay base's.
+func Merge(base RatesReport, others ...RatesReport) RatesReport {
+	byName := map[string]int{}
+	for i, c := range base.Connectors {
+		byName[c.Name] = i
+	}
+	for _, o := range others {
+		for _, c := range o.Connectors {
+			i, ok := byName[c.Name]
+			if !ok {
+				byName[c.Name] = len(base.Connectors)
+				base.Connectors = append(base.Connectors, c)
+				continue
+			}
+			m := &base.Connectors[i]
+			m.RecordsIn += c.RecordsIn
+			m.RecordsOut += c.RecordsOut
+			m.RecordErrors += c.RecordErrors
+			m.DLQRecords += c.DLQRecords
+			m.InPerSec += c.InPerSec
+			m.OutPerSec += c.OutPerSec
+			m.History = mergeHistory(m.History, c.History)
+		}
+	}
+	sort.Slice(base.Connectors, func(i, j int) bool { return base.Connectors[i].Name < base.Connectors[j].Name })
+	return base
+}
+
+// mergeHistory adds each point of b to a's nearest point in time; points
+// with none near are kept on their own.
+func mergeHistory(a, b []Point) []Point {
+	if len(a) == 0 {
+		return b
+	}
+	out := slices.Clone(a)
+	for _, p := range b {
+		j := sort.Search(len(out), func(i int) bool { return out[i].Time >= p.Time })
+		best := -1
+		for _, k := range []int{j - 1, j} {
+			if k >= 0 && k < len(out) && abs(out[k].Time-p.Time) <= historySlack.Milliseconds() &&
+				(best < 0 || abs(out[k].Time-p.Time) < abs(out[best].Time-p.Time)) {
+				best = k
+			}
+		}
+		if best >= 0 {
+			out[best].In += p.In
+			out[best].Out += p.Out
+			continue
+		}
+		out = slices.Insert(out, j, p)
+	}
+	return out
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

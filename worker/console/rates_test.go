@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -82,5 +83,31 @@ func TestRates(t *testing.T) {
 	rep, _ = r.Report("src")
 	if n := len(rep.Connectors[0].History); n != 0 {
 		t.Fatalf("history after the window: %d points", n)
+	}
+}
+
+// TestMerge sums two workers' reports: totals and rates add up, and history
+// points close in time add into one while a lone point stays.
+func TestMerge(t *testing.T) {
+	a := RatesReport{Time: 5000, Leader: true, Connectors: []ConnectorRates{
+		{Name: "x", RecordsIn: 10, RecordsOut: 8, InPerSec: 2, OutPerSec: 1,
+			History: []Point{{Time: 1000, In: 1, Out: 1}, {Time: 5000, In: 2, Out: 1}}},
+	}}
+	b := RatesReport{Time: 5100, Connectors: []ConnectorRates{
+		{Name: "x", RecordsIn: 5, RecordsOut: 5, InPerSec: 1, OutPerSec: 1,
+			History: []Point{{Time: 5100, In: 1, Out: 1}, {Time: 9000, In: 4, Out: 4}}},
+		{Name: "w", RecordsIn: 1},
+	}}
+	m := Merge(a, b)
+	if !m.Leader || m.Time != 5000 || len(m.Connectors) != 2 || m.Connectors[0].Name != "w" {
+		t.Fatalf("merged: %+v", m)
+	}
+	x := m.Connectors[1]
+	if x.RecordsIn != 15 || x.RecordsOut != 13 || x.InPerSec != 3 || x.OutPerSec != 2 {
+		t.Errorf("x totals: %+v", x)
+	}
+	want := []Point{{Time: 1000, In: 1, Out: 1}, {Time: 5000, In: 3, Out: 2}, {Time: 9000, In: 4, Out: 4}}
+	if fmt.Sprint(x.History) != fmt.Sprint(want) {
+		t.Errorf("history %v, want %v", x.History, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/penstockhq/penstock/internal/httpauth"
 	"github.com/penstockhq/penstock/internal/testcerts"
 	"github.com/penstockhq/penstock/internal/tlsconfig"
 )
@@ -39,7 +40,7 @@ func TestAuthAndHTTPS(t *testing.T) {
 	}
 	users := writeCreds(t, "# users\nadmin: admin-secret\nviewer: view-secret,read-only\n")
 	tokens := writeCreds(t, "ci: tok-123\n")
-	creds, err := LoadCredentials(users, tokens)
+	creds, err := httpauth.Load(users, tokens)
 	if err != nil {
 		t.Fatal(err)
 	}

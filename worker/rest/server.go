@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/penstockhq/penstock/internal/httpauth"
 	"github.com/penstockhq/penstock/worker/console"
 )
 
@@ -56,8 +57,11 @@ type Server struct {
 	echo *echo.Echo
 	srv  *http.Server
 
+	rates *console.Rates // the console's connector rates (console.go)
+	lags  lagHistory     // the connectors' recent lag (progress.go)
+
 	// creds, tls and httpClient secure the API (auth.go).
-	creds      *Credentials
+	creds      *httpauth.Credentials
 	tls        *tls.Config
 	httpClient *http.Client
 }
@@ -208,9 +212,7 @@ func (s *Server) routes() {
 	lead := s.leaderOnly
 
 	e.GET("/", s.serverInfo)
-	ui := echo.WrapHandler(console.New(s.gather)) // the web console (worker/console)
-	e.GET(console.Path+"*", ui)
-	e.GET(console.MetricsPath, ui)
+	s.consoleRoutes() // the web console and its endpoints (console.go)
 	e.GET("/health", s.health)
 	if s.gather != nil {
 		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))

@@ -16,7 +16,9 @@
 // included). Unnamed structs are io.confluent.connect.avro.ConnectDefault
 // records; characters Avro names do not allow become '_'. Where Penstock
 // differs: Debezium's Enum stays a string with its allowed values in
-// connect.parameters (enhanced.avro.schema.support is not implemented).
+// connect.parameters; with enhanced.avro.schema.support, strings carrying
+// Confluent's io.confluent.connect.avro.Enum parameters (what reading an
+// Avro enum gives) are written as Avro enums, their symbols sorted.
 //
 // Records are encoded straight from the Connect value (appendDatum) and
 // decoded straight into it (readDatum), with hamba/avro for what those do
@@ -46,15 +48,16 @@ var def = srclient.Def.With(
 	config.Key{Name: KeyConnectMetaData, Type: config.Boolean, Default: true, Importance: config.Low,
 		Doc: "Toggle for enabling/disabling connect converter to add its meta data to the output schema or not. Penstock always writes it."},
 	config.Key{Name: KeyEnhancedAvro, Type: config.Boolean, Default: false, Importance: config.Low,
-		Doc: "Enable enhanced schema support to preserve package information and Enums. Not implemented in Penstock: true is refused."},
+		Doc: "Enable enhanced schema support to preserve package information and Enums: Connect strings with the io.confluent.connect.avro.Enum parameters are written as Avro enums (symbols sorted: Penstock's Connect parameters keep no order)."},
 	config.Key{Name: KeySchemasCacheSize, Type: config.Int, Default: 1000, Validator: config.AtLeast(0), Importance: config.Low,
 		Doc: "Size of the converted schemas cache. Penstock caches every schema it saw."},
 )
 
 // Converter is io.confluent.connect.avro.AvroConverter.
 type Converter struct {
-	cl    *srclient.Client
-	isKey bool
+	cl       *srclient.Client
+	isKey    bool
+	enhanced bool // enhanced.avro.schema.support
 
 	writes srclient.Cache[*connect.Schema, *writeSchema]
 	reads  srclient.Cache[int, *readSchema]
@@ -96,14 +99,11 @@ func (c *Converter) Configure(props map[string]string, isKey bool) error {
 	if err != nil {
 		return fmt.Errorf("AvroConverter: %w", err)
 	}
-	if v.Bool(KeyEnhancedAvro) {
-		return fmt.Errorf("AvroConverter: %s=true is not supported by Penstock", KeyEnhancedAvro)
-	}
 	cl, err := srclient.New(v, isKey)
 	if err != nil {
 		return fmt.Errorf("AvroConverter: %w", err)
 	}
-	c.cl, c.isKey = cl, isKey
+	c.cl, c.isKey, c.enhanced = cl, isKey, v.Bool(KeyEnhancedAvro)
 	c.writes, c.reads = srclient.Cache[*connect.Schema, *writeSchema]{}, srclient.Cache[int, *readSchema]{}
 	return nil
 }
@@ -127,7 +127,7 @@ func (c *Converter) fromConnect(topic string, s *connect.Schema, v any) ([]byte,
 	if s == nil {
 		return nil, fmt.Errorf("a schemaless %T has no Avro schema; AvroConverter needs records with schemas", v)
 	}
-	ws, err := c.writes.Get(s, func() (*writeSchema, error) { return newWriteSchema(s) })
+	ws, err := c.writes.Get(s, func() (*writeSchema, error) { return newWriteSchema(s, c.enhanced) })
 	if err != nil {
 		return nil, err
 	}
@@ -162,8 +162,8 @@ func (c *Converter) fromConnect(topic string, s *connect.Schema, v any) ([]byte,
 	return append(srclient.AppendHeader(make([]byte, 0, 5+len(datum)), id), datum...), nil
 }
 
-func newWriteSchema(s *connect.Schema) (*writeSchema, error) {
-	text, err := FromConnectSchema(s)
+func newWriteSchema(s *connect.Schema, enhanced bool) (*writeSchema, error) {
+	text, err := fromConnectSchema(s, enhanced)
 	if err != nil {
 		return nil, err
 	}

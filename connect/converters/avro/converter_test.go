@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 
+	havro "github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/penstockhq/penstock/connect"
@@ -227,5 +229,144 @@ func TestUseLatestVersion(t *testing.T) {
 	st := gv.(*connect.Struct)
 	if st.Get("a") != int32(4) || st.Get("extra") != "d" {
 		t.Fatalf("read back %v", st)
+	}
+}
+
+// TestSecuredRegistry: the converter reaches a registry that serves HTTPS
+// and requires credentials, with Confluent's keys: basic.auth.* from
+// USER_INFO or from the URL, bearer.auth.token, and
+// schema.registry.ssl.truststore.location. A read-only user can read what
+// an admin wrote but not register; a wrong password is refused.
+func TestSecuredRegistry(t *testing.T) {
+	reg := registrytest.StartSecure(t)
+	conv := func(props map[string]string) *avro.Converter {
+		t.Helper()
+		if props["schema.registry.url"] == "" {
+			props["schema.registry.url"] = reg.URL
+		}
+		props["schema.registry.ssl.truststore.location"] = reg.CAFile
+		c := avro.New()
+		if err := c.Configure(props, false); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	s, v := allTypes()
+	writer := conv(map[string]string{"basic.auth.credentials.source": "USER_INFO",
+		"basic.auth.user.info": registrytest.AdminUser + ":" + registrytest.AdminPassword})
+	b, err := writer.FromConnect("secured", s, v)
+	if err != nil {
+		t.Fatalf("write as admin: %v", err)
+	}
+	readers := map[string]*avro.Converter{
+		"viewer in the URL": conv(map[string]string{"basic.auth.credentials.source": "URL",
+			"schema.registry.url": strings.Replace(reg.URL, "https://", "https://"+registrytest.ViewerUser+":"+registrytest.ViewerPassword+"@", 1)}),
+		"bearer token": conv(map[string]string{"bearer.auth.credentials.source": "STATIC_TOKEN", "bearer.auth.token": registrytest.Token}),
+	}
+	for name, r := range readers {
+		gs, gv, err := r.ToConnect("secured", b)
+		if err != nil {
+			t.Fatalf("%s: read: %v", name, err)
+		}
+		if want, got := jsonOf(t, s, v), jsonOf(t, gs, gv); !bytes.Equal(want, got) {
+			t.Fatalf("%s: value changed:\n%s\n%s", name, want, got)
+		}
+	}
+	viewer := conv(map[string]string{"basic.auth.credentials.source": "USER_INFO",
+		"basic.auth.user.info": registrytest.ViewerUser + ":" + registrytest.ViewerPassword})
+	other := connect.NewStructSchema("test.Other", connect.F("y", connect.StringSchema))
+	ov := connect.NewStruct(other)
+	if err := ov.Set("y", "z"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viewer.FromConnect("secured-other", other, ov); err == nil ||
+		!strings.Contains(err.Error(), "is denied") {
+		t.Fatalf("read-only user registering: %v, want a 403", err)
+	}
+	wrong := conv(map[string]string{"basic.auth.credentials.source": "USER_INFO",
+		"basic.auth.user.info": registrytest.AdminUser + ":wrong"})
+	if _, _, err := wrong.ToConnect("secured", b); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+		t.Fatalf("wrong password: %v, want a 401", err)
+	}
+}
+
+// TestEnhancedEnum: an Avro enum written by an outside producer reads as a
+// Connect string named after the enum with Confluent's
+// io.confluent.connect.avro.Enum parameters; written back with
+// enhanced.avro.schema.support=true it is an Avro enum again (same name and
+// symbols), without it a string. A value that is not a symbol is refused.
+func TestEnhancedEnum(t *testing.T) {
+	url, _ := registrytest.Start(t)
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	src := `{"type":"record","name":"Order","namespace":"shop","fields":[` +
+		`{"name":"status","type":{"type":"enum","name":"Status","namespace":"shop","symbols":["NEW","PAID","SHIPPED"]}}]}`
+	reg, err := cl.CreateSchema(ctx, "orders-value", sr.Schema{Schema: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	datum, err := havro.Marshal(havro.MustParse(src), map[string]any{"status": "PAID"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := append([]byte{0, 0, 0, 0, 0}, datum...)
+	binary.BigEndian.PutUint32(in[1:5], uint32(reg.ID))
+
+	conv := func(enhanced string) *avro.Converter {
+		c := avro.New()
+		if err := c.Configure(map[string]string{"schema.registry.url": url, "enhanced.avro.schema.support": enhanced}, false); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	s, v, err := conv("false").ToConnect("orders", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := s.Fields[0].Schema
+	if fs.Type != connect.TypeString || fs.Name != "shop.Status" || fs.Parameters["io.confluent.connect.avro.Enum"] != "shop.Status" ||
+		fs.Parameters["io.confluent.connect.avro.Enum.SHIPPED"] != "SHIPPED" || v.(*connect.Struct).Get("status") != "PAID" {
+		t.Fatalf("read enum as %+v = %v", fs, v)
+	}
+	fieldType := func(b []byte) (string, any) {
+		t.Helper()
+		got, err := cl.SchemaByID(ctx, int(binary.BigEndian.Uint32(b[1:5])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		as := havro.MustParse(got.Schema)
+		var out map[string]any
+		if err := havro.Unmarshal(as, b[5:], &out); err != nil {
+			t.Fatal(err)
+		}
+		ft := as.(*havro.RecordSchema).Fields()[0].Type()
+		if e, ok := ft.(*havro.EnumSchema); ok {
+			return "enum " + e.FullName() + " " + strings.Join(e.Symbols(), ","), out["status"]
+		}
+		return string(ft.Type()), out["status"]
+	}
+	b, err := conv("true").FromConnect("orders-copy", s, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ft, val := fieldType(b); ft != "enum shop.Status NEW,PAID,SHIPPED" || val != "PAID" {
+		t.Fatalf("enhanced: written as %s = %v", ft, val)
+	}
+	b, err = conv("false").FromConnect("orders-plain", s, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ft, val := fieldType(b); ft != "string" || val != "PAID" {
+		t.Fatalf("not enhanced: written as %s = %v", ft, val)
+	}
+	bad := connect.NewStruct(s)
+	if err := bad.Set("status", "LOST"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conv("true").FromConnect("orders-copy", s, bad); err == nil || !strings.Contains(err.Error(), "LOST") {
+		t.Fatalf("a value outside the symbols: %v", err)
 	}
 }

@@ -72,6 +72,17 @@ func appendDatum(buf []byte, s *connect.Schema, as havro.Schema, v any) ([]byte,
 			}
 		}
 		return buf, nil
+	case *havro.EnumSchema:
+		str, ok := v.(string)
+		if !ok {
+			return buf, typeMismatch(s, v)
+		}
+		for i, sym := range t.Symbols() {
+			if sym == str {
+				return appendLong(buf, int64(i)), nil
+			}
+		}
+		return buf, fmt.Errorf("%q is not a symbol of enum %s", str, t.FullName())
 	case *havro.ArraySchema:
 		if s.Type == connect.TypeMap {
 			return appendMapEntries(buf, s, t, v)

@@ -3,6 +3,7 @@ package avro
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,6 +25,11 @@ const (
 	// precisionParam is the Decimal parameter Debezium and Confluent read the
 	// Avro decimal's precision from (64 when absent).
 	precisionParam = "connect.decimal.precision"
+	// enumParam names the Avro enum a Connect string stands for; each
+	// symbol is a parameter of its own, enumParam + "." + symbol.
+	enumParam = "io.confluent.connect.avro.Enum"
+	// enumDocParam holds the enum's doc.
+	enumDocParam = "io.confluent.connect.avro.enum.doc"
 )
 
 // schemaJSON renders Connect schemas as Avro schemas the way Confluent's
@@ -32,12 +38,18 @@ const (
 // before/after share one).
 type schemaJSON struct {
 	defined  map[string]bool
-	defaults int // ConnectDefault records numbered so far
+	defaults int  // ConnectDefault records numbered so far
+	enhanced bool // enhanced.avro.schema.support: strings with enumParam become Avro enums
 }
 
 // FromConnectSchema returns the Avro schema text for s.
-func FromConnectSchema(s *connect.Schema) (string, error) {
-	g := &schemaJSON{defined: map[string]bool{}}
+func FromConnectSchema(s *connect.Schema) (string, error) { return fromConnectSchema(s, false) }
+
+// fromConnectSchema returns the Avro schema text for s; with enhanced
+// (enhanced.avro.schema.support=true) strings carrying Confluent's enum
+// parameters are written as Avro enums, as Confluent's AvroData does.
+func fromConnectSchema(s *connect.Schema, enhanced bool) (string, error) {
+	g := &schemaJSON{defined: map[string]bool{}, enhanced: enhanced}
 	v, err := g.schema(s, false)
 	if err != nil {
 		return "", err
@@ -64,7 +76,21 @@ func (g *schemaJSON) schema(s *connect.Schema, inUnion bool) (any, error) {
 	}
 	m := map[string]any{}
 	switch s.Type {
-	case connect.TypeBoolean, connect.TypeString, connect.TypeBytes:
+	case connect.TypeString:
+		if enum, ok := s.Parameters[enumParam]; ok && g.enhanced {
+			e, err := g.enum(enum, s.Parameters)
+			if err != nil {
+				return nil, err
+			}
+			if em, ok := e.(map[string]any); ok {
+				m = em
+			} else {
+				return e, nil // a reference to the enum defined earlier
+			}
+			break
+		}
+		m["type"] = string(s.Type)
+	case connect.TypeBoolean, connect.TypeBytes:
 		m["type"] = string(s.Type)
 	case connect.TypeInt8, connect.TypeInt16:
 		m["type"] = "int"
@@ -191,6 +217,41 @@ func (g *schemaJSON) record(fullName, doc string, fields []connect.Field) (any, 
 		m["namespace"] = ns
 	}
 	if doc != "" {
+		m["doc"] = doc
+	}
+	return m, nil
+}
+
+// enum renders the Avro enum fullName with the symbols params list, or a
+// reference to it when it was defined before. Connect parameters have no
+// order in Penstock (Confluent keeps the order they were added in), so the
+// symbols are sorted: Avro resolves enum values by symbol, not position,
+// so readers with the source's order read the same values.
+func (g *schemaJSON) enum(fullName string, params map[string]string) (any, error) {
+	ns, name := splitName(fullName)
+	full := name
+	if ns != "" {
+		full = ns + "." + name
+	}
+	if g.defined[full] {
+		return full, nil
+	}
+	g.defined[full] = true
+	var symbols []string
+	for k, v := range params {
+		if strings.HasPrefix(k, enumParam+".") {
+			symbols = append(symbols, v)
+		}
+	}
+	if len(symbols) == 0 {
+		return nil, fmt.Errorf("enum %s: no %s.<symbol> parameters", fullName, enumParam)
+	}
+	slices.Sort(symbols)
+	m := map[string]any{"type": "enum", "name": name, "symbols": symbols}
+	if ns != "" {
+		m["namespace"] = ns
+	}
+	if doc := params[enumDocParam]; doc != "" {
 		m["doc"] = doc
 	}
 	return m, nil
@@ -363,7 +424,16 @@ func toConnectSchema(as havro.Schema, seen map[string]*connect.Schema) (*connect
 		}
 		s = connect.MapOf(connect.StringSchema, v)
 	case *havro.EnumSchema:
-		s = &connect.Schema{Type: connect.TypeString}
+		// As Confluent's AvroData: a string named after the enum, its
+		// name and symbols in parameters (what enhanced.avro.schema.support
+		// writes back as the enum).
+		s = &connect.Schema{Type: connect.TypeString, Name: t.FullName(), Parameters: map[string]string{enumParam: t.FullName()}}
+		for _, sym := range t.Symbols() {
+			s.Parameters[enumParam+"."+sym] = sym
+		}
+		if d := t.Doc(); d != "" {
+			s.Parameters[enumDocParam] = d
+		}
 	case *havro.FixedSchema:
 		s = &connect.Schema{Type: connect.TypeBytes}
 	case *havro.PrimitiveSchema:

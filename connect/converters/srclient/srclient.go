@@ -184,6 +184,11 @@ func tlsConfig(v *config.Values) (*tls.Config, error) {
 	return c, nil
 }
 
+// SR returns the franz-go registry client, configured with the keys' URLs,
+// credentials and TLS, for callers that need more of the API (penstock
+// schemas lists subjects with it).
+func (c *Client) SR() *sr.Client { return c.cl }
+
 // Subject returns the subject for topic and a record named recordName
 // (the schema's full name), by the configured strategy.
 func (c *Client) Subject(topic, recordName string) (string, error) {

@@ -131,6 +131,7 @@ type settings struct {
 	templated  []header    // the headers whose values depend on the record
 	bareHeader http.Header // the static headers (shared by every request)
 	bodyHeader http.Header // bareHeader with the body's Content-Type
+	static     *target     // the target of every record with a value, when the URL and headers have no template
 	format     string
 	maxSize    int
 	maxBytes   int

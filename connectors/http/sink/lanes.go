@@ -17,6 +17,11 @@ import (
 // it (retrying as the client does), and only then takes the next, so a
 // partition's records reach the API in order. Lanes share a semaphore of
 // max.in.flight.requests.
+//
+// Put hands a lane all its records of the partition at once, under one lock
+// and with one wake-up, rather than one channel send per record: at the
+// rates of a batched sink, per-record channel operations cost as much as
+// the rest of the sink's work.
 type lanes struct {
 	s      *settings
 	client *httpclient.Client
@@ -33,15 +38,16 @@ type lanes struct {
 
 // lane is one partition's queue and accounting.
 type lane struct {
-	in     chan *item
 	ctx    context.Context
 	cancel context.CancelFunc
-	held   *item // taken from in but not batchable with the last batch
+	wake   chan struct{} // signalled when waiting gains items
+	room   chan struct{} // signalled when the lane takes items from waiting
 
 	// Guarded by lanes.mu.
-	queued int   // records put and not yet done or failed
-	next   int64 // offset of the first record not done, when queued > 0
-	failed []failure
+	waiting []*item // put and not yet taken into a batch, in offset order
+	queued  int     // records put and not yet done or failed
+	next    int64   // offset of the first record not done, when queued > 0
+	failed  []failure
 }
 
 // failure is a record waiting to be routed by the task's goroutine.
@@ -62,42 +68,48 @@ func signal(c chan struct{}) {
 	}
 }
 
-// add queues an item on its partition's lane, waiting while the lane holds
-// max.buffered.records.
-func (ls *lanes) add(ctx context.Context, it *item) error {
-	tp := connect.TopicPartition{Topic: it.rec.Topic, Partition: it.rec.Partition}
+// add queues items, all of one partition and in offset order, on the
+// partition's lane, waiting while the lane holds max.buffered.records (a
+// lane with nothing waiting takes any number, so a Put larger than the
+// bound does not wait forever).
+func (ls *lanes) add(ctx context.Context, items []*item) error {
+	first := items[0].rec
+	tp := connect.TopicPartition{Topic: first.Topic, Partition: first.Partition}
 	ls.mu.Lock()
-	if ls.fatal != nil {
-		err := ls.fatal
+	for {
+		if ls.fatal != nil {
+			err := ls.fatal
+			ls.mu.Unlock()
+			return err
+		}
+		l, ok := ls.byTP[tp]
+		if !ok {
+			l = &lane{wake: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+			l.ctx, l.cancel = context.WithCancel(context.Background())
+			ls.byTP[tp] = l
+			ls.wg.Add(1)
+			go ls.run(l)
+		}
+		if len(l.waiting) == 0 || len(l.waiting)+len(items) <= ls.s.buffered {
+			if l.queued == 0 {
+				l.next = first.Offset
+			}
+			l.queued += len(items)
+			l.waiting = append(l.waiting, items...)
+			ls.mu.Unlock()
+			signal(l.wake)
+			return nil
+		}
 		ls.mu.Unlock()
-		return err
+		select {
+		case <-l.room:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.ctx.Done():
+			return fmt.Errorf("%s: the partition was closed", describe(first))
+		}
+		ls.mu.Lock()
 	}
-	l, ok := ls.byTP[tp]
-	if !ok {
-		l = &lane{in: make(chan *item, ls.s.buffered)}
-		l.ctx, l.cancel = context.WithCancel(context.Background())
-		ls.byTP[tp] = l
-		ls.wg.Add(1)
-		go ls.run(l)
-	}
-	if l.queued == 0 {
-		l.next = it.rec.Offset
-	}
-	l.queued++
-	ls.mu.Unlock()
-	select {
-	case l.in <- it:
-		return nil
-	case <-ctx.Done():
-	case <-l.ctx.Done():
-	}
-	ls.mu.Lock()
-	l.queued--
-	ls.mu.Unlock()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return fmt.Errorf("%s: the partition was closed", describe(it.rec))
 }
 
 // run is a lane's goroutine.
@@ -128,54 +140,75 @@ func (ls *lanes) run(l *lane) {
 	}
 }
 
-// gather takes the next batch: the first waiting item and those that can
-// join it, up to batch.max.size and batch.max.bytes, waiting batch.linger.ms
-// for more when that is set.
+// gather takes the next batch: the first waiting item and those after it
+// that can join it, up to batch.max.size and batch.max.bytes, waiting
+// batch.linger.ms for more when that is set.
 func (ls *lanes) gather(l *lane) ([]*item, bool) {
-	first := l.held
-	l.held = nil
-	if first == nil {
+	var batch []*item
+	size := len(ls.s.prefix) + len(ls.s.suffix)
+	// take moves the waiting items that join the batch into it; it
+	// reports whether the batch is complete (full, or the next item
+	// cannot join it).
+	take := func() bool {
+		ls.mu.Lock()
+		defer ls.mu.Unlock()
+		n := 0
+		for _, it := range l.waiting {
+			if len(batch) == 0 {
+				batch = append(batch, it)
+				size += it.size()
+				n++
+				if it.err != nil || it.alone {
+					break
+				}
+				continue
+			}
+			if len(batch) >= ls.s.maxSize || !batchable(batch[0], it) || size+len(ls.s.separator)+it.size() > ls.s.maxBytes {
+				break
+			}
+			size += len(ls.s.separator) + it.size()
+			batch = append(batch, it)
+			n++
+		}
+		if n > 0 {
+			clear(l.waiting[:n])
+			l.waiting = l.waiting[n:]
+			if len(l.waiting) == 0 {
+				l.waiting = nil // let the backing array go
+			}
+			signal(l.room)
+		}
+		alone := batch != nil && (batch[0].err != nil || batch[0].alone)
+		return alone || len(batch) >= ls.s.maxSize || len(l.waiting) > 0
+	}
+	for {
+		complete := take()
+		if batch != nil {
+			if complete || ls.s.linger <= 0 {
+				return batch, true
+			}
+			break
+		}
 		select {
-		case first = <-l.in:
+		case <-l.wake:
 		case <-l.ctx.Done():
 			return nil, false
 		}
 	}
-	batch := []*item{first}
-	if first.err != nil || first.alone {
-		return batch, true
-	}
-	size := len(ls.s.prefix) + len(ls.s.suffix) + len(first.body)
-	var linger <-chan time.Time
-	if ls.s.linger > 0 {
-		t := time.NewTimer(ls.s.linger)
-		defer t.Stop()
-		linger = t.C
-	}
-	for len(batch) < ls.s.maxSize {
-		var it *item
+	t := time.NewTimer(ls.s.linger)
+	defer t.Stop()
+	for {
 		select {
-		case it = <-l.in:
-		default:
-			if linger == nil {
+		case <-l.wake:
+			if take() {
 				return batch, true
 			}
-			select {
-			case it = <-l.in:
-			case <-linger:
-				return batch, true
-			case <-l.ctx.Done():
-				return nil, false
-			}
-		}
-		if !batchable(first, it) || size+len(ls.s.separator)+len(it.body) > ls.s.maxBytes {
-			l.held = it
+		case <-t.C:
 			return batch, true
+		case <-l.ctx.Done():
+			return nil, false
 		}
-		size += len(ls.s.separator) + len(it.body)
-		batch = append(batch, it)
 	}
-	return batch, true
 }
 
 // send makes the batch's request. A 2xx (or any status below 400 the
@@ -188,7 +221,7 @@ func (ls *lanes) send(l *lane, batch []*item) error {
 	if !first.alone {
 		n := len(ls.s.prefix) + len(ls.s.suffix)
 		for _, it := range batch {
-			n += len(it.body) + len(ls.s.separator)
+			n += it.size() + len(ls.s.separator)
 		}
 		body = make([]byte, 0, n)
 		body = append(body, ls.s.prefix...)
@@ -196,7 +229,7 @@ func (ls *lanes) send(l *lane, batch []*item) error {
 			if i > 0 {
 				body = append(body, ls.s.separator...)
 			}
-			body = append(body, it.body...)
+			body = it.appendBody(body)
 		}
 		body = append(body, ls.s.suffix...)
 	}
@@ -205,13 +238,13 @@ func (ls *lanes) send(l *lane, batch []*item) error {
 	case <-l.ctx.Done():
 		return l.ctx.Err()
 	}
-	resp, err := ls.client.Do(l.ctx, httpclient.Request{Method: first.method, URL: first.url, Header: first.header, Body: body})
+	resp, err := ls.client.Do(l.ctx, httpclient.Request{Method: first.to.method, URL: first.to.url, Header: first.to.header, Body: body})
 	<-ls.sem
 	if err != nil {
 		return fmt.Errorf("%s (and %d more of its batch): %w", describe(first.rec), len(batch)-1, err)
 	}
-	if resp.Status >= 400 && !(first.method == "DELETE" && resp.Status == 404) {
-		err := refused(fmt.Errorf("%s %s answered %d: %s", first.method, first.url, resp.Status, httpclient.Snippet(resp.Body)), resp)
+	if resp.Status >= 400 && !(first.to.method == "DELETE" && resp.Status == 404) {
+		err := refused(fmt.Errorf("%s %s answered %d: %s", first.to.method, first.to.url, resp.Status, httpclient.Snippet(resp.Body)), resp)
 		ls.rep.report(batch, resp, err)
 		ls.fail(l, batch, err)
 		return nil

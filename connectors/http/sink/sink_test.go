@@ -396,3 +396,56 @@ func TestSinkTimeoutRetried(t *testing.T) {
 		t.Fatalf("PreCommit %d after %d attempts", got[tp], n.Load())
 	}
 }
+
+// TestSinkPutWaitsForRoom: with max.buffered.records=2, a Put that would
+// leave more than two records waiting behind a request the API holds waits
+// (here until its context is cancelled: it cannot return nil without room);
+// once the API answers, every record is delivered, in order.
+func TestSinkPutWaitsForRoom(t *testing.T) {
+	var rc recorder
+	arrived := make(chan struct{}, 10)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc.add(r)
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer srv.Close()
+	task := startTask(t, &fakeTaskContext{}, map[string]string{URLConfig: srv.URL, BatchMaxSizeConfig: "1", MaxBufferedConfig: "2"})
+	tp := connect.TopicPartition{Topic: "t"}
+	put := func(ctx context.Context, from, to int64) error {
+		var recs []*connect.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, rec("t", 0, i, nil, map[string]any{"i": i}))
+		}
+		return task.Put(ctx, recs)
+	}
+	if err := put(context.Background(), 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	<-arrived // record 0 is in flight, held by the API
+	if err := put(context.Background(), 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- put(ctx, 3, 4) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put with two records waiting: %v, want it to wait for room until cancelled", err)
+	}
+	close(release)
+	if err := put(context.Background(), 3, 4); err != nil {
+		t.Fatal(err)
+	}
+	if got := flushed(t, task, map[connect.TopicPartition]int64{tp: 4}); got[tp] != 4 {
+		t.Fatalf("PreCommit %d, want 4", got[tp])
+	}
+	var all []string
+	for _, s := range rc.all() {
+		all = append(all, string(s.body))
+	}
+	if want := `{"i":0}|{"i":1}|{"i":2}|{"i":3}`; strings.Join(all, "|") != want {
+		t.Errorf("bodies %q, want %q", strings.Join(all, "|"), want)
+	}
+}

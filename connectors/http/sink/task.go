@@ -78,17 +78,28 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 	if err := t.lanes.drain(ctx, t.tctx.Report); err != nil {
 		return err
 	}
-	for _, rec := range records {
-		it, err := t.s.makeItem(rec)
-		if errors.Is(err, errSkip) {
+	// One allocation for the items of the Put; each run of records of one
+	// partition goes to its lane at once.
+	slab := make([]item, len(records))
+	run := make([]*item, 0, len(records))
+	for i, rec := range records {
+		it := &slab[i]
+		if err := t.s.makeItem(it, rec); errors.Is(err, errSkip) {
 			if t.s.nullValues == BehaviorLog {
 				t.log.Info("http sink: skipping a record with a null value", "record", describe(rec))
 			}
 			continue
 		}
-		if err := t.lanes.add(ctx, it); err != nil {
-			return err
+		if len(run) > 0 && (run[0].rec.Partition != rec.Partition || run[0].rec.Topic != rec.Topic) {
+			if err := t.lanes.add(ctx, run); err != nil {
+				return err
+			}
+			run = run[len(run):]
 		}
+		run = append(run, it)
+	}
+	if len(run) > 0 {
+		return t.lanes.add(ctx, run)
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ export async function rates(connector) {
     const r = await api('GET', `/penstock/metrics/connectors${q}`);
     const by = {};
     for (const c of r.connectors) by[c.name] = c;
-    return { leader: r.leader, time: r.time, by };
+    return { leader: r.leader, time: r.time, workers: r.workers, errors: r.errors, by };
   } catch {
     return { leader: null, time: 0, by: {} };
   }

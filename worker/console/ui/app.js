@@ -1,9 +1,11 @@
 // app.js: the console's router and its overview, connector list and
-// connector pages. Every page polls the REST API while it is shown.
+// connector pages (topics.js has the topic and group pages). Every page
+// polls the REST API while it is shown.
 
 import { api, enc, rates } from './api.js';
 import { chart } from './chart.js';
 import { formPage } from './form.js';
+import { groupsPage, topicPage, topicsPage } from './topics.js';
 import { badge, esc, num, shortClass } from './util.js';
 
 const main = document.getElementById('main');
@@ -46,8 +48,9 @@ async function connectorsExpanded() {
 // ---- overview --------------------------------------------------------------
 
 async function overview(current) {
-  const [conns, r, plugins] = await Promise.all([connectorsExpanded(), rates(),
-    overview.plugins || api('GET', '/connector-plugins?connectorsOnly=false')]);
+  const [conns, r, plugins, groups] = await Promise.all([connectorsExpanded(), rates(),
+    overview.plugins || api('GET', '/connector-plugins?connectorsOnly=false'),
+    api('GET', '/penstock/groups').catch(() => null)]);
   overview.plugins = plugins;
   if (!current()) return;
   const connStates = {}, taskStates = {}, workers = {};
@@ -65,6 +68,9 @@ async function overview(current) {
     const cr = r.by[c.name];
     if (cr) { inRate += cr.records_in_per_sec; outRate += cr.records_out_per_sec; }
   }
+  // Rates cover every worker that answered (r.workers), or this one alone.
+  const scope = r.workers ? `${r.workers} worker${r.workers > 1 ? 's' : ''}` + (r.errors ? `; not reached: ${r.errors.join('; ')}` : '')
+    : 'tasks on this worker';
   const counts = m => STATES.filter(s => m[s]).map(s => `<span class="count">${badge(s)} ${m[s]}</span>`).join(' ') || '<span class="muted">none</span>';
   const leader = r.leader === null ? 'unknown' : r.leader ? 'this worker' : 'another worker';
   const kinds = {};
@@ -74,8 +80,9 @@ async function overview(current) {
     <div class="cards">
       <div class="card"><h3>Connectors</h3><div class="big">${conns.length}</div>${counts(connStates)}</div>
       <div class="card"><h3>Tasks</h3><div class="big">${tasks}</div>${counts(taskStates)}</div>
-      <div class="card"><h3>Records/s in</h3><div class="big" id="ov-in">${num(inRate)}</div><span class="muted">tasks on this worker</span></div>
-      <div class="card"><h3>Records/s out</h3><div class="big" id="ov-out">${num(outRate)}</div><span class="muted">tasks on this worker</span></div>
+      <div class="card"><h3>Records/s in</h3><div class="big" id="ov-in">${num(inRate)}</div><span class="muted">${esc(scope)}</span></div>
+      <div class="card"><h3>Records/s out</h3><div class="big" id="ov-out">${num(outRate)}</div><span class="muted">${esc(scope)}</span></div>
+      <div class="card"><h3>Consumer lag</h3><div class="big" id="ov-lag">${groups ? num(sinkLag(groups, conns)) : '–'}</div><span class="muted">records, sink connectors' groups</span></div>
     </div>
     <h2>Workers</h2>
     <table><thead><tr><th>Worker</th><th>Connectors</th><th>Tasks</th></tr></thead><tbody>
@@ -83,6 +90,14 @@ async function overview(current) {
       || '<tr><td colspan="3" class="muted">No connector or task is assigned yet.</td></tr>'}
     </tbody></table>
     <p class="muted">Group leader: ${esc(leader)}. Plugins installed: ${Object.entries(kinds).map(([k, n]) => `${n} ${esc(k)}`).join(', ')}.</p>`;
+}
+
+// sinkLag sums the lag of the sink connectors' consumer groups
+// (connect-<name>, or consumer.override.group.id).
+function sinkLag(groups, conns) {
+  const want = new Set(conns.filter(c => c.status.type === 'sink')
+    .map(c => c.info.config['consumer.override.group.id'] || `connect-${c.name}`));
+  return groups.filter(g => want.has(g.name)).reduce((a, g) => a + g.total_lag, 0);
 }
 
 // ---- connector list --------------------------------------------------------
@@ -176,7 +191,8 @@ function trace(t) {
 
 async function connectorPage(name, current) {
   const p = `/connectors/${enc(name)}`;
-  const [st, info, r] = await Promise.all([api('GET', `${p}/status`), api('GET', p), rates(name)]);
+  const [st, info, r, prog] = await Promise.all([api('GET', `${p}/status`), api('GET', p), rates(name),
+    api('GET', `/penstock/connectors/${enc(name)}/progress`).catch(() => null)]);
   let offsets = null, offErr = '';
   try { offsets = await api('GET', `${p}/offsets`); } catch (e) { offErr = e.message; }
   if (!current()) return;
@@ -202,6 +218,7 @@ async function connectorPage(name, current) {
       <div class="card"><h3>Errors</h3><div class="big">${cr ? num(cr.record_errors_total) : '–'}</div><span class="muted">${cr ? num(cr.deadletterqueue_records_total) + ' to the DLQ' : ''}</span></div>
     </div>
     <div class="chartbox">${chart((cr && cr.history) || [])}<div class="legend"><span class="in">■ in</span> <span class="out">■ out</span> records/s</div></div>
+    ${progressSection(prog)}
     <h2>Tasks</h2>
     <table><thead><tr><th>Task</th><th>State</th><th>Worker</th><th></th></tr></thead><tbody>
     ${st.tasks.map(t => `<tr><td>${t.id}</td><td>${badge(t.state)}</td><td>${esc(t.worker_id)}</td>
@@ -230,19 +247,55 @@ async function connectorPage(name, current) {
   document.getElementById('only-failed').addEventListener('change', e => { connectorPage.onlyFailed = e.target.checked; });
 }
 
+// progressSection shows lag (a sink's consumer lag, a CDC source's lag
+// behind the database) with its chart over the last minutes, and snapshot
+// progress per table.
+function progressSection(prog) {
+  if (!prog) return '';
+  const srcBytes = prog.tasks.map(t => t.source_lag_bytes).filter(v => v !== undefined);
+  const srcMs = prog.tasks.map(t => t.source_lag_ms).filter(v => v !== undefined);
+  const sink = prog.type === 'sink';
+  const lag = prog.lag ?? null, unit = prog.lag_unit;
+  const tables = prog.tasks.flatMap(t => (t.snapshot || []).map(tb => ({ task: t.id, ...tb })));
+  const bar = tb => {
+    const pct = tb.done ? 100 : tb.rows_estimated > 0 ? Math.min(99, Math.floor(100 * tb.rows_read / tb.rows_estimated)) : 0;
+    return `<div class="bar${tb.done ? ' done' : ''}" data-pct="${pct}"><span style="width:${pct}%"></span><em>${pct}%</em></div>`;
+  };
+  const lagCards = `<div class="cards">
+      ${sink ? `<div class="card"><h3>Consumer lag</h3><div class="big" id="lag">${num(prog.total_lag)}</div><span class="muted">records behind, ${prog.consumer_lag ? prog.consumer_lag.length : 0} partitions</span></div>` : ''}
+      ${srcBytes.length ? `<div class="card"><h3>Source lag</h3><div class="big" id="lag">${num(lag)}</div><span class="muted">bytes of WAL the slot holds</span></div>` : ''}
+      ${srcMs.length ? `<div class="card"><h3>Behind the source</h3><div class="big" id="behind">${num(Math.max(...srcMs) / 1000)} s</div><span class="muted">age of the last change read</span></div>` : ''}
+    </div>`;
+  return `
+    ${lag !== null ? `<h2>Lag</h2>${lagCards}
+    <div class="chartbox">${chart(prog.lag_history || [], { series: ['lag'], label: `lag in ${unit}`, height: 140 })}<div class="legend"><span class="lag">■ lag</span> ${esc(unit)}</div></div>` : ''}
+    ${sink && prog.consumer_lag && prog.consumer_lag.length ? `<details class="group"><summary>Consumer lag per partition</summary><table><thead><tr><th>Topic</th><th class="num">Partition</th><th class="num">Committed</th><th class="num">End</th><th class="num">Lag</th></tr></thead><tbody>
+      ${prog.consumer_lag.map(l => `<tr><td>${esc(l.topic)}</td><td class="num">${l.partition}</td><td class="num">${l.committed < 0 ? '–' : l.committed}</td><td class="num">${l.end}</td><td class="num">${l.lag}</td></tr>`).join('')}
+      </tbody></table></details>` : ''}
+    ${tables.length ? `<h2>Snapshot</h2>
+    <table id="snapshot"><thead><tr><th>Table</th><th>Task</th><th class="num">Rows read</th><th class="num">Estimated</th><th>Progress</th></tr></thead><tbody>
+    ${tables.map(tb => `<tr data-table="${esc(tb.table)}" data-rows="${tb.rows_read}"><td>${esc(tb.table)}</td><td>${tb.task}</td><td class="num">${num(tb.rows_read)}</td>
+      <td class="num">${tb.rows_estimated < 0 ? '–' : num(tb.rows_estimated)}</td><td>${bar(tb)}</td></tr>`).join('')}
+    </tbody></table>` : ''}
+    ${prog.errors && prog.errors.length ? `<p class="error">${esc(prog.errors.join('; '))}</p>` : ''}`;
+}
+
 // ---- router ----------------------------------------------------------------
 
 async function route() {
   generation++;
   clearTimeout(timer);
   const parts = (location.hash.slice(1) || '/').split('/').filter(Boolean).map(decodeURIComponent);
-  const nav = parts[0] === 'new' ? 'new' : parts[0] === 'connectors' ? 'connectors' : 'overview';
+  const nav = ['new', 'connectors', 'topics', 'groups'].includes(parts[0]) ? parts[0] : 'overview';
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.nav === nav);
   if (parts.length === 0) return poll(overview);
   if (parts[0] === 'connectors' && parts.length === 1) return poll(connectorList);
   if (parts[0] === 'connectors' && parts[2] === 'edit') return formPage(main, parts[1], flash);
   if (parts[0] === 'connectors') return poll(current => connectorPage(parts[1], current));
   if (parts[0] === 'new') return formPage(main, null, flash);
+  if (parts[0] === 'topics' && parts.length === 1) return poll(current => topicsPage(main, current));
+  if (parts[0] === 'topics') return poll(current => topicPage(main, parts[1], current));
+  if (parts[0] === 'groups') return poll(current => groupsPage(main, current));
   main.innerHTML = '<p class="error">No such page.</p>';
 }
 
