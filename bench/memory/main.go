@@ -153,7 +153,11 @@ func startDev(bin string) (*dev, error) {
 	if d.rest, err = freeAddr(); err != nil {
 		return nil, err
 	}
-	args := []string{"dev", "--data", filepath.Join(dir, "data"), "--broker", d.broker, "--rest", d.rest}
+	registry, err := freeAddr() // the schema registry runs, as by default, but not on a port another process may hold
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"dev", "--data", filepath.Join(dir, "data"), "--broker", d.broker, "--rest", d.rest, "--schema-registry", registry}
 	args = append(args, strings.Fields(*extraFlag)...)
 	d.cmd = exec.Command(bin, args...)
 	if *profFlag != "" {
@@ -180,8 +184,9 @@ func startDev(bin string) (*dev, error) {
 			}
 		}
 		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "penstock.log"))
 			d.stop()
-			return nil, fmt.Errorf("penstock dev not ready after 60s (log in %s)", dir)
+			return nil, fmt.Errorf("penstock dev not ready after 60s; its log:\n%s", log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
