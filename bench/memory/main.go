@@ -67,6 +67,7 @@ var (
 	widthFlag   = flag.Int("width", 0, "bytes of padding added to each snapshot row's text column (wide rows)")
 	onlyFlag    = flag.String("only", "", "run only this case: snapshot, datagen or broker")
 	extraFlag   = flag.String("args", "", "extra arguments for penstock dev, space separated")
+	connFlag    = flag.String("connector", "", "extra connector settings for every case's connectors, key=value, comma separated")
 	profFlag    = flag.String("profile", "", "directory for heap profiles of penstock taken at each case's RSS peak (pprof format and debug=1 text with the runtime's MemStats)")
 )
 
@@ -306,6 +307,11 @@ func (d *dev) cpu() time.Duration {
 }
 
 func (d *dev) putConnector(name string, cfg map[string]string) error {
+	for _, kv := range strings.Split(*connFlag, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			cfg[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
 	body, _ := json.Marshal(cfg)
 	req, _ := http.NewRequest(http.MethodPut, "http://"+d.rest+"/connectors/"+name+"/config", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
