@@ -347,7 +347,14 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight
 		// Not the record's fault: never tolerated as a record error.
 		return err
 	}
-	in.Context, in.ticket, in.src = s.produceCtx, sub, out
+	in.Context, in.ticket = s.produceCtx, sub
+	if s.recAcks != nil {
+		// Only a task that hears of each record needs it until it is
+		// acknowledged; otherwise the record (its Struct, offset map and
+		// values, several times its converted bytes) goes now, so what a
+		// task holds in flight is bounded by producer.buffer.memory.
+		in.src = out
+	}
 	in.rec = kgo.Record{Topic: out.Topic, Partition: max(out.Partition, -1), Key: key, Value: value, Headers: headers,
 		Timestamp: out.Timestamp, Context: in}
 	if in.rec.Timestamp.IsZero() {
@@ -365,7 +372,7 @@ type inflight struct {
 	context.Context
 	rec    kgo.Record
 	ticket offsets.Ticket
-	src    *connect.Record // for a task's CommitRecord
+	src    *connect.Record // for a task's CommitRecord; nil for a task without one
 }
 
 // onProduced is the producer's callback: it acknowledges the record's

@@ -20,6 +20,11 @@
 //	go run ./bench/memory [-rows 200000,1000000] [-changes 200000] [-records 1000000] [-only snapshot|datagen|broker]
 //	go run ./bench/memory -rows 2000000 -changes 1000000 -records 5000000   # the figures of issue 19
 //	go run ./bench/memory -only snapshot -rows 100000 -width 10000          # wide rows
+//	go run ./bench/memory -only datagen -profile /tmp/prof                   # heap profiles at the peaks
+//
+// Of the peak RSS, 50-60 MB are the binary's mapped pages on Linux 6.x
+// (RssFile in the -profile directory's smaps_rollup); the rest is the Go
+// heap, which under load grows to the soft memory limit.
 package main
 
 import (
@@ -62,11 +67,18 @@ var (
 	widthFlag   = flag.Int("width", 0, "bytes of padding added to each snapshot row's text column (wide rows)")
 	onlyFlag    = flag.String("only", "", "run only this case: snapshot, datagen or broker")
 	extraFlag   = flag.String("args", "", "extra arguments for penstock dev, space separated")
+	connFlag    = flag.String("connector", "", "extra connector settings for every case's connectors, key=value, comma separated")
+	profFlag    = flag.String("profile", "", "directory for heap profiles of penstock taken at each case's RSS peak (pprof format and debug=1 text with the runtime's MemStats)")
 )
 
 func main() {
 	testing.Init()
 	flag.Parse()
+	if *profFlag != "" {
+		if err := os.MkdirAll(*profFlag, 0o755); err != nil {
+			fatal(err)
+		}
+	}
 	bin := *binFlag
 	if bin == "" {
 		dir, err := os.MkdirTemp("", "penstock-bench-bin")
@@ -119,6 +131,11 @@ type dev struct {
 	stopSample chan struct{}
 	sampled    sync.WaitGroup
 	phasePeak  atomic.Int64 // largest VmRSS sampled since the phase began, in kB
+	pprof      string       // address of penstock's /debug/pprof, with -profile
+	mu         sync.Mutex   // guards the fields below
+	profiled   int64        // VmRSS of the last profile taken, in kB
+	profAt     time.Time
+	name       string // the phase's name, for profile file names
 }
 
 func freeAddr() (string, error) {
@@ -142,9 +159,19 @@ func startDev(bin string) (*dev, error) {
 	if d.rest, err = freeAddr(); err != nil {
 		return nil, err
 	}
-	args := []string{"dev", "--data", filepath.Join(dir, "data"), "--broker", d.broker, "--rest", d.rest}
+	registry, err := freeAddr() // the schema registry runs, as by default, but not on a port another process may hold
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"dev", "--data", filepath.Join(dir, "data"), "--broker", d.broker, "--rest", d.rest, "--schema-registry", registry}
 	args = append(args, strings.Fields(*extraFlag)...)
 	d.cmd = exec.Command(bin, args...)
+	if *profFlag != "" {
+		if d.pprof, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		d.cmd.Env = append(os.Environ(), "PENSTOCK_PPROF_ADDR="+d.pprof)
+	}
 	logf, err := os.Create(filepath.Join(dir, "penstock.log"))
 	if err != nil {
 		return nil, err
@@ -163,8 +190,9 @@ func startDev(bin string) (*dev, error) {
 			}
 		}
 		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "penstock.log"))
 			d.stop()
-			return nil, fmt.Errorf("penstock dev not ready after 60s (log in %s)", dir)
+			return nil, fmt.Errorf("penstock dev not ready after 60s; its log:\n%s", log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -180,11 +208,37 @@ func startDev(bin string) (*dev, error) {
 			case <-t.C:
 				if rss := d.status("VmRSS"); rss > d.phasePeak.Load() {
 					d.phasePeak.Store(rss)
+					d.profile(rss)
 				}
 			}
 		}
 	}()
 	return d, nil
+}
+
+// profile saves penstock's heap profile when the RSS is a new peak (by 1 MB
+// and at most twice a second), so the last one saved is the peak's.
+func (d *dev) profile(rss int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.pprof == "" || rss < d.profiled+1024 || time.Since(d.profAt) < 500*time.Millisecond {
+		return
+	}
+	d.profiled, d.profAt = rss, time.Now()
+	base := filepath.Join(*profFlag, strings.ReplaceAll(d.name, " ", "_"))
+	for suffix, q := range map[string]string{"-heap.pb.gz": "", "-heap.txt": "?debug=1"} {
+		resp, err := http.Get("http://" + d.pprof + "/debug/pprof/heap" + q)
+		if err != nil {
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			_ = os.WriteFile(base+suffix, b, 0o644)
+			smaps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", d.cmd.Process.Pid))
+			_ = os.WriteFile(base+"-status.txt", fmt.Appendf(nil, "VmRSS at profile: %d kB\n%s", rss, smaps), 0o644)
+		}
+	}
 }
 
 // status returns a kB field of /proc/PID/status.
@@ -221,6 +275,9 @@ func (d *dev) stop() {
 // and the process's peaks.
 func (d *dev) phase(name string, f func() (int, error)) error {
 	d.phasePeak.Store(d.status("VmRSS"))
+	d.mu.Lock()
+	d.name, d.profiled = name, 0
+	d.mu.Unlock()
 	start, cpu := time.Now(), d.cpu()
 	n, err := f()
 	if err != nil {
@@ -250,6 +307,11 @@ func (d *dev) cpu() time.Duration {
 }
 
 func (d *dev) putConnector(name string, cfg map[string]string) error {
+	for _, kv := range strings.Split(*connFlag, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			cfg[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
 	body, _ := json.Marshal(cfg)
 	req, _ := http.NewRequest(http.MethodPut, "http://"+d.rest+"/connectors/"+name+"/config", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")

@@ -24,6 +24,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -47,6 +48,8 @@ var (
 	runs    = flag.Int("runs", 5, "runs; medians are reported")
 	only    = flag.String("only", "", "measure only the source or only the sink half (for profiling)")
 	cpuprof = flag.String("cpuprofile", "", "write a CPU profile of the measured intervals to this file")
+	fetches = flag.String("sink-fetch", "", "fetch.max.bytes values for the sink, comma separated (e.g. 4MiB,8MiB as bytes); "+
+		"each run measures the sink with each, in alternating order, beside the same run's bare consumer; empty: the worker's default")
 )
 
 func main() {
@@ -116,8 +119,11 @@ func run() error {
 		defer pprof.StopCPUProfile()
 	}
 
-	var prod, src, cons, sink []measure
-	var srcRatio, sinkRatio []float64
+	var prod, src, cons []measure
+	var srcRatio []float64
+	fetchSizes := strings.Split(*fetches, ",") // "" is the worker's default
+	fsink := make([][]measure, len(fetchSizes))
+	fratio := make([][]float64, len(fetchSizes))
 	for r := 0; r < *runs; r++ {
 		topic := fmt.Sprintf("bare-produce-%d", r)
 		p, err := bareProduce(ctx, brokerAddr, topic)
@@ -138,12 +144,19 @@ func run() error {
 			if err != nil {
 				return err
 			}
-			k, err := workerSink(ctx, sinkHerder, topic, r)
-			if err != nil {
-				return err
+			cons = append(cons, c)
+			line += fmt.Sprintf(" | consumer %v", c)
+			for j := range fetchSizes {
+				if r%2 == 1 { // alternate the order, so neither size always goes first
+					j = len(fetchSizes) - 1 - j
+				}
+				k, err := workerSink(ctx, sinkHerder, topic, fmt.Sprintf("%d-%d", r, j), fetchSizes[j])
+				if err != nil {
+					return err
+				}
+				fsink[j], fratio[j] = append(fsink[j], k), append(fratio[j], k.rate/c.rate)
+				line += fmt.Sprintf(" | sink%s %v", fetchLabel(fetchSizes[j]), k)
 			}
-			cons, sink, sinkRatio = append(cons, c), append(sink, k), append(sinkRatio, k.rate/c.rate)
-			line += fmt.Sprintf(" | consumer %v | sink %v", c, k)
 		}
 		fmt.Println(line)
 	}
@@ -153,10 +166,12 @@ func run() error {
 		fmt.Printf("%-34s %v  (%.0f%% of bare; CPU %.0f%%)\n", "worker: source task -> broker", median(src),
 			100*medianOf(srcRatio), 100*median(src).cpuPerRec/median(prod).cpuPerRec)
 	}
-	if len(sink) > 0 {
+	if len(cons) > 0 {
 		fmt.Printf("%-34s %v\n", "bare franz-go consumer (group)", median(cons))
-		fmt.Printf("%-34s %v  (%.0f%% of bare; CPU %.0f%%)\n", "worker: broker -> sink task", median(sink),
-			100*medianOf(sinkRatio), 100*median(sink).cpuPerRec/median(cons).cpuPerRec)
+		for j, f := range fetchSizes {
+			fmt.Printf("%-34s %v  (%.0f%% of bare; CPU %.0f%%)\n", "worker: broker -> sink task"+fetchLabel(f), median(fsink[j]),
+				100*medianOf(fratio[j]), 100*median(fsink[j]).cpuPerRec/median(cons).cpuPerRec)
+		}
 	}
 	return nil
 }
@@ -345,12 +360,24 @@ func workerSource(ctx context.Context, h *worker.Herder, addr string, run int) (
 
 // workerSink runs a no-op sink over the topic, timed from its first Put to
 // its last, then deletes it.
-func workerSink(ctx context.Context, h *worker.Herder, topic string, run int) (measure, error) {
+// fetchLabel names a -sink-fetch value in the report.
+func fetchLabel(f string) string {
+	if f == "" {
+		return ""
+	}
+	return " (fetch.max.bytes " + f + ")"
+}
+
+func workerSink(ctx context.Context, h *worker.Herder, topic, run, fetchMaxBytes string) (measure, error) {
 	sinkCount.Store(0)
 	sinkFirst.Store(nil)
 	sinkLast.Store(nil)
-	name := fmt.Sprintf("noop-sink-%d", run)
-	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{"connector.class": "bench.NoopSink", "topics": topic, "records": fmt.Sprint(*records)}, "", false); err != nil {
+	name := "noop-sink-" + run
+	cfg := map[string]string{"connector.class": "bench.NoopSink", "topics": topic, "records": fmt.Sprint(*records)}
+	if fetchMaxBytes != "" {
+		cfg["consumer.override.fetch.max.bytes"] = fetchMaxBytes
+	}
+	if _, _, err := h.PutConnectorConfig(ctx, name, cfg, "", false); err != nil {
 		return measure{}, err
 	}
 	defer h.DeleteConnector(ctx, name)

@@ -2,11 +2,21 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/penstockhq/penstock/internal/gctune"
 )
+
+// pprofEnv names a loopback address on which a server command serves Go's
+// profiles (/debug/pprof/), for measuring where memory and CPU go
+// (bench/memory -profile). Unset, nothing is served.
+const pprofEnv = "PENSTOCK_PPROF_ADDR"
 
 // memoryLimitFlag gives a server command --memory-limit, the process's soft
 // memory limit, set before the command runs.
@@ -22,6 +32,25 @@ func memoryLimitFlag(cmd *cobra.Command) {
 			return fmt.Errorf("--memory-limit: %w", err)
 		}
 		gctune.SetMemoryLimit(n)
+		if addr := os.Getenv(pprofEnv); addr != "" {
+			if err := servePprof(addr); err != nil {
+				return err
+			}
+		}
 		return run(cmd, args)
 	}
+}
+
+// servePprof serves net/http/pprof's handlers on addr until the process ends.
+func servePprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pprofEnv, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	slog.Info("serving Go profiles", "addr", ln.Addr().String(), "env", pprofEnv)
+	go func() { _ = http.Serve(ln, mux) }()
+	return nil
 }
