@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/penstockhq/penstock/broker/storage"
@@ -91,16 +90,6 @@ func writeStaged(w io.Writer, buf []byte, splices []splice) error {
 			}
 			continue
 		}
-		if s.file.Len >= mapMin && mapFileRanges {
-			if data, unmap, ok := mapRange(s.file); ok {
-				err := writeMapped(w, data, add, flush, len(st))
-				unmap()
-				if err != nil {
-					return err
-				}
-				continue
-			}
-		}
 		pos, remain := s.file.Pos, s.file.Len
 		for remain > 0 {
 			if len(st) == cap(st) {
@@ -125,52 +114,6 @@ func writeStaged(w io.Writer, buf []byte, splices []splice) error {
 		return err
 	}
 	return flush()
-}
-
-// mapMin is the smallest file range writeStaged maps rather than reads:
-// below it, mmap and munmap cost more than the copy they save.
-const mapMin = 64 << 10
-
-// mapFileRanges is off only in BenchmarkWriteStagedTLS/read, which
-// measures the read path beside the mapped one.
-var mapFileRanges = true
-
-// tlsRecord is the largest TLS record payload (crypto/tls seals writes into
-// records of at most this many bytes).
-const tlsRecord = 16 << 10
-
-// writeMapped writes data, a mapped file range, with the bytes staged
-// before it (staged of them: add and flush are writeStaged's): what fills
-// the stage to a whole number of records and the range's last partial
-// record are staged (copied), the records between go to w straight from
-// the page cache, which saves copying them. A fault reading the mapping (the
-// file was truncated below it: see mapRange) is returned as errShortFile.
-func writeMapped(w io.Writer, data []byte, add func([]byte) error, flush func() error, staged int) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault {
-				panic(r)
-			}
-			err = errShortFile
-		}
-	}()
-	head := min(len(data), (tlsRecord-staged%tlsRecord)%tlsRecord)
-	if err := add(data[:head]); err != nil {
-		return err
-	}
-	data = data[head:]
-	if len(data) == 0 {
-		return nil
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	body := len(data) &^ (tlsRecord - 1)
-	if _, err := w.Write(data[:body]); err != nil {
-		return err
-	}
-	return add(data[body:])
 }
 
 // errShortFile is returned when a segment file range could not be read

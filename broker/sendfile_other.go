@@ -10,6 +10,3 @@ import (
 
 // sendFileRange sends r to w by reading and writing it.
 func sendFileRange(w net.Conn, r storage.FileRange) error { return copyFileRange(w, r) }
-
-// mapRange does not map: the caller reads the range.
-func mapRange(storage.FileRange) (data []byte, unmap func(), ok bool) { return nil, nil, false }
