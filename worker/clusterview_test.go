@@ -193,16 +193,20 @@ func TestConsoleEndpointsAcrossWorkers(t *testing.T) {
 				return err
 			}
 		}
-		total := func(r console.RatesReport) float64 {
+		get := func(r console.RatesReport) console.ConnectorRates {
 			for _, c := range r.Connectors {
 				if c.Name == "prog" {
-					return c.RecordsOut
+					return c
 				}
 			}
-			return 0
+			return console.ConnectorRates{}
 		}
+		total := func(r console.RatesReport) float64 { return get(r).RecordsOut }
 		if total(ra) != 10 || total(rb) != 10 || total(all) != 20 || all.Workers != 2 || len(all.Errors) > 0 {
 			return fmt.Errorf("local %v and %v, cluster %v over %d workers (%v)", total(ra), total(rb), total(all), all.Workers, all.Errors)
+		}
+		if ba, bb := get(ra).Bytes, get(rb).Bytes; ba <= 0 || bb <= 0 || get(all).Bytes != ba+bb {
+			return fmt.Errorf("bytes: local %v and %v, cluster %v", ba, bb, get(all).Bytes)
 		}
 		return nil
 	})

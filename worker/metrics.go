@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // metrics are the worker's Prometheus metrics, registered on the registry
@@ -52,6 +53,7 @@ type connectMetrics struct {
 	errorsLogged                 *prometheus.CounterVec
 	dlqRequests, dlqFailures     *prometheus.CounterVec
 	stageErrors                  *prometheus.CounterVec
+	writeBytes, readBytes        *prometheus.CounterVec // Penstock's: Kafka Connect has no byte counts
 }
 
 // Buckets of the time histograms (seconds, 0.5 ms to about 33 s) and of the
@@ -116,6 +118,10 @@ func newConnectMetrics() connectMetrics {
 			"Dead letter queue writes that failed (deadletterqueue-produce-failures)."),
 		stageErrors: counter("penstock_task_stage_errors_total",
 			"Record failures by stage (KEY_CONVERTER, VALUE_CONVERTER, HEADER_CONVERTER, TRANSFORMATION, KAFKA_PRODUCE, TASK_PUT) and the class that failed.", "stage", "class"),
+		writeBytes: counter("penstock_source_task_record_write_bytes_total",
+			"Key, value and header bytes of the source records the broker acknowledged (as source-record-write-total counts them)."),
+		readBytes: counter("penstock_sink_task_record_read_bytes_total",
+			"Key, value and header bytes of the records a sink task consumed (as sink-record-read-total counts them)."),
 	}
 }
 
@@ -123,7 +129,7 @@ func (c *connectMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{c.pollTotal, c.writeTotal, c.active, c.pollTime, c.readTotal, c.sendTotal, c.putTime,
 		c.commitCompletion, c.commitSkip, c.commitSuccess, c.commitFailure, c.commitTime, c.batchSize, c.taskStatus,
 		c.connTaskCount, c.recordErrors, c.recordFailures, c.recordsSkipped, c.retries, c.errorsLogged, c.dlqRequests,
-		c.dlqFailures, c.stageErrors}
+		c.dlqFailures, c.stageErrors, c.writeBytes, c.readBytes}
 }
 
 // taskMetrics are one task's series, resolved once when it starts so the
@@ -132,6 +138,7 @@ type taskMetrics struct {
 	c                                           *connectMetrics
 	labels                                      []string // connector, task
 	pollTotal, writeTotal, readTotal, sendTotal prometheus.Counter
+	writeBytes, readBytes                       prometheus.Counter
 	active                                      prometheus.Gauge
 	pollTime, putTime, commitTime, batchSize    prometheus.Observer
 	recordErrors, recordFailures, skipped       prometheus.Counter
@@ -155,6 +162,7 @@ func (m *metrics) task(id TaskID) *taskMetrics {
 func (t *taskMetrics) source() {
 	c, l := t.c, t.labels
 	t.pollTotal, t.writeTotal = c.pollTotal.WithLabelValues(l...), c.writeTotal.WithLabelValues(l...)
+	t.writeBytes = c.writeBytes.WithLabelValues(l...)
 	t.active, t.pollTime = c.active.WithLabelValues(l...), c.pollTime.WithLabelValues(l...)
 	t.active.Set(0) // a failed run's records in flight were abandoned
 }
@@ -163,6 +171,7 @@ func (t *taskMetrics) source() {
 func (t *taskMetrics) sink() {
 	c, l := t.c, t.labels
 	t.readTotal, t.sendTotal = c.readTotal.WithLabelValues(l...), c.sendTotal.WithLabelValues(l...)
+	t.readBytes = c.readBytes.WithLabelValues(l...)
 	t.putTime = c.putTime.WithLabelValues(l...)
 }
 
@@ -175,7 +184,7 @@ func (t *taskMetrics) forget() {
 	for _, v := range []interface{ DeleteLabelValues(...string) bool }{t.c.pollTotal, t.c.writeTotal, t.c.readTotal,
 		t.c.sendTotal, t.c.active, t.c.pollTime, t.c.putTime, t.c.commitTime, t.c.batchSize, t.c.recordErrors,
 		t.c.recordFailures, t.c.recordsSkipped, t.c.retries, t.c.errorsLogged, t.c.dlqRequests, t.c.dlqFailures,
-		t.c.commitCompletion, t.c.commitSkip, t.c.commitSuccess, t.c.commitFailure} {
+		t.c.commitCompletion, t.c.commitSkip, t.c.commitSuccess, t.c.commitFailure, t.c.writeBytes, t.c.readBytes} {
 		v.DeleteLabelValues(t.labels...)
 	}
 	t.c.stageErrors.DeletePartialMatch(prometheus.Labels{"connector": t.labels[0], "task": t.labels[1]})
@@ -206,11 +215,36 @@ func (t *taskMetrics) sourceDone(written bool) {
 	}
 }
 
-// read records n records consumed for a sink task.
-func (t *taskMetrics) read(n int) {
+// wrote records the bytes of r, a source record the broker acknowledged
+// (one atomic add: the counter adds whole numbers without a CAS loop).
+func (t *taskMetrics) wrote(r *kgo.Record) {
 	if t != nil {
-		t.readTotal.Add(float64(n))
+		t.writeBytes.Add(float64(recordBytes(r)))
 	}
+}
+
+// read records recs consumed for a sink task: their count and bytes, one
+// add each per batch.
+func (t *taskMetrics) read(recs []*kgo.Record) {
+	if t == nil {
+		return
+	}
+	n := 0
+	for _, r := range recs {
+		n += recordBytes(r)
+	}
+	t.readTotal.Add(float64(len(recs)))
+	t.readBytes.Add(float64(n))
+}
+
+// recordBytes is the key, value and header bytes of r: what Kafka's
+// clients count as a record's size, less its framing.
+func recordBytes(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 // put records a Put of n records that took d.

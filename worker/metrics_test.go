@@ -112,6 +112,15 @@ func TestSourceTaskMetricsMove(t *testing.T) {
 		{name: "kafka_connect_connector_task_status", labels: map[string]string{"connector": "msrc", "task": "0", "status": "running"}, eq: 1},
 		{name: "kafka_connect_worker_connector_task_count", labels: map[string]string{"connector": "msrc", "status": "running"}, eq: 1},
 	})
+	// The bytes written are those of the 9 records the topic holds.
+	written := 0
+	for _, r := range readAll(t, addr, "msrc-out", 9) {
+		written += recordBytes(r)
+	}
+	checkMetrics(t, h.Metrics(), []want{n("penstock_source_task_record_write_bytes_total", float64(written))})
+	if written == 0 {
+		t.Fatal("the source wrote records of no bytes")
+	}
 	if v := metricValue(t, h.Metrics(), "kafka_connect_sink_task_sink_record_read_total", task); v != -1 {
 		t.Errorf("a source task has a sink series: %v", v)
 	}
@@ -159,6 +168,10 @@ func TestSinkTaskMetricsMove(t *testing.T) {
 	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+	readBytes := 0 // all 10 are read, the two that fail too
+	for _, r := range recs {
+		readBytes += recordBytes(r)
+	}
 	sink := fileSinkConfig("msink-in", filepath.Join(t.TempDir(), "out.txt"))
 	for k, v := range map[string]string{
 		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": "msink-dlq",
@@ -183,6 +196,7 @@ func TestSinkTaskMetricsMove(t *testing.T) {
 	}
 	checkMetrics(t, h.Metrics(), []want{
 		n("kafka_connect_sink_task_sink_record_read_total", 10),
+		n("penstock_sink_task_record_read_bytes_total", float64(readBytes)),
 		n("kafka_connect_sink_task_sink_record_send_total", 8),
 		atLeast("kafka_connect_sink_task_put_batch_time_seconds", 1),
 		atLeast("kafka_connect_connector_task_batch_size", 1),

@@ -471,7 +471,7 @@ func (s *sinkTask) putAll(ctx context.Context, recs []*kgo.Record, consumed prom
 			return err
 		}
 		consumed.Add(float64(n))
-		s.r.tm.read(n)
+		s.r.tm.read(recs[:n])
 		if recs = recs[n:]; len(recs) > 0 && s.interrupted(ctx) {
 			s.giveBack(recs)
 			return nil

@@ -382,6 +382,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	if err == nil {
 		s.produced.Inc()
 		s.r.tm.sourceDone(true)
+		s.r.tm.wrote(r)
 		s.writer.Ack(in.ticket)
 		s.commitRecord(in.src, nil)
 		// The record lives on in its poll's slab until every record of the

@@ -29,7 +29,7 @@ const screenshotsEnv = "PENSTOCK_SCREENSHOTS"
 // chromium, installed by scripts/deps.sh) against an in-process worker and
 // broker: it creates a datagen-to-file pipeline through the form (after
 // seeing a validation error at its field), sees the source RUNNING with
-// throughput above zero, restarts its failed tasks (none), edits it, pauses
+// throughput (records/s and bytes/s) above zero, restarts its failed tasks (none), edits it, pauses
 // it, stops it, alters and resets its offsets and deletes it. Between, it
 // sees the topics page, a record in the topic's live tail, the sink's group
 // with its lag, and a Postgres snapshot of a private PostgreSQL server
@@ -173,7 +173,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	step("create source", click("#submit"))
 	until("source running", `location.hash === '#/connectors/console-gen' && document.querySelector('main h1 .badge')?.textContent === 'RUNNING'`)
 	until("throughput above zero", `parseFloat(document.querySelector('#rate-out')?.textContent) > 0 &&
-		document.querySelectorAll('svg.chart polyline').length === 2`)
+		parseFloat(document.querySelector('#rate-bytes')?.textContent) > 0 &&
+		document.querySelectorAll('svg.chart polyline').length === 3`)
 	if os.Getenv(screenshotsEnv) != "" {
 		until("a few samples charted", `document.querySelector('svg.chart polyline.out')?.getAttribute('points').split(' ').length >= 6`)
 	}

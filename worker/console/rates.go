@@ -15,6 +15,9 @@ import (
 var (
 	inCounters  = []string{"penstock_source_records_polled_total", "penstock_sink_records_consumed_total"}
 	outCounters = []string{"penstock_source_records_produced_total", "penstock_sink_records_put_total"}
+	// bytesCounters are per task: the bytes a source wrote to Kafka and a
+	// sink read from it.
+	bytesCounters = []string{"penstock_source_task_record_write_bytes_total", "penstock_sink_task_record_read_bytes_total"}
 )
 
 const (
@@ -54,8 +57,12 @@ type sample struct {
 	leader bool
 }
 
-// counts is one connector's counters.
-type counts struct{ in, out, errors, dlq float64 }
+// counts is one connector's counters; bytes by task number (a restarted
+// task's count starts again, so its rate is taken task by task).
+type counts struct {
+	in, out, errors, dlq float64
+	bytes                map[string]float64
+}
 
 // NewRates returns the rates endpoint over g, the worker's registry.
 func NewRates(g prometheus.Gatherer) *Rates {
@@ -88,6 +95,11 @@ type ConnectorRates struct {
 	DLQRecords   float64 `json:"deadletterqueue_records_total"`
 	InPerSec     float64 `json:"records_in_per_sec"`
 	OutPerSec    float64 `json:"records_out_per_sec"`
+	// Bytes are the key, value and header bytes a source's records took in
+	// Kafka (those the broker acknowledged) or a sink's (those it read), of
+	// the tasks running now: a task's count restarts with it.
+	Bytes       float64 `json:"bytes_total"`
+	BytesPerSec float64 `json:"bytes_per_sec"`
 	// History is the rate between consecutive samples, oldest first; only
 	// with ?connector=NAME.
 	History []Point `json:"history,omitempty"`
@@ -98,6 +110,8 @@ type Point struct {
 	Time int64   `json:"time"`
 	In   float64 `json:"in"`
 	Out  float64 `json:"out"`
+	// Bytes is bytes/s (ConnectorRates.Bytes).
+	Bytes float64 `json:"bytes"`
 }
 
 // Report samples the counters (unless the last sample is recent) and
@@ -133,10 +147,13 @@ func (r *Rates) Report(connector string) (RatesReport, error) {
 			continue
 		}
 		cr := ConnectorRates{Name: name, RecordsIn: c.in, RecordsOut: c.out, RecordErrors: c.errors, DLQRecords: c.dlq}
-		cr.InPerSec, cr.OutPerSec = rate(base, last, name)
+		for _, b := range c.bytes {
+			cr.Bytes += b
+		}
+		cr.InPerSec, cr.OutPerSec, cr.BytesPerSec = rate(base, last, name)
 		for i := 1; connector != "" && i < len(r.samples); i++ {
-			in, out := rate(r.samples[i-1], r.samples[i], name)
-			cr.History = append(cr.History, Point{Time: r.samples[i].at.UnixMilli(), In: in, Out: out})
+			in, out, bytes := rate(r.samples[i-1], r.samples[i], name)
+			cr.History = append(cr.History, Point{Time: r.samples[i].at.UnixMilli(), In: in, Out: out, Bytes: bytes})
 		}
 		rep.Connectors = append(rep.Connectors, cr)
 	}
@@ -144,12 +161,13 @@ func (r *Rates) Report(connector string) (RatesReport, error) {
 	return rep, nil
 }
 
-// rate is a connector's records/s in and out between two samples; a
-// counter that went down (the connector was recreated) counts from zero.
-func rate(a, b sample, name string) (in, out float64) {
+// rate is a connector's records/s in and out and bytes/s between two
+// samples; a counter that went down (the connector was recreated, a task
+// restarted) counts from zero.
+func rate(a, b sample, name string) (in, out, bytes float64) {
 	secs := b.at.Sub(a.at).Seconds()
 	if secs <= 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
 	ca, cb := a.conns[name], b.conns[name]
 	delta := func(x, y float64) float64 {
@@ -158,7 +176,10 @@ func rate(a, b sample, name string) (in, out float64) {
 		}
 		return y - x
 	}
-	return delta(ca.in, cb.in) / secs, delta(ca.out, cb.out) / secs
+	for task, n := range cb.bytes {
+		bytes += delta(ca.bytes[task], n)
+	}
+	return delta(ca.in, cb.in) / secs, delta(ca.out, cb.out) / secs, bytes / secs
 }
 
 // gather reads the counters from the registry.
@@ -182,6 +203,8 @@ func (r *Rates) gather(now time.Time) (sample, error) {
 			field = func(c *counts) *float64 { return &c.in }
 		case slices.Contains(outCounters, name):
 			field = func(c *counts) *float64 { return &c.out }
+		case slices.Contains(bytesCounters, name):
+			field = nil // per task, below
 		case name == errorsCounter:
 			field = func(c *counts) *float64 { return &c.errors }
 		case name == dlqCounter:
@@ -190,17 +213,27 @@ func (r *Rates) gather(now time.Time) (sample, error) {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			conn := ""
+			var conn, task string
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "connector" {
+				switch l.GetName() {
+				case "connector":
 					conn = l.GetValue()
+				case "task":
+					task = l.GetValue()
 				}
 			}
 			if conn == "" {
 				continue
 			}
 			c := s.conns[conn]
-			*field(&c) += m.GetCounter().GetValue()
+			if field != nil {
+				*field(&c) += m.GetCounter().GetValue()
+			} else {
+				if c.bytes == nil {
+					c.bytes = map[string]float64{}
+				}
+				c.bytes[task] += m.GetCounter().GetValue()
+			}
 			s.conns[conn] = c
 		}
 	}
@@ -236,6 +269,8 @@ func Merge(base RatesReport, others ...RatesReport) RatesReport {
 			m.DLQRecords += c.DLQRecords
 			m.InPerSec += c.InPerSec
 			m.OutPerSec += c.OutPerSec
+			m.Bytes += c.Bytes
+			m.BytesPerSec += c.BytesPerSec
 			m.History = mergeHistory(m.History, c.History)
 		}
 	}
@@ -262,6 +297,7 @@ func mergeHistory(a, b []Point) []Point {
 		if best >= 0 {
 			out[best].In += p.In
 			out[best].Out += p.Out
+			out[best].Bytes += p.Bytes
 			continue
 		}
 		out = slices.Insert(out, j, p)

@@ -6,7 +6,7 @@ import { api, enc, rates } from './api.js';
 import { chart } from './chart.js';
 import { formPage } from './form.js';
 import { groupsPage, topicPage, topicsPage } from './topics.js';
-import { badge, esc, num, shortClass } from './util.js';
+import { badge, bytes, esc, num, shortClass } from './util.js';
 
 const main = document.getElementById('main');
 const POLL_MS = 2000;
@@ -215,9 +215,13 @@ async function connectorPage(name, current) {
     <div class="cards">
       <div class="card"><h3>Records/s in, last 5 s</h3><div class="big" id="rate-in">${cr ? num(cr.records_in_per_sec) : '–'}</div><span class="muted">${cr ? num(cr.records_in_total) + ' total' : 'no tasks on this worker'}</span></div>
       <div class="card"><h3>Records/s out, last 5 s</h3><div class="big" id="rate-out">${cr ? num(cr.records_out_per_sec) : '–'}</div><span class="muted">${cr ? num(cr.records_out_total) + ' total' : ''}</span></div>
+      <div class="card"><h3>Bytes/s ${st.type === 'sink' ? 'read' : 'written'}, last 5 s</h3><div class="big" id="rate-bytes">${cr ? bytes(cr.bytes_per_sec || 0) : '–'}</div><span class="muted">${cr ? bytes(cr.bytes_total || 0) + (st.type === 'sink' ? ' read from' : ' written to') + ' Kafka' : ''}</span></div>
       <div class="card"><h3>Errors</h3><div class="big">${cr ? num(cr.record_errors_total) : '–'}</div><span class="muted">${cr ? num(cr.deadletterqueue_records_total) + ' to the DLQ' : ''}</span></div>
     </div>
-    <div class="chartbox">${chart((cr && cr.history) || [])}<div class="legend"><span class="in">■ in</span> <span class="out">■ out</span> records/s</div></div>
+    <div class="charts">
+      <div class="chartbox">${chart((cr && cr.history) || [], { width: 540 })}<div class="legend"><span class="in">■ in</span> <span class="out">■ out</span> records/s</div></div>
+      <div class="chartbox">${chart((cr && cr.history) || [], { series: ['bytes'], label: 'bytes per second', width: 540, fmt: bytes })}<div class="legend"><span class="bytes">■ ${st.type === 'sink' ? 'read' : 'written'}</span> bytes/s</div></div>
+    </div>
     ${progressSection(prog)}
     <h2>Tasks</h2>
     <table><thead><tr><th>Task</th><th>State</th><th>Worker</th><th></th></tr></thead><tbody>

@@ -16,6 +16,16 @@ export function num(v) {
   return v.toFixed(1);
 }
 
+// bytes formats a byte count compactly in SI units: 1234 -> 1.2 kB.
+export function bytes(v) {
+  if (v === undefined || v === null || Number.isNaN(v)) return '–';
+  const a = Math.abs(v);
+  if (a >= 1e9) return (v / 1e9).toFixed(1) + ' GB';
+  if (a >= 1e6) return (v / 1e6).toFixed(1) + ' MB';
+  if (a >= 1e3) return (v / 1e3).toFixed(1) + ' kB';
+  return Math.round(v) + ' B';
+}
+
 // badge is a connector or task state as a coloured label.
 export function badge(state) {
   return `<span class="badge s-${esc(String(state).toLowerCase())}">${esc(state)}</span>`;
