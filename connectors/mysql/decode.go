@@ -165,6 +165,7 @@ func (p *binlogPlan) rows(t *table, e *replication.RowsEvent, data []byte, updat
 			return out, err
 		}
 		pos += n
+		r.bytes = n
 		out = append(out, r)
 		if update {
 			r, n, err := p.image(t, data[pos:], e.ColumnBitmap2, a, true)
@@ -172,6 +173,7 @@ func (p *binlogPlan) rows(t *table, e *replication.RowsEvent, data []byte, updat
 				return out, err
 			}
 			pos += n
+			r.bytes = n
 			out = append(out, r)
 		}
 	}

@@ -71,6 +71,7 @@ type streamer struct {
 	model  *schemaModel
 	hist   *historyStore
 	batch  []*connect.Record
+	sized  []sizedRecord // the size estimates of some of batch's records, in its order
 	imgs   []rowValues // images' result, reused
 	lastHB time.Time
 	lag    prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
@@ -271,7 +272,19 @@ func (st *streamer) flush() error {
 	if len(st.batch) == 0 {
 		return nil
 	}
-	err := st.t.q.Push(st.ctx, st.batch, time.Second, nil)
+	var sizes []int
+	if len(st.sized) > 0 {
+		sizes = make([]int, len(st.batch))
+		j := 0
+		for i, r := range st.batch {
+			if j < len(st.sized) && st.sized[j].rec == r {
+				sizes[i] = st.sized[j].size
+				j++
+			}
+		}
+		st.sized = st.sized[:0]
+	}
+	err := st.t.q.PushSized(st.ctx, st.batch, sizes, time.Second, nil)
 	st.batch = nil
 	if err != nil && st.ctx.Err() != nil {
 		return nil
@@ -672,6 +685,11 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 	if err != nil {
 		return err
 	}
+	// The records of one rows event's rows differ in size only by their
+	// variable-length columns, as their images do: the first is walked
+	// (debezium.RecordSize), the others estimated from it and the
+	// difference of image lengths, which costs far less.
+	firstSize, firstBytes := 0, 0
 	for i := 0; i+step <= len(images); i += step {
 		row := int64(i / step)
 		if row < skipRows {
@@ -724,11 +742,34 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 			r.SourceOffset = st.txOffset(ts, evIndex, done)
 			st.batch = append(st.batch, r)
 		}
+		if n := imageBytes(before) + imageBytes(after); len(recs) == 1 && n > 0 {
+			size := firstSize + n - firstBytes
+			if firstSize == 0 {
+				firstSize, firstBytes = debezium.RecordSize(recs[0]), n
+				size = firstSize
+			}
+			st.sized = append(st.sized, sizedRecord{recs[0], max(size, 1)})
+		}
 	}
 	if len(st.batch) >= 256 {
 		return st.flush()
 	}
 	return nil
+}
+
+// A sizedRecord is a record of the batch and its size estimate for the queue.
+type sizedRecord struct {
+	rec  *connect.Record
+	size int
+}
+
+// imageBytes is the length of r's image in its rows event, 0 when r is nil
+// or its length not known.
+func imageBytes(r *rowValues) int {
+	if r == nil {
+		return 0
+	}
+	return r.bytes
 }
 
 // images returns the row images of a rows event of tbl as key and value

@@ -97,8 +97,9 @@ func (s *settings) buildTable(db, name string, defs []colDef, pk []string) (*tab
 
 // rowValues are one row image as key and value structs.
 type rowValues struct {
-	key *connect.Struct
-	val *connect.Struct
+	key   *connect.Struct
+	val   *connect.Struct
+	bytes int // the image's length in the rows event; 0: not known
 }
 
 // structArena makes structs a few dozen at a time (connect.NewStructs),
