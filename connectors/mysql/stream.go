@@ -72,7 +72,7 @@ type streamer struct {
 	hist   *historyStore
 	batch  []*connect.Record
 	sized  []sizedRecord // the size estimates of some of batch's records, in its order
-	imgs   []rowValues // images' result, reused
+	imgs   []rowValues   // images' result, reused
 	lastHB time.Time
 	lag    prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
 }
