@@ -68,13 +68,14 @@ type streamer struct {
 	// model is the schema at the binlog position, kept by applying DDL, when
 	// the binlog does not name columns and a history topic is configured;
 	// hist is that topic. Both nil otherwise.
-	model  *schemaModel
-	hist   *historyStore
-	batch  []*connect.Record
-	sized  []sizedRecord // the size estimates of some of batch's records, in its order
-	imgs   []rowValues   // images' result, reused
-	lastHB time.Time
-	lag    prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
+	model       *schemaModel
+	hist        *historyStore
+	batch       []*connect.Record
+	srcTemplate *connect.Struct // eventBoxes.src
+	sized       []sizedRecord   // the size estimates of some of batch's records, in its order
+	imgs        []rowValues     // images' result, reused
+	lastHB      time.Time
+	lag         prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
 }
 
 // mappedTable is the table a table-map event describes, with the event's
@@ -819,16 +820,23 @@ func isSignalTable(signal string, t *table) bool {
 // source builds the source block of a streamed event.
 func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *connect.Struct {
 	b := st.boxed(h, tbl)
+	if b.src == nil { // the event's first: fill its template
+		if st.srcTemplate == nil {
+			st.srcTemplate = connect.NewStruct(sourceSchema)
+		}
+		b.src = st.srcTemplate
+		st.t.source.Fill(b.src, st.times(h).event, debezium.SnapshotFalse, b.db)
+		b.src.SetAt(srcTable, b.table)
+		b.src.SetAt(srcServerID, b.serverID)
+		b.src.SetAt(srcGTID, b.gtid)
+		b.src.SetAt(srcFile, b.file)
+		b.src.SetAt(srcPos, b.pos)
+		b.src.SetAt(srcThread, st.tx.thread)
+		b.src.SetAt(srcQuery, st.tx.query)
+	}
 	src := st.arena.new(sourceSchema)
-	st.t.source.Fill(src, st.times(h).event, debezium.SnapshotFalse, b.db)
-	src.SetAt(srcTable, b.table)
-	src.SetAt(srcServerID, b.serverID)
-	src.SetAt(srcGTID, b.gtid)
-	src.SetAt(srcFile, b.file)
-	src.SetAt(srcPos, b.pos)
+	src.CopyFrom(b.src) // callers may change src, never the template
 	src.SetAt(srcRow, row)
-	src.SetAt(srcThread, st.tx.thread)
-	src.SetAt(srcQuery, st.tx.query)
 	return src
 }
 
@@ -838,6 +846,7 @@ type eventBoxes struct {
 	header                               *replication.EventHeader
 	tbl                                  *table
 	db, table, serverID, gtid, file, pos any
+	src                                  *connect.Struct // the source block of the event's rows, row aside
 }
 
 func (st *streamer) boxed(h *replication.EventHeader, tbl *table) *eventBoxes {
