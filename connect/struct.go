@@ -67,6 +67,11 @@ func (st *Struct) Set(name string, v any) error {
 // struct. It is for the hot paths of converters and transforms.
 func (st *Struct) SetAt(i int, v any) { st.values[i] = v }
 
+// CopyFrom sets st's values to those of o, a struct of the same schema: one
+// copy for structs that differ from a template in a few fields, cheaper
+// than setting each field.
+func (st *Struct) CopyFrom(o *Struct) { copy(st.values, o.values) }
+
 // Validate checks every field against its schema: required fields are set and
 // every value has its field's type.
 func (st *Struct) Validate() error {

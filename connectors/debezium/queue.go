@@ -10,13 +10,13 @@ import (
 
 // Queue hands records from a CDC task's reading goroutine to Poll. It holds at most
 // max records and, past its first record, at most maxBytes (estimated by
-// recordSize): a full queue pauses the reader, which is how a slow worker
+// RecordSize): a full queue pauses the reader, which is how a slow worker
 // slows reading the database instead of filling memory, whether its rows are
 // narrow or wide.
 type Queue struct {
 	mu       sync.Mutex
 	recs     []*connect.Record
-	sizes    []int // recordSize of each of recs
+	sizes    []int // RecordSize of each of recs
 	bytes    int   // sum of sizes
 	max      int
 	maxBytes int   // 0: no byte bound
@@ -31,12 +31,12 @@ func NewQueue(max, maxBytes int) *Queue {
 	return &Queue{max: max, maxBytes: maxBytes, notEmpty: make(chan struct{}, 1), notFull: make(chan struct{}, 1)}
 }
 
-// recordSize estimates the memory a record holds, calibrated on heap
+// RecordSize estimates the memory a record holds, calibrated on heap
 // profiles of snapshots and streaming: the record, its offset map, and per
 // value its interface slot and boxed copy, plus the bytes of strings and
 // byte slices. Values shared between records (a snapshot's source block,
 // its offset) count in each, so the estimate errs high.
-func recordSize(r *connect.Record) int {
+func RecordSize(r *connect.Record) int {
 	return 256 + valueSize(r.Key) + valueSize(r.Value) + valueSize(r.SourceOffset)
 }
 
@@ -83,11 +83,24 @@ func signal(c chan struct{}) {
 // calls idle every interval (the reader uses it to keep its replication
 // connection alive); an error from idle ends the wait.
 func (q *Queue) Push(ctx context.Context, recs []*connect.Record, interval time.Duration, idle func() error) error {
+	return q.PushSized(ctx, recs, nil, interval, idle)
+}
+
+// PushSized is Push with the size estimates of recs that their reader
+// already knows (sizes[i] for recs[i]; 0 or a missing entry: estimated here
+// by walking the record). A reader of many records of one shape can
+// estimate the first with RecordSize and the others from it, which costs
+// far less than walking each.
+func (q *Queue) PushSized(ctx context.Context, recs []*connect.Record, known []int, interval time.Duration, idle func() error) error {
 	var sizes []int
 	if q.maxBytes > 0 {
 		sizes = make([]int, len(recs))
 		for i, r := range recs {
-			sizes[i] = recordSize(r)
+			if i < len(known) && known[i] > 0 {
+				sizes[i] = known[i]
+			} else {
+				sizes[i] = RecordSize(r)
+			}
 		}
 	}
 	for len(recs) > 0 {
@@ -126,6 +139,14 @@ func (q *Queue) Push(ctx context.Context, recs []*connect.Record, interval time.
 		}
 	}
 	return nil
+}
+
+// Size returns the records queued and their estimated bytes (0 without a
+// byte bound).
+func (q *Queue) Size() (records, bytes int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.recs), q.bytes
 }
 
 // Fail records the reader's error for Take to return.

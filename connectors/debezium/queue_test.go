@@ -33,7 +33,7 @@ func TestQueueBoundedByBytes(t *testing.T) {
 	if q.bytes != 0 {
 		t.Fatalf("bytes after draining: %d", q.bytes)
 	}
-	small := recordSize(rec(50)) // about 320 bytes: three fit in 1000
+	small := RecordSize(rec(50)) // about 320 bytes: three fit in 1000
 	if err := q.Push(stopped, []*connect.Record{rec(50), rec(50), rec(50), rec(50)}, 0, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("push of four small records: got %v, want the fourth to wait", err)
 	}
@@ -57,7 +57,21 @@ func TestRecordSizeCountsNestedValues(t *testing.T) {
 	v := connect.NewStruct(s)
 	v.SetAt(0, strings.Repeat("x", 1000))
 	v.SetAt(1, make([]byte, 2000))
-	if n := recordSize(&connect.Record{Value: v}); n < 3000 {
-		t.Fatalf("recordSize of a struct holding 3000 bytes: %d", n)
+	if n := RecordSize(&connect.Record{Value: v}); n < 3000 {
+		t.Fatalf("RecordSize of a struct holding 3000 bytes: %d", n)
+	}
+}
+
+// Sizes a reader knows are taken as they are; those it leaves 0 are
+// estimated by walking the record.
+func TestQueuePushSized(t *testing.T) {
+	ctx := context.Background()
+	q := NewQueue(10, 1<<20)
+	a, b := &connect.Record{Value: "a"}, &connect.Record{Value: strings.Repeat("b", 100)}
+	if err := q.PushSized(ctx, []*connect.Record{a, b}, []int{1000}, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, bytes := q.Size(); n != 2 || bytes != 1000+RecordSize(b) {
+		t.Fatalf("size %d records, %d bytes; want 2, %d", n, bytes, 1000+RecordSize(b))
 	}
 }

@@ -68,12 +68,14 @@ type streamer struct {
 	// model is the schema at the binlog position, kept by applying DDL, when
 	// the binlog does not name columns and a history topic is configured;
 	// hist is that topic. Both nil otherwise.
-	model  *schemaModel
-	hist   *historyStore
-	batch  []*connect.Record
-	imgs   []rowValues // images' result, reused
-	lastHB time.Time
-	lag    prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
+	model       *schemaModel
+	hist        *historyStore
+	batch       []*connect.Record
+	srcTemplate *connect.Struct // eventBoxes.src
+	sized       []sizedRecord   // the size estimates of some of batch's records, in its order
+	imgs        []rowValues     // images' result, reused
+	lastHB      time.Time
+	lag         prometheus.Gauge // streamLagSeconds of this server, looked up on the first event
 }
 
 // mappedTable is the table a table-map event describes, with the event's
@@ -271,7 +273,19 @@ func (st *streamer) flush() error {
 	if len(st.batch) == 0 {
 		return nil
 	}
-	err := st.t.q.Push(st.ctx, st.batch, time.Second, nil)
+	var sizes []int
+	if len(st.sized) > 0 {
+		sizes = make([]int, len(st.batch))
+		j := 0
+		for i, r := range st.batch {
+			if j < len(st.sized) && st.sized[j].rec == r {
+				sizes[i] = st.sized[j].size
+				j++
+			}
+		}
+		st.sized = st.sized[:0]
+	}
+	err := st.t.q.PushSized(st.ctx, st.batch, sizes, time.Second, nil)
 	st.batch = nil
 	if err != nil && st.ctx.Err() != nil {
 		return nil
@@ -672,6 +686,11 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 	if err != nil {
 		return err
 	}
+	// The records of one rows event's rows differ in size only by their
+	// variable-length columns, as their images do: the first is walked
+	// (debezium.RecordSize), the others estimated from it and the
+	// difference of image lengths, which costs far less.
+	firstSize, firstBytes := 0, 0
 	for i := 0; i+step <= len(images); i += step {
 		row := int64(i / step)
 		if row < skipRows {
@@ -724,11 +743,34 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 			r.SourceOffset = st.txOffset(ts, evIndex, done)
 			st.batch = append(st.batch, r)
 		}
+		if n := imageBytes(before) + imageBytes(after); len(recs) == 1 && n > 0 {
+			size := firstSize + n - firstBytes
+			if firstSize == 0 {
+				firstSize, firstBytes = debezium.RecordSize(recs[0]), n
+				size = firstSize
+			}
+			st.sized = append(st.sized, sizedRecord{recs[0], max(size, 1)})
+		}
 	}
 	if len(st.batch) >= 256 {
 		return st.flush()
 	}
 	return nil
+}
+
+// A sizedRecord is a record of the batch and its size estimate for the queue.
+type sizedRecord struct {
+	rec  *connect.Record
+	size int
+}
+
+// imageBytes is the length of r's image in its rows event, 0 when r is nil
+// or its length not known.
+func imageBytes(r *rowValues) int {
+	if r == nil {
+		return 0
+	}
+	return r.bytes
 }
 
 // images returns the row images of a rows event of tbl as key and value
@@ -778,16 +820,23 @@ func isSignalTable(signal string, t *table) bool {
 // source builds the source block of a streamed event.
 func (st *streamer) source(h *replication.EventHeader, tbl *table, row int32) *connect.Struct {
 	b := st.boxed(h, tbl)
+	if b.src == nil { // the event's first: fill its template
+		if st.srcTemplate == nil {
+			st.srcTemplate = connect.NewStruct(sourceSchema)
+		}
+		b.src = st.srcTemplate
+		st.t.source.Fill(b.src, st.times(h).event, debezium.SnapshotFalse, b.db)
+		b.src.SetAt(srcTable, b.table)
+		b.src.SetAt(srcServerID, b.serverID)
+		b.src.SetAt(srcGTID, b.gtid)
+		b.src.SetAt(srcFile, b.file)
+		b.src.SetAt(srcPos, b.pos)
+		b.src.SetAt(srcThread, st.tx.thread)
+		b.src.SetAt(srcQuery, st.tx.query)
+	}
 	src := st.arena.new(sourceSchema)
-	st.t.source.Fill(src, st.times(h).event, debezium.SnapshotFalse, b.db)
-	src.SetAt(srcTable, b.table)
-	src.SetAt(srcServerID, b.serverID)
-	src.SetAt(srcGTID, b.gtid)
-	src.SetAt(srcFile, b.file)
-	src.SetAt(srcPos, b.pos)
+	src.CopyFrom(b.src) // callers may change src, never the template
 	src.SetAt(srcRow, row)
-	src.SetAt(srcThread, st.tx.thread)
-	src.SetAt(srcQuery, st.tx.query)
 	return src
 }
 
@@ -797,6 +846,7 @@ type eventBoxes struct {
 	header                               *replication.EventHeader
 	tbl                                  *table
 	db, table, serverID, gtid, file, pos any
+	src                                  *connect.Struct // the source block of the event's rows, row aside
 }
 
 func (st *streamer) boxed(h *replication.EventHeader, tbl *table) *eventBoxes {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	names "github.com/penstockhq/penstock/internal/debeziumnames"
 	"math"
 	"math/big"
 	"strconv"
@@ -85,8 +86,11 @@ type codec struct {
 	encode   func([]byte) any     // binary.handling.mode
 	date     func(days int32) any // time.precision.mode's DATE value
 	micros   func(us int64) any   // time.precision.mode's TIME or DATETIME value
-	padTo    int                  // BINARY(n): the binlog drops trailing zero bytes, which are put back
-	s        *settings
+	// microsAsIs: micros returns its argument (MicroTime, MicroTimestamp),
+	// which the binlog decoder boxes itself.
+	microsAsIs bool
+	padTo      int // BINARY(n): the binlog drops trailing zero bytes, which are put back
+	s          *settings
 }
 
 var geometrySchema = func() *connect.Schema {
@@ -170,6 +174,7 @@ func (s *settings) codecFor(d *colDef) (codec, error) {
 	case "datetime":
 		c.kind = kDatetime
 		sch, c.micros = debezium.TimestampSchema(s.timeMode, d.fsp)
+		c.microsAsIs = sch.Type == connect.TypeInt64 && sch.Name == names.MicroTimestamp
 	case "timestamp":
 		c.kind, sch = kTimestamp, debezium.ZonedTimestampSchema()
 	case "year":
@@ -539,7 +544,7 @@ func decimalValue[T string | []byte](c *codec, s T, a *structArena) (any, error)
 		return strconv.ParseFloat(string(s), 64)
 	}
 	if n, ok := smallDecimal(s, c.scale); ok {
-		return connect.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
+		return box(&a.decs, connect.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}), nil
 	}
 	d, err := connect.ParseDecimal(string(s))
 	if err != nil {

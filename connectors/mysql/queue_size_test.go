@@ -1,0 +1,48 @@
+package mysql
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/debezium"
+)
+
+// The streamer estimates the queue size of a rows event's records from the
+// first one's and their images' lengths instead of walking each: for rows
+// that differ only in a string's length the estimate is the walked one.
+func TestStreamQueueSizeEstimate(t *testing.T) {
+	e := startMariaDB(t)
+	e.exec(t, "CREATE TABLE w (id INT PRIMARY KEY, s TEXT, d DECIMAL(8,2))", "INSERT INTO w VALUES (0, 'snapshot', 0)")
+	w := &fakeWorker{}
+	task := startTask(t, w, e.props(map[string]string{KeySchemaChanges: "false"}))
+	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool { return len(r) >= 1 }) // past the snapshot's position
+	e.exec(t, "INSERT INTO w VALUES (1, REPEAT('a', 10), 1), (2, REPEAT('b', 3000), 2), (3, NULL, 3), (4, REPEAT('d', 2000), NULL)",
+		"UPDATE w SET s = REPEAT('e', 1500) WHERE id IN (1, 3)")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if n, _ := task.q.Size(); n >= 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for 6 queued records")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, estimated := task.q.Size()
+	recs, err := task.q.Take(context.Background(), 100, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walked := 0
+	for _, r := range recs {
+		walked += debezium.RecordSize(r)
+	}
+	// A NULL counts 16 bytes walked and its absent image bytes: a few
+	// dozen bytes of difference at most.
+	if len(recs) != 6 || estimated < walked-100 || estimated > walked+100 {
+		t.Fatalf("%d records: estimated %d bytes, walked %d", len(recs), estimated, walked)
+	}
+	t.Logf("6 records: estimated %d bytes, walked %d", estimated, walked)
+}
