@@ -352,11 +352,11 @@ func (p *binlogPlan) value(bc *binlogCol, raw []byte, a *structArena) (any, erro
 		}
 		switch c.intType {
 		case connect.TypeInt16:
-			return box(&a.i16, int16(n)), nil
+			return int16(n), nil
 		case connect.TypeInt32:
-			return box(&a.i32, int32(n)), nil
+			return int32(n), nil
 		}
-		return box(&a.i64, n), nil // BIGINT UNSIGNED above 2^63-1 wraps, as convert's
+		return n, nil // BIGINT UNSIGNED above 2^63-1 wraps, as convert's
 	case gm.MYSQL_TYPE_FLOAT:
 		f := math.Float32frombits(binary.LittleEndian.Uint32(raw))
 		if c.kind == kFloat64 {
@@ -421,11 +421,7 @@ func (p *binlogPlan) value(bc *binlogCol, raw []byte, a *structArena) (any, erro
 		if month == 0 || day == 0 {
 			return c.zero(), nil
 		}
-		us := civilMicros(year, month, day, hms>>12, (hms>>6)%(1<<6), hms%(1<<6), frac)
-		if c.microsAsIs {
-			return box(&a.i64, us), nil
-		}
-		return c.micros(us), nil
+		return c.micros(civilMicros(year, month, day, hms>>12, (hms>>6)%(1<<6), hms%(1<<6), frac)), nil
 	case gm.MYSQL_TYPE_TIME:
 		v := int64(raw[0]) | int64(raw[1])<<8 | int64(raw[2])<<16
 		return c.micros(((v/10000*60+v%10000/100)*60 + v%100) * 1_000_000), nil
@@ -460,20 +456,11 @@ func (p *binlogPlan) value(bc *binlogCol, raw []byte, a *structArena) (any, erro
 	case gm.MYSQL_TYPE_GEOMETRY:
 		return c.geometry(blobBytes(raw, bc.meta))
 	case gm.MYSQL_TYPE_VARCHAR, gm.MYSQL_TYPE_VAR_STRING:
-		return c.text(stringBytes(raw, int(bc.meta)), a)
+		return c.textOrBytes(stringBytes(raw, int(bc.meta)), true)
 	case gm.MYSQL_TYPE_STRING:
-		return c.text(stringBytes(raw, bc.length), a)
+		return c.textOrBytes(stringBytes(raw, bc.length), true)
 	}
 	return nil, fmt.Errorf("binlog type %d", bc.tp)
-}
-
-// text converts a string column's bytes (textOrBytes), its string boxed in
-// a.
-func (c *codec) text(b []byte, a *structArena) (any, error) {
-	if c.kind == kBytes || c.latin1 {
-		return c.textOrBytes(b, true)
-	}
-	return box(&a.strs, utils.ByteSliceToString(b)), nil
 }
 
 // textOrBytes converts a string or BLOB value's bytes. go-mysql gives a

@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -112,46 +111,6 @@ type structArena struct {
 	structs map[*connect.Schema]*[]connect.Struct
 	ints    []big.Int
 	words   []big.Word
-	// Boxes of the values most columns hold: see boxes.
-	i16  boxes[int16]
-	i32  boxes[int32]
-	i64  boxes[int64]
-	strs boxes[string]
-	decs boxes[connect.Decimal]
-}
-
-// boxes hands out interface values whose copy of the value lives in a
-// batch of structBatch values, rather than in an allocation of its own as
-// Go's boxing makes: boxing the numbers, strings and decimals of row images
-// was two to three allocations an event. Only for types an interface holds
-// by pointer (not pointers, maps, channels, funcs or single-pointer
-// structs), which the type set ensures; Go never writes to a boxed value,
-// so a batch's values never change once boxed.
-type boxes[T int16 | int32 | int64 | string | connect.Decimal] struct {
-	free []T
-	typ  unsafe.Pointer // T's type word in an interface value
-}
-
-// box returns v as an interface value; b nil: boxed as Go does.
-func box[T int16 | int32 | int64 | string | connect.Decimal](b *boxes[T], v T) any {
-	if b == nil {
-		return v
-	}
-	if len(b.free) == 0 {
-		b.free = make([]T, structBatch)
-		if b.typ == nil {
-			var zero T
-			x := any(zero)
-			b.typ = (*[2]unsafe.Pointer)(unsafe.Pointer(&x))[0]
-		}
-	}
-	p := &b.free[0]
-	b.free = b.free[1:]
-	*p = v
-	var x any
-	w := (*[2]unsafe.Pointer)(unsafe.Pointer(&x))
-	w[0], w[1] = b.typ, unsafe.Pointer(p)
-	return x
 }
 
 func newStructArena() *structArena {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	names "github.com/penstockhq/penstock/internal/debeziumnames"
 	"math"
 	"math/big"
 	"strconv"
@@ -86,11 +85,8 @@ type codec struct {
 	encode   func([]byte) any     // binary.handling.mode
 	date     func(days int32) any // time.precision.mode's DATE value
 	micros   func(us int64) any   // time.precision.mode's TIME or DATETIME value
-	// microsAsIs: micros returns its argument (MicroTime, MicroTimestamp),
-	// which the binlog decoder boxes itself.
-	microsAsIs bool
-	padTo      int // BINARY(n): the binlog drops trailing zero bytes, which are put back
-	s          *settings
+	padTo    int                  // BINARY(n): the binlog drops trailing zero bytes, which are put back
+	s        *settings
 }
 
 var geometrySchema = func() *connect.Schema {
@@ -174,7 +170,6 @@ func (s *settings) codecFor(d *colDef) (codec, error) {
 	case "datetime":
 		c.kind = kDatetime
 		sch, c.micros = debezium.TimestampSchema(s.timeMode, d.fsp)
-		c.microsAsIs = sch.Type == connect.TypeInt64 && sch.Name == names.MicroTimestamp
 	case "timestamp":
 		c.kind, sch = kTimestamp, debezium.ZonedTimestampSchema()
 	case "year":
@@ -544,7 +539,7 @@ func decimalValue[T string | []byte](c *codec, s T, a *structArena) (any, error)
 		return strconv.ParseFloat(string(s), 64)
 	}
 	if n, ok := smallDecimal(s, c.scale); ok {
-		return box(&a.decs, connect.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}), nil
+		return connect.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
 	}
 	d, err := connect.ParseDecimal(string(s))
 	if err != nil {
