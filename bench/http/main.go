@@ -64,6 +64,7 @@ var (
 	runs       = flag.Int("runs", 5, "paired runs (bare, then sink) of the sink comparison")
 	callers    = flag.String("callers", "16,128", "concurrent webhook callers, one measurement per value")
 	seconds    = flag.Int("seconds", 5, "duration of each webhook measurement")
+	linger     = flag.String("webhook-linger", "", "the webhook connector's producer.override.linger.ms (\"\": the worker's default, 5)")
 	converter  = flag.String("converter", "org.apache.kafka.connect.storage.StringConverter", "the sink's value.converter")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the sink runs (worker and broker) to this file")
 	serve      = flag.Bool("serve", false, "internal: run the counting server and print its URL")
@@ -559,9 +560,13 @@ func webhookWorker(ctx context.Context, h *worker.Herder, n int) (sample, error)
 		return sample{}, err
 	}
 	name := fmt.Sprintf("bench-webhook-%d", n)
-	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{"connector.class": "http-webhook",
+	cfg := map[string]string{"connector.class": "http-webhook",
 		"listener": port, "path": "/events", "topic": "bench-hooks",
-		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}, "", false); err != nil {
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}
+	if *linger != "" {
+		cfg["producer.override.linger.ms"] = *linger
+	}
+	if _, _, err := h.PutConnectorConfig(ctx, name, cfg, "", false); err != nil {
 		return sample{}, err
 	}
 	defer h.DeleteConnector(ctx, name)
