@@ -750,6 +750,9 @@ func fracMicros[T textValue](f T) int64 {
 // parseDatetimeMicros parses YYYY-MM-DD HH:MM:SS[.ffffff] as microseconds
 // since the epoch (UTC); zero reports a zero date.
 func parseDatetimeMicros[T textValue](s T) (us int64, zero bool, err error) {
+	if us, zero, ok := canonicalDatetime(s); ok {
+		return us, zero, nil
+	}
 	date, clock := s, s[len(s):]
 	if i := indexByte(s, ' '); i >= 0 {
 		date, clock = s[:i], s[i+1:]
@@ -767,6 +770,39 @@ func parseDatetimeMicros[T textValue](s T) (us int64, zero bool, err error) {
 		}
 	}
 	return days*86_400_000_000 + t, false, nil
+}
+
+// canonicalDatetime parses the form the server writes, YYYY-MM-DD
+// HH:MM:SS[.ffffff], at its fixed positions: as parseDatetimeMicros does,
+// in a fraction of its time. ok is false for any other form.
+func canonicalDatetime[T textValue](s T) (us int64, zero, ok bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
+		len(s) > 19 && s[19] != '.' {
+		return 0, false, false
+	}
+	var n [6]int64 // year, month, day, hour, minute, second
+	for i, at := range [6]int{0, 5, 8, 11, 14, 17} {
+		width := 2
+		if i == 0 {
+			width = 4
+		}
+		for j := at; j < at+width; j++ {
+			c := s[j]
+			if c < '0' || c > '9' {
+				return 0, false, false
+			}
+			n[i] = n[i]*10 + int64(c-'0')
+		}
+	}
+	if n[1] == 0 || n[2] == 0 {
+		return 0, true, true
+	}
+	frac := int64(0)
+	if len(s) > 19 {
+		frac = fracMicros(s[20:])
+	}
+	days := daysFromCivil(n[0], n[1], n[2])
+	return days*86_400_000_000 + ((n[3]*60+n[4])*60+n[5])*1_000_000 + frac, false, true
 }
 
 // formatZoned formats microseconds since the epoch as Debezium's MySQL
