@@ -46,3 +46,39 @@ func TestStreamQueueSizeEstimate(t *testing.T) {
 	}
 	t.Logf("6 records: estimated %d bytes, walked %d", estimated, walked)
 }
+
+// The snapshot estimates the queue size of a chunk's records from the
+// first one's and their variable-length values' lengths instead of walking
+// each: for rows that differ in strings' lengths and NULLs the estimate is
+// close to the walked one.
+func TestSnapshotQueueSizeEstimate(t *testing.T) {
+	e := startMariaDB(t)
+	e.exec(t, "CREATE TABLE w (id INT PRIMARY KEY, s TEXT, b VARBINARY(4000), d DECIMAL(8,2))",
+		"INSERT INTO w VALUES (1, REPEAT('a', 10), 'x', 1), (2, REPEAT('b', 3000), NULL, 2), (3, NULL, REPEAT('y', 2000), 3),"+
+			" (4, REPEAT('d', 2000), '', NULL), (5, 'e', 'z', 5.5), (6, REPEAT('f', 700), REPEAT('w', 90), 6)")
+	w := &fakeWorker{}
+	task := startTask(t, w, e.props(map[string]string{KeySchemaChanges: "false"}))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if n, _ := task.q.Size(); n >= 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for 6 queued records")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, estimated := task.q.Size()
+	recs, err := task.q.Take(context.Background(), 100, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walked := 0
+	for _, r := range recs {
+		walked += debezium.RecordSize(r)
+	}
+	if len(recs) != 6 || estimated < walked-32 || estimated > walked+32 {
+		t.Fatalf("%d records: estimated %d bytes, walked %d", len(recs), estimated, walked)
+	}
+	t.Logf("6 records: estimated %d bytes, walked %d", estimated, walked)
+}

@@ -162,7 +162,7 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunkCh := make(chan *snapChunk)
-	out := make(chan []*connect.Record, len(conns)*2)
+	out := make(chan snapBatch, len(conns)*2)
 	var wg sync.WaitGroup
 	var errOnce sync.Once
 	var firstErr error
@@ -200,10 +200,12 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 
 	// One record is held back so that the last one can be marked.
 	var held *connect.Record
+	heldSize := 0
 	first := true
 	var total int64
 	lastLog := time.Now()
-	for batch := range out {
+	for b := range out {
+		batch, sizes := b.recs, b.sizes
 		if len(batch) == 0 {
 			continue
 		}
@@ -212,14 +214,14 @@ func (t *Task) snapshot(ctx context.Context, meta *client.Conn, info serverInfo)
 			first = false
 		}
 		total += int64(len(batch))
-		var send []*connect.Record
+		last := len(batch) - 1
+		send, sendSizes := batch[:last], sizes[:last]
 		if held != nil {
-			send = append([]*connect.Record{held}, batch[:len(batch)-1]...)
-		} else {
-			send = batch[:len(batch)-1]
+			send = append([]*connect.Record{held}, send...)
+			sendSizes = append([]int{heldSize}, sendSizes...)
 		}
-		held = batch[len(batch)-1]
-		if err := t.q.Push(sctx, send, time.Second, nil); err != nil {
+		held, heldSize = batch[last], sizes[last]
+		if err := t.q.PushSized(sctx, send, sendSizes, time.Second, nil); err != nil {
 			fail(err)
 			break
 		}
@@ -352,18 +354,30 @@ func (t *Task) planChunks(conn *client.Conn, tbl *table, ct capturedTable) ([]*s
 	return out, nil
 }
 
+// snapBatch is records a snapshot reader hands on, with their size
+// estimates for the queue.
+type snapBatch struct {
+	recs  []*connect.Record
+	sizes []int
+}
+
 // snapHandoff is how many records a snapshot reader hands on at a time.
 const snapHandoff = 256
 
 // readChunk runs one chunk's SELECT on a snapshot connection, streaming
 // its rows, and sends their records in batches.
 func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, pos position, info serverInfo,
-	shared map[string]any, out chan<- []*connect.Record) error {
+	shared map[string]any, out chan<- snapBatch) error {
 	tbl := ch.tbl
 	size := min(t.s.maxBatch, snapHandoff)
 	batch := make([]*connect.Record, 0, size)
+	sizes := make([]int, 0, size)
+	// The chunk's records differ in size only by their variable-length
+	// values: the first is walked (debezium.RecordSize), the others
+	// estimated from it and the difference of those values' lengths, which
+	// costs far less.
+	firstSize, firstBytes := 0, 0
 	src := t.snapshotSource(tbl, pos)
-	vals := make([]any, len(tbl.cols))
 	arena := newStructArena()
 	times := debezium.NewTimes(time.Now())
 	send := func() error {
@@ -373,21 +387,19 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 		ch.prog.Read.Add(int64(len(batch)))
 		snapshotRowsRead.WithLabelValues(t.s.prefix, ch.prog.Name).Set(float64(ch.prog.Read.Load()))
 		select {
-		case out <- batch:
+		case out <- snapBatch{batch, sizes}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		batch = make([]*connect.Record, 0, size)
+		sizes = make([]int, 0, size)
 		src = t.snapshotSource(tbl, pos)
 		times = debezium.NewTimes(time.Now())
 		return nil
 	}
 	var result gm.Result
 	err := conn.ExecuteSelectStreaming(ch.sql, &result, func(row []gm.FieldValue) error {
-		for i := range vals {
-			vals[i] = fieldValue(&row[i])
-		}
-		r, err := tbl.decodeRow(vals, false, arena)
+		r, err := tbl.decodeText(row, arena)
 		if err != nil {
 			return fmt.Errorf("snapshot of %s: %w", ch.desc, err)
 		}
@@ -399,6 +411,10 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 			rec.KeySchema, rec.Key = tbl.keySchema, r.key
 		}
 		batch = append(batch, rec)
+		if firstSize == 0 {
+			firstSize, firstBytes = debezium.RecordSize(rec), r.bytes
+		}
+		sizes = append(sizes, max(firstSize+r.bytes-firstBytes, 1))
 		if len(batch) >= size {
 			return send()
 		}
@@ -418,6 +434,128 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 		t.log.Info("snapshot of table done", "table", ch.prog.Name, "rows", ch.prog.Read.Load())
 	}
 	return nil
+}
+
+// decodeText is decodeRow of a text-protocol row. Its bytes are what
+// debezium.RecordSize counts for its values, estimated from their text.
+func (t *table) decodeText(row []gm.FieldValue, a *structArena) (rowValues, error) {
+	var r rowValues
+	r.val = a.new(t.valSchema)
+	if t.keySchema != nil {
+		r.key = a.new(t.keySchema)
+	}
+	for i, c := range t.cols {
+		if c.valuePos < 0 && c.keyPos < 0 {
+			continue
+		}
+		var v any
+		if i < len(row) {
+			f := &row[i]
+			var err error
+			if v, err = c.codec.convertText(f, a); err != nil {
+				return r, fmt.Errorf("%s.%s column %s: %w", t.db, t.name, c.def.name, err)
+			}
+			n := c.codec.textSize(f)
+			if c.valuePos >= 0 && c.keyPos >= 0 {
+				n *= 2
+			}
+			r.bytes += n
+		}
+		if c.valuePos >= 0 {
+			r.val.SetAt(c.valuePos, v)
+		}
+		if c.keyPos >= 0 {
+			r.key.SetAt(c.keyPos, v)
+		}
+	}
+	return r, nil
+}
+
+// textSize estimates what debezium.RecordSize counts for the Connect value
+// of a text-protocol value: nothing for NULL, the boxed copy and the bytes
+// of a string or byte slice, a decimal's fixed estimate, else a scalar box.
+func (c *codec) textSize(f *gm.FieldValue) int {
+	if f.Type == gm.FieldValueTypeNull {
+		return 0
+	}
+	switch c.kind {
+	case kString, kJSON, kEnum, kSet:
+		return 16 + len(f.AsString())
+	case kBytes, kGeometry:
+		return 24 + len(f.AsString())
+	case kDecimal:
+		switch c.schema.Type {
+		case connect.TypeString:
+			return 16 + len(f.AsString())
+		case connect.TypeBytes:
+			return 64
+		}
+	}
+	return 16
+}
+
+// convertText is convert of a text-protocol value. The common kinds are
+// read from f directly: an integer is boxed once, as the schema's type, and
+// temporal and decimal text is parsed from the row's bytes instead of a
+// string copy of them. The others go through fieldValue and convert.
+func (c *codec) convertText(f *gm.FieldValue, a *structArena) (any, error) {
+	switch f.Type {
+	case gm.FieldValueTypeNull:
+		return nil, nil
+	case gm.FieldValueTypeSigned:
+		if c.kind == kInt && !c.unsigned {
+			n := f.AsInt64()
+			switch c.intType {
+			case connect.TypeInt16:
+				return int16(n), nil
+			case connect.TypeInt32:
+				return int32(n), nil
+			}
+			return n, nil
+		}
+	case gm.FieldValueTypeString:
+		b := f.AsString()
+		switch c.kind {
+		case kString:
+			return string(b), nil
+		case kDecimal:
+			return decimalValue(c, b, a)
+		case kDate:
+			days, zero, err := parseDate(b)
+			if err != nil {
+				return nil, err
+			}
+			if zero {
+				return c.zero(), nil
+			}
+			return c.date(int32(days)), nil
+		case kTime:
+			us, err := parseTimeMicros(b)
+			if err != nil {
+				return nil, err
+			}
+			return c.micros(us), nil
+		case kDatetime:
+			us, zero, err := parseDatetimeMicros(b)
+			if err != nil {
+				return nil, err
+			}
+			if zero {
+				return c.zero(), nil
+			}
+			return c.micros(us), nil
+		case kTimestamp:
+			us, zero, err := parseDatetimeMicros(b)
+			if err != nil {
+				return nil, err
+			}
+			if zero {
+				return c.zeroTimestamp(), nil
+			}
+			return formatZoned(us, c.fsp), nil
+		}
+	}
+	return c.convert(fieldValue(f), false, a)
 }
 
 // fieldValue returns a text-protocol value as convert expects it.

@@ -99,7 +99,7 @@ func (s *settings) buildTable(db, name string, defs []colDef, pk []string) (*tab
 type rowValues struct {
 	key   *connect.Struct
 	val   *connect.Struct
-	bytes int // the image's length in the rows event; 0: not known
+	bytes int // the image's length in the rows event, or what debezium.RecordSize counts for a snapshot row's values (decodeText); 0: not known
 }
 
 // structArena makes structs a few dozen at a time (connect.NewStructs),

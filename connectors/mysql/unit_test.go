@@ -45,3 +45,36 @@ func TestValueParsers(t *testing.T) {
 		t.Errorf("stringLength = %d", n)
 	}
 }
+
+// The canonical datetime fast path and the text-protocol (byte) parsers
+// agree with the general string path: a 'T' separator takes the latter.
+func TestDatetimeParsePaths(t *testing.T) {
+	for _, s := range []string{"1969-12-31 23:59:59.5", "0000-00-00 00:00:00", "2024-00-10 01:02:03", "0001-01-01 00:00:00.000001",
+		"9999-12-31 23:59:59.999999", "2024-02-29 12:00:00.123", "2024-02-29 12:00:00.", "1970-01-01 00:00:00"} {
+		us, zero, err := parseDatetimeMicros(s)
+		general := s[:10] + "T" + s[11:]
+		gus, gzero, gerr := parseDatetimeMicros(general)
+		bus, bzero, berr := parseDatetimeMicros([]byte(s))
+		if err != nil || gerr != nil || berr != nil || us != gus || zero != gzero || us != bus || zero != bzero {
+			t.Errorf("%q: %d %v %v; general %d %v %v; bytes %d %v %v", s, us, zero, err, gus, gzero, gerr, bus, bzero, berr)
+		}
+	}
+	for _, s := range []string{"2024-01-0x 00:00:00", "2024-01", "", "2024-01-01 00:00"} {
+		if _, _, err := parseDatetimeMicros(s); err == nil {
+			t.Errorf("%q parsed", s)
+		}
+		if _, _, err := parseDatetimeMicros([]byte(s)); err == nil {
+			t.Errorf("%q parsed as bytes", s)
+		}
+	}
+	for s, want := range map[string]int64{"00:00:00": 0, "-838:59:59.000000": -3020399000000, "01:02:03.45": 3723450000} {
+		if us, err := parseTimeMicros([]byte(s)); err != nil || us != want {
+			t.Errorf("parseTimeMicros(%q) = %d, %v", s, us, err)
+		}
+	}
+	for _, s := range []string{"1:2", "1:2:3:4", "a:00:00"} {
+		if _, err := parseTimeMicros(s); err == nil {
+			t.Errorf("parseTimeMicros(%q) parsed", s)
+		}
+	}
+}
