@@ -48,6 +48,9 @@ var (
 	runs    = flag.Int("runs", 5, "runs; medians are reported")
 	only    = flag.String("only", "", "measure only the source or only the sink half (for profiling)")
 	cpuprof = flag.String("cpuprofile", "", "write a CPU profile of the measured intervals to this file")
+	memprof = flag.String("memprofile", "", "write an allocation profile (all runs) to this file")
+	keeps   = flag.Bool("sink-keeps", false, "the no-op sink does not declare that it releases its records "+
+		"(connect.SinkRecordReleaser), so the worker allocates them per Put as for a sink that may keep them")
 	fetches = flag.String("sink-fetch", "", "fetch.max.bytes values for the sink, comma separated (e.g. 4MiB,8MiB as bytes); "+
 		"each run measures the sink with each, in alternating order, beside the same run's bare consumer; empty: the worker's default")
 )
@@ -117,6 +120,14 @@ func run() error {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if *memprof != "" {
+		defer func() {
+			if f, err := os.Create(*memprof); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 
 	var prod, src, cons []measure
@@ -505,5 +516,8 @@ func (t *noopSinkTask) Put(_ context.Context, recs []*connect.Record) error {
 	}
 	return nil
 }
+// ReleasesRecords implements connect.SinkRecordReleaser (see -sink-keeps).
+func (*noopSinkTask) ReleasesRecords() bool { return !*keeps }
+
 func (*noopSinkTask) Flush(context.Context, map[connect.TopicPartition]int64) error { return nil }
 func (*noopSinkTask) Stop() error                                                   { return nil }
