@@ -44,6 +44,10 @@ type sinkTask struct {
 	rewinds     map[connect.TopicPartition]int64
 	batch       []*connect.Record // the batch being put and, beside it,
 	origins     []*kgo.Record     // the consumed records it came from, for Report
+	failed      atomic.Bool
+	commitReq   atomic.Bool
+	asyncErr    error
+
 	// reuse is set when the task releases its records after Put
 	// (connect.SinkRecordReleaser): then every Put's records and batch live
 	// in these buffers, kept from Put to Put. A task that may keep records
@@ -53,9 +57,6 @@ type sinkTask struct {
 	batchBuf  []*connect.Record
 	originBuf []*kgo.Record
 	bufUsed   bool // the buffers hold references to fetched records
-	failed      atomic.Bool
-	commitReq   atomic.Bool
-	asyncErr    error
 }
 
 // regexMetadataMaxAge is how often a topics.regex sink looks for new topics.
@@ -660,13 +661,13 @@ func (s *sinkTask) toConnect(ctx context.Context, kr *kgo.Record, rec *connect.R
 	// Every field is set: rec may be a reused record of an earlier Put.
 	*rec = connect.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
 	var err error
-	if rec.KeySchema, rec.Key, err = s.pl.keyConv.ToConnect(kr.Topic, kr.Key); err != nil {
-		if err = s.errs.retryAfter(ctx, err, func() (e error) { rec.KeySchema, rec.Key, e = s.pl.keyConv.ToConnect(kr.Topic, kr.Key); return }); err != nil {
+	if rec.KeySchema, rec.Key, err = s.pl.keyRead(kr.Topic, kr.Key); err != nil {
+		if err = s.errs.retryAfter(ctx, err, func() (e error) { rec.KeySchema, rec.Key, e = s.pl.keyRead(kr.Topic, kr.Key); return }); err != nil {
 			return s.fail(ctx, kr, StageKeyConverter, s.pl.keyClass, err)
 		}
 	}
-	if rec.ValueSchema, rec.Value, err = s.pl.valueConv.ToConnect(kr.Topic, kr.Value); err != nil {
-		if err = s.errs.retryAfter(ctx, err, func() (e error) { rec.ValueSchema, rec.Value, e = s.pl.valueConv.ToConnect(kr.Topic, kr.Value); return }); err != nil {
+	if rec.ValueSchema, rec.Value, err = s.pl.valueRead(kr.Topic, kr.Value); err != nil {
+		if err = s.errs.retryAfter(ctx, err, func() (e error) { rec.ValueSchema, rec.Value, e = s.pl.valueRead(kr.Topic, kr.Value); return }); err != nil {
 			return s.fail(ctx, kr, StageValueConverter, s.pl.valueClass, err)
 		}
 	}

@@ -117,7 +117,7 @@ func TestSinkRecordsKeptOrReleased(t *testing.T) {
 	}
 	for _, class := range []string{"test.KeepSink", "test.ReleaseSink"} {
 		if _, _, err := h.PutConnectorConfig(ctx, class, map[string]string{"connector.class": class, "topics": "kept",
-			"value.converter": "org.apache.kafka.connect.storage.StringConverter",
+			"value.converter":                    "org.apache.kafka.connect.storage.StringConverter",
 			"consumer.override.max.poll.records": strconv.Itoa(chunk)}, "", false); err != nil {
 			t.Fatal(err)
 		}
