@@ -143,6 +143,17 @@ type SinkPreCommitter interface {
 	PreCommit(ctx context.Context, offsets map[TopicPartition]int64) (map[TopicPartition]int64, error)
 }
 
+// SinkRecordReleaser is implemented by sink tasks that never use the
+// records of a Put, nor the slice, after Put returns: they write or copy what
+// they need within Put, and report failures (SinkTaskContext.Report) only
+// from within it. ReleasesRecords returning true lets the runtime reuse the
+// records' memory for the next Put instead of allocating each batch anew.
+// Without it, records stay the task's: Kafka Connect's sinks may keep the
+// records they are put until a flush, and Penstock's may too.
+type SinkRecordReleaser interface {
+	ReleasesRecords() bool
+}
+
 // SinkPartitionHandler is implemented by sink tasks that keep per-partition
 // state: Open is called when partitions are assigned to the task, Close when
 // they are taken away (after a final flush).

@@ -15,6 +15,17 @@ type Converter interface {
 	ToConnect(topic string, data []byte) (*Schema, any, error)
 }
 
+// AliasingConverter is implemented by converters that can read a value
+// without copying it: the value ToConnectAliased returns may share data's
+// memory. A caller uses it only for data nobody modifies afterwards, such as
+// the records a sink task's consumer fetched (franz-go does not reuse them);
+// a value kept then keeps the fetched bytes in memory, as
+// ByteArrayConverter's values always do.
+type AliasingConverter interface {
+	Converter
+	ToConnectAliased(topic string, data []byte) (*Schema, any, error)
+}
+
 // HeaderConverter turns header values between their Connect form and bytes.
 type HeaderConverter interface {
 	Configurable

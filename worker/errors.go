@@ -110,6 +110,13 @@ func (e *errorHandler) retry(ctx context.Context, fn func() error) error {
 	if err == nil {
 		return nil
 	}
+	return e.retryAfter(ctx, err, fn)
+}
+
+// retryAfter is retry after a first attempt of fn failed with err: a caller
+// on a per-record path makes that attempt itself, so a record that converts
+// needs no closure or indirect call.
+func (e *errorHandler) retryAfter(ctx context.Context, err error, fn func() error) error {
 	e.failed()
 	if !isRetriable(err) || e.policy.retryTimeout == 0 {
 		return err

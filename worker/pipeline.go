@@ -23,6 +23,11 @@ type pipeline struct {
 	headerConv  connect.HeaderConverter
 	headerClass string
 	transforms  transformChain
+
+	// keyRead and valueRead convert a fetched record's key and value: the
+	// converter's ToConnectAliased where it has one (fetched bytes are never
+	// modified, so they need not be copied), else ToConnect.
+	keyRead, valueRead func(topic string, data []byte) (*connect.Schema, any, error)
 }
 
 // transformChain applies a connector's transformations in order.
@@ -98,7 +103,16 @@ func (h *Herder) newPipeline(props map[string]string) (*pipeline, error) {
 	if p.transforms, err = buildTransforms(h.reg, props); err != nil {
 		return nil, err
 	}
+	p.keyRead, p.valueRead = fetchedReader(p.keyConv), fetchedReader(p.valueConv)
 	return p, nil
+}
+
+// fetchedReader returns how c reads fetched bytes (see pipeline.keyRead).
+func fetchedReader(c connect.Converter) func(string, []byte) (*connect.Schema, any, error) {
+	if a, ok := c.(connect.AliasingConverter); ok {
+		return a.ToConnectAliased
+	}
+	return c.ToConnect
 }
 
 func (h *Herder) converter(props map[string]string, key, workerClass string, isKey bool) (connect.Converter, string, error) {

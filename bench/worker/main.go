@@ -42,12 +42,16 @@ import (
 )
 
 var (
-	records = flag.Int("records", 2000000, "records per run")
-	size    = flag.Int("size", 100, "value size in bytes")
-	addr    = flag.String("broker", "", "broker to use (default: Penstock's broker in process)")
-	runs    = flag.Int("runs", 5, "runs; medians are reported")
-	only    = flag.String("only", "", "measure only the source or only the sink half (for profiling)")
-	cpuprof = flag.String("cpuprofile", "", "write a CPU profile of the measured intervals to this file")
+	records  = flag.Int("records", 2000000, "records per run")
+	size     = flag.Int("size", 100, "value size in bytes")
+	addr     = flag.String("broker", "", "broker to use (default: Penstock's broker in process)")
+	runs     = flag.Int("runs", 5, "runs; medians are reported")
+	only     = flag.String("only", "", "measure only the source or only the sink half (for profiling)")
+	cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the measured intervals to this file")
+	sinkConv = flag.String("sink-converter", "", "the sink's value.converter class (default: the worker's, ByteArrayConverter)")
+	memprof  = flag.String("memprofile", "", "write an allocation profile (all runs) to this file")
+	keeps    = flag.Bool("sink-keeps", false, "the no-op sink does not declare that it releases its records "+
+		"(connect.SinkRecordReleaser), so the worker allocates them per Put as for a sink that may keep them")
 	fetches = flag.String("sink-fetch", "", "fetch.max.bytes values for the sink, comma separated (e.g. 4MiB,8MiB as bytes); "+
 		"each run measures the sink with each, in alternating order, beside the same run's bare consumer; empty: the worker's default")
 )
@@ -117,6 +121,14 @@ func run() error {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if *memprof != "" {
+		defer func() {
+			if f, err := os.Create(*memprof); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 
 	var prod, src, cons []measure
@@ -377,6 +389,9 @@ func workerSink(ctx context.Context, h *worker.Herder, topic, run, fetchMaxBytes
 	if fetchMaxBytes != "" {
 		cfg["consumer.override.fetch.max.bytes"] = fetchMaxBytes
 	}
+	if *sinkConv != "" {
+		cfg["value.converter"] = *sinkConv
+	}
 	if _, _, err := h.PutConnectorConfig(ctx, name, cfg, "", false); err != nil {
 		return measure{}, err
 	}
@@ -505,5 +520,9 @@ func (t *noopSinkTask) Put(_ context.Context, recs []*connect.Record) error {
 	}
 	return nil
 }
+
+// ReleasesRecords implements connect.SinkRecordReleaser (see -sink-keeps).
+func (*noopSinkTask) ReleasesRecords() bool { return !*keeps }
+
 func (*noopSinkTask) Flush(context.Context, map[connect.TopicPartition]int64) error { return nil }
 func (*noopSinkTask) Stop() error                                                   { return nil }

@@ -557,11 +557,28 @@ func flush(t *testing.T, task connect.SinkTask, recs []*connect.Record) error {
 	}
 }
 
-// putAndFlush puts recs, flushes them and returns their numbers.
+// putAndFlush puts recs, flushes them and returns their numbers. A task
+// that releases its records (connect.SinkRecordReleaser) is put copies, which
+// are overwritten when Put returns, as the runtime reuses them: a task that
+// kept them after all writes or flushes the wrong records.
 func putAndFlush(t *testing.T, task connect.SinkTask, recs []*connect.Record) []int {
 	t.Helper()
-	if err := putAll(t, task, recs); err != nil {
+	put := recs
+	rr, ok := task.(connect.SinkRecordReleaser)
+	released := ok && rr.ReleasesRecords()
+	if released {
+		put = make([]*connect.Record, len(recs))
+		for i, r := range recs {
+			put[i] = r.Clone()
+		}
+	}
+	if err := putAll(t, task, put); err != nil {
 		t.Fatalf("Put: %v", err)
+	}
+	if released {
+		for _, r := range put {
+			*r = connect.Record{Topic: "released", Partition: -1, Offset: -1}
+		}
 	}
 	if err := flush(t, task, recs); err != nil {
 		t.Fatalf("flush: %v", err)

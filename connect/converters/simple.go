@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
@@ -117,6 +118,17 @@ func (c *String) ToConnect(topic string, data []byte) (*connect.Schema, any, err
 	}
 	return connect.OptionalStringSchema, string(rs), nil
 }
+
+// ToConnectAliased is ToConnect returning a string that shares data's
+// memory when data needs no decoding (connect.AliasingConverter).
+func (c *String) ToConnectAliased(topic string, data []byte) (*connect.Schema, any, error) {
+	if len(data) > 0 && (isASCII(data) || c.enc == "utf8" && utf8.Valid(data)) {
+		return connect.OptionalStringSchema, unsafe.String(&data[0], len(data)), nil
+	}
+	return c.ToConnect(topic, data)
+}
+
+var _ connect.AliasingConverter = (*String)(nil)
 
 func isASCII(b []byte) bool {
 	for _, c := range b {

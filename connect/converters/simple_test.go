@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/penstockhq/penstock/connect"
 )
@@ -136,5 +137,35 @@ func TestSimpleHeaderConverterRoundTrip(t *testing.T) {
 	}
 	if s, v, _ := c.ToConnectHeader("t", "h", []byte("null")); s != nil || v != nil {
 		t.Fatalf("null: %v %v", s, v)
+	}
+}
+
+// TestStringConverterAliased checks that ToConnectAliased reads as ToConnect
+// in every encoding, and shares the bytes only when they need no decoding.
+func TestStringConverterAliased(t *testing.T) {
+	inputs := [][]byte{nil, {}, []byte("plain"), []byte("héllo"), {0xe9, 'x'}, {0xff, 0xfe}}
+	for _, enc := range []string{"UTF8", "ISO-8859-1", "US-ASCII"} {
+		c := NewString()
+		if err := c.Configure(map[string]string{StringEncoding: enc}, false); err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range inputs {
+			data := append([]byte(nil), in...)
+			if in == nil {
+				data = nil
+			}
+			ws, wv, werr := c.ToConnect("t", data)
+			gs, gv, gerr := c.ToConnectAliased("t", data)
+			if gs != ws || gv != wv || (gerr == nil) != (werr == nil) {
+				t.Fatalf("%s %q: aliased %v %q %v, ToConnect %v %q %v", enc, in, gs, gv, gerr, ws, wv, werr)
+			}
+			if len(data) > 0 {
+				data[0] = '#' // shared bytes show the change; copies do not
+				shared := gv.(string)[0] == '#'
+				if want := isASCII(in) || enc == "UTF8" && utf8.Valid(in); shared != want {
+					t.Errorf("%s %q: shared %v, want %v", enc, in, shared, want)
+				}
+			}
+		}
 	}
 }

@@ -93,6 +93,12 @@ func (t *SinkTask) Start(ctx context.Context, tctx connect.SinkTaskContext, prop
 	return nil
 }
 
+// ReleasesRecords reports that Put copies what it writes and keeps no
+// record: the worker may reuse the records' memory (connect.SinkRecordReleaser).
+func (t *SinkTask) ReleasesRecords() bool { return true }
+
+var _ connect.SinkRecordReleaser = (*SinkTask)(nil)
+
 // Put writes the records' values to the buffer; Flush makes them durable.
 func (t *SinkTask) Put(ctx context.Context, records []*connect.Record) error {
 	for _, r := range records {
