@@ -122,7 +122,8 @@ func (c *String) ToConnect(topic string, data []byte) (*connect.Schema, any, err
 // ToConnectAliased is ToConnect returning a string that shares data's
 // memory when data needs no decoding (connect.AliasingConverter).
 func (c *String) ToConnectAliased(topic string, data []byte) (*connect.Schema, any, error) {
-	if len(data) > 0 && (isASCII(data) || c.enc == "utf8" && utf8.Valid(data)) {
+	// utf8.Valid first: it checks ASCII runs eight bytes at a time.
+	if len(data) > 0 && (c.enc == "utf8" && utf8.Valid(data) || c.enc != "utf8" && isASCII(data)) {
 		return connect.OptionalStringSchema, unsafe.String(&data[0], len(data)), nil
 	}
 	return c.ToConnect(topic, data)
