@@ -12,43 +12,17 @@ import (
 
 	"github.com/penstockhq/penstock/broker"
 	"github.com/penstockhq/penstock/internal/brokertest"
+	"github.com/penstockhq/penstock/internal/metricnames"
 )
 
-// metricValue is the value of the series of name whose labels include
-// labels: a counter's or gauge's value, a histogram's sample count; -1 when
-// there is no such series.
+// metricValue is metricnames.Value, failing t on a gathering error.
 func metricValue(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
-	fams, err := g.Gather()
+	v, err := metricnames.Value(g, name, labels)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if have[k] != v {
-					continue series
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return -1
+	return v
 }
 
 // TestBrokerMetricsMove: a produce moves bytes and messages in, the log

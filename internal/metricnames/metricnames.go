@@ -1,7 +1,8 @@
 // Package metricnames lists the metric names Prometheus collectors
 // describe, so tests can check that dashboards and documents query only
 // what Penstock exports (a registry lists its series, not the metrics a
-// vector without series yet would export).
+// vector without series yet would export), and reads a series' value, so
+// tests can check that a metric moves.
 package metricnames
 
 import (
@@ -65,4 +66,40 @@ func (r *Recorder) Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Value is the value of the series of name whose labels include labels,
+// as g gathers it: a counter's or gauge's value, a histogram's sample
+// count; -1 when there is no such series.
+func Value(g prometheus.Gatherer, name string, labels map[string]string) (float64, error) {
+	fams, err := g.Gather()
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue(), nil
+			case m.Gauge != nil:
+				return m.Gauge.GetValue(), nil
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount()), nil
+			}
+		}
+	}
+	return -1, nil
 }
