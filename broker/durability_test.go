@@ -362,6 +362,7 @@ func TestOffsetCommitUnaffectedByAnotherPartitionsFsyncError(t *testing.T) {
 	createTopic(t, b.Addr, "bad", 1, nil)
 	cl := newClient(t, b.Addr, kgo.MaxVersions(kversion.V3_6_0()))
 	adm := kadm.NewClient(cl)
+	commitCl := newClient(t, b.Addr, kgo.MaxVersions(kversion.V3_6_0()))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	injected := errors.New("input/output error (injected)")
@@ -406,8 +407,11 @@ func TestOffsetCommitUnaffectedByAnotherPartitionsFsyncError(t *testing.T) {
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
 		// Straight to the broker: the client would retry a failed
-		// commit on its own.
-		kresp, err := cl.SeedBrokers()[0].Request(ctx, req)
+		// commit on its own. Over a client of its own: the broker
+		// answers a connection's requests in order, so a metadata
+		// request of the loop below queued behind this commit on a
+		// shared connection would wait for the release the loop gives.
+		kresp, err := commitCl.SeedBrokers()[0].Request(ctx, req)
 		if err != nil {
 			t.Errorf("offset commit: %v", err)
 			commit <- nil
