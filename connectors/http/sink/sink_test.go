@@ -449,3 +449,70 @@ func TestSinkPutWaitsForRoom(t *testing.T) {
 		t.Errorf("bodies %q, want %q", strings.Join(all, "|"), want)
 	}
 }
+
+// TestSinkUnencodableValueInOrder: a value request.body.format=bytes cannot
+// encode (its lane encodes it) is reported in its partition's order, naming
+// the record and the format, and ends the batch before it; with a templated
+// header that fails too, the encoding error is the one reported, as the
+// value is encoded first. Without tolerance it fails the task.
+func TestSinkUnencodableValueInOrder(t *testing.T) {
+	for _, headers := range []string{"", "X-K:${value.k}"} {
+		t.Run(headers, func(t *testing.T) {
+			var rc recorder
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rc.add(r) }))
+			defer srv.Close()
+			props := map[string]string{URLConfig: srv.URL, BodyFormatConfig: "bytes", BatchMaxSizeConfig: "10",
+				BatchSeparatorConfig: ",", HeadersConfig: headers}
+			recs := func() []*connect.Record {
+				var out []*connect.Record
+				for i := int64(0); i < 8; i++ {
+					r := &connect.Record{Topic: "t", Offset: i, Key: fmt.Sprintf("k%d", i), Value: []byte(fmt.Sprint(i))}
+					if i == 4 {
+						r.Value = int64(4)
+					}
+					out = append(out, r)
+				}
+				return out
+			}
+			tp := connect.TopicPartition{Topic: "t"}
+			tctx := &fakeTaskContext{tolerate: true}
+			task := startTask(t, tctx, props)
+			if err := task.Put(context.Background(), recs()); err != nil {
+				t.Fatal(err)
+			}
+			if headers != "" {
+				flushed(t, task, map[connect.TopicPartition]int64{tp: 8})
+				rep := tctx.reports()
+				if len(rep) != 8 || !strings.Contains(rep[4].err.Error(), "request.body.format=bytes") {
+					t.Fatalf("reports %+v, want all 8 (no field k), offset 4's for its format", rep)
+				}
+				return
+			}
+			if got := flushed(t, task, map[connect.TopicPartition]int64{tp: 8}); got[tp] != 8 {
+				t.Fatalf("PreCommit %d, want 8", got[tp])
+			}
+			var bodies []string
+			for _, r := range rc.all() {
+				bodies = append(bodies, string(r.body))
+			}
+			if fmt.Sprint(bodies) != "[0,1,2,3 5,6,7]" {
+				t.Errorf("bodies %q, want the records before and after offset 4", bodies)
+			}
+			rep := tctx.reports()
+			if len(rep) != 1 || rep[0].rec.Offset != 4 || !strings.Contains(rep[0].err.Error(), "t-0@4 (key k4)") ||
+				!strings.Contains(rep[0].err.Error(), "request.body.format=bytes") {
+				t.Fatalf("reports %+v", rep)
+			}
+
+			task = startTask(t, &fakeTaskContext{}, props)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := task.Put(ctx, recs()); err != nil {
+				t.Fatal(err)
+			}
+			if err := task.Flush(ctx, nil); err == nil || !strings.Contains(err.Error(), "t-0@4 (key k4)") {
+				t.Fatalf("flush: %v, want the task to fail naming record t-0@4", err)
+			}
+		})
+	}
+}
