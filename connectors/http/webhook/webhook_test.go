@@ -43,6 +43,7 @@ func startHook(t *testing.T, props map[string]string, rt *runtime) (*Task, strin
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	var acks sync.WaitGroup
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
@@ -51,19 +52,25 @@ func startHook(t *testing.T, props map[string]string, rt *runtime) (*Task, strin
 			rt.recs = append(rt.recs, recs...)
 			hold, fail := rt.hold, rt.fail
 			rt.mu.Unlock()
-			if hold != nil {
-				select {
-				case <-hold:
-				case <-ctx.Done():
-					return
+			// Polling goes on while acknowledgements are held, as in the
+			// worker: a request's records may arrive over two polls.
+			acks.Add(1)
+			go func() {
+				defer acks.Done()
+				if hold != nil {
+					select {
+					case <-hold:
+					case <-ctx.Done():
+						return
+					}
 				}
-			}
-			for _, r := range recs {
-				task.CommitRecord(r, fail)
-			}
+				for _, r := range recs {
+					task.CommitRecord(r, fail)
+				}
+			}()
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-done; task.Stop() })
+	t.Cleanup(func() { cancel(); <-done; acks.Wait(); task.Stop() })
 	return task, "http://" + task.Addr()
 }
 
