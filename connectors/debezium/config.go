@@ -37,7 +37,17 @@ const (
 	KeyMaxQueue        = "max.queue.size"
 	KeyPollInterval    = "poll.interval.ms"
 	KeyTxMetadata      = "provide.transaction.metadata"
+	// KeySignalCollection names the signal table of incremental snapshots.
+	KeySignalCollection = "signal.data.collection"
+	KeyIncrementalChunk = "incremental.snapshot.chunk.size"
 )
+
+// IncrementalChunkKey is incremental.snapshot.chunk.size in group, declared
+// once for every CDC connector with incremental snapshots.
+func IncrementalChunkKey(group string) config.Key {
+	return config.Key{Name: KeyIncrementalChunk, Default: 1024, Importance: config.Low, Group: group, Validator: config.AtLeast(1),
+		Doc: "Rows per chunk of an incremental snapshot."}
+}
 
 // MaxQueueBytesKey is max.queue.size.in.bytes in group: the byte bound of
 // the queue between the database reader and the worker (see Queue), declared

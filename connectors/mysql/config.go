@@ -56,8 +56,8 @@ const (
 	KeyMaxQueue         = debezium.KeyMaxQueue
 	KeyMaxQueueBytes    = debezium.KeyMaxQueueBytes
 	KeyPollInterval     = debezium.KeyPollInterval
-	KeySignalCollection = "signal.data.collection"
-	KeyIncrementalChunk = "incremental.snapshot.chunk.size"
+	KeySignalCollection = debezium.KeySignalCollection
+	KeyIncrementalChunk = debezium.KeyIncrementalChunk
 	KeyHistoryTopic     = "schema.history.internal.kafka.topic"
 	KeyHistoryServers   = "schema.history.internal.kafka.bootstrap.servers"
 )
@@ -227,9 +227,7 @@ var binding = config.Bind(
 	config.StringField(config.Key{Name: KeySignalCollection, Importance: config.Low, Group: gSnap,
 		Doc: "<database>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)). Inserting a row of type execute-snapshot with data {\"data-collections\": [\"db.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on; the connector writes its watermark rows there (it needs INSERT on the table). Progress is kept in the offsets (incremental_snapshot_collections, incremental_snapshot_primary_key): a restarted task resumes at the chunk after the last row emitted."},
 		func(s *settings) *string { return &s.signalTable }),
-	config.IntField(config.Key{Name: KeyIncrementalChunk, Default: 1024, Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1),
-		Doc: "Rows per chunk of an incremental snapshot."},
-		func(s *settings) *int { return &s.incrementalChunk }),
+	config.IntField(debezium.IncrementalChunkKey(gSnap), func(s *settings) *int { return &s.incrementalChunk }),
 	config.StringField(config.Key{Name: KeyHistoryTopic, Importance: config.Medium, Group: gRepl,
 		Doc: "Schema history topic, used only when the binlog does not name columns (binlog_row_metadata other than FULL; with FULL, on MySQL 8.0.1+ and MariaDB 10.5+, the table-map events carry the definitions and no history is needed). DDL statements are parsed and applied to a model of the captured tables, each change recorded here as Debezium records it (one partition, infinite retention). A missing, empty, truncated or corrupt history is rebuilt from information_schema at the current position with a warning, never a failed start. Unset: definitions come from information_schema."},
 		func(s *settings) *string { return &s.historyTopic }),

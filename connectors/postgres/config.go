@@ -53,8 +53,8 @@ const (
 	KeyPollInterval    = debezium.KeyPollInterval
 	KeyTxMetadata      = debezium.KeyTxMetadata
 	KeyStreamInProg    = "penstock.stream.in.progress.transactions"
-	KeySignalTable     = "signal.data.collection"
-	KeyIncChunk        = "incremental.snapshot.chunk.size"
+	KeySignalTable     = debezium.KeySignalCollection
+	KeyIncChunk        = debezium.KeyIncrementalChunk
 )
 
 // Values of snapshot.mode.
@@ -165,9 +165,7 @@ var binding = func() *config.Binding[settings] {
 			}},
 			Doc: "<schema>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)); it must be in the publication. Inserting a row of type execute-snapshot with data {\"data-collections\": [\"schema.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on: they are read in primary-key chunks between watermark rows the connector inserts into the signal table (it needs INSERT on it). Progress is kept in the offsets (incremental_snapshot_collections, incremental_snapshot_primary_key): a restarted task resumes at the chunk after the last row emitted."},
 			func(s *settings) *string { return &s.signalTable }),
-		config.IntField(config.Key{Name: KeyIncChunk, Default: 1024, Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1),
-			Doc: "Rows per chunk of an incremental snapshot."},
-			func(s *settings) *int { return &s.incrementalChunk }),
+		config.IntField(debezium.IncrementalChunkKey(gSnap), func(s *settings) *int { return &s.incrementalChunk }),
 		config.BoolField(config.Key{Name: KeyTombstones, Default: true, Importance: config.Medium, Group: gEvents,
 			Doc: "Emit a tombstone (null value) after each delete event, so compacted topics drop the key."},
 			func(s *settings) *bool { return &s.tombstones }),
