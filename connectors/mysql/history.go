@@ -199,15 +199,16 @@ func (h *historyStore) ensureTopic(ctx context.Context) error {
 	return nil
 }
 
-// readAll returns the topic's records from its start; one that does not
-// parse is marked corrupt.
-func (h *historyStore) readAll(ctx context.Context) ([]historyRecord, error) {
+// readEach passes the topic's records from its start to each, one at a
+// time, so the history is never held whole; one that does not parse is
+// marked corrupt.
+func (h *historyStore) readEach(ctx context.Context, each func(historyRecord)) error {
 	adm := kadm.NewClient(h.cl)
 	var end kadm.ListedOffset
 	for try := 0; ; try++ { // a topic just created may have no leader yet
 		ends, err := adm.ListEndOffsets(ctx, h.topic)
 		if err != nil {
-			return nil, fmt.Errorf("schema history topic %s: %w", h.topic, err)
+			return fmt.Errorf("schema history topic %s: %w", h.topic, err)
 		}
 		var ok bool
 		end, ok = ends.Lookup(h.topic, 0)
@@ -215,26 +216,25 @@ func (h *historyStore) readAll(ctx context.Context) ([]historyRecord, error) {
 			break
 		}
 		if try == 20 || ctx.Err() != nil {
-			return nil, fmt.Errorf("schema history topic %s: no partition 0 (%v)", h.topic, end.Err)
+			return fmt.Errorf("schema history topic %s: no partition 0 (%v)", h.topic, end.Err)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	if end.Offset == 0 {
-		return nil, nil
+		return nil
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(h.cl.OptValue(kgo.SeedBrokers).([]string)...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{h.topic: {0: kgo.NewOffset().AtStart()}}))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer cl.Close()
-	var out []historyRecord
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for {
 		fs := cl.PollFetches(rctx)
 		if err := fs.Err0(); err != nil {
-			return nil, fmt.Errorf("read schema history topic %s: %w", h.topic, err)
+			return fmt.Errorf("read schema history topic %s: %w", h.topic, err)
 		}
 		done := false
 		fs.EachRecord(func(r *kgo.Record) {
@@ -242,11 +242,11 @@ func (h *historyStore) readAll(ctx context.Context) ([]historyRecord, error) {
 			if err := json.Unmarshal(r.Value, &hr); err != nil {
 				hr = historyRecord{corrupt: true}
 			}
-			out = append(out, hr)
+			each(hr)
 			done = done || r.Offset+1 >= end.Offset
 		})
 		if done {
-			return out, nil
+			return nil
 		}
 	}
 }
@@ -275,50 +275,73 @@ func posLE(a historyPosition, p position) bool {
 	return uint64(a.Pos) <= p.pos
 }
 
-// replayHistory rebuilds the schema model at position p from the history
-// records. why is non-empty when the history cannot describe p: empty, or
-// without a baseline at or before p (truncated by retention, or written
-// for a later position).
-func replayHistory(recs []historyRecord, p position, mariadb bool) (m *schemaModel, applied int, why string) {
-	m = newSchemaModel(mariadb)
-	baseline, corrupt := "", false
-	for _, r := range recs {
-		if r.corrupt { // what follows needs a new baseline
-			baseline, corrupt = "", true
+// historyReplay rebuilds the schema model at position p from the history
+// records, added one at a time in the topic's order.
+type historyReplay struct {
+	p        position
+	m        *schemaModel
+	baseline string
+	corrupt  bool
+	seen     int // records added
+	applied  int // records applied to m
+}
+
+func newHistoryReplay(p position, mariadb bool) *historyReplay {
+	return &historyReplay{p: p, m: newSchemaModel(mariadb)}
+}
+
+func (h *historyReplay) add(r historyRecord) {
+	h.seen++
+	if r.corrupt { // what follows needs a new baseline
+		h.baseline, h.corrupt = "", true
+		return
+	}
+	if !posLE(r.Position, h.p) {
+		return // read again from the binlog
+	}
+	if b := r.Position.Baseline; b != "" && b != h.baseline {
+		h.m.tables, h.baseline = map[string]*tableDef{}, b
+	}
+	if h.baseline == "" {
+		return
+	}
+	h.applied++
+	for _, ch := range r.TableChanges {
+		db, name, ok := parseTableID(ch.ID)
+		if !ok {
 			continue
 		}
-		if !posLE(r.Position, p) {
-			continue // read again from the binlog
-		}
-		if b := r.Position.Baseline; b != "" && b != baseline {
-			m.tables, baseline = map[string]*tableDef{}, b
-		}
-		if baseline == "" {
-			continue
-		}
-		applied++
-		for _, ch := range r.TableChanges {
-			db, name, ok := parseTableID(ch.ID)
-			if !ok {
-				continue
-			}
-			switch {
-			case ch.Type == "DROP":
-				delete(m.tables, db+"."+name)
-			case ch.Table != nil:
-				m.tables[db+"."+name] = ch.Table.defOf(db, name)
-			}
+		switch {
+		case ch.Type == "DROP":
+			delete(h.m.tables, db+"."+name)
+		case ch.Table != nil:
+			h.m.tables[db+"."+name] = ch.Table.defOf(db, name)
 		}
 	}
+}
+
+// result is the model and how many records it applied; why is non-empty
+// when the history cannot describe p: empty, or without a baseline at or
+// before p (truncated by retention, or written for a later position).
+func (h *historyReplay) result() (m *schemaModel, applied int, why string) {
 	switch {
-	case len(recs) == 0:
+	case h.seen == 0:
 		return nil, 0, "the schema history topic is missing or empty"
-	case baseline == "" && corrupt:
+	case h.baseline == "" && h.corrupt:
 		return nil, 0, "the schema history topic has a record that does not parse, with no baseline after it"
-	case baseline == "":
+	case h.baseline == "":
 		return nil, 0, "the schema history topic has no baseline at or before the stored offset (truncated, or written ahead of it)"
 	}
-	return m, applied, ""
+	return h.m, h.applied, ""
+}
+
+// replayHistory is historyReplay over recs.
+func replayHistory(recs []historyRecord, p position, mariadb bool) (m *schemaModel, applied int, why string) {
+	h := newHistoryReplay(p, mariadb)
+	for _, r := range recs {
+		h.add(r)
+	}
+	return h.result()
 }
 
 // loadSchema prepares the schema model streaming starts with, when the
@@ -343,17 +366,17 @@ func (st *streamer) loadSchema(rp resumePoint) error {
 	if err := h.ensureTopic(st.ctx); err != nil {
 		return err
 	}
-	recs, err := h.readAll(st.ctx)
-	if err != nil {
-		return err
-	}
 	why := ""
 	if st.s.snapshotMode == SnapshotRecovery {
 		why = "snapshot.mode=recovery"
 	}
 	mariadb := st.info.flavor == gm.MariaDBFlavor
 	if why == "" && !rp.fresh {
-		m, n, w := replayHistory(recs, rp.pos, mariadb)
+		replay := newHistoryReplay(rp.pos, mariadb)
+		if err := h.readEach(st.ctx, replay.add); err != nil {
+			return err
+		}
+		m, n, w := replay.result()
 		if w == "" {
 			st.model = m
 			st.t.log.Info("schema history replayed", "topic", s.historyTopic, "records", n, "tables", len(m.tables))
