@@ -64,6 +64,17 @@ type Source struct {
 	Identity func(r *connect.Record) string
 }
 
+// With returns a copy of props with key k set to v: an Invalid entry is
+// usually a valid configuration with one key made wrong.
+func With(props map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(props)+1)
+	for pk, pv := range props {
+		out[pk] = pv
+	}
+	out[k] = v
+	return out
+}
+
 // Sink describes a sink connector to RunSink.
 type Sink struct {
 	// New returns an unstarted connector.

@@ -33,19 +33,9 @@ func TestConformance(t *testing.T) {
 			return r.Topic + " (no key)"
 		},
 		Invalid: map[string]map[string]string{
-			KeyPort:         withProp(props, KeyPort, "0"),
-			KeyTopicPrefix:  withProp(props, KeyTopicPrefix, "bad prefix"),
-			KeySnapshotMode: withProp(props, KeySnapshotMode, "sometimes"),
+			KeyPort:         connecttest.With(props, KeyPort, "0"),
+			KeyTopicPrefix:  connecttest.With(props, KeyTopicPrefix, "bad prefix"),
+			KeySnapshotMode: connecttest.With(props, KeySnapshotMode, "sometimes"),
 		},
 	})
-}
-
-func withProp(props map[string]string, k, v string) map[string]string {
-	out := map[string]string{k: v}
-	for pk, pv := range props {
-		if pk != k {
-			out[pk] = pv
-		}
-	}
-	return out
 }
