@@ -42,6 +42,33 @@ const (
 	KeyIncrementalChunk = "incremental.snapshot.chunk.size"
 )
 
+// TombstonesKey is tombstones.on.delete in group, declared once for every
+// CDC connector.
+func TombstonesKey(group string) config.Key {
+	return config.Key{Name: KeyTombstones, Default: true, Importance: config.Medium, Group: group,
+		Doc: "Emit a tombstone (null value) after each delete event, so compacted topics drop the key."}
+}
+
+// SkippedOpsKey is skipped.operations in group.
+func SkippedOpsKey(group string) config.Key {
+	return config.Key{Name: KeySkippedOps, Default: []string{"t"}, Importance: config.Low, Group: group,
+		Validator: config.OneOf("c", "u", "d", "t", "none"),
+		Doc:       "Operations not emitted while streaming: c (inserts), u (updates), d (deletes), t (truncates), or none."}
+}
+
+// MaxBatchKey is max.batch.size in group.
+func MaxBatchKey(group string) config.Key {
+	return config.Key{Name: KeyMaxBatch, Default: 2048, Importance: config.Low, Group: group, Validator: config.AtLeast(1),
+		Doc: "Most records one poll returns."}
+}
+
+// MaxQueueKey is max.queue.size in group: the record bound of the queue
+// between the database reader and the worker (see MaxQueueBytesKey).
+func MaxQueueKey(group string) config.Key {
+	return config.Key{Name: KeyMaxQueue, Default: 8192, Importance: config.Low, Group: group, Validator: config.AtLeast(1),
+		Doc: "Most records buffered between the database and the worker; reading pauses when it is full."}
+}
+
 // IncrementalChunkKey is incremental.snapshot.chunk.size in group, declared
 // once for every CDC connector with incremental snapshots.
 func IncrementalChunkKey(group string) config.Key {
