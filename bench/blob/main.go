@@ -25,6 +25,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -179,10 +180,11 @@ func runBare(ctx context.Context, format, url string) error {
 		}
 		var pw *parquet.GenericWriter[row]
 		var enc *json.Encoder
+		bw := bufio.NewWriterSize(w, 64<<10) // as the sink's lines are: a store write per line would be the bare side's loss
 		if format == "parquet" {
 			pw = parquet.NewGenericWriter[row](w, parquet.Compression(&parquet.Snappy))
 		} else {
-			enc = json.NewEncoder(w)
+			enc = json.NewEncoder(bw)
 		}
 		for i := obj; i < min(obj+*flush, *records); i += len(rows) {
 			t0 := threadCPU()
@@ -208,6 +210,9 @@ func runBare(ctx context.Context, format, url string) error {
 			if err := pw.Close(); err != nil {
 				return err
 			}
+		}
+		if err := bw.Flush(); err != nil {
+			return err
 		}
 		if err := w.Close(); err != nil {
 			return err

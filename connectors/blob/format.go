@@ -35,6 +35,12 @@ type fileWriter interface {
 	close() error
 }
 
+// aborter is implemented by file writers that must be stopped before their
+// object is discarded: a goroutine of theirs writes to it.
+type aborter interface {
+	abort()
+}
+
 // newFormat returns the format the settings name.
 func newFormat(s *settings) (format, error) {
 	switch s.format {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -69,7 +70,7 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	pw := parquet.NewWriter(cw, schema, parquet.Compression(f.codec), parquet.KeyValueMetadata(connectSchemaKey, sj))
 	n := len(schema.Columns())
 	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes,
-		cols: make([][]parquet.Value, n), marks: make([]int, n), flat: flatLeaves(plan)}, nil
+		rows: rows{cols: make([][]parquet.Value, n)}, marks: make([]int, n), flat: flatLeaves(plan)}, nil
 }
 
 func nameOr(name, def string) string {
@@ -97,10 +98,27 @@ type parquetWriter struct {
 	plan          *pnode
 	wrapped       bool
 	rowGroupBytes int64
-	cols          [][]parquet.Value // the pending rows' values, by column
-	marks         []int             // the columns' lengths before the record being written
-	pending       int               // rows in cols
-	flat          []*pnode          // when every field of the value is a leaf: the fields in column order
+	rows          rows     // the rows gathered since the last handoff
+	marks         []int    // the columns' lengths before the record being written
+	flat          []*pnode // when every field of the value is a leaf: the fields in column order
+	bg            *encoder // nil until the first handoff
+}
+
+// rows are gathered rows, by column, ready for parquet-go.
+type rows struct {
+	cols [][]parquet.Value // the rows' values, by column
+	ends []int             // after each whole parquetBatch of rows: the columns' lengths, len(cols) per batch
+	n    int               // rows
+}
+
+// reset empties the rows, dropping their references to the records'
+// strings and bytes.
+func (r *rows) reset() {
+	for i, c := range r.cols {
+		clear(c)
+		r.cols[i] = c[:0]
+	}
+	r.ends, r.n = r.ends[:0], 0
 }
 
 // flatLeaves returns the fields of a struct plan in column order when they
@@ -121,47 +139,53 @@ func flatLeaves(plan *pnode) []*pnode {
 }
 
 // emitFlat is emit for a struct whose fields are all leaves (w.flat), with
-// the common leaf types converted in the loop; it gives the other cases
-// (nulls, defaults, other types, errors) to emit. The type switch is the
+// the common leaf types and nulls converted in the loop; it gives the other
+// cases (a required field's null or default, other types, errors) to emit. The type switch is the
 // same as emit's, written twice: as a function (not inlined) it cost about
 // 20% more user CPU in BenchmarkParquetWriter.
 func (w *parquetWriter) emitFlat(v any) error {
 	st, ok := v.(*connect.Struct)
 	if !ok {
-		return w.plan.emit(w.cols, v, 0)
+		return w.plan.emit(w.rows.cols, v, 0)
 	}
 	for j, c := range w.flat {
 		x := st.GetAt(w.plan.order[j])
-		var pv parquet.Value
+		col, n := w.rows.cols[c.col], len(w.rows.cols[c.col])
+		// Each case appends in place: a Value built first and copied after
+		// stalled on store forwarding (half of this function's time).
+		def := c.def
 		switch y := x.(type) {
+		case nil:
+			if c.optional {
+				col, def = append(col, parquet.Value{}), def-1
+			}
 		case int64:
 			if c.kind == leafInt64 {
-				pv = parquet.Int64Value(y)
+				col = append(col, parquet.Int64Value(y))
 			}
 		case float64:
 			if c.kind == leafFloat64 {
-				pv = parquet.DoubleValue(y)
+				col = append(col, parquet.DoubleValue(y))
 			}
 		case string:
 			if c.kind == leafString {
-				pv = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(y), len(y)))
+				col = append(col, parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(y), len(y))))
 			}
 		case time.Time:
 			if c.kind == leafTimestamp {
-				pv = parquet.Int64Value(y.UnixMilli())
+				col = append(col, parquet.Int64Value(y.UnixMilli()))
 			}
 		}
-		if pv.IsNull() {
-			if err := c.emit(w.cols, x, 0); err != nil {
+		if len(col) == n {
+			if err := c.emit(w.rows.cols, x, 0); err != nil {
 				return fmt.Errorf("field %q: %w", w.plan.schema.Fields[w.plan.order[j]].Name, err)
 			}
 			continue
 		}
-		col := append(w.cols[c.col], pv)
-		last := &col[len(col)-1]
-		last.SetDefinitionLevel(c.def)
+		last := &col[n]
+		last.SetDefinitionLevel(def)
 		last.SetColumnIndex(c.col)
-		w.cols[c.col] = col
+		w.rows.cols[c.col] = col
 	}
 	return nil
 }
@@ -172,7 +196,16 @@ func (w *parquetWriter) emitFlat(v any) error {
 // depend on the rows alone. 64 is what parquet-go's WriteRows uses.
 const parquetBatch = 64
 
+// handoffValues is how many gathered values (all columns) are handed to the
+// encoder goroutine at a time, at the first whole batch reaching it: enough
+// to make the handoff's cost small per record, few enough to keep the
+// object's memory small (three sets of them at most, of 24 bytes a value).
+const handoffValues = 8192
+
 func (w *parquetWriter) write(rec *connect.Record) error {
+	if w.bg != nil && w.bg.failed.Load() {
+		return w.bg.err
+	}
 	v := rec.Value
 	if v == nil {
 		return recordErr("%s: a null value has no row (behavior.on.null.values=write writes nulls in JsonFormat only)", where(rec))
@@ -182,57 +215,152 @@ func (w *parquetWriter) write(rec *connect.Record) error {
 		st.SetAt(0, v)
 		v = st
 	}
-	for i, c := range w.cols {
+	r := &w.rows
+	for i, c := range r.cols {
 		w.marks[i] = len(c)
 	}
 	var err error
 	if w.flat != nil {
 		err = w.emitFlat(v)
 	} else {
-		err = w.plan.emit(w.cols, v, 0)
+		err = w.plan.emit(r.cols, v, 0)
 	}
 	if err != nil {
-		for i, c := range w.cols { // nothing of the record stays
+		for i, c := range r.cols { // nothing of the record stays
 			clear(c[w.marks[i]:])
-			w.cols[i] = c[:w.marks[i]]
+			r.cols[i] = c[:w.marks[i]]
 		}
 		return recordErr("%s: %v", where(rec), err)
 	}
-	w.pending++
-	if w.pending >= parquetBatch {
-		return w.writePending()
+	r.n++
+	if r.n%parquetBatch != 0 {
+		return nil
+	}
+	vals := 0
+	for _, c := range r.cols {
+		r.ends = append(r.ends, len(c))
+		vals += len(c)
+	}
+	if vals >= handoffValues {
+		w.handoff()
 	}
 	return nil
 }
 
-// writePending hands the pending rows to parquet-go column by column, and
-// ends the row group when its buffered values reach parquet.row.group.bytes.
-func (w *parquetWriter) writePending() error {
-	if w.pending == 0 {
-		return nil
+// handoff gives the gathered rows to the encoder goroutine, starting it on
+// the first call, and takes an empty set to gather the next ones in.
+func (w *parquetWriter) handoff() {
+	if w.bg == nil {
+		w.bg = &encoder{jobs: make(chan rows, 1), free: make(chan rows, 3), done: make(chan struct{})}
+		go w.bg.run(w)
 	}
-	for i, cw := range w.w.ColumnWriters() {
-		if _, err := cw.WriteRowValues(w.cols[i]); err != nil {
-			return fmt.Errorf("parquet: column %s: %w", strings.Join(w.w.Schema().Columns()[i], "."), err)
+	w.bg.jobs <- w.rows // waits while the encoder is a set behind: backpressure
+	select {
+	case w.rows = <-w.bg.free:
+	default: // at most three sets exist: one gathering, one queued, one encoding
+		w.rows = rows{cols: make([][]parquet.Value, len(w.rows.cols))}
+	}
+}
+
+// encoder writes handed-off rows into parquet-go on a goroutine of its own,
+// so an object's encoding, compression and writes to the store run beside
+// the task's Put, and the conversion before it, instead of after them.
+// Between the first handoff and close or abort, only it touches the
+// parquet.Writer and the object.
+type encoder struct {
+	jobs    chan rows
+	free    chan rows // emptied sets, back to the gatherer
+	done    chan struct{}
+	err     error       // the first error; read once failed is set or done closed
+	failed  atomic.Bool // err is set
+	abandon atomic.Bool // abort: skip the rest
+}
+
+func (e *encoder) run(w *parquetWriter) {
+	defer close(e.done)
+	for r := range e.jobs {
+		if !e.failed.Load() && !e.abandon.Load() {
+			if err := w.encode(&r); err != nil {
+				e.err = err
+				e.failed.Store(true)
+			}
 		}
-		clear(w.cols[i]) // drop references to the records' strings and bytes
-		w.cols[i] = w.cols[i][:0]
+		r.reset()
+		e.free <- r
 	}
-	w.pending = 0
-	if w.w.Size()-w.out.n >= w.rowGroupBytes {
-		if err := w.w.Flush(); err != nil {
-			return fmt.Errorf("parquet: flushing a row group: %w", err)
+}
+
+// encode hands rows to parquet-go parquetBatch rows at a time, column by
+// column, and ends the row group when its buffered values reach
+// parquet.row.group.bytes.
+func (w *parquetWriter) encode(r *rows) error {
+	ncols := len(r.cols)
+	start := make([]int, ncols)
+	batches := len(r.ends) / ncols
+	for b := 0; b <= batches; b++ {
+		var end []int
+		if b < batches {
+			end = r.ends[b*ncols : (b+1)*ncols]
+		} else if r.n%parquetBatch == 0 { // no partial batch at the end
+			break
+		}
+		for i, cw := range w.w.ColumnWriters() {
+			e := len(r.cols[i])
+			if end != nil {
+				e = end[i]
+			}
+			if _, err := cw.WriteRowValues(r.cols[i][start[i]:e]); err != nil {
+				return fmt.Errorf("parquet: column %s: %w", strings.Join(w.w.Schema().Columns()[i], "."), err)
+			}
+			start[i] = e
+		}
+		if w.w.Size()-w.out.n >= w.rowGroupBytes {
+			if err := w.w.Flush(); err != nil {
+				return fmt.Errorf("parquet: flushing a row group: %w", err)
+			}
 		}
 	}
 	return nil
 }
 
 func (w *parquetWriter) close() error {
-	if err := w.writePending(); err != nil {
-		return err
+	if w.bg == nil {
+		if err := w.encode(&w.rows); err != nil {
+			return err
+		}
+	} else {
+		if w.rows.n > 0 {
+			w.bg.jobs <- w.rows
+			w.rows = rows{}
+		}
+		if err := w.stopEncoder(); err != nil {
+			return err
+		}
 	}
+	w.rows.reset()
 	return w.w.Close()
 }
+
+// abort stops the encoder goroutine, if any, without writing what it was
+// handed: the object is being discarded.
+func (w *parquetWriter) abort() {
+	if w.bg != nil {
+		w.bg.abandon.Store(true)
+		_ = w.stopEncoder()
+	}
+}
+
+// stopEncoder waits for the encoder goroutine to finish what it was handed
+// and returns its error.
+func (w *parquetWriter) stopEncoder() error {
+	bg := w.bg
+	w.bg = nil
+	close(bg.jobs)
+	<-bg.done
+	return bg.err
+}
+
+var _ aborter = (*parquetWriter)(nil)
 
 // pnode maps a Connect schema onto Parquet columns: for a leaf, its column
 // and value conversion; for a group, its children.

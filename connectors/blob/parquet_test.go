@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,95 @@ func TestParquetRejectedRecordLeavesNoTrace(t *testing.T) {
 	if !bytes.Equal(clean, dirty) {
 		t.Fatalf("a file with rejected records (%d bytes) differs from one without (%d bytes)", len(dirty), len(clean))
 	}
+}
+
+// TestParquetEncoderRoundTrip: a file long enough for many handoffs to the
+// encoder goroutine, with nested and repeated columns (rows of varying
+// numbers of values) and row groups ending inside handoffs, reads back
+// record for record.
+func TestParquetEncoderRoundTrip(t *testing.T) {
+	f, err := newParquetFormat("snappy", 32<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	fw, err := f.open(&buf, richSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000 // about 25 values a row: a handoff every 384 rows
+	for i := int64(0); i < n; i++ {
+		if err := fw.write(&connect.Record{Topic: "t", Offset: i, ValueSchema: richSchema, Value: richValue(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fw.(*parquetWriter).bg == nil {
+		t.Fatal("the encoder goroutine never started: the test does not cover it")
+	}
+	if err := fw.close(); err != nil {
+		t.Fatal(err)
+	}
+	pv, err := newParquetValues(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(0); i < n; i++ {
+		_, v, err := pv.next()
+		if err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		if got, want := fmt.Sprint(v), fmt.Sprint(richValue(i)); got != want {
+			t.Fatalf("row %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	if _, _, err := pv.next(); err != io.EOF {
+		t.Fatalf("after %d rows: want io.EOF, got %v", n, err)
+	}
+}
+
+// failingWriter fails every write after the first n bytes.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n -= len(p); w.n < 0 {
+		return 0, errors.New("store unreachable")
+	}
+	return len(p), nil
+}
+
+// TestParquetEncoderFailureAndAbort: the store's error, met by the encoder
+// goroutine, comes back from a later write or from close as the object's
+// (not a record's) error; and an object aborted while its encoder runs is
+// let go without a race (run with -race).
+func TestParquetEncoderFailureAndAbort(t *testing.T) {
+	f, err := newParquetFormat("none", 16<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, err := f.open(&failingWriter{n: 20 << 10}, richSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(0); err == nil && i < 20000; i++ {
+		err = fw.write(&connect.Record{Topic: "t", Offset: i, ValueSchema: richSchema, Value: richValue(i)})
+	}
+	if err == nil {
+		err = fw.close()
+	}
+	if err == nil || errors.Is(err, errRecord) || !strings.Contains(err.Error(), "store unreachable") {
+		t.Fatalf("want the store's error, got %v", err)
+	}
+
+	fw, err = f.open(io.Discard, richSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(0); i < 3000; i++ {
+		if err := fw.write(&connect.Record{Topic: "t", Offset: i, ValueSchema: richSchema, Value: richValue(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw.(aborter).abort()
 }
 
 // BenchmarkParquetWriter: the Parquet writer alone (no store), on the

@@ -471,6 +471,9 @@ func (pw *partWriter) drop(encoded string) {
 
 func (f *objectFile) abort() {
 	f.cancel() // a cancelled writer never creates its object
+	if a, ok := f.fw.(aborter); ok {
+		a.abort()
+	}
 	if f.meta != nil {
 		f.meta.abort()
 	}
