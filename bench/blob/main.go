@@ -6,6 +6,11 @@
 //
 //	go run ./bench/blob [-records 500000] [-flush 100000] [-reps 3]
 //
+// The sink encodes Parquet on a second goroutine beside Put (a worker's
+// task does too); the bare program is parquet-go's GenericWriter on one, as
+// a program using it plainly is. records/s compares the two as they run;
+// the CPU columns compare the work.
+//
 // The sink task gets records in Puts of 500 (max.poll.records), as the
 // runtime hands them; both sides generate their records on the fly, so RSS
 // is the writer's. The target is 70% of bare or more, and a peak RSS within
