@@ -140,9 +140,9 @@ func flatLeaves(plan *pnode) []*pnode {
 
 // emitFlat is emit for a struct whose fields are all leaves (w.flat), with
 // the common leaf types and nulls converted in the loop; it gives the other
-// cases (a required field's null or default, other types, errors) to emit. The type switch is the
-// same as emit's, written twice: as a function (not inlined) it cost about
-// 20% more user CPU in BenchmarkParquetWriter.
+// cases (a required field's null or default, other types, errors) to emit.
+// The type switch is the same as emit's, written twice: as a function (not
+// inlined) it cost about 20% more user CPU in BenchmarkParquetWriter.
 func (w *parquetWriter) emitFlat(v any) error {
 	st, ok := v.(*connect.Struct)
 	if !ok {
