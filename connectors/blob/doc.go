@@ -75,8 +75,9 @@
 // values with their Connect schemas: the sink keeps the value schema, as
 // JsonConverter writes schemas, in each Parquet file's key-value metadata
 // and each Avro file's header (penstock.connect.schema). A Parquet object
-// is read whole into memory, an Avro one block by block. Keys, headers and timestamps
-// come from the side objects store.kafka.keys and store.kafka.headers make:
+// is spooled to a temporary file and read from there, an Avro one block by
+// block, so objects of any size are read in bounded memory. Keys, headers
+// and timestamps come from the side objects store.kafka.keys and store.kafka.headers make:
 // Penstock keeps them in one <object>.kafka.json per data object (offset,
 // timestamp, key and headers as JsonConverter envelopes with schemas, a line
 // per record), uploaded before the data object, where Confluent writes

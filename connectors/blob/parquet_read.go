@@ -41,8 +41,8 @@ func parseSchemaJSON(raw string) (*connect.Schema, error) {
 }
 
 // parquetValues reads the values of a Parquet object the sink wrote, with
-// the Connect schema it keeps in the file's metadata. The object is read
-// whole into memory (Parquet is read from its footer): one object at a time.
+// the Connect schema it keeps in the file's metadata. Parquet is read from
+// its footer on: the source spools the object to a temporary file first.
 type parquetValues struct {
 	schema  *connect.Schema
 	plan    *pnode
@@ -54,8 +54,8 @@ type parquetValues struct {
 	pos     []int
 }
 
-func newParquetValues(data []byte) (*parquetValues, error) {
-	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+func newParquetValues(data io.ReaderAt, size int64) (*parquetValues, error) {
+	f, err := parquet.OpenFile(data, size)
 	if err != nil {
 		return nil, err
 	}

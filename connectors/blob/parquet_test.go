@@ -79,7 +79,7 @@ func TestParquetEncoderRoundTrip(t *testing.T) {
 	if err := fw.close(); err != nil {
 		t.Fatal(err)
 	}
-	pv, err := newParquetValues(buf.Bytes())
+	pv, err := newParquetValues(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	if err != nil {
 		t.Fatal(err)
 	}

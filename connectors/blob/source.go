@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,7 @@ const (
 // fills.
 var sourceBinding = config.Bind(
 	config.ClassField(config.Key{Name: FormatConfig, Required: true, Importance: config.High, Group: groupFormat,
-		Doc: "The format of the objects to restore: JsonFormat (values come back schemaless), ByteArrayFormat (values as bytes), ParquetFormat or AvroFormat (values with the Connect schemas the sink keeps in the files' metadata; Parquet objects of any parquet.codec, each read whole into memory), by Confluent's class name or simple name."},
+		Doc: "The format of the objects to restore: JsonFormat (values come back schemaless), ByteArrayFormat (values as bytes), ParquetFormat or AvroFormat (values with the Connect schemas the sink keeps in the files' metadata; Parquet objects of any parquet.codec, each spooled to a temporary file), by Confluent's class name or simple name."},
 		func(s *settings) *string { return &s.rawFormat }),
 	config.DurationField(config.Key{Name: PollIntervalConfig, Default: int64(10000), Validator: config.AtLeast(1), Importance: config.Low, Group: groupFormat,
 		Doc: "Penstock extension. How often the store is listed again for objects written since, in milliseconds."},
@@ -348,10 +349,8 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		var err error
 		if t.s.format == "avro" {
 			r.values, err = newAvroValues(br)
-		} else if data, rerr := io.ReadAll(br); rerr != nil {
-			err = rerr
 		} else {
-			r.values, err = newParquetValues(data)
+			r.values, err = r.openParquet(br)
 		}
 		if err != nil {
 			r.close()
@@ -375,6 +374,30 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		r.meta = bufio.NewReaderSize(mr, 32<<10)
 	}
 	return r, nil
+}
+
+// openParquet spools a Parquet object to a temporary file, so an object
+// of any size is read in bounded memory (Parquet is read from its footer
+// on), and reads its values from there. The file is unlinked at once where
+// the system allows, so nothing is left of it after a crash.
+func (r *objectReader) openParquet(br io.Reader) (*parquetValues, error) {
+	f, err := os.CreateTemp("", "penstock-restore-*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("spooling the object: %w", err)
+	}
+	unlinked := os.Remove(f.Name()) == nil
+	r.closers = append(r.closers, closerFunc(func() error {
+		err := f.Close()
+		if !unlinked {
+			_ = os.Remove(f.Name())
+		}
+		return err
+	}))
+	n, err := io.Copy(f, br)
+	if err != nil {
+		return nil, fmt.Errorf("spooling the object to %s: %w", f.Name(), err)
+	}
+	return newParquetValues(f, n)
 }
 
 // openLines reads the lines of a JsonFormat or ByteArrayFormat object,
