@@ -20,8 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/penstockhq/penstock/internal/brokertest"
+	"github.com/penstockhq/penstock/internal/clientconfig"
 	"github.com/penstockhq/penstock/internal/testcerts"
-	"github.com/penstockhq/penstock/worker/clientconfig"
 )
 
 const plainJAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required ` +

@@ -12,8 +12,8 @@ import (
 
 	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/internal/brokertest"
+	"github.com/penstockhq/penstock/internal/clientconfig"
 	"github.com/penstockhq/penstock/internal/testcerts"
-	"github.com/penstockhq/penstock/worker/clientconfig"
 	"github.com/penstockhq/penstock/worker/rest"
 )
 

@@ -38,9 +38,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/penstockhq/penstock/broker"
+	"github.com/penstockhq/penstock/internal/clientconfig"
 	"github.com/penstockhq/penstock/internal/gctune"
 	"github.com/penstockhq/penstock/internal/testcerts"
-	"github.com/penstockhq/penstock/worker/clientconfig"
 )
 
 var (

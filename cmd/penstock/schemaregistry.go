@@ -13,10 +13,10 @@ import (
 
 	"github.com/penstockhq/penstock/broker/schemaregistry"
 	"github.com/penstockhq/penstock/broker/security"
+	"github.com/penstockhq/penstock/internal/clientconfig"
 	"github.com/penstockhq/penstock/internal/httpauth"
 	"github.com/penstockhq/penstock/internal/properties"
 	"github.com/penstockhq/penstock/internal/tlsconfig"
-	"github.com/penstockhq/penstock/worker/clientconfig"
 )
 
 // defaultSchemaRegistry is where `penstock broker` and `penstock dev` serve

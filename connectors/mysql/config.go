@@ -10,8 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/connectors/debezium"
+	"github.com/penstockhq/penstock/internal/clientconfig"
 )
 
 // Configuration keys, named as Debezium's MySQL connector names them so that
@@ -223,12 +226,23 @@ var binding = config.Bind(
 		Doc: "Schema history topic, used only when the binlog does not name columns (binlog_row_metadata other than FULL; with FULL, on MySQL 8.0.1+ and MariaDB 10.5+, the table-map events carry the definitions and no history is needed). DDL statements are parsed and applied to a model of the captured tables, each change recorded here as Debezium records it (one partition, infinite retention). A missing, empty, truncated or corrupt history is rebuilt from information_schema at the current position with a warning, never a failed start. Unset: definitions come from information_schema."},
 		func(s *settings) *string { return &s.historyTopic }),
 	config.StringField(config.Key{Name: KeyHistoryServers, Importance: config.Medium, Group: gRepl,
-		Doc: "Comma-separated host:port of the brokers holding the schema history topic (plaintext)."},
+		Doc: "Comma-separated host:port of the brokers holding the schema history topic, reached with the security keys under " + HistoryProducerPrefix + " and " + HistoryConsumerPrefix + " (plaintext without them)."},
 		func(s *settings) *string { return &s.historyServers }),
 )
 
+// Prefixes of the schema history's clients' security keys (Kafka's
+// security.protocol, sasl.*, ssl.* under them), Debezium's.
+const (
+	HistoryProducerPrefix = "schema.history.internal.producer."
+	HistoryConsumerPrefix = "schema.history.internal.consumer."
+)
+
+var configDef = binding.Def().
+	With(clientconfig.Declare(HistoryProducerPrefix, gRepl, " For the schema history's producer (and the admin client creating its topic).")...).
+	With(clientconfig.Declare(HistoryConsumerPrefix, gRepl, " For the schema history's consumer.")...)
+
 // ConfigDef returns the definition of every key the connector accepts.
-func ConfigDef() *config.Def { return binding.Def() }
+func ConfigDef() *config.Def { return configDef }
 
 // settings are the parsed connector settings a task works with.
 type settings struct {
@@ -271,6 +285,7 @@ type settings struct {
 	incrementalChunk int
 	historyTopic     string
 	historyServers   string
+	historyClients   [2][]kgo.Opt // the schema history's producer and consumer security
 	maxBatch         int
 	maxQueue         int
 	maxQueueBytes    int64
@@ -297,6 +312,11 @@ func parseSettings(props map[string]string) (*settings, error) {
 		return nil, fmt.Errorf("%s: %w", KeyMessageKeyCols, err)
 	}
 	s.password = s.secret.Value()
+	for i, prefix := range []string{HistoryProducerPrefix, HistoryConsumerPrefix} {
+		if s.historyClients[i], err = clientconfig.Opts(clientconfig.Layers(props, prefix)); err != nil {
+			return nil, fmt.Errorf("%s*: %w", prefix, err)
+		}
+	}
 	if s.truststore != "" {
 		if s.roots, err = loadTruststore(s.truststore, s.truststorePw.Value()); err != nil {
 			return nil, err

@@ -101,8 +101,10 @@
 // warning, reads the captured tables from information_schema at the current
 // position and writes them as a new baseline. A new snapshot, and
 // snapshot.mode=recovery, also write a new baseline. The history is
-// positioned by binlog file and position (not GTIDs), and reaches the
-// broker in plaintext (no schema.history.internal.producer.* security keys).
+// positioned by binlog file and position (not GTIDs). Its clients reach a
+// secured broker with Kafka's security keys under
+// schema.history.internal.producer. and schema.history.internal.consumer.,
+// as Debezium's do (secrets masked in REST).
 //
 // Without metadata and without a history topic the definitions are read
 // from information_schema (refreshed after each DDL statement), which is

@@ -162,23 +162,26 @@ func (ht *historyTable) defOf(db, name string) *tableDef {
 // historyStore is the schema history topic: one partition, infinite
 // retention, read from its start at every start of the task.
 type historyStore struct {
-	cl    *kgo.Client
-	topic string
+	cl       *kgo.Client // producer and admin
+	topic    string
+	seeds    []string
+	consumer []kgo.Opt // the consumer's security
 }
 
-func openHistory(servers, topic string) (*historyStore, error) {
+func openHistory(servers, topic string, security [2][]kgo.Opt) (*historyStore, error) {
 	var seeds []string
 	for _, s := range strings.Split(servers, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			seeds = append(seeds, s)
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	opts := append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner())}, security[0]...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("schema history %s: %w", KeyHistoryServers, err)
 	}
-	return &historyStore{cl: cl, topic: topic}, nil
+	return &historyStore{cl: cl, topic: topic, seeds: seeds, consumer: security[1]}, nil
 }
 
 func (h *historyStore) close() { h.cl.Close() }
@@ -223,8 +226,8 @@ func (h *historyStore) readEach(ctx context.Context, each func(historyRecord)) e
 	if end.Offset == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(h.cl.OptValue(kgo.SeedBrokers).([]string)...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{h.topic: {0: kgo.NewOffset().AtStart()}}))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(h.seeds...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{h.topic: {0: kgo.NewOffset().AtStart()}})}, h.consumer...)...)
 	if err != nil {
 		return err
 	}
@@ -358,7 +361,7 @@ func (st *streamer) loadSchema(rp resumePoint) error {
 	if s.historyTopic == "" || s.historyServers == "" {
 		return nil
 	}
-	h, err := openHistory(s.historyServers, s.historyTopic)
+	h, err := openHistory(s.historyServers, s.historyTopic, s.historyClients)
 	if err != nil {
 		return err
 	}

@@ -22,11 +22,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/penstockhq/penstock/internal/brokertest"
+	"github.com/penstockhq/penstock/internal/clientconfig"
 	"github.com/penstockhq/penstock/internal/e2e"
 	"github.com/penstockhq/penstock/internal/testcerts"
 	"github.com/penstockhq/penstock/internal/testservice"
 	"github.com/penstockhq/penstock/worker"
-	"github.com/penstockhq/penstock/worker/clientconfig"
 )
 
 // TestSecureCluster: three workers form a group against a broker that

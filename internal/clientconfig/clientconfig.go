@@ -2,7 +2,9 @@
 // sasl.mechanism, sasl.jaas.config, ssl.*) onto franz-go options, so a
 // worker reaches secured clusters configured exactly as a Kafka Connect
 // worker is: the worker-level keys, their producer., consumer. and admin.
-// forms, and a connector's producer.override. (and so on) forms.
+// forms, and a connector's producer.override. (and so on) forms. Connectors
+// with Kafka clients of their own (the MySQL schema history) read the same
+// keys under their own prefixes, as Debezium's do.
 package clientconfig
 
 import (
