@@ -100,8 +100,11 @@
 // before the offset) or corrupt, the connector does not fail: it logs a
 // warning, reads the captured tables from information_schema at the current
 // position and writes them as a new baseline. A new snapshot, and
-// snapshot.mode=recovery, also write a new baseline. The history is
-// positioned by binlog file and position (not GTIDs). Its clients reach a
+// snapshot.mode=recovery, also write a new baseline. History records are
+// compared with the offset by GTID sets where both carry one, as Debezium
+// does, so the history replays right after a failover to a server whose
+// binlog files are named otherwise; else by binlog file and position. Its
+// clients reach a
 // secured broker with Kafka's security keys under
 // schema.history.internal.producer. and schema.history.internal.consumer.,
 // as Debezium's do (secrets masked in REST).

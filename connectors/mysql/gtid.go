@@ -96,6 +96,25 @@ func (g *gtidTracker) format() string {
 	return g.mysql.String()
 }
 
+// within reports whether every transaction of g is in o (MariaDB: each of
+// g's domains is in o at g's sequence number or later), and whether the two
+// sets are equal.
+func (g *gtidTracker) within(o *gtidTracker) (in, equal bool) {
+	if g.maria == nil || o.maria == nil {
+		if g.mysql == nil || o.mysql == nil {
+			return false, false
+		}
+		return o.mysql.Contain(g.mysql), g.mysql.Equal(o.mysql)
+	}
+	in, equal = true, len(g.maria) == len(o.maria)
+	for d, id := range g.maria {
+		oid, ok := o.maria[d]
+		in = in && ok && oid.SequenceNumber >= id.SequenceNumber
+		equal = equal && ok && oid.SequenceNumber == id.SequenceNumber
+	}
+	return in, equal
+}
+
 // set returns the set for StartSyncGTID.
 func (g *gtidTracker) set() (gm.GTIDSet, error) {
 	if g.maria != nil {

@@ -270,8 +270,21 @@ func (h *historyStore) append(ctx context.Context, recs ...historyRecord) error 
 	return nil
 }
 
-// posLE reports whether the history position a is at or before p.
-func posLE(a historyPosition, p position) bool {
+// posLE reports whether the history position a is at or before p. As
+// Debezium compares them: by GTID sets where both have one and they differ
+// (a's set, of the transactions before its statement, within p's), which
+// holds across a failover to a server whose binlog files are named and
+// numbered otherwise; else by binlog file and position.
+func posLE(a historyPosition, p position, flavor string) bool {
+	if a.GTIDs != "" && p.gtids != "" {
+		ga, err1 := newGTIDTracker(flavor, a.GTIDs)
+		gp, err2 := newGTIDTracker(flavor, p.gtids)
+		if err1 == nil && err2 == nil {
+			if in, equal := ga.within(gp); !equal {
+				return in
+			}
+		}
+	}
 	if a.File != p.file {
 		return a.File < p.file // binlog files are numbered with a fixed width
 	}
@@ -282,6 +295,7 @@ func posLE(a historyPosition, p position) bool {
 // records, added one at a time in the topic's order.
 type historyReplay struct {
 	p        position
+	flavor   string
 	m        *schemaModel
 	baseline string
 	corrupt  bool
@@ -290,7 +304,11 @@ type historyReplay struct {
 }
 
 func newHistoryReplay(p position, mariadb bool) *historyReplay {
-	return &historyReplay{p: p, m: newSchemaModel(mariadb)}
+	flavor := gm.MySQLFlavor
+	if mariadb {
+		flavor = gm.MariaDBFlavor
+	}
+	return &historyReplay{p: p, flavor: flavor, m: newSchemaModel(mariadb)}
 }
 
 func (h *historyReplay) add(r historyRecord) {
@@ -299,7 +317,7 @@ func (h *historyReplay) add(r historyRecord) {
 		h.baseline, h.corrupt = "", true
 		return
 	}
-	if !posLE(r.Position, h.p) {
+	if !posLE(r.Position, h.p, h.flavor) {
 		return // read again from the binlog
 	}
 	if b := r.Position.Baseline; b != "" && b != h.baseline {

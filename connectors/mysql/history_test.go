@@ -299,6 +299,60 @@ func TestReplayHistory(t *testing.T) {
 	}
 }
 
+// TestReplayHistoryByGTIDs: history records and offsets carrying GTID sets
+// are compared by them, so the history replays right after a failover to a
+// server whose binlog files are named and numbered otherwise; equal sets
+// (an offset inside the statement's transaction) fall back to the position.
+func TestReplayHistoryByGTIDs(t *testing.T) {
+	rec := func(file string, pos int64, gtids, baseline string, cols ...string) historyRecord {
+		ht := &historyTable{}
+		for _, c := range cols {
+			ht.Columns = append(ht.Columns, historyColumn{Name: c, TypeName: "INT"})
+		}
+		return historyRecord{Position: historyPosition{File: file, Pos: pos, GTIDs: gtids, Baseline: baseline},
+			TableChanges: []historyChange{{Type: "CREATE", ID: tableID("app", "t"), Table: ht}}}
+	}
+	cols := func(m *schemaModel) string {
+		if m == nil || m.tables["app.t"] == nil {
+			return "<none>"
+		}
+		var n []string
+		for _, c := range m.tables["app.t"].cols {
+			n = append(n, c.name)
+		}
+		return strings.Join(n, ",")
+	}
+	const uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+	for _, c := range []struct {
+		name    string
+		mariadb bool
+		recs    []historyRecord
+		at      position
+		want    string
+	}{
+		{"mysql failover, after the ALTER", false, []historyRecord{
+			rec("bin.000007", 100, uuid+":1-5", "b1", "a"), rec("bin.000007", 900, uuid+":1-9", "", "a", "b")},
+			position{file: "alt-bin.000002", pos: 40, gtids: uuid + ":1-12"}, "a,b"},
+		{"mysql failover, before the ALTER", false, []historyRecord{
+			rec("bin.000007", 100, uuid+":1-5", "b1", "a"), rec("bin.000007", 900, uuid+":1-9", "", "a", "b")},
+			position{file: "replica-bin.000009", pos: 40, gtids: uuid + ":1-7"}, "a"},
+		{"mariadb failover, after the ALTER", true, []historyRecord{
+			rec("bin.000007", 100, "0-1-5", "b1", "a"), rec("bin.000007", 900, "0-1-9", "", "a", "b")},
+			position{file: "alt-bin.000001", pos: 40, gtids: "0-2-10"}, "a,b"},
+		{"mariadb failover, before the ALTER", true, []historyRecord{
+			rec("bin.000007", 100, "0-1-5", "b1", "a"), rec("bin.000007", 900, "0-1-9", "", "a", "b")},
+			position{file: "replica-bin.000008", pos: 40, gtids: "0-2-8"}, "a"},
+		{"equal sets: by position", false, []historyRecord{
+			rec("bin.000007", 100, uuid+":1-5", "b1", "a"), rec("bin.000007", 900, uuid+":1-9", "", "a", "b")},
+			position{file: "bin.000007", pos: 800, gtids: uuid + ":1-9"}, "a"},
+	} {
+		m, _, why := replayHistory(c.recs, c.at, c.mariadb)
+		if why != "" || cols(m) != c.want {
+			t.Errorf("%s: %q (%s), want %q", c.name, cols(m), why, c.want)
+		}
+	}
+}
+
 // The model's definition of a table parsed from its CREATE statement gives
 // the same record schemas as information_schema's description of it on the
 // server, type by type (spatial types aside: the parser does not know

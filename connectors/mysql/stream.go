@@ -497,7 +497,7 @@ func (st *streamer) modelDDL(h *replication.EventHeader, schema, q, db, name str
 	}
 	p := position{file: st.file, pos: uint64(h.LogPos)}
 	if st.gtids != nil {
-		p.gtids = st.gtids.str
+		p.gtids = st.s.filterGTIDs(st.gtids.str) // as the offsets it is compared with
 	}
 	if err := st.hist.append(st.ctx, st.historyRecord(p, captured[0].db, q, captured)); err != nil {
 		return nil, err
