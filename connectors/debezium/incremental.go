@@ -19,11 +19,13 @@ const (
 )
 
 // Offset fields of a running incremental snapshot, named as Debezium's: the
-// tables still to read, the current one first (a JSON array of names), and
-// the primary key of the last row emitted (a JSON array of its values).
+// tables still to read, the current one first (a JSON array of names), the
+// primary key of the last row emitted, and the greatest key of the current
+// table when its reading began (JSON arrays of their values).
 const (
 	OffIncCollections = "incremental_snapshot_collections"
 	OffIncPrimaryKey  = "incremental_snapshot_primary_key"
+	OffIncMaximumKey  = "incremental_snapshot_maximum_key"
 )
 
 // ParseExecuteSnapshot reads the data of an execute-snapshot signal,
@@ -45,11 +47,15 @@ func ParseExecuteSnapshot(data string) ([]string, error) {
 }
 
 // IncrementalProgress is the progress of an incremental snapshot kept in
-// offsets: the tables still to read, the current one first, and the key of
-// the last row emitted of the current one (nil: none yet).
+// offsets: the tables still to read, the current one first, the key of the
+// last row emitted of the current one (nil: none yet), and the current
+// one's greatest key when its reading began (nil: not read yet). Chunks
+// stop at that key, as Debezium's do: rows inserted since come by streaming,
+// so a table growing faster than it is read is still read to its end.
 type IncrementalProgress struct {
 	Tables []string
 	Key    []any
+	Max    []any
 }
 
 // IncrementalFrom reads the progress of a stored offset; nil when none. Key
@@ -63,14 +69,23 @@ func IncrementalFrom(off map[string]any) *IncrementalProgress {
 	if err := json.Unmarshal([]byte(cs), &p.Tables); err != nil || len(p.Tables) == 0 {
 		return nil
 	}
-	if ks, _ := off[OffIncPrimaryKey].(string); ks != "" {
-		d := json.NewDecoder(strings.NewReader(ks))
-		d.UseNumber()
-		if err := d.Decode(&p.Key); err != nil {
-			p.Key = nil
-		}
-	}
+	p.Key, p.Max = keyFrom(off[OffIncPrimaryKey]), keyFrom(off[OffIncMaximumKey])
 	return &p
+}
+
+// keyFrom reads a key offset field: a JSON array, numbers as json.Number.
+func keyFrom(v any) []any {
+	ks, _ := v.(string)
+	if ks == "" {
+		return nil
+	}
+	var key []any
+	d := json.NewDecoder(strings.NewReader(ks))
+	d.UseNumber()
+	if err := d.Decode(&key); err != nil {
+		return nil
+	}
+	return key
 }
 
 // Fields returns the offset fields of the progress; nil when no table is
@@ -81,9 +96,11 @@ func (p IncrementalProgress) Fields() map[string]any {
 	}
 	cs, _ := json.Marshal(p.Tables)
 	off := map[string]any{OffIncCollections: string(cs)}
-	if p.Key != nil {
-		ks, _ := json.Marshal(p.Key)
-		off[OffIncPrimaryKey] = string(ks)
+	for k, key := range map[string][]any{OffIncPrimaryKey: p.Key, OffIncMaximumKey: p.Max} {
+		if key != nil {
+			ks, _ := json.Marshal(key)
+			off[k] = string(ks)
+		}
 	}
 	return off
 }

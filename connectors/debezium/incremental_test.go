@@ -26,9 +26,10 @@ func TestParseExecuteSnapshot(t *testing.T) {
 // Progress survives the offset store's JSON round trip; numbers keep their
 // digits.
 func TestIncrementalProgressRoundTrip(t *testing.T) {
-	p := IncrementalProgress{Tables: []string{"app.items", "app.other"}, Key: []any{int64(9007199254740993), "k"}}
+	p := IncrementalProgress{Tables: []string{"app.items", "app.other"}, Key: []any{int64(9007199254740993), "k"}, Max: []any{int64(9007199254740999), "z"}}
 	off := p.Fields()
-	if off[OffIncCollections] != `["app.items","app.other"]` || off[OffIncPrimaryKey] != `[9007199254740993,"k"]` {
+	if off[OffIncCollections] != `["app.items","app.other"]` || off[OffIncPrimaryKey] != `[9007199254740993,"k"]` ||
+		off[OffIncMaximumKey] != `[9007199254740999,"z"]` {
 		t.Fatalf("fields %v", off)
 	}
 	b, _ := json.Marshal(off)
@@ -37,7 +38,8 @@ func TestIncrementalProgressRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := IncrementalFrom(stored)
-	if got == nil || !reflect.DeepEqual(got.Tables, p.Tables) || got.Key[0] != json.Number("9007199254740993") || got.Key[1] != "k" {
+	if got == nil || !reflect.DeepEqual(got.Tables, p.Tables) || got.Key[0] != json.Number("9007199254740993") || got.Key[1] != "k" ||
+		got.Max[0] != json.Number("9007199254740999") || got.Max[1] != "z" {
 		t.Fatalf("read back %+v", got)
 	}
 	if IncrementalFrom(map[string]any{"pos": 4}) != nil || (IncrementalProgress{}).Fields() != nil {

@@ -46,9 +46,11 @@
 // algorithm); the others are emitted as op=r with source.snapshot
 // "incremental". Progress is kept in the records' offsets, in Debezium's
 // fields incremental_snapshot_collections (the tables still to read, as a
-// JSON array) and incremental_snapshot_primary_key (the key of the last row
-// emitted, as a JSON array): a restarted task resumes with the chunk after
-// that key.
+// JSON array), incremental_snapshot_primary_key (the key of the last row
+// emitted, as a JSON array) and incremental_snapshot_maximum_key (the
+// table's greatest key when its reading began: chunks stop there, rows
+// inserted since come by streaming): a restarted task resumes with the chunk
+// after that key.
 //
 // # Offsets
 //

@@ -66,10 +66,10 @@ func TestSchemaHistoryOnSecuredBroker(t *testing.T) {
 	}
 	// Row 2 has a column the table no longer has: only the history describes it.
 	e.exec(t, "ALTER TABLE items ADD COLUMN extra VARCHAR(10) DEFAULT 'x'", "INSERT INTO items VALUES (2, 2, 'e2')",
-		"ALTER TABLE items DROP COLUMN extra")
+		"ALTER TABLE items DROP COLUMN extra", "INSERT INTO items VALUES (3, 3)")
 	w2 := &fakeWorker{stored: w.stored}
 	task2 := startTask(t, w2, props) // replays the history through the consumer
-	got := pollUntil(t, task2, w2, 30*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.items", int32(2)) })
+	got := pollUntil(t, task2, w2, 30*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.items", int32(3)) })
 	if !strings.Contains(logs.String(), "schema history replayed") {
 		t.Fatalf("the restarted task did not replay the history:\n%s", logs.String())
 	}

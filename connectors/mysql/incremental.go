@@ -19,14 +19,16 @@ import (
 // binlog shows between the watermarks supersede the chunk's rows of the
 // same key, which are dropped; the rest are emitted when the closing
 // watermark arrives (the DBLog algorithm). Progress is kept in the offsets
-// of the records, in Debezium's fields: the tables still to read and the key
-// of the last row emitted; a restarted task resumes at the next chunk.
+// of the records, in Debezium's fields: the tables still to read, the key
+// of the last row emitted and the greatest key of the table when its reading
+// began, where chunks stop; a restarted task resumes at the next chunk.
 type incremental struct {
 	queue []string // db.table still to read
 	tbl   *table   // the table being read
 	pkIdx []int    // its primary key columns' positions
 	last  []any    // the key of the last row read
 	done  []any    // the key of the last row emitted (last when the chunk's window closed)
+	max   []any    // the table's greatest key when its reading began: chunks stop there
 	// resume is the progress a stored offset carried, applied when its
 	// table is taken from the queue.
 	resume *debezium.IncrementalProgress
@@ -56,7 +58,7 @@ func (st *streamer) updateProgress() {
 	}
 	var p debezium.IncrementalProgress
 	if inc.tbl != nil {
-		p.Tables, p.Key = append(p.Tables, inc.tbl.db+"."+inc.tbl.name), inc.done
+		p.Tables, p.Key, p.Max = append(p.Tables, inc.tbl.db+"."+inc.tbl.name), inc.done, inc.max
 	}
 	p.Tables = append(p.Tables, inc.queue...)
 	inc.off = p.Fields()
@@ -135,11 +137,21 @@ func (st *streamer) nextChunk() error {
 				st.t.log.Warn("incremental snapshot: table skipped (not captured or without a primary key)", "table", name)
 				continue
 			}
-			inc.tbl, inc.last, inc.done, inc.pkIdx, inc.chunks = tbl, nil, nil, nil, 0
+			inc.tbl, inc.last, inc.done, inc.max, inc.pkIdx, inc.chunks = tbl, nil, nil, nil, nil, 0
 			if r := inc.resume; r != nil && r.Tables[0] == name {
-				inc.last, inc.done = r.Key, r.Key
+				inc.last, inc.done, inc.max = r.Key, r.Key, r.Max
 			}
 			inc.resume = nil
+			if inc.max == nil {
+				if inc.max, err = st.maxKey(tbl); err != nil {
+					return err
+				}
+				if inc.max == nil {
+					st.t.log.Info("incremental snapshot of table done (empty)", "table", name)
+					inc.tbl = nil
+					continue
+				}
+			}
 			for _, k := range pk {
 				for i, c := range tbl.cols {
 					if c.def.name == k {
@@ -151,6 +163,38 @@ func (st *streamer) nextChunk() error {
 		st.updateProgress()
 		return st.readChunk()
 	}
+}
+
+// maxKey reads the greatest primary key of tbl; nil when it is empty.
+func (st *streamer) maxKey(tbl *table) ([]any, error) {
+	cols, order := make([]string, len(tbl.pk)), make([]string, len(tbl.pk))
+	for i, k := range tbl.pk {
+		cols[i] = quoteIdent(k)
+		order[i] = cols[i] + " DESC"
+	}
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + quoteIdent(tbl.db) + "." + quoteIdent(tbl.name) +
+		" ORDER BY " + strings.Join(order, ", ") + " LIMIT 1"
+	var max []any
+	var result gm.Result
+	err := st.meta.ExecuteSelectStreaming(q, &result, func(row []gm.FieldValue) error {
+		max = make([]any, len(row))
+		for i := range row {
+			max[i] = keyValue(fieldValue(&row[i]))
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("incremental snapshot of %s.%s: reading its greatest key: %w", tbl.db, tbl.name, err)
+	}
+	return max, nil
+}
+
+// keyValue is a key column's value as progress keeps it: text as a string.
+func keyValue(v any) any {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return v
 }
 
 // readChunk writes the opening watermark, reads up to
@@ -173,13 +217,10 @@ func (st *streamer) readChunk() error {
 	for i, k := range tbl.pk {
 		keys[i] = quoteIdent(k)
 	}
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + quoteIdent(tbl.db) + "." + quoteIdent(tbl.name)
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + quoteIdent(tbl.db) + "." + quoteIdent(tbl.name) +
+		" WHERE (" + strings.Join(keys, ", ") + ") <= (" + sqlLiterals(inc.max) + ")"
 	if inc.last != nil {
-		lits := make([]string, len(inc.last))
-		for i, v := range inc.last {
-			lits[i] = sqlLiteral(v)
-		}
-		q += " WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(lits, ", ") + ")"
+		q += " AND (" + strings.Join(keys, ", ") + ") > (" + sqlLiterals(inc.last) + ")"
 	}
 	q += " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(st.s.incrementalChunk)
 	vals := make([]any, len(tbl.cols))
@@ -194,11 +235,7 @@ func (st *streamer) readChunk() error {
 		}
 		last := make([]any, len(inc.pkIdx))
 		for i, p := range inc.pkIdx {
-			if b, ok := vals[p].([]byte); ok {
-				last[i] = string(b)
-			} else {
-				last[i] = vals[p]
-			}
+			last[i] = keyValue(vals[p])
 		}
 		inc.last = last
 		inc.rows++
@@ -254,6 +291,15 @@ func (st *streamer) supersede(tbl *table, key *connect.Struct) {
 }
 
 // sqlLiteral renders a key value as a MySQL literal.
+// sqlLiterals is a key's values as a comma-separated list of literals.
+func sqlLiterals(key []any) string {
+	lits := make([]string, len(key))
+	for i, v := range key {
+		lits[i] = sqlLiteral(v)
+	}
+	return strings.Join(lits, ", ")
+}
+
 func sqlLiteral(v any) string {
 	switch x := v.(type) {
 	case nil:

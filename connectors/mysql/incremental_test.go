@@ -3,6 +3,7 @@ package mysql
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -233,4 +234,43 @@ func TestIncrementalSnapshotEmptyTable(t *testing.T) {
 		}
 		return n >= 700
 	})
+}
+
+// Rows inserted after an incremental snapshot began reading a table come
+// by streaming only: chunks stop at the greatest key the table had then
+// (Debezium's incremental_snapshot_maximum_key), so a table growing faster
+// than it is read is still read to its end.
+func TestIncrementalSnapshotStopsAtMaximumKey(t *testing.T) {
+	logs := captureLog(t)
+	e := startMariaDB(t)
+	e.exec(t, "CREATE TABLE items (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40))",
+		"CREATE TABLE dbz_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048))")
+	for i := 1; i <= 300; i++ {
+		e.exec(t, fmt.Sprintf("INSERT INTO items VALUES (%d, %d, 'n')", i, i))
+	}
+	w := &fakeWorker{}
+	task := startTask(t, w, e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
+		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "10", KeyTableInclude: `app\.items`}))
+	pollUntil(t, task, w, 30*time.Second, func([]*connect.Record) bool { return strings.Contains(logs.String(), "streaming started") })
+	e.exec(t, `INSERT INTO dbz_signal VALUES ('max-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`)
+	reads := func(r []*connect.Record) (n, beyond int) {
+		for _, rec := range topicRecords(r, "srv.app.items") {
+			if opOf(rec) == "r" {
+				if n++; rec.Key.(*connect.Struct).Get("id").(int32) > 300 {
+					beyond++
+				}
+			}
+		}
+		return n, beyond
+	}
+	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool { n, _ := reads(r); return n > 0 })
+	for i := 1001; i <= 1300; i++ { // while the table is being read
+		e.exec(t, fmt.Sprintf("INSERT INTO items VALUES (%d, %d, 'late')", i, i))
+	}
+	recs := pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool {
+		return strings.Contains(logs.String(), "incremental snapshot of table done") && hasKey(r, "srv.app.items", int32(1300))
+	})
+	if n, beyond := reads(recs); n != 300 || beyond != 0 {
+		t.Fatalf("%d reads, %d of rows inserted after the snapshot began; want the 300 rows it began with", n, beyond)
+	}
 }

@@ -36,8 +36,10 @@
 // keys change between the watermarks are dropped from the chunk, the rest
 // are emitted as reads (source.snapshot=incremental) at the closing one.
 // Offsets carry the progress (incremental_snapshot_collections,
-// incremental_snapshot_primary_key, the key as PostgreSQL's text of it), so
-// a restarted task resumes at the next chunk.
+// incremental_snapshot_primary_key, the key as PostgreSQL's text of it, and
+// incremental_snapshot_maximum_key, the table's greatest key when its
+// reading began: chunks stop there, rows inserted since come by streaming),
+// so a restarted task resumes at the next chunk.
 //
 // # Offsets and the slot
 //

@@ -24,7 +24,8 @@ import (
 // PostgreSQL 14), and a committed insert is streamed at its commit, in the
 // same order as the changes it must be compared with.
 //
-// Progress is kept in the offsets of the records (debezium.IncrementalProgress);
+// Progress is kept in the offsets of the records (debezium.IncrementalProgress,
+// with the table's greatest key when its reading began, where chunks stop);
 // key values are kept as PostgreSQL's text of them, which the chunk query
 // takes back as parameters of the key columns' types.
 type incremental struct {
@@ -33,6 +34,7 @@ type incremental struct {
 	keyPos []int    // positions in tbl.cols of its key columns, in key order
 	last   []any    // the key of the last row read
 	done   []any    // the key of the last row emitted
+	max    []any    // the table's greatest key when its reading began: chunks stop there
 	rows   int      // rows of the chunk read
 	chunks int      // chunks of the table read
 	// resume is the progress a stored offset carried, applied when its
@@ -58,7 +60,7 @@ func (st *streamer) updateProgress() {
 	inc := &st.inc
 	var p debezium.IncrementalProgress
 	if inc.tbl != nil {
-		p.Tables, p.Key = append(p.Tables, inc.tbl.schema+"."+inc.tbl.name), inc.done
+		p.Tables, p.Key, p.Max = append(p.Tables, inc.tbl.schema+"."+inc.tbl.name), inc.done, inc.max
 	}
 	p.Tables = append(p.Tables, inc.queue...)
 	inc.off = p.Fields()
@@ -126,15 +128,25 @@ func (st *streamer) nextChunk() error {
 				st.t.log.Warn("incremental snapshot: table skipped", "table", name, "err", err)
 				continue
 			}
-			inc.tbl, inc.last, inc.done, inc.rows, inc.chunks = tbl, nil, nil, 0, 0
+			inc.tbl, inc.last, inc.done, inc.max, inc.rows, inc.chunks = tbl, nil, nil, nil, 0, 0
 			if r := inc.resume; r != nil && r.Tables[0] == name {
-				inc.last, inc.done = r.Key, r.Key
+				inc.last, inc.done, inc.max = r.Key, r.Key, r.Max
 			}
 			inc.resume = nil
 			inc.keyPos = make([]int, tbl.keyCount)
 			for i, c := range tbl.cols {
 				if c.keyPos >= 0 {
 					inc.keyPos[c.keyPos] = i
+				}
+			}
+			if inc.max == nil {
+				if inc.max, err = st.maxKey(); err != nil {
+					return err
+				}
+				if inc.max == nil {
+					st.t.log.Info("incremental snapshot of table done (empty)", "table", name)
+					inc.tbl = nil
+					continue
 				}
 			}
 		}
@@ -171,6 +183,32 @@ func (st *streamer) incrementalTable(name string) (*table, error) {
 	return tbl, nil
 }
 
+// maxKey reads the greatest key of the table being read, as text; nil when
+// it is empty.
+func (st *streamer) maxKey() ([]any, error) {
+	inc := &st.inc
+	tbl := inc.tbl
+	keys, order := make([]string, len(inc.keyPos)), make([]string, len(inc.keyPos))
+	for i, p := range inc.keyPos {
+		keys[i] = quoteIdent(tbl.cols[p].name)
+		order[i] = keys[i] + " DESC"
+	}
+	ctx, cancel := context.WithTimeout(st.ctx, time.Minute)
+	defer cancel()
+	rr := st.meta.PgConn().ExecParams(ctx, "SELECT "+strings.Join(keys, ", ")+" FROM "+pgx.Identifier{tbl.schema, tbl.name}.Sanitize()+
+		" ORDER BY "+strings.Join(order, ", ")+" LIMIT 1", nil, nil, nil, nil)
+	var max []any
+	for rr.NextRow() {
+		for _, v := range rr.Values() {
+			max = append(max, string(v))
+		}
+	}
+	if _, err := rr.Close(); err != nil {
+		return nil, fmt.Errorf("incremental snapshot of %s.%s: reading its greatest key: %w", tbl.schema, tbl.name, err)
+	}
+	return max, nil
+}
+
 // readChunk inserts the opening watermark, reads up to
 // incremental.snapshot.chunk.size rows after the last key into the window's
 // buffer, and inserts the closing watermark.
@@ -191,15 +229,19 @@ func (st *streamer) readChunk() error {
 	for i, p := range inc.keyPos {
 		keys[i] = quoteIdent(tbl.cols[p].name)
 	}
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{tbl.schema, tbl.name}.Sanitize()
 	var params [][]byte
-	if inc.last != nil {
-		ph := make([]string, len(inc.last))
-		for i, v := range inc.last {
-			ph[i] = "$" + strconv.Itoa(i+1)
+	placeholders := func(key []any) string { // key's values as the next parameters
+		ph := make([]string, len(key))
+		for i, v := range key {
 			params = append(params, []byte(fmt.Sprint(v)))
+			ph[i] = "$" + strconv.Itoa(len(params))
 		}
-		q += " WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(ph, ", ") + ")"
+		return strings.Join(ph, ", ")
+	}
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{tbl.schema, tbl.name}.Sanitize() +
+		" WHERE (" + strings.Join(keys, ", ") + ") <= (" + placeholders(inc.max) + ")"
+	if inc.last != nil {
+		q += " AND (" + strings.Join(keys, ", ") + ") > (" + placeholders(inc.last) + ")"
 	}
 	q += " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(st.s.incrementalChunk)
 	ctx, cancel := context.WithTimeout(st.ctx, 5*time.Minute)

@@ -276,3 +276,45 @@ func TestIncrementalSnapshotEmptyAndCompositeKey(t *testing.T) {
 		t.Fatalf("%d rows of pairs read, want 1200", len(seen))
 	}
 }
+
+// Rows inserted after an incremental snapshot began reading a table come
+// by streaming only: chunks stop at the greatest key the table had then
+// (Debezium's incremental_snapshot_maximum_key), so a table growing faster
+// than it is read is still read to its end.
+func TestIncrementalSnapshotStopsAtMaximumKey(t *testing.T) {
+	e := startPG(t)
+	e.exec(t, "CREATE TABLE items (id int PRIMARY KEY, v int)",
+		"CREATE TABLE dbz_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
+		"INSERT INTO items SELECT g, g FROM generate_series(1, 300) g")
+	props := incrementalProps(e)
+	props[KeyIncChunk] = "10"
+	w := &fakeWorker{}
+	task := startTask(t, w, props)
+	waitStreaming(t, e, task, w)
+	e.exec(t, `INSERT INTO dbz_signal VALUES ('max-1', 'execute-snapshot', '{"data-collections": ["public.items"]}')`)
+	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool { return len(incrementalReads(r)) > 0 })
+	for i := 1001; i <= 1300; i++ { // while the table is being read
+		e.exec(t, fmt.Sprintf("INSERT INTO items VALUES (%d, %d)", i, i))
+	}
+	// The marker's offset carries no progress once the snapshot ended.
+	var recs []*connect.Record
+	for n := 0; ; n++ {
+		e.exec(t, fmt.Sprintf("INSERT INTO items VALUES (%d, 0)", -1-n))
+		recs = pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool {
+			last := r[len(r)-1]
+			return last.Topic == "srv.public.items" && last.Key != nil && last.Key.(*connect.Struct).Get("id") == int32(-1-n)
+		})
+		if recs[len(recs)-1].SourceOffset[debezium.OffIncCollections] == nil {
+			break
+		}
+	}
+	reads, beyond := incrementalReads(recs), 0
+	for _, r := range reads {
+		if r.Key.(*connect.Struct).Get("id").(int32) > 300 {
+			beyond++
+		}
+	}
+	if len(reads) != 301 || beyond != 0 {
+		t.Fatalf("%d reads, %d of rows inserted after the snapshot began; want the 301 rows it began with (1-300 and the marker 0)", len(reads), beyond)
+	}
+}
