@@ -25,7 +25,7 @@ const defaultSchemaRegistry = "127.0.0.1:8081"
 
 // registryFlags are the schema registry's listener flags.
 type registryFlags struct {
-	addr, usersFile, tokensFile, keystore, clientConfig string
+	addr, usersFile, tokensFile, keystore, truststore, clientAuth, clientConfig string
 }
 
 // registerSchemaRegistryFlags adds --schema-registry and its security
@@ -40,6 +40,11 @@ func registerSchemaRegistryFlags(cmd *cobra.Command, f *registryFlags) {
 		"the registry's bearer tokens, one \"name: token[,role]\" per line (as rest.auth.bearer.tokens.file)")
 	cmd.Flags().StringVar(&f.keystore, "schema-registry-keystore", "",
 		"PEM file with the private key and certificate chain of the registry's HTTPS listener (as ssl.keystore.location; reloaded when it changes)")
+	cmd.Flags().StringVar(&f.truststore, "schema-registry-truststore", "",
+		"PEM file of the CA certificates that sign clients' certificates, for --schema-registry-client-auth (as ssl.truststore.location)")
+	cmd.Flags().StringVar(&f.clientAuth, "schema-registry-client-auth", "none",
+		"client certificates the HTTPS listener asks for (as Confluent's ssl.client.authentication): none, requested "+
+			"(checked when given) or required (connections without one signed by --schema-registry-truststore are refused)")
 	cmd.Flags().StringVar(&f.clientConfig, "schema-registry-client-config", "",
 		"Kafka client properties file the registry reaches the broker with (bootstrap.servers, security.protocol, sasl.mechanism, "+
 			"sasl.jaas.config, ssl.truststore.location, ...), for brokers whose listeners require TLS or SASL")
@@ -79,8 +84,12 @@ func startSchemaRegistry(ctx context.Context, f registryFlags, brokerAddr string
 		}
 	}
 	var tc *tls.Config
+	if f.keystore == "" && (f.truststore != "" || !strings.EqualFold(f.clientAuth, "none") && f.clientAuth != "") {
+		return nil, fmt.Errorf("schema registry: --schema-registry-truststore and --schema-registry-client-auth need HTTPS (--schema-registry-keystore)")
+	}
 	if f.keystore != "" {
-		props := map[string]string{tlsconfig.KeyKeystoreLocation: f.keystore}
+		props := map[string]string{tlsconfig.KeyKeystoreLocation: f.keystore, tlsconfig.KeyTruststoreLoc: f.truststore,
+			tlsconfig.KeyClientAuth: f.clientAuth}
 		if tc, err = tlsconfig.Server(tlsconfig.Prefixed(props, "", false)); err != nil {
 			return nil, fmt.Errorf("schema registry: %w", err)
 		}

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/penstockhq/penstock/internal/brokertest"
+	"github.com/penstockhq/penstock/internal/testcerts"
 )
 
 // TestSchemaRegistrySecuredBroker: the registry of `penstock broker`
@@ -58,5 +63,67 @@ func TestSchemaRegistrySecuredBroker(t *testing.T) {
 			t.Fatalf("register through a registry on a SASL broker: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestSchemaRegistryClientCertificates: with --schema-registry-client-auth
+// required, the registry's HTTPS listener refuses clients without a
+// certificate signed by --schema-registry-truststore, and serves those with
+// one; the flags without HTTPS are refused at start.
+func TestSchemaRegistryClientCertificates(t *testing.T) {
+	b := brokertest.Start(t)
+	ca := testcerts.NewCA(t, "registry-mtls-ca")
+	srv, client := ca.Server(t, "127.0.0.1"), ca.Client(t, "schemas-client")
+	other := testcerts.NewCA(t, "other-ca").Client(t, "stranger")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	if _, err := startSchemaRegistry(context.Background(), registryFlags{addr: addr, clientAuth: "required", truststore: ca.CertFile}, b.Addr); err == nil {
+		t.Fatal("client authentication without HTTPS was accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wait, err := startSchemaRegistry(ctx, registryFlags{addr: addr, keystore: srv.File, truststore: ca.CertFile, clientAuth: "required"}, b.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wait()
+	defer cancel()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(ca.CertPEM))
+	get := func(p *testcerts.Pair) error {
+		tc := &tls.Config{RootCAs: roots}
+		if p != nil {
+			cert, err := tls.X509KeyPair([]byte(p.CertPEM), []byte(p.KeyPEM))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 5 * time.Second}
+		resp, err := hc.Get("https://" + addr + "/subjects")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for err := get(&client); err != nil; err = get(&client) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a client with a certificate the truststore trusts: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := get(nil); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	if err := get(&other); err == nil {
+		t.Fatal("a client with a certificate of another CA was served")
 	}
 }
