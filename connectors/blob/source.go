@@ -2,7 +2,7 @@ package blob
 
 import (
 	"bufio"
-	"compress/gzip"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/gzip" // compress/gzip's format, at 2-3x its speed
 	"github.com/klauspost/compress/zstd"
 	"gocloud.dev/blob"
 
