@@ -40,6 +40,7 @@ type Task struct {
 	log    *slog.Logger
 	client *httpclient.Client
 	lanes  *lanes
+	slab   []item // Put's items, reused from Put to Put
 }
 
 var (
@@ -78,28 +79,34 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 	if err := t.lanes.drain(ctx, t.tctx.Report); err != nil {
 		return err
 	}
-	// One allocation for the items of the Put; each run of records of one
-	// partition goes to its lane at once.
-	slab := make([]item, len(records))
-	run := make([]*item, 0, len(records))
-	for i, rec := range records {
-		it := &slab[i]
+	// The items are made in a slab kept from Put to Put and copied onto
+	// the lanes, each run of records of one partition at once: no
+	// allocation per Put, and the slab stays in the cache.
+	if cap(t.slab) < len(records) {
+		t.slab = make([]item, len(records))
+	}
+	slab := t.slab[:len(records)]
+	defer clear(slab) // the lanes have their copies: hold no records
+	n, run := 0, 0    // items made; the first of the current run
+	for _, rec := range records {
+		it := &slab[n]
 		if err := t.s.makeItem(it, rec); errors.Is(err, errSkip) {
+			*it = item{}
 			if t.s.nullValues == BehaviorLog {
 				t.log.Info("http sink: skipping a record with a null value", "record", describe(rec))
 			}
 			continue
 		}
-		if len(run) > 0 && (run[0].rec.Partition != rec.Partition || run[0].rec.Topic != rec.Topic) {
-			if err := t.lanes.add(ctx, run); err != nil {
+		if first := slab[run].rec; n > run && (first.Partition != rec.Partition || first.Topic != rec.Topic) {
+			if err := t.lanes.add(ctx, slab[run:n]); err != nil {
 				return err
 			}
-			run = run[len(run):]
+			run = n
 		}
-		run = append(run, it)
+		n++
 	}
-	if len(run) > 0 {
-		return t.lanes.add(ctx, run)
+	if n > run {
+		return t.lanes.add(ctx, slab[run:n])
 	}
 	return nil
 }

@@ -1,0 +1,54 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/penstockhq/penstock/connect"
+)
+
+// BenchmarkSinkPut puts Puts of 500 JSON-text string records (as a
+// StringConverter gives them), each Put of one of three partitions in turn,
+// into a task posting JSON arrays of 100 to a local server that reads and
+// discards the bodies; an op is one record. The server runs in the same
+// process, so the time includes it; the allocations show the sink's.
+func BenchmarkSinkPut(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	task := &Task{}
+	if err := task.Start(context.Background(), &fakeTaskContext{}, map[string]string{URLConfig: srv.URL,
+		BodyFormatConfig: FormatJSON, BatchJSONAsArrayConfig: "true", BatchMaxSizeConfig: "100", MaxInFlightConfig: "3"}); err != nil {
+		b.Fatal(err)
+	}
+	defer task.Stop()
+	const perPut = 500
+	puts := make([][]*connect.Record, 3*8)
+	for i := range puts {
+		puts[i] = make([]*connect.Record, perPut)
+		for j := range puts[i] {
+			n := i*perPut + j
+			puts[i][j] = &connect.Record{Topic: "t", Partition: int32(i % 3), Offset: int64(n),
+				Value: fmt.Sprintf(`{"id":%d,"name":"record %d","amount":%d.25,"tags":["a","b"]}`, n, n, n%1000)}
+		}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i*perPut < b.N; i++ {
+		if err := task.Put(ctx, puts[i%len(puts)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := task.Flush(fctx, nil); err != nil {
+		b.Fatal(err)
+	}
+}
