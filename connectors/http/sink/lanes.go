@@ -58,7 +58,8 @@ type lane struct {
 	// gathered, pending[pos:] what comes after it.
 	pending []item
 	bs, pos int
-	size    int // the body size of pending[bs:pos]
+	size    int         // the body size of pending[bs:pos]
+	idle    *time.Timer // see idleRelease
 }
 
 // failure is a record waiting to be routed by the task's goroutine.
@@ -166,10 +167,25 @@ func (ls *lanes) gather(l *lane) ([]item, bool) {
 			}
 			break
 		}
+		// Idle: the buffers are let go after idleRelease without records.
+		var release <-chan time.Time
+		if cap(l.pending) > 0 || cap(l.waiting) > 0 {
+			if l.idle == nil {
+				l.idle = time.NewTimer(idleRelease)
+			} else {
+				l.idle.Reset(idleRelease)
+			}
+			release = l.idle.C
+		}
 		select {
 		case <-l.wake:
+		case <-release:
+			ls.release(l)
 		case <-l.ctx.Done():
 			return nil, false
+		}
+		if release != nil {
+			l.idle.Stop()
 		}
 	}
 	t := time.NewTimer(ls.s.linger)
@@ -188,9 +204,18 @@ func (ls *lanes) gather(l *lane) ([]item, bool) {
 	}
 }
 
-// idleBuffer is the capacity above which an idle lane lets its buffers go
-// rather than keep them for its next records.
-const idleBuffer = 1024
+// idleRelease is how long a lane keeps its buffers without records: a lane
+// that goes idle between polls keeps them, one that stays idle lets them go.
+const idleRelease = 2 * time.Second
+
+// release lets the lane's buffers go if it is still idle.
+func (ls *lanes) release(l *lane) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if len(l.waiting) == 0 && l.pos == len(l.pending) {
+		l.waiting, l.pending, l.bs, l.pos = nil, nil, 0, 0
+	}
+}
 
 // take moves waiting items to pending and those that join the batch
 // pending[bs:pos] into it; it reports whether the batch is complete (full,
@@ -237,15 +262,9 @@ func (ls *lanes) take(l *lane) bool {
 		signal(l.room)
 	}
 	if l.pos == l.bs && len(l.waiting) == 0 {
-		// Idle: hold no records, and no large buffers.
+		// Idle: hold no records (the buffers stay, see idleRelease).
 		clear(l.pending)
 		l.pending, l.bs, l.pos = l.pending[:0], 0, 0
-		if cap(l.pending) > idleBuffer {
-			l.pending = nil
-		}
-		if cap(l.waiting) > idleBuffer {
-			l.waiting = nil
-		}
 		return false
 	}
 	first := &l.pending[l.bs]
