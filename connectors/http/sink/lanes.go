@@ -85,7 +85,7 @@ func signal(c chan struct{}) {
 // lane with nothing waiting takes any number, so a Put larger than the
 // bound does not wait forever).
 func (ls *lanes) add(ctx context.Context, items []item) error {
-	first := items[0].rec
+	first := &items[0].rec
 	tp := connect.TopicPartition{Topic: first.Topic, Partition: first.Partition}
 	ls.mu.Lock()
 	for {
@@ -301,7 +301,7 @@ func (ls *lanes) send(l *lane, batch []item) error {
 	resp, err := ls.client.Do(l.ctx, httpclient.Request{Method: first.to.method, URL: first.to.url, Header: first.to.header, Body: body})
 	<-ls.sem
 	if err != nil {
-		return fmt.Errorf("%s (and %d more of its batch): %w", describe(first.rec), len(batch)-1, err)
+		return fmt.Errorf("%s (and %d more of its batch): %w", describe(&first.rec), len(batch)-1, err)
 	}
 	if resp.Status >= 400 && !(first.to.method == "DELETE" && resp.Status == 404) {
 		err := refused(fmt.Errorf("%s %s answered %d: %s", first.to.method, first.to.url, resp.Status, httpclient.Snippet(resp.Body)), resp)
@@ -348,9 +348,10 @@ func (ls *lanes) fail(l *lane, batch []item, err error) {
 		it := &batch[i]
 		e := err
 		if it.err == nil {
-			e = fmt.Errorf("%s: %w", describe(it.rec), err)
+			e = fmt.Errorf("%s: %w", describe(&it.rec), err)
 		}
-		l.failed = append(l.failed, failure{rec: it.rec, err: e})
+		rec := it.rec // the item's buffer is reused: the failure has its own
+		l.failed = append(l.failed, failure{rec: &rec, err: e})
 	}
 	l.queued -= len(batch)
 	l.next = batch[len(batch)-1].rec.Offset + 1

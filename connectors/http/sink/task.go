@@ -47,6 +47,7 @@ var (
 	_ connect.SinkTask             = (*Task)(nil)
 	_ connect.SinkPreCommitter     = (*Task)(nil)
 	_ connect.SinkPartitionHandler = (*Task)(nil)
+	_ connect.SinkRecordReleaser   = (*Task)(nil)
 )
 
 var errStopped = errors.New("http sink: the task is not started or already stopped")
@@ -110,6 +111,11 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 	}
 	return nil
 }
+
+// ReleasesRecords reports that Put copies each record into its item (the
+// lanes hold copies, and failures are reported with copies), so the runtime
+// may reuse the records' memory from Put to Put rather than allocate them.
+func (t *Task) ReleasesRecords() bool { return true }
 
 // Flush waits until every record Put received was sent or routed.
 func (t *Task) Flush(ctx context.Context, _ map[connect.TopicPartition]int64) error {
