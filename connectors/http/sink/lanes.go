@@ -37,8 +37,8 @@ type lanes struct {
 }
 
 // lane is one partition's queue and accounting. Its items are values, in
-// two buffers that trade places: Put copies items onto waiting under the
-// lock; the lane's goroutine moves them to pending (swapping the buffers
+// two buffers that trade places: Put makes items at the end of waiting (see
+// reserve); the lane's goroutine moves them to pending (swapping the buffers
 // when pending is used up) and takes its batches as slices of pending, so a
 // lane in steady state allocates nothing per record or batch.
 type lane struct {
@@ -60,6 +60,7 @@ type lane struct {
 	bs, pos int
 	size    int         // the body size of pending[bs:pos]
 	idle    *time.Timer // see idleRelease
+	holds   bool        // idle with buffers to let go (set by take)
 }
 
 // failure is a record waiting to be routed by the task's goroutine.
@@ -80,19 +81,22 @@ func signal(c chan struct{}) {
 	}
 }
 
-// add queues items, all of one partition and in offset order, on the
-// partition's lane, waiting while the lane holds max.buffered.records (a
-// lane with nothing waiting takes any number, so a Put larger than the
-// bound does not wait forever).
-func (ls *lanes) add(ctx context.Context, items []item) error {
-	first := &items[0].rec
-	tp := connect.TopicPartition{Topic: first.Topic, Partition: first.Partition}
+// reserve waits while the lane of rec's partition holds
+// max.buffered.records (a lane with nothing waiting takes any number, so a
+// Put larger than the bound does not wait forever), then lends the caller
+// the lane's waiting buffer: the caller makes n or fewer items of the
+// partition in place at its end, in offset order, and gives it back with
+// give. Items are so written once, where the lane reads them. While the
+// buffer is lent, the lane sees nothing waiting; only the task's goroutine
+// (Put) lends it.
+func (ls *lanes) reserve(ctx context.Context, rec *connect.Record, n int) (*lane, []item, error) {
+	tp := connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
 	ls.mu.Lock()
 	for {
 		if ls.fatal != nil {
 			err := ls.fatal
 			ls.mu.Unlock()
-			return err
+			return nil, nil, err
 		}
 		l, ok := ls.byTP[tp]
 		if !ok {
@@ -102,26 +106,40 @@ func (ls *lanes) add(ctx context.Context, items []item) error {
 			ls.wg.Add(1)
 			go ls.run(l)
 		}
-		if l.untaken == 0 || l.untaken+len(items) <= ls.s.buffered {
-			if l.queued == 0 {
-				l.next = first.Offset
-			}
-			l.queued += len(items)
-			l.untaken += len(items)
-			l.waiting = append(l.waiting, items...)
+		if l.untaken == 0 || l.untaken+n <= ls.s.buffered {
+			buf := l.waiting
+			l.waiting = nil
 			ls.mu.Unlock()
-			signal(l.wake)
-			return nil
+			return l, buf, nil
 		}
 		ls.mu.Unlock()
 		select {
 		case <-l.room:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-l.ctx.Done():
-			return fmt.Errorf("%s: the partition was closed", describe(first))
+			return nil, nil, fmt.Errorf("%s: the partition was closed", describe(rec))
 		}
 		ls.mu.Lock()
+	}
+}
+
+// give hands back the buffer reserve lent, with the items from index from
+// on new, and wakes the lane.
+func (ls *lanes) give(l *lane, buf []item, from int) {
+	n := len(buf) - from
+	ls.mu.Lock()
+	if n > 0 {
+		if l.queued == 0 {
+			l.next = buf[from].rec.Offset
+		}
+		l.queued += n
+		l.untaken += n
+	}
+	l.waiting = buf
+	ls.mu.Unlock()
+	if n > 0 {
+		signal(l.wake)
 	}
 }
 
@@ -169,7 +187,7 @@ func (ls *lanes) gather(l *lane) ([]item, bool) {
 		}
 		// Idle: the buffers are let go after idleRelease without records.
 		var release <-chan time.Time
-		if cap(l.pending) > 0 || cap(l.waiting) > 0 {
+		if l.holds {
 			if l.idle == nil {
 				l.idle = time.NewTimer(idleRelease)
 			} else {
@@ -265,6 +283,7 @@ func (ls *lanes) take(l *lane) bool {
 		// Idle: hold no records (the buffers stay, see idleRelease).
 		clear(l.pending)
 		l.pending, l.bs, l.pos = l.pending[:0], 0, 0
+		l.holds = cap(l.pending) > 0 || cap(l.waiting) > 0
 		return false
 	}
 	first := &l.pending[l.bs]

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
@@ -40,7 +41,6 @@ type Task struct {
 	log    *slog.Logger
 	client *httpclient.Client
 	lanes  *lanes
-	slab   []item // Put's items, reused from Put to Put
 }
 
 var (
@@ -80,34 +80,32 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 	if err := t.lanes.drain(ctx, t.tctx.Report); err != nil {
 		return err
 	}
-	// The items are made in a slab kept from Put to Put and copied onto
-	// the lanes, each run of records of one partition at once: no
-	// allocation per Put, and the slab stays in the cache.
-	if cap(t.slab) < len(records) {
-		t.slab = make([]item, len(records))
-	}
-	slab := t.slab[:len(records)]
-	defer clear(slab) // the lanes have their copies: hold no records
-	n, run := 0, 0    // items made; the first of the current run
-	for _, rec := range records {
-		it := &slab[n]
-		if err := t.s.makeItem(it, rec); errors.Is(err, errSkip) {
-			*it = item{}
-			if t.s.nullValues == BehaviorLog {
-				t.log.Info("http sink: skipping a record with a null value", "record", describe(rec))
-			}
-			continue
+	// Each run of records of one partition is made into items in place,
+	// at the end of its lane's waiting buffer.
+	for i := 0; i < len(records); {
+		first := records[i]
+		j := i + 1
+		for j < len(records) && records[j].Partition == first.Partition && records[j].Topic == first.Topic {
+			j++
 		}
-		if first := slab[run].rec; n > run && (first.Partition != rec.Partition || first.Topic != rec.Topic) {
-			if err := t.lanes.add(ctx, slab[run:n]); err != nil {
-				return err
-			}
-			run = n
+		l, buf, err := t.lanes.reserve(ctx, first, j-i)
+		if err != nil {
+			return err
 		}
-		n++
-	}
-	if n > run {
-		return t.lanes.add(ctx, slab[run:n])
+		from := len(buf)
+		buf = slices.Grow(buf, j-i)
+		for _, rec := range records[i:j] {
+			buf = append(buf, item{})
+			if err := t.s.makeItem(&buf[len(buf)-1], rec); errors.Is(err, errSkip) {
+				buf[len(buf)-1] = item{}
+				buf = buf[:len(buf)-1]
+				if t.s.nullValues == BehaviorLog {
+					t.log.Info("http sink: skipping a record with a null value", "record", describe(rec))
+				}
+			}
+		}
+		t.lanes.give(l, buf, from)
+		i = j
 	}
 	return nil
 }
