@@ -66,7 +66,7 @@ var (
 	seconds    = flag.Int("seconds", 5, "duration of each webhook measurement")
 	linger     = flag.String("webhook-linger", "", "the webhook connector's producer.override.linger.ms (\"\": the worker's default, 5)")
 	converter  = flag.String("converter", "org.apache.kafka.connect.storage.StringConverter", "the sink's value.converter")
-	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the sink runs (worker and broker) to this file")
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the sink comparison to this file: every run, the bare client's samples labelled side=bare (leave them out with -tagignore side=bare)")
 	serve      = flag.Bool("serve", false, "internal: run the counting server and print its URL")
 )
 
@@ -147,12 +147,15 @@ func run() error {
 		return err
 	}
 	bodies := batches()
-	var prof *os.File
 	if *cpuProfile != "" {
-		if prof, err = os.Create(*cpuProfile); err != nil {
+		prof, err := os.Create(*cpuProfile)
+		if err != nil {
 			return err
 		}
 		defer prof.Close()
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return err
+		}
 	}
 	// Paired runs, interleaved so that both sides see the same machine
 	// load; the figures are medians, and the ratio is the median of the
@@ -160,11 +163,12 @@ func run() error {
 	var bare, sink []sample
 	var ratios []sample
 	for i := 0; i < *runs; i++ {
-		b, err := bareSink(srv, bodies)
+		var b sample
+		pprof.Do(ctx, pprof.Labels("side", "bare"), func(context.Context) { b, err = bareSink(srv, bodies) })
 		if err != nil {
 			return err
 		}
-		s, err := workerSink(ctx, h, srv, i, prof)
+		s, err := workerSink(ctx, h, srv, i)
 		if err != nil {
 			return err
 		}
@@ -172,6 +176,9 @@ func run() error {
 			i+1, b.rate, b.cpu, b.srvCPU, s.rate, s.cpu, s.srvCPU, srv.perRequest())
 		bare, sink = append(bare, b), append(sink, s)
 		ratios = append(ratios, sample{rate: s.rate / b.rate, cpu: (b.cpu + b.srvCPU) / (s.cpu + s.srvCPU)})
+	}
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
 	}
 	rate := func(x sample) float64 { return x.rate }
 	cpu := func(x sample) float64 { return x.cpu }
@@ -274,6 +281,8 @@ func startServer() (*server, error) {
 	}
 	cmd := exec.Command(exe, "-serve")
 	cmd.Stderr = os.Stderr
+	// The server dies with this process, even when it is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -431,7 +440,7 @@ func produce(ctx context.Context, addr string) error {
 // its own, from the earliest offset) over the records until the server
 // counted them all. The CPU is this process's: the worker's consumer, the
 // broker serving it, and the sink.
-func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int, prof *os.File) (sample, error) {
+func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int) (sample, error) {
 	if err := srv.reset(); err != nil {
 		return sample{}, err
 	}
@@ -440,9 +449,6 @@ func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int, prof 
 		return sample{}, err
 	}
 	name := fmt.Sprintf("bench-http-sink-%d", i)
-	if prof != nil && i == 0 {
-		pprof.StartCPUProfile(prof)
-	}
 	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{
 		"connector.class": "http-sink", "topics": "bench-sink", "http.api.url": srv.url + "/in",
 		"value.converter": *converter, "request.body.format": "json",
@@ -472,9 +478,6 @@ func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int, prof 
 		}
 	}
 	cpu := cpuNow() - cpu0
-	if prof != nil && i == 0 {
-		pprof.StopCPUProfile()
-	}
 	m := measure(st, st0.CPU, cpu)
 	n := float64(st.Records - from.Records)
 	if n < float64(want)/2 {

@@ -187,9 +187,11 @@ func (c *Client) once(ctx context.Context, r Request) (*Response, error) {
 		return nil, err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, c.MaxBody))
-	if err != nil {
-		return nil, fmt.Errorf("reading the answer: %w", err)
+	b := []byte{} // an empty answer (the sink's usual one) allocates nothing
+	if res.ContentLength != 0 {
+		if b, err = io.ReadAll(io.LimitReader(res.Body, c.MaxBody)); err != nil {
+			return nil, fmt.Errorf("reading the answer: %w", err)
+		}
 	}
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
 }

@@ -34,12 +34,12 @@ func jsonOf(buf []byte, v any) ([]byte, error) {
 
 // item is one record made into (part of) a request.
 type item struct {
-	rec   *connect.Record
-	to    *target // nil when err is set
-	body  []byte  // the record's part of the body: body, or text when the
-	text  string  // value was a string that needed no encoding (not copied)
-	alone bool    // a DELETE: never batched, no body
-	err   error   // the record could not become a request: reported in its turn
+	rec   connect.Record // a copy: the runtime reuses the Put's records (ReleasesRecords)
+	to    *target        // nil when err is set
+	body  []byte         // the record's part of the body: body, or text when the
+	text  string         // value was a string that needed no encoding (not copied)
+	alone bool           // a DELETE: never batched, no body
+	err   error          // the record could not become a request: reported in its turn
 }
 
 // target is where an item's request goes: items with equal targets may
@@ -86,7 +86,7 @@ var errSkip = errors.New("skip")
 // record that needs no request; a record that cannot become a request
 // gets err set, so it is reported in its partition's order.
 func (s *settings) makeItem(it *item, rec *connect.Record) error {
-	it.rec = rec
+	it.rec = *rec
 	fail := func(err error) error {
 		it.err = fmt.Errorf("%s: %w", describe(rec), err)
 		return nil

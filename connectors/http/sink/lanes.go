@@ -36,18 +36,31 @@ type lanes struct {
 	wg      sync.WaitGroup
 }
 
-// lane is one partition's queue and accounting.
+// lane is one partition's queue and accounting. Its items are values, in
+// two buffers that trade places: Put makes items at the end of waiting (see
+// reserve); the lane's goroutine moves them to pending (swapping the buffers
+// when pending is used up) and takes its batches as slices of pending, so a
+// lane in steady state allocates nothing per record or batch.
 type lane struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wake   chan struct{} // signalled when waiting gains items
-	room   chan struct{} // signalled when the lane takes items from waiting
+	room   chan struct{} // signalled when the lane takes items into a batch
 
 	// Guarded by lanes.mu.
-	waiting []*item // put and not yet taken into a batch, in offset order
-	queued  int     // records put and not yet done or failed
-	next    int64   // offset of the first record not done, when queued > 0
+	waiting []item // put and not yet moved to pending, in offset order
+	untaken int    // items put and not yet in a batch: waiting and pending[pos:]
+	queued  int    // records put and not yet done or failed
+	next    int64  // offset of the first record not done, when queued > 0
 	failed  []failure
+
+	// The lane's goroutine's own: pending[bs:pos] is the batch being
+	// gathered, pending[pos:] what comes after it.
+	pending []item
+	bs, pos int
+	size    int         // the body size of pending[bs:pos]
+	idle    *time.Timer // see idleRelease
+	holds   bool        // idle with buffers to let go (set by take)
 }
 
 // failure is a record waiting to be routed by the task's goroutine.
@@ -68,19 +81,22 @@ func signal(c chan struct{}) {
 	}
 }
 
-// add queues items, all of one partition and in offset order, on the
-// partition's lane, waiting while the lane holds max.buffered.records (a
-// lane with nothing waiting takes any number, so a Put larger than the
-// bound does not wait forever).
-func (ls *lanes) add(ctx context.Context, items []*item) error {
-	first := items[0].rec
-	tp := connect.TopicPartition{Topic: first.Topic, Partition: first.Partition}
+// reserve waits while the lane of rec's partition holds
+// max.buffered.records (a lane with nothing waiting takes any number, so a
+// Put larger than the bound does not wait forever), then lends the caller
+// the lane's waiting buffer: the caller makes n or fewer items of the
+// partition in place at its end, in offset order, and gives it back with
+// give. Items are so written once, where the lane reads them. While the
+// buffer is lent, the lane sees nothing waiting; only the task's goroutine
+// (Put) lends it.
+func (ls *lanes) reserve(ctx context.Context, rec *connect.Record, n int) (*lane, []item, error) {
+	tp := connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
 	ls.mu.Lock()
 	for {
 		if ls.fatal != nil {
 			err := ls.fatal
 			ls.mu.Unlock()
-			return err
+			return nil, nil, err
 		}
 		l, ok := ls.byTP[tp]
 		if !ok {
@@ -90,25 +106,40 @@ func (ls *lanes) add(ctx context.Context, items []*item) error {
 			ls.wg.Add(1)
 			go ls.run(l)
 		}
-		if len(l.waiting) == 0 || len(l.waiting)+len(items) <= ls.s.buffered {
-			if l.queued == 0 {
-				l.next = first.Offset
-			}
-			l.queued += len(items)
-			l.waiting = append(l.waiting, items...)
+		if l.untaken == 0 || l.untaken+n <= ls.s.buffered {
+			buf := l.waiting
+			l.waiting = nil
 			ls.mu.Unlock()
-			signal(l.wake)
-			return nil
+			return l, buf, nil
 		}
 		ls.mu.Unlock()
 		select {
 		case <-l.room:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-l.ctx.Done():
-			return fmt.Errorf("%s: the partition was closed", describe(first))
+			return nil, nil, fmt.Errorf("%s: the partition was closed", describe(rec))
 		}
 		ls.mu.Lock()
+	}
+}
+
+// give hands back the buffer reserve lent, with the items from index from
+// on new, and wakes the lane.
+func (ls *lanes) give(l *lane, buf []item, from int) {
+	n := len(buf) - from
+	ls.mu.Lock()
+	if n > 0 {
+		if l.queued == 0 {
+			l.next = buf[from].rec.Offset
+		}
+		l.queued += n
+		l.untaken += n
+	}
+	l.waiting = buf
+	ls.mu.Unlock()
+	if n > 0 {
+		signal(l.wake)
 	}
 }
 
@@ -142,57 +173,37 @@ func (ls *lanes) run(l *lane) {
 
 // gather takes the next batch: the first waiting item and those after it
 // that can join it, up to batch.max.size and batch.max.bytes, waiting
-// batch.linger.ms for more when that is set.
-func (ls *lanes) gather(l *lane) ([]*item, bool) {
-	var batch []*item
-	size := len(ls.s.prefix) + len(ls.s.suffix)
-	// take moves the waiting items that join the batch into it; it
-	// reports whether the batch is complete (full, or the next item
-	// cannot join it).
-	take := func() bool {
-		ls.mu.Lock()
-		defer ls.mu.Unlock()
-		n := 0
-		for _, it := range l.waiting {
-			if len(batch) == 0 {
-				batch = append(batch, it)
-				size += it.size()
-				n++
-				if it.err != nil || it.alone {
-					break
-				}
-				continue
-			}
-			if len(batch) >= ls.s.maxSize || !batchable(batch[0], it) || size+len(ls.s.separator)+it.size() > ls.s.maxBytes {
-				break
-			}
-			size += len(ls.s.separator) + it.size()
-			batch = append(batch, it)
-			n++
-		}
-		if n > 0 {
-			clear(l.waiting[:n])
-			l.waiting = l.waiting[n:]
-			if len(l.waiting) == 0 {
-				l.waiting = nil // let the backing array go
-			}
-			signal(l.room)
-		}
-		alone := batch != nil && (batch[0].err != nil || batch[0].alone)
-		return alone || len(batch) >= ls.s.maxSize || len(l.waiting) > 0
-	}
+// batch.linger.ms for more when that is set. The batch is a slice of the
+// lane's pending buffer, valid until the next gather.
+func (ls *lanes) gather(l *lane) ([]item, bool) {
+	l.bs = l.pos
 	for {
-		complete := take()
-		if batch != nil {
+		complete := ls.take(l)
+		if l.pos > l.bs {
 			if complete || ls.s.linger <= 0 {
-				return batch, true
+				return l.pending[l.bs:l.pos], true
 			}
 			break
 		}
+		// Idle: the buffers are let go after idleRelease without records.
+		var release <-chan time.Time
+		if l.holds {
+			if l.idle == nil {
+				l.idle = time.NewTimer(idleRelease)
+			} else {
+				l.idle.Reset(idleRelease)
+			}
+			release = l.idle.C
+		}
 		select {
 		case <-l.wake:
+		case <-release:
+			ls.release(l)
 		case <-l.ctx.Done():
 			return nil, false
+		}
+		if release != nil {
+			l.idle.Stop()
 		}
 	}
 	t := time.NewTimer(ls.s.linger)
@@ -200,36 +211,104 @@ func (ls *lanes) gather(l *lane) ([]*item, bool) {
 	for {
 		select {
 		case <-l.wake:
-			if take() {
-				return batch, true
+			if ls.take(l) {
+				return l.pending[l.bs:l.pos], true
 			}
 		case <-t.C:
-			return batch, true
+			return l.pending[l.bs:l.pos], true
 		case <-l.ctx.Done():
 			return nil, false
 		}
 	}
 }
 
+// idleRelease is how long a lane keeps its buffers without records: a lane
+// that goes idle between polls keeps them, one that stays idle lets them go.
+const idleRelease = 2 * time.Second
+
+// release lets the lane's buffers go if it is still idle.
+func (ls *lanes) release(l *lane) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if len(l.waiting) == 0 && l.pos == len(l.pending) {
+		l.waiting, l.pending, l.bs, l.pos = nil, nil, 0, 0
+	}
+}
+
+// take moves waiting items to pending and those that join the batch
+// pending[bs:pos] into it; it reports whether the batch is complete (full,
+// or the next item cannot join it).
+func (ls *lanes) take(l *lane) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if len(l.waiting) > 0 && len(l.pending)-l.pos < ls.s.maxSize {
+		if l.bs == len(l.pending) {
+			// Nothing live in pending: the buffers trade places.
+			clear(l.pending)
+			l.pending, l.waiting = l.waiting, l.pending[:0]
+			l.bs, l.pos = 0, 0
+		} else {
+			// Keep the batch and what follows it, then append.
+			n := copy(l.pending, l.pending[l.bs:])
+			clear(l.pending[n:])
+			l.pending = append(l.pending[:n], l.waiting...)
+			l.pos -= l.bs
+			l.bs = 0
+			clear(l.waiting)
+			l.waiting = l.waiting[:0]
+		}
+	}
+	from := l.pos
+	for l.pos < len(l.pending) {
+		it := &l.pending[l.pos]
+		if l.pos == l.bs {
+			l.size = len(ls.s.prefix) + len(ls.s.suffix) + it.size()
+			l.pos++
+			if it.err != nil || it.alone {
+				break
+			}
+			continue
+		}
+		if l.pos-l.bs >= ls.s.maxSize || !batchable(&l.pending[l.bs], it) || l.size+len(ls.s.separator)+it.size() > ls.s.maxBytes {
+			break
+		}
+		l.size += len(ls.s.separator) + it.size()
+		l.pos++
+	}
+	if n := l.pos - from; n > 0 {
+		l.untaken -= n
+		signal(l.room)
+	}
+	if l.pos == l.bs && len(l.waiting) == 0 {
+		// Idle: hold no records (the buffers stay, see idleRelease).
+		clear(l.pending)
+		l.pending, l.bs, l.pos = l.pending[:0], 0, 0
+		l.holds = cap(l.pending) > 0 || cap(l.waiting) > 0
+		return false
+	}
+	first := &l.pending[l.bs]
+	return first.err != nil || first.alone || l.pos-l.bs >= ls.s.maxSize || l.pos < len(l.pending)
+}
+
 // send makes the batch's request. A 2xx (or any status below 400 the
 // client did not retry) completes the records; a refusal routes them as
 // failures; an error (retries exhausted, authentication refused) is
 // returned and fails the task.
-func (ls *lanes) send(l *lane, batch []*item) error {
-	first := batch[0]
+func (ls *lanes) send(l *lane, batch []item) error {
+	first := &batch[0]
 	var body []byte
 	if !first.alone {
 		n := len(ls.s.prefix) + len(ls.s.suffix)
-		for _, it := range batch {
-			n += it.size() + len(ls.s.separator)
+		for i := range batch {
+			n += batch[i].size() + len(ls.s.separator)
 		}
 		body = make([]byte, 0, n)
 		body = append(body, ls.s.prefix...)
-		for i, it := range batch {
+		for i := range batch {
 			if i > 0 {
 				body = append(body, ls.s.separator...)
 			}
-			body = it.appendBody(body)
+			body = batch[i].appendBody(body)
 		}
 		body = append(body, ls.s.suffix...)
 	}
@@ -241,7 +320,7 @@ func (ls *lanes) send(l *lane, batch []*item) error {
 	resp, err := ls.client.Do(l.ctx, httpclient.Request{Method: first.to.method, URL: first.to.url, Header: first.to.header, Body: body})
 	<-ls.sem
 	if err != nil {
-		return fmt.Errorf("%s (and %d more of its batch): %w", describe(first.rec), len(batch)-1, err)
+		return fmt.Errorf("%s (and %d more of its batch): %w", describe(&first.rec), len(batch)-1, err)
 	}
 	if resp.Status >= 400 && !(first.to.method == "DELETE" && resp.Status == 404) {
 		err := refused(fmt.Errorf("%s %s answered %d: %s", first.to.method, first.to.url, resp.Status, httpclient.Snippet(resp.Body)), resp)
@@ -282,14 +361,16 @@ func refused(err error, resp *httpclient.Response) error {
 }
 
 // fail moves the batch's records to the lane's failures, for drain.
-func (ls *lanes) fail(l *lane, batch []*item, err error) {
+func (ls *lanes) fail(l *lane, batch []item, err error) {
 	ls.mu.Lock()
-	for _, it := range batch {
+	for i := range batch {
+		it := &batch[i]
 		e := err
 		if it.err == nil {
-			e = fmt.Errorf("%s: %w", describe(it.rec), err)
+			e = fmt.Errorf("%s: %w", describe(&it.rec), err)
 		}
-		l.failed = append(l.failed, failure{rec: it.rec, err: e})
+		rec := it.rec // the item's buffer is reused: the failure has its own
+		l.failed = append(l.failed, failure{rec: &rec, err: e})
 	}
 	l.queued -= len(batch)
 	l.next = batch[len(batch)-1].rec.Offset + 1

@@ -73,7 +73,7 @@ func newReporter(c reporting, connector string, log *slog.Logger) (*reporter, er
 
 // report writes one record per item of the batch: to the result topic when
 // err is nil, else to the error topic.
-func (r *reporter) report(batch []*item, resp *httpclient.Response, err error) {
+func (r *reporter) report(batch []item, resp *httpclient.Response, err error) {
 	if r == nil {
 		return
 	}
@@ -84,7 +84,8 @@ func (r *reporter) report(batch []*item, resp *httpclient.Response, err error) {
 	if topic == "" {
 		return
 	}
-	for _, it := range batch {
+	for i := range batch {
+		it := &batch[i]
 		rec := &kgo.Record{Topic: topic, Headers: []kgo.RecordHeader{
 			{Key: "input_record_topic", Value: []byte(it.rec.Topic)},
 			{Key: "input_record_partition", Value: strconv.AppendInt(nil, int64(it.rec.Partition), 10)},

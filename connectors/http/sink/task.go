@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
@@ -46,6 +47,7 @@ var (
 	_ connect.SinkTask             = (*Task)(nil)
 	_ connect.SinkPreCommitter     = (*Task)(nil)
 	_ connect.SinkPartitionHandler = (*Task)(nil)
+	_ connect.SinkRecordReleaser   = (*Task)(nil)
 )
 
 var errStopped = errors.New("http sink: the task is not started or already stopped")
@@ -78,31 +80,40 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 	if err := t.lanes.drain(ctx, t.tctx.Report); err != nil {
 		return err
 	}
-	// One allocation for the items of the Put; each run of records of one
-	// partition goes to its lane at once.
-	slab := make([]item, len(records))
-	run := make([]*item, 0, len(records))
-	for i, rec := range records {
-		it := &slab[i]
-		if err := t.s.makeItem(it, rec); errors.Is(err, errSkip) {
-			if t.s.nullValues == BehaviorLog {
-				t.log.Info("http sink: skipping a record with a null value", "record", describe(rec))
-			}
-			continue
+	// Each run of records of one partition is made into items in place,
+	// at the end of its lane's waiting buffer.
+	for i := 0; i < len(records); {
+		first := records[i]
+		j := i + 1
+		for j < len(records) && records[j].Partition == first.Partition && records[j].Topic == first.Topic {
+			j++
 		}
-		if len(run) > 0 && (run[0].rec.Partition != rec.Partition || run[0].rec.Topic != rec.Topic) {
-			if err := t.lanes.add(ctx, run); err != nil {
-				return err
-			}
-			run = run[len(run):]
+		l, buf, err := t.lanes.reserve(ctx, first, j-i)
+		if err != nil {
+			return err
 		}
-		run = append(run, it)
-	}
-	if len(run) > 0 {
-		return t.lanes.add(ctx, run)
+		from := len(buf)
+		buf = slices.Grow(buf, j-i)
+		for _, rec := range records[i:j] {
+			buf = append(buf, item{})
+			if err := t.s.makeItem(&buf[len(buf)-1], rec); errors.Is(err, errSkip) {
+				buf[len(buf)-1] = item{}
+				buf = buf[:len(buf)-1]
+				if t.s.nullValues == BehaviorLog {
+					t.log.Info("http sink: skipping a record with a null value", "record", describe(rec))
+				}
+			}
+		}
+		t.lanes.give(l, buf, from)
+		i = j
 	}
 	return nil
 }
+
+// ReleasesRecords reports that Put copies each record into its item (the
+// lanes hold copies, and failures are reported with copies), so the runtime
+// may reuse the records' memory from Put to Put rather than allocate them.
+func (t *Task) ReleasesRecords() bool { return true }
 
 // Flush waits until every record Put received was sent or routed.
 func (t *Task) Flush(ctx context.Context, _ map[connect.TopicPartition]int64) error {
