@@ -145,10 +145,11 @@ type SinkPreCommitter interface {
 
 // SinkRecordReleaser is implemented by sink tasks that never use the
 // records of a Put, nor the slice, after Put returns: they write or copy what
-// they need within Put, and report failures (SinkTaskContext.Report) only
-// from within it, or later with copies of their own (the runtime then renders
-// the dead letter queue copy from the record given). ReleasesRecords returning true lets the runtime reuse the
-// records' memory for the next Put instead of allocating each batch anew.
+// they need within Put, and report failures (SinkTaskContext.Report) from
+// within it, or later with copies of their own (the runtime then renders the
+// dead letter queue copy from the record given). ReleasesRecords returning
+// true lets the runtime reuse the records' memory for the next Put instead
+// of allocating each batch anew.
 // Without it, records stay the task's: Kafka Connect's sinks may keep the
 // records they are put until a flush, and Penstock's may too.
 type SinkRecordReleaser interface {
