@@ -2,7 +2,6 @@ package blob
 
 import (
 	"bufio"
-
 	"encoding/csv"
 	"fmt"
 	"io"

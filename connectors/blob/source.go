@@ -2,7 +2,6 @@ package blob
 
 import (
 	"bufio"
-
 	"context"
 	"encoding/json"
 	"errors"

@@ -290,7 +290,6 @@ func (st *streamer) supersede(tbl *table, key *connect.Struct) {
 	inc.win.Supersede(debezium.KeyString(key))
 }
 
-// sqlLiteral renders a key value as a MySQL literal.
 // sqlLiterals is a key's values as a comma-separated list of literals.
 func sqlLiterals(key []any) string {
 	lits := make([]string, len(key))
@@ -300,6 +299,7 @@ func sqlLiterals(key []any) string {
 	return strings.Join(lits, ", ")
 }
 
+// sqlLiteral renders a key value as a MySQL literal.
 func sqlLiteral(v any) string {
 	switch x := v.(type) {
 	case nil:
