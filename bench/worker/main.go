@@ -370,8 +370,6 @@ func workerSource(ctx context.Context, h *worker.Herder, addr string, run int) (
 	}
 }
 
-// workerSink runs a no-op sink over the topic, timed from its first Put to
-// its last, then deletes it.
 // fetchLabel names a -sink-fetch value in the report.
 func fetchLabel(f string) string {
 	if f == "" {
@@ -380,6 +378,9 @@ func fetchLabel(f string) string {
 	return " (fetch.max.bytes " + f + ")"
 }
 
+// workerSink runs a no-op sink over the topic, timed from its first Put to
+// its last, then deletes it. fetchMaxBytes, when not "", is the sink's
+// consumer.override.fetch.max.bytes.
 func workerSink(ctx context.Context, h *worker.Herder, topic, run, fetchMaxBytes string) (measure, error) {
 	sinkCount.Store(0)
 	sinkFirst.Store(nil)
@@ -501,6 +502,8 @@ func (c *noopSink) NewTask() connect.SinkTask { return &noopSinkTask{} }
 // noopSinkTask counts what it is given and notes when the count reaches
 // the run's records.
 type noopSinkTask struct{ want int64 }
+
+var _ connect.SinkRecordReleaser = (*noopSinkTask)(nil)
 
 func (t *noopSinkTask) Start(_ context.Context, _ connect.SinkTaskContext, p map[string]string) error {
 	v, err := noopDef.Parse(p)
