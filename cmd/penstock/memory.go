@@ -19,7 +19,9 @@ import (
 const pprofEnv = "PENSTOCK_PPROF_ADDR"
 
 // memoryLimitFlag gives a server command --memory-limit, the process's soft
-// memory limit, set before the command runs.
+// memory limit, set before the command runs; it also starts the Go profiles'
+// server when $PENSTOCK_PPROF_ADDR is set (pprofEnv), so every server
+// command has both.
 func memoryLimitFlag(cmd *cobra.Command) {
 	limit := cmd.Flags().String("memory-limit", fmt.Sprintf("%dMiB", gctune.DefaultMemoryLimit>>20),
 		"soft memory limit of the whole process (GOMEMLIMIT), e.g. 256MiB or 1GiB; 0 for none. "+
