@@ -235,10 +235,10 @@ func (d *dev) profile(rss int64) {
 		resp.Body.Close()
 		if err == nil {
 			_ = os.WriteFile(base+suffix, b, 0o644)
-			smaps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", d.cmd.Process.Pid))
-			_ = os.WriteFile(base+"-status.txt", fmt.Appendf(nil, "VmRSS at profile: %d kB\n%s", rss, smaps), 0o644)
 		}
 	}
+	smaps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", d.cmd.Process.Pid))
+	_ = os.WriteFile(base+"-status.txt", fmt.Appendf(nil, "VmRSS at profile: %d kB\n%s", rss, smaps), 0o644)
 }
 
 // status returns a kB field of /proc/PID/status.
