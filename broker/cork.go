@@ -3,6 +3,8 @@ package broker
 import (
 	"net"
 	"sync"
+
+	"github.com/penstockhq/penstock/broker/storage"
 )
 
 // corkSize is how many bytes a corked connection gathers before writing
@@ -14,12 +16,13 @@ const corkSize = 256 << 10
 // response being written) the records are gathered and written corkSize
 // bytes at a time instead, which saves the sender most of its syscalls
 // and the receiver most of its wake-ups. Uncorked (the handshake, other
-// responses) writes go straight through.
+// responses) writes go straight through. The buffer is the storage pool's,
+// taken by cork and given back by uncork, so an idle connection holds none.
 type corkConn struct {
 	net.Conn
 	mu     sync.Mutex
 	corked bool
-	buf    []byte
+	buf    []byte // while corked
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
@@ -36,9 +39,6 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	if len(p) >= corkSize {
 		return c.Conn.Write(p)
 	}
-	if c.buf == nil {
-		c.buf = make([]byte, 0, corkSize)
-	}
 	c.buf = append(c.buf, p...)
 	return len(p), nil
 }
@@ -47,6 +47,9 @@ func (c *corkConn) Write(p []byte) (int, error) {
 func (c *corkConn) cork() {
 	c.mu.Lock()
 	c.corked = true
+	if c.buf == nil {
+		c.buf = storage.GetBuffer(corkSize)[:0]
+	}
 	c.mu.Unlock()
 }
 
@@ -55,7 +58,10 @@ func (c *corkConn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	return c.flushLocked()
+	err := c.flushLocked()
+	storage.PutBuffer(c.buf)
+	c.buf = nil
+	return err
 }
 
 func (c *corkConn) flushLocked() error {
