@@ -76,6 +76,14 @@ func (m *metrics) produced(topic string, size int, n int64) {
 	m.messagesIn.WithLabelValues(topic).Add(float64(n))
 }
 
+// topicDeleted removes a deleted topic's series, as Kafka removes its
+// BrokerTopicMetrics, so they do not pile up with every topic ever created.
+func (m *metrics) topicDeleted(topic string) {
+	m.bytesIn.DeleteLabelValues(topic)
+	m.bytesOut.DeleteLabelValues(topic)
+	m.messagesIn.DeleteLabelValues(topic)
+}
+
 // fetched counts the record bytes of a fetch response by topic.
 func (m *metrics) fetched(s *Server, r *fetchResponse) {
 	for i := range r.Topics {

@@ -107,3 +107,40 @@ func waitMetric(t *testing.T, g prometheus.Gatherer, name string, labels map[str
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestBrokerMetricsDeletedTopic: a deleted topic's series go with it, as
+// Kafka removes a topic's BrokerTopicMetrics when it deletes the topic, so
+// the series do not pile up with every topic ever created.
+func TestBrokerMetricsDeletedTopic(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	b := brokertest.Start(t, brokertest.WithConfig(func(c *broker.Config) { c.Metrics = reg }))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := newClient(t, b.Addr)
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "gone", Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if got := consumeN(t, b.Addr, "gone", 1); len(got) != 1 {
+		t.Fatalf("consumed %d", len(got))
+	}
+	topic := map[string]string{"topic": "gone"}
+	names := []string{"kafka_server_brokertopicmetrics_bytesin_total", "kafka_server_brokertopicmetrics_messagesin_total",
+		"kafka_server_brokertopicmetrics_bytesout_total", "kafka_log_log_size"}
+	for _, name := range names {
+		if v := metricValue(t, reg, name, topic); v <= 0 {
+			t.Fatalf("%s = %v before the delete", name, v)
+		}
+	}
+	if _, err := adm.DeleteTopic(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if v := metricValue(t, reg, name, topic); v != -1 {
+			t.Errorf("%s = %v after the delete, want no series", name, v)
+		}
+	}
+}

@@ -299,6 +299,7 @@ func (s *Server) deleteTopic(t *topic) error {
 	delete(s.topics, t.name)
 	delete(s.topicIDs, t.id)
 	s.topicsMu.Unlock()
+	s.metrics.topicDeleted(t.name)
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
