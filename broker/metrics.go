@@ -98,13 +98,7 @@ func (m *metrics) fetched(s *Server, r *fetchResponse) {
 		if n == 0 {
 			continue
 		}
-		name := t.Topic
-		if name == "" { // v13+: by topic ID
-			if tp := s.lookupTopicID(t.TopicID); tp != nil {
-				name = tp.name
-			}
-		}
-		m.bytesOut.WithLabelValues(name).Add(float64(n))
+		m.bytesOut.WithLabelValues(s.topicName(t.Topic, t.TopicID)).Add(float64(n))
 	}
 }
 
