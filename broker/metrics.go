@@ -105,9 +105,6 @@ func (m *metrics) fetched(s *Server, r *fetchResponse) {
 // requestDone observes the latency of a request whose response was
 // written (or dropped, for acks=0).
 func (m *metrics) requestDone(p pending) {
-	if p.start.IsZero() {
-		return
-	}
 	m.requests.WithLabelValues(kmsg.NameForKey(p.key)).Observe(time.Since(p.start).Seconds())
 }
 
