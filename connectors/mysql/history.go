@@ -356,15 +356,6 @@ func (h *historyReplay) result() (m *schemaModel, applied int, why string) {
 	return h.m, h.applied, ""
 }
 
-// replayHistory is historyReplay over recs.
-func replayHistory(recs []historyRecord, p position, mariadb bool) (m *schemaModel, applied int, why string) {
-	h := newHistoryReplay(p, mariadb)
-	for _, r := range recs {
-		h.add(r)
-	}
-	return h.result()
-}
-
 // loadSchema prepares the schema model streaming starts with, when the
 // binlog does not name columns and a schema history topic is configured:
 // the history replayed up to rp, or, when it cannot describe rp, a new
