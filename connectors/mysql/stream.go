@@ -687,10 +687,8 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 		return err
 	}
 	// The records of one rows event's rows differ in size only by their
-	// variable-length columns, as their images do: the first is walked
-	// (debezium.RecordSize), the others estimated from it and the
-	// difference of image lengths, which costs far less.
-	firstSize, firstBytes := 0, 0
+	// variable-length columns, as their images' lengths do.
+	var est sizeEstimator
 	for i := 0; i+step <= len(images); i += step {
 		row := int64(i / step)
 		if row < skipRows {
@@ -744,12 +742,7 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 			st.batch = append(st.batch, r)
 		}
 		if n := imageBytes(before) + imageBytes(after); len(recs) == 1 && n > 0 {
-			size := firstSize + n - firstBytes
-			if firstSize == 0 {
-				firstSize, firstBytes = debezium.RecordSize(recs[0]), n
-				size = firstSize
-			}
-			st.sized = append(st.sized, sizedRecord{recs[0], max(size, 1)})
+			st.sized = append(st.sized, sizedRecord{recs[0], est.size(recs[0], n)})
 		}
 	}
 	if len(st.batch) >= 256 {
@@ -762,6 +755,22 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 type sizedRecord struct {
 	rec  *connect.Record
 	size int
+}
+
+// sizeEstimator estimates the queue sizes of records of one shape (one
+// rows event's, one snapshot chunk's), which differ in size only by their
+// variable-length values: the first is walked (debezium.RecordSize), the
+// others estimated from it and the difference of those values' lengths
+// (rowValues.bytes), which costs far less than walking each.
+type sizeEstimator struct{ first, firstBytes int }
+
+// size returns the size estimate of rec, whose variable-length values
+// count n bytes.
+func (e *sizeEstimator) size(rec *connect.Record, n int) int {
+	if e.first == 0 {
+		e.first, e.firstBytes = debezium.RecordSize(rec), n
+	}
+	return max(e.first+n-e.firstBytes, 1)
 }
 
 // imageBytes is the length of r's image in its rows event, 0 when r is nil
