@@ -19,7 +19,7 @@ import (
 // go-mysql turns every row into a []any of intermediate values (each boxed,
 // DECIMAL as text, DATETIME as time.Time) that convert then turns into the
 // Connect values, about ten heap allocations per row that streaming spends
-// most of its time on. binlogRows reads the row images' bytes straight into
+// most of its time on. binlogPlan.rows reads the row images' bytes straight into
 // the Connect values, with exactly what convert makes of go-mysql's value
 // (the tests decode the same events both ways and compare). Columns whose
 // binlog type and Connect mapping have no such reading here (MySQL's binary
@@ -151,7 +151,7 @@ func readable(tp byte, kind valueKind) (fits, known bool) {
 	return false, false
 }
 
-// binlogRows reads the row images of a rows event (data: its images,
+// rows reads the row images of a rows event (data: its images,
 // decompressed) into out, a pair per row for updates (update).
 func (p *binlogPlan) rows(t *table, e *replication.RowsEvent, data []byte, update bool, a *structArena, out []rowValues) (_ []rowValues, err error) {
 	defer func() {
