@@ -542,9 +542,15 @@ func (st *streamer) txOffset(tsSec, event, row int64) map[string]any {
 			st.tx.base[offGTIDs] = st.s.filterGTIDs(st.gtids.str)
 		}
 	}
-	off := maps.Clone(st.tx.base) // a copy of a map of the final size: no growing
+	var off map[string]any
+	if st.inc.off == nil {
+		off = maps.Clone(st.tx.base) // a copy of a map of the final size: no growing
+	} else { // sized for the incremental snapshot's progress fields too
+		off = make(map[string]any, len(st.tx.base)+len(st.inc.off))
+		maps.Copy(off, st.tx.base)
+		maps.Copy(off, st.inc.off)
+	}
 	off[offEvent], off[offRow] = event, row
-	maps.Copy(off, st.inc.off)
 	return off
 }
 
