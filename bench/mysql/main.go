@@ -163,8 +163,8 @@ ANALYZE TABLE snap;`, *rowsFlag)
 		}
 		fmt.Printf("           peak RSS (VmHWM) during the snapshot runs: %d MiB\n\n", peakRSS()>>20)
 	}
-	resetPeakRSS()
 	if strings.Contains(*phasesFlag, "streaming") {
+		resetPeakRSS()
 		if err := benchStreaming(srv, db, props); err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ import (
 // go-mysql turns every row into a []any of intermediate values (each boxed,
 // DECIMAL as text, DATETIME as time.Time) that convert then turns into the
 // Connect values, about ten heap allocations per row that streaming spends
-// most of its time on. binlogRows reads the row images' bytes straight into
+// most of its time on. binlogPlan.rows reads the row images' bytes straight into
 // the Connect values, with exactly what convert makes of go-mysql's value
 // (the tests decode the same events both ways and compare). Columns whose
 // binlog type and Connect mapping have no such reading here (MySQL's binary
@@ -151,7 +151,7 @@ func readable(tp byte, kind valueKind) (fits, known bool) {
 	return false, false
 }
 
-// binlogRows reads the row images of a rows event (data: its images,
+// rows reads the row images of a rows event (data: its images,
 // decompressed) into out, a pair per row for updates (update).
 func (p *binlogPlan) rows(t *table, e *replication.RowsEvent, data []byte, update bool, a *structArena, out []rowValues) (_ []rowValues, err error) {
 	defer func() {
@@ -159,8 +159,13 @@ func (p *binlogPlan) rows(t *table, e *replication.RowsEvent, data []byte, updat
 			err = fmt.Errorf("%s.%s: rows event: %v", t.db, t.name, r)
 		}
 	}()
+	// The columns each image holds are the event's: counted once.
+	count1, count2 := presentCount(e.ColumnBitmap1, len(p.cols)), 0
+	if update {
+		count2 = presentCount(e.ColumnBitmap2, len(p.cols))
+	}
 	for pos := 0; pos < len(data); {
-		r, n, err := p.image(t, data[pos:], e.ColumnBitmap1, a, false)
+		r, n, err := p.image(t, data[pos:], e.ColumnBitmap1, count1, a, false)
 		if err != nil {
 			return out, err
 		}
@@ -168,7 +173,7 @@ func (p *binlogPlan) rows(t *table, e *replication.RowsEvent, data []byte, updat
 		r.bytes = n
 		out = append(out, r)
 		if update {
-			r, n, err := p.image(t, data[pos:], e.ColumnBitmap2, a, true)
+			r, n, err := p.image(t, data[pos:], e.ColumnBitmap2, count2, a, true)
 			if err != nil {
 				return out, err
 			}
@@ -180,20 +185,25 @@ func (p *binlogPlan) rows(t *table, e *replication.RowsEvent, data []byte, updat
 	return out, nil
 }
 
-// image reads one row image: the columns set in present, a NULL bitmap of
-// those, then their values. after: the after image of an update, which
-// reuses the before image's equal values.
-func (p *binlogPlan) image(t *table, data []byte, present []byte, a *structArena, after bool) (rowValues, int, error) {
+// presentCount is the number of the first n columns set in present.
+func presentCount(present []byte, n int) int {
+	count := 0
+	for i := range n {
+		if isSet(present, i) {
+			count++
+		}
+	}
+	return count
+}
+
+// image reads one row image: the columns set in present (count of them), a
+// NULL bitmap of those, then their values. after: the after image of an
+// update, which reuses the before image's equal values.
+func (p *binlogPlan) image(t *table, data []byte, present []byte, count int, a *structArena, after bool) (rowValues, int, error) {
 	var r rowValues
 	r.val = a.new(t.valSchema)
 	if t.keySchema != nil {
 		r.key = a.new(t.keySchema)
-	}
-	count := 0
-	for i := range p.cols {
-		if isSet(present, i) {
-			count++
-		}
 	}
 	nulls := data[:(count+7)/8]
 	pos, nullIndex := len(nulls), 0

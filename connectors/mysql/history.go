@@ -274,12 +274,11 @@ func (h *historyStore) append(ctx context.Context, recs ...historyRecord) error 
 // Debezium compares them: by GTID sets where both have one and they differ
 // (a's set, of the transactions before its statement, within p's), which
 // holds across a failover to a server whose binlog files are named and
-// numbered otherwise; else by binlog file and position.
-func posLE(a historyPosition, p position, flavor string) bool {
-	if a.GTIDs != "" && p.gtids != "" {
-		ga, err1 := newGTIDTracker(flavor, a.GTIDs)
-		gp, err2 := newGTIDTracker(flavor, p.gtids)
-		if err1 == nil && err2 == nil {
+// numbered otherwise; else by binlog file and position. gp is p's GTID set,
+// parsed once by the caller (nil when p has none or it does not parse).
+func posLE(a historyPosition, p position, gp *gtidTracker, flavor string) bool {
+	if a.GTIDs != "" && gp != nil {
+		if ga, err := newGTIDTracker(flavor, a.GTIDs); err == nil {
 			if in, equal := ga.within(gp); !equal {
 				return in
 			}
@@ -295,6 +294,7 @@ func posLE(a historyPosition, p position, flavor string) bool {
 // records, added one at a time in the topic's order.
 type historyReplay struct {
 	p        position
+	gp       *gtidTracker // p's GTID set; nil when it has none
 	flavor   string
 	m        *schemaModel
 	baseline string
@@ -308,7 +308,13 @@ func newHistoryReplay(p position, mariadb bool) *historyReplay {
 	if mariadb {
 		flavor = gm.MariaDBFlavor
 	}
-	return &historyReplay{p: p, flavor: flavor, m: newSchemaModel(mariadb)}
+	h := &historyReplay{p: p, flavor: flavor, m: newSchemaModel(mariadb)}
+	if p.gtids != "" {
+		if gp, err := newGTIDTracker(flavor, p.gtids); err == nil {
+			h.gp = gp
+		}
+	}
+	return h
 }
 
 func (h *historyReplay) add(r historyRecord) {
@@ -317,7 +323,7 @@ func (h *historyReplay) add(r historyRecord) {
 		h.baseline, h.corrupt = "", true
 		return
 	}
-	if !posLE(r.Position, h.p, h.flavor) {
+	if !posLE(r.Position, h.p, h.gp, h.flavor) {
 		return // read again from the binlog
 	}
 	if b := r.Position.Baseline; b != "" && b != h.baseline {
@@ -354,15 +360,6 @@ func (h *historyReplay) result() (m *schemaModel, applied int, why string) {
 		return nil, 0, "the schema history topic has no baseline at or before the stored offset (truncated, or written ahead of it)"
 	}
 	return h.m, h.applied, ""
-}
-
-// replayHistory is historyReplay over recs.
-func replayHistory(recs []historyRecord, p position, mariadb bool) (m *schemaModel, applied int, why string) {
-	h := newHistoryReplay(p, mariadb)
-	for _, r := range recs {
-		h.add(r)
-	}
-	return h.result()
 }
 
 // loadSchema prepares the schema model streaming starts with, when the

@@ -426,3 +426,12 @@ func schemaString(s *connect.Schema) string {
 	}
 	return out
 }
+
+// replayHistory is historyReplay over recs.
+func replayHistory(recs []historyRecord, p position, mariadb bool) (m *schemaModel, applied int, why string) {
+	h := newHistoryReplay(p, mariadb)
+	for _, r := range recs {
+		h.add(r)
+	}
+	return h.result()
+}

@@ -32,20 +32,7 @@ func TestIncrementalSnapshot(t *testing.T) {
 	w := &fakeWorker{}
 	task := startTask(t, w, e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
 		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "500", KeyTableInclude: `app\.items`}))
-	// no_data streams from where the binlog is when the task starts: a
-	// marker written until it shows says streaming runs.
-	deadline := time.Now().Add(30 * time.Second)
-	for !hasKey(w.records, "srv.app.items", int32(0)) {
-		if time.Now().After(deadline) {
-			t.Fatal("streaming did not start")
-		}
-		e.exec(t, "INSERT INTO items VALUES (0, 0, 'start') ON DUPLICATE KEY UPDATE v = v + 1")
-		more, err := task.Poll(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.records = append(w.records, more...)
-	}
+	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0, 'start') ON DUPLICATE KEY UPDATE v = v + 1")
 
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -141,18 +128,7 @@ func TestIncrementalSnapshotResumesAfterRestart(t *testing.T) {
 		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "500", KeyTableInclude: `app\.items`})
 	w := &fakeWorker{}
 	task := startTask(t, w, props)
-	deadline := time.Now().Add(30 * time.Second)
-	for !hasKey(w.records, "srv.app.items", int32(0)) {
-		if time.Now().After(deadline) {
-			t.Fatal("streaming did not start")
-		}
-		e.exec(t, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
-		more, err := task.Poll(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.records = append(w.records, more...)
-	}
+	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
 	e.exec(t, `INSERT INTO dbz_signal VALUES ('resume-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`)
 	reads := func(recs []*connect.Record) []*connect.Record {
 		var out []*connect.Record
@@ -212,18 +188,7 @@ func TestIncrementalSnapshotEmptyTable(t *testing.T) {
 	w := &fakeWorker{}
 	task := startTask(t, w, e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
 		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "500", KeyTableInclude: `app\.(items|empty)`}))
-	deadline := time.Now().Add(30 * time.Second)
-	for !hasKey(w.records, "srv.app.items", int32(0)) {
-		if time.Now().After(deadline) {
-			t.Fatal("streaming did not start")
-		}
-		e.exec(t, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
-		more, err := task.Poll(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.records = append(w.records, more...)
-	}
+	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
 	e.exec(t, `INSERT INTO dbz_signal VALUES ('empty-1', 'execute-snapshot', '{"data-collections": ["app.empty", "app.items"]}')`)
 	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
 		n := 0
@@ -272,5 +237,24 @@ func TestIncrementalSnapshotStopsAtMaximumKey(t *testing.T) {
 	})
 	if n, beyond := reads(recs); n != 300 || beyond != 0 {
 		t.Fatalf("%d reads, %d of rows inserted after the snapshot began; want the 300 rows it began with", n, beyond)
+	}
+}
+
+// awaitStreaming writes id 0 of app.items with marker until its change
+// event shows: no_data streams from where the binlog is when the task
+// starts, so the event says streaming runs.
+func awaitStreaming(t *testing.T, e *myEnv, task *Task, w *fakeWorker, marker string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !hasKey(w.records, "srv.app.items", int32(0)) {
+		if time.Now().After(deadline) {
+			t.Fatal("streaming did not start")
+		}
+		e.exec(t, marker)
+		more, err := task.Poll(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.records = append(w.records, more...)
 	}
 }

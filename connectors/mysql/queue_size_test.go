@@ -20,25 +20,7 @@ func TestStreamQueueSizeEstimate(t *testing.T) {
 	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool { return len(r) >= 1 }) // past the snapshot's position
 	e.exec(t, "INSERT INTO w VALUES (1, REPEAT('a', 10), 1), (2, REPEAT('b', 3000), 2), (3, NULL, 3), (4, REPEAT('d', 2000), NULL)",
 		"UPDATE w SET s = REPEAT('e', 1500) WHERE id IN (1, 3)")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if n, _ := task.q.Size(); n >= 6 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting for 6 queued records")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_, estimated := task.q.Size()
-	recs, err := task.q.Take(context.Background(), 100, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	walked := 0
-	for _, r := range recs {
-		walked += debezium.RecordSize(r)
-	}
+	recs, estimated, walked := queuedSizes(t, task, 6)
 	// A NULL counts 16 bytes walked and its absent image bytes: a few
 	// dozen bytes of difference at most.
 	if len(recs) != 6 || estimated < walked-100 || estimated > walked+100 {
@@ -58,27 +40,35 @@ func TestSnapshotQueueSizeEstimate(t *testing.T) {
 			" (4, REPEAT('d', 2000), '', NULL), (5, 'e', 'z', 5.5), (6, REPEAT('f', 700), REPEAT('w', 90), 6)")
 	w := &fakeWorker{}
 	task := startTask(t, w, e.props(map[string]string{KeySchemaChanges: "false"}))
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if n, _ := task.q.Size(); n >= 6 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting for 6 queued records")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_, estimated := task.q.Size()
-	recs, err := task.q.Take(context.Background(), 100, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	walked := 0
-	for _, r := range recs {
-		walked += debezium.RecordSize(r)
-	}
+	recs, estimated, walked := queuedSizes(t, task, 6)
 	if len(recs) != 6 || estimated < walked-32 || estimated > walked+32 {
 		t.Fatalf("%d records: estimated %d bytes, walked %d", len(recs), estimated, walked)
 	}
 	t.Logf("6 records: estimated %d bytes, walked %d", estimated, walked)
+}
+
+// queuedSizes waits for n records in task's queue, then takes them and
+// returns them with the queue's size estimate of them and their walked size
+// (debezium.RecordSize).
+func queuedSizes(t *testing.T, task *Task, n int) (recs []*connect.Record, estimated, walked int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if q, _ := task.q.Size(); q >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %d queued records", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, estimated = task.q.Size()
+	recs, err := task.q.Take(context.Background(), 100, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		walked += debezium.RecordSize(r)
+	}
+	return recs, estimated, walked
 }

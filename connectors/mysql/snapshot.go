@@ -372,11 +372,7 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 	size := min(t.s.maxBatch, snapHandoff)
 	batch := make([]*connect.Record, 0, size)
 	sizes := make([]int, 0, size)
-	// The chunk's records differ in size only by their variable-length
-	// values: the first is walked (debezium.RecordSize), the others
-	// estimated from it and the difference of those values' lengths, which
-	// costs far less.
-	firstSize, firstBytes := 0, 0
+	var est sizeEstimator // the chunk's records are of one shape
 	src := t.snapshotSource(tbl, pos)
 	arena := newStructArena()
 	times := debezium.NewTimes(time.Now())
@@ -411,10 +407,7 @@ func (t *Task) readChunk(ctx context.Context, conn *client.Conn, ch *snapChunk, 
 			rec.KeySchema, rec.Key = tbl.keySchema, r.key
 		}
 		batch = append(batch, rec)
-		if firstSize == 0 {
-			firstSize, firstBytes = debezium.RecordSize(rec), r.bytes
-		}
-		sizes = append(sizes, max(firstSize+r.bytes-firstBytes, 1))
+		sizes = append(sizes, est.size(rec, r.bytes))
 		if len(batch) >= size {
 			return send()
 		}

@@ -542,9 +542,15 @@ func (st *streamer) txOffset(tsSec, event, row int64) map[string]any {
 			st.tx.base[offGTIDs] = st.s.filterGTIDs(st.gtids.str)
 		}
 	}
-	off := maps.Clone(st.tx.base) // a copy of a map of the final size: no growing
+	var off map[string]any
+	if st.inc.off == nil {
+		off = maps.Clone(st.tx.base) // a copy of a map of the final size: no growing
+	} else { // sized for the incremental snapshot's progress fields too
+		off = make(map[string]any, len(st.tx.base)+len(st.inc.off))
+		maps.Copy(off, st.tx.base)
+		maps.Copy(off, st.inc.off)
+	}
 	off[offEvent], off[offRow] = event, row
-	maps.Copy(off, st.inc.off)
 	return off
 }
 
@@ -687,10 +693,8 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 		return err
 	}
 	// The records of one rows event's rows differ in size only by their
-	// variable-length columns, as their images do: the first is walked
-	// (debezium.RecordSize), the others estimated from it and the
-	// difference of image lengths, which costs far less.
-	firstSize, firstBytes := 0, 0
+	// variable-length columns, as their images' lengths do.
+	var est sizeEstimator
 	for i := 0; i+step <= len(images); i += step {
 		row := int64(i / step)
 		if row < skipRows {
@@ -744,12 +748,7 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 			st.batch = append(st.batch, r)
 		}
 		if n := imageBytes(before) + imageBytes(after); len(recs) == 1 && n > 0 {
-			size := firstSize + n - firstBytes
-			if firstSize == 0 {
-				firstSize, firstBytes = debezium.RecordSize(recs[0]), n
-				size = firstSize
-			}
-			st.sized = append(st.sized, sizedRecord{recs[0], max(size, 1)})
+			st.sized = append(st.sized, sizedRecord{recs[0], est.size(recs[0], n)})
 		}
 	}
 	if len(st.batch) >= 256 {
@@ -762,6 +761,22 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 type sizedRecord struct {
 	rec  *connect.Record
 	size int
+}
+
+// sizeEstimator estimates the queue sizes of records of one shape (one
+// rows event's, one snapshot chunk's), which differ in size only by their
+// variable-length values: the first is walked (debezium.RecordSize), the
+// others estimated from it and the difference of those values' lengths
+// (rowValues.bytes), which costs far less than walking each.
+type sizeEstimator struct{ first, firstBytes int }
+
+// size returns the size estimate of rec, whose variable-length values
+// count n bytes.
+func (e *sizeEstimator) size(rec *connect.Record, n int) int {
+	if e.first == 0 {
+		e.first, e.firstBytes = debezium.RecordSize(rec), n
+	}
+	return max(e.first+n-e.firstBytes, 1)
 }
 
 // imageBytes is the length of r's image in its rows event, 0 when r is nil
