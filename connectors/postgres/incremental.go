@@ -312,10 +312,11 @@ func (st *streamer) closeWindow(lsn pglogrepl.LSN) {
 }
 
 // supersede drops from the open window's buffer the row a streamed change
-// of tbl with key touched.
+// of tbl with key touched (ChunkWindow.Supersede does nothing while the
+// window is shut).
 func (st *streamer) supersede(tbl *table, key *connect.Struct) {
 	inc := &st.inc
-	if !inc.win.Open() || inc.tbl == nil || key == nil || tbl.relID != inc.tbl.relID {
+	if inc.tbl == nil || key == nil || tbl.relID != inc.tbl.relID {
 		return
 	}
 	inc.win.Supersede(debezium.KeyString(key))
