@@ -138,8 +138,8 @@ type ChunkWindow struct {
 // watermark is streamed.
 func (w *ChunkWindow) Begin() (openID, closeID string) {
 	w.seq++
-	w.openID = fmt.Sprintf("penstock-%d-%d-open", time.Now().UnixNano(), w.seq)
-	w.closeID = strings.TrimSuffix(w.openID, "open") + "close"
+	base := fmt.Sprintf("penstock-%d-%d-", time.Now().UnixNano(), w.seq)
+	w.openID, w.closeID = base+"open", base+"close"
 	w.buf, w.order, w.open = map[string]ChunkRow{}, nil, false
 	return w.openID, w.closeID
 }
