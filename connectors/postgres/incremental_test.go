@@ -3,13 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"math/rand"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/debezium"
 )
@@ -65,42 +61,10 @@ func TestIncrementalSnapshot(t *testing.T) {
 	task := startTask(t, w, incrementalProps(e))
 	waitStreaming(t, e, task, w)
 
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	var writes atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		conn, err := pgx.Connect(context.Background(), e.srv.DSN)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(context.Background())
-		rnd := rand.New(rand.NewSource(7))
-		for !stop.Load() {
-			id := rnd.Intn(6000) + 1
-			var q string
-			switch rnd.Intn(3) {
-			case 0:
-				q = "INSERT INTO items VALUES ($1, 1, 'ins') ON CONFLICT (id) DO UPDATE SET v = items.v + 1"
-			case 1:
-				q = "UPDATE items SET v = v + 1, note = 'upd' WHERE id = $1"
-			default:
-				q = "DELETE FROM items WHERE id = $1"
-			}
-			if _, err := conn.Exec(context.Background(), q, id); err != nil {
-				t.Error(err)
-				return
-			}
-			writes.Add(1)
-		}
-	}()
+	stopWrites := writeItems(t, e, 1, 6000)
 	e.exec(t, `INSERT INTO dbz_signal VALUES ('ad-hoc-1', 'execute-snapshot', '{"data-collections": ["public.items"], "type": "incremental"}')`)
 	pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool { return len(incrementalReads(r)) > 2500 })
-	stop.Store(true)
-	wg.Wait()
-	t.Logf("%d concurrent writes", writes.Load())
+	t.Logf("%d concurrent writes", stopWrites())
 	e.exec(t, "INSERT INTO items VALUES (-1, -1, 'end')")
 	recs := pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool {
 		if len(incrementalReads(r)) < 3000 {
@@ -155,29 +119,7 @@ func TestIncrementalSnapshot(t *testing.T) {
 		}
 	}
 	t.Logf("%d incremental reads", reads)
-	rows, err := e.conn.Query(context.Background(), "SELECT id, v, note FROM items")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for rows.Next() {
-		var id, v int32
-		var note *string
-		if err := rows.Scan(&id, &v, &note); err != nil {
-			t.Fatal(err)
-		}
-		n++
-		var wantNote any
-		if note != nil {
-			wantNote = *note
-		}
-		if got, ok := state[id]; !ok || got[0] != v || got[1] != wantNote {
-			t.Fatalf("row %d: events say %v (present %v), table says (%d, %v)", id, got, ok, v, wantNote)
-		}
-	}
-	if n != len(state) {
-		t.Fatalf("table has %d rows, events %d", n, len(state))
-	}
+	checkItems(t, e, state)
 }
 
 // A task stopped in the middle of an incremental snapshot, restarted from
