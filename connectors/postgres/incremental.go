@@ -84,9 +84,10 @@ func (st *streamer) signal(row *walTuple, lsn pglogrepl.LSN) error {
 		}
 		return nil
 	}
-	if st.tx.skip > 0 {
-		// A transaction emitted before the restart, sent again: the
-		// stored offset carries the progress of the snapshot it asked for.
+	if st.tx.events < st.tx.skip {
+		// Sent again after a restart, with records of its transaction
+		// emitted after it before the restart: the stored offset, one of
+		// those or later, carries the progress of the snapshot it asked for.
 		return nil
 	}
 	tables, err := debezium.ParseExecuteSnapshot(data)

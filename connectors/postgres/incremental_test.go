@@ -264,3 +264,46 @@ func TestIncrementalSnapshotStopsAtMaximumKey(t *testing.T) {
 		t.Fatalf("%d reads, %d of rows inserted after the snapshot began; want the 301 rows it began with (1-300 and the marker 0)", len(reads), beyond)
 	}
 }
+
+// An execute-snapshot signal in the middle of a transaction, restarted from
+// the offset of a record the transaction emitted before it, still starts
+// the snapshot: that offset carries no progress of it.
+func TestIncrementalSignalAfterStoredOffsetInItsTransaction(t *testing.T) {
+	e := startPG(t)
+	e.exec(t, "CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)",
+		"CREATE TABLE dbz_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
+		"INSERT INTO items SELECT g, g FROM generate_series(1, 1000) g")
+	props := incrementalProps(e)
+	w := &fakeWorker{}
+	task := startTask(t, w, props)
+	waitStreaming(t, e, task, w)
+	e.exec(t, "BEGIN", "UPDATE items SET v = -1 WHERE id = 1",
+		`INSERT INTO dbz_signal VALUES ('mid-tx', 'execute-snapshot', '{"data-collections": ["public.items"]}')`,
+		"UPDATE items SET v = -2 WHERE id = 2", "COMMIT")
+	isFirst := func(r *connect.Record) bool { return opOf(r) == "u" && field(r, "after", "v") == int32(-1) }
+	recs := pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
+		for _, rec := range r {
+			if isFirst(rec) {
+				return true
+			}
+		}
+		return false
+	})
+	var first *connect.Record
+	for _, r := range recs {
+		if isFirst(r) {
+			first = r
+		}
+	}
+	if first.SourceOffset[debezium.OffIncCollections] != nil {
+		t.Fatalf("the change before the signal carries the snapshot's progress: %v", first.SourceOffset)
+	}
+	w.commit(t, task, first)
+	if err := task.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	w2 := &fakeWorker{stored: first.SourceOffset}
+	task2 := startTask(t, w2, props)
+	pollUntil(t, task2, w2, 30*time.Second, func(r []*connect.Record) bool { return len(incrementalReads(r)) >= 1000 })
+}
