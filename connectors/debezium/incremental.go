@@ -95,14 +95,20 @@ func (p IncrementalProgress) Fields() map[string]any {
 		return nil
 	}
 	cs, _ := json.Marshal(p.Tables)
-	off := map[string]any{OffIncCollections: string(cs)}
-	for k, key := range map[string][]any{OffIncPrimaryKey: p.Key, OffIncMaximumKey: p.Max} {
-		if key != nil {
-			ks, _ := json.Marshal(key)
-			off[k] = string(ks)
-		}
-	}
+	off := make(map[string]any, 3)
+	off[OffIncCollections] = string(cs)
+	setKey(off, OffIncPrimaryKey, p.Key)
+	setKey(off, OffIncMaximumKey, p.Max)
 	return off
+}
+
+// setKey sets the key offset field name to key as a JSON array; none when
+// key is nil.
+func setKey(off map[string]any, name string, key []any) {
+	if key != nil {
+		ks, _ := json.Marshal(key)
+		off[name] = string(ks)
+	}
 }
 
 // ChunkRow is a row of the chunk being read: its key values (for the
@@ -132,8 +138,8 @@ type ChunkWindow struct {
 // watermark is streamed.
 func (w *ChunkWindow) Begin() (openID, closeID string) {
 	w.seq++
-	w.openID = fmt.Sprintf("penstock-%d-%d-open", time.Now().UnixNano(), w.seq)
-	w.closeID = strings.TrimSuffix(w.openID, "open") + "close"
+	base := fmt.Sprintf("penstock-%d-%d-", time.Now().UnixNano(), w.seq)
+	w.openID, w.closeID = base+"open", base+"close"
 	w.buf, w.order, w.open = map[string]ChunkRow{}, nil, false
 	return w.openID, w.closeID
 }

@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"os"
 	"runtime/pprof"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,4 +176,87 @@ func must[T any](v T, err error) T {
 		panic(fmt.Sprint(err))
 	}
 	return v
+}
+
+// writeItems starts n writers that insert, update or delete random rows of
+// items (id int PRIMARY KEY, v int NOT NULL, note text) with ids in
+// [1, ids] until the returned stop is called; stop waits for them and
+// returns how many writes they made.
+func writeItems(t *testing.T, e *pgEnv, n, ids int) (stop func() int64) {
+	t.Helper()
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	var writes atomic.Int64
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func(seed int64) {
+			defer wg.Done()
+			conn, err := pgx.Connect(context.Background(), e.srv.DSN)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close(context.Background())
+			rnd := rand.New(rand.NewSource(seed))
+			for !done.Load() {
+				id := rnd.Intn(ids) + 1
+				var q string
+				switch rnd.Intn(3) {
+				case 0:
+					q = "INSERT INTO items VALUES ($1, $1, 'ins') ON CONFLICT (id) DO UPDATE SET v = items.v + 1"
+				case 1:
+					q = "UPDATE items SET v = v + 1, note = 'upd' WHERE id = $1"
+				default:
+					q = "DELETE FROM items WHERE id = $1"
+				}
+				if _, err := conn.Exec(context.Background(), q, id); err != nil {
+					t.Error(err)
+					return
+				}
+				writes.Add(1)
+			}
+		}(int64(g))
+	}
+	return func() int64 {
+		done.Store(true)
+		wg.Wait()
+		return writes.Load()
+	}
+}
+
+// checkItems fails unless state, the (v, note) of each id that the events
+// applied in order give, equals the rows of items.
+func checkItems(t *testing.T, e *pgEnv, state map[int32][2]any) {
+	t.Helper()
+	rows, err := e.conn.Query(context.Background(), "SELECT id, v, note FROM items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, v int32
+		var note *string
+		if err := rows.Scan(&id, &v, &note); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		got, ok := state[id]
+		if !ok {
+			t.Fatalf("row %d missing from the events", id)
+		}
+		var wantNote any
+		if note != nil {
+			wantNote = *note
+		}
+		if got[0] != v || got[1] != wantNote {
+			t.Fatalf("row %d: events say %v, table says (%d, %v)", id, got, v, wantNote)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(state) {
+		t.Fatalf("table has %d rows, events %d", n, len(state))
+	}
 }

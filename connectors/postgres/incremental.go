@@ -84,9 +84,10 @@ func (st *streamer) signal(row *walTuple, lsn pglogrepl.LSN) error {
 		}
 		return nil
 	}
-	if st.tx.skip > 0 {
-		// A transaction emitted before the restart, sent again: the
-		// stored offset carries the progress of the snapshot it asked for.
+	if st.tx.events < st.tx.skip {
+		// Sent again after a restart, with records of its transaction
+		// emitted after it before the restart: the stored offset, one of
+		// those or later, carries the progress of the snapshot it asked for.
 		return nil
 	}
 	tables, err := debezium.ParseExecuteSnapshot(data)
@@ -312,10 +313,11 @@ func (st *streamer) closeWindow(lsn pglogrepl.LSN) {
 }
 
 // supersede drops from the open window's buffer the row a streamed change
-// of tbl with key touched.
+// of tbl with key touched (ChunkWindow.Supersede does nothing while the
+// window is shut).
 func (st *streamer) supersede(tbl *table, key *connect.Struct) {
 	inc := &st.inc
-	if !inc.win.Open() || inc.tbl == nil || key == nil || tbl.relID != inc.tbl.relID {
+	if inc.tbl == nil || key == nil || tbl.relID != inc.tbl.relID {
 		return
 	}
 	inc.win.Supersede(debezium.KeyString(key))

@@ -3,13 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"math/rand"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/debezium"
 )
@@ -65,42 +61,10 @@ func TestIncrementalSnapshot(t *testing.T) {
 	task := startTask(t, w, incrementalProps(e))
 	waitStreaming(t, e, task, w)
 
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	var writes atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		conn, err := pgx.Connect(context.Background(), e.srv.DSN)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(context.Background())
-		rnd := rand.New(rand.NewSource(7))
-		for !stop.Load() {
-			id := rnd.Intn(6000) + 1
-			var q string
-			switch rnd.Intn(3) {
-			case 0:
-				q = "INSERT INTO items VALUES ($1, 1, 'ins') ON CONFLICT (id) DO UPDATE SET v = items.v + 1"
-			case 1:
-				q = "UPDATE items SET v = v + 1, note = 'upd' WHERE id = $1"
-			default:
-				q = "DELETE FROM items WHERE id = $1"
-			}
-			if _, err := conn.Exec(context.Background(), q, id); err != nil {
-				t.Error(err)
-				return
-			}
-			writes.Add(1)
-		}
-	}()
+	stopWrites := writeItems(t, e, 1, 6000)
 	e.exec(t, `INSERT INTO dbz_signal VALUES ('ad-hoc-1', 'execute-snapshot', '{"data-collections": ["public.items"], "type": "incremental"}')`)
 	pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool { return len(incrementalReads(r)) > 2500 })
-	stop.Store(true)
-	wg.Wait()
-	t.Logf("%d concurrent writes", writes.Load())
+	t.Logf("%d concurrent writes", stopWrites())
 	e.exec(t, "INSERT INTO items VALUES (-1, -1, 'end')")
 	recs := pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool {
 		if len(incrementalReads(r)) < 3000 {
@@ -155,29 +119,7 @@ func TestIncrementalSnapshot(t *testing.T) {
 		}
 	}
 	t.Logf("%d incremental reads", reads)
-	rows, err := e.conn.Query(context.Background(), "SELECT id, v, note FROM items")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for rows.Next() {
-		var id, v int32
-		var note *string
-		if err := rows.Scan(&id, &v, &note); err != nil {
-			t.Fatal(err)
-		}
-		n++
-		var wantNote any
-		if note != nil {
-			wantNote = *note
-		}
-		if got, ok := state[id]; !ok || got[0] != v || got[1] != wantNote {
-			t.Fatalf("row %d: events say %v (present %v), table says (%d, %v)", id, got, ok, v, wantNote)
-		}
-	}
-	if n != len(state) {
-		t.Fatalf("table has %d rows, events %d", n, len(state))
-	}
+	checkItems(t, e, state)
 }
 
 // A task stopped in the middle of an incremental snapshot, restarted from
@@ -298,7 +240,11 @@ func TestIncrementalSnapshotStopsAtMaximumKey(t *testing.T) {
 	}
 	// The marker's offset carries no progress once the snapshot ended.
 	var recs []*connect.Record
+	deadline := time.Now().Add(60 * time.Second)
 	for n := 0; ; n++ {
+		if time.Now().After(deadline) {
+			t.Fatal("the incremental snapshot did not end: records still carry its progress")
+		}
 		e.exec(t, fmt.Sprintf("INSERT INTO items VALUES (%d, 0)", -1-n))
 		recs = pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool {
 			last := r[len(r)-1]
@@ -317,4 +263,47 @@ func TestIncrementalSnapshotStopsAtMaximumKey(t *testing.T) {
 	if len(reads) != 301 || beyond != 0 {
 		t.Fatalf("%d reads, %d of rows inserted after the snapshot began; want the 301 rows it began with (1-300 and the marker 0)", len(reads), beyond)
 	}
+}
+
+// An execute-snapshot signal in the middle of a transaction, restarted from
+// the offset of a record the transaction emitted before it, still starts
+// the snapshot: that offset carries no progress of it.
+func TestIncrementalSignalAfterStoredOffsetInItsTransaction(t *testing.T) {
+	e := startPG(t)
+	e.exec(t, "CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)",
+		"CREATE TABLE dbz_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
+		"INSERT INTO items SELECT g, g FROM generate_series(1, 1000) g")
+	props := incrementalProps(e)
+	w := &fakeWorker{}
+	task := startTask(t, w, props)
+	waitStreaming(t, e, task, w)
+	e.exec(t, "BEGIN", "UPDATE items SET v = -1 WHERE id = 1",
+		`INSERT INTO dbz_signal VALUES ('mid-tx', 'execute-snapshot', '{"data-collections": ["public.items"]}')`,
+		"UPDATE items SET v = -2 WHERE id = 2", "COMMIT")
+	isFirst := func(r *connect.Record) bool { return opOf(r) == "u" && field(r, "after", "v") == int32(-1) }
+	recs := pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
+		for _, rec := range r {
+			if isFirst(rec) {
+				return true
+			}
+		}
+		return false
+	})
+	var first *connect.Record
+	for _, r := range recs {
+		if isFirst(r) {
+			first = r
+		}
+	}
+	if first.SourceOffset[debezium.OffIncCollections] != nil {
+		t.Fatalf("the change before the signal carries the snapshot's progress: %v", first.SourceOffset)
+	}
+	w.commit(t, task, first)
+	if err := task.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	w2 := &fakeWorker{stored: first.SourceOffset}
+	task2 := startTask(t, w2, props)
+	pollUntil(t, task2, w2, 30*time.Second, func(r []*connect.Record) bool { return len(incrementalReads(r)) >= 1000 })
 }

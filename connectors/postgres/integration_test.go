@@ -2,16 +2,12 @@ package postgres
 
 import (
 	"context"
-	"math/rand"
 	"reflect"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pglogrepl"
-	"github.com/jackc/pgx/v5"
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connectors/debezium"
 	names "github.com/penstockhq/penstock/internal/debeziumnames"
@@ -29,45 +25,12 @@ func TestSnapshotThenStreamUnderWrites(t *testing.T) {
 	task := startTask(t, w, e.props(map[string]string{KeySnapshotThreads: "3", KeySnapshotChunk: "4000", KeyMaxBatch: "500"}))
 
 	// Writers change rows while the snapshot runs.
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	var writes atomic.Int64
-	for g := 0; g < 2; g++ {
-		wg.Add(1)
-		go func(seed int64) {
-			defer wg.Done()
-			conn, err := pgx.Connect(context.Background(), e.srv.DSN)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer conn.Close(context.Background())
-			rnd := rand.New(rand.NewSource(seed))
-			for !stop.Load() {
-				id := rnd.Intn(40000) + 1
-				var q string
-				switch rnd.Intn(3) {
-				case 0:
-					q = "INSERT INTO items VALUES ($1, $1, 'ins') ON CONFLICT (id) DO UPDATE SET v = items.v + 1"
-				case 1:
-					q = "UPDATE items SET v = v + 1, note = 'upd' WHERE id = $1"
-				default:
-					q = "DELETE FROM items WHERE id = $1"
-				}
-				if _, err := conn.Exec(context.Background(), q, id); err != nil {
-					t.Error(err)
-					return
-				}
-				writes.Add(1)
-			}
-		}(int64(g))
-	}
+	stopWrites := writeItems(t, e, 2, 40000)
 	// Let writes overlap the snapshot, then stop them.
 	pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool { return len(r) > 5000 })
 	time.Sleep(300 * time.Millisecond)
-	stop.Store(true)
-	wg.Wait()
-	t.Logf("%d concurrent writes", writes.Load())
+	writes := stopWrites()
+	t.Logf("%d concurrent writes", writes)
 
 	// Wait for the stream to catch up: a marker row written last.
 	e.exec(t, "INSERT INTO items VALUES (-1, -1, 'end')")
@@ -128,35 +91,9 @@ func TestSnapshotThenStreamUnderWrites(t *testing.T) {
 	if !reflect.DeepEqual(snapMarkers, []string{"first", "last"}) {
 		t.Errorf("snapshot markers = %v, want [first last]", snapMarkers)
 	}
-	rows, err := e.conn.Query(context.Background(), "SELECT id, v, note FROM items")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for rows.Next() {
-		var id, v int32
-		var note *string
-		if err := rows.Scan(&id, &v, &note); err != nil {
-			t.Fatal(err)
-		}
-		n++
-		got, ok := state[id]
-		if !ok {
-			t.Fatalf("row %d missing from the events", id)
-		}
-		var wantNote any
-		if note != nil {
-			wantNote = *note
-		}
-		if got[0] != v || got[1] != wantNote {
-			t.Fatalf("row %d: events say %v, table says (%d, %v)", id, got, v, wantNote)
-		}
-	}
-	if n != len(state) {
-		t.Fatalf("table has %d rows, events %d", n, len(state))
-	}
+	checkItems(t, e, state)
 	prog := task.Progress()
-	if len(prog) != 1 || !prog[0].Done || prog[0].RowsRead < 30000-int64(writes.Load()) {
+	if len(prog) != 1 || !prog[0].Done || prog[0].RowsRead < 30000-writes {
 		t.Errorf("progress = %+v", prog)
 	}
 }

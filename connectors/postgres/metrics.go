@@ -8,14 +8,10 @@ import (
 // slotLagBytes is PostgreSQL's own; snapshot progress and the time behind
 // the source (from commit timestamps) are the shared CDC metrics of
 // connectors/debezium.
-var (
-	slotLagBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "penstock_postgres_slot_lag_bytes",
-		Help: "WAL bytes between the server's current position and the slot's confirmed flush LSN: what the server keeps for the connector.",
-	}, []string{"server", "slot"})
-	snapshotRowsRead      = debezium.SnapshotRowsRead
-	snapshotRowsEstimated = debezium.SnapshotRowsEstimated
-)
+var slotLagBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "penstock_postgres_slot_lag_bytes",
+	Help: "WAL bytes between the server's current position and the slot's confirmed flush LSN: what the server keeps for the connector.",
+}, []string{"server", "slot"})
 
 // Collectors returns the connector's own Prometheus metrics (the shared
 // ones are debezium.Collectors). They are registered with

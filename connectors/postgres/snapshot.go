@@ -181,8 +181,8 @@ func (t *Task) planChunks(ctx context.Context, meta *pgx.Conn, tbl *table, cat *
 	name := cat.schema + "." + cat.name
 	prog := &debezium.TableCounter{Name: name, Estimated: int64(cat.estRows)}
 	t.progress.Add(prog)
-	snapshotRowsEstimated.WithLabelValues(s.prefix, name).Set(cat.estRows)
-	snapshotRowsRead.WithLabelValues(s.prefix, name).Set(0)
+	debezium.SnapshotRowsEstimated.WithLabelValues(s.prefix, name).Set(cat.estRows)
+	debezium.SnapshotRowsRead.WithLabelValues(s.prefix, name).Set(0)
 	cols := make([]string, len(tbl.cols))
 	for i, c := range tbl.cols {
 		cols[i] = pgx.Identifier{c.name}.Sanitize()
@@ -266,7 +266,7 @@ func (t *Task) copyChunk(ctx context.Context, conn *pgx.Conn, ch *snapChunk, lsn
 			return nil
 		}
 		ch.prog.Read.Add(int64(len(batch)))
-		snapshotRowsRead.WithLabelValues(s.prefix, ch.prog.Name).Set(float64(ch.prog.Read.Load()))
+		debezium.SnapshotRowsRead.WithLabelValues(s.prefix, ch.prog.Name).Set(float64(ch.prog.Read.Load()))
 		select {
 		case out <- batch:
 		case <-ctx.Done():
