@@ -51,17 +51,10 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	if s == nil {
 		return nil, recordErr("ParquetFormat needs values with a schema (a schemaless value has none to give the file its columns): use JsonFormat, or a converter with schemas")
 	}
-	root := s
-	wrapped := s.Type != connect.TypeStruct
-	if wrapped {
-		root = connect.NewStructSchema("", connect.F("value", s))
-	}
-	plan, node, err := planOf(root)
+	plan, schema, wrapped, err := fileSchema(s)
 	if err != nil {
 		return nil, recordErr("value schema %s: %v", s.String(), err)
 	}
-	schema := parquet.NewSchema(nameOr(s.Name, "record"), node)
-	plan.assign(schema, 0, 0, new(int))
 	sj, err := schemaJSON(s)
 	if err != nil {
 		return nil, recordErr("value schema %s: %v", s.String(), err)
@@ -71,6 +64,24 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	n := len(schema.Columns())
 	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes,
 		rows: rows{cols: make([][]parquet.Value, n)}, marks: make([]int, n), flat: flatLeaves(plan)}, nil
+}
+
+// fileSchema returns the plan and the Parquet schema of a file of values
+// of schema s. A value that is not a struct is wrapped (wrapped is true):
+// its row is a struct of one field, "value".
+func fileSchema(s *connect.Schema) (plan *pnode, schema *parquet.Schema, wrapped bool, err error) {
+	root := s
+	wrapped = s.Type != connect.TypeStruct
+	if wrapped {
+		root = connect.NewStructSchema("", connect.F("value", s))
+	}
+	plan, node, err := planOf(root)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	schema = parquet.NewSchema(nameOr(s.Name, "record"), node)
+	plan.assign(schema, 0, 0, new(int))
+	return plan, schema, wrapped, nil
 }
 
 func nameOr(name, def string) string {
