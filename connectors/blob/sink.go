@@ -117,7 +117,9 @@ func (t *Task) part(tp connect.TopicPartition) *partWriter {
 // hold is reported (dead letter queue, log, or a task failure per
 // errors.tolerance). A failed upload discards the partition's open set,
 // rewinds the partition to the set's first record and backs off: the objects
-// are written again from Kafka, whole.
+// are written again from Kafka, whole. Once s3.part.retries retries in a row
+// have failed, Put returns the store's error, now and on every later call,
+// which fails the task.
 func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
