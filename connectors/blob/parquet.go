@@ -26,19 +26,30 @@ type parquetFormat struct {
 	rowGroupBytes int64
 }
 
+// parquetCodecs are parquet.codec's compressions and their objects'
+// extensions, uncompressed last: any other name means it, and the source,
+// which matches the extensions in this order, must try its ".parquet" (the
+// end of every other) last.
+var parquetCodecs = []struct {
+	name  string
+	codec compress.Codec
+	ext   string
+}{
+	{"snappy", &parquet.Snappy, ".snappy.parquet"},
+	{"gzip", &parquet.Gzip, ".gz.parquet"},
+	{"zstd", &parquet.Zstd, ".zstd.parquet"},
+	{"none", &parquet.Uncompressed, ".parquet"},
+}
+
 func newParquetFormat(codec string, rowGroupBytes int) (format, error) {
-	f := &parquetFormat{rowGroupBytes: int64(rowGroupBytes)}
-	switch codec {
-	case "snappy":
-		f.codec, f.ext = &parquet.Snappy, ".snappy.parquet"
-	case "gzip":
-		f.codec, f.ext = &parquet.Gzip, ".gz.parquet"
-	case "zstd":
-		f.codec, f.ext = &parquet.Zstd, ".zstd.parquet"
-	default:
-		f.codec, f.ext = &parquet.Uncompressed, ".parquet"
+	c := parquetCodecs[len(parquetCodecs)-1]
+	for _, pc := range parquetCodecs {
+		if pc.name == codec {
+			c = pc
+			break
+		}
 	}
-	return f, nil
+	return &parquetFormat{codec: c.codec, ext: c.ext, rowGroupBytes: int64(rowGroupBytes)}, nil
 }
 
 func (f *parquetFormat) extension() string { return f.ext }

@@ -126,9 +126,8 @@ func (t *SourceTask) Start(ctx context.Context, tctx connect.SourceTaskContext, 
 	t.s, t.tctx, t.exts = s, tctx, []string{f.extension()}
 	if s.format == "parquet" {
 		t.exts = nil
-		for _, codec := range []string{"snappy", "gzip", "zstd", "none"} {
-			pf, _ := newParquetFormat(codec, 0)
-			t.exts = append(t.exts, pf.extension())
+		for _, c := range parquetCodecs {
+			t.exts = append(t.exts, c.ext)
 		}
 	}
 	t.every, t.batch = s.every, s.batch
