@@ -16,7 +16,8 @@
 // is the writer's. The target is 70% of bare or more, and a peak RSS within
 // a 64 MiB budget per task: each child runs with Penstock's GOGC (400, see
 // internal/gctune) and a Go memory limit of -budget bytes (64 MiB), as a
-// worker running one task under its limit would.
+// worker running one task under its limit would; GOGC and GOMEMLIMIT, when
+// set, override them (GOGC=100 shows the live memory more closely).
 //
 // The sink's input is Connect records, which the runtime's converter makes,
 // and the bare program's is rows: the CPU making them is measured apart

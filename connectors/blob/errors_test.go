@@ -3,6 +3,7 @@ package blob
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -131,6 +132,43 @@ func TestStoreFailureFailsTaskAfterRetries(t *testing.T) {
 	out, err := task.PreCommit(ctx, map[connect.TopicPartition]int64{tp: 20})
 	if err != nil || out[tp] != 10 {
 		t.Fatalf("PreCommit = %v, %v, want 10", out, err)
+	}
+}
+
+// TestNoRetryOnceTaskFailed: with s3.part.retries=0, the first failed
+// upload fails the task; a second partition's failed upload in the same Put
+// is not announced as retried nor backed off for (the task is failing
+// anyway), and both partitions are rewound to their sets' first records.
+func TestNoRetryOnceTaskFailed(t *testing.T) {
+	s3 := testservice.S3(t)
+	bucket := s3.CreateBucket(t, "exports")
+	ctx := context.Background()
+	tctx := &fakeTaskContext{}
+	task := &Task{}
+	if err := task.Start(ctx, tctx, map[string]string{
+		BlobURLConfig: s3.BucketURL(bucket), AWSAccessKeyConfig: s3.AccessKey, AWSSecretKeyConfig: s3.SecretKey,
+		FormatConfig: "JsonFormat", FlushSizeConfig: "10", RetryBackoffConfig: "1", PartRetriesConfig: "0",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer task.Stop()
+	dir := filepath.Join(s3.Root, bucket)
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Rename(dir+".away", dir)
+	var logs strings.Builder
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	recs := append(richRecords("t", 0, 0, 10), richRecords("t", 1, 0, 10)...)
+	if err := task.Put(ctx, recs); err == nil || !strings.Contains(err.Error(), "partition 0 from offset 0") {
+		t.Fatalf("Put = %v, want the first partition's failure", err)
+	}
+	if rw := tctx.takeRewinds(); len(rw) != 2 || rw[connect.TopicPartition{Topic: "t", Partition: 1}] != 0 {
+		t.Fatalf("rewinds %v, want both partitions at 0", rw)
+	}
+	if strings.Contains(logs.String(), "written again") {
+		t.Fatalf("a failed task announced a retry:\n%s", logs.String())
 	}
 }
 

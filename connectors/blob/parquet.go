@@ -26,19 +26,30 @@ type parquetFormat struct {
 	rowGroupBytes int64
 }
 
+// parquetCodecs are parquet.codec's compressions and their objects'
+// extensions, uncompressed last: any other name means it, and the source,
+// which matches the extensions in this order, must try its ".parquet" (the
+// end of every other) last.
+var parquetCodecs = []struct {
+	name  string
+	codec compress.Codec
+	ext   string
+}{
+	{"snappy", &parquet.Snappy, ".snappy.parquet"},
+	{"gzip", &parquet.Gzip, ".gz.parquet"},
+	{"zstd", &parquet.Zstd, ".zstd.parquet"},
+	{"none", &parquet.Uncompressed, ".parquet"},
+}
+
 func newParquetFormat(codec string, rowGroupBytes int) (format, error) {
-	f := &parquetFormat{rowGroupBytes: int64(rowGroupBytes)}
-	switch codec {
-	case "snappy":
-		f.codec, f.ext = &parquet.Snappy, ".snappy.parquet"
-	case "gzip":
-		f.codec, f.ext = &parquet.Gzip, ".gz.parquet"
-	case "zstd":
-		f.codec, f.ext = &parquet.Zstd, ".zstd.parquet"
-	default:
-		f.codec, f.ext = &parquet.Uncompressed, ".parquet"
+	c := parquetCodecs[len(parquetCodecs)-1]
+	for _, pc := range parquetCodecs {
+		if pc.name == codec {
+			c = pc
+			break
+		}
 	}
-	return f, nil
+	return &parquetFormat{codec: c.codec, ext: c.ext, rowGroupBytes: int64(rowGroupBytes)}, nil
 }
 
 func (f *parquetFormat) extension() string { return f.ext }
@@ -51,17 +62,10 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	if s == nil {
 		return nil, recordErr("ParquetFormat needs values with a schema (a schemaless value has none to give the file its columns): use JsonFormat, or a converter with schemas")
 	}
-	root := s
-	wrapped := s.Type != connect.TypeStruct
-	if wrapped {
-		root = connect.NewStructSchema("", connect.F("value", s))
-	}
-	plan, node, err := planOf(root)
+	plan, schema, wrapped, err := fileSchema(s)
 	if err != nil {
 		return nil, recordErr("value schema %s: %v", s.String(), err)
 	}
-	schema := parquet.NewSchema(nameOr(s.Name, "record"), node)
-	plan.assign(schema, 0, 0, new(int))
 	sj, err := schemaJSON(s)
 	if err != nil {
 		return nil, recordErr("value schema %s: %v", s.String(), err)
@@ -71,6 +75,24 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	n := len(schema.Columns())
 	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes,
 		rows: rows{cols: make([][]parquet.Value, n)}, marks: make([]int, n), flat: flatLeaves(plan)}, nil
+}
+
+// fileSchema returns the plan and the Parquet schema of a file of values
+// of schema s. A value that is not a struct is wrapped (wrapped is true):
+// its row is a struct of one field, "value".
+func fileSchema(s *connect.Schema) (plan *pnode, schema *parquet.Schema, wrapped bool, err error) {
+	root := s
+	wrapped = s.Type != connect.TypeStruct
+	if wrapped {
+		root = connect.NewStructSchema("", connect.F("value", s))
+	}
+	plan, node, err := planOf(root)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	schema = parquet.NewSchema(nameOr(s.Name, "record"), node)
+	plan.assign(schema, 0, 0, new(int))
+	return plan, schema, wrapped, nil
 }
 
 func nameOr(name, def string) string {

@@ -67,17 +67,10 @@ func newParquetValues(data io.ReaderAt, size int64) (*parquetValues, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the schema in its metadata: %w", err)
 	}
-	root := s
-	wrapped := s.Type != connect.TypeStruct
-	if wrapped {
-		root = connect.NewStructSchema("", connect.F("value", s))
-	}
-	plan, node, err := planOf(root)
+	plan, schema, wrapped, err := fileSchema(s)
 	if err != nil {
 		return nil, err
 	}
-	schema := parquet.NewSchema(nameOr(s.Name, "record"), node)
-	plan.assign(schema, 0, 0, new(int))
 	n := len(schema.Columns())
 	if len(f.Schema().Columns()) != n {
 		return nil, fmt.Errorf("%d columns, its schema has %d", len(f.Schema().Columns()), n)

@@ -117,7 +117,9 @@ func (t *Task) part(tp connect.TopicPartition) *partWriter {
 // hold is reported (dead letter queue, log, or a task failure per
 // errors.tolerance). A failed upload discards the partition's open set,
 // rewinds the partition to the set's first record and backs off: the objects
-// are written again from Kafka, whole.
+// are written again from Kafka, whole. Once s3.part.retries retries in a row
+// have failed, Put returns the store's error, now and on every later call,
+// which fails the task.
 func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -413,8 +415,11 @@ func (t *Task) failed(ctx context.Context, pw *partWriter, start int64, err erro
 	pw.abort()
 	pw.next, pw.hold, pw.skip = start, start, true
 	t.tctx.Rewind(map[connect.TopicPartition]int64{pw.tp: start})
+	if t.fatal != nil {
+		return // the task is failing: no retry to announce or wait for
+	}
 	t.failures++
-	if r := t.s.partRetries; r >= 0 && t.failures > r && t.fatal == nil {
+	if r := t.s.partRetries; r >= 0 && t.failures > r {
 		t.fatal = fmt.Errorf("blob sink: writing %s partition %d from offset %d to the store failed %d times in a row (%s=%d): %w",
 			pw.tp.Topic, pw.tp.Partition, start, t.failures, PartRetriesConfig, r, err)
 		return

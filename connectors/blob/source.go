@@ -126,9 +126,8 @@ func (t *SourceTask) Start(ctx context.Context, tctx connect.SourceTaskContext, 
 	t.s, t.tctx, t.exts = s, tctx, []string{f.extension()}
 	if s.format == "parquet" {
 		t.exts = nil
-		for _, codec := range []string{"snappy", "gzip", "zstd", "none"} {
-			pf, _ := newParquetFormat(codec, 0)
-			t.exts = append(t.exts, pf.extension())
+		for _, c := range parquetCodecs {
+			t.exts = append(t.exts, c.ext)
 		}
 	}
 	t.every, t.batch = s.every, s.batch
@@ -345,23 +344,17 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		return nil, fmt.Errorf("reading %s: %w", ref.key, err)
 	}
 	r.closers = append(r.closers, br)
-	if t.s.format == "parquet" || t.s.format == "avro" {
-		var err error
-		if t.s.format == "avro" {
-			r.values, err = newAvroValues(br)
-		} else {
-			r.values, err = r.openParquet(br)
-		}
-		if err != nil {
-			r.close()
-			return nil, fmt.Errorf("reading %s: %w", ref.key, err)
-		}
+	switch t.s.format {
+	case "avro":
+		r.values, err = newAvroValues(br)
+	case "parquet":
+		r.values, err = r.openParquet(br)
+	default:
+		err = r.openLines(br)
 	}
-	if r.values == nil {
-		if err := r.openLines(br); err != nil {
-			r.close()
-			return nil, fmt.Errorf("reading %s: %w", ref.key, err)
-		}
+	if err != nil {
+		r.close()
+		return nil, fmt.Errorf("reading %s: %w", ref.key, err)
 	}
 	mkey := strings.TrimSuffix(ref.key, ref.ext) + metaExtension
 	if ok, _ := t.bucket.Exists(ctx, mkey); ok {
@@ -472,6 +465,12 @@ type metaLine struct {
 	H [][]json.RawMessage `json:"h"`
 }
 
+// where names the record next reads, for its errors (formatted only when
+// one is returned: next runs once per record).
+func (r *objectReader) where() string {
+	return fmt.Sprintf("object %s record %d", r.ref.key, r.n)
+}
+
 // next returns the object's next record, or io.EOF.
 func (r *objectReader) next() (*connect.Record, error) {
 	var line []byte
@@ -485,7 +484,7 @@ func (r *objectReader) next() (*connect.Record, error) {
 	}
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
-			err = fmt.Errorf("object %s record %d: %w", r.ref.key, r.n, err)
+			err = fmt.Errorf("%s: %w", r.where(), err)
 		}
 		return nil, err
 	}
@@ -493,13 +492,12 @@ func (r *objectReader) next() (*connect.Record, error) {
 	rec := &connect.Record{Topic: r.ref.topic, Partition: r.ref.partition,
 		SourcePartition: sourcePartition(connect.TopicPartition{Topic: r.ref.topic, Partition: r.ref.partition}),
 		SourceOffset:    map[string]any{"object": r.ref.key, "records": r.n + 1}}
-	where := fmt.Sprintf("object %s record %d", r.ref.key, r.n)
 	switch {
 	case r.values != nil:
 		rec.ValueSchema, rec.Value = vs, v
 	case t.values != nil:
 		if rec.ValueSchema, rec.Value, err = t.values.ToConnect(r.ref.topic, line); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
+			return nil, fmt.Errorf("%s: %w", r.where(), err)
 		}
 	default:
 		rec.ValueSchema, rec.Value = connect.OptionalBytesSchema, append([]byte(nil), line...)
@@ -507,28 +505,28 @@ func (r *objectReader) next() (*connect.Record, error) {
 	if r.meta != nil {
 		raw, err := readLine(r.meta)
 		if err != nil {
-			return nil, fmt.Errorf("%s: its side object ends early: %w", where, err)
+			return nil, fmt.Errorf("%s: its side object ends early: %w", r.where(), err)
 		}
 		var m metaLine
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("%s: side object: %w", where, err)
+			return nil, fmt.Errorf("%s: side object: %w", r.where(), err)
 		}
 		if m.T != nil {
 			rec.Timestamp = time.UnixMilli(*m.T)
 		}
 		if len(m.K) > 0 {
 			if rec.KeySchema, rec.Key, err = t.keys.ToConnect(r.ref.topic, m.K); err != nil {
-				return nil, fmt.Errorf("%s: key: %w", where, err)
+				return nil, fmt.Errorf("%s: key: %w", r.where(), err)
 			}
 		}
 		for _, h := range m.H {
 			var name string
 			if len(h) != 2 || json.Unmarshal(h[0], &name) != nil {
-				return nil, fmt.Errorf("%s: a header is not [name, value]", where)
+				return nil, fmt.Errorf("%s: a header is not [name, value]", r.where())
 			}
 			hs, hv, err := t.keys.ToConnect(r.ref.topic, h[1])
 			if err != nil {
-				return nil, fmt.Errorf("%s: header %q: %w", where, name, err)
+				return nil, fmt.Errorf("%s: header %q: %w", r.where(), name, err)
 			}
 			rec.Headers.Add(name, hs, hv)
 		}

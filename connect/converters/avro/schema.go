@@ -183,15 +183,10 @@ func (g *schemaJSON) schema(s *connect.Schema, inUnion bool) (any, error) {
 // record renders a record named fullName, or a reference to it when it was
 // defined before.
 func (g *schemaJSON) record(fullName, doc string, fields []connect.Field) (any, error) {
-	ns, name := splitName(fullName)
-	full := name
-	if ns != "" {
-		full = ns + "." + name
+	m, ref := g.named("record", fullName, doc)
+	if m == nil {
+		return ref, nil
 	}
-	if g.defined[full] {
-		return full, nil
-	}
-	g.defined[full] = true
 	fs := make([]any, 0, len(fields))
 	for _, f := range fields {
 		t, err := g.schema(f.Schema, false)
@@ -212,14 +207,32 @@ func (g *schemaJSON) record(fullName, doc string, fields []connect.Field) (any, 
 		}
 		fs = append(fs, fm)
 	}
-	m := map[string]any{"type": "record", "name": name, "fields": fs}
+	m["fields"] = fs
+	return m, nil
+}
+
+// named starts the definition of the named type fullName (a record or an
+// enum) with its type, name, namespace and doc; when fullName was defined
+// before, m is nil and ref is the full name to refer to it by. The name is
+// defined from this call on, so a record's fields may refer to it.
+func (g *schemaJSON) named(typ, fullName, doc string) (m map[string]any, ref string) {
+	ns, name := splitName(fullName)
+	full := name
+	if ns != "" {
+		full = ns + "." + name
+	}
+	if g.defined[full] {
+		return nil, full
+	}
+	g.defined[full] = true
+	m = map[string]any{"type": typ, "name": name}
 	if ns != "" {
 		m["namespace"] = ns
 	}
 	if doc != "" {
 		m["doc"] = doc
 	}
-	return m, nil
+	return m, ""
 }
 
 // enum renders the Avro enum fullName with the symbols params list, or a
@@ -228,15 +241,10 @@ func (g *schemaJSON) record(fullName, doc string, fields []connect.Field) (any, 
 // symbols are sorted: Avro resolves enum values by symbol, not position,
 // so readers with the source's order read the same values.
 func (g *schemaJSON) enum(fullName string, params map[string]string) (any, error) {
-	ns, name := splitName(fullName)
-	full := name
-	if ns != "" {
-		full = ns + "." + name
+	m, ref := g.named("enum", fullName, params[enumDocParam])
+	if m == nil {
+		return ref, nil
 	}
-	if g.defined[full] {
-		return full, nil
-	}
-	g.defined[full] = true
 	var symbols []string
 	for k, v := range params {
 		if strings.HasPrefix(k, enumParam+".") {
@@ -247,13 +255,7 @@ func (g *schemaJSON) enum(fullName string, params map[string]string) (any, error
 		return nil, fmt.Errorf("enum %s: no %s.<symbol> parameters", fullName, enumParam)
 	}
 	slices.Sort(symbols)
-	m := map[string]any{"type": "enum", "name": name, "symbols": symbols}
-	if ns != "" {
-		m["namespace"] = ns
-	}
-	if doc := params[enumDocParam]; doc != "" {
-		m["doc"] = doc
-	}
+	m["symbols"] = symbols
 	return m, nil
 }
 
