@@ -69,6 +69,27 @@ func MaxQueueKey(group string) config.Key {
 		Doc: "Most records buffered between the database and the worker; reading pauses when it is full."}
 }
 
+// SignalCollectionKey is signal.data.collection in group, declared once for
+// every CDC connector with incremental snapshots: container names what holds
+// the table in the connector's names ("database", "schema"), and needs is
+// what the connector requires of the table beyond the common, or "".
+func SignalCollectionKey(group, container, needs string) config.Key {
+	form := "<" + container + ">.<table>"
+	return config.Key{Name: KeySignalCollection, Importance: config.Medium, Group: group,
+		Validator: config.ValidatorFunc{Description: form, Check: func(v any) error {
+			if s := v.(string); s != "" && strings.Count(s, ".") != 1 {
+				return fmt.Errorf("must be %s", form)
+			}
+			return nil
+		}},
+		Doc: form + " of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048))" + needs +
+			". Inserting a row of type execute-snapshot with data {\"data-collections\": [\"" + container + ".table\"], \"type\": \"incremental\"} " +
+			"starts an incremental snapshot of those tables while streaming goes on: they are read in primary-key chunks between watermark " +
+			"rows the connector inserts into the signal table (it needs INSERT on it). Each table is read up to its greatest key when its " +
+			"reading began (rows inserted since come by streaming). Progress is kept in the offsets (incremental_snapshot_collections, " +
+			"incremental_snapshot_primary_key, incremental_snapshot_maximum_key): a restarted task resumes at the chunk after the last row emitted."}
+}
+
 // IncrementalChunkKey is incremental.snapshot.chunk.size in group, declared
 // once for every CDC connector with incremental snapshots.
 func IncrementalChunkKey(group string) config.Key {

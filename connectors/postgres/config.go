@@ -156,14 +156,7 @@ var binding = func() *config.Binding[settings] {
 		config.LongField(config.Key{Name: KeySnapshotChunk, Default: int64(200000), Importance: config.Low, Group: gSnap, Validator: config.AtLeast(1000),
 			Doc: "Penstock: approximate rows per key-range chunk of a snapshotted table (tables with a single-column integer primary key are chunked)."},
 			func(s *settings) *int64 { return &s.chunkRows }),
-		config.StringField(config.Key{Name: KeySignalTable, Importance: config.Medium, Group: gSnap,
-			Validator: config.ValidatorFunc{Description: "<schema>.<table>", Check: func(v any) error {
-				if s := v.(string); s != "" && strings.Count(s, ".") != 1 {
-					return fmt.Errorf("must be <schema>.<table>")
-				}
-				return nil
-			}},
-			Doc: "<schema>.<table> of the signal table (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)); it must be in the publication. Inserting a row of type execute-snapshot with data {\"data-collections\": [\"schema.table\"], \"type\": \"incremental\"} starts an incremental snapshot of those tables while streaming goes on: they are read in primary-key chunks between watermark rows the connector inserts into the signal table (it needs INSERT on it). Each table is read up to its greatest key when its reading began (rows inserted since come by streaming). Progress is kept in the offsets (incremental_snapshot_collections, incremental_snapshot_primary_key, incremental_snapshot_maximum_key): a restarted task resumes at the chunk after the last row emitted."},
+		config.StringField(debezium.SignalCollectionKey(gSnap, "schema", "; it must be in the publication"),
 			func(s *settings) *string { return &s.signalTable }),
 		config.IntField(debezium.IncrementalChunkKey(gSnap), func(s *settings) *int { return &s.incrementalChunk }),
 		config.BoolField(debezium.TombstonesKey(gEvents), func(s *settings) *bool { return &s.tombstones }),
