@@ -68,14 +68,14 @@ func (t *Topics) List(ctx context.Context) ([]TopicInfo, error) {
 		if sizes != nil {
 			ti.SizeBytes = sizes[d.Topic]
 		}
-		ends.Each(func(o kadm.ListedOffset) {
-			if o.Topic != d.Topic || o.Err != nil {
-				return
+		for _, o := range ends[d.Topic] {
+			if o.Err != nil {
+				continue
 			}
 			if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {
 				ti.Records += o.Offset - s.Offset
 			}
-		})
+		}
 		out = append(out, ti)
 	}
 	return out, nil
