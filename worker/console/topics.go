@@ -125,7 +125,7 @@ const tailWait = 3 * time.Second
 
 // Tail returns up to limit of the topic's latest records, newest first
 // (the console polls it for a live tail). It reads each partition's last
-// limit records, so it costs at most limit records per partition.
+// limit records and keeps the newest limit of them as it goes.
 func (t *Topics) Tail(ctx context.Context, topic string, limit int) ([]Record, error) {
 	ends, err := t.adm.ListEndOffsets(ctx, topic)
 	if err != nil {
@@ -163,7 +163,22 @@ func (t *Topics) Tail(ctx context.Context, topic string, limit int) ([]Record, e
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, tailWait)
 	defer cancel()
+	// recs holds the newest limit records read so far (at most twice that
+	// between trims), not limit per partition: a topic of many partitions
+	// costs no more memory than one.
 	var recs []*kgo.Record
+	newest := func() {
+		sort.Slice(recs, func(i, j int) bool {
+			if !recs[i].Timestamp.Equal(recs[j].Timestamp) {
+				return recs[i].Timestamp.After(recs[j].Timestamp)
+			}
+			return recs[i].Offset > recs[j].Offset
+		})
+		if len(recs) > limit {
+			clear(recs[limit:])
+			recs = recs[:limit]
+		}
+	}
 	for len(want) > 0 && ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
 		fs.EachRecord(func(r *kgo.Record) {
@@ -171,20 +186,15 @@ func (t *Topics) Tail(ctx context.Context, topic string, limit int) ([]Record, e
 			if r.Offset >= want[r.Partition] {
 				delete(want, r.Partition)
 			}
+			if len(recs) >= 2*limit {
+				newest()
+			}
 		})
 		if err := fs.Err0(); err != nil && ctx.Err() == nil {
 			return nil, fmt.Errorf("reading %s: %w", topic, err)
 		}
 	}
-	sort.Slice(recs, func(i, j int) bool {
-		if !recs[i].Timestamp.Equal(recs[j].Timestamp) {
-			return recs[i].Timestamp.After(recs[j].Timestamp)
-		}
-		return recs[i].Offset > recs[j].Offset
-	})
-	if len(recs) > limit {
-		recs = recs[:limit]
-	}
+	newest()
 	for _, r := range recs {
 		rec := Record{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli()}
 		var kerr, verr error
