@@ -257,8 +257,8 @@ func (t *taskMetrics) put(n int, d time.Duration) {
 	t.batchSize.Observe(float64(n))
 }
 
-// committed records an offset flush or commit that started at start; err
-// nil is a success. skipped is a sink commit with nothing new to commit.
+// committed records an offset flush (a source's) or commit (a sink's, which
+// also counts a completion) that started at start; err nil is a success.
 func (t *taskMetrics) committed(start time.Time, err error, sink bool) {
 	if t == nil {
 		return

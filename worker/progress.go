@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/worker/console"
 	"github.com/penstockhq/penstock/worker/rest"
 )
@@ -142,23 +143,11 @@ func workerURL(id string) string {
 // key.converter's).
 func (h *Herder) Topics() *console.Topics {
 	h.topicsOnce.Do(func() {
-		reg := h.converterProps(KeyValueConverter)
+		reg := config.WithPrefix(h.cfg.Props, KeyValueConverter+".")
 		if reg["schema.registry.url"] == "" {
-			reg = h.converterProps(KeyKeyConverter)
+			reg = config.WithPrefix(h.cfg.Props, KeyKeyConverter+".")
 		}
 		h.topicsView = console.NewTopics(h.adm, h.storeOpts("console"), reg)
 	})
 	return h.topicsView
-}
-
-// converterProps returns the worker's keys for converter key (value.converter
-// or key.converter) with that prefix removed, as the converter receives them.
-func (h *Herder) converterProps(key string) map[string]string {
-	out := map[string]string{}
-	for k, v := range h.cfg.Props {
-		if rest, ok := strings.CutPrefix(k, key+"."); ok {
-			out[rest] = v
-		}
-	}
-	return out
 }
