@@ -35,12 +35,6 @@ func (t *taskRunner) setPlugin(p any) {
 	t.mu.Unlock()
 }
 
-func (t *taskRunner) pluginTask() any {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.plugin
-}
-
 // LocalProgress implements rest.Progresser.
 func (h *Herder) LocalProgress(name string) []rest.TaskProgress {
 	h.mu.Lock()
@@ -53,11 +47,10 @@ func (h *Herder) LocalProgress(name string) []rest.TaskProgress {
 	h.mu.Unlock()
 	out := []rest.TaskProgress{}
 	for _, t := range runners {
-		tp := rest.TaskProgress{ID: t.id.Task, WorkerID: h.workerID}
 		t.mu.Lock()
-		tp.State = t.state
+		tp := rest.TaskProgress{ID: t.id.Task, WorkerID: h.workerID, State: t.state}
+		p := t.plugin
 		t.mu.Unlock()
-		p := t.pluginTask()
 		if sp, ok := p.(connect.SnapshotProgresser); ok {
 			for _, tb := range sp.Progress() {
 				tp.Snapshot = append(tp.Snapshot, rest.TableProgress{Table: tb.Table, RowsRead: tb.RowsRead, Estimated: tb.Estimated, Done: tb.Done})
