@@ -181,13 +181,15 @@ func (t *taskMetrics) forget() {
 	if t == nil {
 		return
 	}
-	for _, v := range []interface{ DeleteLabelValues(...string) bool }{t.c.pollTotal, t.c.writeTotal, t.c.readTotal,
-		t.c.sendTotal, t.c.active, t.c.pollTime, t.c.putTime, t.c.commitTime, t.c.batchSize, t.c.recordErrors,
-		t.c.recordFailures, t.c.recordsSkipped, t.c.retries, t.c.errorsLogged, t.c.dlqRequests, t.c.dlqFailures,
-		t.c.commitCompletion, t.c.commitSkip, t.c.commitSuccess, t.c.commitFailure, t.c.writeBytes, t.c.readBytes} {
-		v.DeleteLabelValues(t.labels...)
+	// Every vector labelled by task, from the one list of them: a metric
+	// added there is forgotten too. A vector without a task label (the
+	// per-connector task count) matches nothing.
+	task := prometheus.Labels{"connector": t.labels[0], "task": t.labels[1]}
+	for _, c := range t.c.collectors() {
+		if v, ok := c.(interface{ DeletePartialMatch(prometheus.Labels) int }); ok {
+			v.DeletePartialMatch(task)
+		}
 	}
-	t.c.stageErrors.DeletePartialMatch(prometheus.Labels{"connector": t.labels[0], "task": t.labels[1]})
 }
 
 // polled records a source Poll of n records that took d.
