@@ -205,24 +205,24 @@ func (t *taskMetrics) polled(n int, d time.Duration) {
 	}
 }
 
-// sourceDone records that a polled record left the task: written (the
-// broker acknowledged it) or not (dropped by a transform, skipped).
-func (t *taskMetrics) sourceDone(written bool) {
+// unwritten records that a polled record left the task without being
+// written (dropped by a transform, skipped, failed).
+func (t *taskMetrics) unwritten() {
+	if t != nil {
+		t.active.Dec()
+	}
+}
+
+// wrote records that r, a polled record, left the task written (the broker
+// acknowledged it): its count and bytes (one atomic add: the counter adds
+// whole numbers without a CAS loop).
+func (t *taskMetrics) wrote(r *kgo.Record) {
 	if t == nil {
 		return
 	}
 	t.active.Dec()
-	if written {
-		t.writeTotal.Inc()
-	}
-}
-
-// wrote records the bytes of r, a source record the broker acknowledged
-// (one atomic add: the counter adds whole numbers without a CAS loop).
-func (t *taskMetrics) wrote(r *kgo.Record) {
-	if t != nil {
-		t.writeBytes.Add(float64(recordBytes(r)))
-	}
+	t.writeTotal.Inc()
+	t.writeBytes.Add(float64(recordBytes(r)))
 }
 
 // read records recs consumed for a sink task: their count and bytes, one
