@@ -94,15 +94,7 @@ func (h *Herder) ConsumerLag(ctx context.Context, name string) ([]console.Partit
 	if gl.Error() != nil && !errors.Is(gl.Error(), kerr.GroupIDNotFound) {
 		return nil, fmt.Errorf("lag of group %s: %w", group, gl.Error())
 	}
-	out := []console.PartitionLag{}
-	for _, l := range gl.Lag.Sorted() {
-		if l.Err != nil {
-			continue
-		}
-		out = append(out, console.PartitionLag{Topic: l.Topic, Partition: l.Partition,
-			Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag})
-	}
-	return out, nil
+	return append([]console.PartitionLag{}, console.PartitionLags(gl.Lag)...), nil
 }
 
 // WorkerURLs implements rest.WorkerLister: the REST URLs of the other

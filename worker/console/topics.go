@@ -263,18 +263,29 @@ func (t *Topics) Groups(ctx context.Context) ([]Group, error) {
 		if err := gl.Error(); err != nil {
 			g.Error = err.Error()
 		}
-		for _, l := range gl.Lag.Sorted() {
-			if l.Err != nil {
-				continue
-			}
-			pl := PartitionLag{Topic: l.Topic, Partition: l.Partition, Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag}
-			if l.Member != nil {
-				pl.Member = l.Member.ClientID
-			}
-			g.Lag = append(g.Lag, pl)
+		g.Lag = append(g.Lag, PartitionLags(gl.Lag)...)
+		for _, l := range g.Lag {
 			g.TotalLag += l.Lag
 		}
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// PartitionLags returns a group's lag per partition, by topic and
+// partition, leaving out the partitions whose lag could not be had: what
+// the groups page and a sink connector's progress show.
+func PartitionLags(lag kadm.GroupLag) []PartitionLag {
+	var out []PartitionLag
+	for _, l := range lag.Sorted() {
+		if l.Err != nil {
+			continue
+		}
+		pl := PartitionLag{Topic: l.Topic, Partition: l.Partition, Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag}
+		if l.Member != nil {
+			pl.Member = l.Member.ClientID
+		}
+		out = append(out, pl)
+	}
+	return out
 }
