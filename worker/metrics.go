@@ -181,13 +181,15 @@ func (t *taskMetrics) forget() {
 	if t == nil {
 		return
 	}
-	for _, v := range []interface{ DeleteLabelValues(...string) bool }{t.c.pollTotal, t.c.writeTotal, t.c.readTotal,
-		t.c.sendTotal, t.c.active, t.c.pollTime, t.c.putTime, t.c.commitTime, t.c.batchSize, t.c.recordErrors,
-		t.c.recordFailures, t.c.recordsSkipped, t.c.retries, t.c.errorsLogged, t.c.dlqRequests, t.c.dlqFailures,
-		t.c.commitCompletion, t.c.commitSkip, t.c.commitSuccess, t.c.commitFailure, t.c.writeBytes, t.c.readBytes} {
-		v.DeleteLabelValues(t.labels...)
+	// Every vector labelled by task, from the one list of them: a metric
+	// added there is forgotten too. A vector without a task label (the
+	// per-connector task count) matches nothing.
+	task := prometheus.Labels{"connector": t.labels[0], "task": t.labels[1]}
+	for _, c := range t.c.collectors() {
+		if v, ok := c.(interface{ DeletePartialMatch(prometheus.Labels) int }); ok {
+			v.DeletePartialMatch(task)
+		}
 	}
-	t.c.stageErrors.DeletePartialMatch(prometheus.Labels{"connector": t.labels[0], "task": t.labels[1]})
 }
 
 // polled records a source Poll of n records that took d.
@@ -203,24 +205,24 @@ func (t *taskMetrics) polled(n int, d time.Duration) {
 	}
 }
 
-// sourceDone records that a polled record left the task: written (the
-// broker acknowledged it) or not (dropped by a transform, skipped).
-func (t *taskMetrics) sourceDone(written bool) {
+// unwritten records that a polled record left the task without being
+// written (dropped by a transform, skipped, failed).
+func (t *taskMetrics) unwritten() {
+	if t != nil {
+		t.active.Dec()
+	}
+}
+
+// wrote records that r, a polled record, left the task written (the broker
+// acknowledged it): its count and bytes (one atomic add: the counter adds
+// whole numbers without a CAS loop).
+func (t *taskMetrics) wrote(r *kgo.Record) {
 	if t == nil {
 		return
 	}
 	t.active.Dec()
-	if written {
-		t.writeTotal.Inc()
-	}
-}
-
-// wrote records the bytes of r, a source record the broker acknowledged
-// (one atomic add: the counter adds whole numbers without a CAS loop).
-func (t *taskMetrics) wrote(r *kgo.Record) {
-	if t != nil {
-		t.writeBytes.Add(float64(recordBytes(r)))
-	}
+	t.writeTotal.Inc()
+	t.writeBytes.Add(float64(recordBytes(r)))
 }
 
 // read records recs consumed for a sink task: their count and bytes, one
@@ -257,8 +259,8 @@ func (t *taskMetrics) put(n int, d time.Duration) {
 	t.batchSize.Observe(float64(n))
 }
 
-// committed records an offset flush or commit that started at start; err
-// nil is a success. skipped is a sink commit with nothing new to commit.
+// committed records an offset flush (a source's) or commit (a sink's, which
+// also counts a completion) that started at start; err nil is a success.
 func (t *taskMetrics) committed(start time.Time, err error, sink bool) {
 	if t == nil {
 		return

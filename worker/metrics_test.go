@@ -107,8 +107,12 @@ func TestSourceTaskMetricsMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "the stopped task's series removed", func() error {
-		if v := metricValue(t, h.Metrics(), "kafka_connect_source_task_source_record_poll_total", task); v != -1 {
-			return fmt.Errorf("poll total still %v", v)
+		for _, name := range []string{"kafka_connect_source_task_source_record_poll_total",
+			"kafka_connect_connector_task_offset_commit_success_total", "kafka_connect_task_error_total_record_errors",
+			"penstock_task_stage_errors_total", "kafka_connect_connector_task_status"} {
+			if v := metricValue(t, h.Metrics(), name, task); v != -1 {
+				return fmt.Errorf("%s still %v", name, v)
+			}
 		}
 		return nil
 	})

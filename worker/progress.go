@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/worker/console"
 	"github.com/penstockhq/penstock/worker/rest"
 )
@@ -34,12 +35,6 @@ func (t *taskRunner) setPlugin(p any) {
 	t.mu.Unlock()
 }
 
-func (t *taskRunner) pluginTask() any {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.plugin
-}
-
 // LocalProgress implements rest.Progresser.
 func (h *Herder) LocalProgress(name string) []rest.TaskProgress {
 	h.mu.Lock()
@@ -52,11 +47,10 @@ func (h *Herder) LocalProgress(name string) []rest.TaskProgress {
 	h.mu.Unlock()
 	out := []rest.TaskProgress{}
 	for _, t := range runners {
-		tp := rest.TaskProgress{ID: t.id.Task, WorkerID: h.workerID}
 		t.mu.Lock()
-		tp.State = t.state
+		tp := rest.TaskProgress{ID: t.id.Task, WorkerID: h.workerID, State: t.state}
+		p := t.plugin
 		t.mu.Unlock()
-		p := t.pluginTask()
 		if sp, ok := p.(connect.SnapshotProgresser); ok {
 			for _, tb := range sp.Progress() {
 				tp.Snapshot = append(tp.Snapshot, rest.TableProgress{Table: tb.Table, RowsRead: tb.RowsRead, Estimated: tb.Estimated, Done: tb.Done})
@@ -100,15 +94,7 @@ func (h *Herder) ConsumerLag(ctx context.Context, name string) ([]console.Partit
 	if gl.Error() != nil && !errors.Is(gl.Error(), kerr.GroupIDNotFound) {
 		return nil, fmt.Errorf("lag of group %s: %w", group, gl.Error())
 	}
-	out := []console.PartitionLag{}
-	for _, l := range gl.Lag.Sorted() {
-		if l.Err != nil {
-			continue
-		}
-		out = append(out, console.PartitionLag{Topic: l.Topic, Partition: l.Partition,
-			Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag})
-	}
-	return out, nil
+	return append([]console.PartitionLag{}, console.PartitionLags(gl.Lag)...), nil
 }
 
 // WorkerURLs implements rest.WorkerLister: the REST URLs of the other
@@ -142,23 +128,11 @@ func workerURL(id string) string {
 // key.converter's).
 func (h *Herder) Topics() *console.Topics {
 	h.topicsOnce.Do(func() {
-		reg := h.converterProps(KeyValueConverter)
+		reg := config.WithPrefix(h.cfg.Props, KeyValueConverter+".")
 		if reg["schema.registry.url"] == "" {
-			reg = h.converterProps(KeyKeyConverter)
+			reg = config.WithPrefix(h.cfg.Props, KeyKeyConverter+".")
 		}
 		h.topicsView = console.NewTopics(h.adm, h.storeOpts("console"), reg)
 	})
 	return h.topicsView
-}
-
-// converterProps returns the worker's keys for converter key (value.converter
-// or key.converter) with that prefix removed, as the converter receives them.
-func (h *Herder) converterProps(key string) map[string]string {
-	out := map[string]string{}
-	for k, v := range h.cfg.Props {
-		if rest, ok := strings.CutPrefix(k, key+"."); ok {
-			out[rest] = v
-		}
-	}
-	return out
 }

@@ -16,27 +16,29 @@ import (
 	"github.com/penstockhq/penstock/plugins"
 )
 
-// controlSink's task logs the offsets of every Put; on its first Put past
-// ctlRewindAt it rewinds to ctlRewindTo, and on its first Put past
-// ctlPauseAt after that it pauses the partition until the test resumes it.
-type controlSink struct {
+// oneTaskSink is a sink connector whose one task is task, given the
+// connector's config: the test keeps the task to look into it.
+type oneTaskSink struct {
 	props map[string]string
-	task  *controlSinkTask
+	task  connect.SinkTask
 }
 
-func (c *controlSink) Config() *config.Def { return config.NewDef() }
-func (c *controlSink) Start(_ context.Context, _ connect.ConnectorContext, p map[string]string) error {
+func (c *oneTaskSink) Config() *config.Def { return config.NewDef() }
+func (c *oneTaskSink) Start(_ context.Context, _ connect.ConnectorContext, p map[string]string) error {
 	c.props = p
 	return nil
 }
-func (c *controlSink) TaskConfigs(int) ([]map[string]string, error) {
+func (c *oneTaskSink) TaskConfigs(int) ([]map[string]string, error) {
 	return []map[string]string{c.props}, nil
 }
-func (c *controlSink) Stop() error               { return nil }
-func (c *controlSink) NewTask() connect.SinkTask { return c.task }
+func (c *oneTaskSink) Stop() error               { return nil }
+func (c *oneTaskSink) NewTask() connect.SinkTask { return c.task }
 
 const ctlRewindAt, ctlRewindTo, ctlPauseAt = 1000, 500, 3000
 
+// controlSinkTask logs the offsets of every Put; on its first Put past
+// ctlRewindAt it rewinds to ctlRewindTo, and on its first Put past
+// ctlPauseAt after that it pauses the partition until the test resumes it.
 type controlSinkTask struct {
 	mu      sync.Mutex
 	sctx    connect.SinkTaskContext
@@ -96,7 +98,7 @@ func TestSinkRewindAndPauseWithinAFetch(t *testing.T) {
 	addr := startKafka(t)
 	controlTask := &controlSinkTask{paused: make(chan struct{})}
 	reg := registryWith(t, plugins.Plugin{Kind: plugins.Sink, Class: "test.ControlSink",
-		New: func() connect.Configurable { return &controlSink{task: controlTask} }})
+		New: func() connect.Configurable { return &oneTaskSink{task: controlTask} }})
 	h := startHerder(t, testConfig(t, addr, nil), Options{Registry: reg})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -12,29 +12,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/penstockhq/penstock/connect"
-	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/plugins"
 )
 
-// keepSink's task keeps every record and every slice it is put. With
-// release it declares that it releases them (connect.SinkRecordReleaser),
-// and then checks each record within Put only.
-type keepSink struct {
-	props map[string]string
-	task  *keepSinkTask
-}
-
-func (c *keepSink) Config() *config.Def { return config.NewDef() }
-func (c *keepSink) Start(_ context.Context, _ connect.ConnectorContext, p map[string]string) error {
-	c.props = p
-	return nil
-}
-func (c *keepSink) TaskConfigs(int) ([]map[string]string, error) {
-	return []map[string]string{c.props}, nil
-}
-func (c *keepSink) Stop() error               { return nil }
-func (c *keepSink) NewTask() connect.SinkTask { return c.task }
-
+// keepSinkTask keeps every record and every slice it is put. With release
+// it declares that it releases them (connect.SinkRecordReleaser), and then
+// checks each record within Put only.
 type keepSinkTask struct {
 	release bool
 	mu      sync.Mutex
@@ -92,8 +75,8 @@ func TestSinkRecordsKeptOrReleased(t *testing.T) {
 	addr := startKafka(t)
 	keeper, releaser := &keepSinkTask{}, &keepSinkTask{release: true}
 	reg := registryWith(t,
-		plugins.Plugin{Kind: plugins.Sink, Class: "test.KeepSink", New: func() connect.Configurable { return &keepSink{task: keeper} }},
-		plugins.Plugin{Kind: plugins.Sink, Class: "test.ReleaseSink", New: func() connect.Configurable { return &keepSink{task: releaser} }})
+		plugins.Plugin{Kind: plugins.Sink, Class: "test.KeepSink", New: func() connect.Configurable { return &oneTaskSink{task: keeper} }},
+		plugins.Plugin{Kind: plugins.Sink, Class: "test.ReleaseSink", New: func() connect.Configurable { return &oneTaskSink{task: releaser} }})
 	h := startHerder(t, testConfig(t, addr, nil), Options{Registry: reg})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

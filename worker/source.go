@@ -296,7 +296,7 @@ func (s *sourceTask) stageFailed(ctx context.Context, stage, class string, sub o
 		}
 	}
 	herr := s.errs.handle(ctx, stage, class, raw, err)
-	s.r.tm.sourceDone(false)
+	s.r.tm.unwritten()
 	s.commitRecord(rec, err)
 	if herr != nil {
 		return fmt.Errorf("%w: %w", errTolerance, herr)
@@ -320,7 +320,7 @@ func (s *sourceTask) send(ctx context.Context, rec *connect.Record, in *inflight
 		return s.stageFailed(ctx, StageTransformation, transformClass(err), sub, rec, nil, nil, err)
 	}
 	if out == nil { // dropped by a transform: its offset counts as done
-		s.r.tm.sourceDone(false)
+		s.r.tm.unwritten()
 		s.writer.Ack(sub)
 		s.commitRecord(rec, nil)
 		return nil
@@ -381,7 +381,6 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	in := r.Context.(*inflight)
 	if err == nil {
 		s.produced.Inc()
-		s.r.tm.sourceDone(true)
 		s.r.tm.wrote(r)
 		s.writer.Ack(in.ticket)
 		s.commitRecord(in.src, nil)
@@ -395,7 +394,7 @@ func (s *sourceTask) onProduced(r *kgo.Record, err error) {
 	}
 	herr := s.errs.handle(context.Background(), StageKafkaProduce, "producer",
 		&rawRecord{topic: r.Topic, partition: -1, offset: -1, key: r.Key, value: r.Value, headers: r.Headers}, err)
-	s.r.tm.sourceDone(false)
+	s.r.tm.unwritten()
 	s.commitRecord(in.src, err)
 	if herr != nil {
 		s.fail(fmt.Errorf("%w: %w", errTolerance, herr))

@@ -35,11 +35,12 @@ const (
 	rateSpan   = 5 * time.Second
 )
 
-// Rates serves a worker's own part of MetricsPath (the REST server sums
-// the workers' parts, see Merge): for every connector with tasks on this worker,
-// its record totals and its current records/s in and out; with
-// ?connector=NAME, only that connector, with its rates' history over the
-// last minutes (a list of 200 connectors stays small). It samples the worker's counters when asked (the
+// Rates computes a worker's own part of MetricsPath (the REST server
+// serves it and sums the workers' parts, see Merge): for every connector
+// with tasks on this worker, its record and byte totals and its current
+// records/s in and out and bytes/s; for one connector (Report's connector,
+// ?connector=NAME), only that one, with its rates' history over the last
+// minutes (a list of 200 connectors stays small). It samples the worker's counters when asked (the
 // console polls every few seconds), so history covers the time a console
 // has been open, up to ten minutes; no goroutine runs in between.
 type Rates struct {
@@ -64,7 +65,7 @@ type counts struct {
 	bytes                map[string]float64
 }
 
-// NewRates returns the rates endpoint over g, the worker's registry.
+// NewRates returns the rates over g, the worker's registry.
 func NewRates(g prometheus.Gatherer) *Rates {
 	return &Rates{g: g, now: time.Now}
 }

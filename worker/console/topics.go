@@ -68,14 +68,14 @@ func (t *Topics) List(ctx context.Context) ([]TopicInfo, error) {
 		if sizes != nil {
 			ti.SizeBytes = sizes[d.Topic]
 		}
-		ends.Each(func(o kadm.ListedOffset) {
-			if o.Topic != d.Topic || o.Err != nil {
-				return
+		for _, o := range ends[d.Topic] {
+			if o.Err != nil {
+				continue
 			}
 			if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {
 				ti.Records += o.Offset - s.Offset
 			}
-		})
+		}
 		out = append(out, ti)
 	}
 	return out, nil
@@ -125,7 +125,7 @@ const tailWait = 3 * time.Second
 
 // Tail returns up to limit of the topic's latest records, newest first
 // (the console polls it for a live tail). It reads each partition's last
-// limit records, so it costs at most limit records per partition.
+// limit records and keeps the newest limit of them as it goes.
 func (t *Topics) Tail(ctx context.Context, topic string, limit int) ([]Record, error) {
 	ends, err := t.adm.ListEndOffsets(ctx, topic)
 	if err != nil {
@@ -163,7 +163,22 @@ func (t *Topics) Tail(ctx context.Context, topic string, limit int) ([]Record, e
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, tailWait)
 	defer cancel()
+	// recs holds the newest limit records read so far (at most twice that
+	// between trims), not limit per partition: a topic of many partitions
+	// costs no more memory than one.
 	var recs []*kgo.Record
+	newest := func() {
+		sort.Slice(recs, func(i, j int) bool {
+			if !recs[i].Timestamp.Equal(recs[j].Timestamp) {
+				return recs[i].Timestamp.After(recs[j].Timestamp)
+			}
+			return recs[i].Offset > recs[j].Offset
+		})
+		if len(recs) > limit {
+			clear(recs[limit:])
+			recs = recs[:limit]
+		}
+	}
 	for len(want) > 0 && ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
 		fs.EachRecord(func(r *kgo.Record) {
@@ -171,20 +186,15 @@ func (t *Topics) Tail(ctx context.Context, topic string, limit int) ([]Record, e
 			if r.Offset >= want[r.Partition] {
 				delete(want, r.Partition)
 			}
+			if len(recs) >= 2*limit {
+				newest()
+			}
 		})
 		if err := fs.Err0(); err != nil && ctx.Err() == nil {
 			return nil, fmt.Errorf("reading %s: %w", topic, err)
 		}
 	}
-	sort.Slice(recs, func(i, j int) bool {
-		if !recs[i].Timestamp.Equal(recs[j].Timestamp) {
-			return recs[i].Timestamp.After(recs[j].Timestamp)
-		}
-		return recs[i].Offset > recs[j].Offset
-	})
-	if len(recs) > limit {
-		recs = recs[:limit]
-	}
+	newest()
 	for _, r := range recs {
 		rec := Record{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli()}
 		var kerr, verr error
@@ -253,18 +263,29 @@ func (t *Topics) Groups(ctx context.Context) ([]Group, error) {
 		if err := gl.Error(); err != nil {
 			g.Error = err.Error()
 		}
-		for _, l := range gl.Lag.Sorted() {
-			if l.Err != nil {
-				continue
-			}
-			pl := PartitionLag{Topic: l.Topic, Partition: l.Partition, Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag}
-			if l.Member != nil {
-				pl.Member = l.Member.ClientID
-			}
-			g.Lag = append(g.Lag, pl)
+		g.Lag = append(g.Lag, PartitionLags(gl.Lag)...)
+		for _, l := range g.Lag {
 			g.TotalLag += l.Lag
 		}
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// PartitionLags returns a group's lag per partition, by topic and
+// partition, leaving out the partitions whose lag could not be had: what
+// the groups page and a sink connector's progress show.
+func PartitionLags(lag kadm.GroupLag) []PartitionLag {
+	var out []PartitionLag
+	for _, l := range lag.Sorted() {
+		if l.Err != nil {
+			continue
+		}
+		pl := PartitionLag{Topic: l.Topic, Partition: l.Partition, Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag}
+		if l.Member != nil {
+			pl.Member = l.Member.ClientID
+		}
+		out = append(out, pl)
+	}
+	return out
 }

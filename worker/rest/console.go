@@ -84,11 +84,7 @@ func (s *Server) connectorRates(c echo.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			qi := url.Values{}
-			for k, v := range q {
-				qi[k] = v
-			}
-			errs[i] = s.getFrom(ctx, c.Request(), u, console.MetricsPath, qi, &reps[i])
+			errs[i] = s.getFrom(ctx, c.Request(), u, console.MetricsPath, q, &reps[i])
 		}()
 	}
 	wg.Wait()

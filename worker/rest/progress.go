@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -84,8 +85,8 @@ type TableProgress struct {
 // console page that hangs.
 const gatherTimeout = 5 * time.Second
 
-// localQuery asks a worker for its own tasks' progress only (the answer to
-// another worker gathering them).
+// localQuery asks a worker for its own figures only (its tasks' progress,
+// its connectors' rates): the answer to another worker gathering them.
 const localQuery = "local"
 
 // connectorProgress serves GET ProgressPath. It asks the workers running the
@@ -191,10 +192,12 @@ func (p *ConnectorProgress) lag() (lag int64, unit string, ok bool) {
 	return 0, "", false
 }
 
-// getFrom GETs path from the worker at base (its REST URL), as forwarding
-// does: with ?forward=true, the caller's Authorization header and the
+// getFrom GETs path?q from the worker at base (its REST URL), as
+// forwarding does: with forward=true added (q is not changed, so callers
+// in parallel may share it), the caller's Authorization header and the
 // server's client (TLS), and decodes the JSON answer into v.
 func (s *Server) getFrom(ctx context.Context, from *http.Request, base, path string, q url.Values, v any) error {
+	q = maps.Clone(q)
 	if q == nil {
 		q = url.Values{}
 	}

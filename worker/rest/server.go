@@ -81,7 +81,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithGatherer serves the gatherer's metrics at GET /metrics in Prometheus'
-// text format. Without it /metrics answers 404.
+// text format, and the console's connector rates computed from them at
+// console.MetricsPath. Without it both answer 404.
 func WithGatherer(g prometheus.Gatherer) Option {
 	return func(s *Server) { s.gather = g }
 }

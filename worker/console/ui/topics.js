@@ -3,16 +3,7 @@
 // /penstock/groups endpoints.
 
 import { api, enc } from './api.js';
-import { esc, num } from './util.js';
-
-// bytes formats a size: 1536 -> 1.5 KiB; -1 (unknown) -> –.
-export function bytes(v) {
-  if (v === undefined || v === null || v < 0) return '–';
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
-  return `${i ? v.toFixed(1) : v} ${u[i]}`;
-}
+import { bytes, esc, num } from './util.js';
 
 export async function topicsPage(main, current) {
   const topics = await api('GET', '/penstock/topics');

@@ -16,13 +16,13 @@ export function num(v) {
   return v.toFixed(1);
 }
 
-// bytes formats a byte count compactly in SI units: 1234 -> 1.2 kB.
+// bytes formats a byte count (or bytes/s) compactly in SI units: 1234 ->
+// 1.2 kB; a negative count (a size the brokers did not give) -> –.
 export function bytes(v) {
-  if (v === undefined || v === null || Number.isNaN(v)) return '–';
-  const a = Math.abs(v);
-  if (a >= 1e9) return (v / 1e9).toFixed(1) + ' GB';
-  if (a >= 1e6) return (v / 1e6).toFixed(1) + ' MB';
-  if (a >= 1e3) return (v / 1e3).toFixed(1) + ' kB';
+  if (v === undefined || v === null || Number.isNaN(v) || v < 0) return '–';
+  if (v >= 1e9) return (v / 1e9).toFixed(1) + ' GB';
+  if (v >= 1e6) return (v / 1e6).toFixed(1) + ' MB';
+  if (v >= 1e3) return (v / 1e3).toFixed(1) + ' kB';
   return Math.round(v) + ' B';
 }
 
