@@ -3,7 +3,6 @@ package broker
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -79,14 +78,9 @@ func LoadConfig(path string) (Config, error) {
 	if path == "" {
 		return cfg, nil
 	}
-	f, err := os.Open(path)
+	props, err := properties.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("broker config: %w", err)
-	}
-	defer f.Close()
-	props, err := properties.Parse(f)
-	if err != nil {
-		return cfg, fmt.Errorf("broker config %s: %w", path, err)
 	}
 	if err := cfg.Apply(props); err != nil {
 		return cfg, fmt.Errorf("broker config %s: %w", path, err)

@@ -210,14 +210,9 @@ func ParseConfig(props map[string]string) (*Config, error) {
 
 // LoadConfig reads a Kafka-style properties file and parses it.
 func LoadConfig(path string) (*Config, error) {
-	f, err := os.Open(path)
+	props, err := properties.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("worker config: %w", err)
-	}
-	defer f.Close()
-	props, err := properties.Parse(f)
-	if err != nil {
-		return nil, fmt.Errorf("worker config %s: %w", path, err)
 	}
 	c, err := ParseConfig(props)
 	if err != nil {

@@ -47,14 +47,9 @@ func (fileProvider) get(path, key string) (string, error) {
 	if path == "" {
 		return "", fmt.Errorf("file provider reference needs a path and a key: ${file:PATH:KEY}")
 	}
-	f, err := os.Open(path)
+	props, err := properties.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("file provider: %w", err)
-	}
-	defer f.Close()
-	props, err := properties.Parse(f)
-	if err != nil {
-		return "", fmt.Errorf("file provider %s: %w", path, err)
 	}
 	v, ok := props[key]
 	if !ok {

@@ -70,7 +70,7 @@ func startSchemaRegistry(ctx context.Context, f registryFlags, brokerAddr string
 	}
 	seeds := []string{brokerAddr}
 	if f.clientConfig != "" {
-		props, err := readProperties(f.clientConfig)
+		props, err := properties.ReadFile(f.clientConfig)
 		if err != nil {
 			return nil, fmt.Errorf("schema registry: --schema-registry-client-config: %w", err)
 		}
@@ -114,18 +114,4 @@ func startSchemaRegistry(ctx context.Context, f registryFlags, brokerAddr string
 		}
 	}()
 	return func() { <-done }, nil
-}
-
-// readProperties reads a Kafka-style properties file.
-func readProperties(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	props, err := properties.Parse(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return props, nil
 }

@@ -5,10 +5,27 @@ package properties
 
 import (
 	"bufio"
+	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 )
+
+// ReadFile reads and parses the properties file at path; its errors name
+// the file.
+func ReadFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	props, err := Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return props, nil
+}
 
 // Parse parses Java properties syntax: key=value, key: value or
 // key value lines, # and ! comments, backslash line continuations and the

@@ -2,6 +2,8 @@ package properties
 
 import (
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -63,5 +65,20 @@ func TestWriteRoundTrip(t *testing.T) {
 	}
 	if !maps.Equal(in, out) {
 		t.Errorf("round trip:\n%s\ngot %q\nwant %q", b.String(), out, in)
+	}
+}
+
+// ReadFile parses a file; its errors name the file.
+func TestReadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "client.properties")
+	if err := os.WriteFile(path, []byte("bootstrap.servers=a:9092\nsasl.mechanism = PLAIN\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	props, err := ReadFile(path)
+	if err != nil || props["bootstrap.servers"] != "a:9092" || props["sasl.mechanism"] != "PLAIN" {
+		t.Fatalf("%v, %v", props, err)
+	}
+	if _, err := ReadFile(path + ".missing"); err == nil || !strings.Contains(err.Error(), path+".missing") {
+		t.Fatalf("a missing file: %v", err)
 	}
 }
