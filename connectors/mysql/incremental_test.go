@@ -258,3 +258,75 @@ func awaitStreaming(t *testing.T, e *myEnv, task *Task, w *fakeWorker, marker st
 		w.records = append(w.records, more...)
 	}
 }
+
+// An execute-snapshot signal in a transaction resent after a restart, whose
+// records after the signal were stored before it, is not acted on again:
+// the stored offset carries the snapshot's progress, and each row is read
+// once, not once more for a second request.
+func TestIncrementalSignalResentAfterRestart(t *testing.T) {
+	e := startMariaDB(t)
+	e.exec(t, "CREATE TABLE items (id INT PRIMARY KEY, v INT NOT NULL)",
+		"CREATE TABLE dbz_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048))",
+		"INSERT INTO items SELECT seq, seq FROM seq_1_to_1000")
+	props := e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
+		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "100", KeyTableInclude: `app\.items`})
+	w := &fakeWorker{}
+	task := startTask(t, w, props)
+	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
+	tx, err := e.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"UPDATE items SET v = v + 1 WHERE id = 1",
+		`INSERT INTO dbz_signal VALUES ('resent-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`,
+		"UPDATE items SET v = v + 1 WHERE id = 2"} {
+		if _, err := tx.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var after *connect.Record // the update after the signal, in its transaction
+	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
+		for _, rec := range r {
+			if rec.Topic == "srv.app.items" && opOf(rec) == "u" && rec.Key.(*connect.Struct).Get("id") == int32(2) {
+				after = rec
+			}
+		}
+		return after != nil
+	})
+	if after.SourceOffset[debezium.OffIncCollections] != `["app.items"]` {
+		t.Fatalf("offset of the update after the signal lacks the progress: %v", after.SourceOffset)
+	}
+	w.store(after)
+	if err := task.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	w2 := &fakeWorker{stored: w.stored}
+	task2 := startTask(t, w2, props)
+	var recs []*connect.Record
+	for n := int32(2000); ; n++ { // a marker's offset carries no progress once the snapshot ended; above its greatest key
+		if n == 2060 {
+			t.Fatal("the incremental snapshot did not end")
+		}
+		e.exec(t, fmt.Sprintf("INSERT INTO items VALUES (%d, 0)", n))
+		recs = pollUntil(t, task2, w2, 30*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.items", n) })
+		if recs[len(recs)-1].SourceOffset[debezium.OffIncCollections] == nil {
+			break
+		}
+	}
+	reads := map[any]int{}
+	for _, r := range topicRecords(recs, "srv.app.items") {
+		if opOf(r) == "r" {
+			id := r.Key.(*connect.Struct).Get("id")
+			if reads[id]++; reads[id] > 1 {
+				t.Fatalf("id %v read twice after the restart: the resent signal was acted on again", id)
+			}
+		}
+	}
+	if len(reads) != 1001 {
+		t.Fatalf("%d rows read after the restart, want 1001 (1-1000 and the marker 0)", len(reads))
+	}
+}

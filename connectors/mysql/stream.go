@@ -651,7 +651,10 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 	evIndex := st.tx.rowsEvents
 	st.tx.rowsEvents++
 	m := st.tables[e.TableID]
-	if m != nil && st.s.signalTable != "" && isSignalTable(st.s.signalTable, m.tbl) {
+	// A signal before the stored offset in a transaction read again after a
+	// restart was acted on then: the offset carries its snapshot's progress.
+	resent := st.skipOn && evIndex < st.skipEv
+	if m != nil && st.s.signalTable != "" && !resent && isSignalTable(st.s.signalTable, m.tbl) {
 		if err := st.signal(h, e); err != nil {
 			return err
 		}
@@ -661,7 +664,7 @@ func (st *streamer) rows(h *replication.EventHeader, e *replication.RowsEvent) e
 	}
 	skipRows := int64(0)
 	if st.skipOn {
-		if evIndex < st.skipEv {
+		if resent {
 			return nil
 		}
 		if evIndex == st.skipEv {
