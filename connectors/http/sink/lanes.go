@@ -40,7 +40,8 @@ type lanes struct {
 // two buffers that trade places: Put makes items at the end of waiting (see
 // reserve); the lane's goroutine moves them to pending (swapping the buffers
 // when pending is used up) and takes its batches as slices of pending, so a
-// lane in steady state allocates nothing per record or batch.
+// lane in steady state allocates no items (only each request's body, see
+// send).
 type lane struct {
 	ctx    context.Context
 	cancel context.CancelFunc
