@@ -51,6 +51,7 @@ import (
 
 	"github.com/penstockhq/penstock/broker"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/http/sink"
 	"github.com/penstockhq/penstock/connectors/http/webhook"
 	"github.com/penstockhq/penstock/internal/gctune"
 	"github.com/penstockhq/penstock/plugins/builtin"
@@ -448,9 +449,9 @@ func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int) (samp
 	}
 	name := fmt.Sprintf("bench-http-sink-%d", i)
 	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{
-		"connector.class": "http-sink", "topics": "bench-sink", "http.api.url": srv.url + "/in",
-		"value.converter": *converter, "request.body.format": "json",
-		"batch.max.size": fmt.Sprint(*batch), "batch.json.as.array": "true", "max.in.flight.requests": fmt.Sprint(*partitions),
+		"connector.class": "http-sink", "topics": "bench-sink", sink.URLConfig: srv.url + "/in",
+		"value.converter": *converter, sink.BodyFormatConfig: sink.FormatJSON,
+		sink.BatchMaxSizeConfig: fmt.Sprint(*batch), sink.BatchJSONAsArrayConfig: "true", sink.MaxInFlightConfig: fmt.Sprint(*partitions),
 	}, "", false); err != nil {
 		return sample{}, err
 	}
@@ -535,7 +536,7 @@ func webhookAlone(n int) (sample, error) {
 		return sample{}, err
 	}
 	task := &webhook.Task{}
-	if err := task.Start(context.Background(), benchContext{}, map[string]string{"listener": port, "topic": "x", "path": "/events"}); err != nil {
+	if err := task.Start(context.Background(), benchContext{}, map[string]string{webhook.ListenerConfig: port, webhook.TopicConfig: "x", webhook.PathConfig: "/events"}); err != nil {
 		return sample{}, err
 	}
 	defer task.Stop()
@@ -560,7 +561,7 @@ func webhookWorker(ctx context.Context, h *worker.Herder, n int) (sample, error)
 	}
 	name := fmt.Sprintf("bench-webhook-%d", n)
 	cfg := map[string]string{"connector.class": "http-webhook",
-		"listener": port, "path": "/events", "topic": "bench-hooks",
+		webhook.ListenerConfig: port, webhook.PathConfig: "/events", webhook.TopicConfig: "bench-hooks",
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}
 	if *linger != "" {
 		cfg["producer.override.linger.ms"] = *linger
