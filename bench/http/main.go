@@ -51,6 +51,7 @@ import (
 
 	"github.com/penstockhq/penstock/broker"
 	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/connectors/http/sink"
 	"github.com/penstockhq/penstock/connectors/http/webhook"
 	"github.com/penstockhq/penstock/internal/gctune"
 	"github.com/penstockhq/penstock/plugins/builtin"
@@ -326,11 +327,13 @@ func (s *server) close() {
 	s.cmd.Wait()
 }
 
-// measure turns a run's server stats and CPU times into a sample; the
-// rate is taken from the first body the server received to the last.
-func measure(st stats, srvCPU0 time.Duration, cpu time.Duration) sample {
-	n := float64(st.Records)
-	return sample{rate: n / st.Last.Sub(st.First).Seconds(), cpu: float64(cpu) / n, srvCPU: float64(st.CPU-srvCPU0) / n}
+// measure turns a run's server stats and this process's CPU time since
+// from (the server's stats when that time began) into a sample: the rate
+// from the first body the server received to the last, the CPU per record
+// counted since from.
+func measure(st, from stats, cpu time.Duration) sample {
+	n := float64(st.Records - from.Records)
+	return sample{rate: float64(st.Records) / st.Last.Sub(st.First).Seconds(), cpu: float64(cpu) / n, srvCPU: float64(st.CPU-from.CPU) / n}
 }
 
 func value(i int) []byte {
@@ -403,7 +406,7 @@ func bareSink(srv *server, bodies [][][]byte) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	return measure(st, st0.CPU, cpu), nil
+	return measure(st, st0, cpu), nil
 }
 
 // produce writes the sink's records, once for every run.
@@ -444,15 +447,11 @@ func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int) (samp
 	if err := srv.reset(); err != nil {
 		return sample{}, err
 	}
-	st0, err := srv.stats()
-	if err != nil {
-		return sample{}, err
-	}
 	name := fmt.Sprintf("bench-http-sink-%d", i)
 	if _, _, err := h.PutConnectorConfig(ctx, name, map[string]string{
-		"connector.class": "http-sink", "topics": "bench-sink", "http.api.url": srv.url + "/in",
-		"value.converter": *converter, "request.body.format": "json",
-		"batch.max.size": fmt.Sprint(*batch), "batch.json.as.array": "true", "max.in.flight.requests": fmt.Sprint(*partitions),
+		"connector.class": "http-sink", "topics": "bench-sink", sink.URLConfig: srv.url + "/in",
+		"value.converter": *converter, sink.BodyFormatConfig: sink.FormatJSON,
+		sink.BatchMaxSizeConfig: fmt.Sprint(*batch), sink.BatchJSONAsArrayConfig: "true", sink.MaxInFlightConfig: fmt.Sprint(*partitions),
 	}, "", false); err != nil {
 		return sample{}, err
 	}
@@ -465,6 +464,7 @@ func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int) (samp
 	deadline := time.Now().Add(10 * time.Minute)
 	var st, from stats
 	var cpu0 time.Duration
+	var err error
 	for st.Records < want {
 		if time.Now().After(deadline) {
 			return sample{}, fmt.Errorf("sink: %d of %d records after 10 minutes", st.Records, want)
@@ -478,13 +478,10 @@ func workerSink(ctx context.Context, h *worker.Herder, srv *server, i int) (samp
 		}
 	}
 	cpu := cpuNow() - cpu0
-	m := measure(st, st0.CPU, cpu)
-	n := float64(st.Records - from.Records)
-	if n < float64(want)/2 {
+	if 2*(st.Records-from.Records) < want {
 		return sample{}, fmt.Errorf("sink: the server counted %d of %d records at its first poll: use more -records", from.Records, want)
 	}
-	m.cpu, m.srvCPU = float64(cpu)/n, float64(st.CPU-from.CPU)/n
-	return m, nil
+	return measure(st, from, cpu), nil
 }
 
 // hammer posts single events from n goroutines for -seconds and returns
@@ -539,7 +536,7 @@ func webhookAlone(n int) (sample, error) {
 		return sample{}, err
 	}
 	task := &webhook.Task{}
-	if err := task.Start(context.Background(), benchContext{}, map[string]string{"listener": port, "topic": "x", "path": "/events"}); err != nil {
+	if err := task.Start(context.Background(), benchContext{}, map[string]string{webhook.ListenerConfig: port, webhook.TopicConfig: "x", webhook.PathConfig: "/events"}); err != nil {
 		return sample{}, err
 	}
 	defer task.Stop()
@@ -564,7 +561,7 @@ func webhookWorker(ctx context.Context, h *worker.Herder, n int) (sample, error)
 	}
 	name := fmt.Sprintf("bench-webhook-%d", n)
 	cfg := map[string]string{"connector.class": "http-webhook",
-		"listener": port, "path": "/events", "topic": "bench-hooks",
+		webhook.ListenerConfig: port, webhook.PathConfig: "/events", webhook.TopicConfig: "bench-hooks",
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}
 	if *linger != "" {
 		cfg["producer.override.linger.ms"] = *linger

@@ -41,8 +41,7 @@ func BenchmarkSinkPut(b *testing.B) {
 	// The records of a Put are made as the runtime makes them: in a slab
 	// reused from Put to Put when the task releases them, else anew.
 	var slab []connect.Record
-	rr, releases := any(task).(connect.SinkRecordReleaser)
-	releases = releases && rr.ReleasesRecords()
+	releases := task.ReleasesRecords()
 	batch := make([]*connect.Record, perPut)
 	ctx := context.Background()
 	b.ReportAllocs()

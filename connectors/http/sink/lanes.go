@@ -18,8 +18,8 @@ import (
 // partition's records reach the API in order. Lanes share a semaphore of
 // max.in.flight.requests.
 //
-// Put hands a lane all its records of the partition at once, under one lock
-// and with one wake-up, rather than one channel send per record: at the
+// Put hands a lane its records of the partition at once (as many as
+// max.buffered.records leaves room for), under one lock and with one wake-up, rather than one channel send per record: at the
 // rates of a batched sink, per-record channel operations cost as much as
 // the rest of the sink's work.
 type lanes struct {
@@ -40,7 +40,8 @@ type lanes struct {
 // two buffers that trade places: Put makes items at the end of waiting (see
 // reserve); the lane's goroutine moves them to pending (swapping the buffers
 // when pending is used up) and takes its batches as slices of pending, so a
-// lane in steady state allocates nothing per record or batch.
+// lane in steady state allocates no items (only each request's body, see
+// send).
 type lane struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -82,21 +83,21 @@ func signal(c chan struct{}) {
 }
 
 // reserve waits while the lane of rec's partition holds
-// max.buffered.records (a lane with nothing waiting takes any number, so a
-// Put larger than the bound does not wait forever), then lends the caller
-// the lane's waiting buffer: the caller makes n or fewer items of the
-// partition in place at its end, in offset order, and gives it back with
-// give. Items are so written once, where the lane reads them. While the
-// buffer is lent, the lane sees nothing waiting; only the task's goroutine
-// (Put) lends it.
-func (ls *lanes) reserve(ctx context.Context, rec *connect.Record, n int) (*lane, []item, error) {
+// max.buffered.records, then lends the caller the lane's waiting buffer and
+// returns k, at most n, the records it has room for: the caller makes k or
+// fewer items of the partition in place at its end, in offset order, and
+// gives it back with give (a run longer than the room is so queued in
+// parts, each waiting for room). Items are so written once, where the lane
+// reads them. While the buffer is lent, the lane sees nothing waiting; only
+// the task's goroutine (Put) lends it.
+func (ls *lanes) reserve(ctx context.Context, rec *connect.Record, n int) (*lane, []item, int, error) {
 	tp := connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
 	ls.mu.Lock()
 	for {
 		if ls.fatal != nil {
 			err := ls.fatal
 			ls.mu.Unlock()
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		l, ok := ls.byTP[tp]
 		if !ok {
@@ -106,19 +107,19 @@ func (ls *lanes) reserve(ctx context.Context, rec *connect.Record, n int) (*lane
 			ls.wg.Add(1)
 			go ls.run(l)
 		}
-		if l.untaken == 0 || l.untaken+n <= ls.s.buffered {
+		if room := ls.s.buffered - l.untaken; room > 0 {
 			buf := l.waiting
 			l.waiting = nil
 			ls.mu.Unlock()
-			return l, buf, nil
+			return l, buf, min(n, room), nil
 		}
 		ls.mu.Unlock()
 		select {
 		case <-l.room:
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, nil, 0, ctx.Err()
 		case <-l.ctx.Done():
-			return nil, nil, fmt.Errorf("%s: the partition was closed", describe(rec))
+			return nil, nil, 0, fmt.Errorf("%s: the partition was closed", describe(rec))
 		}
 		ls.mu.Lock()
 	}

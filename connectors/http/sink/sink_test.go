@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -411,6 +412,9 @@ func TestSinkPutWaitsForRoom(t *testing.T) {
 		<-release
 	}))
 	defer srv.Close()
+	var once sync.Once
+	answer := func() { once.Do(func() { close(release) }) }
+	defer answer() // a failed test does not wait on the held request in srv.Close
 	task := startTask(t, &fakeTaskContext{}, map[string]string{URLConfig: srv.URL, BatchMaxSizeConfig: "1", MaxBufferedConfig: "2"})
 	tp := connect.TopicPartition{Topic: "t"}
 	put := func(ctx context.Context, from, to int64) error {
@@ -434,7 +438,7 @@ func TestSinkPutWaitsForRoom(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Put with two records waiting: %v, want it to wait for room until cancelled", err)
 	}
-	close(release)
+	answer()
 	if err := put(context.Background(), 3, 4); err != nil {
 		t.Fatal(err)
 	}
@@ -514,5 +518,59 @@ func TestSinkUnencodableValueInOrder(t *testing.T) {
 				t.Fatalf("flush: %v, want the task to fail naming record t-0@4", err)
 			}
 		})
+	}
+}
+
+// TestSinkLargePutWaitsForRoom: with max.buffered.records=2, a Put of three
+// records of a partition whose lane has nothing waiting (its one record is
+// in flight, held by the API) queues two and waits for room for the third,
+// rather than leaving all three waiting; once the API answers, every record
+// is delivered once, in order.
+func TestSinkLargePutWaitsForRoom(t *testing.T) {
+	var rc recorder
+	arrived := make(chan struct{}, 10)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc.add(r)
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer srv.Close()
+	var once sync.Once
+	answer := func() { once.Do(func() { close(release) }) }
+	defer answer() // a failed test does not wait on the held request in srv.Close
+	task := startTask(t, &fakeTaskContext{}, map[string]string{URLConfig: srv.URL, BatchMaxSizeConfig: "1", MaxBufferedConfig: "2"})
+	tp := connect.TopicPartition{Topic: "t"}
+	put := func(ctx context.Context, from, to int64) error {
+		var recs []*connect.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, rec("t", 0, i, nil, map[string]any{"i": i}))
+		}
+		return task.Put(ctx, recs)
+	}
+	if err := put(context.Background(), 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	<-arrived // record 0 is in flight, held by the API
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- put(ctx, 1, 4) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put of three records with room for two: %v, want it to wait for room until cancelled", err)
+	}
+	answer()
+	if err := put(context.Background(), 3, 4); err != nil {
+		t.Fatal(err)
+	}
+	if got := flushed(t, task, map[connect.TopicPartition]int64{tp: 4}); got[tp] != 4 {
+		t.Fatalf("PreCommit %d, want 4", got[tp])
+	}
+	var all []string
+	for _, s := range rc.all() {
+		all = append(all, string(s.body))
+	}
+	if want := `{"i":0}|{"i":1}|{"i":2}|{"i":3}`; strings.Join(all, "|") != want {
+		t.Errorf("bodies %q, want %q", strings.Join(all, "|"), want)
 	}
 }

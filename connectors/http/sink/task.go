@@ -81,20 +81,21 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 		return err
 	}
 	// Each run of records of one partition is made into items in place,
-	// at the end of its lane's waiting buffer.
+	// at the end of its lane's waiting buffer, in parts of as many as the
+	// lane has room for.
 	for i := 0; i < len(records); {
 		first := records[i]
 		j := i + 1
 		for j < len(records) && records[j].Partition == first.Partition && records[j].Topic == first.Topic {
 			j++
 		}
-		l, buf, err := t.lanes.reserve(ctx, first, j-i)
+		l, buf, k, err := t.lanes.reserve(ctx, first, j-i)
 		if err != nil {
 			return err
 		}
 		from := len(buf)
-		buf = slices.Grow(buf, j-i)
-		for _, rec := range records[i:j] {
+		buf = slices.Grow(buf, k)
+		for _, rec := range records[i : i+k] {
 			buf = append(buf, item{})
 			if err := t.s.makeItem(&buf[len(buf)-1], rec); errors.Is(err, errSkip) {
 				buf[len(buf)-1] = item{}
@@ -105,7 +106,7 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 			}
 		}
 		t.lanes.give(l, buf, from)
-		i = j
+		i += k
 	}
 	return nil
 }
