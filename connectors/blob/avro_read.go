@@ -1,6 +1,8 @@
 package blob
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,18 +16,23 @@ import (
 
 // avroValues reads the values of an Avro object container file the sink
 // wrote, with hamba/avro's decoder, and gives them back their Connect
-// schema, which the sink keeps in the file's metadata.
+// schema, which the sink keeps in the file's metadata. The header is read
+// by hand first, so that skip can pass over whole blocks before the
+// decoder starts.
 type avroValues struct {
 	schema *connect.Schema
-	dec    *ocf.Decoder
+	in     *bufio.Reader
+	header *ocfHeader
+	dec    *ocf.Decoder // from the first value read on
 }
 
 func newAvroValues(r io.Reader) (*avroValues, error) {
-	dec, err := ocf.NewDecoder(r)
+	in := bufio.NewReaderSize(r, 64<<10)
+	h, err := readOCFHeader(in)
 	if err != nil {
 		return nil, err
 	}
-	raw, ok := dec.Metadata()[connectSchemaKey]
+	raw, ok := h.meta[connectSchemaKey]
 	if !ok {
 		return nil, fmt.Errorf("no %s metadata: the source restores the Avro objects Penstock's sink wrote", connectSchemaKey)
 	}
@@ -33,22 +40,65 @@ func newAvroValues(r io.Reader) (*avroValues, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the schema in its metadata: %w", err)
 	}
-	return &avroValues{schema: s, dec: dec}, nil
+	return &avroValues{schema: s, in: in, header: h}, nil
+}
+
+// decoder starts hamba/avro's decoder where the file's records are read
+// from: it reads the header again, then the rest of the file.
+func (a *avroValues) decoder() (*ocf.Decoder, error) {
+	if a.dec == nil {
+		dec, err := ocf.NewDecoder(io.MultiReader(bytes.NewReader(a.header.raw), a.in))
+		if err != nil {
+			return nil, err
+		}
+		a.dec = dec
+	}
+	return a.dec, nil
+}
+
+// decode reads the next record as hamba/avro decodes it.
+func (a *avroValues) decode() (any, error) {
+	dec, err := a.decoder()
+	if err != nil {
+		return nil, err
+	}
+	if !dec.HasNext() {
+		if err := dec.Error(); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	var v any
+	err = dec.Decode(&v)
+	return v, err
 }
 
 func (a *avroValues) next() (*connect.Schema, any, error) {
-	if !a.dec.HasNext() {
-		if err := a.dec.Error(); err != nil {
-			return nil, nil, err
-		}
-		return nil, nil, io.EOF
-	}
-	var v any
-	if err := a.dec.Decode(&v); err != nil {
+	v, err := a.decode()
+	if err != nil {
 		return nil, nil, err
 	}
 	cv, err := fromAvro(a.schema, v)
 	return a.schema, cv, err
+}
+
+// skip passes over n records: over the whole blocks before the n-th
+// undecoded (when no record was read yet), then over the records before it
+// in its block decoded but not converted.
+func (a *avroValues) skip(n int64) error {
+	if a.dec == nil {
+		done, err := skipOCFBlocks(a.in, a.header.sync, n)
+		if err != nil {
+			return err
+		}
+		n -= done
+	}
+	for ; n > 0; n-- {
+		if _, err := a.decode(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fromAvro is the Connect value of schema s of v, as hamba/avro decodes

@@ -1,10 +1,13 @@
 package blob
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 
@@ -104,4 +107,124 @@ func (o *ocfWriter) close() error {
 		o.zenc.Close()
 	}
 	return err
+}
+
+// ocfHeader is the header of an object container file, as read by
+// readOCFHeader: its bytes (handed again to hamba/avro's decoder once whole
+// blocks are passed over), metadata and sync marker.
+type ocfHeader struct {
+	raw  []byte
+	meta map[string][]byte
+	sync [16]byte
+}
+
+// teeByteReader keeps the bytes read through it.
+type teeByteReader struct {
+	r    *bufio.Reader
+	kept []byte
+}
+
+func (t *teeByteReader) ReadByte() (byte, error) {
+	c, err := t.r.ReadByte()
+	if err == nil {
+		t.kept = append(t.kept, c)
+	}
+	return c, err
+}
+
+func (t *teeByteReader) next(n int64) ([]byte, error) {
+	if n < 0 || n > 64<<20 {
+		return nil, fmt.Errorf("a length of %d", n)
+	}
+	start := len(t.kept)
+	t.kept = append(t.kept, make([]byte, n)...)
+	_, err := io.ReadFull(t.r, t.kept[start:])
+	return t.kept[start:], err
+}
+
+// readOCFHeader reads the header of an object container file (the magic,
+// the metadata map, the sync marker). The blob source reads it by hand so
+// that it can pass over whole blocks, which hamba/avro's ocf.Decoder reads
+// only record by record.
+func readOCFHeader(r *bufio.Reader) (*ocfHeader, error) {
+	t := &teeByteReader{r: r}
+	magic, err := t.next(4)
+	if err != nil || string(magic) != "Obj\x01" {
+		return nil, errors.New("not an Avro object container file")
+	}
+	h := &ocfHeader{meta: map[string][]byte{}}
+	for {
+		count, err := binary.ReadVarint(t) // Avro's longs are zig-zag varints
+		if err != nil {
+			return nil, fmt.Errorf("the header's metadata: %w", err)
+		}
+		if count == 0 {
+			break
+		}
+		if count < 0 { // a block's size follows a negative count
+			count = -count
+			if _, err := binary.ReadVarint(t); err != nil {
+				return nil, fmt.Errorf("the header's metadata: %w", err)
+			}
+		}
+		for ; count > 0; count-- {
+			var kv [2][]byte
+			for i := range kv {
+				n, err := binary.ReadVarint(t)
+				if err == nil {
+					kv[i], err = t.next(n)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("the header's metadata: %w", err)
+				}
+			}
+			h.meta[string(kv[0])] = kv[1]
+		}
+	}
+	s, err := t.next(16)
+	if err != nil {
+		return nil, fmt.Errorf("the header's sync marker: %w", err)
+	}
+	copy(h.sync[:], s)
+	h.raw = t.kept
+	return h, nil
+}
+
+// skipOCFBlocks passes over the whole blocks of r, a file's blocks from
+// one on, that hold no more than n records in all, without decompressing
+// them: it reads only their record counts and sizes, and checks their sync
+// markers. It stops before the block holding record n (or at the file's
+// end) and returns how many records it passed over.
+func skipOCFBlocks(r *bufio.Reader, sync [16]byte, n int64) (int64, error) {
+	var skipped int64
+	for {
+		head, err := r.Peek(2 * binary.MaxVarintLen64)
+		if len(head) == 0 {
+			if errors.Is(err, io.EOF) {
+				return skipped, nil
+			}
+			return skipped, err
+		}
+		count, a := binary.Varint(head)
+		size, b := 0, 0
+		if a > 0 {
+			var sz int64
+			sz, b = binary.Varint(head[a:])
+			size = int(sz)
+		}
+		if a <= 0 || b <= 0 || count <= 0 || size < 0 {
+			return skipped, fmt.Errorf("the block after record %d has a corrupt header", skipped)
+		}
+		if skipped+count > n {
+			return skipped, nil
+		}
+		if _, err := r.Discard(a + b + size); err != nil {
+			return skipped, fmt.Errorf("the block after record %d: %w", skipped, err)
+		}
+		var got [16]byte
+		if _, err := io.ReadFull(r, got[:]); err != nil || got != sync {
+			return skipped, fmt.Errorf("the block after record %d ends without the file's sync marker", skipped)
+		}
+		skipped += count
+	}
 }

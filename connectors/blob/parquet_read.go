@@ -48,6 +48,8 @@ type parquetValues struct {
 	plan    *pnode
 	wrapped bool
 	r       *parquet.Reader
+	total   int64 // the file's rows
+	read    int64 // rows read from r or passed over
 	rows    []parquet.Row
 	n, i    int
 	cols    [][]parquet.Value
@@ -75,7 +77,7 @@ func newParquetValues(data io.ReaderAt, size int64) (*parquetValues, error) {
 	if len(f.Schema().Columns()) != n {
 		return nil, fmt.Errorf("%d columns, its schema has %d", len(f.Schema().Columns()), n)
 	}
-	return &parquetValues{schema: s, plan: plan, wrapped: wrapped, r: parquet.NewReader(f),
+	return &parquetValues{schema: s, plan: plan, wrapped: wrapped, r: parquet.NewReader(f), total: f.NumRows(),
 		rows: make([]parquet.Row, 64), cols: make([][]parquet.Value, n), pos: make([]int, n)}, nil
 }
 
@@ -89,6 +91,7 @@ func (p *parquetValues) next() (*connect.Schema, any, error) {
 			return nil, nil, err
 		}
 		p.n, p.i = n, 0
+		p.read += int64(n)
 	}
 	row := p.rows[p.i]
 	p.i++
@@ -106,6 +109,26 @@ func (p *parquetValues) next() (*connect.Schema, any, error) {
 		v = v.(*connect.Struct).GetAt(0)
 	}
 	return p.schema, v, nil
+}
+
+// skip passes over n rows: over those read already, then seeks the reader
+// to the row after them (parquet-go skips the row groups and, where the
+// file has an offset index, the pages before it).
+func (p *parquetValues) skip(n int64) error {
+	if left := int64(p.n - p.i); n <= left {
+		p.i += int(n)
+		return nil
+	}
+	n -= int64(p.n - p.i)
+	p.i = p.n
+	if p.read+n > p.total {
+		return fmt.Errorf("%d rows, fewer than %d: %w", p.total, p.read+n, io.ErrUnexpectedEOF)
+	}
+	if err := p.r.SeekToRow(p.read + n); err != nil {
+		return err
+	}
+	p.read += n
+	return nil
 }
 
 // peek is the next value of column c; ok is false past its end.

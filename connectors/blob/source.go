@@ -319,6 +319,9 @@ func (t *SourceTask) Stop() error {
 // with their Connect schemas; io.EOF at its end.
 type valueReader interface {
 	next() (*connect.Schema, any, error)
+	// skip passes over the next n values without building them (where the
+	// format allows: past whole blocks or rows).
+	skip(n int64) error
 }
 
 var (
@@ -438,22 +441,49 @@ func readLine(b *bufio.Reader) ([]byte, error) {
 	return nil, err
 }
 
-// skip passes over n records already produced.
+// skipLine passes over a line without copying it.
+func skipLine(b *bufio.Reader) error {
+	some := false
+	for {
+		line, err := b.ReadSlice('\n')
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			some = true
+		case errors.Is(err, io.EOF) && (some || len(line) > 0):
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+// skip passes over the records up to the n-th, already produced, without
+// building their values: it passes over lines, an Avro file's whole blocks
+// and a Parquet file's rows.
 func (r *objectReader) skip(n int64) error {
-	for ; r.n < n; r.n++ {
-		if r.values != nil {
-			if _, _, err := r.values.next(); err != nil {
-				return fmt.Errorf("resuming %s at record %d: %w", r.ref.key, n, err)
-			}
-		} else if _, err := readLine(r.data); err != nil {
+	if n <= r.n {
+		return nil
+	}
+	if r.values != nil {
+		if err := r.values.skip(n - r.n); err != nil {
 			return fmt.Errorf("resuming %s at record %d: %w", r.ref.key, n, err)
 		}
-		if r.meta != nil {
-			if _, err := readLine(r.meta); err != nil {
+	}
+	for i := r.n; i < n; i++ {
+		if r.values == nil {
+			if err := skipLine(r.data); err != nil {
 				return fmt.Errorf("resuming %s at record %d: %w", r.ref.key, n, err)
+			}
+		}
+		if r.meta != nil {
+			if err := skipLine(r.meta); err != nil {
+				return fmt.Errorf("resuming %s at record %d: its side object: %w", r.ref.key, n, err)
 			}
 		}
 	}
+	r.n = n
 	return nil
 }
 

@@ -1,0 +1,177 @@
+package blob
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/penstockhq/penstock/connect"
+)
+
+// resumeCase is a format the source restores, with the records the sink
+// exports into one large object of it.
+type resumeCase struct {
+	name  string
+	props map[string]string
+	recs  func(n int) []*connect.Record
+	seq   func(*connect.Record) int64
+}
+
+var resumeCases = []resumeCase{
+	{name: "json-gzip", props: map[string]string{FormatConfig: "JsonFormat", CompressionConfig: "gzip"},
+		recs: func(n int) []*connect.Record { return richRecords("t", 0, 0, n) },
+		seq:  func(r *connect.Record) int64 { return r.Value.(map[string]any)["seq"].(int64) }},
+	{name: "bytearray", props: map[string]string{FormatConfig: "ByteArrayFormat"},
+		recs: func(n int) []*connect.Record {
+			out := make([]*connect.Record, n)
+			for i := range out {
+				out[i] = &connect.Record{Topic: "t", Offset: int64(i), ValueSchema: connect.BytesSchema,
+					Value: []byte(fmt.Sprintf("%d %s", i, strings.Repeat("x", i%200)))}
+			}
+			return out
+		},
+		seq: func(r *connect.Record) int64 {
+			var i int64
+			fmt.Sscan(string(r.Value.([]byte)), &i)
+			return i
+		}},
+	{name: "avro-deflate", props: map[string]string{FormatConfig: "AvroFormat", AvroCodecConfig: "deflate"},
+		recs: func(n int) []*connect.Record { return richRecords("t", 0, 0, n) },
+		seq:  func(r *connect.Record) int64 { return r.Value.(*connect.Struct).GetAt(0).(int64) }},
+	{name: "parquet-snappy", props: map[string]string{FormatConfig: "ParquetFormat", ParquetCodecConfig: "snappy", ParquetRowGroupBytes: "65536"},
+		recs: func(n int) []*connect.Record { return richRecords("t", 0, 0, n) },
+		seq:  func(r *connect.Record) int64 { return r.Value.(*connect.Struct).GetAt(0).(int64) }},
+}
+
+// exportOne has the sink write recs, with their keys, as one object of
+// the case's format in dir, and returns the object's key.
+func exportOne(t testing.TB, dir string, c resumeCase, recs []*connect.Record) string {
+	t.Helper()
+	ctx := context.Background()
+	for i, r := range recs {
+		r.KeySchema, r.Key = connect.StringSchema, fmt.Sprint("key-", i)
+	}
+	props := map[string]string{StoreURLConfig: "file://" + dir, FlushSizeConfig: fmt.Sprint(len(recs)), StoreKeysConfig: "true"}
+	for k, v := range c.props {
+		props[k] = v
+	}
+	sink := &Task{}
+	if err := sink.Start(ctx, &fakeTaskContext{}, props); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Put(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	sink.Stop()
+	var key string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasSuffix(p, metaExtension) && !strings.HasSuffix(p, ".attrs") { // fileblob keeps attributes beside
+			key, _ = filepath.Rel(dir, p)
+		}
+		return nil
+	})
+	if key == "" {
+		t.Fatal("no object exported")
+	}
+	return filepath.ToSlash(key)
+}
+
+// TestSourceResumesInsideLargeObjects exports one large object of each
+// format the source restores (an Avro file of several blocks, a Parquet
+// file of several row groups) and resumes a task inside it at records
+// before, at and after its middle: it restores exactly the records after
+// the offset, with their keys.
+func TestSourceResumesInsideLargeObjects(t *testing.T) {
+	const n = 20000
+	for _, c := range resumeCases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			key := exportOne(t, dir, c, c.recs(n))
+			if c.props[FormatConfig] == "AvroFormat" { // the resume passes over whole blocks
+				f, err := os.Open(filepath.Join(dir, key))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				in := bufio.NewReader(f)
+				h, err := readOCFHeader(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if done, err := skipOCFBlocks(in, h.sync, n-1); err != nil || done == 0 {
+					t.Fatalf("the object's blocks before its last record hold %d records (%v): one block only", done, err)
+				}
+			}
+			for _, at := range []int64{1, n/2 + 13, n - 1, n} {
+				props := map[string]string{StoreURLConfig: "file://" + dir, BatchSizeConfig: "5000", PollIntervalConfig: "10"}
+				for k, v := range c.props {
+					props[k] = v
+				}
+				src := &SourceTask{}
+				if err := src.Start(context.Background(), &fakeSourceContext{offset: map[string]any{"object": key, "records": at}}, props); err != nil {
+					t.Fatal(err)
+				}
+				var got []*connect.Record
+				for {
+					rs, err := src.Poll(context.Background())
+					if err != nil {
+						t.Fatalf("resuming at %d: %v", at, err)
+					}
+					if len(rs) == 0 {
+						break
+					}
+					got = append(got, rs...)
+				}
+				src.Stop()
+				if int64(len(got)) != n-at {
+					t.Fatalf("resuming at %d: %d records, want %d", at, len(got), n-at)
+				}
+				for i, r := range got {
+					want := at + int64(i)
+					if s := c.seq(r); s != want || r.Key != fmt.Sprint("key-", want) || r.SourceOffset["records"] != want+1 {
+						t.Fatalf("resuming at %d: record %d is %d (key %v, offset %v), want %d", at, i, s, r.Key, r.SourceOffset, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSourceResume compares a task resuming at the last record of a
+// large object (skip) with one restoring the object whole (read). For Avro
+// and Parquet, read is about what resuming cost when skip decoded and
+// converted every value it passed over; lines were never converted.
+func BenchmarkSourceResume(b *testing.B) {
+	const n = 20000
+	for _, c := range resumeCases {
+		dir := b.TempDir()
+		key := exportOne(b, dir, c, c.recs(n))
+		for _, m := range []struct {
+			name   string
+			offset map[string]any
+			want   int
+		}{{"skip", map[string]any{"object": key, "records": int64(n - 1)}, 1}, {"read", nil, n}} {
+			b.Run(c.name+"/"+m.name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					props := map[string]string{StoreURLConfig: "file://" + dir, BatchSizeConfig: fmt.Sprint(n)}
+					for k, v := range c.props {
+						props[k] = v
+					}
+					src := &SourceTask{}
+					if err := src.Start(context.Background(), &fakeSourceContext{offset: m.offset}, props); err != nil {
+						b.Fatal(err)
+					}
+					rs, err := src.Poll(context.Background())
+					if err != nil || len(rs) != m.want {
+						b.Fatalf("%d records, %v", len(rs), err)
+					}
+					src.Stop()
+				}
+			})
+		}
+	}
+}
