@@ -1,19 +1,19 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
-	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/penstockhq/penstock/internal/tlsconfig"
 )
 
 // tlsConfig returns the TLS configuration database.ssl.mode asks for, nil
@@ -49,28 +49,19 @@ func (s *settings) tlsConfig() *tls.Config {
 	return nil
 }
 
-// loadTruststore reads the CA certificates of a PEM or PKCS12 file.
+// loadTruststore reads the CA certificates of a PEM or PKCS12 file (told
+// apart by their content: Debezium's keys name no type), as the worker
+// reads its own truststores.
 func loadTruststore(path, password string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
+	roots, err := tlsconfig.ReadTruststore(path, "", password)
+	var unread *fs.PathError
+	switch {
+	case errors.As(err, &unread):
 		return nil, fmt.Errorf("%s: %w", KeySSLTruststore, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s, %s: %w", KeySSLTruststore, KeySSLTruststorePw, err)
 	}
-	pool := x509.NewCertPool()
-	if bytes.Contains(b, []byte("-----BEGIN")) {
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("%s %s: no PEM certificate in it", KeySSLTruststore, path)
-		}
-		return pool, nil
-	}
-	certs, err := pkcs12.DecodeTrustStore(b, password)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: neither PEM nor a PKCS12 truststore readable with %s (JKS: convert it with keytool -importkeystore -deststoretype PKCS12): %w",
-			KeySSLTruststore, path, KeySSLTruststorePw, err)
-	}
-	for _, c := range certs {
-		pool.AddCert(c)
-	}
-	return pool, nil
+	return roots, nil
 }
 
 // errNoServerTLS is go-mysql's error when the server offers no TLS.

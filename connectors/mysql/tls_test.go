@@ -198,3 +198,40 @@ func TestSSLModes(t *testing.T) {
 		t.Fatalf("required without server TLS: %v", err)
 	}
 }
+
+// A truststore that cannot be read fails the configuration naming the
+// database.ssl.* key to fix: the file, or its password for a PKCS12 one.
+func TestSSLTruststoreErrors(t *testing.T) {
+	ca := newTestCA(t, "penstock test CA")
+	dir := t.TempDir()
+	p12File, junkFile := filepath.Join(dir, "ca.p12"), filepath.Join(dir, "junk.pem")
+	p12, err := pkcs12.Modern.EncodeTrustStore([]*x509.Certificate{ca.cert}, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, b := range map[string][]byte{p12File: p12, junkFile: []byte("-----BEGIN nothing\n")} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		props []string
+		want  string
+	}{
+		{[]string{KeySSLTruststore, filepath.Join(dir, "missing.pem")}, KeySSLTruststore + ": open "},
+		{[]string{KeySSLTruststore, junkFile}, KeySSLTruststore + ", " + KeySSLTruststorePw + ": " + junkFile + ": no PEM certificate"},
+		{[]string{KeySSLTruststore, p12File, KeySSLTruststorePw, "wrong"}, KeySSLTruststorePw},
+	} {
+		props := map[string]string{KeyHostname: "localhost", KeyUser: "u", KeyTopicPrefix: "srv", KeySSLMode: "verify_ca"}
+		for i := 0; i+1 < len(c.props); i += 2 {
+			props[c.props[i]] = c.props[i+1]
+		}
+		if _, err := parseSettings(props); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error containing %q", c.props, err, c.want)
+		}
+	}
+	if s, err := parseSettings(map[string]string{KeyHostname: "localhost", KeyUser: "u", KeyTopicPrefix: "srv", KeySSLMode: "verify_ca",
+		KeySSLTruststore: p12File, KeySSLTruststorePw: "secret"}); err != nil || s.roots == nil {
+		t.Fatalf("a PKCS12 truststore: %v", err)
+	}
+}

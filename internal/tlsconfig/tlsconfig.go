@@ -3,7 +3,8 @@
 // ssl.endpoint.identification.algorithm), in PEM (files or inline) or PKCS12
 // files. The broker's listeners, the workers' Kafka clients and the REST
 // server all read their TLS settings through it, each with its own key
-// prefix.
+// prefix; connectors read their truststore files (Debezium's
+// database.ssl.truststore) with ReadTruststore.
 //
 // Server configurations re-read their files when they change, so a renewed
 // certificate takes effect on the next handshake without a restart.
@@ -105,34 +106,20 @@ func load(get Getter) (material, error) {
 		}
 		m.cert = &cert
 	}
-	var ca []byte
-	if loc := get(KeyTruststoreLoc); loc != "" && strings.EqualFold(get(KeyTruststoreType), "PKCS12") {
-		b, err := os.ReadFile(loc)
+	if loc := get(KeyTruststoreLoc); loc != "" {
+		typ := get(KeyTruststoreType)
+		if typ == "" {
+			typ = "PEM"
+		}
+		roots, err := ReadTruststore(loc, typ, get(KeyTruststorePass))
 		if err != nil {
 			return m, fmt.Errorf("%s: %w", KeyTruststoreLoc, err)
 		}
-		certs, err := pkcs12.DecodeTrustStore(b, get(KeyTruststorePass))
-		if err != nil {
-			return m, fmt.Errorf("%s %s: %w", KeyTruststoreLoc, loc, err)
-		}
-		m.roots = x509.NewCertPool()
-		for _, c := range certs {
-			m.roots.AddCert(c)
-		}
-		return m, nil
-	} else if loc != "" {
-		b, err := os.ReadFile(loc)
-		if err != nil {
-			return m, fmt.Errorf("%s: %w", KeyTruststoreLoc, err)
-		}
-		ca = b
+		m.roots = roots
 	} else if c := get(KeyTruststoreCerts); c != "" {
-		ca = []byte(c)
-	}
-	if ca != nil {
 		m.roots = x509.NewCertPool()
-		if !m.roots.AppendCertsFromPEM(ca) {
-			return m, fmt.Errorf("ssl truststore: no PEM certificate found")
+		if !m.roots.AppendCertsFromPEM([]byte(c)) {
+			return m, fmt.Errorf("%s: no PEM certificate found", KeyTruststoreCerts)
 		}
 	}
 	return m, nil
@@ -256,6 +243,37 @@ func Client(get Getter, endpointKeySet bool) (*tls.Config, error) {
 // subject distinguished name (RFC 2253 form).
 func PrincipalName(cert *x509.Certificate) string {
 	return cert.Subject.String()
+}
+
+// ReadTruststore reads the CA certificates of the truststore file at path:
+// PEM certificates, or a PKCS12 truststore opened with password. typ is PEM
+// or PKCS12; empty tells them apart by the content (PEM is text with
+// -----BEGIN lines). Its errors name the file, not the key that named it:
+// the caller wraps them with its key (connectors read truststores under
+// their own keys, as Debezium's database.ssl.truststore).
+func ReadTruststore(path, typ, password string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if strings.EqualFold(typ, "PEM") || (typ == "" && strings.Contains(string(b), "-----BEGIN")) {
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+		}
+		return pool, nil
+	}
+	certs, err := pkcs12.DecodeTrustStore(b, password)
+	if err != nil {
+		if typ == "" {
+			return nil, fmt.Errorf("%s: neither PEM nor a PKCS12 truststore its password opens (JKS: convert it with keytool -importkeystore -deststoretype PKCS12): %w", path, err)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, nil
 }
 
 // loadPKCS12 reads a PKCS12 keystore: its key, certificate and chain.
