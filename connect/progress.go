@@ -40,6 +40,7 @@ type SourceLag struct {
 	// confirmed (PostgreSQL: WAL bytes behind the replication slot).
 	Bytes int64
 	// Behind is the age of the newest change read (MySQL: now minus the
-	// last binlog event's timestamp).
+	// last binlog event's timestamp; PostgreSQL: minus the last
+	// transaction's commit timestamp).
 	Behind time.Duration
 }

@@ -59,7 +59,9 @@
 // none is repeated. Heartbeats (heartbeat.interval.ms) carry the server's
 // latest WAL position so committing them moves the slot while captured
 // tables are idle; penstock_postgres_slot_lag_bytes shows what the slot holds
-// back.
+// back, and penstock_cdc_source_lag_seconds (source_lag_ms in the task's
+// progress, as the MySQL connector's) how long before its reading the last
+// transaction read committed.
 //
 // # Unchanged TOASTed values
 //

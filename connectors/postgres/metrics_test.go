@@ -11,8 +11,9 @@ import (
 )
 
 // TestMetricsMove: a snapshot sets its table's rows read and estimated; a
-// streamed change sets the time behind the source; the stream's status
-// updates report the slot's lag.
+// streamed change sets the time behind the source (the gauge and the
+// task's SourceLag, as the MySQL connector's); the stream's status updates
+// report the slot's lag.
 func TestMetricsMove(t *testing.T) {
 	e := startPG(t)
 	e.exec(t, "CREATE TABLE metered (id int PRIMARY KEY)",
@@ -33,6 +34,9 @@ func TestMetricsMove(t *testing.T) {
 	pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool { return len(r) >= 501 })
 	if v := testutil.ToFloat64(lag); v < 0 || v > 60 {
 		t.Errorf("penstock_cdc_source_lag_seconds = %v after a streamed change", v)
+	}
+	if behind := task.SourceLag().Behind; behind < 0 || behind > time.Minute {
+		t.Errorf("SourceLag().Behind = %v after a streamed change", behind)
 	}
 	slot := slotLagBytes.WithLabelValues("msrv", "metered")
 	slot.Set(-1)

@@ -466,7 +466,9 @@ func (st *streamer) begin(xid uint32, commit pglogrepl.LSN, ts time.Time) {
 	if st.lag == nil {
 		st.lag = debezium.SourceLagSeconds.WithLabelValues(st.s.prefix)
 	}
-	st.lag.Set(time.Since(ts).Seconds())
+	behind := time.Since(ts)
+	st.lag.Set(behind.Seconds())
+	st.t.behind.Store(int64(behind))
 	st.lastXid = xid
 	st.txBoxed.times = debezium.NewTimes(ts)
 	st.txBoxed.xid = int64(xid)

@@ -65,6 +65,9 @@ type Task struct {
 	stopOnce sync.Once
 	// slotLag is the last slot lag measured, in bytes; -1 before the first.
 	slotLag atomic.Int64
+	// behind is how long before it was read the last transaction read
+	// committed, in nanoseconds; -1 before the first.
+	behind atomic.Int64
 }
 
 // The runtime shows a task's snapshot progress and lag through these.
@@ -77,6 +80,7 @@ var (
 func NewTask() *Task {
 	t := &Task{}
 	t.slotLag.Store(-1)
+	t.behind.Store(-1)
 	return t
 }
 
@@ -191,9 +195,12 @@ func (t *Task) Stop() error {
 func (t *Task) Progress() []TableProgress { return t.progress.List() }
 
 // SourceLag returns the replication slot's lag in bytes as last measured
-// (every status interval while streaming); the time behind is not known.
+// (every status interval while streaming), and how far behind the server
+// the last transaction read was: the time from its commit to its reading,
+// as the MySQL connector's from binlog event timestamps
+// (penstock_cdc_source_lag_seconds).
 func (t *Task) SourceLag() connect.SourceLag {
-	return connect.SourceLag{Bytes: t.slotLag.Load(), Behind: -1}
+	return connect.SourceLag{Bytes: t.slotLag.Load(), Behind: time.Duration(t.behind.Load())}
 }
 
 // CommittedLSN returns the LSN last confirmed to the server.
