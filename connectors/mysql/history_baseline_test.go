@@ -1,0 +1,116 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/penstockhq/penstock/connect"
+	"github.com/penstockhq/penstock/internal/brokertest"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A baseline of many wide tables is larger than the broker accepts in one
+// record (message.max.bytes, 1 MiB by default): it is written one record
+// per table, so the connector starts, and after a restart the history
+// replays and describes the rows of those tables.
+func TestSchemaHistoryBaselineOfManyTables(t *testing.T) {
+	logs := captureLog(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	e := startMariaDB(t)
+	e.exec(t, "SET GLOBAL binlog_row_metadata = MINIMAL")
+	const tables, cols = 100, 40
+	comment := strings.Repeat("a column comment long enough to make the definitions wide; ", 3)
+	for i := range tables {
+		var q strings.Builder
+		fmt.Fprintf(&q, "CREATE TABLE t%03d (id INT PRIMARY KEY", i)
+		for c := range cols {
+			fmt.Fprintf(&q, ", c%02d VARCHAR(100) COMMENT '%s'", c, comment)
+		}
+		fmt.Fprintf(&q, ") COMMENT '%s'", strings.Repeat("t", 1000))
+		e.exec(t, q.String())
+	}
+	b := brokertest.Start(t)
+	props := e.props(map[string]string{KeyHistoryTopic: "srv-history", KeyHistoryServers: b.Addr,
+		KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false"})
+	w := &fakeWorker{}
+	task := startTask(t, w, props)
+	e.exec(t, "INSERT INTO t007 (id, c00) VALUES (1, 'a')")
+	recs := pollUntil(t, task, w, 60*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.t007", int32(1)) })
+	w.store(recs[len(recs)-1])
+	if err := task.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// One record per table, all of one baseline, together more than one
+	// record may hold.
+	values := readHistoryValues(t, b.Addr, "srv-history")
+	total := 0
+	for _, v := range values {
+		total += len(v)
+	}
+	if len(values) != tables || total <= 1048588 {
+		t.Fatalf("history: %d records of %d bytes, want %d records of more than 1 MiB", len(values), total, tables)
+	}
+
+	e.exec(t, "ALTER TABLE t007 ADD COLUMN extra INT DEFAULT 7")
+	// step starts the connector at the stored offset, writes row id of
+	// t007, checks its description, stores its offset and stops.
+	step := func(id int32) {
+		t.Helper()
+		w2 := &fakeWorker{stored: w.stored}
+		task := startTask(t, w2, props)
+		e.exec(t, fmt.Sprintf("INSERT INTO t007 (id, c00, extra) VALUES (%d, 'r', %d)", id, id))
+		got := pollUntil(t, task, w2, 60*time.Second, func(r []*connect.Record) bool { return hasKey(r, "srv.app.t007", id) })
+		if s, want := afterString(got[len(got)-1]), fmt.Sprintf("id=%d c00=r extra=%d", id, id); s != want {
+			t.Fatalf("row %d: %s, want %s", id, s, want)
+		}
+		w2.store(got[len(got)-1])
+		if err := task.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		w = w2
+	}
+	step(2)
+	if !strings.Contains(logs.String(), fmt.Sprintf("schema history replayed topic=srv-history records=%d tables=%d", tables, tables)) {
+		t.Fatalf("history not replayed whole:\n%s", logs.String())
+	}
+	warns := func() int { return strings.Count(logs.String(), "level=WARN") }
+	if warns() != 0 {
+		t.Fatalf("warnings with a complete history:\n%s", logs.String())
+	}
+
+}
+
+// readHistoryValues reads the values of a topic's records, partition 0,
+// from its start to its end.
+func readHistoryValues(t *testing.T, addr, topic string) [][]byte {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup(topic, 0)
+	var out [][]byte
+	for int64(len(out)) < end.Offset {
+		fs := cl.PollFetches(context.Background())
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r.Value) })
+	}
+	return out
+}
