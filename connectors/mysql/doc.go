@@ -97,12 +97,19 @@
 // captured table is written to the history topic (one partition, infinite
 // retention) in Debezium's record shape (source, position, databaseName,
 // ddl, tableChanges with the table's definition after the change) before
-// any later record is emitted. At start the history is replayed up to the
-// stored offset; when it is missing, empty, truncated (no baseline at or
-// before the offset) or corrupt, the connector does not fail: it logs a
-// warning, reads the captured tables from information_schema at the current
-// position and writes them as a new baseline. A new snapshot, and
-// snapshot.mode=recovery, also write a new baseline. History records are
+// any later record is emitted. A baseline is written one record per
+// captured table (its SHOW CREATE TABLE and definition), as Debezium's, so
+// that no record outgrows the broker's message.max.bytes however many
+// tables are captured; each carries the baseline's id and number of
+// records. At start the history is replayed up to the stored offset; when
+// it is missing, empty, truncated (no baseline at or before the offset),
+// corrupt, or its last baseline there is incomplete (a start stopped while
+// writing it; baselines of earlier versions, one record per database
+// without the number, are accepted as before), the connector does not
+// fail: it logs a warning, reads the captured tables from
+// information_schema at the current position and writes them as a new
+// baseline. A new snapshot, and snapshot.mode=recovery, also write a new
+// baseline. History records are
 // compared with the offset by GTID sets where both carry one, as Debezium
 // does, so the history replays right after a failover to a server whose
 // binlog files are named otherwise; else by binlog file and position. Its

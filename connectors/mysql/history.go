@@ -30,8 +30,12 @@ type historyRecord struct {
 }
 
 // historyPosition is the binlog position after the statement. A baseline
-// (the captured tables as information_schema described them) has Snapshot
-// set and a Baseline id shared by its records.
+// (the captured tables as information_schema described them, one record
+// per table) has Snapshot set, a Baseline id shared by its records and,
+// on each, BaselineRecords: how many they are, so that a replay accepts it
+// only when it read all of them (a start that stopped while writing it
+// leaves fewer). Baselines written by earlier versions, one record per
+// database, have no BaselineRecords and are accepted record by record.
 type historyPosition struct {
 	File     string `json:"file"`
 	Pos      int64  `json:"pos"`
@@ -40,6 +44,8 @@ type historyPosition struct {
 	ServerID int64  `json:"server_id"`
 	Snapshot bool   `json:"snapshot,omitempty"`
 	Baseline string `json:"penstock_baseline,omitempty"`
+	// BaselineRecords is the number of records of the baseline.
+	BaselineRecords int `json:"penstock_baseline_records,omitempty"`
 }
 
 type historyChange struct {
@@ -254,20 +260,35 @@ func (h *historyStore) readEach(ctx context.Context, each func(historyRecord)) e
 	}
 }
 
-// append writes records and waits for the broker's acknowledgement.
+// append writes records, in their order, and waits for the broker's
+// acknowledgement. An error names the first record refused (a table whose
+// definition alone is larger than the broker accepts, say).
 func (h *historyStore) append(ctx context.Context, recs ...historyRecord) error {
 	krs := make([]*kgo.Record, len(recs))
+	at := make(map[*kgo.Record]int, len(recs))
 	for i, r := range recs {
 		b, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
 		krs[i] = &kgo.Record{Topic: h.topic, Partition: 0, Value: b}
+		at[krs[i]] = i
 	}
-	if err := h.cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
-		return fmt.Errorf("write schema history topic %s: %w", h.topic, err)
+	failed := -1
+	var err error
+	for _, res := range h.cl.ProduceSync(ctx, krs...) {
+		if i := at[res.Record]; res.Err != nil && (failed < 0 || i < failed) {
+			failed, err = i, res.Err
+		}
 	}
-	return nil
+	if failed < 0 {
+		return nil
+	}
+	what := "database " + recs[failed].DatabaseName
+	if ch := recs[failed].TableChanges; len(ch) > 0 {
+		what = "table " + ch[0].ID
+	}
+	return fmt.Errorf("write schema history topic %s: the record of %s (%d bytes): %w", h.topic, what, len(krs[failed].Value), err)
 }
 
 // posLE reports whether the history position a is at or before p. As
@@ -298,9 +319,11 @@ type historyReplay struct {
 	flavor   string
 	m        *schemaModel
 	baseline string
+	want     int // the records of the baseline (0: written by an earlier version, one per database)
+	got      int // the records of the baseline read
 	corrupt  bool
 	seen     int // records added
-	applied  int // records applied to m
+	applied  int // records applied to m since its baseline
 }
 
 func newHistoryReplay(p position, mariadb bool) *historyReplay {
@@ -326,8 +349,11 @@ func (h *historyReplay) add(r historyRecord) {
 	if !posLE(r.Position, h.p, h.gp, h.flavor) {
 		return // read again from the binlog
 	}
-	if b := r.Position.Baseline; b != "" && b != h.baseline {
-		h.m.tables, h.baseline = map[string]*tableDef{}, b
+	if b := r.Position.Baseline; b != "" {
+		if b != h.baseline {
+			h.m.tables, h.baseline, h.want, h.got, h.applied = map[string]*tableDef{}, b, r.Position.BaselineRecords, 0, 0
+		}
+		h.got++
 	}
 	if h.baseline == "" {
 		return
@@ -348,8 +374,9 @@ func (h *historyReplay) add(r historyRecord) {
 }
 
 // result is the model and how many records it applied; why is non-empty
-// when the history cannot describe p: empty, or without a baseline at or
-// before p (truncated by retention, or written for a later position).
+// when the history cannot describe p: empty, without a baseline at or
+// before p (truncated by retention, or written for a later position), or
+// with the last of them incomplete.
 func (h *historyReplay) result() (m *schemaModel, applied int, why string) {
 	switch {
 	case h.seen == 0:
@@ -358,6 +385,8 @@ func (h *historyReplay) result() (m *schemaModel, applied int, why string) {
 		return nil, 0, "the schema history topic has a record that does not parse, with no baseline after it"
 	case h.baseline == "":
 		return nil, 0, "the schema history topic has no baseline at or before the stored offset (truncated, or written ahead of it)"
+	case h.got < h.want:
+		return nil, 0, fmt.Sprintf("the schema history topic's last baseline at or before the stored offset is incomplete (%d of its %d records: the start writing it stopped)", h.got, h.want)
 	}
 	return h.m, h.applied, ""
 }
@@ -412,50 +441,54 @@ func (st *streamer) loadSchema(rp resumePoint) error {
 }
 
 // writeBaseline describes every captured table from information_schema
-// and writes the definitions to the history, one record per database.
+// and writes the definitions to the history as a baseline.
 func (st *streamer) writeBaseline(p position, mariadb bool) error {
-	m := newSchemaModel(mariadb)
-	tables, err := st.s.capturedTables(st.meta)
+	m, recs, err := st.baseline(p, mariadb)
 	if err != nil {
 		return err
-	}
-	id := fmt.Sprintf("%d", time.Now().UnixNano())
-	var recs []historyRecord
-	byDB := map[string]int{}
-	for _, ct := range tables {
-		defs, pk, err := describe(st.meta, ct.db, ct.name)
-		if err != nil {
-			return err
-		}
-		d := &tableDef{db: ct.db, name: ct.name, cols: defs, pk: pk}
-		m.tables[d.id()] = d
-		i, ok := byDB[ct.db]
-		if !ok {
-			i = len(recs)
-			byDB[ct.db] = i
-			recs = append(recs, st.historyRecord(p, ct.db, "", nil))
-			recs[i].Position.Snapshot, recs[i].Position.Baseline = true, id
-		}
-		ddl := ""
-		if r, err := st.meta.Execute("SHOW CREATE TABLE " + quoteIdent(ct.db) + "." + quoteIdent(ct.name)); err == nil {
-			ddl = getString(r, 0, 1)
-			r.Close()
-		}
-		if recs[i].DDL != "" {
-			recs[i].DDL += ";\n"
-		}
-		recs[i].DDL += ddl
-		recs[i].TableChanges = append(recs[i].TableChanges, historyChange{Type: "CREATE", ID: tableID(ct.db, ct.name), Table: historyTableOf(d)})
-	}
-	if len(recs) == 0 { // nothing captured yet: an empty baseline still marks the history valid
-		recs = append(recs, st.historyRecord(p, "", "", nil))
-		recs[0].Position.Snapshot, recs[0].Position.Baseline = true, id
 	}
 	if err := st.hist.append(st.ctx, recs...); err != nil {
 		return err
 	}
 	st.model = m
 	return nil
+}
+
+// baseline reads the captured tables' definitions and makes the records of
+// a baseline at p: one per table, as Debezium writes them, with its SHOW
+// CREATE TABLE and its definition, so that no record outgrows the broker's
+// message.max.bytes however many tables are captured; one without tables
+// when none is (it still marks the history valid). All carry the
+// baseline's id and number of records.
+func (st *streamer) baseline(p position, mariadb bool) (*schemaModel, []historyRecord, error) {
+	m := newSchemaModel(mariadb)
+	tables, err := st.s.capturedTables(st.meta)
+	if err != nil {
+		return nil, nil, err
+	}
+	var recs []historyRecord
+	for _, ct := range tables {
+		defs, pk, err := describe(st.meta, ct.db, ct.name)
+		if err != nil {
+			return nil, nil, err
+		}
+		d := &tableDef{db: ct.db, name: ct.name, cols: defs, pk: pk}
+		m.tables[d.id()] = d
+		ddl := ""
+		if r, err := st.meta.Execute("SHOW CREATE TABLE " + quoteIdent(ct.db) + "." + quoteIdent(ct.name)); err == nil {
+			ddl = getString(r, 0, 1)
+			r.Close()
+		}
+		recs = append(recs, st.historyRecord(p, ct.db, ddl, []defChange{{typ: "CREATE", db: ct.db, name: ct.name, def: d}}))
+	}
+	if len(recs) == 0 {
+		recs = append(recs, st.historyRecord(p, "", "", nil))
+	}
+	id := fmt.Sprintf("%d", time.Now().UnixNano())
+	for i := range recs {
+		recs[i].Position.Snapshot, recs[i].Position.Baseline, recs[i].Position.BaselineRecords = true, id, len(recs)
+	}
+	return m, recs, nil
 }
 
 // historyRecord makes a history record of a statement read at p.

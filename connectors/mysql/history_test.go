@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -241,7 +242,8 @@ func afterString(r *connect.Record) string {
 
 // Replaying the history keeps the records at or before the offset, from the
 // last baseline on; a history without a baseline there (truncated by
-// retention, or written ahead of the offset) or empty cannot describe it.
+// retention, or written ahead of the offset), with that baseline
+// incomplete, or empty cannot describe it.
 func TestReplayHistory(t *testing.T) {
 	tbl := func(cols ...string) *historyTable {
 		ht := &historyTable{}
@@ -296,6 +298,50 @@ func TestReplayHistory(t *testing.T) {
 	}
 	if _, _, why := replayHistory(nil, position{file: "bin.000001", pos: 10}, false); !strings.Contains(why, "missing or empty") {
 		t.Errorf("empty history: %q", why)
+	}
+
+	// A baseline of one record per table carries its number of records: it
+	// is accepted only whole. One written by an earlier version, one record
+	// per database without the number, is accepted as it comes.
+	base := func(id string, n int, names ...string) []historyRecord {
+		var out []historyRecord
+		for _, name := range names {
+			out = append(out, historyRecord{Position: historyPosition{File: "bin.000001", Pos: 100, Baseline: id, BaselineRecords: n},
+				TableChanges: []historyChange{{Type: "CREATE", ID: tableID("app", name), Table: tbl("a")}}})
+		}
+		return out
+	}
+	tables := func(m *schemaModel) string {
+		var n []string
+		for id := range m.tables {
+			n = append(n, id)
+		}
+		sort.Strings(n)
+		return strings.Join(n, ",")
+	}
+	at := position{file: "bin.000002", pos: 4}
+	whole := base("n1", 3, "t1", "t2", "t3")
+	if m, applied, why := replayHistory(whole, at, false); why != "" || tables(m) != "app.t1,app.t2,app.t3" || applied != 3 {
+		t.Errorf("whole baseline: %q, %d applied (%s)", tables(m), applied, why)
+	}
+	for name, recs := range map[string][]historyRecord{
+		"the last record missing":       whole[:2],
+		"a record missing":              {whole[0], whole[2]},
+		"after a whole baseline":        append(append([]historyRecord{}, whole...), base("n2", 3, "t4", "t5")...),
+		"ended by a corrupt record":     append(whole[:2:2], historyRecord{corrupt: true}),
+		"with a record of DDL after it": append(whole[:2:2], rec("bin.000001", 200, "", "ALTER", tbl("a", "b"))),
+	} {
+		if m, _, why := replayHistory(recs, at, false); why == "" {
+			t.Errorf("incomplete baseline, %s: accepted (%s)", name, tables(m))
+		}
+	}
+	if m, _, why := replayHistory(append(whole[:2:2], base("n2", 2, "t4", "t5")...), at, false); why != "" || tables(m) != "app.t4,app.t5" {
+		t.Errorf("a whole baseline after an incomplete one: %q (%s)", tables(m), why)
+	}
+	old := []historyRecord{base("o1", 0, "t1")[0], base("o1", 0, "t2")[0]}
+	old[0].TableChanges = append(old[0].TableChanges, base("o1", 0, "t3")[0].TableChanges...) // two tables of one database
+	if m, _, why := replayHistory(old, at, false); why != "" || tables(m) != "app.t1,app.t2,app.t3" {
+		t.Errorf("a baseline of an earlier version: %q (%s)", tables(m), why)
 	}
 }
 
