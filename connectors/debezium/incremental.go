@@ -254,13 +254,14 @@ type IncrementalSnapshot[T any] struct {
 	// resume is the progress a stored offset carried, applied when its
 	// table is taken from the queue.
 	resume *IncrementalProgress
-	off    map[string]any
+	off    map[string]any // the progress's offset fields (Offset)
 	win    ChunkWindow
 }
 
 // NewIncrementalSnapshot returns an idle incremental snapshot reading
-// chunks of chunkSize rows (incremental.snapshot.chunk.size) from src. (The
-// zero IncrementalSnapshot stays idle: no table, no offset fields.)
+// chunks of chunkSize rows (incremental.snapshot.chunk.size) from src. (A
+// zero IncrementalSnapshot, never signalled, has no table and no offset
+// fields.)
 func NewIncrementalSnapshot[T any](src IncrementalSource[T], log *slog.Logger, chunkSize int) IncrementalSnapshot[T] {
 	return IncrementalSnapshot[T]{src: src, log: log, chunk: chunkSize}
 }

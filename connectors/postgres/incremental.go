@@ -53,7 +53,8 @@ func (st *streamer) signal(row *walTuple, lsn pglogrepl.LSN) error {
 	})
 }
 
-// DataCollection describes the captured, keyed table schema.table.
+// DataCollection describes the table name for the incremental snapshot;
+// a table it cannot describe is skipped, unless the task is stopping.
 func (st *streamer) DataCollection(name string) (*table, error) {
 	tbl, err := st.incrementalTable(name)
 	if err != nil && st.ctx.Err() == nil {
