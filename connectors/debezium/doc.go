@@ -25,4 +25,9 @@
 // A delete is followed by Tombstone when tombstones.on.delete is true; an
 // update that changes the key (see KeysEqual) becomes a delete of the old
 // key, its tombstone and a create of the new one, as Debezium emits them.
+//
+// Incremental snapshots (the execute-snapshot signal) run in
+// IncrementalSnapshot, which a connector drives with the rows of its signal
+// table and feeds through an IncrementalSource: how it describes a table,
+// reads a chunk and writes a watermark.
 package debezium

@@ -2,7 +2,9 @@ package debezium
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -200,4 +202,201 @@ func KeyString(k *connect.Struct) string {
 		fmt.Fprintf(&b, "%v\x00", k.GetAt(i))
 	}
 	return b.String()
+}
+
+// ErrSkipTable marks an error of IncrementalSource.DataCollection that
+// skips the table, with a warning, rather than failing the snapshot: a
+// table not found, not captured or without a primary key.
+var ErrSkipTable = errors.New("table skipped")
+
+// IncrementalSource is what a connector gives IncrementalSnapshot: how it
+// describes a table (T), reads its greatest key and a chunk of its rows,
+// and writes a watermark. Keys are the values of the primary key columns
+// in key order, as the connector's queries take them back; IncrementalSnapshot
+// keeps them in offsets and compares none itself.
+type IncrementalSource[T any] interface {
+	// DataCollection describes the table named name (as the
+	// execute-snapshot signal names it). An error wrapping ErrSkipTable
+	// skips it; another fails the snapshot.
+	DataCollection(name string) (T, error)
+	// MaximumKey reads the table's greatest key; nil when it is empty.
+	MaximumKey(t T) ([]any, error)
+	// ReadChunk reads the rows of t with keys after after (all when nil)
+	// and at most max, in key order, at most limit of them, and passes each
+	// to add as a read record (op r) whose Key is its key struct.
+	ReadChunk(t T, after, max []any, limit int, add func(ChunkRow)) error
+	// WriteWatermark writes a watermark row (SignalWindowOpen or
+	// SignalWindowClose) with id into the signal table; it must be streamed
+	// back, in commit order with the table's changes, to Signal.
+	WriteWatermark(id, typ string) error
+}
+
+// IncrementalSnapshot runs Debezium's incremental snapshots for a streaming
+// connector: it takes the tables an execute-snapshot signal queued, reads
+// each in chunks of its primary key up to the greatest key it had when its
+// reading began, each chunk inside a ChunkWindow, and keeps its progress
+// for the offsets of the records (IncrementalProgress). A chunk shorter
+// than the chunk size ends its table. It belongs to the streaming
+// goroutine.
+type IncrementalSnapshot[T any] struct {
+	src   IncrementalSource[T]
+	log   *slog.Logger
+	chunk int // rows a chunk reads at most
+
+	queue  []string // tables still to read after the current one
+	name   string   // the table being read; "" when none
+	tbl    T
+	last   []any // the key of the last row read
+	done   []any // the key of the last row emitted
+	max    []any // the table's greatest key when its reading began
+	rows   int   // rows of the chunk read
+	chunks int   // chunks of the table read
+	// resume is the progress a stored offset carried, applied when its
+	// table is taken from the queue.
+	resume *IncrementalProgress
+	off    map[string]any // the progress's offset fields (Offset)
+	win    ChunkWindow
+}
+
+// NewIncrementalSnapshot returns an idle incremental snapshot reading
+// chunks of chunkSize rows (incremental.snapshot.chunk.size) from src. (A
+// zero IncrementalSnapshot, never signalled, has no table and no offset
+// fields.)
+func NewIncrementalSnapshot[T any](src IncrementalSource[T], log *slog.Logger, chunkSize int) IncrementalSnapshot[T] {
+	return IncrementalSnapshot[T]{src: src, log: log, chunk: chunkSize}
+}
+
+// Resume restarts the snapshot a stored offset was in the middle of, at the
+// chunk after the last row emitted.
+func (s *IncrementalSnapshot[T]) Resume(p *IncrementalProgress) error {
+	s.log.Info("resuming the incremental snapshot", "tables", p.Tables, "after_key", p.Key)
+	s.queue = append([]string(nil), p.Tables...)
+	s.resume = p
+	return s.next()
+}
+
+// Signal handles a row inserted into the signal table, streamed: an
+// execute-snapshot request queues its tables; the closing watermark of the
+// current chunk emits the chunk's rows no streamed change superseded,
+// through emit, and reads the next chunk. Other signals are ignored. emit
+// must put Offset into the record's offset, which names the record's own
+// key as the last emitted: a restart from it reads the rest of the chunk
+// again.
+func (s *IncrementalSnapshot[T]) Signal(id, typ, data string, emit func(T, *connect.Record)) error {
+	if typ != SignalExecuteSnapshot {
+		if !s.win.Watermark(id, typ) {
+			return nil
+		}
+		for _, row := range s.win.Close() {
+			s.done = row.Key
+			s.update()
+			emit(s.tbl, row.Rec)
+		}
+		s.done = s.last
+		s.update()
+		return s.next()
+	}
+	tables, err := ParseExecuteSnapshot(data)
+	if err != nil {
+		s.log.Warn("ignoring execute-snapshot signal", "id", id, "err", err)
+		return nil
+	}
+	s.log.Info("incremental snapshot requested", "id", id, "tables", tables)
+	idle := s.name == "" && len(s.queue) == 0
+	s.queue = append(s.queue, tables...)
+	if idle {
+		return s.next()
+	}
+	s.update()
+	return nil
+}
+
+// Table returns the table being read, if any.
+func (s *IncrementalSnapshot[T]) Table() (T, bool) { return s.tbl, s.name != "" }
+
+// Supersede drops the row of key from the current chunk when its window is
+// open: a change of that key streamed inside the window is newer than the
+// row read. The caller checks the change is of the table being read.
+func (s *IncrementalSnapshot[T]) Supersede(key *connect.Struct) {
+	if key != nil && s.win.Open() {
+		s.win.Supersede(KeyString(key))
+	}
+}
+
+// Offset returns the progress fields every record's offset carries; nil
+// when no snapshot runs. The map is replaced, never changed, as the
+// progress moves.
+func (s *IncrementalSnapshot[T]) Offset() map[string]any { return s.off }
+
+// update refreshes the offset fields of the progress.
+func (s *IncrementalSnapshot[T]) update() {
+	var p IncrementalProgress
+	if s.name != "" {
+		p.Tables, p.Key, p.Max = []string{s.name}, s.done, s.max
+	}
+	p.Tables = append(p.Tables, s.queue...)
+	s.off = p.Fields()
+}
+
+// next reads the next chunk, moving to the next table when one is done.
+func (s *IncrementalSnapshot[T]) next() error {
+	for {
+		if s.name != "" && s.chunks > 0 && s.rows < s.chunk {
+			s.log.Info("incremental snapshot of table done", "table", s.name)
+			s.name = ""
+		}
+		if s.name == "" {
+			if len(s.queue) == 0 {
+				s.update()
+				return nil
+			}
+			name := s.queue[0]
+			s.queue = s.queue[1:]
+			tbl, err := s.src.DataCollection(name)
+			if errors.Is(err, ErrSkipTable) {
+				s.log.Warn("incremental snapshot: table skipped", "table", name, "err", err)
+				continue
+			} else if err != nil {
+				return err
+			}
+			s.name, s.tbl, s.last, s.done, s.max, s.rows, s.chunks = name, tbl, nil, nil, nil, 0, 0
+			if r := s.resume; r != nil && r.Tables[0] == name {
+				s.last, s.done, s.max = r.Key, r.Key, r.Max
+			}
+			s.resume = nil
+			if s.max == nil {
+				if s.max, err = s.src.MaximumKey(tbl); err != nil {
+					return err
+				}
+				if s.max == nil {
+					s.log.Info("incremental snapshot of table done (empty)", "table", name)
+					s.name = ""
+					continue
+				}
+			}
+		}
+		s.update()
+		return s.read()
+	}
+}
+
+// read writes the opening watermark, reads the chunk after the last key
+// into the window, and writes the closing watermark.
+func (s *IncrementalSnapshot[T]) read() error {
+	openID, closeID := s.win.Begin()
+	s.rows = 0
+	s.chunks++
+	if err := s.src.WriteWatermark(openID, SignalWindowOpen); err != nil {
+		return err
+	}
+	err := s.src.ReadChunk(s.tbl, s.last, s.max, s.chunk, func(r ChunkRow) {
+		k, _ := r.Rec.Key.(*connect.Struct)
+		s.last = r.Key
+		s.rows++
+		s.win.Add(KeyString(k), r)
+	})
+	if err != nil {
+		return err
+	}
+	return s.src.WriteWatermark(closeID, SignalWindowClose)
 }

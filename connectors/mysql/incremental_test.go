@@ -330,3 +330,45 @@ func TestIncrementalSignalResentAfterRestart(t *testing.T) {
 		t.Fatalf("%d rows read after the restart, want 1001 (1-1000 and the marker 0)", len(reads))
 	}
 }
+
+// Tables a signal queues while another table is being read are in the
+// offsets of the records that follow it at once: a restart from one of
+// those reads them too.
+func TestIncrementalSignalQueuedWhileReadingInOffsets(t *testing.T) {
+	e := startMariaDB(t)
+	e.exec(t, "CREATE TABLE items (id INT PRIMARY KEY, v INT NOT NULL)", "CREATE TABLE other (id INT PRIMARY KEY)",
+		"CREATE TABLE dbz_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048))",
+		"INSERT INTO items SELECT seq, seq FROM seq_1_to_1000", "INSERT INTO other VALUES (1)")
+	w := &fakeWorker{}
+	task := startTask(t, w, e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
+		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "100", KeyTableInclude: `app\.(items|other)`}))
+	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
+	tx, err := e.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first signal starts reading items, whose first chunk's watermarks
+	// commit after this transaction; the second queues other meanwhile.
+	for _, q := range []string{`INSERT INTO dbz_signal VALUES ('queued-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`,
+		`INSERT INTO dbz_signal VALUES ('queued-2', 'execute-snapshot', '{"data-collections": ["app.other"]}')`,
+		"UPDATE items SET v = v + 1 WHERE id = 2"} {
+		if _, err := tx.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var after *connect.Record // the update after the signals, in their transaction
+	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
+		for _, rec := range r {
+			if rec.Topic == "srv.app.items" && opOf(rec) == "u" && rec.Key.(*connect.Struct).Get("id") == int32(2) {
+				after = rec
+			}
+		}
+		return after != nil
+	})
+	if got := after.SourceOffset[debezium.OffIncCollections]; got != `["app.items","app.other"]` {
+		t.Fatalf("offset of the update after the signals names %v as the tables to read, want both", got)
+	}
+}

@@ -60,7 +60,7 @@ type streamer struct {
 	recs    recordSlab
 	evTimes eventTimes
 	boxes   eventBoxes
-	inc     incremental
+	inc     debezium.IncrementalSnapshot[*table]
 	// warnedMeta: the fallback to information_schema was logged.
 	warnedMeta bool
 	tables     map[uint64]*mappedTable
@@ -146,8 +146,9 @@ func (t *Task) stream(ctx context.Context, info serverInfo, rp resumePoint) erro
 	}
 	t.log.Info("streaming started", "file", rp.pos.file, "pos", rp.pos.pos, "gtids", rp.pos.gtids,
 		"skip_events", rp.skipEvent, "skip_rows", rp.skipRow)
+	st.inc = debezium.NewIncrementalSnapshot(st, t.log, s.incrementalChunk)
 	if rp.incremental != nil {
-		if err := st.resumeIncremental(rp.incremental); err != nil {
+		if err := st.inc.Resume(rp.incremental); err != nil {
 			return err
 		}
 	}
@@ -264,7 +265,7 @@ func (st *streamer) doneOffset(tsSec int64) map[string]any {
 	if st.gtids != nil {
 		off[offGTIDs] = st.s.filterGTIDs(st.gtids.str)
 	}
-	maps.Copy(off, st.inc.off)
+	maps.Copy(off, st.inc.Offset())
 	return off
 }
 
@@ -543,12 +544,12 @@ func (st *streamer) txOffset(tsSec, event, row int64) map[string]any {
 		}
 	}
 	var off map[string]any
-	if st.inc.off == nil {
+	if inc := st.inc.Offset(); inc == nil {
 		off = maps.Clone(st.tx.base) // a copy of a map of the final size: no growing
 	} else { // sized for the incremental snapshot's progress fields too
-		off = make(map[string]any, len(st.tx.base)+len(st.inc.off))
+		off = make(map[string]any, len(st.tx.base)+len(inc))
 		maps.Copy(off, st.tx.base)
-		maps.Copy(off, st.inc.off)
+		maps.Copy(off, inc)
 	}
 	off[offEvent], off[offRow] = event, row
 	return off

@@ -29,8 +29,8 @@
 //
 // With signal.data.collection set, an execute-snapshot row inserted into
 // that table reads the tables it names while streaming goes on, without a
-// lock, by Debezium's watermark algorithm (incremental.go, with the pieces
-// shared with MySQL in connectors/debezium): chunks of
+// lock, by Debezium's watermark algorithm (debezium.IncrementalSnapshot,
+// shared with MySQL; incremental.go reads the chunks): chunks of
 // incremental.snapshot.chunk.size rows in primary-key order, each between
 // two watermark rows the connector inserts into the signal table; rows whose
 // keys change between the watermarks are dropped from the chunk, the rest

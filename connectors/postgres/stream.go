@@ -60,7 +60,7 @@ type streamer struct {
 	wc       walChange                   // the change being decoded, reused
 	arena    valueArena                  // the values of records
 	recs     recordSlab
-	inc      incremental // the incremental snapshot running, if any
+	inc      debezium.IncrementalSnapshot[*table] // incremental snapshots (execute-snapshot signals)
 
 	err      error // a failed mid-transaction flush, returned by handle's caller
 	nowBoxed debezium.Times
@@ -115,8 +115,9 @@ func (t *Task) stream(ctx context.Context, conn *pgconn.PgConn, meta *pgx.Conn, 
 	if s.heartbeat > 0 {
 		st.nextHeartbeat = now.Add(s.heartbeat)
 	}
+	st.inc = debezium.NewIncrementalSnapshot(st, t.log, s.incrementalChunk)
 	if rp.incremental != nil {
-		if err := st.resumeIncremental(rp.incremental); err != nil {
+		if err := st.inc.Resume(rp.incremental); err != nil {
 			return err
 		}
 	}
@@ -282,7 +283,7 @@ func (st *streamer) heartbeat() error {
 	rec.SourcePartition = st.t.partition
 	rec.SourceOffset = map[string]any{offLSN: int64(pos), offLSNProc: int64(pos), offTxID: int64(st.lastXid),
 		offTsUsec: now.UnixMicro()}
-	maps.Copy(rec.SourceOffset, st.inc.off)
+	maps.Copy(rec.SourceOffset, st.inc.Offset())
 	st.batch = append(st.batch, rec)
 	return st.flush()
 }
@@ -632,13 +633,11 @@ func (st *streamer) changeRow(tbl *table, relID uint32, op byte, oldT, newT *wal
 		}
 		after = &r
 	}
-	if st.inc.win.Open() {
-		if before != nil {
-			st.supersede(tbl, before.key)
-		}
-		if after != nil {
-			st.supersede(tbl, after.key)
-		}
+	if before != nil {
+		st.supersede(tbl, before.key)
+	}
+	if after != nil {
+		st.supersede(tbl, after.key)
 	}
 	switch op {
 	case 'c':
@@ -749,8 +748,8 @@ func (st *streamer) emit(rec *connect.Record, lsn pglogrepl.LSN) {
 		rec.SourceOffset = map[string]any{offLSN: int64(lsn), offTxID: int64(st.lastXid),
 			offTsUsec: time.Now().UnixMicro(), offLSNProc: int64(st.lastEnd)}
 	}
-	if st.inc.off != nil {
-		maps.Copy(rec.SourceOffset, st.inc.off)
+	if inc := st.inc.Offset(); inc != nil {
+		maps.Copy(rec.SourceOffset, inc)
 	}
 	st.batch = append(st.batch, rec)
 	if len(st.batch) >= st.s.maxBatch {
