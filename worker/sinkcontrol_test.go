@@ -167,3 +167,117 @@ func TestSinkRewindAndPauseWithinAFetch(t *testing.T) {
 		t.Fatal("the rewind was never seen")
 	}
 }
+
+// mixSinkTask logs every record it is put, per partition and per Put, and
+// rewinds partition 1 to ctlRewindTo on its first Put past ctlRewindAt there.
+type mixSinkTask struct {
+	mu      sync.Mutex
+	sctx    connect.SinkTaskContext
+	seen    map[int32][]int64 // the offsets put, per partition
+	mixed   int               // Puts holding records of all three partitions
+	rewound bool
+	last1   int64 // partition 1's last offset in the Put that rewound it
+}
+
+func (t *mixSinkTask) Start(_ context.Context, sctx connect.SinkTaskContext, _ map[string]string) error {
+	t.mu.Lock()
+	t.sctx, t.seen = sctx, map[int32][]int64{}
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *mixSinkTask) Put(_ context.Context, recs []*connect.Record) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	parts := map[int32]bool{}
+	rewinding := false
+	for _, r := range recs {
+		parts[r.Partition] = true
+		t.seen[r.Partition] = append(t.seen[r.Partition], r.Offset)
+		if r.Partition == 1 && r.Offset >= ctlRewindAt && !t.rewound {
+			t.rewound, rewinding = true, true
+			t.sctx.Rewind(map[connect.TopicPartition]int64{{Topic: r.Topic, Partition: 1}: ctlRewindTo})
+		}
+		if r.Partition == 1 && rewinding {
+			t.last1 = r.Offset
+		}
+	}
+	if len(parts) == 3 {
+		t.mixed++
+	}
+	return nil
+}
+
+func (t *mixSinkTask) Flush(context.Context, map[connect.TopicPartition]int64) error { return nil }
+func (t *mixSinkTask) Stop() error                                                   { return nil }
+
+// TestSinkPutsMixPartitions checks that a fetch of several partitions is
+// put in Puts that each hold a share of every partition (see interleave),
+// with every partition's records in order, and that a rewind of one
+// partition asked for in the middle of such a fetch still takes effect at
+// once, after the Put that asked for it: the records of the fetch not yet
+// put go back to the consumer, partition by partition.
+func TestSinkPutsMixPartitions(t *testing.T) {
+	addr := startKafka(t)
+	task := &mixSinkTask{}
+	reg := registryWith(t, plugins.Plugin{Kind: plugins.Sink, Class: "test.MixSink",
+		New: func() connect.Configurable { return &oneTaskSink{task: task} }})
+	h := startHerder(t, testConfig(t, addr, nil), Options{Registry: reg})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const partitions, n = 3, 2000 // per partition: all in one fetch
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("mix"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, "mix"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for p := int32(0); p < partitions; p++ {
+		for i := 0; i < n; i++ {
+			recs = append(recs, &kgo.Record{Partition: p, Value: []byte(strconv.Itoa(i))})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.PutConnectorConfig(ctx, "mix", map[string]string{"connector.class": "test.MixSink", "topics": "mix",
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "consumer.override.max.poll.records": "300"}, "", false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "every record put", func() error {
+		task.mu.Lock()
+		defer task.mu.Unlock()
+		for p := int32(0); p < partitions; p++ {
+			if s := task.seen[p]; len(s) == 0 || s[len(s)-1] != n-1 {
+				return fmt.Errorf("partition %d: %d records put", p, len(s))
+			}
+		}
+		return nil
+	})
+	task.mu.Lock()
+	defer task.mu.Unlock()
+	if task.mixed == 0 {
+		t.Fatal("no Put held records of every partition")
+	}
+	for p := int32(0); p < partitions; p++ {
+		var prev int64 = -1
+		rewound := false
+		for i, o := range task.seen[p] {
+			want := prev + 1
+			if p == 1 && !rewound && prev == task.last1 {
+				want, rewound = ctlRewindTo, true
+			}
+			if o != want {
+				t.Fatalf("partition %d, record %d put: offset %d, want %d", p, i, o, want)
+			}
+			prev = o
+		}
+		if p == 1 && !rewound {
+			t.Fatal("partition 1 was never rewound")
+		}
+	}
+}

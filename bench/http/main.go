@@ -17,10 +17,18 @@
 //     acknowledged it, beside the same webhook listener answering at once
 //     without producing; with this process's CPU per request.
 //
-//     go run ./bench/http [-records 200000] [-batch 100] [-runs 5] [-callers 16,128] [-seconds 5] [-cpuprofile sink.prof]
+//     go run ./bench/http [-records 200000] [-batch 100] [-runs 5] [-warmup 1] [-compression none] [-memory-limit 80MiB] [-callers 16,128] [-seconds 5] [-cpuprofile sink.prof]
 //
 // Penstock's broker runs in process, so the sink's and the webhook's figures
 // include its CPU. Peak RSS is this process's, broker included.
+//
+// The sink's records are produced once, uncompressed by default as Kafka's
+// producer does (-compression snappy makes the sink decompress them, about
+// 100 ns a record here). A warm-up pair runs first, not counted: until this
+// process's heap has grown to its working size, a run pays page faults that
+// a long-running worker paid once (on this VM they cost the sink up to half
+// its CPU in the first runs). The process runs with GOGC as the penstock
+// binary does and, unless -memory-limit says, without its memory limit.
 package main
 
 import (
@@ -59,16 +67,19 @@ import (
 )
 
 var (
-	records    = flag.Int("records", 200000, "records through the sink per run")
-	batch      = flag.Int("batch", 100, "records per request (batch.max.size)")
-	partitions = flag.Int("partitions", 3, "partitions of the sink's topic (requests in flight)")
-	runs       = flag.Int("runs", 5, "paired runs (bare, then sink) of the sink comparison")
-	callers    = flag.String("callers", "16,128", "concurrent webhook callers, one measurement per value")
-	seconds    = flag.Int("seconds", 5, "duration of each webhook measurement")
-	linger     = flag.String("webhook-linger", "", "the webhook connector's producer.override.linger.ms (\"\": the worker's default, 5)")
-	converter  = flag.String("converter", "org.apache.kafka.connect.storage.StringConverter", "the sink's value.converter")
-	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the sink comparison to this file: every run, the bare client's samples labelled side=bare (leave them out with -tagignore side=bare)")
-	serve      = flag.Bool("serve", false, "internal: run the counting server and print its URL")
+	records     = flag.Int("records", 200000, "records through the sink per run")
+	batch       = flag.Int("batch", 100, "records per request (batch.max.size)")
+	partitions  = flag.Int("partitions", 3, "partitions of the sink's topic (requests in flight)")
+	runs        = flag.Int("runs", 5, "paired runs (bare, then sink) of the sink comparison")
+	callers     = flag.String("callers", "16,128", "concurrent webhook callers, one measurement per value")
+	seconds     = flag.Int("seconds", 5, "duration of each webhook measurement")
+	linger      = flag.String("webhook-linger", "", "the webhook connector's producer.override.linger.ms (\"\": the worker's default, 5)")
+	converter   = flag.String("converter", "org.apache.kafka.connect.storage.StringConverter", "the sink's value.converter")
+	warmup      = flag.Int("warmup", 1, "paired runs made first and not counted: a new process's heap grows through its first runs (page faults, first collections) as a long-running worker's did once")
+	compression = flag.String("compression", "none", "the codec the records are produced with: none (Kafka's producer default), gzip, snappy (franz-go's default), lz4 or zstd")
+	memLimit    = flag.String("memory-limit", "", "a Go memory limit for this process, e.g. 80MiB (the penstock binary's default --memory-limit; this process also holds the bare side's bodies and the test records' producer); empty: none")
+	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the sink comparison to this file: every run, the bare client's samples labelled side=bare (leave them out with -tagignore side=bare)")
+	serve       = flag.Bool("serve", false, "internal: run the counting server and print its URL")
 )
 
 func main() {
@@ -77,6 +88,14 @@ func main() {
 	if *serve {
 		serveCounting()
 		return
+	}
+	if *memLimit != "" {
+		n, err := gctune.ParseSize(*memLimit)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -memory-limit:", err)
+			os.Exit(2)
+		}
+		gctune.SetMemoryLimit(n)
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -136,8 +155,8 @@ func run() error {
 		return err
 	}
 	defer h.Close()
-	fmt.Printf("records=%d batch=%d partitions=%d runs=%d callers=%s seconds=%d GOMAXPROCS=%d\n",
-		*records, *batch, *partitions, *runs, *callers, *seconds, runtime.GOMAXPROCS(0))
+	fmt.Printf("records=%d batch=%d partitions=%d runs=%d (+%d warm-up) compression=%s memory-limit=%q callers=%s seconds=%d GOMAXPROCS=%d\n",
+		*records, *batch, *partitions, *runs, *warmup, *compression, *memLimit, *callers, *seconds, runtime.GOMAXPROCS(0))
 
 	srv, err := startServer()
 	if err != nil {
@@ -163,15 +182,19 @@ func run() error {
 	// runs' ratios.
 	var bare, sink []sample
 	var ratios []sample
-	for i := 0; i < *runs; i++ {
+	for i := -*warmup; i < *runs; i++ {
 		var b sample
 		pprof.Do(ctx, pprof.Labels("side", "bare"), func(context.Context) { b, err = bareSink(srv, bodies) })
 		if err != nil {
 			return err
 		}
-		s, err := workerSink(ctx, h, srv, i)
+		s, err := workerSink(ctx, h, srv, i+*warmup)
 		if err != nil {
 			return err
+		}
+		if i < 0 {
+			fmt.Printf("  warm-up: bare %8.0f records/s   sink %8.0f records/s (not counted)\n", b.rate, s.rate)
+			continue
 		}
 		fmt.Printf("  run %d: bare %8.0f records/s %6.0f+%4.0f ns/record   sink %8.0f records/s %6.0f+%4.0f ns/record (%.1f records/request)\n",
 			i+1, b.rate, b.cpu, b.srvCPU, s.rate, s.cpu, s.srvCPU, srv.perRequest())
@@ -411,7 +434,12 @@ func bareSink(srv *server, bodies [][][]byte) (sample, error) {
 
 // produce writes the sink's records, once for every run.
 func produce(ctx context.Context, addr string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerLinger(5*time.Millisecond))
+	codec, ok := map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
+		"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}[*compression]
+	if !ok {
+		return fmt.Errorf("-compression: %q is not none, gzip, snappy, lz4 or zstd", *compression)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchCompression(codec))
 	if err != nil {
 		return err
 	}

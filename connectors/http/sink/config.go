@@ -111,8 +111,8 @@ var binding = config.Bind(
 	config.IntField(config.Key{Name: MaxInFlightConfig, Default: 5, Importance: config.Medium, Group: groupErrors, OrderInGroup: 3,
 		Validator: config.Between(1, 1000), Doc: "Penstock extension. The most requests in flight at once, of different partitions: the records of one partition go one request after the other, in order."},
 		func(s *settings) *int { return &s.inFlight }),
-	config.IntField(config.Key{Name: MaxBufferedConfig, Default: 10000, Importance: config.Low, Group: groupErrors, OrderInGroup: 4,
-		Validator: config.AtLeast(1), Doc: "Penstock extension. The most records waiting for their request, per partition; Put waits when it is reached."},
+	config.IntField(config.Key{Name: MaxBufferedConfig, Default: 2000, Importance: config.Low, Group: groupErrors, OrderInGroup: 4,
+		Validator: config.AtLeast(1), Doc: "Penstock extension. The most records waiting for their request, per partition (at least batch.max.size); Put waits when it is reached. Each waiting record is held as a copy of about 200 bytes besides its value: 2,000 keep a partition's next requests ready without holding a large part of the worker's memory."},
 		func(s *settings) *int { return &s.buffered }),
 )
 
@@ -171,6 +171,7 @@ func parseSettings(props map[string]string) (*settings, error) {
 	s := &settings{client: cs, reporting: parseReporting(v)}
 	binding.Set(v, s)
 	s.maxBytes = int(s.rawMaxBytes)
+	s.buffered = max(s.buffered, s.maxSize) // room for a full batch
 	s.prefix, s.suffix = []byte(unescape(s.rawPrefix)), []byte(unescape(s.rawSuffix))
 	s.separator = []byte(unescape(s.rawSeparator))
 	if s.url, err = parseTemplate(s.rawURL, true); err != nil {

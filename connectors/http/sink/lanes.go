@@ -223,6 +223,20 @@ func (ls *lanes) gather(l *lane) ([]item, bool) {
 	}
 }
 
+// growItems returns buf with room for n more items, and at most room for
+// most (unless n needs more). It doubles the capacity where append grows a
+// large slice by a quarter: each growth is a new array, zeroed, copied into
+// and soon garbage, and a lane's two buffers grow to max.buffered.records
+// whenever the API is slower than the topic.
+func growItems(buf []item, n, most int) []item {
+	if cap(buf)-len(buf) >= n {
+		return buf
+	}
+	grown := make([]item, len(buf), max(min(max(2*cap(buf), 256), most), len(buf)+n))
+	copy(grown, buf)
+	return grown
+}
+
 // idleRelease is how long a lane keeps its buffers without records: a lane
 // that goes idle between polls keeps them, one that stays idle lets them go.
 const idleRelease = 2 * time.Second
@@ -252,7 +266,7 @@ func (ls *lanes) take(l *lane) bool {
 			// Keep the batch and what follows it, then append.
 			n := copy(l.pending, l.pending[l.bs:])
 			clear(l.pending[n:])
-			l.pending = append(l.pending[:n], l.waiting...)
+			l.pending = append(growItems(l.pending[:n], len(l.waiting), ls.s.buffered+ls.s.maxSize), l.waiting...)
 			l.pos -= l.bs
 			l.bs = 0
 			clear(l.waiting)

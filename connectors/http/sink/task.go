@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"time"
 
 	"github.com/penstockhq/penstock/connect"
@@ -94,7 +93,7 @@ func (t *Task) Put(ctx context.Context, records []*connect.Record) error {
 			return err
 		}
 		from := len(buf)
-		buf = slices.Grow(buf, k)
+		buf = growItems(buf, k, t.s.buffered)
 		for _, rec := range records[i : i+k] {
 			buf = append(buf, item{})
 			if err := t.s.makeItem(&buf[len(buf)-1], rec); errors.Is(err, errSkip) {
