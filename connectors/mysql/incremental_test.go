@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -370,5 +371,53 @@ func TestIncrementalSignalQueuedWhileReadingInOffsets(t *testing.T) {
 	})
 	if got := after.SourceOffset[debezium.OffIncCollections]; got != `["app.items","app.other"]` {
 		t.Fatalf("offset of the update after the signals names %v as the tables to read, want both", got)
+	}
+}
+
+// A table the connector fails to describe because its connection to the
+// server broke fails the task rather than being skipped: the restarted task
+// resumes from offsets that still name it. (Only a table that is not found,
+// not captured or without a primary key is skipped.)
+func TestIncrementalSnapshotFailsOnBrokenConnection(t *testing.T) {
+	e := startMariaDB(t)
+	e.exec(t, "CREATE TABLE items (id INT PRIMARY KEY, v INT NOT NULL)",
+		"CREATE TABLE dbz_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048))",
+		"INSERT INTO items SELECT seq, seq FROM seq_1_to_10")
+	w := &fakeWorker{}
+	task := startTask(t, w, e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
+		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "100", KeyTableInclude: `app\.items`}))
+	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
+	// Kill every idle connection but this one: the task's metadata
+	// connection among them (the binlog dump is not idle; the test's pool
+	// reconnects).
+	ctx := context.Background()
+	c, err := e.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := c.QueryContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND COMMAND = 'Sleep'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := c.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.ExecContext(ctx, `INSERT INTO dbz_signal VALUES ('broken-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := pollError(t, task); !strings.Contains(err.Error(), "app.items") {
+		t.Fatalf("task failed with %v, want an error describing app.items", err)
 	}
 }
