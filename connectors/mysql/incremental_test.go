@@ -274,29 +274,9 @@ func TestIncrementalSignalResentAfterRestart(t *testing.T) {
 	w := &fakeWorker{}
 	task := startTask(t, w, props)
 	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
-	tx, err := e.db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"UPDATE items SET v = v + 1 WHERE id = 1",
+	after := commitAwaitUpdate(t, e, task, w, "UPDATE items SET v = v + 1 WHERE id = 1",
 		`INSERT INTO dbz_signal VALUES ('resent-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`,
-		"UPDATE items SET v = v + 1 WHERE id = 2"} {
-		if _, err := tx.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	var after *connect.Record // the update after the signal, in its transaction
-	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
-		for _, rec := range r {
-			if rec.Topic == "srv.app.items" && opOf(rec) == "u" && rec.Key.(*connect.Struct).Get("id") == int32(2) {
-				after = rec
-			}
-		}
-		return after != nil
-	})
+		"UPDATE items SET v = v + 1 WHERE id = 2")
 	if after.SourceOffset[debezium.OffIncCollections] != `["app.items"]` {
 		t.Fatalf("offset of the update after the signal lacks the progress: %v", after.SourceOffset)
 	}
@@ -332,6 +312,34 @@ func TestIncrementalSignalResentAfterRestart(t *testing.T) {
 	}
 }
 
+// commitAwaitUpdate runs qs in one transaction, the last an update of the
+// row id 2 of items, and returns that update's record.
+func commitAwaitUpdate(t *testing.T, e *myEnv, task *Task, w *fakeWorker, qs ...string) *connect.Record {
+	t.Helper()
+	tx, err := e.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if _, err := tx.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var after *connect.Record
+	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
+		for _, rec := range r {
+			if rec.Topic == "srv.app.items" && opOf(rec) == "u" && rec.Key.(*connect.Struct).Get("id") == int32(2) {
+				after = rec
+			}
+		}
+		return after != nil
+	})
+	return after
+}
+
 // Tables a signal queues while another table is being read are in the
 // offsets of the records that follow it at once: a restart from one of
 // those reads them too.
@@ -344,31 +352,12 @@ func TestIncrementalSignalQueuedWhileReadingInOffsets(t *testing.T) {
 	task := startTask(t, w, e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
 		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "100", KeyTableInclude: `app\.(items|other)`}))
 	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
-	tx, err := e.db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The first signal starts reading items, whose first chunk's watermarks
 	// commit after this transaction; the second queues other meanwhile.
-	for _, q := range []string{`INSERT INTO dbz_signal VALUES ('queued-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`,
+	after := commitAwaitUpdate(t, e, task, w,
+		`INSERT INTO dbz_signal VALUES ('queued-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`,
 		`INSERT INTO dbz_signal VALUES ('queued-2', 'execute-snapshot', '{"data-collections": ["app.other"]}')`,
-		"UPDATE items SET v = v + 1 WHERE id = 2"} {
-		if _, err := tx.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	var after *connect.Record // the update after the signals, in their transaction
-	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
-		for _, rec := range r {
-			if rec.Topic == "srv.app.items" && opOf(rec) == "u" && rec.Key.(*connect.Struct).Get("id") == int32(2) {
-				after = rec
-			}
-		}
-		return after != nil
-	})
+		"UPDATE items SET v = v + 1 WHERE id = 2")
 	if got := after.SourceOffset[debezium.OffIncCollections]; got != `["app.items","app.other"]` {
 		t.Fatalf("offset of the update after the signals names %v as the tables to read, want both", got)
 	}
