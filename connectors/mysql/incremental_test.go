@@ -401,6 +401,19 @@ func TestIncrementalSnapshotFailsOnBrokenConnection(t *testing.T) {
 		if _, err := c.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
 			t.Fatal(err)
 		}
+		for deadline := time.Now().Add(30 * time.Second); ; { // KILL returns before the connection ends
+			var n int
+			if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d not ended", id)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	if _, err := c.ExecContext(ctx, `INSERT INTO dbz_signal VALUES ('broken-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`); err != nil {
 		t.Fatal(err)

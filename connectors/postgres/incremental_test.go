@@ -327,7 +327,8 @@ func TestIncrementalSnapshotFailsOnBrokenConnection(t *testing.T) {
 	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
 		return len(r) > 0 && r[len(r)-1].Key.(*connect.Struct).Get("id") == int32(-1)
 	})
-	e.exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	// pg_terminate_backend returns when the backend has ended (timeout ms).
+	e.exec(t, `SELECT pg_terminate_backend(pid, 30000) FROM pg_stat_activity
 	  WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND datname = current_database()`,
 		`INSERT INTO dbz_signal VALUES ('broken-1', 'execute-snapshot', '{"data-collections": ["public.items"]}')`)
 	if err := pollError(t, task, 30*time.Second); !strings.Contains(err.Error(), "public.items") {
