@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -45,15 +46,18 @@ func (st *streamer) signal(h *replication.EventHeader, e *replication.RowsEvent)
 	return nil
 }
 
-// DataCollection describes the captured table db.table with a primary key.
+// DataCollection describes the captured table db.table with a primary key;
+// a table not found, not captured or without a primary key is skipped.
 func (st *streamer) DataCollection(name string) (*table, error) {
 	db, tname, ok := strings.Cut(name, ".")
 	if !ok {
 		return nil, fmt.Errorf("%w: data collection is not <database>.<table>", debezium.ErrSkipTable)
 	}
 	defs, pk, err := describe(st.meta, db, tname)
-	if err != nil {
+	if errors.Is(err, errTableNotFound) {
 		return nil, fmt.Errorf("%w: %w", debezium.ErrSkipTable, err)
+	} else if err != nil { // the server failed: the progress keeps the table for a restart
+		return nil, fmt.Errorf("incremental snapshot of %s: %w", name, err)
 	}
 	tbl, err := st.s.buildTable(db, tname, defs, pk)
 	if err != nil {

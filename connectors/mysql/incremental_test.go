@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -273,29 +274,9 @@ func TestIncrementalSignalResentAfterRestart(t *testing.T) {
 	w := &fakeWorker{}
 	task := startTask(t, w, props)
 	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
-	tx, err := e.db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"UPDATE items SET v = v + 1 WHERE id = 1",
+	after := commitAwaitUpdate(t, e, task, w, "UPDATE items SET v = v + 1 WHERE id = 1",
 		`INSERT INTO dbz_signal VALUES ('resent-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`,
-		"UPDATE items SET v = v + 1 WHERE id = 2"} {
-		if _, err := tx.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	var after *connect.Record // the update after the signal, in its transaction
-	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
-		for _, rec := range r {
-			if rec.Topic == "srv.app.items" && opOf(rec) == "u" && rec.Key.(*connect.Struct).Get("id") == int32(2) {
-				after = rec
-			}
-		}
-		return after != nil
-	})
+		"UPDATE items SET v = v + 1 WHERE id = 2")
 	if after.SourceOffset[debezium.OffIncCollections] != `["app.items"]` {
 		t.Fatalf("offset of the update after the signal lacks the progress: %v", after.SourceOffset)
 	}
@@ -331,6 +312,34 @@ func TestIncrementalSignalResentAfterRestart(t *testing.T) {
 	}
 }
 
+// commitAwaitUpdate runs qs in one transaction, the last an update of the
+// row id 2 of items, and returns that update's record.
+func commitAwaitUpdate(t *testing.T, e *myEnv, task *Task, w *fakeWorker, qs ...string) *connect.Record {
+	t.Helper()
+	tx, err := e.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if _, err := tx.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var after *connect.Record
+	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
+		for _, rec := range r {
+			if rec.Topic == "srv.app.items" && opOf(rec) == "u" && rec.Key.(*connect.Struct).Get("id") == int32(2) {
+				after = rec
+			}
+		}
+		return after != nil
+	})
+	return after
+}
+
 // Tables a signal queues while another table is being read are in the
 // offsets of the records that follow it at once: a restart from one of
 // those reads them too.
@@ -343,32 +352,74 @@ func TestIncrementalSignalQueuedWhileReadingInOffsets(t *testing.T) {
 	task := startTask(t, w, e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
 		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "100", KeyTableInclude: `app\.(items|other)`}))
 	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
-	tx, err := e.db.Begin()
+	// The first signal starts reading items, whose first chunk's watermarks
+	// commit after this transaction; the second queues other meanwhile.
+	after := commitAwaitUpdate(t, e, task, w,
+		`INSERT INTO dbz_signal VALUES ('queued-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`,
+		`INSERT INTO dbz_signal VALUES ('queued-2', 'execute-snapshot', '{"data-collections": ["app.other"]}')`,
+		"UPDATE items SET v = v + 1 WHERE id = 2")
+	if got := after.SourceOffset[debezium.OffIncCollections]; got != `["app.items","app.other"]` {
+		t.Fatalf("offset of the update after the signals names %v as the tables to read, want both", got)
+	}
+}
+
+// A table the connector fails to describe because its connection to the
+// server broke fails the task rather than being skipped: the restarted task
+// resumes from offsets that still name it. (Only a table that is not found,
+// not captured or without a primary key is skipped.)
+func TestIncrementalSnapshotFailsOnBrokenConnection(t *testing.T) {
+	e := startMariaDB(t)
+	e.exec(t, "CREATE TABLE items (id INT PRIMARY KEY, v INT NOT NULL)",
+		"CREATE TABLE dbz_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048))",
+		"INSERT INTO items SELECT seq, seq FROM seq_1_to_10")
+	w := &fakeWorker{}
+	task := startTask(t, w, e.props(map[string]string{KeySnapshotMode: SnapshotNoData, KeySchemaChanges: "false",
+		KeySignalCollection: "app.dbz_signal", KeyIncrementalChunk: "100", KeyTableInclude: `app\.items`}))
+	awaitStreaming(t, e, task, w, "INSERT INTO items VALUES (0, 0) ON DUPLICATE KEY UPDATE v = v + 1")
+	// Kill every idle connection but this one: the task's metadata
+	// connection among them (the binlog dump is not idle; the test's pool
+	// reconnects).
+	ctx := context.Background()
+	c, err := e.db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The first signal starts reading items, whose first chunk's watermarks
-	// commit after this transaction; the second queues other meanwhile.
-	for _, q := range []string{`INSERT INTO dbz_signal VALUES ('queued-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`,
-		`INSERT INTO dbz_signal VALUES ('queued-2', 'execute-snapshot', '{"data-collections": ["app.other"]}')`,
-		"UPDATE items SET v = v + 1 WHERE id = 2"} {
-		if _, err := tx.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	rows, err := c.QueryContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND COMMAND = 'Sleep'")
+	if err != nil {
 		t.Fatal(err)
 	}
-	var after *connect.Record // the update after the signals, in their transaction
-	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
-		for _, rec := range r {
-			if rec.Topic == "srv.app.items" && opOf(rec) == "u" && rec.Key.(*connect.Struct).Get("id") == int32(2) {
-				after = rec
-			}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
 		}
-		return after != nil
-	})
-	if got := after.SourceOffset[debezium.OffIncCollections]; got != `["app.items","app.other"]` {
-		t.Fatalf("offset of the update after the signals names %v as the tables to read, want both", got)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := c.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; { // KILL returns before the connection ends
+			var n int
+			if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d not ended", id)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if _, err := c.ExecContext(ctx, `INSERT INTO dbz_signal VALUES ('broken-1', 'execute-snapshot', '{"data-collections": ["app.items"]}')`); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := pollError(t, task); !strings.Contains(err.Error(), "app.items") {
+		t.Fatalf("task failed with %v, want an error describing app.items", err)
 	}
 }

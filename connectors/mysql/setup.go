@@ -349,7 +349,7 @@ FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER 
 		defs = append(defs, defFromInfoSchema(str(0), str(1), str(2), str(3), optStr(4), optInt(5), optInt(6), optInt(7), optInt(8)))
 	}
 	if len(defs) == 0 {
-		return nil, nil, fmt.Errorf("describe %s.%s: table not found", db, name)
+		return nil, nil, fmt.Errorf("describe %s.%s: %w", db, name, errTableNotFound)
 	}
 	kr, err := conn.Execute(`SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION`, db, name)
@@ -364,6 +364,10 @@ WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER 
 	}
 	return defs, pk, nil
 }
+
+// errTableNotFound is describe's error for a table the server does not
+// have (an incremental snapshot skips it; a broken connection is not that).
+var errTableNotFound = errors.New("table not found")
 
 // quoteIdent quotes a MySQL identifier.
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }

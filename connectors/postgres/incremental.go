@@ -53,40 +53,35 @@ func (st *streamer) signal(row *walTuple, lsn pglogrepl.LSN) error {
 	})
 }
 
-// DataCollection describes the table name for the incremental snapshot;
-// a table it cannot describe is skipped, unless the task is stopping.
+// DataCollection describes the captured, keyed table schema.table. A
+// table not found, not captured, without a key or whose columns the
+// connector cannot map is skipped; a failed query (a broken connection, the
+// task stopping) fails the snapshot, whose progress the offsets keep.
 func (st *streamer) DataCollection(name string) (*table, error) {
-	tbl, err := st.incrementalTable(name)
-	if err != nil && st.ctx.Err() == nil {
-		err = fmt.Errorf("%w: %w", debezium.ErrSkipTable, err)
-	}
-	return tbl, err
-}
-
-// incrementalTable describes the captured, keyed table schema.table.
-func (st *streamer) incrementalTable(name string) (*table, error) {
 	schema, rel, ok := strings.Cut(name, ".")
 	if !ok {
-		return nil, errors.New("data collection is not <schema>.<table>")
+		return nil, fmt.Errorf("%w: data collection is not <schema>.<table>", debezium.ErrSkipTable)
 	}
 	ctx, cancel := context.WithTimeout(st.ctx, 30*time.Second)
 	defer cancel()
 	var oid uint32
 	err := st.meta.QueryRow(ctx, `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, schema, rel).Scan(&oid)
-	if err != nil {
-		return nil, fmt.Errorf("find table: %w", err)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: table not found", debezium.ErrSkipTable)
+	} else if err != nil {
+		return nil, fmt.Errorf("incremental snapshot of %s: find table: %w", name, err)
 	}
 	cat, err := describe(ctx, st.meta, oid)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("incremental snapshot of %s: %w", name, err)
 	}
 	tbl, err := st.s.buildTable(st.tm, oid, cat, cat.identity, cat.cols)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", debezium.ErrSkipTable, err)
 	}
 	if !tbl.captured || tbl.keySchema == nil {
-		return nil, errors.New("not captured or without a primary key (or message.key.columns)")
+		return nil, fmt.Errorf("%w: not captured or without a primary key (or message.key.columns)", debezium.ErrSkipTable)
 	}
 	return tbl, nil
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -306,4 +307,31 @@ func TestIncrementalSignalAfterStoredOffsetInItsTransaction(t *testing.T) {
 	w2 := &fakeWorker{stored: first.SourceOffset}
 	task2 := startTask(t, w2, props)
 	pollUntil(t, task2, w2, 30*time.Second, func(r []*connect.Record) bool { return len(incrementalReads(r)) >= 1000 })
+}
+
+// A table the connector fails to describe because its connection to the
+// server broke fails the task rather than being skipped: the restarted task
+// resumes from offsets that still name it. (Only a table that is not found,
+// not captured or without a key is skipped.)
+func TestIncrementalSnapshotFailsOnBrokenConnection(t *testing.T) {
+	e := startPG(t)
+	e.exec(t, "CREATE TABLE items (id int PRIMARY KEY, v int)",
+		"CREATE TABLE dbz_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
+		"INSERT INTO items SELECT g, g FROM generate_series(1, 10) g")
+	w := &fakeWorker{}
+	task := startTask(t, w, incrementalProps(e))
+	waitStreaming(t, e, task, w)
+	// A signal the connector ignores, then a change it shows: the signal
+	// table's relation is known before the task's other connections end.
+	e.exec(t, "INSERT INTO dbz_signal VALUES ('ignored', 'log', NULL)", "INSERT INTO items VALUES (-1, -1)")
+	pollUntil(t, task, w, 30*time.Second, func(r []*connect.Record) bool {
+		return len(r) > 0 && r[len(r)-1].Key.(*connect.Struct).Get("id") == int32(-1)
+	})
+	// pg_terminate_backend returns when the backend has ended (timeout ms).
+	e.exec(t, `SELECT pg_terminate_backend(pid, 30000) FROM pg_stat_activity
+	  WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND datname = current_database()`,
+		`INSERT INTO dbz_signal VALUES ('broken-1', 'execute-snapshot', '{"data-collections": ["public.items"]}')`)
+	if err := pollError(t, task, 30*time.Second); !strings.Contains(err.Error(), "public.items") {
+		t.Fatalf("task failed with %v, want an error describing public.items", err)
+	}
 }
