@@ -83,40 +83,37 @@
 // binlog itself says what each row is, so no DDL parsing or schema history
 // is needed and none can be lost; the history keys are then unused.
 //
-// Otherwise, with schema.history.internal.kafka.topic and
-// .bootstrap.servers set, the connector keeps a model of the captured
-// tables at the binlog position: DDL statements are parsed (TiDB's MySQL
-// parser) and applied: CREATE TABLE (also LIKE), ALTER TABLE ADD, DROP,
-// MODIFY, CHANGE and RENAME COLUMN, ADD and DROP PRIMARY KEY, RENAME TO,
-// RENAME TABLE, DROP TABLE and DROP DATABASE. A statement the parser cannot
-// read (spatial column types, MariaDB-only syntax such as WITH SYSTEM
-// VERSIONING) or the model cannot apply from its text (CREATE TABLE ...
-// SELECT, a table the model does not know) is replaced by
-// information_schema's current description of the table it names, with a
-// warning. Each change of a
-// captured table is written to the history topic (one partition, infinite
-// retention) in Debezium's record shape (source, position, databaseName,
-// ddl, tableChanges with the table's definition after the change) before
-// any later record is emitted. A baseline is written one record per
-// captured table (its SHOW CREATE TABLE and definition), as Debezium's, so
-// that no record outgrows the broker's message.max.bytes however many
-// tables are captured; each carries the baseline's id and number of
-// records. At start the history is replayed up to the stored offset; when
-// it is missing, empty, truncated (no baseline at or before the offset),
-// corrupt, or its last baseline there is incomplete (a start stopped while
-// writing it; baselines of earlier versions, one record per database
-// without the number, are accepted as before), the connector does not
-// fail: it logs a warning, reads the captured tables from
+// Otherwise, with schema.history.internal.kafka.topic and .bootstrap.servers
+// set, the connector keeps a model of the captured tables at the binlog
+// position: DDL statements are parsed (TiDB's MySQL parser) and applied:
+// CREATE TABLE (also LIKE), ALTER TABLE ADD, DROP, MODIFY, CHANGE and RENAME
+// COLUMN, ADD and DROP PRIMARY KEY, RENAME TO, RENAME TABLE, DROP TABLE and
+// DROP DATABASE. A statement the parser cannot read (spatial column types,
+// MariaDB-only syntax such as WITH SYSTEM VERSIONING) or the model cannot
+// apply from its text (CREATE TABLE ... SELECT, a table the model does not
+// know) is replaced by information_schema's current description of the table
+// it names, with a warning. Each change of a captured table is written to
+// the history topic (one partition, infinite retention) in Debezium's record
+// shape (source, position, databaseName, ddl, tableChanges with the table's
+// definition after the change) before any later record is emitted. A
+// baseline is written one record per captured table (its SHOW CREATE TABLE
+// and definition), as Debezium's, so that no record outgrows the broker's
+// message.max.bytes however many tables are captured; each carries the
+// baseline's id and number of records. At start the history is replayed up
+// to the stored offset; when it is missing, empty, truncated (no baseline at
+// or before the offset), corrupt, or its last baseline there is incomplete
+// (a start stopped while writing it; baselines of earlier versions, one
+// record per database without the number, are accepted as before), the
+// connector does not fail: it logs a warning, reads the captured tables from
 // information_schema at the current position and writes them as a new
 // baseline. A new snapshot, and snapshot.mode=recovery, also write a new
-// baseline. History records are
-// compared with the offset by GTID sets where both carry one, as Debezium
-// does, so the history replays right after a failover to a server whose
-// binlog files are named otherwise; else by binlog file and position. Its
-// clients reach a
-// secured broker with Kafka's security keys under
-// schema.history.internal.producer. and schema.history.internal.consumer.,
-// as Debezium's do (secrets masked in REST).
+// baseline. History records are compared with the offset by GTID sets where
+// both carry one, as Debezium does, so the history replays right after a
+// failover to a server whose binlog files are named otherwise; else by
+// binlog file and position. Its clients reach a secured broker with Kafka's
+// security keys under schema.history.internal.producer. and
+// schema.history.internal.consumer., as Debezium's do (secrets masked in
+// REST).
 //
 // Without metadata and without a history topic the definitions are read
 // from information_schema (refreshed after each DDL statement), which is

@@ -312,6 +312,9 @@ func TestReplayHistory(t *testing.T) {
 		return out
 	}
 	tables := func(m *schemaModel) string {
+		if m == nil {
+			return "<none>"
+		}
 		var n []string
 		for id := range m.tables {
 			n = append(n, id)
@@ -334,6 +337,14 @@ func TestReplayHistory(t *testing.T) {
 		if m, _, why := replayHistory(recs, at, false); why == "" {
 			t.Errorf("incomplete baseline, %s: accepted (%s)", name, tables(m))
 		}
+	}
+	// A record of DDL between a baseline's records (another start's, say)
+	// leaves it whole, and its change applies.
+	ddl := historyRecord{Position: historyPosition{File: "bin.000001", Pos: 200},
+		TableChanges: []historyChange{{Type: "ALTER", ID: tableID("app", "t1"), Table: tbl("a", "b")}}}
+	if m, _, why := replayHistory([]historyRecord{whole[0], ddl, whole[1], whole[2]}, at, false); why != "" ||
+		tables(m) != "app.t1,app.t2,app.t3" || len(m.tables["app.t1"].cols) != 2 {
+		t.Errorf("a baseline with a record of DDL among its records: %q (%s)", tables(m), why)
 	}
 	if m, _, why := replayHistory(append(whole[:2:2], base("n2", 2, "t4", "t5")...), at, false); why != "" || tables(m) != "app.t4,app.t5" {
 		t.Errorf("a whole baseline after an incomplete one: %q (%s)", tables(m), why)

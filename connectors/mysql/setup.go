@@ -50,13 +50,14 @@ func (s *settings) tlsConfig() *tls.Config {
 }
 
 // loadTruststore reads the CA certificates of a PEM or PKCS12 file (told
-// apart by their content: Debezium's keys name no type), as the worker
-// reads its own truststores.
+// apart by their content: Debezium's keys name no type), with the reader
+// of the worker's truststores. Its errors name the password's key too
+// only when the password may be at fault.
 func loadTruststore(path, password string) (*x509.CertPool, error) {
 	roots, err := tlsconfig.ReadTruststore(path, "", password)
 	var unread *fs.PathError
 	switch {
-	case errors.As(err, &unread):
+	case errors.As(err, &unread), errors.Is(err, tlsconfig.ErrNoPEMCertificate):
 		return nil, fmt.Errorf("%s: %w", KeySSLTruststore, err)
 	case err != nil:
 		return nil, fmt.Errorf("%s, %s: %w", KeySSLTruststore, KeySSLTruststorePw, err)

@@ -200,7 +200,8 @@ func TestSSLModes(t *testing.T) {
 }
 
 // A truststore that cannot be read fails the configuration naming the
-// database.ssl.* key to fix: the file, or its password for a PKCS12 one.
+// database.ssl.* key to fix: the file, or its password for a PKCS12 one
+// (not for a PEM file without certificates: no password opens it).
 func TestSSLTruststoreErrors(t *testing.T) {
 	ca := newTestCA(t, "penstock test CA")
 	dir := t.TempDir()
@@ -219,7 +220,7 @@ func TestSSLTruststoreErrors(t *testing.T) {
 		want  string
 	}{
 		{[]string{KeySSLTruststore, filepath.Join(dir, "missing.pem")}, KeySSLTruststore + ": open "},
-		{[]string{KeySSLTruststore, junkFile}, KeySSLTruststore + ", " + KeySSLTruststorePw + ": " + junkFile + ": no PEM certificate"},
+		{[]string{KeySSLTruststore, junkFile}, KeySSLTruststore + ": " + junkFile + ": no PEM certificate"},
 		{[]string{KeySSLTruststore, p12File, KeySSLTruststorePw, "wrong"}, KeySSLTruststorePw},
 	} {
 		props := map[string]string{KeyHostname: "localhost", KeyUser: "u", KeyTopicPrefix: "srv", KeySSLMode: "verify_ca"}

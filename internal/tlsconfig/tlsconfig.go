@@ -245,6 +245,10 @@ func PrincipalName(cert *x509.Certificate) string {
 	return cert.Subject.String()
 }
 
+// ErrNoPEMCertificate is ReadTruststore's error (wrapped) for a PEM file
+// without a certificate: its password is not at fault.
+var ErrNoPEMCertificate = errors.New("no PEM certificate in it")
+
 // ReadTruststore reads the CA certificates of the truststore file at path:
 // PEM certificates, or a PKCS12 truststore opened with password. typ is PEM
 // or PKCS12; empty tells them apart by the content (PEM is text with
@@ -259,7 +263,7 @@ func ReadTruststore(path, typ, password string) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	if strings.EqualFold(typ, "PEM") || (typ == "" && strings.Contains(string(b), "-----BEGIN")) {
 		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+			return nil, fmt.Errorf("%s: %w", path, ErrNoPEMCertificate)
 		}
 		return pool, nil
 	}
