@@ -2,13 +2,16 @@ package blob
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/penstockhq/penstock/connect"
 )
 
@@ -173,5 +176,118 @@ func BenchmarkSourceResume(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// restoreFrom has a source task restore the objects of dir from the
+// record at of object key on, and returns what it produced.
+func restoreFrom(t testing.TB, dir, key string, c resumeCase, at int64) ([]*connect.Record, error) {
+	t.Helper()
+	props := map[string]string{StoreURLConfig: "file://" + dir, BatchSizeConfig: "5000", PollIntervalConfig: "10"}
+	for k, v := range c.props {
+		props[k] = v
+	}
+	src := &SourceTask{}
+	if err := src.Start(context.Background(), &fakeSourceContext{offset: map[string]any{"object": key, "records": at}}, props); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Stop()
+	var got []*connect.Record
+	for {
+		rs, err := src.Poll(context.Background())
+		if err != nil {
+			return got, err
+		}
+		if len(rs) == 0 {
+			return got, nil
+		}
+		got = append(got, rs...)
+	}
+}
+
+// blockEnds is the number of records before the end of each Avro block or
+// Parquet row group of the object at path.
+func blockEnds(t *testing.T, path string, format string) []int64 {
+	t.Helper()
+	var ends []int64
+	switch format {
+	case "AvroFormat":
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		in := bufio.NewReader(f)
+		if _, err := readOCFHeader(in); err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for {
+			count, err := binary.ReadVarint(in)
+			if err != nil {
+				break
+			}
+			size, _ := binary.ReadVarint(in)
+			in.Discard(int(size) + 16)
+			total += count
+			ends = append(ends, total)
+		}
+	case "ParquetFormat":
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for _, g := range pf.RowGroups() {
+			total += g.NumRows()
+			ends = append(ends, total)
+		}
+	}
+	return ends
+}
+
+// TestSourceResumesAtBlockBoundaries resumes inside Avro objects of each
+// codec and a Parquet object at the records just before, at and after the
+// end of each of their blocks or row groups.
+func TestSourceResumesAtBlockBoundaries(t *testing.T) {
+	const n = 12000
+	cases := []resumeCase{resumeCases[3]}
+	for _, codec := range []string{"null", "deflate", "snappy", "zstandard"} {
+		c := resumeCases[2]
+		c.name, c.props = "avro-"+codec, map[string]string{FormatConfig: "AvroFormat", AvroCodecConfig: codec}
+		cases = append(cases, c)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			key := exportOne(t, dir, c, c.recs(n))
+			ends := blockEnds(t, filepath.Join(dir, key), c.props[FormatConfig])
+			if len(ends) < 2 || ends[len(ends)-1] != n {
+				t.Fatalf("blocks ending at %v: want several, %d records in all", ends, n)
+			}
+			for _, end := range ends {
+				for _, at := range []int64{end - 1, end, end + 1} {
+					if at > n {
+						continue
+					}
+					got, err := restoreFrom(t, dir, key, c, at)
+					if err != nil {
+						t.Fatalf("resuming at %d: %v", at, err)
+					}
+					if int64(len(got)) != n-at {
+						t.Fatalf("resuming at %d (blocks end at %v): %d records, want %d", at, ends, len(got), n-at)
+					}
+					for i, r := range got {
+						if want := at + int64(i); c.seq(r) != want || r.Key != fmt.Sprint("key-", want) {
+							t.Fatalf("resuming at %d: record %d is %d (key %v), want %d", at, i, c.seq(r), r.Key, want)
+						}
+					}
+				}
+			}
+		})
 	}
 }
