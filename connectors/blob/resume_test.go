@@ -291,3 +291,57 @@ func TestSourceResumesAtBlockBoundaries(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceCorruptAvro restores Avro objects cut or corrupted in their
+// header, inside a block and in a block's sync marker, from their start
+// and from inside them: each gives an error naming the object, no panic
+// and no records beyond the damage.
+func TestSourceCorruptAvro(t *testing.T) {
+	const n = 12000
+	c := resumeCases[2]
+	c.props = map[string]string{FormatConfig: "AvroFormat", AvroCodecConfig: "snappy"}
+	dir := t.TempDir()
+	key := exportOne(t, dir, c, c.recs(n))
+	path := filepath.Join(dir, key)
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := readOCFHeader(bufio.NewReader(bytes.NewReader(whole)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := len(h.raw)
+	first := bytes.Index(whole[hl:], h.sync[:]) + hl // the first block's sync marker
+	ends := blockEnds(t, path, "AvroFormat")
+	damages := map[string][]byte{
+		"cut in the magic":                  whole[:2],
+		"cut in the header":                 whole[:hl-3],
+		"cut in a block's header":           whole[:hl+1],
+		"cut inside a block":                whole[:hl+100],
+		"cut in a sync marker":              whole[:first+8],
+		"cut in the last block's marker":    whole[:len(whole)-1],
+		"first sync marker changed":         bytes.Clone(whole),
+		"first block's count negative":      bytes.Clone(whole),
+		"second block's size negative":      bytes.Clone(whole),
+		"second block's size past the file": bytes.Clone(whole),
+	}
+	damages["first sync marker changed"][first+3] ^= 0xff
+	damages["first block's count negative"][hl] = 0x01 // zig-zag -1
+	second := first + 16
+	_, a := binary.Varint(whole[second:])
+	damages["second block's size negative"][second+a] |= 0x01 // odd: negative
+	damages["second block's size past the file"][second+a] = 0xfe
+	damages["second block's size past the file"][second+a+1] |= 0x80
+	for name, data := range damages {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []int64{0, ends[0], ends[0] + 1, n - 1} {
+			got, err := restoreFrom(t, dir, key, c, at)
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("%s, resuming at %d: %d records, error %v: want one naming %s", name, at, len(got), err, key)
+			}
+		}
+	}
+}
