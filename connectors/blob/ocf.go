@@ -149,7 +149,10 @@ func (t *teeByteReader) next(n int64) ([]byte, error) {
 func readOCFHeader(r *bufio.Reader) (*ocfHeader, error) {
 	t := &teeByteReader{r: r}
 	magic, err := t.next(4)
-	if err != nil || string(magic) != "Obj\x01" {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("the header: %w", err)
+	}
+	if string(magic) != "Obj\x01" {
 		return nil, errors.New("not an Avro object container file")
 	}
 	h := &ocfHeader{meta: map[string][]byte{}}

@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/penstockhq/penstock/connect"
@@ -343,5 +346,15 @@ func TestSourceCorruptAvro(t *testing.T) {
 				t.Errorf("%s, resuming at %d: %d records, error %v: want one naming %s", name, at, len(got), err, key)
 			}
 		}
+	}
+}
+
+// TestReadOCFHeaderReadError: a read error in an object's first bytes is
+// given back, not taken for a file of another format.
+func TestReadOCFHeaderReadError(t *testing.T) {
+	failed := errors.New("connection reset")
+	_, err := readOCFHeader(bufio.NewReader(io.MultiReader(strings.NewReader("Ob"), iotest.ErrReader(failed))))
+	if !errors.Is(err, failed) {
+		t.Fatalf("%v, want the read error", err)
 	}
 }
