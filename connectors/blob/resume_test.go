@@ -113,35 +113,7 @@ func TestSourceResumesInsideLargeObjects(t *testing.T) {
 				}
 			}
 			for _, at := range []int64{1, n/2 + 13, n - 1, n} {
-				props := map[string]string{StoreURLConfig: "file://" + dir, BatchSizeConfig: "5000", PollIntervalConfig: "10"}
-				for k, v := range c.props {
-					props[k] = v
-				}
-				src := &SourceTask{}
-				if err := src.Start(context.Background(), &fakeSourceContext{offset: map[string]any{"object": key, "records": at}}, props); err != nil {
-					t.Fatal(err)
-				}
-				var got []*connect.Record
-				for {
-					rs, err := src.Poll(context.Background())
-					if err != nil {
-						t.Fatalf("resuming at %d: %v", at, err)
-					}
-					if len(rs) == 0 {
-						break
-					}
-					got = append(got, rs...)
-				}
-				src.Stop()
-				if int64(len(got)) != n-at {
-					t.Fatalf("resuming at %d: %d records, want %d", at, len(got), n-at)
-				}
-				for i, r := range got {
-					want := at + int64(i)
-					if s := c.seq(r); s != want || r.Key != fmt.Sprint("key-", want) || r.SourceOffset["records"] != want+1 {
-						t.Fatalf("resuming at %d: record %d is %d (key %v, offset %v), want %d", at, i, s, r.Key, r.SourceOffset, want)
-					}
-				}
+				checkResume(t, dir, key, c, n, at)
 			}
 		})
 	}
@@ -205,6 +177,26 @@ func restoreFrom(t testing.TB, dir, key string, c resumeCase, at int64) ([]*conn
 			return got, nil
 		}
 		got = append(got, rs...)
+	}
+}
+
+// checkResume has a source task resume at record at of object key, of n
+// records: it must restore exactly the records after the offset, with
+// their keys and offsets.
+func checkResume(t *testing.T, dir, key string, c resumeCase, n, at int64) {
+	t.Helper()
+	got, err := restoreFrom(t, dir, key, c, at)
+	if err != nil {
+		t.Fatalf("resuming at %d: %v", at, err)
+	}
+	if int64(len(got)) != n-at {
+		t.Fatalf("resuming at %d: %d records, want %d", at, len(got), n-at)
+	}
+	for i, r := range got {
+		want := at + int64(i)
+		if s := c.seq(r); s != want || r.Key != fmt.Sprint("key-", want) || r.SourceOffset["records"] != want+1 {
+			t.Fatalf("resuming at %d: record %d is %d (key %v, offset %v), want %d", at, i, s, r.Key, r.SourceOffset, want)
+		}
 	}
 }
 
@@ -277,18 +269,7 @@ func TestSourceResumesAtBlockBoundaries(t *testing.T) {
 					if at > n {
 						continue
 					}
-					got, err := restoreFrom(t, dir, key, c, at)
-					if err != nil {
-						t.Fatalf("resuming at %d: %v", at, err)
-					}
-					if int64(len(got)) != n-at {
-						t.Fatalf("resuming at %d (blocks end at %v): %d records, want %d", at, ends, len(got), n-at)
-					}
-					for i, r := range got {
-						if want := at + int64(i); c.seq(r) != want || r.Key != fmt.Sprint("key-", want) {
-							t.Fatalf("resuming at %d: record %d is %d (key %v), want %d", at, i, c.seq(r), r.Key, want)
-						}
-					}
+					checkResume(t, dir, key, c, n, at)
 				}
 			}
 		})
