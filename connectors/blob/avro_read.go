@@ -47,7 +47,7 @@ func newAvroValues(r io.Reader) (*avroValues, error) {
 // from: it reads the header again, then the rest of the file.
 func (a *avroValues) decoder() (*ocf.Decoder, error) {
 	if a.dec == nil {
-		dec, err := ocf.NewDecoder(io.MultiReader(bytes.NewReader(a.header.raw), a.in))
+		dec, err := ocf.NewDecoder(io.MultiReader(bytes.NewReader(a.header.raw), &ocfBlocks{r: a.in}))
 		if err != nil {
 			return nil, err
 		}

@@ -82,7 +82,10 @@
 // timestamp, key and headers as JsonConverter envelopes with schemas, a line
 // per record), uploaded before the data object, where Confluent writes
 // separate .keys and .headers objects. The source's offset is the object's
-// name and the number of its records produced, so it resumes mid-object.
+// name and the number of its records produced, so it resumes mid-object:
+// it passes over whole Avro blocks and Parquet row groups without decoding
+// them (the records before the offset in its own block or row group are
+// decoded, not converted).
 //
 // Memory: an open object holds one upload part (s3.part.size, 5 MiB) and,
 // for Parquet, its buffered row group; tasks with many open objects (a

@@ -149,7 +149,10 @@ func (t *teeByteReader) next(n int64) ([]byte, error) {
 func readOCFHeader(r *bufio.Reader) (*ocfHeader, error) {
 	t := &teeByteReader{r: r}
 	magic, err := t.next(4)
-	if err != nil || string(magic) != "Obj\x01" {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("the header: %w", err)
+	}
+	if string(magic) != "Obj\x01" {
 		return nil, errors.New("not an Avro object container file")
 	}
 	h := &ocfHeader{meta: map[string][]byte{}}
@@ -190,6 +193,62 @@ func readOCFHeader(r *bufio.Reader) (*ocfHeader, error) {
 	return h, nil
 }
 
+// maxOCFBlockBytes bounds the size of a block the source reads: a corrupt
+// size would otherwise be allocated whole by hamba/avro's decoder. The
+// sink's blocks hold about 1 MiB (more only by one record).
+const maxOCFBlockBytes = 256 << 20
+
+// ocfBlockHead reads the record count and size of the block r is at
+// without consuming them; n is the length of the two. It is io.EOF at the
+// file's end and an error for a count or size a Penstock file cannot have.
+func ocfBlockHead(r *bufio.Reader) (count int64, n, size int, err error) {
+	head, err := r.Peek(2 * binary.MaxVarintLen64)
+	if len(head) == 0 {
+		return 0, 0, 0, err
+	}
+	count, a := binary.Varint(head)
+	var sz int64
+	b := 0
+	if a > 0 {
+		sz, b = binary.Varint(head[a:])
+	}
+	if a <= 0 || b <= 0 || count <= 0 || sz < 0 {
+		return 0, 0, 0, errors.New("a corrupt block header")
+	}
+	if sz > maxOCFBlockBytes {
+		return 0, 0, 0, fmt.Errorf("a block of %d bytes, more than %d", sz, maxOCFBlockBytes)
+	}
+	return count, a + b, int(sz), nil
+}
+
+// ocfBlocks hands hamba/avro's decoder the blocks of a file one at a time,
+// each one's header checked by ocfBlockHead first: the decoder allocates a
+// block's size before reading it (and panics on a negative one). A file
+// cut inside a block is io.ErrUnexpectedEOF, not a clean end.
+type ocfBlocks struct {
+	r    *bufio.Reader
+	left int // bytes of the current block not read yet, its sync marker included
+}
+
+func (b *ocfBlocks) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		_, n, size, err := ocfBlockHead(b.r)
+		if err != nil {
+			return 0, err
+		}
+		b.left = n + size + 16
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	k, err := b.r.Read(p)
+	b.left -= k
+	if errors.Is(err, io.EOF) && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return k, err
+}
+
 // skipOCFBlocks passes over the whole blocks of r, a file's blocks from
 // one on, that hold no more than n records in all, without decompressing
 // them: it reads only their record counts and sizes, and checks their sync
@@ -198,27 +257,17 @@ func readOCFHeader(r *bufio.Reader) (*ocfHeader, error) {
 func skipOCFBlocks(r *bufio.Reader, sync [16]byte, n int64) (int64, error) {
 	var skipped int64
 	for {
-		head, err := r.Peek(2 * binary.MaxVarintLen64)
-		if len(head) == 0 {
-			if errors.Is(err, io.EOF) {
-				return skipped, nil
-			}
-			return skipped, err
-		}
-		count, a := binary.Varint(head)
-		size, b := 0, 0
-		if a > 0 {
-			var sz int64
-			sz, b = binary.Varint(head[a:])
-			size = int(sz)
-		}
-		if a <= 0 || b <= 0 || count <= 0 || size < 0 {
-			return skipped, fmt.Errorf("the block after record %d has a corrupt header", skipped)
-		}
-		if skipped+count > n {
+		count, head, size, err := ocfBlockHead(r)
+		if errors.Is(err, io.EOF) {
 			return skipped, nil
 		}
-		if _, err := r.Discard(a + b + size); err != nil {
+		if err != nil {
+			return skipped, fmt.Errorf("the block after record %d: %w", skipped, err)
+		}
+		if count > n-skipped {
+			return skipped, nil
+		}
+		if _, err := r.Discard(head + size); err != nil {
 			return skipped, fmt.Errorf("the block after record %d: %w", skipped, err)
 		}
 		var got [16]byte
