@@ -539,33 +539,50 @@ func (rp *recordPool) PutRecords(s []kgo.Record) { rp.p.Put(&s) }
 // apart (the HTTP sink's lanes) would otherwise get one partition's records
 // Put after Put, and wait for that partition's queue while the others ran
 // dry. The records of a partition keep their order, so the ones not yet put
-// are still, per partition, the last ones (see giveBack). The order lives
-// in s.mixBuf until the next poll.
+// are still, per partition, the last ones (see giveBack), even should a
+// poll hold a partition in two runs: franz-go does not today (it fetches a
+// partition again only once its buffered fetch was taken) but does not
+// promise it, and a partition's later run put first would lose the rest of
+// the earlier one on a rewind. The order lives in s.mixBuf until the next
+// poll.
 func (s *sinkTask) interleave(recs []*kgo.Record) []*kgo.Record {
-	var runs [][]*kgo.Record
+	var parts [][][]*kgo.Record // per partition, its runs in order
+	at := map[connect.TopicPartition]int{}
 	for i := 0; i < len(recs); {
 		j := i + 1
 		for j < len(recs) && recs[j].Partition == recs[i].Partition && recs[j].Topic == recs[i].Topic {
 			j++
 		}
-		runs = append(runs, recs[i:j])
+		tp := connect.TopicPartition{Topic: recs[i].Topic, Partition: recs[i].Partition}
+		if k, ok := at[tp]; ok {
+			parts[k] = append(parts[k], recs[i:j])
+		} else {
+			at[tp] = len(parts)
+			parts = append(parts, [][]*kgo.Record{recs[i:j]})
+		}
 		i = j
 	}
-	if len(runs) == 1 {
+	if len(parts) == 1 {
 		return recs
 	}
 	out := s.mixBuf[:0]
-	share := max(1, s.maxPut/len(runs))
-	for len(runs) > 0 {
-		live := runs[:0]
-		for _, r := range runs {
-			n := min(share, len(r))
-			out = append(out, r[:n]...)
-			if r = r[n:]; len(r) > 0 {
-				live = append(live, r)
+	share := max(1, s.maxPut/len(parts))
+	for len(parts) > 0 {
+		live := parts[:0]
+		for _, runs := range parts {
+			for n := share; n > 0 && len(runs) > 0; {
+				k := min(n, len(runs[0]))
+				out = append(out, runs[0][:k]...)
+				n -= k
+				if runs[0] = runs[0][k:]; len(runs[0]) == 0 {
+					runs = runs[1:]
+				}
+			}
+			if len(runs) > 0 {
+				live = append(live, runs)
 			}
 		}
-		runs = live
+		parts = live
 	}
 	s.mixBuf = out
 	return out
