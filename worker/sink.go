@@ -112,19 +112,20 @@ func (s *sinkTask) RequestCommit() { s.commitReq.Store(true) }
 
 // Report implements connect.SinkTaskContext.
 func (s *sinkTask) Report(ctx context.Context, rec *connect.Record, err error) error {
-	var orig *kgo.Record
+	var raw *rawRecord
 	s.mu.Lock()
 	for i, r := range s.batch {
 		if r == rec {
-			orig = s.origins[i]
+			// Copied under the lock: once the Put is done (s.batch cleared
+			// under it), the loop recycles the fetched record, and a task
+			// may Report from a goroutine of its own.
+			raw = kafkaRaw(s.origins[i])
 			break
 		}
 	}
 	s.mu.Unlock()
-	raw := &rawRecord{topic: rec.Topic, partition: rec.Partition, offset: rec.Offset}
-	if orig != nil {
-		raw = kafkaRaw(orig)
-	} else {
+	if raw == nil {
+		raw = &rawRecord{topic: rec.Topic, partition: rec.Partition, offset: rec.Offset}
 		raw.key, raw.value, raw.headers = s.reconvert(rec)
 	}
 	return s.errs.handle(ctx, StageTaskPut, s.class, raw, err)
