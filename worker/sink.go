@@ -668,7 +668,7 @@ func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
 	h := s.r.h
 	slab, batch, origins := s.buffers(len(recs))
 	var piece []connect.Record // slab nil: records allocated recordPiece at a time
-	var next []partitionEnd    // records come grouped by partition: a few runs per batch
+	var next []partitionEnd    // records come in runs of a partition: a few per batch (more when interleave shared the Put out)
 	for i, kr := range recs {
 		tp := connect.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
 		if n := len(next); n == 0 || next[n-1].tp != tp {
