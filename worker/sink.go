@@ -514,7 +514,10 @@ func (s *sinkTask) putAll(ctx context.Context, recs []*kgo.Record, consumed prom
 // rather than allocated (a kgo.Record is about 170 bytes, a third of what
 // the runtime allocates per record of a small-record sink). Nothing the
 // runtime or a task keeps refers to a kgo.Record: converted records, dead
-// letter copies (rawRecord) and rewinds take the fields they need.
+// letter copies (rawRecord) and rewinds take the fields they need. Only the
+// Record structs are pooled, not the bytes (no kgo.PoolDecompressBytes): a
+// record's Key, Value and Headers stay the fetch's own, so converters, tasks
+// and dead letter copies may keep them past Recycle.
 var fetchedRecords = &recordPool{}
 
 // recordPool keeps record slabs of any size; franz-go asks for one per
