@@ -112,19 +112,20 @@ func (s *sinkTask) RequestCommit() { s.commitReq.Store(true) }
 
 // Report implements connect.SinkTaskContext.
 func (s *sinkTask) Report(ctx context.Context, rec *connect.Record, err error) error {
-	var orig *kgo.Record
+	var raw *rawRecord
 	s.mu.Lock()
 	for i, r := range s.batch {
 		if r == rec {
-			orig = s.origins[i]
+			// Copied under the lock: once the Put is done (s.batch cleared
+			// under it), the loop recycles the fetched record, and a task
+			// may Report from a goroutine of its own.
+			raw = kafkaRaw(s.origins[i])
 			break
 		}
 	}
 	s.mu.Unlock()
-	raw := &rawRecord{topic: rec.Topic, partition: rec.Partition, offset: rec.Offset}
-	if orig != nil {
-		raw = kafkaRaw(orig)
-	} else {
+	if raw == nil {
+		raw = &rawRecord{topic: rec.Topic, partition: rec.Partition, offset: rec.Offset}
 		raw.key, raw.value, raw.headers = s.reconvert(rec)
 	}
 	return s.errs.handle(ctx, StageTaskPut, s.class, raw, err)
@@ -513,7 +514,10 @@ func (s *sinkTask) putAll(ctx context.Context, recs []*kgo.Record, consumed prom
 // rather than allocated (a kgo.Record is about 170 bytes, a third of what
 // the runtime allocates per record of a small-record sink). Nothing the
 // runtime or a task keeps refers to a kgo.Record: converted records, dead
-// letter copies (rawRecord) and rewinds take the fields they need.
+// letter copies (rawRecord) and rewinds take the fields they need. Only the
+// Record structs are pooled, not the bytes (no kgo.PoolDecompressBytes): a
+// record's Key, Value and Headers stay the fetch's own, so converters, tasks
+// and dead letter copies may keep them past Recycle.
 var fetchedRecords = &recordPool{}
 
 // recordPool keeps record slabs of any size; franz-go asks for one per
@@ -539,33 +543,50 @@ func (rp *recordPool) PutRecords(s []kgo.Record) { rp.p.Put(&s) }
 // apart (the HTTP sink's lanes) would otherwise get one partition's records
 // Put after Put, and wait for that partition's queue while the others ran
 // dry. The records of a partition keep their order, so the ones not yet put
-// are still, per partition, the last ones (see giveBack). The order lives
-// in s.mixBuf until the next poll.
+// are still, per partition, the last ones (see giveBack), even should a
+// poll hold a partition in two runs: franz-go does not today (it fetches a
+// partition again only once its buffered fetch was taken) but does not
+// promise it, and a partition's later run put first would lose the rest of
+// the earlier one on a rewind. The order lives in s.mixBuf until the next
+// poll.
 func (s *sinkTask) interleave(recs []*kgo.Record) []*kgo.Record {
-	var runs [][]*kgo.Record
+	var parts [][][]*kgo.Record // per partition, its runs in order
+	at := map[connect.TopicPartition]int{}
 	for i := 0; i < len(recs); {
 		j := i + 1
 		for j < len(recs) && recs[j].Partition == recs[i].Partition && recs[j].Topic == recs[i].Topic {
 			j++
 		}
-		runs = append(runs, recs[i:j])
+		tp := connect.TopicPartition{Topic: recs[i].Topic, Partition: recs[i].Partition}
+		if k, ok := at[tp]; ok {
+			parts[k] = append(parts[k], recs[i:j])
+		} else {
+			at[tp] = len(parts)
+			parts = append(parts, [][]*kgo.Record{recs[i:j]})
+		}
 		i = j
 	}
-	if len(runs) == 1 {
+	if len(parts) == 1 {
 		return recs
 	}
 	out := s.mixBuf[:0]
-	share := max(1, s.maxPut/len(runs))
-	for len(runs) > 0 {
-		live := runs[:0]
-		for _, r := range runs {
-			n := min(share, len(r))
-			out = append(out, r[:n]...)
-			if r = r[n:]; len(r) > 0 {
-				live = append(live, r)
+	share := max(1, s.maxPut/len(parts))
+	for len(parts) > 0 {
+		live := parts[:0]
+		for _, runs := range parts {
+			for n := share; n > 0 && len(runs) > 0; {
+				k := min(n, len(runs[0]))
+				out = append(out, runs[0][:k]...)
+				n -= k
+				if runs[0] = runs[0][k:]; len(runs[0]) == 0 {
+					runs = runs[1:]
+				}
+			}
+			if len(runs) > 0 {
+				live = append(live, runs)
 			}
 		}
-		runs = live
+		parts = live
 	}
 	s.mixBuf = out
 	return out
@@ -650,7 +671,7 @@ func (s *sinkTask) process(ctx context.Context, recs []*kgo.Record) error {
 	h := s.r.h
 	slab, batch, origins := s.buffers(len(recs))
 	var piece []connect.Record // slab nil: records allocated recordPiece at a time
-	var next []partitionEnd    // records come grouped by partition: a few runs per batch
+	var next []partitionEnd    // records come in runs of a partition: a few per batch (more when interleave shared the Put out)
 	for i, kr := range recs {
 		tp := connect.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
 		if n := len(next); n == 0 || next[n-1].tp != tp {

@@ -227,12 +227,14 @@ func (ls *lanes) gather(l *lane) ([]item, bool) {
 // most (unless n needs more). It doubles the capacity where append grows a
 // large slice by a quarter: each growth is a new array, zeroed, copied into
 // and soon garbage, and a lane's two buffers grow to max.buffered.records
-// whenever the API is slower than the topic.
+// whenever the API is slower than the topic. It starts from what is needed,
+// with no floor: a sink of many partitions of few records each keeps a
+// lane's buffers (about 200 bytes an item) small.
 func growItems(buf []item, n, most int) []item {
 	if cap(buf)-len(buf) >= n {
 		return buf
 	}
-	grown := make([]item, len(buf), max(min(max(2*cap(buf), 256), most), len(buf)+n))
+	grown := make([]item, len(buf), max(min(2*cap(buf), most), len(buf)+n))
 	copy(grown, buf)
 	return grown
 }

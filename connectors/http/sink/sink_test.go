@@ -574,3 +574,28 @@ func TestSinkLargePutWaitsForRoom(t *testing.T) {
 		t.Errorf("bodies %q, want %q", strings.Join(all, "|"), want)
 	}
 }
+
+// TestGrowItems: a lane's buffer grows to what its records need, doubling
+// up to the bound (max.buffered.records), and past it only for records that
+// need it, so a lane of a partition with few records (a sink of many such
+// partitions) holds no more items than it was given.
+func TestGrowItems(t *testing.T) {
+	full := func(n int) []item { return make([]item, n) }
+	for _, c := range []struct {
+		name          string
+		buf           []item
+		n, most, want int // want: the grown capacity
+	}{
+		{"a first record", nil, 1, 2000, 1},
+		{"a first run", nil, 166, 2000, 166},
+		{"room enough", make([]item, 1, 8), 7, 2000, 8},
+		{"doubled", full(100), 1, 2000, 200},
+		{"doubled to the bound", full(1500), 1, 2000, 2000},
+		{"past the bound for what is needed", full(1500), 600, 2000, 2100},
+	} {
+		got := growItems(c.buf, c.n, c.most)
+		if cap(got) != c.want || len(got) != len(c.buf) {
+			t.Errorf("%s: len %d cap %d, want len %d cap %d", c.name, len(got), cap(got), len(c.buf), c.want)
+		}
+	}
+}
