@@ -403,6 +403,17 @@ func TestSinkTimeoutRetried(t *testing.T) {
 // (here until its context is cancelled: it cannot return nil without room);
 // once the API answers, every record is delivered, in order.
 func TestSinkPutWaitsForRoom(t *testing.T) {
+	putWaitsForRoom(t, 3, "Put with two records waiting")
+}
+
+// putWaitsForRoom runs a task with max.buffered.records=2 whose API holds
+// the first request (record 0) until told to answer: records 1 to queuedTo
+// are put, then a Put of the records from queuedTo to 3 must wait for room
+// until it is cancelled (what names it in the failure); once the API
+// answers, record 3 is put again and every record is delivered once, in
+// order.
+func putWaitsForRoom(t *testing.T, queuedTo int64, what string) {
+	t.Helper()
 	var rc recorder
 	arrived := make(chan struct{}, 10)
 	release := make(chan struct{})
@@ -428,15 +439,17 @@ func TestSinkPutWaitsForRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-arrived // record 0 is in flight, held by the API
-	if err := put(context.Background(), 1, 3); err != nil {
-		t.Fatal(err)
+	if queuedTo > 1 {
+		if err := put(context.Background(), 1, queuedTo); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- put(ctx, 3, 4) }()
+	go func() { done <- put(ctx, queuedTo, 4) }()
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Put with two records waiting: %v, want it to wait for room until cancelled", err)
+		t.Fatalf("%s: %v, want it to wait for room until cancelled", what, err)
 	}
 	answer()
 	if err := put(context.Background(), 3, 4); err != nil {
@@ -527,52 +540,7 @@ func TestSinkUnencodableValueInOrder(t *testing.T) {
 // rather than leaving all three waiting; once the API answers, every record
 // is delivered once, in order.
 func TestSinkLargePutWaitsForRoom(t *testing.T) {
-	var rc recorder
-	arrived := make(chan struct{}, 10)
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc.add(r)
-		arrived <- struct{}{}
-		<-release
-	}))
-	defer srv.Close()
-	var once sync.Once
-	answer := func() { once.Do(func() { close(release) }) }
-	defer answer() // a failed test does not wait on the held request in srv.Close
-	task := startTask(t, &fakeTaskContext{}, map[string]string{URLConfig: srv.URL, BatchMaxSizeConfig: "1", MaxBufferedConfig: "2"})
-	tp := connect.TopicPartition{Topic: "t"}
-	put := func(ctx context.Context, from, to int64) error {
-		var recs []*connect.Record
-		for i := from; i < to; i++ {
-			recs = append(recs, rec("t", 0, i, nil, map[string]any{"i": i}))
-		}
-		return task.Put(ctx, recs)
-	}
-	if err := put(context.Background(), 0, 1); err != nil {
-		t.Fatal(err)
-	}
-	<-arrived // record 0 is in flight, held by the API
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- put(ctx, 1, 4) }()
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Put of three records with room for two: %v, want it to wait for room until cancelled", err)
-	}
-	answer()
-	if err := put(context.Background(), 3, 4); err != nil {
-		t.Fatal(err)
-	}
-	if got := flushed(t, task, map[connect.TopicPartition]int64{tp: 4}); got[tp] != 4 {
-		t.Fatalf("PreCommit %d, want 4", got[tp])
-	}
-	var all []string
-	for _, s := range rc.all() {
-		all = append(all, string(s.body))
-	}
-	if want := `{"i":0}|{"i":1}|{"i":2}|{"i":3}`; strings.Join(all, "|") != want {
-		t.Errorf("bodies %q, want %q", strings.Join(all, "|"), want)
-	}
+	putWaitsForRoom(t, 1, "Put of three records with room for two")
 }
 
 // TestGrowItems: a lane's buffer grows to what its records need, doubling
