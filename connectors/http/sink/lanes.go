@@ -19,9 +19,10 @@ import (
 // max.in.flight.requests.
 //
 // Put hands a lane its records of the partition at once (as many as
-// max.buffered.records leaves room for), under one lock and with one wake-up, rather than one channel send per record: at the
-// rates of a batched sink, per-record channel operations cost as much as
-// the rest of the sink's work.
+// max.buffered.records leaves room for), under one lock and with one
+// wake-up, rather than one channel send per record: at the rates of a
+// batched sink, per-record channel operations cost as much as the rest of
+// the sink's work.
 type lanes struct {
 	s      *settings
 	client *httpclient.Client
