@@ -14,23 +14,34 @@ import (
 	"github.com/penstockhq/penstock/internal/testservice"
 )
 
+// startS3Sink starts a sink task on a versitygw bucket of its own, with
+// props besides the bucket's keys, and stops it at the test's end. dir is
+// the bucket's directory: renamed, the bucket is gone from the store.
+func startS3Sink(t *testing.T, props map[string]string) (task *Task, tctx *fakeTaskContext, dir string) {
+	t.Helper()
+	s3 := testservice.S3(t)
+	bucket := s3.CreateBucket(t, "exports")
+	all := map[string]string{BlobURLConfig: s3.BucketURL(bucket), AWSAccessKeyConfig: s3.AccessKey, AWSSecretKeyConfig: s3.SecretKey}
+	for k, v := range props {
+		all[k] = v
+	}
+	task, tctx = &Task{}, &fakeTaskContext{}
+	if err := task.Start(context.Background(), tctx, all); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { task.Stop() })
+	return task, tctx, filepath.Join(s3.Root, bucket)
+}
+
 // TestUploadFailureRewindsAndRewrites takes versitygw's bucket away while
 // a set is being uploaded: the task must not commit past the set, must ask
 // for a rewind to its first record, and once the bucket is back, rewrite
 // the objects whole from the records read again.
 func TestUploadFailureRewindsAndRewrites(t *testing.T) {
-	s3 := testservice.S3(t)
-	bucket := s3.CreateBucket(t, "exports")
 	ctx := context.Background()
-	tctx := &fakeTaskContext{}
-	task := &Task{}
-	if err := task.Start(ctx, tctx, map[string]string{
-		BlobURLConfig: s3.BucketURL(bucket), AWSAccessKeyConfig: s3.AccessKey, AWSSecretKeyConfig: s3.SecretKey,
+	task, tctx, dir := startS3Sink(t, map[string]string{
 		FormatConfig: "ParquetFormat", FlushSizeConfig: "20", RetryBackoffConfig: "10",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer task.Stop()
+	})
 	tp := connect.TopicPartition{Topic: "t", Partition: 0}
 	put := func(from, to int64) {
 		t.Helper()
@@ -50,7 +61,6 @@ func TestUploadFailureRewindsAndRewrites(t *testing.T) {
 	if got := commitAt(50); got != 40 {
 		t.Fatalf("PreCommit = %d, want 40 (objects 0-19 and 20-39 uploaded, 40-49 open)", got)
 	}
-	dir := filepath.Join(s3.Root, bucket)
 	if err := os.Rename(dir, dir+".away"); err != nil {
 		t.Fatal(err)
 	}
@@ -89,23 +99,14 @@ func TestUploadFailureRewindsAndRewrites(t *testing.T) {
 // partition and offset, so the task's status shows it; nothing past the
 // failed set is committable.
 func TestStoreFailureFailsTaskAfterRetries(t *testing.T) {
-	s3 := testservice.S3(t)
-	bucket := s3.CreateBucket(t, "exports")
 	ctx := context.Background()
-	tctx := &fakeTaskContext{}
-	task := &Task{}
-	if err := task.Start(ctx, tctx, map[string]string{
-		BlobURLConfig: s3.BucketURL(bucket), AWSAccessKeyConfig: s3.AccessKey, AWSSecretKeyConfig: s3.SecretKey,
+	task, tctx, dir := startS3Sink(t, map[string]string{
 		FormatConfig: "JsonFormat", FlushSizeConfig: "10", RetryBackoffConfig: "1", PartRetriesConfig: "2",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer task.Stop()
+	})
 	tp := connect.TopicPartition{Topic: "t", Partition: 0}
 	if err := task.Put(ctx, richRecords("t", 0, 0, 10)); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(s3.Root, bucket)
 	if err := os.Rename(dir, dir+".away"); err != nil {
 		t.Fatal(err)
 	}
@@ -140,19 +141,10 @@ func TestStoreFailureFailsTaskAfterRetries(t *testing.T) {
 // is not announced as retried nor backed off for (the task is failing
 // anyway), and both partitions are rewound to their sets' first records.
 func TestNoRetryOnceTaskFailed(t *testing.T) {
-	s3 := testservice.S3(t)
-	bucket := s3.CreateBucket(t, "exports")
 	ctx := context.Background()
-	tctx := &fakeTaskContext{}
-	task := &Task{}
-	if err := task.Start(ctx, tctx, map[string]string{
-		BlobURLConfig: s3.BucketURL(bucket), AWSAccessKeyConfig: s3.AccessKey, AWSSecretKeyConfig: s3.SecretKey,
+	task, tctx, dir := startS3Sink(t, map[string]string{
 		FormatConfig: "JsonFormat", FlushSizeConfig: "10", RetryBackoffConfig: "1", PartRetriesConfig: "0",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer task.Stop()
-	dir := filepath.Join(s3.Root, bucket)
+	})
 	if err := os.Rename(dir, dir+".away"); err != nil {
 		t.Fatal(err)
 	}

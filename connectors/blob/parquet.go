@@ -72,9 +72,17 @@ func (f *parquetFormat) open(w io.Writer, s *connect.Schema) (fileWriter, error)
 	}
 	cw := &countingWriter{w: w}
 	pw := parquet.NewWriter(cw, schema, parquet.Compression(f.codec), parquet.KeyValueMetadata(connectSchemaKey, sj))
+	var byteCols []int
+	for i, path := range schema.Columns() {
+		if leaf, ok := schema.Lookup(path...); ok {
+			if k := leaf.Node.Type().Kind(); k == parquet.ByteArray || k == parquet.FixedLenByteArray {
+				byteCols = append(byteCols, i)
+			}
+		}
+	}
 	n := len(schema.Columns())
 	return &parquetWriter{w: pw, out: cw, plan: plan, wrapped: wrapped, rowGroupBytes: f.rowGroupBytes,
-		rows: rows{cols: make([][]parquet.Value, n)}, marks: make([]int, n), flat: flatLeaves(plan)}, nil
+		rows: rows{cols: make([][]parquet.Value, n)}, marks: make([]int, n), flat: flatLeaves(plan), byteCols: byteCols}, nil
 }
 
 // fileSchema returns the plan and the Parquet schema of a file of values
@@ -123,6 +131,7 @@ type parquetWriter struct {
 	rows          rows     // the rows gathered since the last handoff
 	marks         []int    // the columns' lengths before the record being written
 	flat          []*pnode // when every field of the value is a leaf: the fields in column order
+	byteCols      []int    // the byte array columns: their values refer to the records' strings and bytes
 	bg            *encoder // nil until the first handoff
 }
 
@@ -131,6 +140,7 @@ type rows struct {
 	cols [][]parquet.Value // the rows' values, by column
 	ends []int             // after each whole parquetBatch of rows: the columns' lengths, len(cols) per batch
 	n    int               // rows
+	data int               // bytes of the records' strings and bytes the values refer to, counted at each whole batch
 }
 
 // reset empties the rows, dropping their references to the records'
@@ -140,7 +150,7 @@ func (r *rows) reset() {
 		clear(c)
 		r.cols[i] = c[:0]
 	}
-	r.ends, r.n = r.ends[:0], 0
+	r.ends, r.n, r.data = r.ends[:0], 0, 0
 }
 
 // flatLeaves returns the fields of a struct plan in column order when they
@@ -224,6 +234,11 @@ const parquetBatch = 64
 // object's memory small (three sets of them at most, of 24 bytes a value).
 const handoffValues = 8192
 
+// handoffBytes bounds the records' strings and bytes a set of gathered
+// values refers to (and keeps from the garbage collector until encoded):
+// large values are handed off before handoffValues of them are gathered.
+const handoffBytes = 1 << 20
+
 func (w *parquetWriter) write(rec *connect.Record) error {
 	if w.bg != nil && w.bg.failed.Load() {
 		return w.bg.err
@@ -258,12 +273,25 @@ func (w *parquetWriter) write(rec *connect.Record) error {
 	if r.n%parquetBatch != 0 {
 		return nil
 	}
+	ncols := len(r.cols)
 	vals := 0
 	for _, c := range r.cols {
 		r.ends = append(r.ends, len(c))
 		vals += len(c)
 	}
-	if vals >= handoffValues {
+	prev := len(r.ends) - 2*ncols // the previous batch's ends, if any
+	for _, i := range w.byteCols {
+		from := 0
+		if prev >= 0 {
+			from = r.ends[prev+i]
+		}
+		for _, v := range r.cols[i][from:] {
+			if !v.IsNull() {
+				r.data += len(v.ByteArray())
+			}
+		}
+	}
+	if vals >= handoffValues || r.data >= handoffBytes {
 		w.handoff()
 	}
 	return nil

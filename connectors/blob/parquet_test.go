@@ -97,6 +97,43 @@ func TestParquetEncoderRoundTrip(t *testing.T) {
 	}
 }
 
+// TestParquetLargeValuesHandedOffByBytes: rows of large strings are handed
+// to the encoder once they refer to handoffBytes, long before handoffValues
+// of them are gathered, and read back whole.
+func TestParquetLargeValuesHandedOffByBytes(t *testing.T) {
+	f, err := newParquetFormat("snappy", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	fw, err := f.open(&buf, connect.StringSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(i int64) string { return fmt.Sprint(i, strings.Repeat("x", 64<<10)) }
+	const n = 2 * parquetBatch
+	for i := int64(0); i < n; i++ {
+		if err := fw.write(&connect.Record{Topic: "t", Offset: i, ValueSchema: connect.StringSchema, Value: value(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fw.(*parquetWriter).bg == nil {
+		t.Fatalf("%d values of 64 KiB gathered without a handoff", n)
+	}
+	if err := fw.close(); err != nil {
+		t.Fatal(err)
+	}
+	pv, err := newParquetValues(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(0); i < n; i++ {
+		if _, v, err := pv.next(); err != nil || v != value(i) {
+			t.Fatalf("row %d: %.20v..., %v", i, v, err)
+		}
+	}
+}
+
 // failingWriter fails every write after the first n bytes.
 type failingWriter struct{ n int }
 
