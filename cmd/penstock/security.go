@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/penstockhq/penstock/broker/security"
+	"github.com/penstockhq/penstock/internal/tlsconfig"
 	"github.com/penstockhq/penstock/worker"
 	"github.com/penstockhq/penstock/worker/rest"
 )
@@ -46,13 +46,9 @@ func (f *credFlags) httpClient() (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if f.cacert != "" {
-		pem, err := os.ReadFile(f.cacert)
+		pool, err := tlsconfig.ReadTruststore(f.cacert, "PEM", "")
 		if err != nil {
 			return nil, fmt.Errorf("--cacert: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--cacert %s: no PEM certificate", f.cacert)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}

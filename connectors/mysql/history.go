@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -265,19 +266,22 @@ func (h *historyStore) readEach(ctx context.Context, each func(historyRecord)) e
 // definition alone is larger than the broker accepts, say).
 func (h *historyStore) append(ctx context.Context, recs ...historyRecord) error {
 	krs := make([]*kgo.Record, len(recs))
-	at := make(map[*kgo.Record]int, len(recs))
 	for i, r := range recs {
 		b, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
 		krs[i] = &kgo.Record{Topic: h.topic, Partition: 0, Value: b}
-		at[krs[i]] = i
 	}
 	failed := -1
 	var err error
 	for _, res := range h.cl.ProduceSync(ctx, krs...) {
-		if i := at[res.Record]; res.Err != nil && (failed < 0 || i < failed) {
+		if res.Err == nil {
+			continue
+		}
+		// Results come in the order they complete: find the record's place
+		// (only for a refused one, so a write that succeeds indexes none).
+		if i := slices.Index(krs, res.Record); failed < 0 || i < failed {
 			failed, err = i, res.Err
 		}
 	}
