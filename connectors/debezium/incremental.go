@@ -125,7 +125,9 @@ type ChunkRow struct {
 // opening watermark is written and buffered; changes streamed between the
 // opening and closing watermarks supersede the buffered rows of their keys,
 // which are dropped; at the closing watermark the rest are emitted, in the
-// order read. It belongs to one goroutine.
+// order read. It holds one chunk, at most incremental.snapshot.chunk.size
+// rows whatever the table's size: a bound in rows, not bytes, as Debezium's
+// window has. It belongs to one goroutine.
 type ChunkWindow struct {
 	open    bool
 	openID  string
