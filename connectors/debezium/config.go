@@ -94,7 +94,7 @@ func SignalCollectionKey(group, container, needs string) config.Key {
 // once for every CDC connector with incremental snapshots.
 func IncrementalChunkKey(group string) config.Key {
 	return config.Key{Name: KeyIncrementalChunk, Default: 1024, Importance: config.Low, Group: group, Validator: config.AtLeast(1),
-		Doc: "Rows per chunk of an incremental snapshot."}
+		Doc: "Rows per chunk of an incremental snapshot. A chunk is held in memory from its reading until its closing watermark is streamed, as Debezium holds it: lower it for tables with wide rows."}
 }
 
 // MaxQueueBytesKey is max.queue.size.in.bytes in group: the byte bound of

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -125,7 +126,9 @@ type ChunkRow struct {
 // opening watermark is written and buffered; changes streamed between the
 // opening and closing watermarks supersede the buffered rows of their keys,
 // which are dropped; at the closing watermark the rest are emitted, in the
-// order read. It belongs to one goroutine.
+// order read. It holds one chunk, at most incremental.snapshot.chunk.size
+// rows whatever the table's size: a bound in rows, not bytes, as Debezium's
+// window has. It belongs to one goroutine.
 type ChunkWindow struct {
 	open    bool
 	openID  string
@@ -288,8 +291,7 @@ func (s *IncrementalSnapshot[T]) Signal(id, typ, data string, emit func(T, *conn
 			return nil
 		}
 		for _, row := range s.win.Close() {
-			s.done = row.Key
-			s.update()
+			s.emitted(row.Key)
 			emit(s.tbl, row.Rec)
 		}
 		s.done = s.last
@@ -336,6 +338,16 @@ func (s *IncrementalSnapshot[T]) update() {
 	}
 	p.Tables = append(p.Tables, s.queue...)
 	s.off = p.Fields()
+}
+
+// emitted moves the progress to key, of a row of the chunk emitted: within
+// a chunk only that field changes, so the others are kept rather than
+// encoded again for each row.
+func (s *IncrementalSnapshot[T]) emitted(key []any) {
+	s.done = key
+	off := maps.Clone(s.off)
+	setKey(off, OffIncPrimaryKey, key)
+	s.off = off
 }
 
 // next reads the next chunk, moving to the next table when one is done.
