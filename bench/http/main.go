@@ -387,8 +387,8 @@ func batches() [][][]byte {
 
 // bareSink posts the bodies from one goroutine per partition, each request
 // after the previous one, as the sink sends them, with the client settings
-// of the sink's (keep-alive, 64 idle connections per host) and the same
-// Content-Type.
+// of the sink's (keep-alive, 64 idle connections per host, a 64 KiB write
+// buffer so that a request goes out in one write) and the same Content-Type.
 func bareSink(srv *server, bodies [][][]byte) (sample, error) {
 	if err := srv.reset(); err != nil {
 		return sample{}, err
@@ -397,7 +397,7 @@ func bareSink(srv *server, bodies [][][]byte) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, WriteBufferSize: 64 << 10}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	var wg sync.WaitGroup

@@ -295,7 +295,12 @@ func (ls *lanes) take(l *lane) bool {
 	}
 	if n := l.pos - from; n > 0 {
 		l.untaken -= n
-		signal(l.room)
+		// A Put waiting for room is woken once half the buffer is free,
+		// not for every batch: it then queues many records with one
+		// wake-up of its goroutine and one of the lane's.
+		if l.untaken <= ls.s.buffered/2 {
+			signal(l.room)
+		}
 	}
 	if l.pos == l.bs && len(l.waiting) == 0 {
 		// Idle: hold no records (the buffers stay, see idleRelease).
