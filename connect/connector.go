@@ -69,7 +69,8 @@ type SourceTask interface {
 	Start(ctx context.Context, tctx SourceTaskContext, props map[string]string) error
 	// Poll returns the next records, blocking until some are ready, ctx is
 	// done, or a short while passed (then it returns none). An error fails
-	// the task unless it is Retriable.
+	// the task unless it is Retriable. Records returned together with an
+	// error are sent before the error is handled.
 	Poll(ctx context.Context) ([]*Record, error)
 	// Stop ends the task; Poll is not called again.
 	Stop() error

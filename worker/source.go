@@ -249,6 +249,14 @@ func (s *sourceTask) loop(ctx context.Context) error {
 		s.r.setState(rest.StateRunning)
 		pollStart := time.Now()
 		recs, err := s.task.Poll(ctx)
+		// Records returned with an error are sent first: the task has
+		// moved past them, and would not return them again.
+		if err == nil || len(recs) > 0 {
+			polled.Add(float64(len(recs)))
+			if err := s.sendPolled(ctx, recs, pollStart); err != nil {
+				return err
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -266,20 +274,24 @@ func (s *sourceTask) loop(ctx context.Context) error {
 			return fmt.Errorf("poll: %w", err)
 		}
 		attempt = 0
-		s.lastTopic = ""
-		polled.Add(float64(len(recs)))
-		// One clock read and one allocation for the poll's records: a record
-		// without a timestamp gets the time its poll returned (Kafka's
-		// producer would stamp it at send, microseconds later).
-		polledAt := time.Now()
-		s.r.tm.polled(len(recs), polledAt.Sub(pollStart))
-		slab := make([]inflight, len(recs))
-		for i, rec := range recs {
-			if err := s.send(ctx, rec, &slab[i], polledAt); err != nil {
-				return err
-			}
+	}
+}
+
+// sendPolled sends a poll's records.
+func (s *sourceTask) sendPolled(ctx context.Context, recs []*connect.Record, pollStart time.Time) error {
+	s.lastTopic = ""
+	// One clock read and one allocation for the poll's records: a record
+	// without a timestamp gets the time its poll returned (Kafka's
+	// producer would stamp it at send, microseconds later).
+	polledAt := time.Now()
+	s.r.tm.polled(len(recs), polledAt.Sub(pollStart))
+	slab := make([]inflight, len(recs))
+	for i, rec := range recs {
+		if err := s.send(ctx, rec, &slab[i], polledAt); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // stageFailed routes a failed stage through the error handler; nil means
