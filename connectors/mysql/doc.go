@@ -104,10 +104,12 @@
 // or before the offset), corrupt, or its last baseline there is incomplete
 // (a start stopped while writing it; baselines of earlier versions, one
 // record per database without the number, are accepted as before), the
-// connector does not fail: it logs a warning, reads the captured tables from
-// information_schema at the current position and writes them as a new
-// baseline. A new snapshot, and snapshot.mode=recovery, also write a new
-// baseline. History records are compared with the offset by GTID sets where
+// connector does not fail: it logs a warning, reads the captured tables'
+// current definitions from information_schema and writes them as a new
+// baseline at the position streaming resumes from (rows written there
+// before a later DDL may be described by the newer definition). A new
+// snapshot, and snapshot.mode=recovery, also write a new baseline. History
+// records are compared with the offset by GTID sets where
 // both carry one, as Debezium does, so the history replays right after a
 // failover to a server whose binlog files are named otherwise; else by
 // binlog file and position. Its clients reach a secured broker with Kafka's

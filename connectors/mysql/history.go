@@ -438,7 +438,7 @@ func (st *streamer) loadSchema(rp resumePoint) error {
 	if rp.fresh {
 		st.t.log.Info("writing a schema history baseline", "topic", s.historyTopic, "file", rp.pos.file, "pos", rp.pos.pos)
 	} else {
-		st.t.log.Warn(why+": rebuilt from the current schema (information_schema) at the current position; rows written before a later DDL may be described by the newer definition",
+		st.t.log.Warn(why+": rebuilt from the current schema (information_schema), recorded at the position streaming resumes from; rows written before a later DDL may be described by the newer definition",
 			"topic", s.historyTopic, "file", rp.pos.file, "pos", rp.pos.pos)
 	}
 	return st.writeBaseline(rp.pos, mariadb)
