@@ -170,8 +170,10 @@ type SinkTaskContext interface {
 	TaskContext
 	// Assignment returns the partitions the task currently reads.
 	Assignment() []TopicPartition
-	// Pause stops fetching from partitions until Resume; Put keeps receiving
-	// what was already fetched.
+	// Pause stops the partitions' records until Resume: after the Put in
+	// progress, no more of their records are put (those fetched but not
+	// yet put are fetched again after Resume), as Kafka's consumer returns
+	// no records of paused partitions.
 	Pause(partitions ...TopicPartition)
 	// Resume restarts fetching from paused partitions.
 	Resume(partitions ...TopicPartition)
