@@ -30,85 +30,113 @@ func objectPaths(t *testing.T, dir string) []string {
 }
 
 // TestSourceRetriesObjectItFailedToOpen exports objects A (records 0-9)
-// and B (10-19) of one partition and restores them in batches of 7 from
-// the local store (file://), taking B's file away between the first and the
-// second poll: the second poll reads the end of A and then fails to open B
-// (the store's NotFound, standing in for any error of the store). Polling
-// goes on as the worker does (a retriable error is retried, records returned
-// with an error are dropped: Poll must never return both), and B is put
-// back after the first error: every record of A and B is restored exactly
-// once, in order, with its key.
+// and B (10-19) of one partition, with their keys in side objects, and
+// restores them in batches of 7 from the local store (file://). Between the
+// first and the second poll the store is made to fail on B: its file is
+// taken away (the store's NotFound, standing in for any error reading an
+// object), or its side object is replaced by a symbolic link to itself (the
+// store fails to tell whether it exists). The second poll reads the end of A
+// and then fails to begin B. Polling goes on as the worker does (a retriable
+// error is retried, records returned with an error are dropped: Poll must
+// never return both), and B is mended after the first error: every record
+// of A and B is restored exactly once, in order, with its key.
 func TestSourceRetriesObjectItFailedToOpen(t *testing.T) {
+	breaks := map[string]func(t *testing.T, data string) (mend func()){
+		"data": func(t *testing.T, data string) func() {
+			if err := os.Rename(data, data+".away"); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if err := os.Rename(data+".away", data); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		"side": func(t *testing.T, data string) func() {
+			side := strings.TrimSuffix(data, filepath.Ext(data))
+			side = strings.TrimSuffix(side, ".snappy") + metaExtension
+			if err := os.Rename(side, side+".away"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(filepath.Base(side), side); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if err := os.Rename(side+".away", side); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+	}
 	for _, format := range []string{"JsonFormat", "AvroFormat", "ParquetFormat"} {
-		t.Run(format, func(t *testing.T) {
-			dir := t.TempDir()
-			ctx := context.Background()
-			recs := richRecords("t", 0, 0, 20)
-			for i, r := range recs {
-				r.KeySchema, r.Key = connect.StringSchema, fmt.Sprint("key-", i)
-			}
-			sink := &Task{}
-			if err := sink.Start(ctx, &fakeTaskContext{}, map[string]string{StoreURLConfig: "file://" + dir, FormatConfig: format,
-				FlushSizeConfig: "10", StoreKeysConfig: "true"}); err != nil {
-				t.Fatal(err)
-			}
-			if err := sink.Put(ctx, recs); err != nil {
-				t.Fatal(err)
-			}
-			sink.Stop()
-			paths := objectPaths(t, dir)
-			if len(paths) != 2 {
-				t.Fatalf("objects %v, want 2", paths)
-			}
-			b := paths[1]
-			src := &SourceTask{}
-			if err := src.Start(ctx, &fakeSourceContext{}, map[string]string{StoreURLConfig: "file://" + dir, FormatConfig: format,
-				BatchSizeConfig: "7", PollIntervalConfig: "10"}); err != nil {
-				t.Fatal(err)
-			}
-			defer src.Stop()
-			var got []*connect.Record
-			failed := false
-			for polls := 0; polls < 10; polls++ {
-				rs, err := src.Poll(ctx)
-				if polls == 0 {
-					if err != nil || len(rs) != 7 {
-						t.Fatalf("first poll: %d records, %v", len(rs), err)
-					}
-					if err := os.Rename(b, b+".away"); err != nil {
-						t.Fatal(err)
-					}
+		for what, breakB := range breaks {
+			t.Run(format+"/"+what, func(t *testing.T) {
+				dir := t.TempDir()
+				ctx := context.Background()
+				recs := richRecords("t", 0, 0, 20)
+				for i, r := range recs {
+					r.KeySchema, r.Key = connect.StringSchema, fmt.Sprint("key-", i)
 				}
-				if err != nil {
-					var re *connect.RetriableError
-					if !errors.As(err, &re) {
-						t.Fatalf("poll %d: %v, want a retriable error", polls, err)
-					}
-					if len(rs) > 0 {
-						t.Errorf("poll %d returned %d records with its error %v", polls, len(rs), err)
-					}
-					if !failed {
-						failed = true
-						if err := os.Rename(b+".away", b); err != nil {
-							t.Fatal(err)
+				sink := &Task{}
+				if err := sink.Start(ctx, &fakeTaskContext{}, map[string]string{StoreURLConfig: "file://" + dir, FormatConfig: format,
+					FlushSizeConfig: "10", StoreKeysConfig: "true"}); err != nil {
+					t.Fatal(err)
+				}
+				if err := sink.Put(ctx, recs); err != nil {
+					t.Fatal(err)
+				}
+				sink.Stop()
+				paths := objectPaths(t, dir)
+				if len(paths) != 2 {
+					t.Fatalf("objects %v, want 2", paths)
+				}
+				b := paths[1]
+				src := &SourceTask{}
+				if err := src.Start(ctx, &fakeSourceContext{}, map[string]string{StoreURLConfig: "file://" + dir, FormatConfig: format,
+					BatchSizeConfig: "7", PollIntervalConfig: "10"}); err != nil {
+					t.Fatal(err)
+				}
+				defer src.Stop()
+				var got []*connect.Record
+				failed := false
+				var mend func()
+				for polls := 0; polls < 10; polls++ {
+					rs, err := src.Poll(ctx)
+					if polls == 0 {
+						if err != nil || len(rs) != 7 {
+							t.Fatalf("first poll: %d records, %v", len(rs), err)
 						}
+						mend = breakB(t, b)
 					}
-					continue
+					if err != nil {
+						var re *connect.RetriableError
+						if !errors.As(err, &re) {
+							t.Fatalf("poll %d: %v, want a retriable error", polls, err)
+						}
+						if len(rs) > 0 {
+							t.Errorf("poll %d returned %d records with its error %v", polls, len(rs), err)
+						}
+						if !failed {
+							failed = true
+							mend()
+						}
+						continue
+					}
+					got = append(got, rs...)
 				}
-				got = append(got, rs...)
-			}
-			if !failed {
-				t.Fatal("no poll failed: B's file was not taken away in time")
-			}
-			if len(got) != 20 {
-				t.Fatalf("restored %d records, want 20", len(got))
-			}
-			for i, r := range got {
-				if s := restoredSeq(r); s != int64(i) || r.Key != fmt.Sprint("key-", i) {
-					t.Fatalf("record %d is %d (key %v), want %d", i, s, r.Key, i)
+				if len(got) != 20 {
+					t.Fatalf("restored %d records, want 20", len(got))
 				}
-			}
-		})
+				for i, r := range got {
+					if s := restoredSeq(r); s != int64(i) || r.Key != fmt.Sprint("key-", i) {
+						t.Fatalf("record %d is %d (key %v), want %d with key-%d", i, s, r.Key, i, i)
+					}
+				}
+				if !failed {
+					t.Fatal("no poll failed while B was broken")
+				}
+			})
+		}
 	}
 }
 
