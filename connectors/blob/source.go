@@ -245,7 +245,19 @@ func sourcePartition(tp connect.TopicPartition) map[string]any {
 }
 
 // Poll returns the next records of the objects, listing the store again
-// every poll.interval.ms once all are restored.
+// every poll.interval.ms once all are restored. It never returns records
+// together with an error:
+//   - a store error listing the store or beginning an object (reading it or
+//     its side object) is retriable, and retried in place: the object stays
+//     pending, and records the poll read before are returned without the
+//     error, which the next poll meets again;
+//   - an object whose header does not decode, or that ends before the record
+//     the task resumes at, fails the task, once the records read before it
+//     are returned in the same way;
+//   - an error reading records inside an object (of the store or of the
+//     format) fails the task at once, without the poll's records: the
+//     object's reader is past them, the committed offsets are not, and the
+//     restarted task resumes from those.
 func (t *SourceTask) Poll(ctx context.Context) ([]*connect.Record, error) {
 	var out []*connect.Record
 	for len(out) < t.batch {
@@ -262,30 +274,23 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*connect.Record, error) {
 				}
 				t.lastList = time.Now()
 				if err := t.list(ctx); err != nil {
-					return out, connect.Retriable(err)
+					return nil, connect.Retriable(err)
 				}
 				if len(t.pending) == 0 {
 					continue
 				}
 			}
 			ref := t.pending[0]
-			t.pending = t.pending[1:]
-			tp := connect.TopicPartition{Topic: ref.topic, Partition: ref.partition}
-			t.done[tp] = ref.start
-			r, err := t.open(ctx, ref)
+			r, err := t.begin(ctx, ref)
 			if err != nil {
-				return out, connect.Retriable(err)
+				if len(out) > 0 {
+					return out, nil
+				}
+				return nil, err
 			}
+			t.pending = t.pending[1:]
+			t.done[connect.TopicPartition{Topic: ref.topic, Partition: ref.partition}] = ref.start
 			t.cur = r
-			if off := t.resume[tp]; off != nil && off["object"] == ref.key {
-				n, _ := off["records"].(int64)
-				if f, ok := off["records"].(float64); ok {
-					n = int64(f)
-				}
-				if err := r.skip(n); err != nil {
-					return out, err
-				}
-			}
 		}
 		rec, err := t.cur.next()
 		if errors.Is(err, io.EOF) {
@@ -294,11 +299,32 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*connect.Record, error) {
 			continue
 		}
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 		out = append(out, rec)
 	}
 	return out, nil
+}
+
+// begin opens an object and, where the task resumes inside it, passes over
+// the records already produced.
+func (t *SourceTask) begin(ctx context.Context, ref objectRef) (*objectReader, error) {
+	r, err := t.open(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	off := t.resume[connect.TopicPartition{Topic: ref.topic, Partition: ref.partition}]
+	if off != nil && off["object"] == ref.key {
+		n, _ := off["records"].(int64)
+		if f, ok := off["records"].(float64); ok {
+			n = int64(f)
+		}
+		if err := r.skip(n); err != nil {
+			r.close()
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // Stop closes the bucket.
@@ -340,18 +366,25 @@ type objectReader struct {
 	n       int64 // records read
 }
 
+// open opens an object and its side object. The store's errors are
+// retriable; an object whose header does not decode is not.
 func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, error) {
 	r := &objectReader{t: t, ref: ref}
 	br, err := t.bucket.NewReader(ctx, ref.key, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", ref.key, err)
+		return nil, connect.Retriable(fmt.Errorf("reading %s: %w", ref.key, err))
 	}
 	r.closers = append(r.closers, br)
 	switch t.s.format {
 	case "avro":
 		r.values, err = newAvroValues(br)
 	case "parquet":
-		r.values, err = r.openParquet(br)
+		f, n, serr := r.spool(br)
+		if serr != nil {
+			r.close()
+			return nil, connect.Retriable(fmt.Errorf("reading %s: %w", ref.key, serr))
+		}
+		r.values, err = newParquetValues(f, n)
 	default:
 		err = r.openLines(br)
 	}
@@ -360,26 +393,29 @@ func (t *SourceTask) open(ctx context.Context, ref objectRef) (*objectReader, er
 		return nil, fmt.Errorf("reading %s: %w", ref.key, err)
 	}
 	mkey := strings.TrimSuffix(ref.key, ref.ext) + metaExtension
-	if ok, _ := t.bucket.Exists(ctx, mkey); ok {
-		mr, err := t.bucket.NewReader(ctx, mkey, nil)
-		if err != nil {
-			r.close()
-			return nil, fmt.Errorf("reading %s: %w", mkey, err)
+	ok, err := t.bucket.Exists(ctx, mkey)
+	if err == nil && ok {
+		var mr *blob.Reader
+		if mr, err = t.bucket.NewReader(ctx, mkey, nil); err == nil {
+			r.closers = append(r.closers, mr)
+			r.meta = bufio.NewReaderSize(mr, 32<<10)
 		}
-		r.closers = append(r.closers, mr)
-		r.meta = bufio.NewReaderSize(mr, 32<<10)
+	}
+	if err != nil {
+		r.close()
+		return nil, connect.Retriable(fmt.Errorf("reading %s: %w", mkey, err))
 	}
 	return r, nil
 }
 
-// openParquet spools a Parquet object to a temporary file, so an object
-// of any size is read in bounded memory (Parquet is read from its footer
-// on), and reads its values from there. The file is unlinked at once where
-// the system allows, so nothing is left of it after a crash.
-func (r *objectReader) openParquet(br io.Reader) (*parquetValues, error) {
+// spool copies a Parquet object to a temporary file, so an object of any
+// size is read in bounded memory (Parquet is read from its footer on), and
+// returns the file and its size. The file is unlinked at once where the
+// system allows, so nothing is left of it after a crash.
+func (r *objectReader) spool(br io.Reader) (*os.File, int64, error) {
 	f, err := os.CreateTemp("", "penstock-restore-*.parquet")
 	if err != nil {
-		return nil, fmt.Errorf("spooling the object: %w", err)
+		return nil, 0, fmt.Errorf("spooling the object: %w", err)
 	}
 	unlinked := os.Remove(f.Name()) == nil
 	r.closers = append(r.closers, closerFunc(func() error {
@@ -391,9 +427,9 @@ func (r *objectReader) openParquet(br io.Reader) (*parquetValues, error) {
 	}))
 	n, err := io.Copy(f, br)
 	if err != nil {
-		return nil, fmt.Errorf("spooling the object to %s: %w", f.Name(), err)
+		return nil, 0, fmt.Errorf("spooling the object to %s: %w", f.Name(), err)
 	}
-	return newParquetValues(f, n)
+	return f, n, nil
 }
 
 // openLines reads the lines of a JsonFormat or ByteArrayFormat object,
