@@ -85,7 +85,12 @@
 // name and the number of its records produced, so it resumes mid-object:
 // it passes over whole Avro blocks and Parquet row groups without decoding
 // them (the records before the offset in its own block or row group are
-// decoded, not converted).
+// decoded, not converted). A store error listing the objects or opening one
+// (its data or side object) is retried in place, with a warning, until the
+// object can be read: an object is never passed over, even one deleted
+// after it was listed. An object that does not decode fails the task,
+// naming the object, and so does an error inside an object: the restarted
+// task resumes from the committed offsets.
 //
 // Memory: an open object holds one upload part (s3.part.size, 5 MiB) and,
 // for Parquet, its buffered row group; tasks with many open objects (a
