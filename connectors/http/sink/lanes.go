@@ -33,6 +33,7 @@ type lanes struct {
 	mu      sync.Mutex
 	byTP    map[connect.TopicPartition]*lane
 	fatal   error
+	dead    chan struct{} // closed when fatal is set: wakes a Put waiting for room
 	changed chan struct{} // signalled when records complete, fail, or a lane dies
 	wg      sync.WaitGroup
 }
@@ -73,7 +74,7 @@ type failure struct {
 
 func newLanes(s *settings, client *httpclient.Client, rep *reporter, log *slog.Logger) *lanes {
 	return &lanes{s: s, client: client, rep: rep, log: log, sem: make(chan struct{}, s.inFlight),
-		byTP: map[connect.TopicPartition]*lane{}, changed: make(chan struct{}, 1)}
+		byTP: map[connect.TopicPartition]*lane{}, dead: make(chan struct{}), changed: make(chan struct{}, 1)}
 }
 
 func signal(c chan struct{}) {
@@ -117,6 +118,7 @@ func (ls *lanes) reserve(ctx context.Context, rec *connect.Record, n int) (*lane
 		ls.mu.Unlock()
 		select {
 		case <-l.room:
+		case <-ls.dead:
 		case <-ctx.Done():
 			return nil, nil, 0, ctx.Err()
 		case <-l.ctx.Done():
@@ -165,6 +167,7 @@ func (ls *lanes) run(l *lane) {
 			ls.mu.Lock()
 			if ls.fatal == nil {
 				ls.fatal = err
+				close(ls.dead)
 			}
 			ls.mu.Unlock()
 			signal(ls.changed)

@@ -567,3 +567,31 @@ func TestGrowItems(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkPutWaitingForRoomFailsWithItsLane: the API answers 503 to every
+// request, so the partition's lane gives up after max.retries and fails
+// the task, while a Put waits for room in that lane (max.buffered.records
+// reached): the Put returns the lane's error rather than waiting for room
+// that never comes.
+func TestSinkPutWaitingForRoomFailsWithItsLane(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	task := startTask(t, &fakeTaskContext{}, map[string]string{URLConfig: srv.URL, BatchMaxSizeConfig: "1", MaxBufferedConfig: "2",
+		"max.retries": "2", "retry.backoff.ms": "10", "retry.backoff.max.ms": "10"})
+	var recs []*connect.Record
+	for i := int64(0); i < 10; i++ {
+		recs = append(recs, rec("t", 0, i, nil, map[string]any{"i": i}))
+	}
+	done := make(chan error, 1)
+	go func() { done <- task.Put(context.Background(), recs) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "giving up") {
+			t.Fatalf("Put returned %v, want the lane's error (giving up after its retries)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Put still waits for room in a lane that failed")
+	}
+}
