@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/penstockhq/penstock/connect"
 	"github.com/penstockhq/penstock/connect/config"
 	"github.com/penstockhq/penstock/plugins"
@@ -83,24 +81,10 @@ func TestPollRecordsWithErrorDelivered(t *testing.T) {
 		if name == "fatal" {
 			waitState(t, h, name, rest.StateRunning, rest.StateFailed, 1)
 		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		eventually(t, 30*time.Second, name+": the records in the topic", func() error {
-			pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			defer cancel()
-			cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
-			if len(got) < want {
-				return fmt.Errorf("%d of %d records: %q", len(got), want, got)
-			}
-			return nil
-		})
-		cl.Close()
-		for i, v := range got {
-			if want := fmt.Sprintf(`{"schema":{"type":"int32","optional":false},"payload":%d}`, i); v != want {
-				t.Errorf("%s: record %d is %s, want %s", name, i, v, want)
+		got := readAll(t, addr, topic, want)
+		for i, r := range got {
+			if want := fmt.Sprintf(`{"schema":{"type":"int32","optional":false},"payload":%d}`, i); string(r.Value) != want {
+				t.Errorf("%s: record %d is %s, want %s", name, i, r.Value, want)
 			}
 		}
 		if len(got) != want {
