@@ -98,8 +98,8 @@
 //
 // Speed: a Parquet object past its first few thousand values is encoded and
 // compressed on a goroutine of its own while Put gathers the next records
-// (up to three sets of 8,192 values, about 600 KB, each referring to at
-// most about 1 MiB of the records' strings and bytes, per object), so a task
-// uses a second core; records the format cannot hold are still found, and
-// reported, in Put.
+// (up to three sets of 8,192 values, about 600 KB, per object, each handed
+// on once it refers to 1 MiB of the records' strings and bytes, checked
+// every 64 records), so a task uses a second core; records the format
+// cannot hold are still found, and reported, in Put.
 package blob

@@ -237,6 +237,8 @@ const handoffValues = 8192
 // handoffBytes bounds the records' strings and bytes a set of gathered
 // values refers to (and keeps from the garbage collector until encoded):
 // large values are handed off before handoffValues of them are gathered.
+// It is checked at each whole parquetBatch of rows, so a set may refer to
+// one batch's more.
 const handoffBytes = 1 << 20
 
 func (w *parquetWriter) write(rec *connect.Record) error {

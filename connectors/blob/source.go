@@ -247,13 +247,14 @@ func sourcePartition(tp connect.TopicPartition) map[string]any {
 // Poll returns the next records of the objects, listing the store again
 // every poll.interval.ms once all are restored. It never returns records
 // together with an error:
-//   - a store error listing the store or beginning an object (reading it or
-//     its side object) is retriable, and retried in place: the object stays
-//     pending, and records the poll read before are returned without the
-//     error, which the next poll meets again;
-//   - an object whose header does not decode, or that ends before the record
-//     the task resumes at, fails the task, once the records read before it
-//     are returned in the same way;
+//   - a store error listing the store, opening an object or its side object,
+//     or spooling a Parquet object is retriable, and retried in place: the
+//     object stays pending, and records the poll read before are returned
+//     without the error, which the next poll meets again;
+//   - an object whose header does not decode (a store error reading an Avro
+//     or gzip object's header included), or that ends before the record the
+//     task resumes at (or fails to be read up to it), fails the task, once
+//     the records read before it are returned in the same way;
 //   - an error reading records inside an object (of the store or of the
 //     format) fails the task at once, without the poll's records: the
 //     object's reader is past them, the committed offsets are not, and the
