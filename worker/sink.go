@@ -547,8 +547,8 @@ func (rp *recordPool) PutRecords(s []kgo.Record) { rp.p.Put(&s) }
 // poll hold a partition in two runs: franz-go does not today (it fetches a
 // partition again only once its buffered fetch was taken) but does not
 // promise it, and a partition's later run put first would lose the rest of
-// the earlier one on a rewind. The order lives in s.mixBuf until the next
-// poll.
+// the earlier one on a rewind. The order is written in s.mixBuf, reused
+// from poll to poll (putAll clears its references when it returns).
 func (s *sinkTask) interleave(recs []*kgo.Record) []*kgo.Record {
 	var parts [][][]*kgo.Record // per partition, its runs in order
 	at := map[connect.TopicPartition]int{}
